@@ -20,4 +20,14 @@ void log_vwrite(enum log_level lvl, const char *mod, const char *fmt, va_list ap
 #define log_info(mod, ...) log_write(LOG_INFO, mod, __VA_ARGS__)
 #define log_dbg(mod, ...)  log_write(LOG_DBG, mod, __VA_ARGS__)
 
+/* Writer for messages that must reach the operator now (errors, warnings). */
+typedef void (*log_output_fn)(const char *s, size_t n);
+void log_set_output(log_output_fn fn);
+void log_set_level(enum log_level max_stored);
+/* Straight to the output, bypassing the ring and locks: for crash paths. */
+void log_emergency(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Copies the ring, oldest first; calls fn on each chunk. */
+void log_dump(void (*fn)(void *ctx, const char *s, size_t n), void *ctx);
+void __attribute__((noreturn, format(printf, 1, 2))) panic(const char *fmt, ...);
+
 #endif

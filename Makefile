@@ -1,0 +1,132 @@
+# ferry: `make` builds build/ferry.efi, build/esp/ and build/ferry.img;
+# `make run` boots it; `make test` runs every test. Dependencies come from
+# Debian through tools/deps.sh, run automatically when missing.
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+B := build
+TP := $(B)/third_party
+DEPS_STAMP := $(TP)/.deps-v1
+NEWLIB := $(B)/newlib
+PYTHON := /usr/bin/python3
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+CC := gcc
+CORE_ARCH_FLAGS := -ffreestanding -mgeneral-regs-only -mno-red-zone -mcmodel=kernel \
+	-fno-pic -fno-pie -fno-stack-protector -fno-omit-frame-pointer \
+	-fno-asynchronous-unwind-tables -O2 -g
+GCC_INC := $(shell $(CC) -print-file-name=include)
+
+include net/lwip.mk
+
+CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
+	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) \
+	-DFERRY_GIT='"$(GIT_REV)"' -MMD -MP
+CORE_C := $(wildcard hv/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
+	$(NET_SRCS) net/port_core.c
+CORE_S := $(wildcard arch/x86_64/*.S)
+CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS))
+
+EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protector \
+	-mno-red-zone -mgeneral-regs-only -ffreestanding -DGNU_EFI_USE_MS_ABI \
+	-I/usr/include/efi -I/usr/include/efi/x86_64 -I. -MMD -MP
+EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
+
+.PHONY: all deps run test unit system check-nosse clean
+all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tools/deps.sh
+	@tools/deps.sh
+
+$(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
+	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"
+
+$(B)/core/%.c.o: %.c | $(NEWLIB)/libc.a
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(B)/core/%.S.o: %.S | $(NEWLIB)/libc.a
+	@mkdir -p $(@D)
+	@echo "  AS      $<"
+	@$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(B)/core.elf: $(CORE_OBJS) linker.ld $(NEWLIB)/libc.a
+	@echo "  LD      $@"
+	@ld -nostdlib -static -z max-page-size=4096 -T linker.ld -o $@ $(CORE_OBJS) \
+		$(NEWLIB)/libc.a $(shell $(CC) -print-libgcc-file-name)
+
+$(B)/boot/%.c.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+$(B)/boot/boot/core_blob.S.o: boot/core_blob.S $(B)/core.elf
+	@mkdir -p $(@D)
+	@$(CC) -c -DCORE_ELF='"$(B)/core.elf"' $< -o $@
+
+$(B)/loader.so: $(EFI_OBJS)
+	@echo "  LD      $@"
+	@ld -nostdlib -znocombreloc -T /usr/lib/elf_x86_64_efi.lds -shared -Bsymbolic \
+		-L/usr/lib /usr/lib/crt0-efi-x86_64.o $(EFI_OBJS) -o $@ -lefi -lgnuefi
+
+$(B)/ferry.efi: $(B)/loader.so
+	@echo "  EFI     $@"
+	@objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+		-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+$(B)/esp/EFI/BOOT/BOOTX64.EFI: $(B)/ferry.efi
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(B)/esp/ferry.cfg: boot/ferry.cfg
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
+	@echo "  IMG     $@"
+	@rm -f $@.tmp && PATH="$$PATH:/sbin:/usr/sbin" mkfs.fat -C -n FERRY $@.tmp 65536 >/dev/null
+	@mcopy -s -i $@.tmp $(B)/esp/* ::/
+	@mv $@.tmp $@
+
+# ---- tests ---------------------------------------------------------------
+UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit
+include $(sort $(wildcard tests/unit/*.mk))
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/unit/test_%)
+
+.SECONDEXPANSION:
+$(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  UNIT    $@"
+	@$(CC) $(UNIT_CFLAGS) -o $@ $($*_SRCS) $($*_CFLAGS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# The scan must pass on the core and must catch SSE in a probe built like the core plus one float function.
+check-nosse: $(B)/core.elf
+	@tools/check-nosse.sh $<
+	@printf 'double probe(double *a) { return a[0] * a[1]; }\n' > $(B)/nosse-probe.c
+	@$(CC) -O2 -c $(B)/nosse-probe.c -o $(B)/nosse-probe.o
+	@ld -r -o $(B)/nosse-probe.elf $(B)/nosse-probe.o $(filter $(B)/core/hv/%,$(CORE_OBJS))
+	@if tools/check-nosse.sh $(B)/nosse-probe.elf >/dev/null 2>&1; then \
+		echo "check-nosse: the scan missed SSE in a probe" >&2; exit 1; fi
+
+system: all
+	@$(PYTHON) -m pytest -v tests/system
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-nosse
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory system
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/run.sh
+
+clean:
+	rm -rf $(B)/core $(B)/boot $(B)/unit $(B)/esp $(B)/*.elf $(B)/*.so $(B)/*.efi $(B)/*.img
+
+-include $(shell find $(B)/core $(B)/boot -name '*.d' 2>/dev/null)

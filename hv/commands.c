@@ -1,0 +1,87 @@
+/* The command table and the small system commands. */
+#include <string.h>
+
+#include "drivers/reset.h"
+#include "hv/commands.h"
+#include "hv/host.h"
+#include "hv/log.h"
+#include "hv/version.h"
+
+const struct con_cmd con_commands[] = {
+    { .name = "help", .usage = "[COMMAND]", .help = "list commands, or explain one", .run = cmd_help },
+    { .name = "version", .usage = "", .help = "ferry version and build", .run = cmd_version },
+    { .name = "host", .usage = "", .help = "CPUs, NUMA nodes, memory, virtualization support",
+      .run = cmd_host },
+    { .name = "mem", .usage = "", .help = "frame allocator per node and zone", .run = cmd_mem },
+    { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
+    { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },
+};
+const size_t con_ncommands = sizeof(con_commands) / sizeof(con_commands[0]);
+
+const struct con_cmd *cmd_find(const char *name)
+{
+    for (size_t i = 0; i < con_ncommands; i++)
+        if (strcmp(con_commands[i].name, name) == 0)
+            return &con_commands[i];
+    return NULL;
+}
+
+int cmd_help(struct con *c, int argc, char **argv)
+{
+    if (argc > 2) {
+        con_usage(c, cmd_find("help"));
+        return -1;
+    }
+    if (argc == 2) {
+        const struct con_cmd *cmd = cmd_find(argv[1]);
+        if (!cmd) {
+            con_printf(c, "error: unknown command '%s'\n", argv[1]);
+            return -1;
+        }
+        con_usage(c, cmd);
+        con_printf(c, "  %s\n", cmd->help);
+        return 0;
+    }
+    for (size_t i = 0; i < con_ncommands; i++)
+        con_printf(c, "  %-8s %-12s %s\n", con_commands[i].name, con_commands[i].usage,
+                   con_commands[i].help);
+    return 0;
+}
+
+int cmd_version(struct con *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        con_usage(c, cmd_find("version"));
+        return -1;
+    }
+    con_printf(c, "ferry %s (git %s)\n", FERRY_VERSION, FERRY_GIT);
+    return 0;
+}
+
+static void log_sink(void *ctx, const char *s, size_t n)
+{
+    con_write(ctx, s, n);
+}
+
+int cmd_log(struct con *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        con_usage(c, cmd_find("log"));
+        return -1;
+    }
+    log_dump(log_sink, c);
+    return 0;
+}
+
+int cmd_reboot(struct con *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        con_usage(c, cmd_find("reboot"));
+        return -1;
+    }
+    con_puts(c, "rebooting\n");
+    reset_system(host.have_acpi ? &host.acpi : NULL);
+}

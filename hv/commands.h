@@ -1,0 +1,16 @@
+/* The console's command handlers (hv/cmd_*.c) and their table (hv/commands.c). */
+#ifndef HV_COMMANDS_H
+#define HV_COMMANDS_H
+
+#include "hv/console.h"
+
+const struct con_cmd *cmd_find(const char *name);
+
+int cmd_help(struct con *c, int argc, char **argv);
+int cmd_version(struct con *c, int argc, char **argv);
+int cmd_host(struct con *c, int argc, char **argv);
+int cmd_mem(struct con *c, int argc, char **argv);
+int cmd_log(struct con *c, int argc, char **argv);
+int cmd_reboot(struct con *c, int argc, char **argv);
+
+#endif

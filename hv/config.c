@@ -1,0 +1,134 @@
+#include <errno.h>
+#include <string.h>
+
+#include "hv/cmdline.h"
+#include "hv/config.h"
+
+struct hv_config hv_config;
+
+typedef int (*config_set_fn)(struct hv_config *cfg, const char *value);
+
+static int set_hostname(struct hv_config *cfg, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof(cfg->hostname))
+        return -ERANGE;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c == '-' && i > 0)))
+            return -EINVAL;
+    }
+    memcpy(cfg->hostname, v, n + 1);
+    return 0;
+}
+
+static int set_log_level(struct hv_config *cfg, const char *v)
+{
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    for (unsigned i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0) {
+            cfg->log_level = (enum log_level)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static int set_serial_baud(struct hv_config *cfg, const char *v)
+{
+    uint64_t b;
+    int rc = cmdline_u64(v, 300, 115200, &b);
+    if (rc)
+        return rc;
+    if (115200 % b)
+        return -EINVAL;         /* must be an exact divisor of the 16550's clock */
+    cfg->serial_baud = (uint32_t)b;
+    return 0;
+}
+
+static const struct {
+    const char *key;
+    config_set_fn set;
+    const char *expect;
+} keys[] = {
+    { "hostname", set_hostname, "1-31 letters, digits and '-'" },
+    { "log_level", set_log_level, "error, warning, info or debug" },
+    { "serial_baud", set_serial_baud, "a divisor of 115200, e.g. 115200, 57600, 9600" },
+};
+
+void config_defaults(struct hv_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    strcpy(cfg->hostname, "ferry");
+    cfg->log_level = LOG_INFO;
+    cfg->serial_baud = 115200;
+}
+
+static void trim(char **s, char **e)
+{
+    while (*s < *e && (**s == ' ' || **s == '\t'))
+        (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+        (*e)--;
+}
+
+static int parse_line(struct hv_config *cfg, char *s, char *e, unsigned lineno)
+{
+    trim(&s, &e);
+    if (s == e || *s == '#')
+        return 0;
+    *e = 0;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        log_warn("config", "ferry.cfg line %u: expected key=value, ignored", lineno);
+        return 1;
+    }
+    char *ke = eq, *v = eq + 1;
+    trim(&s, &ke);
+    *ke = 0;
+    trim(&v, &e);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(s, keys[i].key))
+            continue;
+        if (keys[i].set(cfg, v) == 0)
+            return 0;
+        log_warn("config", "ferry.cfg line %u: bad value '%s' for %s (expected %s), ignored",
+                 lineno, v, s, keys[i].expect);
+        return 1;
+    }
+    log_warn("config", "ferry.cfg line %u: unknown key '%s', ignored", lineno, s);
+    return 1;
+}
+
+int config_parse(const char *text, size_t len, struct hv_config *cfg)
+{
+    char line[256];
+    unsigned lineno = 0;
+    int problems = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = 0;
+        lineno++;
+        while (i < len && text[i] != '\n') {
+            if (n < sizeof(line) - 1)
+                line[n] = text[i];
+            n++;
+            i++;
+        }
+        i++;
+        if (n >= sizeof(line)) {
+            log_warn("config", "ferry.cfg line %u: longer than %zu characters, ignored", lineno,
+                     sizeof(line) - 1);
+            problems++;
+            continue;
+        }
+        if (memchr(line, 0, n)) {
+            log_warn("config", "ferry.cfg line %u: contains a NUL byte, ignored", lineno);
+            problems++;
+            continue;
+        }
+        problems += parse_line(cfg, line, line + n, lineno);
+    }
+    return problems;
+}

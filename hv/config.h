@@ -1,0 +1,26 @@
+/*
+ * ferry.cfg: `key=value` lines, `#` comments, blank lines. Unknown keys and
+ * bad values are reported (log_warn, with the line number) and ignored; the
+ * defaults stand. The table in config.c is the list of keys.
+ */
+#ifndef HV_CONFIG_H
+#define HV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/log.h"
+
+struct hv_config {
+    char hostname[32];
+    enum log_level log_level;
+    uint32_t serial_baud;
+};
+
+void config_defaults(struct hv_config *cfg);
+/* Returns the number of problems reported (0 = clean). */
+int config_parse(const char *text, size_t len, struct hv_config *cfg);
+
+extern struct hv_config hv_config;
+
+#endif
