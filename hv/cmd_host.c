@@ -5,6 +5,7 @@
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/smp.h"
 #include "hv/commands.h"
+#include "hv/config.h"
 #include "hv/host.h"
 #include "hv/mem.h"
 #include "hv/time.h"
@@ -69,6 +70,7 @@ static void print_details(struct con *c)
 {
     char brand[49];
     cpu_brand(brand);
+    con_printf(c, "hostname: %s\n", hv_config.hostname);
     con_printf(c, "cpu model: %s\n", brand[0] ? brand : "unknown");
     con_printf(c, "cpu source: %s (%u listed, %u started)\n", host.cpu_source, cpu_count,
                smp_online());
@@ -115,9 +117,26 @@ int cmd_host(struct con *c, int argc, char **argv)
     return 0;
 }
 
+static void print_map(struct con *c)
+{
+    static const char *const names[] = { "?", "usable", "reserved", "acpi", "acpi-nvs", "core",
+                                         "mmio" };
+    const struct boot_info *bi = host.bi;
+    for (uint32_t i = 0; i < bi->nregions; i++) {
+        const struct boot_mem_region *r = &bi->regions[i];
+        con_printf(c, "  0x%010llx-0x%010llx %8llu KiB %s\n", (unsigned long long)r->base,
+                   (unsigned long long)(r->base + r->pages * PAGE_SIZE - 1),
+                   (unsigned long long)(r->pages * 4),
+                   r->type < sizeof(names) / sizeof(names[0]) ? names[r->type] : "?");
+    }
+}
+
 int cmd_mem(struct con *c, int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 2 && strcmp(argv[1], "map") == 0) {
+        print_map(c);
+        return 0;
+    }
     if (argc != 1) {
         con_usage(c, cmd_find("mem"));
         return -1;

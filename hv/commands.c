@@ -12,7 +12,7 @@ const struct con_cmd con_commands[] = {
     { .name = "version", .usage = "", .help = "ferry version and build", .run = cmd_version },
     { .name = "host", .usage = "", .help = "CPUs, NUMA nodes, memory, virtualization support",
       .run = cmd_host },
-    { .name = "mem", .usage = "", .help = "frame allocator per node and zone", .run = cmd_mem },
+    { .name = "mem", .usage = "[map]", .help = "frame allocator per node and zone; map: firmware memory map", .run = cmd_mem },
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },
 };

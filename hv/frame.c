@@ -93,6 +93,25 @@ static void add_region(uint64_t base, uint64_t end, bool usable,
     }
 }
 
+static bool is_ram_type(uint32_t t)
+{
+    return t == BOOT_MEM_USABLE || t == BOOT_MEM_ACPI || t == BOOT_MEM_ACPI_NVS ||
+           t == BOOT_MEM_CORE;
+}
+
+/*
+ * Firmware carves reserved ranges out of RAM (they touch RAM regions); a
+ * reserved range standing alone is a window such as PCIe ECAM, not RAM.
+ * Only used for the RAM count when there is no SRAT. Regions are sorted.
+ */
+static bool reserved_is_ram(const struct boot_mem_region *r, unsigned n, unsigned i)
+{
+    uint64_t end = r[i].base + r[i].pages * PAGE_SIZE;
+    return (i > 0 && is_ram_type(r[i - 1].type) &&
+            r[i - 1].base + r[i - 1].pages * PAGE_SIZE == r[i].base) ||
+           (i + 1 < n && is_ram_type(r[i + 1].type) && r[i + 1].base == end);
+}
+
 int frame_init(const struct boot_mem_region *regions, unsigned nregions,
                const struct frame_node_range *ranges, unsigned nranges, unsigned nnodes,
                frame_p2v_fn fn)
@@ -110,8 +129,13 @@ int frame_init(const struct boot_mem_region *regions, unsigned nregions,
     for (unsigned i = 0; i < nregions; i++) {
         const struct boot_mem_region *m = &regions[i];
         uint64_t base = m->base, end = m->base + m->pages * PAGE_SIZE;
-        if (m->type == BOOT_MEM_MMIO || m->type == BOOT_MEM_RESERVED)
+        if (m->type == BOOT_MEM_MMIO)
             continue;
+        if (m->type == BOOT_MEM_RESERVED) {
+            if (reserved_is_ram(regions, nregions, i))
+                add_region(base, end, false, ranges, nranges);
+            continue;
+        }
         bool usable = m->type == BOOT_MEM_USABLE;
         if (usable && base < FRAME_LOW_LIMIT) {
             add_region(base, end < FRAME_LOW_LIMIT ? end : FRAME_LOW_LIMIT, false, ranges, nranges);

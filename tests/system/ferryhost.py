@@ -1,0 +1,194 @@
+"""Boot ferry in an emulator and talk to its serial console.
+
+Every emulator is started in its own process group with a hard timeout; the
+harness remembers the PID and kills exactly that group on stop(), which the
+fixtures call also when a test fails. The serial console is a TCP socket
+(QEMU: -serial tcp server with wait=on, so no output is lost; Bochs: com1
+socket-server), read through pexpect's fdspawn.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pexpect
+import pexpect.fdpexpect
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(TOP, "build")
+PROMPT = "ferry> "
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
+OVMF_BOCHS = "/usr/share/ovmf/OVMF.fd"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Host:
+    """One emulated machine running ferry."""
+
+    name = "host"
+
+    def __init__(self, workdir, boot_timeout):
+        self.workdir = workdir
+        self.boot_timeout = boot_timeout
+        self.proc = None
+        self.sock = None
+        self.con = None
+        self.port = free_port()
+        self.transcript = open(os.path.join(workdir, f"{self.name}-serial.log"), "w")
+
+    # subclasses: argv() and optional prepare()
+    def prepare(self):
+        pass
+
+    def start(self, stdin_data=None):
+        self.prepare()
+        self.proc = subprocess.Popen(
+            self.argv(), cwd=self.workdir, stdin=subprocess.PIPE,
+            stdout=open(os.path.join(self.workdir, f"{self.name}-stdout.log"), "w"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        if stdin_data:
+            self.proc.stdin.write(stdin_data)
+            self.proc.stdin.flush()
+        self._connect()
+        return self
+
+    def _connect(self):
+        deadline = time.time() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: emulator exited with {self.proc.returncode}; "
+                                   f"see {self.workdir}")
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.con = pexpect.fdpexpect.fdspawn(self.sock.fileno(), encoding="utf-8",
+                                             codec_errors="replace", timeout=60)
+        self.con.logfile_read = self.transcript
+
+    def expect(self, pattern, timeout=60):
+        self.con.expect(pattern, timeout=timeout)
+        return self.con.match
+
+    def wait_prompt(self):
+        self.expect(re.escape(PROMPT), timeout=self.boot_timeout)
+
+    def command(self, line, timeout=60):
+        """Types a command, returns its output (without the echo and the next prompt)."""
+        self.con.send(line + "\r")
+        self.expect(re.escape(line) + r"\r?\n", timeout=timeout)
+        self.expect(re.escape(PROMPT), timeout=timeout)
+        return self.con.before.replace("\r", "")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=5)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        if self.sock:
+            self.sock.close()
+        self.transcript.close()
+
+
+class QemuHost(Host):
+    """QEMU TCG with -cpu max: AMD SVM with NPT."""
+
+    name = "qemu"
+
+    def __init__(self, workdir, smp=4, mem_mb=512, numa=None, esp=None, extra=(),
+                 boot_timeout=120, cpu="max"):
+        super().__init__(workdir, boot_timeout)
+        self.smp, self.mem_mb, self.numa, self.extra, self.cpu = smp, mem_mb, numa, extra, cpu
+        self.esp = esp or os.path.join(BUILD, "esp")
+
+    def prepare(self):
+        # QEMU's fat: driver may write to the directory; boot a private copy.
+        esp = os.path.join(self.workdir, "esp")
+        if not os.path.exists(esp):
+            shutil.copytree(self.esp, esp)
+        self.esp = esp
+
+    def argv(self):
+        a = ["timeout", "-s", "KILL", "900", "qemu-system-x86_64", "-M", "q35",
+             "-accel", "tcg", "-cpu", self.cpu, "-smp", str(self.smp), "-m", str(self.mem_mb),
+             "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+             "-drive", f"format=raw,file=fat:rw:{self.esp}",
+             "-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot",
+             "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on"]
+        if self.numa:
+            cpu = 0
+            for i, (mb, ncpus) in enumerate(self.numa):
+                a += ["-object", f"memory-backend-ram,id=m{i},size={mb}M",
+                      "-numa", f"node,nodeid={i},cpus={cpu}-{cpu + ncpus - 1},memdev=m{i}"]
+                cpu += ncpus
+            for i in range(len(self.numa)):
+                for j in range(len(self.numa)):
+                    if i < j:
+                        a += ["-numa", f"dist,src={i},dst={j},val=20"]
+        return a + list(self.extra)
+
+
+class BochsHost(Host):
+    """Bochs 2.7: Intel VT-x with EPT (corei7_icelake_u)."""
+
+    name = "bochs"
+
+    def __init__(self, workdir, cpus=2, megs=512, model="corei7_icelake_u", boot_timeout=240):
+        super().__init__(workdir, boot_timeout)
+        self.cpus, self.megs, self.model = cpus, megs, model
+
+    def prepare(self):
+        self.img = os.path.join(self.workdir, "ferry.img")
+        shutil.copyfile(os.path.join(BUILD, "ferry.img"), self.img)
+        for stale in (self.img + ".lock",):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        self.rc = os.path.join(self.workdir, "bochsrc")
+        with open(self.rc, "w") as f:
+            f.write(f"""megs: {self.megs}
+cpu: model={self.model}, count={self.cpus}, ips=200000000
+romimage: file={OVMF_BOCHS}, address=0xffe00000
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+display_library: rfb, options="timeout=0"
+ata0-master: type=disk, path={self.img}, mode=flat
+boot: disk
+com1: enabled=1, mode=socket-server, dev=127.0.0.1:{self.port}
+log: {self.workdir}/bochs.log
+info: action=ignore
+panic: action=fatal
+error: action=report
+pci: enabled=1, chipset=i440fx
+speaker: enabled=0
+sound: driver=dummy
+""")
+
+    def argv(self):
+        # The debugger is compiled in: "c" on stdin lets it run.
+        return ["timeout", "-s", "KILL", "900", "bochs", "-q", "-f", self.rc]
+
+    def start(self, stdin_data=b"c\n"):
+        return super().start(stdin_data)
+
+    def stop(self):
+        super().stop()
+        lock = getattr(self, "img", "") + ".lock"
+        if os.path.exists(lock):
+            os.unlink(lock)

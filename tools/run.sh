@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make run`: boot build/esp with the serial console on this terminal.
+#   EMU=qemu (default): QEMU, nested KVM when /dev/kvm can run guests
+#     (-cpu host: VT-x or AMD-V, whichever this machine has), else TCG with
+#     -cpu max (AMD SVM + NPT in software). Two NUMA nodes, 4 CPUs.
+#     Quit with Ctrl-A X.
+#   EMU=bochs: Bochs with Intel VT-x + EPT (corei7_icelake_u), 2 CPUs. Quit with Ctrl-C.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+emu=${EMU:-qemu}
+smp=${SMP:-4}
+mem=${MEM:-1024}
+
+kvm_works() {
+  grep -qE '\b(vmx|svm)\b' /proc/cpuinfo || return 1
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+  # A KVM that cannot create a vCPU fails at once; a working one is still running after 3 s.
+  timeout 3 qemu-system-x86_64 -accel kvm -cpu host -M q35 -nodefaults -display none \
+    -monitor none -serial none -S >/dev/null 2>&1
+  [ $? = 124 ]
+}
+
+if [ "$emu" = bochs ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  cp "$top/build/ferry.img" "$work/ferry.img"
+  cat > "$work/bochsrc" <<EOT
+megs: 512
+cpu: model=corei7_icelake_u, count=2, ips=200000000
+romimage: file=/usr/share/ovmf/OVMF.fd, address=0xffe00000
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+display_library: rfb, options="timeout=0"
+ata0-master: type=disk, path=$work/ferry.img, mode=flat
+boot: disk
+com1: enabled=1, mode=socket-server, dev=127.0.0.1:${BOCHS_PORT:-45600}
+log: $work/bochs.log
+info: action=ignore
+panic: action=fatal
+error: action=report
+pci: enabled=1, chipset=i440fx
+speaker: enabled=0
+sound: driver=dummy
+EOT
+  echo "ferry: Bochs (VT-x + EPT) boots in ~25 s; console on this terminal, Ctrl-C quits." >&2
+  (echo c; sleep infinity) | bochs -q -f "$work/bochsrc" >"$work/bochs.out" 2>&1 &
+  bochs_pid=$!
+  trap 'kill $bochs_pid 2>/dev/null; pkill -P $bochs_pid 2>/dev/null; rm -rf "$work"' EXIT
+  sleep 2
+  /usr/bin/python3 - "${BOCHS_PORT:-45600}" <<'PY'
+import os, select, socket, sys, termios, time, tty
+port = int(sys.argv[1])
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port)); break
+    except OSError:
+        time.sleep(0.2)
+fd = sys.stdin.fileno()
+old = termios.tcgetattr(fd) if os.isatty(fd) else None
+if old: tty.setraw(fd)
+try:
+    while True:
+        r, _, _ = select.select([s, fd], [], [])
+        if s in r:
+            d = s.recv(4096)
+            if not d: break
+            os.write(1, d)
+        if fd in r:
+            d = os.read(fd, 64)
+            if not d or b"\x03" in d: break
+            s.sendall(d)
+finally:
+    if old: termios.tcsetattr(fd, termios.TCSADRAIN, old)
+PY
+  exit 0
+fi
+
+if kvm_works; then
+  accel=(-accel kvm -cpu host)
+  echo "ferry: QEMU with nested KVM (-cpu host)" >&2
+else
+  accel=(-accel tcg -cpu max)
+  echo "ferry: QEMU TCG -cpu max (AMD SVM + NPT emulated; no usable KVM here)" >&2
+fi
+half=$((mem / 2)); hcpu=$((smp / 2))
+numa=()
+if [ "$smp" -ge 2 ]; then
+  numa=(-object memory-backend-ram,id=m0,size=${half}M -object memory-backend-ram,id=m1,size=${half}M
+        -numa node,nodeid=0,cpus=0-$((hcpu - 1)),memdev=m0
+        -numa node,nodeid=1,cpus=$hcpu-$((smp - 1)),memdev=m1 -numa dist,src=0,dst=1,val=20)
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$top/build/esp" "$work/esp"
+echo "ferry: console on this terminal; Ctrl-A X quits." >&2
+exec qemu-system-x86_64 -M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}" \
+  -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
+  -drive format=raw,file=fat:rw:"$work/esp" \
+  -display none -nodefaults -serial mon:stdio
