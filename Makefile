@@ -36,7 +36,7 @@ all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
-	@tools/deps.sh
+	@tools/deps.sh && touch $@
 
 $(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
 	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"

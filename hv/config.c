@@ -116,6 +116,8 @@ int config_parse(const char *text, size_t len, struct hv_config *cfg)
             n++;
             i++;
         }
+        if (n > 0 && text[i - 1] == '\r')
+            n--;                            /* CRLF: the CR is not content */
         i++;
         if (n >= sizeof(line)) {
             log_warn("config", "ferry.cfg line %u: longer than %zu characters, ignored", lineno,

@@ -62,6 +62,8 @@ int con_execute(struct con *c, const struct con_cmd *table, size_t n, char *line
 
 bool con_line_feed(struct con_line *l, int ch, struct con *echo)
 {
+    if (l->esc && ch < 0x20)
+        l->esc = 0;                         /* a control character ends the sequence (VT100) */
     if (l->esc) {
         /* ESC [ params final: the final byte is 0x40..0x7e */
         if (l->esc == 1 && ch != '[' && ch != 'O')

@@ -52,6 +52,11 @@ static unsigned node_of(uint64_t addr, const struct frame_node_range *r, unsigne
 
 static void add_zone(uint64_t base, uint64_t end, unsigned node)
 {
+    /* SRAT boundaries are in bytes: zones hold whole pages only. */
+    base = (base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    end &= ~(PAGE_SIZE - 1);
+    if (end <= base)
+        return;
     uint64_t pages = (end - base) / PAGE_SIZE;
     uint64_t bm_pages = (pages + PAGE_SIZE * 8 - 1) / (PAGE_SIZE * 8);
 
@@ -68,6 +73,7 @@ static void add_zone(uint64_t base, uint64_t end, unsigned node)
     z->node = node;
     z->bitmap = p2v(base);
     z->hint = 0;
+    z->bitmap_pages = bm_pages;
     memset(z->bitmap, 0, bm_pages * PAGE_SIZE);
     set_bits(z->bitmap, 0, bm_pages, true);
     /* Bits past the end of the zone stay set so runs never cross it. */
@@ -217,9 +223,15 @@ void frame_free(uint64_t phys, uint64_t pages)
     spin_lock(&lock);
     for (unsigned k = 0; k < nzones; k++) {
         struct frame_zone *z = &zones[k];
-        if (phys < z->base || phys + pages * PAGE_SIZE > z->base + z->pages * PAGE_SIZE)
+        if (phys < z->base || (phys - z->base) / PAGE_SIZE >= z->pages)
             continue;
         uint64_t i = (phys - z->base) / PAGE_SIZE;
+        if ((phys & (PAGE_SIZE - 1)) || pages > z->pages - i || i < z->bitmap_pages) {
+            spin_unlock(&lock);
+            log_err("mem", "free of unmanaged range 0x%llx+%llu pages (past a zone end or its bitmap)",
+                    (unsigned long long)phys, (unsigned long long)pages);
+            return;
+        }
         for (uint64_t j = i; j < i + pages; j++) {
             if (!test_bit(z->bitmap, j)) {
                 log_err("mem", "double free of frame 0x%llx",

@@ -31,6 +31,7 @@ struct frame_node_range { uint64_t base, end; uint32_t node; };
 
 struct frame_zone {
     uint64_t base, pages, free;
+    uint64_t bitmap_pages;             /* the zone's first pages hold its bitmap */
     uint64_t *bitmap;                  /* bit set = frame in use */
     uint32_t node;
     uint64_t hint;

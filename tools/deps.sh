@@ -5,7 +5,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tp="$top/build/third_party"
 stamp="$tp/.deps-v1"
-[ -f "$stamp" ] && exit 0
+[ "$stamp" -nt "$0" ] && exit 0
 
 pkgs=(build-essential gnu-efi qemu-system-x86 qemu-utils ovmf ipxe-qemu bochs bochsbios vgabios
       bximage mtools dosfstools newlib-source libcmocka-dev python3-pytest python3-pexpect

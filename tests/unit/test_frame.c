@@ -27,11 +27,11 @@
 #define FILL      0xa5
 
 static uint8_t *ram;
-static uint64_t ram_base;
+static uint64_t ram_base, ram_size = RAM_SIZE;
 
 static void *test_p2v(uint64_t pa)
 {
-    if (pa < ram_base || pa - ram_base >= RAM_SIZE)
+    if (pa < ram_base || pa - ram_base >= ram_size)
         fail_msg("p2v(0x%llx) outside simulated RAM", (unsigned long long)pa);
     return ram + (pa - ram_base);
 }
@@ -270,29 +270,53 @@ static void test_reinit(void **state)
     assert_int_equal(s.free_pages, N0_FREE);
 }
 
-/* A range gap belongs to node 0, and a boundary splits a zone even between equal nodes. */
+/*
+ * A range gap belongs to node 0 up to the nearest following range (ranges listed out of
+ * order), and a boundary splits a zone even between ranges of one node.
+ */
 static void test_split_with_range_gap(void **state)
 {
     static const struct frame_node_range r[] = {
+        { .base = 44 * MiB, .end = 64 * MiB, .node = 0 },
         { .base = 0, .end = 16 * MiB, .node = 1 },
-        { .base = 40 * MiB, .end = 64 * MiB, .node = 0 },
+        { .base = 32 * MiB, .end = 40 * MiB, .node = 0 },
+        { .base = 40 * MiB, .end = 44 * MiB, .node = 1 },
+        { .base = 60 * MiB, .end = 56 * MiB, .node = 1 },  /* inverted: ignored */
     };
     static const struct xzone x[] = {
         { 1 * MiB, 0x700, 1 },
         { 9 * MiB, 0x700, 1 },
-        { 16 * MiB + 0x10000, (24 * MiB - 0x10000) / PG, 0 },
-        { 40 * MiB, 8 * MiB / PG, 0 },
+        { 16 * MiB + 0x10000, (16 * MiB - 0x10000) / PG, 0 },
+        { 32 * MiB, 8 * MiB / PG, 0 },
+        { 40 * MiB, 4 * MiB / PG, 1 },
+        { 44 * MiB, 4 * MiB / PG, 0 },
         { 48 * MiB, 0xff0, 0 },
     };
     struct frame_stats s;
 
     (void)state;
-    assert_int_equal(frame_init(ref_map, NREF, r, 2, 2, test_p2v), 0);
-    assert_zones(x, 5);
+    assert_int_equal(frame_init(ref_map, NREF, r, 5, 2, test_p2v), 0);
+    assert_zones(x, 7);
     frame_node_stats(1, &s);
-    assert_int_equal(s.ram_pages, 16 * MiB / PG);
+    assert_int_equal(s.ram_pages, 20 * MiB / PG);
+    assert_int_equal(s.zones, 3);
     frame_node_stats(0, &s);
-    assert_int_equal(s.ram_pages, 24 * MiB / PG);
+    assert_int_equal(s.ram_pages, 28 * MiB / PG);      /* the gap is not SRAT memory */
+    assert_int_equal(s.zones, 4);
+}
+
+/* A range naming a node beyond FRAME_MAX_NODES puts its memory on node 0. */
+static void test_range_node_out_of_bounds(void **state)
+{
+    static const struct frame_node_range r[] = {
+        { .base = 0, .end = 64 * MiB, .node = FRAME_MAX_NODES + 3 },
+    };
+
+    (void)state;
+    assert_int_equal(frame_init(ref_map, NREF, r, 1, 1, test_p2v), 0);
+    assert_zones(zones_flat, 4);
+    assert_int_equal(node_free(0), 0x700 + 0x700 + 0x1ff0 + 0xff0 - 4);
+    assert_int_equal(frame_alloc(0, 1, 1, FRAME_STRICT), 1 * MiB + PG);
 }
 
 static void test_low_memory_excluded(void **state)
@@ -333,6 +357,42 @@ static void test_high_base(void **state)
     assert_int_equal(frame_alloc(0, 512, 512, 0), 0x100200000ull);
     frame_free(0x100001000ull, 1);
     assert_int_equal(node_free(0), 2048 - 1 - 512);
+}
+
+/* A zone of more than 32768 frames keeps its bitmap in two pages. */
+static void test_two_bitmap_pages(void **state)
+{
+    static const struct boot_mem_region m[] = {
+        REGION(1 * MiB, (32768 + 1) * PG, BOOT_MEM_USABLE),
+    };
+    uint8_t *small = ram;
+    uint64_t n = 0, a, first = 0, last = 0;
+
+    (void)state;
+    ram_size = 1 * MiB + (32768 + 1) * PG;
+    ram = aligned_alloc(4096, ram_size);
+    assert_non_null(ram);
+    assert_int_equal(frame_init(m, 1, NULL, 0, 1, test_p2v), 0);
+    const struct frame_zone *z = frame_zone_get(0);
+    assert_int_equal(z->pages, 32769);
+    assert_int_equal(z->free, 32767);
+    assert_int_equal(z->bitmap[0], 3);
+    assert_int_equal(z->bitmap[512], ~1ull);            /* frame 32768 free, the tail used */
+    assert_int_equal(z->bitmap[513], ~0ull);
+    assert_int_equal(z->bitmap[511], 0);
+    assert_int_equal(z->bitmap[1023], ~0ull);
+    while ((a = frame_alloc(0, 1, 1, 0)) != 0) {
+        if (!first)
+            first = a;
+        last = a;
+        n++;
+    }
+    assert_int_equal(n, 32767);
+    assert_int_equal(first, 1 * MiB + 2 * PG);
+    assert_int_equal(last, 1 * MiB + 32768 * PG);
+    free(ram);
+    ram = small;
+    ram_size = RAM_SIZE;
 }
 
 static void test_init_errors(void **state)
@@ -480,7 +540,8 @@ static void test_strict_and_fallback(void **state)
     a = frame_alloc(1, 16, 1, 0);
     assert_int_equal(a, 1 * MiB + PG);
     assert_int_equal(node_free(0), N0_FREE - 16);
-    assert_int_equal(frame_alloc(1, 15, 1, FRAME_STRICT), 32 * MiB + 0xff1 * PG);  /* zone 3's tail */
+    /* zone 3's tail */
+    assert_int_equal(frame_alloc(1, 15, 1, FRAME_STRICT), 32 * MiB + 0xff1 * PG);
 }
 
 static void test_zero_flag(void **state)
@@ -758,8 +819,10 @@ int main(void)
         cmocka_unit_test_setup(test_reserved_ram_count, setup),
         cmocka_unit_test_setup(test_reinit, setup),
         cmocka_unit_test_setup(test_split_with_range_gap, setup),
+        cmocka_unit_test_setup(test_range_node_out_of_bounds, setup),
         cmocka_unit_test_setup(test_low_memory_excluded, setup),
         cmocka_unit_test_setup(test_high_base, setup),
+        cmocka_unit_test_setup(test_two_bitmap_pages, setup),
         cmocka_unit_test_setup(test_init_errors, setup),
         cmocka_unit_test_setup(test_alloc_free_roundtrip, setup),
         cmocka_unit_test_setup(test_invalid_requests, setup),
