@@ -21,9 +21,11 @@ include net/lwip.mk
 CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) \
 	-DFERRY_GIT='"$(GIT_REV)"' -MMD -MP
+include tests/guest/guest.mk
+
 CORE_C := $(wildcard hv/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
 	$(NET_SRCS) net/port_core.c
-CORE_S := $(wildcard arch/x86_64/*.S)
+CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*.S)
 CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS))
 
 EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protector \
@@ -45,6 +47,10 @@ $(B)/core/%.c.o: %.c | $(NEWLIB)/libc.a
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(B)/core/hv/builtin_images.S.o: hv/builtin_images.S $(GUEST_MEMTEST_ELF)
+	@mkdir -p $(@D)
+	@$(CC) -c -DMEMTEST_ELF='"$(GUEST_MEMTEST_ELF)"' $< -o $@
 
 $(B)/core/%.S.o: %.S | $(NEWLIB)/libc.a
 	@mkdir -p $(@D)
@@ -96,7 +102,7 @@ include $(sort $(wildcard tests/unit/*.mk))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/unit/test_%)
 
 .SECONDEXPANSION:
-$(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*.h) | $(DEPS_STAMP)
+$(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*.h tests/guest/*/*.h hv/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  UNIT    $@"
 	@$(CC) $(UNIT_CFLAGS) -o $@ $($*_SRCS) $($*_CFLAGS) -lcmocka
@@ -127,6 +133,6 @@ run: deps
 	@tools/run.sh
 
 clean:
-	rm -rf $(B)/core $(B)/boot $(B)/unit $(B)/esp $(B)/*.elf $(B)/*.so $(B)/*.efi $(B)/*.img
+	rm -rf $(B)/core $(B)/boot $(B)/guest $(B)/unit $(B)/esp $(B)/*.elf $(B)/*.so $(B)/*.efi $(B)/*.img
 
 -include $(shell find $(B)/core $(B)/boot -name '*.d' 2>/dev/null)

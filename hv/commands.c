@@ -14,6 +14,10 @@ const struct con_cmd con_commands[] = {
       .run = cmd_host },
     { .name = "mem", .usage = "[map]", .help = "frame allocator per node and zone; map: firmware memory map", .run = cmd_mem },
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
+    { .name = "vm",
+      .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] | "
+               "start|pause|resume|destroy|console|stats NAME | list",
+      .help = "virtual machines", .run = cmd_vm },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },
 };
 const size_t con_ncommands = sizeof(con_commands) / sizeof(con_commands[0]);

@@ -12,5 +12,6 @@ int cmd_host(struct con *c, int argc, char **argv);
 int cmd_mem(struct con *c, int argc, char **argv);
 int cmd_log(struct con *c, int argc, char **argv);
 int cmd_reboot(struct con *c, int argc, char **argv);
+int cmd_vm(struct con *c, int argc, char **argv);
 
 #endif

@@ -1,18 +1,58 @@
 /*
  * The control plane: the BSP's endless loop. It reads the serial console,
- * runs commands, and drives the network stack's timers. Nothing here may
- * block: every step polls and returns.
+ * runs commands, streams an attached VM's UART output, and drives the
+ * network stack's timers. Nothing here may block: every step polls.
  */
 #include "arch/x86_64/cpu.h"
 #include "drivers/uart.h"
 #include "hv/console.h"
+#include "hv/control.h"
 #include "hv/host.h"
 #include "net/net.h"
+
+#define CTRL_RBRACKET 0x1d
+
+static struct vm *attached;
+static uint64_t attached_cursor;
 
 static void serial_sink(void *ctx, const char *s, size_t n)
 {
     (void)ctx;
     uart_write(s, n);
+}
+
+void control_attach(struct vm *vm)
+{
+    attached = vm;
+    attached_cursor = 0;       /* show everything still buffered */
+}
+
+/* While attached: guest output to the terminal, keystrokes to the guest, Ctrl-] leaves. */
+static bool attached_step(struct con *con)
+{
+    char buf[256];
+    uint64_t lost = 0;
+    size_t n;
+    int ch;
+
+    if (attached->state == VM_EMPTY) {
+        con_puts(con, "\n[vm destroyed; detached]\n" CON_PROMPT);
+        attached = NULL;
+        return false;
+    }
+    while ((n = uart_dev_read_output(&attached->uart, &attached_cursor, buf, sizeof(buf), &lost)))
+        con_write(con, buf, n);
+    if (lost)
+        con_printf(con, "\n[%llu bytes of output lost]\n", (unsigned long long)lost);
+    while ((ch = uart_getc()) >= 0) {
+        if (ch == CTRL_RBRACKET) {
+            con_puts(con, "\n[detached]\n" CON_PROMPT);
+            attached = NULL;
+            return false;
+        }
+        uart_dev_input(&attached->uart, (uint8_t)ch);
+    }
+    return true;
 }
 
 void hv_control_loop(void)
@@ -23,12 +63,17 @@ void hv_control_loop(void)
     con_puts(&serial, "\n" CON_PROMPT);
     for (;;) {
         int ch;
-        while ((ch = uart_getc()) >= 0) {
+        if (attached && attached_step(&serial)) {
+            net_poll();
+            continue;
+        }
+        while (!attached && (ch = uart_getc()) >= 0) {
             if (!con_line_feed(&line, ch, &serial))
                 continue;
             con_execute(&serial, con_commands, con_ncommands, line.buf);
             line.len = 0;
-            con_puts(&serial, CON_PROMPT);
+            if (!attached)
+                con_puts(&serial, CON_PROMPT);
         }
         net_poll();
         cpu_relax();

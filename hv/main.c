@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "arch/x86_64/backend.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/mmu.h"
@@ -17,11 +18,13 @@
 #include "hv/host.h"
 #include "hv/log.h"
 #include "hv/mem.h"
+#include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/version.h"
 #include "net/net.h"
 
 struct host host;
+const struct vcpu_ops *hv_ops;
 
 static void serial_out(const char *s, size_t n) { uart_write(s, n); }
 
@@ -134,6 +137,11 @@ void hv_main(const struct boot_info *bi)
     virt_caps_probe(&host.virt);
     unsigned up = smp_boot_aps(bi, host.cr3);
     log_info("smp", "%u of %u cpus online (%s)", up, cpu_count, host.cpu_source);
+    hv_ops = arch_select_backend(&host.virt);
+    if (hv_ops) {
+        sched_start();
+        log_info("virt", "%s backend, guests run on cpus 1-%u", hv_ops->name, cpu_count - 1);
+    }
     net_init();
     hv_control_loop();
 }

@@ -1,0 +1,22 @@
+/*
+ * Guest FPU/SIMD state. The host never uses those registers, so a vCPU's
+ * state simply stays in them across exits; XSAVE/XRSTOR move it only when
+ * another vCPU takes the CPU (or the state must be read or migrated).
+ */
+#ifndef ARCH_FPU_H
+#define ARCH_FPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vcpu;
+
+void fpu_cpu_init(void);            /* per CPU, after CR4.OSXSAVE is set */
+size_t fpu_area_size(void);         /* 0: no XSAVE, state is not switched */
+void fpu_area_init(void *area);     /* the architectural init state */
+uint64_t fpu_xcr0_supported(void);
+void fpu_put(struct vcpu *v);       /* registers -> v->xsave, remembers the guest's XCR0 */
+void fpu_load(struct vcpu *v);      /* v->xsave -> registers, guest's XCR0 */
+void fpu_set_xcr0(uint64_t v);
+
+#endif

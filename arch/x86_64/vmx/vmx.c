@@ -1,0 +1,439 @@
+/*
+ * The VT-x backend: VMXON on each host CPU, one VMCS per vCPU, EPT per VM.
+ * Controls come from the (TRUE) capability MSRs; time slices from the VMX
+ * preemption timer; every MSR access and port I/O exits (all-ones bitmaps)
+ * and is decided in hv/.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/vmx/vmcs.h"
+#include "arch/x86_64/vmx/vmx.h"
+#include "arch/x86_64/vmx/vmx_caps.h"
+#include "hv/gpt.h"
+#include "hv/log.h"
+#include "hv/mem.h"
+#include "hv/time.h"
+#include "hv/vcpu_ops.h"
+
+#define CR4_VMXE (1ul << 13)
+#define CR4_OSXSAVE (1ul << 18)
+#define TIME_SLICE_US 10000
+
+static uint64_t vmxon_pa[MAX_CPUS];
+static uint64_t msr_bitmap_pa, io_bitmap_pa;
+static uint16_t next_vpid = 1;
+struct vmx_caps_cache vmx_caps;
+
+uint64_t vmcs_read_raw(uint32_t enc)
+{
+    uint64_t v = 0;
+    uint8_t fail;
+    __asm__ volatile("vmread %2, %0; setbe %1" : "=rm"(v), "=qm"(fail) : "r"((uint64_t)enc) : "cc");
+    if (fail)
+        log_err("vmx", "vmread 0x%x failed", enc);
+    return v;
+}
+
+void vmcs_write_raw(uint32_t enc, uint64_t v)
+{
+    uint8_t fail;
+    __asm__ volatile("vmwrite %1, %2; setbe %0" : "=qm"(fail) : "rm"(v), "r"((uint64_t)enc) : "cc");
+    if (fail)
+        log_err("vmx", "vmwrite 0x%x <- 0x%llx failed (insn error %u)", enc,
+                (unsigned long long)v, (unsigned)vmcs_read_raw(0x4400));
+}
+
+static int vmx_insn_pa(const char *insn, uint64_t pa)
+{
+    uint8_t fail;
+    if (!strcmp(insn, "vmxon"))
+        __asm__ volatile("vmxon %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+    else if (!strcmp(insn, "vmclear"))
+        __asm__ volatile("vmclear %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+    else
+        __asm__ volatile("vmptrld %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+    return fail ? -EIO : 0;
+}
+
+static uint64_t zeroed_page(void)
+{
+    return frame_alloc(this_cpu()->node, 1, 1, FRAME_ZERO);
+}
+
+static int vmx_cpu_init(void)
+{
+    struct cpu *c = this_cpu();
+    if (vmxon_pa[c->index])
+        return 0;
+    int rc = vmx_controls_init();
+    if (rc)
+        return rc;
+    uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    if (!(fc & 1))
+        wrmsr(MSR_IA32_FEATURE_CONTROL, fc | 1 | 4);   /* lock, VMX outside SMX */
+    else if (!(fc & 4))
+        return -ENOTSUP;
+    uint64_t cr4 = read_cr4() | CR4_VMXE;
+    if (cpuid(1, 0).ecx & (1u << 26))
+        cr4 |= CR4_OSXSAVE;           /* XSETBV emulation and vCPU FPU switching use XSAVE */
+    write_cr4(vmx_fixed_cr(cr4, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
+    __asm__ volatile("mov %0, %%cr0" :: "r"(vmx_fixed_cr(read_cr0(), vmx_caps.cr0_fixed0,
+                                                         vmx_caps.cr0_fixed1)));
+    uint64_t pa = zeroed_page();
+    if (!pa)
+        return -ENOMEM;
+    *(uint32_t *)phys_to_virt(pa) = vmx_caps.revision;
+    if (vmx_insn_pa("vmxon", pa)) {
+        frame_free(pa, 1);
+        log_err("vmx", "VMXON failed on cpu %u", c->index);
+        return -EIO;
+    }
+    vmxon_pa[c->index] = pa;
+    fpu_cpu_init();
+    log_info("vmx", "cpu %u in VMX root operation", c->index);
+    return 0;
+}
+
+int vmx_controls_init(void)
+{
+    static int done;
+    if (done)
+        return done < 0 ? -ENOTSUP : 0;
+    uint64_t basic = rdmsr(MSR_IA32_VMX_BASIC);
+    bool t = basic & (1ull << 55);
+    struct vmx_caps_cache *k = &vmx_caps;
+    int rc = 0;
+    k->revision = basic & 0x7fffffff;
+    /* pin: external-interrupt exiting, NMI exiting, preemption timer */
+    rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS),
+                          0, (1u << 0) | (1u << 3) | (1u << 6), &k->pin);
+    /* proc: HLT, TSC offsetting, unconditional I/O, MSR bitmaps, secondary controls */
+    rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS),
+                          (1u << 25), (1u << 3) | (1u << 7) | (1u << 28) | (1u << 31), &k->proc);
+    k->proc &= ~((1u << 15) | (1u << 16) | (1u << 24));   /* no CR3 exits (EPT); I/O via bitmaps */
+    /* proc2: EPT (needed), VPID, unrestricted guest, RDTSCP, INVPCID, XSAVES */
+    rc |= vmx_adjust_ctls(rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2),
+                          (1u << 5) | (1u << 7) | (1u << 3) | (1u << 12) | (1u << 20), (1u << 1),
+                          &k->proc2);
+    /* exit: 64-bit host, save/load PAT and EFER, save preemption timer */
+    rc |= vmx_adjust_ctls(rdmsr(t ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT), 0,
+                          (1u << 9) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 21), &k->exit);
+    /* entry: load PAT and EFER (IA-32e mode guest is set per vCPU from EFER.LMA) */
+    rc |= vmx_adjust_ctls(rdmsr(t ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY), 0,
+                          (1u << 14) | (1u << 15), &k->entry);
+    k->entry &= ~(1u << 9);
+    uint64_t ept = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
+    k->ug = k->proc2 & (1u << 7);
+    k->vpid = k->proc2 & (1u << 5);
+    k->ept_1g = ept & (1ull << 17);
+    k->invept_single = ept & (1ull << 25);
+    k->ad = ept & (1ull << 21);
+    k->preempt_shift = rdmsr(MSR_VMX_MISC) & 0x1f;
+    k->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
+    k->cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
+    k->cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
+    k->cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
+    if (k->ug)
+        k->cr0_fixed0 &= ~(1ull | (1ull << 31));  /* SDM 26.3.1.1: PE and PG are free with UG */
+    if (rc) {
+        log_err("vmx", "this CPU lacks a VMX control ferry needs (EPT, HLT/MSR exiting, "
+                       "preemption timer, or EFER/PAT switching)");
+        done = -1;
+        return -ENOTSUP;
+    }
+    done = 1;
+    return 0;
+}
+
+static void invept(uint64_t type, uint64_t eptp)
+{
+    struct { uint64_t eptp, zero; } d = { eptp, 0 };
+    __asm__ volatile("invept %0, %1" :: "m"(d), "r"(type) : "cc", "memory");
+}
+
+static uint64_t ept_alloc(void *ctx)
+{
+    struct vm *vm = ctx;
+    return frame_alloc(vm->node, 1, 1, FRAME_ZERO);
+}
+
+static void *ept_p2v(uint64_t pa, void *ctx)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
+static struct vmx_vm vmx_vms[VM_MAX];
+static struct vmx_vcpu vmx_vcpus[VM_MAX][VM_MAX_VCPUS];
+
+static int vmx_vm_init(struct vm *vm)
+{
+    struct vmx_vm *x = &vmx_vms[vm - vms];
+    struct ept_chunk c[VM_MAX_CHUNKS];
+
+    memset(x, 0, sizeof(*x));
+    for (unsigned i = 0; i < vm->nchunks; i++)
+        c[i] = (struct ept_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
+    int n = ept_map_chunks(&x->ept_root, c, vm->nchunks, vmx_caps.ept_1g, ept_alloc, ept_p2v, vm);
+    if (n < 0)
+        return n;
+    x->ept_pages = n;
+    x->eptp = ept_pointer(x->ept_root, false);
+    vm->arch = x;
+    return 0;
+}
+
+static void free_ept_level(uint64_t pa, unsigned level)
+{
+    uint64_t *t = phys_to_virt(pa);
+    for (unsigned i = 0; level > 1 && i < 512; i++)
+        if ((t[i] & EPT_RWX) && !(t[i] & EPT_LARGE))
+            free_ept_level(t[i] & EPT_ADDR_MASK, level - 1);
+    frame_free(pa, 1);
+}
+
+static void vmx_vm_destroy(struct vm *vm)
+{
+    struct vmx_vm *x = vm->arch;
+    if (!x)
+        return;
+    if (x->ept_root)
+        free_ept_level(x->ept_root, 4);
+    x->ept_root = 0;
+    vm->arch = NULL;
+}
+
+static int bitmaps_init(void)
+{
+    if (msr_bitmap_pa)
+        return 0;
+    /* All ones: every RDMSR/WRMSR and every port exits; hv/ keeps the allow-lists. */
+    uint64_t m = frame_alloc(0, 1, 1, 0), io = frame_alloc(0, 2, 1, 0);
+    if (!m || !io)
+        return -ENOMEM;
+    memset(phys_to_virt(m), 0xff, PAGE_SIZE);
+    memset(phys_to_virt(io), 0xff, 2 * PAGE_SIZE);
+    msr_bitmap_pa = m;
+    io_bitmap_pa = io;
+    return 0;
+}
+
+static void write_host_state(void)
+{
+    struct cpu *c = this_cpu();
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+
+    vmcs_writenat(VMCS_HOST_CR0, read_cr0());
+    vmcs_writenat(VMCS_HOST_CR3, read_cr3());
+    vmcs_writenat(VMCS_HOST_CR4, read_cr4());
+    vmcs_write16(VMCS_HOST_CS_SEL, GDT_CODE64);
+    vmcs_write16(VMCS_HOST_SS_SEL, GDT_DATA);
+    vmcs_write16(VMCS_HOST_DS_SEL, GDT_DATA);
+    vmcs_write16(VMCS_HOST_ES_SEL, GDT_DATA);
+    vmcs_write16(VMCS_HOST_FS_SEL, 0);
+    vmcs_write16(VMCS_HOST_GS_SEL, 0);
+    vmcs_write16(VMCS_HOST_TR_SEL, GDT_TSS);
+    vmcs_writenat(VMCS_HOST_FS_BASE, 0);
+    vmcs_writenat(VMCS_HOST_GS_BASE, (uint64_t)c);
+    vmcs_writenat(VMCS_HOST_TR_BASE, (uint64_t)&c->tss);
+    vmcs_writenat(VMCS_HOST_GDTR_BASE, (uint64_t)c->gdt);
+    vmcs_writenat(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
+    vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+    vmcs_writenat(VMCS_HOST_RIP, (uint64_t)vmx_exit_point);
+}
+
+static void write_controls(struct vcpu *v, struct vmx_vcpu *x)
+{
+    struct vmx_vm *xv = v->vm->arch;
+    vmcs_write32(VMCS_PIN_CTLS, vmx_caps.pin);
+    vmcs_write32(VMCS_PROC_CTLS, vmx_caps.proc);
+    vmcs_write32(VMCS_PROC_CTLS2, vmx_caps.proc2);
+    vmcs_write32(VMCS_EXIT_CTLS, vmx_caps.exit);
+    vmcs_write32(VMCS_ENTRY_CTLS, vmx_caps.entry);
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, 0);
+    vmcs_write32(VMCS_PF_ERR_MASK, 0);
+    vmcs_write32(VMCS_PF_ERR_MATCH, 0);
+    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_STORE_CNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_LOAD_CNT, 0);
+    vmcs_write32(VMCS_ENTRY_MSR_LOAD_CNT, 0);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+    vmcs_write64(VMCS_MSR_BITMAP, msr_bitmap_pa);
+    vmcs_write64(VMCS_IO_BITMAP_A, io_bitmap_pa);
+    vmcs_write64(VMCS_IO_BITMAP_B, io_bitmap_pa + PAGE_SIZE);
+    vmcs_write64(VMCS_EPT_POINTER, xv->eptp);
+    vmcs_write64(VMCS_LINK_POINTER, ~0ull);
+    if (vmx_caps.vpid)
+        vmcs_write16(VMCS_VPID, x->vpid);
+    /* The guest owns CR0/CR4 except the bits VMX forces: those read from the shadow. */
+    x->cr0_shadow_mask = vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1;
+    x->cr4_shadow_mask = vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1;
+    vmcs_writenat(VMCS_CR0_MASK, x->cr0_shadow_mask);
+    vmcs_writenat(VMCS_CR4_MASK, x->cr4_shadow_mask);
+}
+
+static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
+
+static int vmx_vcpu_create(struct vcpu *v)
+{
+    struct vmx_vcpu *x;
+    int rc = bitmaps_init();
+    if (rc)
+        return rc;
+    uint64_t pa = zeroed_page();
+    if (!pa)
+        return -ENOMEM;
+    x = &vmx_vcpus[v->vm - vms][v->index];
+    memset(x, 0, sizeof(*x));
+    x->vmcs_pa = pa;
+    x->vmcs = phys_to_virt(pa);
+    *(uint32_t *)x->vmcs = vmx_caps.revision;
+    x->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED);
+    if (vmx_insn_pa("vmclear", pa) || vmx_insn_pa("vmptrld", pa)) {
+        frame_free(pa, 1);
+        return -EIO;
+    }
+    v->arch = x;
+    write_host_state();
+    write_controls(v, x);
+    vmx_set_state(v, &v->init);
+    return 0;
+}
+
+static void vmx_vcpu_destroy(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->arch;
+    if (!x)
+        return;
+    vmx_insn_pa("vmclear", x->vmcs_pa);
+    /* Cached EPT translations of this VM must not outlive its tables. */
+    invept(2, 0);
+    frame_free(x->vmcs_pa, 1);
+    v->arch = NULL;
+}
+
+static void vmx_vcpu_load(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->arch;
+    vmx_insn_pa("vmptrld", x->vmcs_pa);
+    /* The host GS base and TR are per CPU: a vCPU only ever runs on its own pCPU. */
+    fpu_load(v);
+}
+
+static void vmx_vcpu_put(struct vcpu *v)
+{
+    fpu_put(v);
+}
+
+static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
+{
+    struct vmx_vcpu *x = v->arch;
+
+    if (exit->advance) {
+        vmcs_writenat(VMCS_GUEST_RIP, vmcs_readnat(VMCS_GUEST_RIP) + x->last_insn_len);
+        /* The instruction retired: STI / MOV SS blocking ends with it. */
+        vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
+                     vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~(INTR_STI | INTR_MOVSS));
+    }
+    uint64_t slice = time_tsc_khz() * TIME_SLICE_US / 1000;
+    vmcs_write32(VMCS_PREEMPT_TIMER, (uint32_t)(slice >> vmx_caps.preempt_shift));
+    uint64_t t0 = rdtsc();
+    int rc = vmx_enter(v->gpr, x->launched);
+    v->guest_tsc_ticks += rdtsc() - t0;
+    v->entries++;
+    memset(exit, 0, sizeof(*exit));
+    if (rc) {
+        exit->reason = EXIT_ENTRY_FAIL;
+        exit->vendor_reason = rc == 2 ? vmcs_read32(VMCS_INSN_ERROR) : 0;
+        log_err("vmx", "%s failed: %s (VM-instruction error %u)",
+                x->launched ? "VMRESUME" : "VMLAUNCH",
+                rc == 2 ? "VMfailValid" : "VMfailInvalid", exit->vendor_reason);
+        return -EIO;
+    }
+    x->launched = true;
+    vmx_decode_exit(v, exit);
+    x->last_insn_len = exit->insn_len;
+    return 0;
+}
+
+static void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
+{
+    vmx_read_guest_state(s);
+    memcpy(s->gpr, v->gpr, sizeof(s->gpr));
+    s->gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
+    s->tsc = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET);
+}
+
+static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
+{
+    vmx_write_guest_state(s);
+    memcpy(v->gpr, s->gpr, sizeof(v->gpr));
+    vmcs_write64(VMCS_TSC_OFFSET, s->tsc - rdtsc());
+}
+
+static int vmx_inject(struct vcpu *v, const struct vcpu_event *e)
+{
+    static const uint8_t type[] = { [EVENT_EXTINT] = 0, [EVENT_NMI] = 2, [EVENT_EXCEPTION] = 3,
+                                    [EVENT_SOFTINT] = 4 };
+    (void)v;
+    if (e->type == EVENT_NONE || e->type > EVENT_SOFTINT)
+        return -EINVAL;
+    uint32_t info = e->vector | (uint32_t)type[e->type] << 8 | (1u << 31);
+    if (e->has_error) {
+        info |= 1u << 11;
+        vmcs_write32(VMCS_ENTRY_EXC_ERROR, e->error);
+    }
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, info);
+    return 0;
+}
+
+static int vmx_fetch(struct vcpu *v, uint8_t *buf, size_t n)
+{
+    struct vcpu_state s;
+    vmx_read_guest_state(&s);
+    return gpt_read(v->vm, &s, s.rip, buf, n);
+}
+
+static void vmx_dump(struct vcpu *v)
+{
+    struct vcpu_state s;
+    struct vm *vm = v->vm;
+    vmx_get_state(v, &s);
+    log_err("vmx", "vm %s vcpu %u: exit reason %u qualification 0x%llx insn error %u", vm->name,
+            v->index, vmcs_read32(VMCS_EXIT_REASON),
+            (unsigned long long)vmcs_readnat(VMCS_EXIT_QUAL), vmcs_read32(VMCS_INSN_ERROR));
+    log_err("vmx", "  pin 0x%x proc 0x%x proc2 0x%x exit 0x%x entry 0x%x eptp 0x%llx",
+            vmcs_read32(VMCS_PIN_CTLS), vmcs_read32(VMCS_PROC_CTLS), vmcs_read32(VMCS_PROC_CTLS2),
+            vmcs_read32(VMCS_EXIT_CTLS), vmcs_read32(VMCS_ENTRY_CTLS),
+            (unsigned long long)vmcs_read64(VMCS_EPT_POINTER));
+    log_err("vmx", "  idt-vectoring 0x%x exit-intr 0x%x interruptibility 0x%x activity %u",
+            vmcs_read32(VMCS_IDT_VECTORING_INFO), vmcs_read32(VMCS_EXIT_INTR_INFO),
+            vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY), vmcs_read32(VMCS_GUEST_ACTIVITY));
+    vcpu_state_log(vm, v->index, &s);
+}
+
+const struct vcpu_ops vmx_ops = {
+    .name = "vmx",
+    .cpu_init = vmx_cpu_init,
+    .vm_init = vmx_vm_init,
+    .vm_destroy = vmx_vm_destroy,
+    .vcpu_create = vmx_vcpu_create,
+    .vcpu_destroy = vmx_vcpu_destroy,
+    .vcpu_run = vmx_vcpu_run,
+    .vcpu_get_state = vmx_get_state,
+    .vcpu_set_state = vmx_set_state,
+    .vcpu_inject = vmx_inject,
+    .vcpu_fetch = vmx_fetch,
+    .vcpu_dump = vmx_dump,
+    .vcpu_put = vmx_vcpu_put,
+    .vcpu_load = vmx_vcpu_load,
+};

@@ -1,0 +1,64 @@
+/* VT-x backend internals shared by the vmx_*.c files. */
+#ifndef VMX_VMX_H
+#define VMX_VMX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/vm.h"
+
+#define MSR_VMX_MISC        0x485
+#define MSR_VMX_CR0_FIXED0  0x486
+#define MSR_VMX_CR0_FIXED1  0x487
+#define MSR_VMX_CR4_FIXED0  0x488
+#define MSR_VMX_CR4_FIXED1  0x489
+#define MSR_VMX_TRUE_EXIT   0x48f
+#define MSR_VMX_TRUE_ENTRY  0x490
+#define MSR_VMX_EXIT        0x483
+#define MSR_VMX_ENTRY       0x484
+#define MSR_IA32_PAT        0x277
+
+struct vmx_vcpu {
+    uint64_t vmcs_pa;
+    void *vmcs;
+    bool launched;
+    uint16_t vpid;
+    uint32_t last_insn_len;
+    uint64_t cr0_shadow_mask, cr4_shadow_mask;
+};
+
+struct vmx_vm {
+    uint64_t ept_root;
+    uint64_t eptp;
+    unsigned ept_pages;
+};
+
+struct vmx_caps_cache {
+    uint32_t pin, proc, proc2, exit, entry;   /* the controls every VMCS uses */
+    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+    unsigned preempt_shift;
+    bool ug, vpid, ept_1g, invept_single, ad;
+    uint32_t revision;
+};
+
+extern struct vmx_caps_cache vmx_caps;
+
+/* A guest CR0 (which=0) or CR4 (which=4) value with the bits VMX forces applied. */
+static inline uint64_t vmx_fixed_cr_guest(uint64_t v, int which)
+{
+    return which ? (v | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1
+                 : (v | vmx_caps.cr0_fixed0) & vmx_caps.cr0_fixed1;
+}
+
+uint32_t vmx_ar_from_attr(uint32_t attr);
+uint32_t vmx_attr_from_ar(uint32_t ar);
+
+int vmx_enter(uint64_t *gpr, int launched);
+void vmx_exit_point(void);
+
+void vmx_decode_exit(struct vcpu *v, struct hv_exit *exit);
+void vmx_write_guest_state(const struct vcpu_state *s);
+void vmx_read_guest_state(struct vcpu_state *s);
+int vmx_controls_init(void);
+
+#endif

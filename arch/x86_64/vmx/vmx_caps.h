@@ -1,0 +1,51 @@
+/* Pure helpers for VT-x capability MSRs and EPT tables (unit-tested on the host). */
+#ifndef VMX_CAPS_H
+#define VMX_CAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * A control value from its capability MSR (SDM vol. 3 app. A.3-A.5): bits
+ * set in the low half must be 1, bits clear in the high half must be 0.
+ * want: what we would like; need: what we cannot run without.
+ * Returns 0 and *out, or -ENOTSUP if a needed bit is not allowed.
+ */
+int vmx_adjust_ctls(uint64_t cap, uint32_t want, uint32_t need, uint32_t *out);
+
+/* CR0/CR4 under VMX: fixed0 bits forced to 1, bits clear in fixed1 forced to 0. */
+static inline uint64_t vmx_fixed_cr(uint64_t v, uint64_t fixed0, uint64_t fixed1)
+{
+    return (v | fixed0) & fixed1;
+}
+
+/* EPT (SDM vol. 3 sec. 29.3.2): entry bits and the pointer format. */
+#define EPT_R   0x1ull
+#define EPT_W   0x2ull
+#define EPT_X   0x4ull
+#define EPT_RWX 0x7ull
+#define EPT_MT_WB (6ull << 3)
+#define EPT_LARGE (1ull << 7)
+#define EPT_ACCESSED (1ull << 8)
+#define EPT_DIRTY (1ull << 9)
+#define EPT_ADDR_MASK 0x000ffffffffff000ull
+
+struct ept_chunk { uint64_t gpa, hpa, size; };
+
+typedef uint64_t (*ept_alloc_fn)(void *ctx);        /* a zeroed 4 KiB page's physical address, 0 if none */
+typedef void *(*ept_p2v_fn)(uint64_t pa, void *ctx);
+
+/*
+ * Maps every chunk (4 KiB-aligned) into a 4-level EPT rooted at *root (allocated
+ * if 0), with 1 GiB pages where allowed and aligned, else 2 MiB, else 4 KiB.
+ * Returns the number of table pages allocated, or -ENOMEM / -EINVAL.
+ */
+int ept_map_chunks(uint64_t *root, const struct ept_chunk *c, unsigned n, bool use_1g,
+                   ept_alloc_fn alloc, ept_p2v_fn p2v, void *ctx);
+
+/* Walks the EPT like the CPU: host physical address for gpa, or ~0 if not mapped. */
+uint64_t ept_translate(uint64_t root, uint64_t gpa, ept_p2v_fn p2v, void *ctx, unsigned *level);
+
+uint64_t ept_pointer(uint64_t root, bool ad);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * VMCS guest-state area <-> the arch-neutral struct vcpu_state. Segment
+ * access rights: VMX keeps bits 8-11 of the 12-bit attribute at 12-15 and
+ * "unusable" at bit 16 (SDM vol. 3 sec. 25.4.1).
+ */
+#include "arch/x86_64/vmx/vmcs.h"
+#include "arch/x86_64/vmx/vmx.h"
+
+#define EFER_LMA (1ull << 10)
+#define ENTRY_IA32E (1u << 9)
+
+struct seg_fields { vmcs16_t sel; vmcs32_t limit, ar; vmcsnat_t base; };
+
+static const struct seg_fields segs[8] = {
+    { VMCS_GUEST_ES_SEL, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR, VMCS_GUEST_ES_BASE },
+    { VMCS_GUEST_CS_SEL, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, VMCS_GUEST_CS_BASE },
+    { VMCS_GUEST_SS_SEL, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR, VMCS_GUEST_SS_BASE },
+    { VMCS_GUEST_DS_SEL, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR, VMCS_GUEST_DS_BASE },
+    { VMCS_GUEST_FS_SEL, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR, VMCS_GUEST_FS_BASE },
+    { VMCS_GUEST_GS_SEL, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR, VMCS_GUEST_GS_BASE },
+    { VMCS_GUEST_LDTR_SEL, VMCS_GUEST_LDTR_LIMIT, VMCS_GUEST_LDTR_AR, VMCS_GUEST_LDTR_BASE },
+    { VMCS_GUEST_TR_SEL, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_AR, VMCS_GUEST_TR_BASE },
+};
+
+uint32_t vmx_ar_from_attr(uint32_t a)
+{
+    return (a & 0xff) | ((a & 0xf00) << 4) | (a & SEG_UNUSABLE);
+}
+
+uint32_t vmx_attr_from_ar(uint32_t ar)
+{
+    return (ar & 0xff) | ((ar >> 4) & 0xf00) | (ar & SEG_UNUSABLE);
+}
+
+static struct seg *seg_of(struct vcpu_state *s, unsigned i)
+{
+    struct seg *all[8] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs, &s->ldtr, &s->tr };
+    return all[i];
+}
+
+void vmx_write_guest_state(const struct vcpu_state *s)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        const struct seg *g = seg_of((struct vcpu_state *)s, i);
+        vmcs_write16(segs[i].sel, g->sel);
+        vmcs_write32(segs[i].limit, g->limit);
+        vmcs_write32(segs[i].ar, vmx_ar_from_attr(g->attr));
+        vmcs_writenat(segs[i].base, g->base);
+    }
+    vmcs_writenat(VMCS_GUEST_GDTR_BASE, s->gdtr.base);
+    vmcs_write32(VMCS_GUEST_GDTR_LIMIT, s->gdtr.limit);
+    vmcs_writenat(VMCS_GUEST_IDTR_BASE, s->idtr.base);
+    vmcs_write32(VMCS_GUEST_IDTR_LIMIT, s->idtr.limit);
+    vmcs_writenat(VMCS_CR0_SHADOW, s->cr0);
+    vmcs_writenat(VMCS_CR4_SHADOW, s->cr4);
+    vmcs_writenat(VMCS_GUEST_CR0, vmx_fixed_cr_guest(s->cr0, 0));
+    vmcs_writenat(VMCS_GUEST_CR4, vmx_fixed_cr_guest(s->cr4, 4));
+    vmcs_writenat(VMCS_GUEST_CR3, s->cr3);
+    vmcs_writenat(VMCS_GUEST_DR7, s->dr7);
+    vmcs_writenat(VMCS_GUEST_RSP, s->gpr[GPR_RSP]);
+    vmcs_writenat(VMCS_GUEST_RIP, s->rip);
+    vmcs_writenat(VMCS_GUEST_RFLAGS, s->rflags | 2);
+    vmcs_writenat(VMCS_GUEST_PENDING_DBG, 0);
+    vmcs_write64(VMCS_GUEST_EFER, s->efer);
+    vmcs_write64(VMCS_GUEST_PAT, s->pat);
+    vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
+    vmcs_write32(VMCS_GUEST_SYSENTER_CS, (uint32_t)s->sysenter_cs);
+    vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, s->sysenter_esp);
+    vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, s->sysenter_eip);
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, s->interruptibility & (INTR_STI | INTR_MOVSS | INTR_NMI));
+    vmcs_write32(VMCS_GUEST_ACTIVITY, s->activity == ACT_HALTED ? 1 : 0);
+    uint32_t entry = vmcs_read32(VMCS_ENTRY_CTLS) & ~ENTRY_IA32E;
+    vmcs_write32(VMCS_ENTRY_CTLS, entry | (s->efer & EFER_LMA ? ENTRY_IA32E : 0));
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+}
+
+void vmx_read_guest_state(struct vcpu_state *s)
+{
+    s->version = VCPU_STATE_VERSION;
+    for (unsigned i = 0; i < 8; i++) {
+        struct seg *g = seg_of(s, i);
+        g->sel = vmcs_read16(segs[i].sel);
+        g->limit = vmcs_read32(segs[i].limit);
+        g->attr = vmx_attr_from_ar(vmcs_read32(segs[i].ar));
+        g->base = vmcs_readnat(segs[i].base);
+    }
+    s->gdtr.base = vmcs_readnat(VMCS_GUEST_GDTR_BASE);
+    s->gdtr.limit = vmcs_read32(VMCS_GUEST_GDTR_LIMIT);
+    s->idtr.base = vmcs_readnat(VMCS_GUEST_IDTR_BASE);
+    s->idtr.limit = vmcs_read32(VMCS_GUEST_IDTR_LIMIT);
+    /* Guest-owned bits from the real register, VMX-forced bits from the shadow. */
+    uint64_t m0 = vmcs_readnat(VMCS_CR0_MASK), m4 = vmcs_readnat(VMCS_CR4_MASK);
+    s->cr0 = (vmcs_readnat(VMCS_GUEST_CR0) & ~m0) | (vmcs_readnat(VMCS_CR0_SHADOW) & m0);
+    s->cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~m4) | (vmcs_readnat(VMCS_CR4_SHADOW) & m4);
+    s->cr3 = vmcs_readnat(VMCS_GUEST_CR3);
+    s->dr7 = vmcs_readnat(VMCS_GUEST_DR7);
+    s->gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
+    s->rip = vmcs_readnat(VMCS_GUEST_RIP);
+    s->rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
+    s->efer = vmcs_read64(VMCS_GUEST_EFER);
+    s->pat = vmcs_read64(VMCS_GUEST_PAT);
+    s->sysenter_cs = vmcs_read32(VMCS_GUEST_SYSENTER_CS);
+    s->sysenter_esp = vmcs_readnat(VMCS_GUEST_SYSENTER_ESP);
+    s->sysenter_eip = vmcs_readnat(VMCS_GUEST_SYSENTER_EIP);
+    s->interruptibility = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+    s->activity = vmcs_read32(VMCS_GUEST_ACTIVITY) == 1 ? ACT_HALTED : ACT_RUNNING;
+}

@@ -1,0 +1,149 @@
+/* `vm ...`: create, start, pause, resume, destroy, list, console, stats. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/cmdline.h"
+#include "hv/commands.h"
+#include "hv/control.h"
+#include "hv/mem.h"
+#include "hv/time.h"
+#include "hv/vmctl.h"
+
+static const char *const exit_names[EXIT_COUNT] = {
+    [EXIT_NONE] = "none", [EXIT_CPUID] = "cpuid", [EXIT_IO] = "io", [EXIT_MMIO] = "mmio",
+    [EXIT_MSR_READ] = "rdmsr", [EXIT_MSR_WRITE] = "wrmsr", [EXIT_HLT] = "hlt",
+    [EXIT_XSETBV] = "xsetbv", [EXIT_CR] = "cr", [EXIT_EXTINT] = "extint",
+    [EXIT_PREEMPT] = "timeslice", [EXIT_SHUTDOWN] = "shutdown", [EXIT_EXCEPTION] = "exception",
+    [EXIT_ENTRY_FAIL] = "entry-fail", [EXIT_UNHANDLED] = "unhandled",
+};
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= VM_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_'))
+            return false;
+    return true;
+}
+
+static int parse_create(struct con *c, int argc, char **argv, struct vm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mem_mib = 64;
+    cfg->cpus = 1;
+    strcpy(cfg->image, "memtest");
+    if (argc < 3 || !valid_name(argv[2])) {
+        con_puts(c, "error: a VM name is 1-31 letters, digits, '-' or '_'\n");
+        return -EINVAL;
+    }
+    strcpy(cfg->name, argv[2]);
+    for (int i = 3; i < argc; i++) {
+        const char *v;
+        uint64_t n;
+        if ((v = cmdline_opt(argv[i], "mem")) && !cmdline_u64(v, 2, 4096, &n) && n % 2 == 0)
+            cfg->mem_mib = n;
+        else if ((v = cmdline_opt(argv[i], "cpus")) && !cmdline_u64(v, 1, VM_MAX_VCPUS, &n))
+            cfg->cpus = n;
+        else if ((v = cmdline_opt(argv[i], "node")) && !cmdline_u64(v, 0, frame_nodes() - 1, &n))
+            cfg->node = n;
+        else if ((v = cmdline_opt(argv[i], "image")) && *v && strlen(v) < sizeof(cfg->image))
+            strcpy(cfg->image, v);
+        else if ((v = cmdline_opt(argv[i], "args")) && strlen(v) < sizeof(cfg->args))
+            strcpy(cfg->args, v);
+        else {
+            con_printf(c, "error: bad option '%s' (mem=2-4096 even MiB, cpus=1-%d, node=0-%u, "
+                       "image=NAME, args=\"...\")\n", argv[i], VM_MAX_VCPUS, frame_nodes() - 1);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void cmd_list(struct con *c)
+{
+    con_puts(c, "name state mem vcpus node cpus\n");
+    for (unsigned i = 0; i < VM_MAX; i++) {
+        struct vm *vm = &vms[i];
+        if (vm->state == VM_EMPTY)
+            continue;
+        con_printf(c, "%s %s %llu %u %u ", vm->name, vm_state_name(vm->state),
+                   (unsigned long long)(vm->mem_size >> 20), vm->nvcpus, vm->node);
+        for (unsigned j = 0; j < vm->nvcpus; j++)
+            con_printf(c, j ? ",%u" : "%u", vm->vcpus[j].pcpu);
+        con_puts(c, "\n");
+    }
+}
+
+static void cmd_stats(struct con *c, struct vm *vm)
+{
+    uint64_t total[EXIT_COUNT] = { 0 }, ticks = 0, entries = 0;
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        for (unsigned r = 0; r < EXIT_COUNT; r++)
+            total[r] += vm->vcpus[i].exits[r];
+        ticks += vm->vcpus[i].guest_tsc_ticks;
+        entries += vm->vcpus[i].entries;
+    }
+    con_printf(c, "vm %s: state %s entries %llu guest_ms %llu\n", vm->name,
+               vm_state_name(vm->state), (unsigned long long)entries,
+               (unsigned long long)(ticks / (time_tsc_khz() ? time_tsc_khz() : 1)));
+    for (unsigned r = 1; r < EXIT_COUNT; r++)
+        if (total[r])
+            con_printf(c, "exits %s %llu\n", exit_names[r], (unsigned long long)total[r]);
+    if (vm->state == VM_STOPPED)
+        con_printf(c, "stopped: %s\n", vm->stop_reason);
+}
+
+int cmd_vm(struct con *c, int argc, char **argv)
+{
+    char err[160] = "";
+    int rc;
+    if (argc == 2 && !strcmp(argv[1], "list")) {
+        cmd_list(c);
+        return 0;
+    }
+    if (argc >= 3 && !strcmp(argv[1], "create")) {
+        struct vm_config cfg;
+        if ((rc = parse_create(c, argc, argv, &cfg)))
+            return rc;
+        rc = vm_create(&cfg, err, sizeof(err));
+        goto out;
+    }
+    if (argc != 3) {
+        con_usage(c, cmd_find("vm"));
+        return -EINVAL;
+    }
+    struct vm *vm = vm_find(argv[2]);
+    if (!vm) {
+        con_printf(c, "error: no VM named '%s'\n", argv[2]);
+        return -ENOENT;
+    }
+    if (!strcmp(argv[1], "start"))
+        rc = vm_start(vm, err, sizeof(err));
+    else if (!strcmp(argv[1], "pause"))
+        rc = vm_pause(vm, err, sizeof(err));
+    else if (!strcmp(argv[1], "resume"))
+        rc = vm_resume(vm, err, sizeof(err));
+    else if (!strcmp(argv[1], "destroy"))
+        rc = vm_destroy(vm, err, sizeof(err));
+    else if (!strcmp(argv[1], "stats")) {
+        cmd_stats(c, vm);
+        return 0;
+    } else if (!strcmp(argv[1], "console")) {
+        con_printf(c, "attached to %s; Ctrl-] detaches\n", vm->name);
+        control_attach(vm);
+        return 0;
+    } else {
+        con_usage(c, cmd_find("vm"));
+        return -EINVAL;
+    }
+out:
+    if (rc)
+        con_printf(c, "error: %s\n", err);
+    else
+        con_printf(c, "vm %s: ok\n", argv[2]);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * CPU policy: what a VM's CPUID returns. A policy is a per-VM table of
+ * (leaf, subleaf) -> registers, built once by cpu_policy_from_host() from a
+ * snapshot of the host's CPUID, with a const table of rules applied (each
+ * rule clears and sets bits in one leaf and says why: features ferry does
+ * not virtualize are hidden, the hypervisor leaves 0x40000000+ are ferry's).
+ * Entries that end up all zero are not stored, so the table holds only what
+ * the guest can see. cpu_policy_cpuid() answers a guest CPUID from the table
+ * and fills in what depends on the vCPU: the APIC / x2APIC IDs and topology
+ * (leaves 1, 0xB, 0x1F, 0x8000001E), OSXSAVE (guest CR4) and the XSAVE area
+ * sizes (guest XCR0). Out-of-range leaves follow Intel: a basic leaf above
+ * max_basic returns the highest basic leaf; unknown extended or hypervisor
+ * leaves and subleaves not stored return zeros. Later, baselines (x86-64-v2)
+ * and migration compatibility checks become more rules and a comparison of
+ * two tables. References: SDM Vol. 2A CPUID, APM Vol. 3 Appendix E.
+ */
+#ifndef HV_CPU_POLICY_H
+#define HV_CPU_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Named cpuid_out, not cpuid_regs: arch/x86_64/cpu.h owns that name for the core. */
+struct cpuid_out { uint32_t eax, ebx, ecx, edx; };
+
+/* The host's CPUID instruction (tests pass a fake). */
+typedef struct cpuid_out (*cpuid_raw_fn)(uint32_t leaf, uint32_t subleaf, void *ctx);
+
+#define CPU_POLICY_MAX_LEAVES 64
+#define CPU_POLICY_VERSION    1           /* CPUID 0x40000001 EAX */
+#define CPU_POLICY_MAX_BASIC  0x1fu       /* highest basic leaf ferry exposes */
+#define CPU_POLICY_MAX_EXT    0x80000021u /* highest extended leaf ferry exposes */
+#define CPU_POLICY_HV_BASE    0x40000000u /* hypervisor leaves 0x40000000..0x400000ff */
+#define CPU_POLICY_HV_MAX     0x40000001u
+
+/* has_subleaf false: the leaf ignores ECX and this entry answers every subleaf. */
+struct cpuid_leaf {
+    uint32_t leaf, subleaf;
+    bool has_subleaf;
+    struct cpuid_out regs;
+};
+
+struct cpu_policy {
+    char name[16];
+    unsigned nleaves;
+    struct cpuid_leaf leaves[CPU_POLICY_MAX_LEAVES];
+    uint32_t max_basic, max_ext;   /* as the guest sees them (leaf 0 / 0x80000000 EAX); */
+                                   /* max_ext is 0 when there are no extended leaves */
+    uint64_t xcr0_mask;            /* XCR0 bits the guest may set (leaf 0xD sub 0 EDX:EAX) */
+    char vendor[13];               /* "GenuineIntel", "AuthenticAMD", ... */
+};
+
+/*
+ * Snapshots the host's CPUID through `raw` and applies the "host" rules.
+ * Returns 0, or -ENOSPC if the exposed leaves do not fit CPU_POLICY_MAX_LEAVES
+ * (the policy is then unusable: a VM must not run with leaves missing).
+ */
+int cpu_policy_from_host(struct cpu_policy *p, cpuid_raw_fn raw, void *ctx);
+
+/*
+ * What the guest's CPUID(leaf, subleaf) returns on vCPU `vcpu` of `nvcpus`,
+ * given the guest's CR4 (OSXSAVE, bit 18, is reflected in leaf 1 ECX bit 27)
+ * and XCR0 (leaf 0xD sub 0 EBX is the XSAVE area size for the enabled features).
+ */
+void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t subleaf,
+                      unsigned vcpu, unsigned nvcpus, uint64_t guest_cr4,
+                      uint64_t guest_xcr0, struct cpuid_out *out);
+
+#endif

@@ -1,0 +1,163 @@
+#include <errno.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/smp.h"
+#include "arch/x86_64/trap.h"
+#include "hv/log.h"
+#include "hv/msr.h"
+#include "hv/sched.h"
+#include "hv/vcpu.h"
+#include "hv/vcpu_ops.h"
+
+struct runq {
+    struct spinlock lock;
+    struct vcpu *v[SCHED_MAX_VCPUS];
+    unsigned n, next;
+    struct vcpu *loaded;        /* whose lazy state is in the CPU */
+    volatile bool ready;        /* backend initialised on this CPU */
+};
+
+static struct runq rq[MAX_CPUS];
+
+void sched_kick(unsigned pcpu)
+{
+    if (pcpu != this_cpu()->index)
+        lapic_send_ipi(cpus[pcpu].apic_id, VEC_WAKEUP | ICR_ASSERT);
+}
+
+unsigned sched_load(unsigned pcpu) { return rq[pcpu].n; }
+
+unsigned sched_pick_cpu(unsigned node)
+{
+    unsigned best = 0;
+    for (int pass = 0; pass < 2 && !best; pass++)
+        for (unsigned i = 1; i < cpu_count; i++) {
+            if (!rq[i].ready || (pass == 0 && cpus[i].node != node))
+                continue;
+            if (!best || rq[i].n < rq[best].n)
+                best = i;
+        }
+    return best;   /* 0: no AP can run guests */
+}
+
+int sched_add(struct vcpu *v)
+{
+    struct runq *q = &rq[v->pcpu];
+    spin_lock(&q->lock);
+    if (q->n == SCHED_MAX_VCPUS) {
+        spin_unlock(&q->lock);
+        return -ENOSPC;
+    }
+    q->v[q->n++] = v;
+    spin_unlock(&q->lock);
+    sched_kick(v->pcpu);
+    return 0;
+}
+
+static void switch_to(struct runq *q, struct vcpu *v)
+{
+    if (q->loaded == v)
+        return;
+    if (q->loaded) {
+        hv_ops->vcpu_put(q->loaded);
+        msr_put(q->loaded);
+    }
+    hv_ops->vcpu_load(v);
+    msr_load(v);
+    q->loaded = v;
+}
+
+static void retire(struct runq *q, unsigned i)
+{
+    struct vcpu *v = q->v[i];
+    if (q->loaded == v)
+        q->loaded = NULL;
+    if (v->created)
+        hv_ops->vcpu_destroy(v);
+    v->created = false;
+    spin_lock(&q->lock);
+    q->v[i] = q->v[--q->n];
+    spin_unlock(&q->lock);
+    __atomic_store_n(&v->dead, true, __ATOMIC_RELEASE);
+}
+
+/* Next runnable vCPU, retiring stopped ones and acknowledging pauses on the way. */
+static struct vcpu *pick(struct runq *q)
+{
+    for (unsigned tries = 0; tries <= q->n && q->n; tries++) {
+        unsigned i = q->next++ % q->n;
+        struct vcpu *v = q->v[i];
+        uint32_t req = __atomic_load_n(&v->request, __ATOMIC_ACQUIRE);
+        if (req & VCPU_REQ_STOP) {
+            retire(q, i);
+            tries = 0;
+            continue;
+        }
+        v->paused = req & VCPU_REQ_PAUSE;
+        if (!v->paused && !v->halted)
+            return v;
+    }
+    return NULL;
+}
+
+static void run_slice(struct runq *q, struct vcpu *v)
+{
+    if (!v->created) {
+        if (q->loaded) {
+            hv_ops->vcpu_put(q->loaded);
+            msr_put(q->loaded);
+            q->loaded = NULL;
+        }
+        int rc = hv_ops->vcpu_create(v);
+        if (rc) {
+            vm_stop(v->vm, "cannot create vcpu %u on cpu %u (%d)", v->index, v->pcpu, rc);
+            return;
+        }
+        v->created = true;
+    }
+    switch_to(q, v);
+    for (;;) {
+        if (__atomic_load_n(&v->request, __ATOMIC_ACQUIRE))
+            return;
+        if (hv_ops->vcpu_run(v, &v->exit)) {
+            vm_stop(v->vm, "VM entry failed on vcpu %u", v->index);
+            hv_ops->vcpu_dump(v);
+            return;
+        }
+        v->exits[v->exit.reason < EXIT_COUNT ? v->exit.reason : EXIT_UNHANDLED]++;
+        if (!vcpu_handle_exit(v, &v->exit))
+            return;
+    }
+}
+
+static void sched_loop(void *arg)
+{
+    struct runq *q = arg;
+    int rc = hv_ops->cpu_init();
+    if (rc) {
+        log_err("sched", "cpu %u cannot run guests (%d)", this_cpu()->index, rc);
+        return;
+    }
+    q->ready = true;
+    for (;;) {
+        struct vcpu *v = pick(q);
+        if (!v) {
+            cpu_sti_hlt();
+            continue;
+        }
+        run_slice(q, v);
+    }
+}
+
+void sched_start(void)
+{
+    for (unsigned i = 1; i < cpu_count; i++)
+        if (cpus[i].online)
+            smp_run_on(i, sched_loop, &rq[i]);
+    /* Wait (bounded) for the backends to come up so placement sees ready CPUs. */
+    for (unsigned i = 1; i < cpu_count; i++)
+        for (unsigned t = 0; t < 1000000 && cpus[i].online && !rq[i].ready; t++)
+            cpu_relax();
+}

@@ -1,0 +1,20 @@
+/*
+ * vCPU scheduling: every AP runs sched_loop, round-robin over the vCPUs
+ * pinned to it, one VMX-preemption-timer slice (or SVM timer slice) at a
+ * time. Switching vCPUs moves the guests' lazily-kept state (FPU via XSAVE,
+ * SYSCALL MSRs). The BSP never runs guests.
+ */
+#ifndef HV_SCHED_H
+#define HV_SCHED_H
+
+#include "hv/vm.h"
+
+#define SCHED_MAX_VCPUS 32
+
+void sched_start(void);                 /* at boot: every online AP enters sched_loop */
+int sched_add(struct vcpu *v);          /* v->pcpu must be an AP running sched_loop */
+void sched_kick(unsigned pcpu);         /* make that CPU look at its vCPUs' requests now */
+unsigned sched_pick_cpu(unsigned node); /* the least loaded AP, on node if possible */
+unsigned sched_load(unsigned pcpu);
+
+#endif

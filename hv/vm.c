@@ -1,0 +1,271 @@
+/*
+ * VM lifecycle for the control plane: create (memory on one node, image,
+ * boot structures, devices, second-level tables, vCPUs placed on APs),
+ * start, pause, resume, destroy. Nothing is half-created: any failure
+ * undoes what was done and says why.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
+#include "hv/guest_boot.h"
+#include "hv/host.h"
+#include "hv/log.h"
+#include "hv/mem.h"
+#include "hv/sched.h"
+#include "hv/time.h"
+#include "hv/vcpu_ops.h"
+#include "hv/vmctl.h"
+
+extern const uint8_t builtin_memtest_start[], builtin_memtest_end[];
+
+static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
+{
+    (void)ctx;
+    struct cpuid_regs r = cpuid(leaf, sub);
+    return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
+}
+
+static int uart_port_io(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val)
+{
+    return uart_dev_io(dev, port - GUEST_UART_PORT, write, size, val);
+}
+
+static int find_image(const char *name, const void **img, size_t *len)
+{
+    if (!strcmp(name, "memtest")) {
+        *img = builtin_memtest_start;
+        *len = builtin_memtest_end - builtin_memtest_start;
+        return 0;
+    }
+    for (uint32_t i = 0; i < host.bi->nmodules; i++)
+        if (!strcmp(host.bi->modules[i].name, name)) {
+            *img = phys_to_virt(host.bi->modules[i].phys);
+            *len = host.bi->modules[i].size;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+static void free_vm(struct vm *vm)
+{
+    if (vm->arch)
+        hv_ops->vm_destroy(vm);
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i].xsave)
+            frame_free(virt_to_phys(vm->vcpus[i].xsave),
+                       (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE);
+    for (unsigned i = 0; i < vm->nchunks; i++)
+        frame_free(vm->chunks[i].hpa, vm->chunks[i].size / PAGE_SIZE);
+    memset(vm, 0, sizeof(*vm));
+}
+
+static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
+{
+    size_t xpages = (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        v->vm = vm;
+        v->index = i;
+        v->pcpu = sched_pick_cpu(vm->node);
+        if (!v->pcpu) {
+            snprintf(err, errlen, "no CPU can run guests (need an AP with %s)",
+                     hv_ops ? hv_ops->name : "VT-x or AMD-V");
+            return -ENODEV;
+        }
+        guest_boot_state(&v->init, entry, i);
+        v->xcr0 = v->init.xcr0;
+        if (xpages) {
+            uint64_t pa = frame_alloc(vm->node, xpages, 1, 0);
+            if (!pa) {
+                snprintf(err, errlen, "out of memory for vcpu state");
+                return -ENOMEM;
+            }
+            v->xsave = phys_to_virt(pa);
+            fpu_area_init(v->xsave);
+        }
+        v->request = VCPU_REQ_PAUSE;        /* created paused: `vm start` releases it */
+    }
+    return 0;
+}
+
+static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen, uint64_t *entry)
+{
+    const void *img;
+    size_t len;
+    if (find_image(image, &img, &len)) {
+        snprintf(err, errlen, "no image '%s' (built in: memtest; files in \\images\\ on the "
+                 "boot volume)", image);
+        return -ENOENT;
+    }
+    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    int rc = guest_image_load(img, len, ram, vm->mem_size, entry, err, errlen);
+    if (rc)
+        return rc;
+    rc = guest_boot_setup(ram, vm->mem_size, vm->nvcpus, vm->cmdline);
+    if (rc)
+        snprintf(err, errlen, "cannot set up the guest's boot structures (%d)", rc);
+    return rc;
+}
+
+int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    struct vm *vm = NULL;
+    uint64_t entry;
+    int rc;
+
+    if (!hv_ops) {
+        snprintf(err, errlen, "this CPU offers no usable VT-x or AMD-V");
+        return -ENODEV;
+    }
+    if (vm_find(cfg->name)) {
+        snprintf(err, errlen, "a VM named '%s' exists", cfg->name);
+        return -EEXIST;
+    }
+    for (unsigned i = 0; i < VM_MAX && !vm; i++)
+        if (vms[i].state == VM_EMPTY)
+            vm = &vms[i];
+    if (!vm) {
+        snprintf(err, errlen, "at most %d VMs", VM_MAX);
+        return -ENOSPC;
+    }
+    memset(vm, 0, sizeof(*vm));
+    strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
+    strncpy(vm->image, cfg->image, sizeof(vm->image) - 1);
+    strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
+    vm->mem_size = cfg->mem_mib << 20;
+    vm->nvcpus = cfg->cpus;
+    vm->node = cfg->node;
+    vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
+
+    uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 512, FRAME_STRICT | FRAME_ZERO);
+    if (!pa) {
+        snprintf(err, errlen, "node %u has no %llu MiB of contiguous free memory", vm->node,
+                 (unsigned long long)cfg->mem_mib);
+        rc = -ENOMEM;
+        goto fail;
+    }
+    vm->chunks[0] = (struct vm_mem_chunk){ 0, pa, vm->mem_size, vm->node };
+    vm->nchunks = 1;
+    if ((rc = load_guest(vm, cfg->image, err, errlen, &entry)))
+        goto fail;
+    cpu_policy_from_host(&vm->policy, host_cpuid, NULL);
+    uart_dev_init(&vm->uart);
+    vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
+    if ((rc = hv_ops->vm_init(vm))) {
+        snprintf(err, errlen, "cannot build second-level page tables (%d)", rc);
+        goto fail;
+    }
+    if ((rc = setup_vcpus(vm, entry, err, errlen)))
+        goto fail;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if ((rc = sched_add(&vm->vcpus[i]))) {
+            /* Those already queued must leave their run queues before the memory goes. */
+            snprintf(err, errlen, "CPU %u runs too many vCPUs", vm->vcpus[i].pcpu);
+            vm_stop(vm, "creation failed");
+            for (unsigned j = 0; j < i; j++)
+                while (!vm->vcpus[j].dead)
+                    cpu_relax();
+            goto fail;
+        }
+    log_info("vm", "created %s: %llu MiB on node %u, %u vcpus, image %s", vm->name,
+             (unsigned long long)cfg->mem_mib, vm->node, vm->nvcpus, vm->image);
+    return 0;
+fail:
+    free_vm(vm);
+    return rc;
+}
+
+struct vm *vm_find(const char *name)
+{
+    for (unsigned i = 0; i < VM_MAX; i++)
+        if (vms[i].state != VM_EMPTY && !strcmp(vms[i].name, name))
+            return &vms[i];
+    return NULL;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+    static const char *const n[] = { "empty", "created", "running", "paused", "stopped" };
+    return s <= VM_STOPPED ? n[s] : "?";
+}
+
+static void request_all(struct vm *vm, uint32_t set, uint32_t clear)
+{
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        __atomic_and_fetch(&v->request, ~clear, __ATOMIC_SEQ_CST);
+        __atomic_or_fetch(&v->request, set, __ATOMIC_SEQ_CST);
+        sched_kick(v->pcpu);
+    }
+}
+
+/* Waits up to 2 s (host time) for every vCPU to satisfy done(). */
+static bool wait_all(struct vm *vm, bool (*done)(const struct vcpu *))
+{
+    uint64_t end = time_ns() + 2000000000ull;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        while (!done(&vm->vcpus[i]))
+            if (time_ns() > end)
+                return false;
+    return true;
+}
+
+static bool is_paused(const struct vcpu *v) { return v->paused || v->dead; }
+static bool is_running(const struct vcpu *v) { return !v->paused; }
+static bool is_dead(const struct vcpu *v) { return v->dead; }
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_CREATED) {
+        snprintf(err, errlen, "vm %s is %s; only a created VM can be started", vm->name,
+                 vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    vm->state = VM_RUNNING;
+    request_all(vm, 0, VCPU_REQ_PAUSE);
+    log_info("vm", "started %s", vm->name);
+    return 0;
+}
+
+int vm_pause(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_RUNNING) {
+        snprintf(err, errlen, "vm %s is %s, not running", vm->name, vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    request_all(vm, VCPU_REQ_PAUSE, 0);
+    if (!wait_all(vm, is_paused)) {
+        snprintf(err, errlen, "vm %s: a vcpu did not stop within 2 s", vm->name);
+        return -ETIMEDOUT;
+    }
+    if (vm->state == VM_RUNNING)
+        vm->state = VM_PAUSED;
+    return 0;
+}
+
+int vm_resume(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_PAUSED) {
+        snprintf(err, errlen, "vm %s is %s, not paused", vm->name, vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    vm->state = VM_RUNNING;
+    request_all(vm, 0, VCPU_REQ_PAUSE);
+    wait_all(vm, is_running);
+    return 0;
+}
+
+int vm_destroy(struct vm *vm, char *err, size_t errlen)
+{
+    request_all(vm, VCPU_REQ_STOP, 0);
+    if (!wait_all(vm, is_dead)) {
+        snprintf(err, errlen, "vm %s: a vcpu did not stop within 2 s; not freed", vm->name);
+        return -ETIMEDOUT;
+    }
+    log_info("vm", "destroyed %s", vm->name);
+    free_vm(vm);
+    return 0;
+}

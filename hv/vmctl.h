@@ -1,0 +1,27 @@
+/* VM control for the console (and later the network control plane). */
+#ifndef HV_VMCTL_H
+#define HV_VMCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/vm.h"
+
+struct vm_config {
+    char name[VM_NAME_MAX];
+    uint64_t mem_mib;
+    unsigned cpus;
+    unsigned node;
+    char image[48];
+    char args[256];
+};
+
+/* Each returns 0, or a negative errno with a one-line reason in err. */
+int vm_create(const struct vm_config *cfg, char *err, size_t errlen);
+int vm_start(struct vm *vm, char *err, size_t errlen);
+int vm_pause(struct vm *vm, char *err, size_t errlen);
+int vm_resume(struct vm *vm, char *err, size_t errlen);
+int vm_destroy(struct vm *vm, char *err, size_t errlen);
+const char *vm_state_name(enum vm_state s);
+
+#endif

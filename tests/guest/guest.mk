@@ -1,0 +1,32 @@
+# Test guests, built with the host gcc: freestanding, linked at 1 MiB,
+# ELF64 plus a flat binary of the same program (docs/guest-boot.md).
+GUEST_MEMTEST_ELF := build/guest/memtest.elf
+GUEST_MEMTEST_BIN := build/guest/memtest.bin
+
+GUEST_CC ?= gcc
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -ffreestanding -nostdlib -fno-pic -fno-pie \
+	-mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -fno-tree-loop-distribute-patterns -I. -Itests/guest/memtest
+GUEST_MEMTEST_SRCS := tests/guest/memtest/start.S tests/guest/memtest/memtest.c \
+	tests/guest/memtest/memtest_core.c
+GUEST_MEMTEST_OBJS := $(patsubst tests/guest/memtest/%,build/guest/memtest/%.o,\
+	$(GUEST_MEMTEST_SRCS))
+
+build/guest/memtest/%.o: tests/guest/memtest/% tests/guest/memtest/memtest_core.h hv/guest_boot.h \
+		hv/vcpu_state.h
+	@mkdir -p $(@D)
+	@echo "  GUESTCC $<"
+	@$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GUEST_MEMTEST_ELF): $(GUEST_MEMTEST_OBJS) tests/guest/memtest/memtest.ld
+	@mkdir -p $(@D)
+	@echo "  GUESTLD $@"
+	@ld -nostdlib -static -no-pie --build-id=none -z noexecstack -z max-page-size=4096 \
+		-T tests/guest/memtest/memtest.ld -o $@ $(GUEST_MEMTEST_OBJS)
+
+$(GUEST_MEMTEST_BIN): $(GUEST_MEMTEST_ELF)
+	@echo "  OBJCOPY $@"
+	@objcopy -O binary $< $@
+
+.PHONY: guests
+guests: $(GUEST_MEMTEST_ELF) $(GUEST_MEMTEST_BIN)
