@@ -8,11 +8,21 @@
 #include "hv/console.h"
 #include "hv/control.h"
 #include "hv/host.h"
+#include "hv/log.h"
 #include "net/net.h"
 
 #define CTRL_RBRACKET 0x1d
 
 static struct vm *attached;
+static struct con_line line;
+static bool in_command;
+static bool started;
+
+bool control_console_idle(void)
+{
+    /* Before the loop starts (boot) the console is ours. */
+    return !started || (!attached && !in_command && line.len == 0);
+}
 static uint64_t attached_cursor;
 
 static void serial_sink(void *ctx, const char *s, size_t n)
@@ -57,12 +67,18 @@ static bool attached_step(struct con *con)
 
 void hv_control_loop(void)
 {
-    static struct con_line line;
     struct con serial = { .write = serial_sink };
 
+    started = true;
     con_puts(&serial, "\n" CON_PROMPT);
     for (;;) {
         int ch;
+        /* Messages from other CPUs start on their own line, and the prompt follows them. */
+        if (control_console_idle() && log_pending()) {
+            con_puts(&serial, "\n");
+            log_flush_pending();
+            con_puts(&serial, CON_PROMPT);
+        }
         if (attached && attached_step(&serial)) {
             net_poll();
             continue;
@@ -70,8 +86,11 @@ void hv_control_loop(void)
         while (!attached && (ch = uart_getc()) >= 0) {
             if (!con_line_feed(&line, ch, &serial))
                 continue;
+            in_command = true;
             con_execute(&serial, con_commands, con_ncommands, line.buf);
+            in_command = false;
             line.len = 0;
+            log_flush_pending();
             if (!attached)
                 con_puts(&serial, CON_PROMPT);
         }

@@ -2,8 +2,12 @@
 #ifndef HV_CONTROL_H
 #define HV_CONTROL_H
 
+#include <stdbool.h>
+
 #include "hv/vm.h"
 
 void control_attach(struct vm *vm);
+/* True while the BSP may print: not inside a command, a half-typed line or an attached VM. */
+bool control_console_idle(void);
 
 #endif

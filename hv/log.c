@@ -17,10 +17,46 @@ static char ring[LOG_RING];
 static uint64_t head;           /* total bytes ever written */
 static struct spinlock lock;
 static log_output_fn output;
+static bool (*output_now)(void);
+/* Errors and warnings raised where the console cannot be written now (another CPU,
+ * or mid-line): they wait here until the control plane flushes them. */
+#define LOG_PENDING 8192
+static char pending[LOG_PENDING];
+static size_t pending_len;
+static bool pending_lost;
 static enum log_level max_level = LOG_INFO;
 static const char *const level_tag[] = { "error: ", "warning: ", "", "" };
 
-void log_set_output(log_output_fn fn) { output = fn; }
+void log_set_output(log_output_fn fn, bool (*now)(void))
+{
+    output = fn;
+    output_now = now;
+}
+
+bool log_pending(void)
+{
+    return __atomic_load_n(&pending_len, __ATOMIC_RELAXED) || pending_lost;
+}
+
+bool log_flush_pending(void)
+{
+    char copy[LOG_PENDING];
+    size_t n;
+    bool lost;
+
+    spin_lock(&lock);
+    n = pending_len;
+    lost = pending_lost;
+    memcpy(copy, pending, n);
+    pending_len = 0;
+    pending_lost = false;
+    spin_unlock(&lock);
+    if (n && output)
+        output(copy, n);
+    if (lost && output)
+        output("(some messages were only logged: see `log`)\n", 45);
+    return n || lost;
+}
 void log_set_level(enum log_level l) { max_level = l; }
 
 static void ring_put(const char *s, size_t n)
@@ -45,10 +81,19 @@ void log_vwrite(enum log_level lvl, const char *mod, const char *fmt, va_list ap
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
+    bool now = lvl <= LOG_WARN && output && (!output_now || output_now());
     spin_lock(&lock);
     ring_put(line, len);
+    if (lvl <= LOG_WARN && !now) {
+        if (pending_len + len <= LOG_PENDING) {
+            memcpy(pending + pending_len, line, len);
+            pending_len += len;
+        } else {
+            pending_lost = true;
+        }
+    }
     spin_unlock(&lock);
-    if (lvl <= LOG_WARN && output)
+    if (now)
         output(line, len);
 }
 

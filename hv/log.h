@@ -7,6 +7,7 @@
 #define HV_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DBG };
@@ -22,7 +23,11 @@ void log_vwrite(enum log_level lvl, const char *mod, const char *fmt, va_list ap
 
 /* Writer for messages that must reach the operator now (errors, warnings). */
 typedef void (*log_output_fn)(const char *s, size_t n);
-void log_set_output(log_output_fn fn);
+/* now() says whether the output may be written from here at this moment (NULL: always). */
+void log_set_output(log_output_fn fn, bool (*now)(void));
+/* Writes the errors and warnings that waited (called by the control plane between commands). */
+bool log_flush_pending(void);
+bool log_pending(void);
 void log_set_level(enum log_level max_stored);
 /* Straight to the output, bypassing the ring and locks: for crash paths. */
 void log_emergency(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,7 @@
 #include "arch/x86_64/tsc.h"
 #include "drivers/uart.h"
 #include "hv/config.h"
+#include "hv/control.h"
 #include "hv/host.h"
 #include "hv/log.h"
 #include "hv/mem.h"
@@ -27,6 +28,12 @@ struct host host;
 const struct vcpu_ops *hv_ops;
 
 static void serial_out(const char *s, size_t n) { uart_write(s, n); }
+
+/* Only the control plane writes log lines to the console, and only between commands. */
+static bool serial_out_now(void)
+{
+    return rdmsr(MSR_GS_BASE) == (uint64_t)&cpus[0] && control_console_idle();
+}
 
 static const void *acpi_map(uint64_t phys, size_t len, void *ctx)
 {
@@ -109,7 +116,7 @@ static void load_config(const struct boot_info *bi)
 void hv_main(const struct boot_info *bi)
 {
     uart_init(UART_COM1, 115200);
-    log_set_output(serial_out);
+    log_set_output(serial_out, serial_out_now);
     cpus[0].index = 0;
     cpus[0].online = 1;
     cpu_setup(&cpus[0]);

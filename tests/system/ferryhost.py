@@ -92,6 +92,39 @@ class Host:
         self.expect(re.escape(PROMPT), timeout=timeout)
         return self.con.before.replace("\r", "")
 
+    def vm_output(self, vm, seconds=2.0):
+        """Everything the VM's UART printed so far (attach, wait, detach)."""
+        self.con.send(f"vm console {vm}\r")
+        self.expect(r"attached to " + re.escape(vm) + r"; Ctrl-\] detaches\r?\n")
+        time.sleep(seconds)
+        self.con.send("\x1d")
+        self.expect(re.escape("[detached]"))
+        out = self.con.before
+        self.expect(re.escape(PROMPT))
+        return out.replace("\r", "")
+
+    def heartbeats(self, vm, seconds=2.0):
+        """The VM's heartbeat lines as dicts (seq, vcpu, dirtied, check, tsc)."""
+        beats = []
+        for m in re.finditer(r"^HB seq=(\d+) vcpu=(\d+) dirtied=(\d+) check=(\S+)(.*)$",
+                             self.vm_output(vm, seconds), re.M):
+            tsc = re.search(r"tsc=(\d+)", m.group(5))
+            beats.append({"seq": int(m.group(1)), "vcpu": int(m.group(2)),
+                          "dirtied": int(m.group(3)), "check": m.group(4),
+                          "tsc": int(tsc.group(1)) if tsc else None})
+        return beats
+
+    def wait_heartbeats(self, vm, vcpu, count, timeout=120):
+        """Polls until vcpu has printed `count` heartbeats; returns all heartbeats seen."""
+        deadline = time.time() + timeout
+        while True:
+            beats = self.heartbeats(vm)
+            if len([b for b in beats if b["vcpu"] == vcpu]) >= count:
+                return beats
+            if time.time() > deadline:
+                raise AssertionError(f"{vm}: fewer than {count} heartbeats from vcpu {vcpu} "
+                                     f"in {timeout} s: {beats}")
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

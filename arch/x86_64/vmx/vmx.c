@@ -16,6 +16,7 @@
 #include "hv/gpt.h"
 #include "hv/log.h"
 #include "hv/mem.h"
+#include "hv/spinlock.h"
 #include "hv/time.h"
 #include "hv/vcpu_ops.h"
 
@@ -64,12 +65,26 @@ static uint64_t zeroed_page(void)
     return frame_alloc(this_cpu()->node, 1, 1, FRAME_ZERO);
 }
 
+static int bitmaps_init(void);
+
+/* Work shared by all CPUs, done by the first to get here. */
+static int vmx_global_init(void)
+{
+    static struct spinlock lock;
+    spin_lock(&lock);
+    int rc = vmx_controls_init();
+    if (!rc)
+        rc = bitmaps_init();
+    spin_unlock(&lock);
+    return rc;
+}
+
 static int vmx_cpu_init(void)
 {
     struct cpu *c = this_cpu();
     if (vmxon_pa[c->index])
         return 0;
-    int rc = vmx_controls_init();
+    int rc = vmx_global_init();
     if (rc)
         return rc;
     uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
@@ -286,9 +301,6 @@ static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
 static int vmx_vcpu_create(struct vcpu *v)
 {
     struct vmx_vcpu *x;
-    int rc = bitmaps_init();
-    if (rc)
-        return rc;
     uint64_t pa = zeroed_page();
     if (!pa)
         return -ENOMEM;

@@ -1,0 +1,119 @@
+"""Guests under VT-x with EPT, in Bochs (corei7_icelake_u, 2 CPUs: the BSP is the control
+plane, the AP runs every vCPU, time-sliced by the VMX preemption timer)."""
+import re
+import time
+
+import pytest
+
+from ferryhost import BochsHost
+
+
+def free_pages(h):
+    return [int(m) for m in re.findall(r"free \d+ MiB \((\d+) pages\)", h.command("mem"))]
+
+
+def vm_row(h, name):
+    for line in h.command("vm list").splitlines():
+        f = line.split()
+        if f and f[0] == name:
+            return f
+    return None
+
+
+def last_seq(beats, vcpu):
+    return max([b["seq"] for b in beats if b["vcpu"] == vcpu], default=0)
+
+
+def check_beats(beats, vcpu, at_least):
+    mine = [b for b in beats if b["vcpu"] == vcpu]
+    assert len(mine) >= at_least, beats
+    assert [b["seq"] for b in mine] == list(range(1, len(mine) + 1)), mine
+    assert all(b["check"] == "ok" for b in mine), mine
+    tscs = [b["tsc"] for b in mine]
+    assert tscs == sorted(tscs), tscs
+
+
+@pytest.fixture
+def bochs(workdir, hosts):
+    h = BochsHost(workdir, cpus=2, megs=512)
+    hosts.append(h)
+    h.start().wait_prompt()
+    return h
+
+
+def test_vmx_memtest_lifecycle(bochs):
+    h = bochs
+    before = free_pages(h)
+    assert h.command('vm create beat mem=8 cpus=2 args="hb=8 pages=8"').strip() == "vm beat: ok"
+    row = vm_row(h, "beat")
+    assert row[1:5] == ["created", "8", "2", "0"], row
+    assert h.command("vm start beat").strip() == "vm beat: ok"
+
+    beats = h.wait_heartbeats("beat", 0, 5)
+    check_beats(beats, 0, 5)
+    h.wait_heartbeats("beat", 1, 1)
+    out = h.vm_output("beat", 0)
+    assert "MEMTEST start vcpus=2 mem=8388608" in out
+    # The CPU policy hides VMX (leaf 1 ECX bit 5) and sets the hypervisor bit (31).
+    ecx = int(re.search(r"CPUID leaf=0x1 eax=\w+ ebx=\w+ ecx=(\w+)", out).group(1), 16)
+    assert not ecx & (1 << 5) and ecx & (1 << 31)
+
+    # A guest that triple-faults is stopped with a VMCS dump; the other VM keeps beating.
+    assert h.command('vm create bad mem=4 args="mode=triple"').strip() == "vm bad: ok"
+    seq_before = last_seq(h.heartbeats("beat", 0), 0)
+    h.command("vm start bad")
+    deadline = time.time() + 60
+    while vm_row(h, "bad")[1] != "stopped":
+        assert time.time() < deadline, "bad VM was not stopped"
+        time.sleep(1)
+    stats = h.command("vm stats bad")
+    assert "stopped: triple fault on vcpu 0" in stats, stats
+    assert re.search(r"exits shutdown 1", stats), stats
+    log = h.command("log")
+    assert re.search(r"vmx: vm bad vcpu 0: exit reason 2 ", log), log
+    assert re.search(r"vcpu:   cr0 [0-9a-f]+ cr2", log), log
+    beats = h.wait_heartbeats("beat", 0, seq_before + 2)
+    check_beats(beats, 0, seq_before + 2)
+    assert vm_row(h, "beat")[1] == "running"
+
+    # Pause stops the heartbeats; resume restarts them.
+    assert h.command("vm pause beat").strip() == "vm beat: ok"
+    assert vm_row(h, "beat")[1] == "paused"
+    paused_at = last_seq(h.heartbeats("beat", 0), 0)
+    time.sleep(5)
+    assert last_seq(h.heartbeats("beat", 3), 0) == paused_at
+    assert h.command("vm resume beat").strip() == "vm beat: ok"
+    beats = h.wait_heartbeats("beat", 0, paused_at + 2)
+    check_beats(beats, 0, paused_at + 2)
+
+    stats = h.command("vm stats beat")
+    assert re.search(r"^exits cpuid 5$", stats, re.M), stats
+    assert re.search(r"^exits io \d+$", stats, re.M), stats
+    assert re.search(r"^exits timeslice \d+$", stats, re.M), stats
+
+    # Destroying both gives every frame back.
+    assert h.command("vm destroy bad").strip() == "vm bad: ok"
+    assert h.command("vm destroy beat").strip() == "vm beat: ok"
+    assert vm_row(h, "beat") is None and vm_row(h, "bad") is None
+    assert free_pages(h) == before
+
+
+def test_vmx_bad_vm_commands_create_nothing(bochs):
+    h = bochs
+    before = free_pages(h)
+    assert "error: bad option 'mem=3'" in h.command("vm create x mem=3")
+    assert "error: bad option 'cpus=9'" in h.command("vm create x cpus=9")
+    assert "error: bad option 'node=1'" in h.command("vm create x node=1")
+    assert "error: a VM name is" in h.command("vm create bad/name")
+    assert "error: no image 'nosuch.elf'" in h.command("vm create x image=nosuch.elf")
+    assert "has no 8192 MiB" not in h.command("vm create x mem=4096")  # fits? then destroy
+    if vm_row(h, "x"):
+        h.command("vm destroy x")
+    assert "error: no VM named 'ghost'" in h.command("vm start ghost")
+    assert h.command("vm create y mem=4").strip() == "vm y: ok"
+    assert "error: a VM named 'y' exists" in h.command("vm create y")
+    assert "is created, not running" in h.command("vm pause y")
+    assert "usage: vm" in h.command("vm frobnicate y")
+    h.command("vm destroy y")
+    assert h.command("vm list").strip() == "name state mem vcpus node cpus"
+    assert free_pages(h) == before
