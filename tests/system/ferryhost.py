@@ -184,9 +184,11 @@ class BochsHost(Host):
 
     name = "bochs"
 
-    def __init__(self, workdir, cpus=2, megs=512, model="corei7_icelake_u", boot_timeout=240):
+    def __init__(self, workdir, cpus=2, megs=512, model="corei7_icelake_u", boot_timeout=240,
+                 images=None):
         super().__init__(workdir, boot_timeout)
         self.cpus, self.megs, self.model = cpus, megs, model
+        self.images = images or {}      # name -> bytes, put in \\images\\ on the boot disk
 
     def prepare(self):
         self.img = os.path.join(self.workdir, "ferry.img")
@@ -194,6 +196,13 @@ class BochsHost(Host):
         for stale in (self.img + ".lock",):
             if os.path.exists(stale):
                 os.unlink(stale)
+        if self.images:
+            subprocess.run(["mmd", "-i", self.img, "::/images"], check=True)
+            for name, data in self.images.items():
+                path = os.path.join(self.workdir, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                subprocess.run(["mcopy", "-i", self.img, path, "::/images/" + name], check=True)
         self.rc = os.path.join(self.workdir, "bochsrc")
         with open(self.rc, "w") as f:
             f.write(f"""megs: {self.megs}

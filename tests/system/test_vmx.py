@@ -1,11 +1,12 @@
 """Guests under VT-x with EPT, in Bochs (corei7_icelake_u, 2 CPUs: the BSP is the control
 plane, the AP runs every vCPU, time-sliced by the VMX preemption timer)."""
+import os
 import re
 import time
 
 import pytest
 
-from ferryhost import BochsHost
+from ferryhost import BUILD, BochsHost
 
 
 def free_pages(h):
@@ -98,9 +99,30 @@ def test_vmx_memtest_lifecycle(bochs):
     assert free_pages(h) == before
 
 
-def test_vmx_bad_vm_commands_create_nothing(bochs):
-    h = bochs
+def test_vmx_images_from_the_boot_volume_and_bad_commands(workdir, hosts):
+    with open(os.path.join(BUILD, "guest", "memtest.bin"), "rb") as f:
+        flat = f.read()
+    images = {
+        "memtest.bin": flat,                                  # a flat binary, loaded at 1 MiB
+        "junk.elf": b"\x7fELF" + bytes(range(256)) * 4,       # ELF magic, nothing valid after
+        "big.bin": b"\x90" * (3 << 20),                       # does not fit in 2 MiB of RAM
+    }
+    h = BochsHost(workdir, cpus=2, megs=512, images=images)
+    hosts.append(h)
+    h.start().wait_prompt()
     before = free_pages(h)
+
+    assert h.command('vm create flat mem=4 image=memtest.bin args="hb=4 pages=4"').strip() \
+        == "vm flat: ok"
+    h.command("vm start flat")
+    check_beats(h.wait_heartbeats("flat", 0, 3), 0, 3)
+    assert "cmdline=hb=4 pages=4" in h.vm_output("flat", 0)
+    h.command("vm destroy flat")
+
+    out = h.command("vm create j mem=4 image=junk.elf")
+    assert out.startswith("error: ") and "ELF" in out, out
+    out = h.command("vm create b mem=2 image=big.bin")
+    assert out.startswith("error: ") and "does not fit" in out, out
     assert "error: bad option 'mem=3'" in h.command("vm create x mem=3")
     assert "error: bad option 'cpus=9'" in h.command("vm create x cpus=9")
     assert "error: bad option 'node=1'" in h.command("vm create x node=1")

@@ -170,6 +170,14 @@ static void invept(uint64_t type, uint64_t eptp)
     __asm__ volatile("invept %0, %1" :: "m"(d), "r"(type) : "cc", "memory");
 }
 
+/* SDM 31.3 INVVPID: single-context (type 1) when offered, else all contexts (type 2). */
+static void invvpid(uint16_t vpid)
+{
+    struct { uint64_t vpid, addr; } d = { vpid, 0 };
+    uint64_t type = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 41) ? 1 : 2;
+    __asm__ volatile("invvpid %0, %1" :: "m"(d), "r"(type) : "cc", "memory");
+}
+
 static uint64_t ept_alloc(void *ctx)
 {
     struct vm *vm = ctx;
@@ -309,7 +317,10 @@ static int vmx_vcpu_create(struct vcpu *v)
     x->vmcs_pa = pa;
     x->vmcs = phys_to_virt(pa);
     *(uint32_t *)x->vmcs = vmx_caps.revision;
-    x->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED);
+    /* VPID 0 is the host's; on wrap-around the destroyed vCPUs' VPIDs were invalidated. */
+    do
+        x->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED);
+    while (x->vpid == 0);
     if (vmx_insn_pa("vmclear", pa) || vmx_insn_pa("vmptrld", pa)) {
         frame_free(pa, 1);
         return -EIO;
@@ -327,8 +338,10 @@ static void vmx_vcpu_destroy(struct vcpu *v)
     if (!x)
         return;
     vmx_insn_pa("vmclear", x->vmcs_pa);
-    /* Cached EPT translations of this VM must not outlive its tables. */
-    invept(2, 0);
+    /* Cached translations of this VM must not outlive its tables, nor its VPID's reuse. */
+    invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
+    if (vmx_caps.vpid)
+        invvpid(x->vpid);
     frame_free(x->vmcs_pa, 1);
     v->arch = NULL;
 }
