@@ -1,9 +1,8 @@
 /*
- * MSRs a guest may touch. Three kinds: kept in the state record (EFER,
- * PAT, SYSENTER, FS/GS base: the backend switches them), kept in the CPU
- * while the vCPU is loaded (STAR/LSTAR/CSTAR/SFMASK/KERNEL_GS_BASE: the
- * host never uses SYSCALL or SWAPGS, so they are switched only between
- * vCPUs), and emulated here (APIC base, feature control, MTRRs, ...).
+ * MSRs a guest may touch. Two kinds: those in the state record (EFER, PAT,
+ * SYSENTER, FS/GS base, the SYSCALL MSRs, KERNEL_GS_BASE, TSC_AUX: the
+ * backend keeps them, in the VMCS/VMCB or lazily in the CPU), and those
+ * emulated here (APIC base, feature control, MTRRs, ...).
  */
 #include <errno.h>
 
@@ -22,26 +21,6 @@
 #define MSR_MISC_ENABLE    0x1a0
 #define MSR_PAT            0x277
 #define MSR_MTRR_DEF_TYPE  0x2ff
-#define MSR_STAR           0xc0000081
-#define MSR_LSTAR          0xc0000082
-#define MSR_CSTAR          0xc0000083
-#define MSR_SFMASK         0xc0000084
-
-static const uint32_t lazy_msrs[VCPU_LAZY_MSRS] = {
-    MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE,
-};
-
-void msr_put(struct vcpu *v)
-{
-    for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
-        v->lazy_msr[i] = rdmsr(lazy_msrs[i]);
-}
-
-void msr_load(struct vcpu *v)
-{
-    for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
-        wrmsr(lazy_msrs[i], v->lazy_msr[i]);
-}
 
 static bool canonical(uint64_t a) { return (uint64_t)((int64_t)(a << 16) >> 16) == a; }
 
@@ -70,6 +49,12 @@ static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
     case MSR_EFER: f = &s.efer; break;
     case MSR_FS_BASE: f = &s.fs.base; break;
     case MSR_GS_BASE: f = &s.gs.base; break;
+    case MSR_STAR: f = &s.star; break;
+    case MSR_LSTAR: f = &s.lstar; break;
+    case MSR_CSTAR: f = &s.cstar; break;
+    case MSR_SFMASK: f = &s.sfmask; break;
+    case MSR_KERNEL_GS_BASE: f = &s.kernel_gs_base; break;
+    case MSR_TSC_AUX: f = &s.tsc_aux; break;
     default: return 1;
     }
     if (!write) {
@@ -79,7 +64,10 @@ static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
     if (msr == MSR_PAT && !pat_valid(*val))
         return -EPERM;
     if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_SYSENTER_ESP ||
-         msr == MSR_SYSENTER_EIP) && !canonical(*val))
+         msr == MSR_SYSENTER_EIP || msr == MSR_LSTAR || msr == MSR_CSTAR ||
+         msr == MSR_KERNEL_GS_BASE) && !canonical(*val))
+        return -EPERM;
+    if (msr == MSR_TSC_AUX && *val >> 32)
         return -EPERM;
     if (msr == MSR_EFER) {
         /* SCE, LME, NXE are the guest's; LMA follows paging and is kept. */
@@ -140,22 +128,11 @@ int msr_access(struct vcpu *v, uint32_t msr, bool write)
     uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
     int rc;
 
-    for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
-        if (msr == lazy_msrs[i]) {
-            if (write && (msr != MSR_STAR && msr != MSR_SFMASK) && !canonical(val))
-                return -EPERM;
-            if (write)
-                wrmsr(msr, val);
-            else
-                val = rdmsr(msr);
-            goto done;
-        }
     rc = state_msr(v, msr, write, &val);
     if (rc == 1)
         rc = emulated_msr(v, msr, write, &val);
     if (rc)
         return rc;
-done:
     if (!write) {
         v->gpr[GPR_RAX] = (uint32_t)val;
         v->gpr[GPR_RDX] = val >> 32;

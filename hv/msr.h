@@ -13,8 +13,4 @@
 /* Performs the access on v (EDX:EAX <-> ECX); 0, or -EPERM to inject #GP. */
 int msr_access(struct vcpu *v, uint32_t msr, bool write);
 
-/* The guest's SYSCALL/SWAPGS MSRs live in the CPU while its vCPU is loaded. */
-void msr_put(struct vcpu *v);
-void msr_load(struct vcpu *v);
-
 #endif

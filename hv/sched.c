@@ -6,7 +6,6 @@
 #include "arch/x86_64/smp.h"
 #include "arch/x86_64/trap.h"
 #include "hv/log.h"
-#include "hv/msr.h"
 #include "hv/sched.h"
 #include "hv/vcpu.h"
 #include "hv/vcpu_ops.h"
@@ -60,12 +59,9 @@ static void switch_to(struct runq *q, struct vcpu *v)
 {
     if (q->loaded == v)
         return;
-    if (q->loaded) {
+    if (q->loaded)
         hv_ops->vcpu_put(q->loaded);
-        msr_put(q->loaded);
-    }
     hv_ops->vcpu_load(v);
-    msr_load(v);
     q->loaded = v;
 }
 
@@ -107,7 +103,6 @@ static void run_slice(struct runq *q, struct vcpu *v)
     if (!v->created) {
         if (q->loaded) {
             hv_ops->vcpu_put(q->loaded);
-            msr_put(q->loaded);
             q->loaded = NULL;
         }
         int rc = hv_ops->vcpu_create(v);

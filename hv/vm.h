@@ -76,8 +76,9 @@ struct vcpu {
     struct vcpu_state init;      /* state to load at the first entry */
     void *xsave;                 /* guest FPU/SIMD state while not loaded (XSAVE area) */
     uint64_t xcr0;               /* the guest's XCR0 */
-#define VCPU_LAZY_MSRS 5
-    uint64_t lazy_msr[VCPU_LAZY_MSRS];  /* STAR, LSTAR, CSTAR, SFMASK, KERNEL_GS_BASE */
+#define VCPU_LAZY_MSRS 6
+    uint64_t lazy_msr[VCPU_LAZY_MSRS];  /* backend-kept: STAR, LSTAR, CSTAR, SFMASK, KGS, TSC_AUX */
+    uint64_t lazy_cr2;
     uint64_t mtrr_def_type;
     struct hv_exit exit;         /* the last exit; its result is applied at the next entry */
     bool created;                /* the backend state exists (on pcpu) */

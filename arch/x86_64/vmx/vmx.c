@@ -193,6 +193,8 @@ static void *ept_p2v(uint64_t pa, void *ctx)
 static struct vmx_vm vmx_vms[VM_MAX];
 static struct vmx_vcpu vmx_vcpus[VM_MAX][VM_MAX_VCPUS];
 
+static void vmx_vm_destroy(struct vm *vm);
+
 static int vmx_vm_init(struct vm *vm)
 {
     struct vmx_vm *x = &vmx_vms[vm - vms];
@@ -201,12 +203,14 @@ static int vmx_vm_init(struct vm *vm)
     memset(x, 0, sizeof(*x));
     for (unsigned i = 0; i < vm->nchunks; i++)
         c[i] = (struct ept_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
+    vm->arch = x;           /* so that vmx_vm_destroy frees a partial table */
     int n = ept_map_chunks(&x->ept_root, c, vm->nchunks, vmx_caps.ept_1g, ept_alloc, ept_p2v, vm);
-    if (n < 0)
+    if (n < 0) {
+        vmx_vm_destroy(vm);
         return n;
+    }
     x->ept_pages = n;
     x->eptp = ept_pointer(x->ept_root, false);
-    vm->arch = x;
     return 0;
 }
 
@@ -329,6 +333,12 @@ static int vmx_vcpu_create(struct vcpu *v)
     write_host_state();
     write_controls(v, x);
     vmx_set_state(v, &v->init);
+    /* vcpu_load restores the lazy state from these: start them from the initial state. */
+    const uint64_t init_msrs[VCPU_LAZY_MSRS] = { v->init.star, v->init.lstar, v->init.cstar,
+                                                 v->init.sfmask, v->init.kernel_gs_base,
+                                                 v->init.tsc_aux };
+    memcpy(v->lazy_msr, init_msrs, sizeof(init_msrs));
+    v->lazy_cr2 = v->init.cr2;
     return 0;
 }
 
@@ -346,17 +356,32 @@ static void vmx_vcpu_destroy(struct vcpu *v)
     v->arch = NULL;
 }
 
+/*
+ * State VT-x leaves in the CPU across exits because the host never uses it:
+ * CR2, the SYSCALL/SWAPGS MSRs and TSC_AUX. It moves only when another vCPU
+ * takes this CPU (and is read or written in place by get/set_state).
+ */
+static const uint32_t lazy_msrs[VCPU_LAZY_MSRS] = {
+    MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
+};
+
 static void vmx_vcpu_load(struct vcpu *v)
 {
     struct vmx_vcpu *x = v->arch;
     vmx_insn_pa("vmptrld", x->vmcs_pa);
     /* The host GS base and TR are per CPU: a vCPU only ever runs on its own pCPU. */
     fpu_load(v);
+    for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
+        wrmsr(lazy_msrs[i], v->lazy_msr[i]);
+    __asm__ volatile("mov %0, %%cr2" :: "r"(v->lazy_cr2));
 }
 
 static void vmx_vcpu_put(struct vcpu *v)
 {
     fpu_put(v);
+    for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
+        v->lazy_msr[i] = rdmsr(lazy_msrs[i]);
+    v->lazy_cr2 = read_cr2();
 }
 
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
@@ -390,9 +415,18 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     return 0;
 }
 
+/* get/set_state run on the vCPU's CPU while it is loaded: lazy state is in the CPU. */
 static void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 {
     vmx_read_guest_state(s);
+    s->cr2 = read_cr2();
+    s->star = rdmsr(MSR_STAR);
+    s->lstar = rdmsr(MSR_LSTAR);
+    s->cstar = rdmsr(MSR_CSTAR);
+    s->sfmask = rdmsr(MSR_SFMASK);
+    s->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+    s->tsc_aux = rdmsr(MSR_TSC_AUX);
+    s->xcr0 = v->xcr0;
     memcpy(s->gpr, v->gpr, sizeof(s->gpr));
     s->gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
     s->tsc = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET);
@@ -401,6 +435,13 @@ static void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
     vmx_write_guest_state(s);
+    __asm__ volatile("mov %0, %%cr2" :: "r"(s->cr2));
+    wrmsr(MSR_STAR, s->star);
+    wrmsr(MSR_LSTAR, s->lstar);
+    wrmsr(MSR_CSTAR, s->cstar);
+    wrmsr(MSR_SFMASK, s->sfmask);
+    wrmsr(MSR_KERNEL_GS_BASE, s->kernel_gs_base);
+    wrmsr(MSR_TSC_AUX, s->tsc_aux);
     memcpy(v->gpr, s->gpr, sizeof(v->gpr));
     vmcs_write64(VMCS_TSC_OFFSET, s->tsc - rdtsc());
 }

@@ -3,6 +3,7 @@
  * their inputs so the host unit tests can check them against a walker.
  */
 #include <errno.h>
+#include <stddef.h>
 
 #include "arch/x86_64/vmx/vmx_caps.h"
 
@@ -67,7 +68,9 @@ int ept_map_chunks(uint64_t *root, const struct ept_chunk *c, unsigned n, bool u
     }
     for (unsigned i = 0; i < n; i++) {
         uint64_t gpa = c[i].gpa, hpa = c[i].hpa, end = c[i].gpa + c[i].size;
-        if ((gpa | hpa | c[i].size) & 0xfff || end < gpa || end > (1ull << 48))
+        /* Guest addresses within the 4-level walk, host addresses within MAXPHYADDR (52). */
+        if ((gpa | hpa | c[i].size) & 0xfff || end < gpa || end > (1ull << 48) ||
+            hpa + c[i].size < hpa || hpa + c[i].size > (1ull << 52))
             return -EINVAL;
         while (gpa < end) {
             unsigned level = 1;
@@ -91,6 +94,8 @@ int ept_map_chunks(uint64_t *root, const struct ept_chunk *c, unsigned n, bool u
 
 uint64_t ept_translate(uint64_t root, uint64_t gpa, ept_p2v_fn p2v, void *ctx, unsigned *level)
 {
+    if (gpa >> 48)
+        return ~0ull;
     uint64_t *t = p2v(root, ctx);
     for (unsigned l = 4; l >= 1; l--) {
         uint64_t e = t[(gpa >> (12 + 9 * (l - 1))) & 511];

@@ -3,7 +3,7 @@
  * fragment; build it by hand:
  *   gcc -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
  *       -fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit \
- *       tests/unit/test_config_bugs.c hv/config.c hv/cmdline.c tests/unit/support.c \
+ *       tests/unit/test_config_regress.c hv/config.c hv/cmdline.c tests/unit/support.c \
  *       -lcmocka -o build/unit/test_config_bugs
  * Once fixed, move the test into test_config.c.
  */

@@ -3,7 +3,7 @@
  * has no .mk fragment; build it by hand:
  *   gcc -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
  *       -fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit \
- *       tests/unit/test_frame_bugs.c hv/frame.c tests/unit/support.c -lcmocka \
+ *       tests/unit/test_frame_regress.c hv/frame.c tests/unit/support.c -lcmocka \
  *       -o build/unit/test_frame_bugs
  * Once fixed, move the tests into test_frame.c.
  */
