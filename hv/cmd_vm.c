@@ -16,6 +16,7 @@ static const char *const exit_names[EXIT_COUNT] = {
     [EXIT_XSETBV] = "xsetbv", [EXIT_CR] = "cr", [EXIT_EXTINT] = "extint",
     [EXIT_PREEMPT] = "timeslice", [EXIT_SHUTDOWN] = "shutdown", [EXIT_EXCEPTION] = "exception",
     [EXIT_ENTRY_FAIL] = "entry-fail", [EXIT_UNHANDLED] = "unhandled",
+    [EXIT_INVALID_INSN] = "invalid-insn", [EXIT_NOP] = "nop",
 };
 
 static bool valid_name(const char *s)

@@ -50,10 +50,12 @@ static bool attached_step(struct con *con)
         attached = NULL;
         return false;
     }
-    while ((n = uart_dev_read_output(&attached->uart, &attached_cursor, buf, sizeof(buf), &lost)))
+    while ((n = uart_dev_read_output(&attached->uart, &attached_cursor, buf, sizeof(buf), &lost))) {
+        if (lost)       /* the ring wrapped past us: say so before the (cut) rest */
+            con_printf(con, "[%llu bytes of output lost]\n", (unsigned long long)lost);
+        lost = 0;
         con_write(con, buf, n);
-    if (lost)
-        con_printf(con, "\n[%llu bytes of output lost]\n", (unsigned long long)lost);
+    }
     while ((ch = uart_getc()) >= 0) {
         if (ch == CTRL_RBRACKET) {
             con_puts(con, "\n[detached]\n" CON_PROMPT);

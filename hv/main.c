@@ -145,6 +145,7 @@ void hv_main(const struct boot_info *bi)
     unsigned up = smp_boot_aps(bi, host.cr3);
     log_info("smp", "%u of %u cpus online (%s)", up, cpu_count, host.cpu_source);
     hv_ops = arch_select_backend(&host.virt);
+    lapic_timer_calibrate();
     if (hv_ops) {
         sched_start();
         log_info("virt", "%s backend, guests run on cpus 1-%u", hv_ops->name, cpu_count - 1);

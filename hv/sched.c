@@ -8,6 +8,7 @@
 #include "hv/log.h"
 #include "hv/sched.h"
 #include "hv/vcpu.h"
+#include "hv/time.h"
 #include "hv/vcpu_ops.h"
 
 struct runq {
@@ -28,15 +29,20 @@ void sched_kick(unsigned pcpu)
 
 unsigned sched_load(unsigned pcpu) { return rq[pcpu].n; }
 
-unsigned sched_pick_cpu(unsigned node)
+unsigned sched_pick_cpu(unsigned node, const unsigned *taken, unsigned ntaken)
 {
-    unsigned best = 0;
+    unsigned best = 0, best_load = 0;
     for (int pass = 0; pass < 2 && !best; pass++)
         for (unsigned i = 1; i < cpu_count; i++) {
             if (!rq[i].ready || (pass == 0 && cpus[i].node != node))
                 continue;
-            if (!best || rq[i].n < rq[best].n)
+            unsigned load = rq[i].n;
+            for (unsigned k = 0; k < ntaken; k++)
+                load += taken[k] == i;
+            if (!best || load < best_load) {
                 best = i;
+                best_load = load;
+            }
         }
     return best;   /* 0: no AP can run guests */
 }
@@ -113,6 +119,10 @@ static void run_slice(struct runq *q, struct vcpu *v)
         v->created = true;
     }
     switch_to(q, v);
+    struct cpu *c = this_cpu();
+    c->slice_end_tsc = rdtsc() + time_tsc_khz() * SCHED_SLICE_US / 1000;
+    c->slice_armed = false;
+    c->slice_expired = false;
     for (;;) {
         if (__atomic_load_n(&v->request, __ATOMIC_ACQUIRE))
             return;
@@ -123,6 +133,9 @@ static void run_slice(struct runq *q, struct vcpu *v)
         }
         v->exits[v->exit.reason < EXIT_COUNT ? v->exit.reason : EXIT_UNHANDLED]++;
         if (!vcpu_handle_exit(v, &v->exit))
+            return;
+        /* Any exit past the slice's end ends it, whether or not the timer got its exit in. */
+        if ((int64_t)(rdtsc() - c->slice_end_tsc) >= 0)
             return;
     }
 }

@@ -10,11 +10,13 @@
 #include "hv/vm.h"
 
 #define SCHED_MAX_VCPUS 32
+#define SCHED_SLICE_US 10000
 
 void sched_start(void);                 /* at boot: every online AP enters sched_loop */
 int sched_add(struct vcpu *v);          /* v->pcpu must be an AP running sched_loop */
 void sched_kick(unsigned pcpu);         /* make that CPU look at its vCPUs' requests now */
-unsigned sched_pick_cpu(unsigned node); /* the least loaded AP, on node if possible */
+/* The least loaded AP (counting `taken`, CPUs chosen but not yet added), on node if possible. */
+unsigned sched_pick_cpu(unsigned node, const unsigned *taken, unsigned ntaken);
 unsigned sched_load(unsigned pcpu);
 
 #endif

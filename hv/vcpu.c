@@ -10,6 +10,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
+#include "arch/x86_64/percpu.h"
 #include "hv/decode.h"
 #include "hv/gpt.h"
 #include "hv/log.h"
@@ -246,9 +247,17 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
         cpu_sti();
         __asm__ volatile("nop");
         cpu_cli();
+        if (this_cpu()->slice_expired)
+            return false;               /* the time-slice timer (SVM) */
         return !v->request;
     case EXIT_PREEMPT:
         return false;
+    case EXIT_INVALID_INSN:
+        inject_fault(v, 6, false, 0);   /* #UD: e.g. SVM instructions, no nested virtualization */
+        return true;
+    case EXIT_NOP:
+        ex->advance = true;
+        return true;
     case EXIT_SHUTDOWN:
         return stop_with_dump(v, ex, "triple fault");
     case EXIT_ENTRY_FAIL:

@@ -65,11 +65,12 @@ static void free_vm(struct vm *vm)
 static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
 {
     size_t xpages = (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE;
+    unsigned taken[VM_MAX_VCPUS];
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         struct vcpu *v = &vm->vcpus[i];
         v->vm = vm;
         v->index = i;
-        v->pcpu = sched_pick_cpu(vm->node);
+        v->pcpu = taken[i] = sched_pick_cpu(vm->node, taken, i);
         if (!v->pcpu) {
             snprintf(err, errlen, "no CPU can run guests (need an AP with %s)",
                      hv_ops ? hv_ops->name : "VT-x or AMD-V");

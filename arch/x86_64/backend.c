@@ -2,7 +2,7 @@
 #include "arch/x86_64/backend.h"
 #include "hv/log.h"
 
-extern const struct vcpu_ops vmx_ops;
+extern const struct vcpu_ops vmx_ops, svm_ops;
 
 const struct vcpu_ops *arch_select_backend(const struct virt_caps *vc)
 {
@@ -14,7 +14,9 @@ const struct vcpu_ops *arch_select_backend(const struct virt_caps *vc)
         return &vmx_ops;
     if (vc->kind == VIRT_VMX)
         log_warn("virt", "VT-x without EPT or the preemption timer is not supported");
+    if (vc->kind == VIRT_SVM && vc->npt)
+        return &svm_ops;
     if (vc->kind == VIRT_SVM)
-        log_warn("virt", "AMD-V backend not available yet: no guests");
+        log_warn("virt", "AMD-V without nested paging is not supported");
     return NULL;
 }

@@ -29,7 +29,9 @@
 #define MSR_VM_CR               0xc0010114
 
 #define EFER_NXE  (1u << 11)
-#define EFER_SVME (1u << 12)
+#ifndef EFER_SVME
+#define EFER_SVME (1ull << 12)
+#endif
 
 #define CR0_WP (1ul << 16)
 #define CR4_PGE (1ul << 7)

@@ -6,7 +6,9 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/trap.h"
+#include "hv/log.h"
 #include "hv/mem.h"
+#include "hv/time.h"
 
 #define APIC_ID   0x020
 #define APIC_EOI  0x0b0
@@ -80,4 +82,40 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low)
     *mmio(APIC_ICRH) = apic_id << 24;
     *mmio(APIC_ICRL) = icr_low;
     lapic_wait_idle();
+}
+
+/*
+ * The local APIC timer as a time-slice source (SVM has no preemption timer):
+ * one-shot, divide by 16, calibrated once against the TSC.
+ */
+#define APIC_LVT_TIMER 0x320
+#define APIC_TIMER_ICR 0x380
+#define APIC_TIMER_CCR 0x390
+#define APIC_TIMER_DCR 0x3e0
+
+static uint64_t timer_ticks_per_ms;
+
+void lapic_timer_calibrate(void)
+{
+    lapic_write(APIC_TIMER_DCR, 0x3);               /* divide by 16 */
+    lapic_write(APIC_LVT_TIMER, (1u << 16) | VEC_TIMER);  /* masked while we measure */
+    lapic_write(APIC_TIMER_ICR, 0xffffffffu);
+    time_delay_us(10000);
+    uint32_t left = lapic_read(APIC_TIMER_CCR);
+    lapic_write(APIC_TIMER_ICR, 0);
+    timer_ticks_per_ms = (0xffffffffull - left) / 10;
+    log_info("apic", "timer: %llu ticks per ms", (unsigned long long)timer_ticks_per_ms);
+}
+
+void lapic_timer_oneshot(uint64_t us)
+{
+    uint64_t ticks = timer_ticks_per_ms * us / 1000;
+    lapic_write(APIC_TIMER_DCR, 0x3);
+    lapic_write(APIC_LVT_TIMER, VEC_TIMER);
+    lapic_write(APIC_TIMER_ICR, ticks > 0xffffffffu ? 0xffffffffu : ticks ? (uint32_t)ticks : 1);
+}
+
+void lapic_timer_stop(void)
+{
+    lapic_write(APIC_TIMER_ICR, 0);
 }

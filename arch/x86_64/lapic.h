@@ -13,6 +13,10 @@ void lapic_eoi(void);
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
 void lapic_wait_idle(void);
 
+void lapic_timer_calibrate(void);     /* once, on the BSP */
+void lapic_timer_oneshot(uint64_t us);
+void lapic_timer_stop(void);
+
 #define ICR_INIT    0x00000500u
 #define ICR_STARTUP 0x00000600u
 #define ICR_ASSERT  0x00004000u

@@ -6,6 +6,7 @@
 #ifndef ARCH_PERCPU_H
 #define ARCH_PERCPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MAX_CPUS 64
@@ -34,6 +35,10 @@ struct cpu {
     /* Work for a parked AP: the BSP stores fn then kicks the CPU. */
     void (*volatile work_fn)(void *arg);
     void *volatile work_arg;
+    /* The running vCPU's time slice: set by the scheduler, enforced by the backend. */
+    uint64_t slice_end_tsc;
+    bool slice_armed;             /* SVM: the APIC timer is counting this slice down */
+    volatile bool slice_expired;  /* SVM: the APIC timer fired */
 };
 
 extern struct cpu cpus[MAX_CPUS];

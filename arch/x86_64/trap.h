@@ -16,6 +16,7 @@
 #define TRAP_MC 18
 
 #define VEC_WAKEUP   0xf0   /* IPI that wakes a parked AP */
+#define VEC_TIMER    0xf1   /* local APIC timer: end of a guest time slice */
 #define VEC_SPURIOUS 0xff
 
 struct trap_frame {

@@ -99,15 +99,25 @@ class Host:
         time.sleep(seconds)
         self.con.send("\x1d")
         self.expect(re.escape("[detached]"))
-        out = self.con.before
+        out = self.con.before.replace("\r", "")
         self.expect(re.escape(PROMPT))
-        return out.replace("\r", "")
+        # ferry starts "[detached]" on a new line: that newline is not the guest's.
+        return out[:-1] if out.endswith("\n") else out
 
     def heartbeats(self, vm, seconds=2.0):
         """The VM's heartbeat lines as dicts (seq, vcpu, dirtied, check, tsc)."""
         beats = []
+        out = self.vm_output(vm, seconds)
+        # Only whole lines: the last one may still be being printed; after the UART ring
+        # wrapped, the first one may be cut (ferry then says how many bytes were lost).
+        out = out[:out.rfind("\n") + 1]
+        lines = out.split("\n")
+        for i, line in enumerate(lines):
+            if re.fullmatch(r"\[\d+ bytes of output lost\]", line):
+                lines = lines[i + 2:]       # the marker, then a line cut at its start
+                break
         for m in re.finditer(r"^HB seq=(\d+) vcpu=(\d+) dirtied=(\d+) check=(\S+)(.*)$",
-                             self.vm_output(vm, seconds), re.M):
+                             "\n".join(lines), re.M):
             tsc = re.search(r"tsc=(\d+)", m.group(5))
             beats.append({"seq": int(m.group(1)), "vcpu": int(m.group(2)),
                           "dirtied": int(m.group(3)), "check": m.group(4),

@@ -189,6 +189,7 @@ static void test_offsets_on_raw_bytes(void **state)
     long_mode_state(&s);
     s.pending = (struct vcpu_event){ .type = EVENT_EXCEPTION, .vector = 13, .has_error = 1 };
     s.interruptibility = INTR_MOVSS;
+    vmcb->control.clean = ~0u;
     svm_state_write(vmcb, &s);
 
     assert_int_equal(raw16(0x400), 0x18);                  /* ES */
@@ -234,7 +235,7 @@ static void test_offsets_on_raw_bytes(void **state)
     assert_int_equal(raw64(0x060) & 0xff, 5);              /* V_TPR = CR8 */
     assert_int_equal(raw64(0x068), 1);                     /* interrupt shadow */
     assert_int_equal(raw64(0x0a8), 0x80000b0dull);         /* EVENTINJ: #GP(0) */
-    assert_int_equal(raw32(0x0c0), 0);                     /* no clean bits */
+    assert_int_equal(raw32(0x0c0), 0);                     /* every clean bit dropped */
 }
 
 static void test_layout_constants(void **state)
@@ -415,6 +416,7 @@ static void test_interrupt_shadow(void **state)
     svm_state_write(vmcb, &s);
     assert_int_equal(raw64(0x68), INT_STATE_GUEST_MASK);
     s.interruptibility = INTR_MOVSS;
+    vmcb->control.clean = ~0u;
     svm_state_write(vmcb, &s);
     assert_int_equal(raw64(0x68) & INT_STATE_SHADOW, INT_STATE_SHADOW);
 

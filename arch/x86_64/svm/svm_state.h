@@ -53,7 +53,9 @@
 #include "arch/x86_64/svm/vmcb.h"
 #include "hv/vcpu_state.h"
 
+#ifndef EFER_SVME
 #define EFER_SVME (1ull << 12)
+#endif
 
 void svm_state_write(struct vmcb *vmcb, const struct vcpu_state *s);
 void svm_state_read(const struct vmcb *vmcb, struct vcpu_state *s);

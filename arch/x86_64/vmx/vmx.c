@@ -22,7 +22,6 @@
 
 #define CR4_VMXE (1ul << 13)
 #define CR4_OSXSAVE (1ul << 18)
-#define TIME_SLICE_US 10000
 
 static uint64_t vmxon_pa[MAX_CPUS];
 static uint64_t msr_bitmap_pa, io_bitmap_pa;
@@ -394,8 +393,10 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
         vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
                      vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~(INTR_STI | INTR_MOVSS));
     }
-    uint64_t slice = time_tsc_khz() * TIME_SLICE_US / 1000;
-    vmcs_write32(VMCS_PREEMPT_TIMER, (uint32_t)(slice >> vmx_caps.preempt_shift));
+    /* What is left of the slice the scheduler started (SDM 26.5.1: counts TSC >> shift). */
+    int64_t left = (int64_t)(this_cpu()->slice_end_tsc - rdtsc());
+    uint64_t ticks = left > 0 ? (uint64_t)left >> vmx_caps.preempt_shift : 0;
+    vmcs_write32(VMCS_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
     uint64_t t0 = rdtsc();
     int rc = vmx_enter(v->gpr, x->launched);
     v->guest_tsc_ticks += rdtsc() - t0;
@@ -410,6 +411,14 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
         return -EIO;
     }
     x->launched = true;
+    /* An event whose delivery the exit interrupted is delivered again (SDM 28.2.4). */
+    uint32_t idt = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+    if (idt & (1u << 31)) {
+        vmcs_write32(VMCS_ENTRY_INTR_INFO, idt & ~0x7ffff000u);
+        if (idt & (1u << 11))
+            vmcs_write32(VMCS_ENTRY_EXC_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERR));
+        vmcs_write32(VMCS_ENTRY_INSN_LEN, vmcs_read32(VMCS_EXIT_INSN_LEN));
+    }
     vmx_decode_exit(v, exit);
     x->last_insn_len = exit->insn_len;
     return 0;

@@ -1,0 +1,299 @@
+/*
+ * The AMD-V backend: EFER.SVME and VM_HSAVE_PA on each host CPU, one VMCB
+ * per vCPU, nested paging per VM. Every MSR and port exits (all-ones
+ * permission maps); time slices come from the local APIC timer (SVM has no
+ * preemption timer), whose interrupt exits the guest through the INTR
+ * intercept. All vCPUs use ASID 1 and the TLB is flushed whenever a
+ * different vCPU enters on a CPU: QEMU TCG has only 16 ASIDs and no
+ * flush-by-ASID, and this is correct everywhere.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/svm/svm.h"
+#include "arch/x86_64/svm/svm_npt.h"
+#include "arch/x86_64/svm/svm_state.h"
+#include "arch/x86_64/trap.h"
+#include "hv/gpt.h"
+#include "hv/log.h"
+#include "hv/mem.h"
+#include "hv/spinlock.h"
+#include "hv/time.h"
+#include "hv/vcpu_ops.h"
+
+#define MSR_VM_HSAVE_PA 0xc0010117
+
+struct svm_caps svm_caps;
+
+static uint64_t hsave_pa[MAX_CPUS], host_area_pa[MAX_CPUS];
+static struct vcpu *last_run[MAX_CPUS];
+static uint64_t msrpm_pa, iopm_pa;
+static struct svm_vcpu svm_vcpus[VM_MAX][VM_MAX_VCPUS];
+static uint64_t npt_roots[VM_MAX];
+
+static void timer_handler(struct trap_frame *tf)
+{
+    (void)tf;
+    this_cpu()->slice_expired = true;
+}
+
+static int svm_global_init(void)
+{
+    static struct spinlock lock;
+    static int done;
+    int rc = 0;
+    spin_lock(&lock);
+    if (!done) {
+        struct cpuid_regs r = cpuid(0x8000000a, 0);
+        svm_caps.asids = r.ebx;
+        svm_caps.nrips = r.edx & (1u << 3);
+        svm_caps.decode = r.edx & (1u << 7);
+        svm_caps.npt_1g = cpuid(0x80000001, 0).edx & (1u << 26);
+        /* All ones: every MSR access and every port exits to hv/. */
+        msrpm_pa = frame_alloc(0, MSRPM_SIZE / PAGE_SIZE, 1, 0);
+        iopm_pa = frame_alloc(0, IOPM_SIZE / PAGE_SIZE, 1, 0);
+        if (!msrpm_pa || !iopm_pa || !(r.edx & 1)) {
+            rc = !(r.edx & 1) ? -ENOTSUP : -ENOMEM;
+        } else {
+            memset(phys_to_virt(msrpm_pa), 0xff, MSRPM_SIZE);
+            memset(phys_to_virt(iopm_pa), 0xff, IOPM_SIZE);
+            trap_set_handler(VEC_TIMER, timer_handler);
+            done = 1;
+        }
+    }
+    spin_unlock(&lock);
+    return rc;
+}
+
+static int svm_cpu_init(void)
+{
+    unsigned c = this_cpu()->index;
+    if (hsave_pa[c])
+        return 0;
+    int rc = svm_global_init();
+    if (rc)
+        return rc;
+    uint64_t hs = frame_alloc(this_cpu()->node, 1, 1, FRAME_ZERO);
+    uint64_t ha = frame_alloc(this_cpu()->node, 1, 1, FRAME_ZERO);
+    if (!hs || !ha)
+        return -ENOMEM;
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, hs);
+    if (cpuid(1, 0).ecx & (1u << 26))
+        write_cr4(read_cr4() | (1ul << 18));   /* XSETBV emulation and FPU switching use XSAVE */
+    fpu_cpu_init();
+    hsave_pa[c] = hs;
+    host_area_pa[c] = ha;
+    log_info("svm", "cpu %u: SVM on (%u ASIDs%s%s)", c, svm_caps.asids,
+             svm_caps.nrips ? ", nrips" : "", svm_caps.decode ? ", decode assists" : "");
+    return 0;
+}
+
+static uint64_t npt_alloc(void *ctx)
+{
+    return frame_alloc(((struct vm *)ctx)->node, 1, 1, FRAME_ZERO);
+}
+
+static void *npt_p2v(uint64_t pa, void *ctx)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
+static void npt_free(uint64_t pa, void *ctx)
+{
+    (void)ctx;
+    frame_free(pa, 1);
+}
+
+static void svm_vm_destroy(struct vm *vm)
+{
+    uint64_t *root = vm->arch;
+    if (root && *root)
+        npt_free_tables(*root, npt_free, npt_p2v, NULL);
+    if (root)
+        *root = 0;
+    vm->arch = NULL;
+}
+
+static int svm_vm_init(struct vm *vm)
+{
+    uint64_t *root = &npt_roots[vm - vms];
+    struct npt_chunk c[VM_MAX_CHUNKS];
+    *root = 0;
+    vm->arch = root;
+    for (unsigned i = 0; i < vm->nchunks; i++)
+        c[i] = (struct npt_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
+    int n = npt_map_chunks(root, c, vm->nchunks, svm_caps.npt_1g, npt_alloc, npt_p2v, vm);
+    if (n < 0) {
+        svm_vm_destroy(vm);
+        return n;
+    }
+    return 0;
+}
+
+static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
+{
+    struct svm_vcpu *x = v->arch;
+    svm_state_write(x->vmcb, s);
+    memcpy(v->gpr, s->gpr, sizeof(v->gpr));
+    x->vmcb->control.tsc_offset = s->tsc - rdtsc();
+    v->xcr0 = s->xcr0 ? s->xcr0 : 1;
+}
+
+static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
+{
+    struct svm_vcpu *x = v->arch;
+    uint64_t gpr[GPR_COUNT];
+    memcpy(gpr, v->gpr, sizeof(gpr));
+    svm_state_read(x->vmcb, s);
+    /* RAX and RSP come from the VMCB, the rest from the GPR array. */
+    uint64_t rax = s->gpr[GPR_RAX], rsp = s->gpr[GPR_RSP];
+    memcpy(s->gpr, gpr, sizeof(gpr));
+    s->gpr[GPR_RAX] = rax;
+    s->gpr[GPR_RSP] = rsp;
+    s->tsc = rdtsc() + x->vmcb->control.tsc_offset;
+    s->xcr0 = v->xcr0;
+}
+
+static int svm_vcpu_create(struct vcpu *v)
+{
+    uint64_t pa = frame_alloc(this_cpu()->node, 1, 1, FRAME_ZERO);
+    if (!pa)
+        return -ENOMEM;
+    struct svm_vcpu *x = &svm_vcpus[v->vm - vms][v->index];
+    x->vmcb = phys_to_virt(pa);
+    x->vmcb_pa = pa;
+    v->arch = x;
+    struct vmcb_control *c = &x->vmcb->control;
+    c->intercept1 = VMCB_I1_INTR | VMCB_I1_NMI | VMCB_I1_SMI | VMCB_I1_INIT | VMCB_I1_CPUID |
+                    VMCB_I1_HLT | VMCB_I1_INVD | VMCB_I1_IOIO_PROT | VMCB_I1_MSR_PROT |
+                    VMCB_I1_SHUTDOWN;
+    /* VMRUN must be intercepted; the other SVM instructions get #UD (no nested SVM). */
+    c->intercept2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
+                    VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_XSETBV |
+                    VMCB_I2_MONITOR | VMCB_I2_MWAIT;
+    c->iopm_base_pa = iopm_pa;
+    c->msrpm_base_pa = msrpm_pa;
+    c->guest_asid = 1;
+    c->tlb_control = TLB_CONTROL_FLUSH_ALL;
+    c->vintr = VINTR_MASKING;      /* host interrupts exit the guest whatever its IF */
+    c->np_control = NP_ENABLE;
+    c->n_cr3 = *(uint64_t *)v->vm->arch;
+    x->vmcb->save.dr6 = 0xffff0ff0;
+    x->vmcb->save.dbgctl = 0;
+    svm_set_state(v, &v->init);
+    return 0;
+}
+
+static void svm_vcpu_destroy(struct vcpu *v)
+{
+    struct svm_vcpu *x = v->arch;
+    if (!x)
+        return;
+    if (last_run[this_cpu()->index] == v)
+        last_run[this_cpu()->index] = NULL;
+    frame_free(x->vmcb_pa, 1);
+    x->vmcb = NULL;
+    v->arch = NULL;
+}
+
+static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
+{
+    struct svm_vcpu *x = v->arch;
+    struct vmcb *vm = x->vmcb;
+    unsigned c = this_cpu()->index;
+
+    if (exit->advance) {
+        vm->save.rip += exit->insn_len;
+        vm->control.int_state &= ~INT_STATE_SHADOW;   /* the instruction retired */
+    }
+    if (last_run[c] != v) {
+        vm->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
+        last_run[c] = v;
+    }
+    vm->save.rax = v->gpr[GPR_RAX];
+    vm->control.clean = 0;          /* nothing is cached: TCG has no clean bits anyway */
+    uint64_t injected = vm->control.event_inj;
+    struct cpu *cpu = this_cpu();
+    if (!cpu->slice_armed) {
+        /* Armed once per slice: re-arming at every entry would never let it expire. */
+        int64_t left = (int64_t)(cpu->slice_end_tsc - rdtsc());
+        lapic_timer_oneshot(left > 0 ? (uint64_t)left * 1000 / time_tsc_khz() : 0);
+        cpu->slice_armed = true;
+    }
+    uint64_t t0 = rdtsc();
+    svm_enter(v->gpr, x->vmcb_pa, host_area_pa[c]);
+    v->guest_tsc_ticks += rdtsc() - t0;
+    v->entries++;
+    v->gpr[GPR_RAX] = vm->save.rax;
+    vm->control.tlb_control = TLB_CONTROL_NONE;
+    /* An event cut short by the exit is delivered again at the next VMRUN (APM 15.7.2). */
+    vm->control.event_inj = svm_event_requeue(vm->control.exitintinfo, injected);
+    memset(exit, 0, sizeof(*exit));
+    svm_decode_exit(v, exit);
+    if (exit->reason == EXIT_ENTRY_FAIL) {
+        log_err("svm", "VMRUN failed: invalid guest state (exit code 0x%llx)",
+                (unsigned long long)vm->control.exitcode);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int svm_inject(struct vcpu *v, const struct vcpu_event *e)
+{
+    struct svm_vcpu *x = v->arch;
+    uint64_t ev;
+    int rc = svm_event_encode(e, &ev);
+    if (!rc)
+        x->vmcb->control.event_inj = ev;
+    return rc;
+}
+
+static int svm_fetch(struct vcpu *v, uint8_t *buf, size_t n)
+{
+    struct vcpu_state s;
+    svm_get_state(v, &s);
+    return gpt_read(v->vm, &s, s.rip, buf, n);
+}
+
+static void svm_dump(struct vcpu *v)
+{
+    struct svm_vcpu *x = v->arch;
+    struct vmcb_control *c = &x->vmcb->control;
+    struct vcpu_state s;
+    svm_get_state(v, &s);
+    log_err("svm", "vm %s vcpu %u: exit code 0x%llx info1 0x%llx info2 0x%llx exitintinfo 0x%llx",
+            v->vm->name, v->index, (unsigned long long)c->exitcode,
+            (unsigned long long)c->exitinfo1, (unsigned long long)c->exitinfo2,
+            (unsigned long long)c->exitintinfo);
+    log_err("svm", "  intercepts cr %x dr %x exc %x 1 %x 2 %x np %llx n_cr3 %llx asid %u", c->intercept_cr,
+            c->intercept_dr, c->intercept_exc, c->intercept1, c->intercept2,
+            (unsigned long long)c->np_control, (unsigned long long)c->n_cr3, c->guest_asid);
+    vcpu_state_log(v->vm, v->index, &s);
+}
+
+/* VMSAVE/VMLOAD and the VMCB carry the MSRs and CR2: only the FPU is lazy here. */
+static void svm_vcpu_load(struct vcpu *v) { fpu_load(v); }
+static void svm_vcpu_put(struct vcpu *v) { fpu_put(v); }
+
+const struct vcpu_ops svm_ops = {
+    .name = "svm",
+    .cpu_init = svm_cpu_init,
+    .vm_init = svm_vm_init,
+    .vm_destroy = svm_vm_destroy,
+    .vcpu_create = svm_vcpu_create,
+    .vcpu_destroy = svm_vcpu_destroy,
+    .vcpu_run = svm_vcpu_run,
+    .vcpu_get_state = svm_get_state,
+    .vcpu_set_state = svm_set_state,
+    .vcpu_inject = svm_inject,
+    .vcpu_fetch = svm_fetch,
+    .vcpu_dump = svm_dump,
+    .vcpu_put = svm_vcpu_put,
+    .vcpu_load = svm_vcpu_load,
+};

@@ -1,0 +1,26 @@
+/* AMD-V backend internals shared by the svm_*.c files. */
+#ifndef SVM_SVM_H
+#define SVM_SVM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86_64/svm/vmcb.h"
+#include "hv/vm.h"
+
+struct svm_vcpu {
+    struct vmcb *vmcb;
+    uint64_t vmcb_pa;
+};
+
+struct svm_caps {
+    bool nrips, decode, npt_1g;
+    unsigned asids;
+};
+
+extern struct svm_caps svm_caps;
+
+int svm_enter(uint64_t *gpr, uint64_t vmcb_pa, uint64_t host_area_pa);
+void svm_decode_exit(struct vcpu *v, struct hv_exit *exit);
+
+#endif
