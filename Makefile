@@ -24,7 +24,7 @@ CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 include tests/guest/guest.mk
 
 CORE_C := $(wildcard hv/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
-	$(NET_SRCS) net/port_core.c
+	$(wildcard net/*.c)
 CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*.S)
 CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS))
 

@@ -18,6 +18,11 @@ const struct con_cmd con_commands[] = {
       .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] | "
                "start|pause|resume|destroy|console|stats NAME | list",
       .help = "virtual machines", .run = cmd_vm },
+    { .name = "pci", .usage = "", .help = "PCI functions and their drivers", .run = cmd_pci },
+    { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS]",
+      .help = "network interfaces; set an address; TCP throughput to another ferry host",
+      .run = cmd_net },
+    { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },
 };
 const size_t con_ncommands = sizeof(con_commands) / sizeof(con_commands[0]);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "hv/cmdline.h"
@@ -46,6 +47,53 @@ static int set_serial_baud(struct hv_config *cfg, const char *v)
     return 0;
 }
 
+/* Syntax only here: the network layer applies them (and reports what it cannot). */
+static bool dotted_quad(const char *v, size_t *len)
+{
+    unsigned parts = 0, digits = 0, val = 0;
+    size_t i = 0;
+    for (; v[i] && v[i] != '/'; i++) {
+        if (v[i] == '.') {
+            if (!digits || ++parts > 3)
+                return false;
+            digits = val = 0;
+        } else if (v[i] >= '0' && v[i] <= '9' && digits < 3) {
+            val = val * 10 + (v[i] - '0');
+            digits++;
+            if (val > 255)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    *len = i;
+    return parts == 3 && digits;
+}
+
+static int set_ip(struct hv_config *cfg, const char *v)
+{
+    size_t n;
+    uint64_t prefix;
+    if (!strcmp(v, "dhcp")) {
+        strcpy(cfg->ip, v);
+        return 0;
+    }
+    if (!dotted_quad(v, &n) || (v[n] && (v[n] != '/' || cmdline_u64(v + n + 1, 1, 32, &prefix))) ||
+        strlen(v) >= sizeof(cfg->ip))
+        return -EINVAL;
+    strcpy(cfg->ip, v);
+    return 0;
+}
+
+static int set_gateway(struct hv_config *cfg, const char *v)
+{
+    size_t n;
+    if (!dotted_quad(v, &n) || v[n])
+        return -EINVAL;
+    strcpy(cfg->gateway, v);
+    return 0;
+}
+
 static const struct {
     const char *key;
     config_set_fn set;
@@ -54,6 +102,8 @@ static const struct {
     { "hostname", set_hostname, "1-31 letters, digits and '-'" },
     { "log_level", set_log_level, "error, warning, info or debug" },
     { "serial_baud", set_serial_baud, "a divisor of 115200, e.g. 115200, 57600, 9600" },
+    { "ip", set_ip, "dhcp or a.b.c.d/prefix, for the first network interface" },
+    { "gateway", set_gateway, "a.b.c.d" },
 };
 
 void config_defaults(struct hv_config *cfg)

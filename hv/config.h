@@ -15,6 +15,8 @@ struct hv_config {
     char hostname[32];
     enum log_level log_level;
     uint32_t serial_baud;
+    char ip[32];                /* first interface: "dhcp", "a.b.c.d/prefix" or "" (none) */
+    char gateway[16];
 };
 
 void config_defaults(struct hv_config *cfg);

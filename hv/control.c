@@ -9,7 +9,7 @@
 #include "hv/control.h"
 #include "hv/host.h"
 #include "hv/log.h"
-#include "net/net.h"
+#include "net/netdev.h"
 
 #define CTRL_RBRACKET 0x1d
 
@@ -82,7 +82,7 @@ void hv_control_loop(void)
             con_puts(&serial, CON_PROMPT);
         }
         if (attached && attached_step(&serial)) {
-            net_poll();
+            net_service();
             continue;
         }
         while (!attached && (ch = uart_getc()) >= 0) {
@@ -96,7 +96,7 @@ void hv_control_loop(void)
             if (!attached)
                 con_puts(&serial, CON_PROMPT);
         }
-        net_poll();
+        net_service();
         cpu_relax();
     }
 }

@@ -22,7 +22,11 @@
 #include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/version.h"
+#include "drivers/nic.h"
+#include "drivers/pci.h"
+#include "net/bench.h"
 #include "net/net.h"
+#include "net/netdev.h"
 
 struct host host;
 const struct vcpu_ops *hv_ops;
@@ -113,6 +117,21 @@ static void load_config(const struct boot_info *bi)
         uart_init(UART_COM1, hv_config.serial_baud);
 }
 
+static void setup_network(void)
+{
+    pci_init(host.have_acpi ? &host.acpi : NULL);
+    nic_probe_all();
+    net_init();
+    netdev_attach_all();
+    if (net_bench_listen())
+        log_warn("net", "cannot listen on TCP %d for net bench", NET_BENCH_PORT);
+    if (hv_config.ip[0] && netdev_count() &&
+        netdev_configure(netdev_get(0), hv_config.ip, hv_config.gateway[0] ? hv_config.gateway : NULL))
+        log_warn("net", "%s: cannot apply ip=%s", netdev_get(0)->name, hv_config.ip);
+    else if (hv_config.ip[0] && !netdev_count())
+        log_warn("net", "ip=%s in ferry.cfg, but there is no network interface", hv_config.ip);
+}
+
 void hv_main(const struct boot_info *bi)
 {
     uart_init(UART_COM1, 115200);
@@ -150,6 +169,6 @@ void hv_main(const struct boot_info *bi)
         sched_start();
         log_info("virt", "%s backend, guests run on cpus 1-%u", hv_ops->name, cpu_count - 1);
     }
-    net_init();
+    setup_network();
     hv_control_loop();
 }

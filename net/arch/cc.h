@@ -10,6 +10,14 @@
 
 #include "net/port.h"
 
+// ssize_t comes from the C library (newlib or glibc), not lwIP's "int" fallback.
+#include <limits.h>
+#include <sys/types.h>
+#ifndef SSIZE_MAX
+#define SSIZE_MAX LONG_MAX
+#endif
+#define LWIP_NO_UNISTD_H 1
+
 // The C library's <endian.h> may have defined it already (to the same value).
 #ifndef BYTE_ORDER
 #define BYTE_ORDER LITTLE_ENDIAN

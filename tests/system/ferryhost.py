@@ -157,14 +157,15 @@ class QemuHost(Host):
     name = "qemu"
 
     def __init__(self, workdir, smp=4, mem_mb=512, numa=None, esp=None, extra=(),
-                 boot_timeout=120, cpu="max"):
+                 boot_timeout=120, cpu="max", name="qemu"):
+        self.name = name
         super().__init__(workdir, boot_timeout)
         self.smp, self.mem_mb, self.numa, self.extra, self.cpu = smp, mem_mb, numa, extra, cpu
         self.esp = esp or os.path.join(BUILD, "esp")
 
     def prepare(self):
         # QEMU's fat: driver may write to the directory; boot a private copy.
-        esp = os.path.join(self.workdir, "esp")
+        esp = os.path.join(self.workdir, f"esp-{self.name}-boot")
         if not os.path.exists(esp):
             shutil.copytree(self.esp, esp)
         self.esp = esp

@@ -1,0 +1,121 @@
+/*
+ * NICs into lwIP: one struct net_if per registered struct nic, frames in
+ * by polling each driver from the control loop, frames out through the
+ * driver's tx. IPv4 comes from ferry.cfg (`ip=`, `gateway=`) for the first
+ * interface, or from `net ip` at run time; `ip=dhcp` starts lwIP's client.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/nic.h"
+#include "hv/log.h"
+#include "lwip/dhcp.h"
+#include "lwip/ip4_addr.h"
+#include "net/netdev.h"
+
+static struct net_if ifs[NIC_MAX];
+static unsigned nifs;
+
+static int nic_tx(void *drv, const void *frame, size_t len)
+{
+    struct nic *n = drv;
+    return n->ops->tx(n, frame, len);
+}
+
+static const struct net_nic_ops nic_glue_ops = { .tx = nic_tx };
+
+static void deliver(void *ctx, const void *frame, size_t len)
+{
+    net_if_input(ctx, frame, len);
+}
+
+void netdev_attach_all(void)
+{
+    for (unsigned i = 0; i < nic_count() && nifs < NIC_MAX; i++) {
+        struct nic *n = nic_get(i);
+        struct net_if *nif = &ifs[nifs];
+        if (net_if_add(nif, n->name, n->mac, &nic_glue_ops, n)) {
+            log_err("net", "%s: cannot attach to lwIP", n->name);
+            continue;
+        }
+        strncpy(nif->name, n->name, sizeof(nif->name) - 1);
+        nifs++;
+    }
+}
+
+void netdev_poll(void)
+{
+    for (unsigned i = 0; i < nifs; i++) {
+        struct nic *n = ifs[i].drv;
+        bool up = n->ops->link_up(n);
+        if (up != netif_is_link_up(&ifs[i].netif)) {
+            net_if_set_link(&ifs[i], up);
+            log_info("net", "%s: link %s", n->name, up ? "up" : "down");
+        }
+        n->ops->rx_poll(n, deliver, &ifs[i], 64);
+    }
+}
+
+unsigned netdev_count(void) { return nifs; }
+struct net_if *netdev_get(unsigned i) { return i < nifs ? &ifs[i] : NULL; }
+
+struct net_if *netdev_find(const char *name)
+{
+    for (unsigned i = 0; i < nifs; i++)
+        if (!strcmp(ifs[i].name, name))
+            return &ifs[i];
+    return NULL;
+}
+
+int netdev_parse_cidr(const char *s, uint32_t *addr_be, uint32_t *mask_be)
+{
+    char buf[32];
+    const char *slash = strchr(s, '/');
+    unsigned prefix = 24;
+    if (slash) {
+        size_t n = slash - s;
+        if (n >= sizeof(buf))
+            return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        char *end;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (*end || slash[1] == 0 || p < 1 || p > 32)
+            return -EINVAL;
+        prefix = (unsigned)p;
+    } else {
+        if (strlen(s) >= sizeof(buf))
+            return -EINVAL;
+        strcpy(buf, s);
+    }
+    ip4_addr_t a;
+    if (!ip4addr_aton(buf, &a))
+        return -EINVAL;
+    *addr_be = ip4_addr_get_u32(&a);
+    *mask_be = lwip_htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+    return 0;
+}
+
+int netdev_configure(struct net_if *nif, const char *ip, const char *gw)
+{
+    if (!strcmp(ip, "dhcp"))
+        return dhcp_start(&nif->netif) == ERR_OK ? 0 : -EIO;
+    uint32_t a, m, g = 0;
+    ip4_addr_t gwa;
+    if (netdev_parse_cidr(ip, &a, &m))
+        return -EINVAL;
+    if (gw && *gw) {
+        if (!ip4addr_aton(gw, &gwa))
+            return -EINVAL;
+        g = ip4_addr_get_u32(&gwa);
+    }
+    dhcp_stop(&nif->netif);
+    return net_if_set_ipv4(nif, a, m, g);
+}
+
+void net_service(void)
+{
+    netdev_poll();
+    net_poll();
+}

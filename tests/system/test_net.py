@@ -1,0 +1,114 @@
+"""The host network stack: PCI, the e1000 and virtio-net drivers, lwIP, ping and TCP
+throughput between two ferry hosts on one Ethernet segment (QEMU socket netdev)."""
+import os
+import re
+import shutil
+
+import pytest
+
+from ferryhost import BUILD, QemuHost, free_port
+
+
+def esp_with_config(workdir, name, lines):
+    esp = os.path.join(workdir, f"esp-{name}")
+    shutil.copytree(os.path.join(BUILD, "esp"), esp)
+    with open(os.path.join(esp, "ferry.cfg"), "a") as f:
+        f.write("\n".join(lines) + "\n")
+    return esp
+
+
+def iface(h, name="eth0"):
+    out = h.command("net")
+    m = re.search(rf"^{name}: driver (\S+) mac (\S+) link (\S+) ip (\S+) mask (\S+) gw (\S+)$",
+                  out, re.M)
+    assert m, out
+    return {"driver": m.group(1), "mac": m.group(2), "link": m.group(3), "ip": m.group(4),
+            "mask": m.group(5), "gw": m.group(6)}
+
+
+def ping(h, addr, count=3):
+    out = h.command(f"ping {addr} {count}", timeout=60)
+    m = re.search(r"^ping: sent=(\d+) received=(\d+) loss=(\d+)%", out, re.M)
+    assert m, out
+    return int(m.group(1)), int(m.group(2)), out
+
+
+def two_hosts(workdir, hosts, dev_a, dev_b):
+    port = free_port()
+    a = QemuHost(os.path.join(workdir), smp=2, mem_mb=256, name="a",
+                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24"]),
+                 extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+                        "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"])
+    b = QemuHost(os.path.join(workdir), smp=2, mem_mb=256, name="b",
+                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24"]),
+                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+                        "-device", f"{dev_b},netdev=n0,mac=52:54:00:00:00:02"])
+    hosts.extend([a, b])
+    a.start()
+    b.start()
+    a.wait_prompt()
+    b.wait_prompt()
+    return a, b
+
+
+def test_e1000_and_virtio_hosts_ping_and_bench(workdir, hosts):
+    a, b = two_hosts(workdir, hosts, "e1000", "virtio-net-pci")
+    ia, ib = iface(a), iface(b)
+    assert (ia["driver"], ia["mac"], ia["ip"], ia["mask"]) == \
+        ("e1000", "52:54:00:00:00:01", "10.0.0.1", "255.255.255.0")
+    assert (ib["driver"], ib["mac"], ib["ip"]) == ("virtio-net", "52:54:00:00:00:02", "10.0.0.2")
+    assert ia["link"] == ib["link"] == "up"
+    assert re.search(r"8086:100e class 0200 e1000", a.command("pci"))
+    assert re.search(r"1af4:10(00|41) class 0200 virtio-net", b.command("pci"))
+
+    sent, received, out = ping(a, "10.0.0.2", 3)
+    assert (sent, received) == (3, 3), out
+    assert re.search(r"^reply seq=1 bytes=64 ttl=\d+ time=", out, re.M), out
+    sent, received, out = ping(b, "10.0.0.1", 3)
+    assert (sent, received) == (3, 3), out
+    # Nobody has 10.0.0.9: every request times out and the summary says so.
+    sent, received, out = ping(a, "10.0.0.9", 2)
+    assert (sent, received) == (2, 0) and "loss=100%" in out, out
+
+    out = a.command("net bench 10.0.0.2 3", timeout=60)
+    m = re.search(r"^bench: mbps=(\d+)\.(\d) bytes=(\d+) seconds=(\d+)\.(\d+)$", out, re.M)
+    assert m, out
+    assert int(m.group(3)) > 100000, out          # data really moved
+    print(f"\nnet bench e1000 -> virtio-net under QEMU TCG: {m.group(0)}")
+    out = b.command("net")
+    rx = int(re.search(r"rx packets (\d+) bytes (\d+)", out).group(2))
+    assert rx > 0
+
+    # Nothing listens on 10.0.0.9: refused or unanswered, never a hang or a crash.
+    out = a.command("net bench 10.0.0.9 1", timeout=60)
+    assert re.search(r"^bench: failed reason=", out, re.M), out
+
+
+def test_runtime_address_and_bad_input(workdir, hosts):
+    a, b = two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci")
+    out = b.command("net ip eth0 10.0.1.2/24")
+    assert "ip 10.0.1.2 mask 255.255.255.0" in out, out
+    a.command("net ip eth0 10.0.1.1/24 gw 10.0.1.254")
+    assert iface(a)["gw"] == "10.0.1.254"
+    assert ping(a, "10.0.1.2", 2)[1] == 2
+    assert "error: no interface 'eth7'" in a.command("net ip eth7 10.0.0.1/24")
+    assert "error: bad address '10.0.0.300/24'" in a.command("net ip eth0 10.0.0.300/24")
+    assert "error: bad address '10.0.0.1/33'" in a.command("net ip eth0 10.0.0.1/33")
+    assert "error: 'nonsense' is not an IPv4 address" in a.command("ping nonsense")
+    assert "usage: net" in a.command("net frobnicate")
+    assert iface(a)["ip"] == "10.0.1.1"          # bad commands changed nothing
+
+
+def test_dhcp_on_qemu_user_networking(workdir, hosts):
+    h = QemuHost(workdir, smp=2, mem_mb=256,
+                 esp=esp_with_config(workdir, "d", ["ip=dhcp"]),
+                 extra=["-netdev", "user,id=n0", "-device", "e1000,netdev=n0"])
+    hosts.append(h)
+    h.start().wait_prompt()
+    import time
+    deadline = time.time() + 60
+    while iface(h)["ip"] == "0.0.0.0":
+        assert time.time() < deadline, h.command("log")
+        time.sleep(1)
+    i = iface(h)
+    assert i["ip"].startswith("10.0.2.") and i["gw"] == "10.0.2.2", i
