@@ -196,17 +196,27 @@ class BochsHost(Host):
     name = "bochs"
 
     def __init__(self, workdir, cpus=2, megs=512, model="corei7_icelake_u", boot_timeout=240,
-                 images=None):
+                 images=None, name="bochs", config=(), e1000=None):
+        self.name = name
+        self.config = config            # extra ferry.cfg lines
+        self.e1000 = e1000              # (mac, bxhub port base for this host) or None
         super().__init__(workdir, boot_timeout)
         self.cpus, self.megs, self.model = cpus, megs, model
         self.images = images or {}      # name -> bytes, put in \\images\\ on the boot disk
 
     def prepare(self):
-        self.img = os.path.join(self.workdir, "ferry.img")
+        self.img = os.path.join(self.workdir, f"ferry-{self.name}.img")
         shutil.copyfile(os.path.join(BUILD, "ferry.img"), self.img)
         for stale in (self.img + ".lock",):
             if os.path.exists(stale):
                 os.unlink(stale)
+        if self.config:
+            cfg = os.path.join(self.workdir, f"ferry-{self.name}.cfg")
+            with open(os.path.join(BUILD, "esp", "ferry.cfg")) as f:
+                base = f.read()
+            with open(cfg, "w") as f:
+                f.write(base + "\n".join(self.config) + "\n")
+            subprocess.run(["mcopy", "-o", "-i", self.img, cfg, "::/ferry.cfg"], check=True)
         if self.images:
             subprocess.run(["mmd", "-i", self.img, "::/images"], check=True)
             for name, data in self.images.items():
@@ -214,7 +224,10 @@ class BochsHost(Host):
                 with open(path, "wb") as f:
                     f.write(data)
                 subprocess.run(["mcopy", "-i", self.img, path, "::/images/" + name], check=True)
-        self.rc = os.path.join(self.workdir, "bochsrc")
+        self.rc = os.path.join(self.workdir, f"bochsrc-{self.name}")
+        nic = ""
+        if self.e1000:
+            nic = f"e1000: enabled=1, mac={self.e1000[0]}, ethmod=socket, ethdev={self.e1000[1]}\n"
         with open(self.rc, "w") as f:
             f.write(f"""megs: {self.megs}
 cpu: model={self.model}, count={self.cpus}, ips=200000000
@@ -224,14 +237,14 @@ display_library: rfb, options="timeout=0"
 ata0-master: type=disk, path={self.img}, mode=flat
 boot: disk
 com1: enabled=1, mode=socket-server, dev=127.0.0.1:{self.port}
-log: {self.workdir}/bochs.log
+log: {self.workdir}/{self.name}.log
 info: action=ignore
 panic: action=fatal
 error: action=report
 pci: enabled=1, chipset=i440fx
 speaker: enabled=0
 sound: driver=dummy
-""")
+{nic}""")
 
     def argv(self):
         # The debugger is compiled in: "c" on stdin lets it run.

@@ -112,3 +112,65 @@ def test_dhcp_on_qemu_user_networking(workdir, hosts):
         time.sleep(1)
     i = iface(h)
     assert i["ip"].startswith("10.0.2.") and i["gw"] == "10.0.2.2", i
+
+
+@pytest.fixture
+def bxhub(workdir):
+    """Bochs' virtual Ethernet hub: port i talks to UDP base+2i (to the host) and base+2i+1."""
+    import signal
+    import subprocess
+    import time
+    base = free_port() & ~1
+    proc = subprocess.Popen(["timeout", "-s", "KILL", "900", "bxhub", "-ports=3", f"-base={base}",
+                             "-logfile=" + os.path.join(workdir, "bxhub.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    time.sleep(0.5)
+    yield base
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=5)
+
+
+def test_bochs_e1000_hosts_ping_through_bxhub(workdir, hosts, bxhub):
+    from ferryhost import BochsHost
+    a = BochsHost(workdir, name="ba", config=["ip=10.0.3.1/24"],
+                  e1000=("b0:c4:20:00:00:01", bxhub))
+    b = BochsHost(workdir, name="bb", config=["ip=10.0.3.2/24"],
+                  e1000=("b0:c4:20:00:00:02", bxhub + 2))
+    hosts.extend([a, b])
+    a.start()
+    b.start()
+    a.wait_prompt()
+    b.wait_prompt()
+    assert iface(a)["driver"] == "e1000" and iface(a)["ip"] == "10.0.3.1"
+    # bxhub forwards unicast only to MACs it has learned from a broadcast: the ARP
+    # request of the first ping teaches it.
+    sent, received, out = ping(a, "10.0.3.2", 3)
+    assert received >= 2, out
+    sent, received, out = ping(b, "10.0.3.1", 3)
+    assert received == 3, out
+
+
+def test_vtx_host_and_amdv_host_share_a_segment(workdir, hosts, bxhub):
+    from ferryhost import BochsHost
+    a = BochsHost(workdir, name="vmx", config=["ip=10.0.4.1/24"],
+                  e1000=("b0:c4:20:00:00:03", bxhub))
+    q = QemuHost(workdir, smp=2, mem_mb=256, name="svm",
+                 esp=esp_with_config(workdir, "svm", ["ip=10.0.4.2/24"]),
+                 extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
+                        f"local.port={bxhub + 2},remote.type=inet,remote.host=127.0.0.1,"
+                        f"remote.port={bxhub + 3}",
+                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:04"])
+    hosts.extend([a, q])
+    a.start()
+    q.start()
+    a.wait_prompt()
+    q.wait_prompt()
+    assert "virt: vmx" in a.command("host") and "virt: svm" in q.command("host")
+    sent, received, out = ping(q, "10.0.4.1", 3)
+    assert received >= 2, out
+    sent, received, out = ping(a, "10.0.4.2", 3)
+    assert received == 3, out
