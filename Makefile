@@ -33,7 +33,7 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protec
 	-I/usr/include/efi -I/usr/include/efi/x86_64 -I. -MMD -MP
 EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 
-.PHONY: all deps run test unit system check-nosse clean
+.PHONY: all deps run test unit system check-nosse fuzz clean
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img
 
 deps: $(DEPS_STAMP)
@@ -119,6 +119,18 @@ check-nosse: $(B)/core.elf
 	@if tools/check-nosse.sh $(B)/nosse-probe.elf >/dev/null 2>&1; then \
 		echo "check-nosse: the scan missed SSE in a probe" >&2; exit 1; fi
 
+# libFuzzer over the NIC -> lwIP glue (tests/fuzz/fuzz_netif.c); FUZZ_SECONDS per run.
+FUZZ_SECONDS ?= 10
+$(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/support.c $(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit \
+		$(LWIP_INCLUDES) $^ -o $@
+
+fuzz: $(B)/fuzz_netif
+	@mkdir -p $(B)/fuzz_corpus
+	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(B)/fuzz_corpus \
+		2>&1 | tail -3
+
 system: all
 	@$(PYTHON) -m pytest -v tests/system
 
@@ -126,6 +138,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-nosse
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory system
 
 run: deps

@@ -9,7 +9,7 @@ stamp="$tp/.deps-v1"
 
 pkgs=(build-essential gnu-efi qemu-system-x86 qemu-utils ovmf ipxe-qemu bochs bochsbios vgabios
       bximage mtools dosfstools newlib-source libcmocka-dev python3-pytest python3-pexpect
-      dpkg-dev xz-utils binutils iproute2 busybox-static)
+      dpkg-dev xz-utils binutils iproute2 busybox-static clang libclang-rt-14-dev)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 
