@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hv/cmdline.h"
+#include "hv/dirty.h"
 #include "hv/commands.h"
 #include "hv/control.h"
 #include "hv/mem.h"
@@ -16,7 +17,7 @@ static const char *const exit_names[EXIT_COUNT] = {
     [EXIT_XSETBV] = "xsetbv", [EXIT_CR] = "cr", [EXIT_EXTINT] = "extint",
     [EXIT_PREEMPT] = "timeslice", [EXIT_SHUTDOWN] = "shutdown", [EXIT_EXCEPTION] = "exception",
     [EXIT_ENTRY_FAIL] = "entry-fail", [EXIT_UNHANDLED] = "unhandled",
-    [EXIT_INVALID_INSN] = "invalid-insn", [EXIT_NOP] = "nop",
+    [EXIT_INVALID_INSN] = "invalid-insn", [EXIT_NOP] = "nop", [EXIT_DIRTY] = "dirty",
 };
 
 static bool valid_name(const char *s)
@@ -98,6 +99,86 @@ static void cmd_stats(struct con *c, struct vm *vm)
         con_printf(c, "stopped: %s\n", vm->stop_reason);
 }
 
+/*
+ * `vm dirty NAME start|verify|stop`: dirty logging with a built-in oracle. start snapshots
+ * guest RAM; verify pauses the VM, harvests, and checks every page that changed since the
+ * last snapshot was reported dirty (missed must be 0; extra dirty pages are allowed).
+ */
+static uint8_t *snapshots[VM_MAX];
+
+static void snapshot_free(struct vm *vm)
+{
+    uint8_t **s = &snapshots[vm - vms];
+    if (*s)
+        frame_free(virt_to_phys(*s), vm->mem_size / PAGE_SIZE);
+    *s = NULL;
+}
+
+static int dirty_verify(struct con *c, struct vm *vm, uint8_t *snap)
+{
+    static uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
+    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    uint64_t pages = vm->mem_size / PAGE_SIZE, changed = 0, missed = 0;
+    uint64_t dirty = vm_dirty_harvest(vm, bitmap);
+    for (uint64_t p = 0; p < pages; p++) {
+        if (!memcmp(ram + p * PAGE_SIZE, snap + p * PAGE_SIZE, PAGE_SIZE))
+            continue;
+        changed++;
+        if (!(bitmap[p / 64] >> (p % 64) & 1))
+            missed++;
+        memcpy(snap + p * PAGE_SIZE, ram + p * PAGE_SIZE, PAGE_SIZE);
+    }
+    con_printf(c, "dirty: vm=%s pages=%llu changed=%llu dirty=%llu missed=%llu\n", vm->name,
+               (unsigned long long)pages, (unsigned long long)changed,
+               (unsigned long long)dirty, (unsigned long long)missed);
+    return missed ? -EIO : 0;
+}
+
+static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
+{
+    char err[160];
+    uint8_t **snap = &snapshots[vm - vms];
+    bool was_running = vm->state == VM_RUNNING;
+    int rc = 0;
+    if (strcmp(op, "start") && strcmp(op, "verify") && strcmp(op, "stop")) {
+        con_usage(c, cmd_find("vm"));
+        return -EINVAL;
+    }
+    if (!strcmp(op, "stop")) {
+        vm_dirty_stop(vm);
+        snapshot_free(vm);
+        con_printf(c, "vm %s: ok\n", vm->name);
+        return 0;
+    }
+    if (!strcmp(op, "start") == !!vm->dirty_on || vm->state == VM_STOPPED) {
+        con_printf(c, "error: dirty logging is %s for vm %s\n", vm->dirty_on ? "on" : "off",
+                   vm->name);
+        return -EINVAL;
+    }
+    if (was_running && vm_pause(vm, err, sizeof(err))) {
+        con_printf(c, "error: %s\n", err);
+        return -EIO;
+    }
+    if (!strcmp(op, "start")) {
+        uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 1, 0);
+        if (!pa || (rc = vm_dirty_start(vm))) {
+            if (pa)
+                frame_free(pa, vm->mem_size / PAGE_SIZE);
+            con_printf(c, "error: cannot start dirty logging (%d)\n", pa ? rc : -ENOMEM);
+            rc = -ENOMEM;
+        } else {
+            *snap = phys_to_virt(pa);
+            memcpy(*snap, phys_to_virt(vm->chunks[0].hpa), vm->mem_size);
+            con_printf(c, "vm %s: ok\n", vm->name);
+        }
+    } else {
+        rc = dirty_verify(c, vm, *snap);
+    }
+    if (was_running)
+        vm_resume(vm, err, sizeof(err));
+    return rc;
+}
+
 int cmd_vm(struct con *c, int argc, char **argv)
 {
     char err[160] = "";
@@ -112,6 +193,14 @@ int cmd_vm(struct con *c, int argc, char **argv)
             return rc;
         rc = vm_create(&cfg, err, sizeof(err));
         goto out;
+    }
+    if (argc == 4 && !strcmp(argv[1], "dirty")) {
+        struct vm *vm = vm_find(argv[2]);
+        if (!vm) {
+            con_printf(c, "error: no VM named '%s'\n", argv[2]);
+            return -ENOENT;
+        }
+        return cmd_dirty(c, vm, argv[3]);
     }
     if (argc != 3) {
         con_usage(c, cmd_find("vm"));
@@ -128,8 +217,10 @@ int cmd_vm(struct con *c, int argc, char **argv)
         rc = vm_pause(vm, err, sizeof(err));
     else if (!strcmp(argv[1], "resume"))
         rc = vm_resume(vm, err, sizeof(err));
-    else if (!strcmp(argv[1], "destroy"))
+    else if (!strcmp(argv[1], "destroy")) {
+        snapshot_free(vm);
         rc = vm_destroy(vm, err, sizeof(err));
+    }
     else if (!strcmp(argv[1], "stats")) {
         cmd_stats(c, vm);
         return 0;

@@ -258,6 +258,8 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
     case EXIT_NOP:
         ex->advance = true;
         return true;
+    case EXIT_DIRTY:
+        return true;                    /* the backend logged the page; the write retries */
     case EXIT_SHUTDOWN:
         return stop_with_dump(v, ex, "triple fault");
     case EXIT_ENTRY_FAIL:

@@ -51,6 +51,10 @@ static int find_image(const char *name, const void **img, size_t *len)
 
 static void free_vm(struct vm *vm)
 {
+    if (vm->dirty_bitmap) {
+        frame_free(virt_to_phys(vm->dirty_bitmap), vm->dirty_bitmap_pages);
+        vm->dirty_bitmap = NULL;
+    }
     if (vm->arch)
         hv_ops->vm_destroy(vm);
     for (unsigned i = 0; i < vm->nvcpus; i++)

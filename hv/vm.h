@@ -29,7 +29,7 @@ enum vm_state { VM_EMPTY = 0, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
 enum hv_exit_reason {
     EXIT_NONE = 0, EXIT_CPUID, EXIT_IO, EXIT_MMIO, EXIT_MSR_READ, EXIT_MSR_WRITE, EXIT_HLT,
     EXIT_XSETBV, EXIT_CR, EXIT_EXTINT, EXIT_PREEMPT, EXIT_SHUTDOWN, EXIT_EXCEPTION,
-    EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_COUNT
+    EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_DIRTY, EXIT_COUNT
 };
 
 struct hv_exit {
@@ -82,6 +82,7 @@ struct vcpu {
     uint64_t mtrr_def_type;
     struct hv_exit exit;         /* the last exit; its result is applied at the next entry */
     bool created;                /* the backend state exists (on pcpu) */
+    volatile uint32_t flush_req; /* flush cached second-level translations before entering */
     volatile bool dead;          /* destroyed by its pcpu; the control plane may free it */
     uint64_t exits[EXIT_COUNT];
     uint64_t guest_tsc_ticks;    /* host TSC ticks spent in the guest */
@@ -107,12 +108,23 @@ struct vm {
     char cmdline[256];
     char stop_reason[160];
     struct spinlock lock;
+    /* Dirty logging (hv/dirty.c): one bit per 4 KiB of guest RAM, set by write faults. */
+    volatile bool dirty_on;
+    uint64_t *dirty_bitmap;
+    uint64_t dirty_bitmap_pages;
 };
 
 extern struct vm vms[VM_MAX];
 
 struct vm *vm_find(const char *name);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Dirty logging, called by backends from a write fault: marks gpa's page. */
+static inline void vm_dirty_mark(struct vm *vm, uint64_t gpa)
+{
+    uint64_t page = gpa >> 12;
+    __atomic_or_fetch(&vm->dirty_bitmap[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
+}
 
 int vm_register_io(struct vm *vm, uint16_t base, uint16_t count, io_handler_fn fn, void *dev);
 int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t size, mmio_handler_fn fn, void *dev);

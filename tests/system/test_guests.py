@@ -101,7 +101,23 @@ def test_memtest_lifecycle(guest_host):
     beats = h.wait_heartbeats("beat", 0, paused_at + 2)
     check_beats(beats, 0, paused_at + 2)
 
+    # Dirty logging (write protection of EPT/NPT) against a snapshot oracle: with the VM
+    # paused at each harvest, every page whose contents changed must have been logged.
+    assert h.command("vm dirty beat start").strip() == "vm beat: ok"
+    for _ in range(3):
+        time.sleep(2)
+        out = h.command("vm dirty beat verify")
+        m = re.search(r"^dirty: vm=beat pages=2048 changed=(\d+) dirty=(\d+) missed=(\d+)$",
+                      out, re.M)
+        assert m, out
+        changed, dirty, missed = map(int, m.groups())
+        assert missed == 0 and changed > 0 and dirty >= changed, out
+    assert h.command("vm dirty beat stop").strip() == "vm beat: ok"
+    seq = last_seq(h.heartbeats("beat", 0), 0)
+    check_beats(h.wait_heartbeats("beat", 0, seq + 2), 0, seq + 2)   # still right after logging
+
     stats = h.command("vm stats beat")
+    assert re.search(r"^exits dirty \d+$", stats, re.M), stats
     assert re.search(r"^exits cpuid 5$", stats, re.M), stats
     assert re.search(r"^exits io \d+$", stats, re.M), stats
     # VT-x ends slices with the preemption timer, SVM with the APIC timer (an external interrupt)

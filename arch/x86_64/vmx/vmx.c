@@ -10,6 +10,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
 #include "arch/x86_64/percpu.h"
+#include "arch/x86_64/slpt.h"
 #include "arch/x86_64/vmx/vmcs.h"
 #include "arch/x86_64/vmx/vmx.h"
 #include "arch/x86_64/vmx/vmx_caps.h"
@@ -383,6 +384,44 @@ static void vmx_vcpu_put(struct vcpu *v)
     v->lazy_cr2 = read_cr2();
 }
 
+static struct slpt ept_of(struct vm *vm)
+{
+    return (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, vm->node };
+}
+
+/* A write to a write-protected RAM page while logging: log it, let it through, retry. */
+static void vmx_dirty_fault(struct vcpu *v, struct hv_exit *exit)
+{
+    struct slpt t = ept_of(v->vm);
+    uint64_t *leaf = slpt_leaf(&t, exit->mmio.gpa);
+    if (!leaf || !vm_gpa_to_hva(v->vm, exit->mmio.gpa, 1))
+        return;                    /* MMIO after all */
+    vm_dirty_mark(v->vm, exit->mmio.gpa);
+    __atomic_or_fetch(leaf, SLPT_W, __ATOMIC_RELEASE);
+    invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
+    exit->reason = EXIT_DIRTY;
+}
+
+static int vmx_dirty_start(struct vm *vm)
+{
+    struct slpt t = ept_of(vm);
+    return slpt_protect_range(&t, 0, vm->mem_size, true);
+}
+
+static void vmx_dirty_protect(struct vm *vm, uint64_t gpa)
+{
+    struct slpt t = ept_of(vm);
+    uint64_t *leaf = slpt_leaf(&t, gpa);
+    if (leaf)
+        __atomic_and_fetch(leaf, ~SLPT_W, __ATOMIC_RELEASE);
+}
+
+static void vmx_dirty_stop(struct vm *vm)
+{
+    struct slpt t = ept_of(vm);
+    slpt_protect_range(&t, 0, vm->mem_size, false);
+}
+
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
 {
     struct vmx_vcpu *x = v->arch;
@@ -397,6 +436,8 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     int64_t left = (int64_t)(this_cpu()->slice_end_tsc - rdtsc());
     uint64_t ticks = left > 0 ? (uint64_t)left >> vmx_caps.preempt_shift : 0;
     vmcs_write32(VMCS_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
+    if (__atomic_exchange_n(&v->flush_req, 0, __ATOMIC_ACQ_REL))
+        invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
     uint64_t t0 = rdtsc();
     int rc = vmx_enter(v->gpr, x->launched);
     v->guest_tsc_ticks += rdtsc() - t0;
@@ -421,6 +462,8 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     }
     vmx_decode_exit(v, exit);
     x->last_insn_len = exit->insn_len;
+    if (exit->reason == EXIT_MMIO && exit->mmio.write && v->vm->dirty_on)
+        vmx_dirty_fault(v, exit);
     return 0;
 }
 
@@ -511,4 +554,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_dump = vmx_dump,
     .vcpu_put = vmx_vcpu_put,
     .vcpu_load = vmx_vcpu_load,
+    .dirty_start = vmx_dirty_start,
+    .dirty_protect = vmx_dirty_protect,
+    .dirty_stop = vmx_dirty_stop,
 };
