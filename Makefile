@@ -17,16 +17,17 @@ CORE_ARCH_FLAGS := -ffreestanding -mgeneral-regs-only -mno-red-zone -mcmodel=ker
 GCC_INC := $(shell $(CC) -print-file-name=include)
 
 include net/lwip.mk
+include hv/mbedtls.mk
 
 CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
-	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) \
+	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) \
 	-DFERRY_GIT='"$(GIT_REV)"' -MMD -MP
 include tests/guest/guest.mk
 
 CORE_C := $(wildcard hv/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
 	$(wildcard net/*.c)
 CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*.S)
-CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS))
+CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS) $(MBEDTLS_SRCS))
 
 EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -ffreestanding -DGNU_EFI_USE_MS_ABI \
@@ -126,10 +127,16 @@ $(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/support.c $(NET_SRCS) $(LWIP
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit \
 		$(LWIP_INCLUDES) $^ -o $@
 
-fuzz: $(B)/fuzz_netif
-	@mkdir -p $(B)/fuzz_corpus
-	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(B)/fuzz_corpus \
-		2>&1 | tail -3
+$(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig_stream.c hv/crc32c.c | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
+
+fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream
+	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig
+	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		$(B)/fuzz_corpus 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_mig 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

@@ -16,7 +16,7 @@
 #include "hv/mem.h"
 #include "hv/time.h"
 
-/* Registers (SDM 13.4, table 13-2) */
+/* Registers (SDM chapter 13) */
 #define REG_CTRL   0x0000
 #define REG_STATUS 0x0008
 #define REG_EERD   0x0014
@@ -85,7 +85,7 @@
 #define BUF_SIZE   2048
 #define MIN_FRAME  14
 #define MAX_FRAME  (NIC_MTU_FRAME + 4)    /* one VLAN tag; the FCS is stripped (SECRC) */
-#define MMIO_SIZE  0x20000                /* BAR0 is 128 KiB (SDM 4.1) */
+#define MMIO_SIZE  0x20000                /* BAR0: 128 KiB of registers */
 
 struct rx_desc {
     uint64_t addr;
@@ -124,17 +124,17 @@ static unsigned ne1000;
 /* Compiler barrier: x86 keeps stores (and loads) to write-back memory and UC MMIO in order. */
 static inline void dma_barrier(void) { __asm__ volatile("" ::: "memory"); }
 
-static uint32_t rd32(const struct e1000 *e, unsigned reg)
+static uint32_t rd32(const struct e1000 *e, unsigned r)
 {
-    return *(volatile uint32_t *)(e->regs + reg);
+    return *(volatile uint32_t *)(e->regs + r);
 }
 
-static void wr32(const struct e1000 *e, unsigned reg, uint32_t v)
+static void wr32(const struct e1000 *e, unsigned r, uint32_t v)
 {
-    *(volatile uint32_t *)(e->regs + reg) = v;
+    *(volatile uint32_t *)(e->regs + r) = v;
 }
 
-/* SDM 5.3.1 (EERD): one 16-bit word, or -1 on timeout. */
+/* One 16-bit EEPROM word through EERD, or -1 on timeout. */
 static int eeprom_read(const struct e1000 *e, unsigned word)
 {
     wr32(e, REG_EERD, (word & 0xff) << 8 | EERD_START);
@@ -165,13 +165,13 @@ static int read_mac(struct e1000 *e, uint8_t mac[6])
     static const uint8_t zero[6];
     if (!memcmp(mac, zero, 6) || (mac[0] & 1))
         return -EINVAL;
-    /* The receive filter uses RA0: make sure it holds this address (SDM 13.4.62). */
+    /* The unicast filter matches RA0: make sure it holds this address and is valid. */
     wr32(e, REG_RAL(0), lo);
     wr32(e, REG_RAH(0), (hi & 0xffff) | RAH_AV);
     return 0;
 }
 
-/* SDM 14.1-14.3: reset, then link up with auto-speed detection, no flow control. */
+/* SDM chapter 14: reset, then link up with auto-speed detection, no flow control. */
 static int reset_mac(struct e1000 *e)
 {
     wr32(e, REG_IMC, 0xffffffffu);
@@ -181,8 +181,8 @@ static int reset_mac(struct e1000 *e)
     while (rd32(e, REG_CTRL) & CTRL_RST)
         if (time_ns() > deadline)
             return -ETIMEDOUT;
-    wr32(e, REG_IMC, 0xffffffffu);    /* reset unmasks nothing, but firmware may race us */
-    (void)rd32(e, REG_ICR);
+    wr32(e, REG_IMC, 0xffffffffu);    /* whatever the reset restored: polled, never interrupts */
+    (void)rd32(e, REG_ICR);           /* clears pending causes */
     uint32_t ctrl = rd32(e, REG_CTRL);
     ctrl &= ~(CTRL_LRST | CTRL_ILOS | CTRL_VME | CTRL_PHY_RST);
     wr32(e, REG_CTRL, ctrl | CTRL_SLU | CTRL_ASDE);
@@ -193,7 +193,7 @@ static int reset_mac(struct e1000 *e)
     return 0;
 }
 
-/* SDM 14.4 and 14.5. */
+/* SDM chapter 14: receive, then transmit initialization. */
 static void setup_rings(struct e1000 *e)
 {
     for (unsigned i = 0; i < 128; i++)
@@ -336,7 +336,7 @@ int e1000_probe(struct pci_dev *d)
                 "device not used", d->bus, d->dev, d->fn, (unsigned long long)b->base);
         return -ERANGE;
     }
-    if (ne1000 == NIC_MAX || nic_count() == NIC_MAX) {
+    if (nic_count() == NIC_MAX) {    /* so nic_register below cannot fail */
         log_err("e1000", "%02x:%02x.%u: no room for another NIC", d->bus, d->dev, d->fn);
         return -ENOSPC;
     }
@@ -374,15 +374,7 @@ int e1000_probe(struct pci_dev *d)
     e->nic.ops = &e1000_ops;
     e->nic.priv = e;
     e->nic.pci = d;
-    rc = nic_register(&e->nic);
-    if (rc) {
-        /* Stop DMA before the memory goes back. */
-        wr32(e, REG_RCTL, 0);
-        wr32(e, REG_TCTL, 0);
-        pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) & ~CMD_MASTER);
-        frame_free(pa, DMA_PAGES);
-        return rc;
-    }
+    nic_register(&e->nic);
     ne1000++;
     d->driver = "e1000";
     return 0;

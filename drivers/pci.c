@@ -50,7 +50,7 @@ static volatile void *ecam_addr(const struct pci_dev *d, unsigned off)
     for (unsigned i = 0; i < necam; i++)
         if (ecam[i].segment == d->segment && d->bus >= ecam[i].bus_start &&
             d->bus <= ecam[i].bus_end)
-            /* PCI Firmware Spec 3.3 4.1.2: the base address is that of bus 0, whatever bus_start. */
+            /* PCI Firmware Spec 3.3 4.1.2: the base is that of bus 0, whatever bus_start. */
             return phys_to_virt(ecam[i].base + ((uint64_t)d->bus << 20 | (uint64_t)d->dev << 15 |
                                                 (uint64_t)d->fn << 12 | off));
     return NULL;

@@ -12,6 +12,8 @@
 #include "hv/time.h"
 
 #define PCI_CAP_VNDR 0x09
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_INTX_OFF 0x400
 #define DIRECT_MAP_LIMIT (4ull << 30)  /* the direct map covers RAM and the 32-bit MMIO hole */
 #define RESET_TIMEOUT_US 100000
 
@@ -59,8 +61,10 @@ int vp_parse_caps(struct pci_dev *d, struct vp_dev *vp)
         uint8_t type = pci_read8(d, c + CAP_TYPE);
         /* 4.1.4: the driver uses the first capability of each type it can use. */
         if (type >= VP_CAP_COMMON && type <= VP_CAP_DEVICE && !vp->present[type - 1]) {
-            if (pci_read8(d, c + CAP_LEN) < (type == VP_CAP_NOTIFY ? 20 : 16))
+            if (pci_read8(d, c + CAP_LEN) < (type == VP_CAP_NOTIFY ? 20 : 16)) {
+                log_warn("virtio", "%s: capability type %u at %#x too short", vp->tag, type, c);
                 return -EINVAL;
+            }
             int rc = take_region(d, vp, c, type - 1);
             if (rc)
                 return rc;
@@ -201,6 +205,8 @@ int vp_open(struct pci_dev *d, struct vp_dev *vp)
     if ((rc = map_regions(vp)))
         return rc;
     pci_enable(d, true, false, true);
+    /* Polled: keep INTx quiet too (used-buffer interrupts are also suppressed per queue). */
+    pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_INTX_OFF);
     if ((rc = vp_reset(vp)))
         return rc;
     set_status(vp, VIRTIO_STATUS_ACKNOWLEDGE);

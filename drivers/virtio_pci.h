@@ -169,12 +169,6 @@ static inline int virtq_pop_used(struct virtq *vq, uint32_t *len)
     return (int)id;
 }
 
-/* Entries the device has not returned yet. */
-static inline uint16_t virtq_in_flight(const struct virtq *vq)
-{
-    return (uint16_t)(vq->avail_idx - vq->last_used);
-}
-
 /* Finds the capabilities; -ENODEV if the modern ones are missing (a legacy-only device),
  * -EINVAL if one points outside its BAR. Fills r[], present[], notify_mult, cfg_cap and
  * maps nothing. */

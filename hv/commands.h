@@ -16,5 +16,6 @@ int cmd_vm(struct con *c, int argc, char **argv);
 int cmd_pci(struct con *c, int argc, char **argv);
 int cmd_net(struct con *c, int argc, char **argv);
 int cmd_ping(struct con *c, int argc, char **argv);
+int cmd_migrate(struct con *c, int argc, char **argv);
 
 #endif

@@ -94,6 +94,15 @@ static int set_gateway(struct hv_config *cfg, const char *v)
     return 0;
 }
 
+static int set_cluster_key(struct hv_config *cfg, const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 16 || n >= sizeof(cfg->cluster_key))
+        return -ERANGE;
+    memcpy(cfg->cluster_key, v, n + 1);
+    return 0;
+}
+
 static const struct {
     const char *key;
     config_set_fn set;
@@ -104,6 +113,7 @@ static const struct {
     { "serial_baud", set_serial_baud, "a divisor of 115200, e.g. 115200, 57600, 9600" },
     { "ip", set_ip, "dhcp or a.b.c.d/prefix, for the first network interface" },
     { "gateway", set_gateway, "a.b.c.d" },
+    { "cluster_key", set_cluster_key, "16-127 characters shared by the cluster's hosts" },
 };
 
 void config_defaults(struct hv_config *cfg)

@@ -17,6 +17,7 @@ struct hv_config {
     uint32_t serial_baud;
     char ip[32];                /* first interface: "dhcp", "a.b.c.d/prefix" or "" (none) */
     char gateway[16];
+    char cluster_key[128];      /* shared by the hosts that migrate to each other */
 };
 
 void config_defaults(struct hv_config *cfg);

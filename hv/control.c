@@ -9,6 +9,7 @@
 #include "hv/control.h"
 #include "hv/host.h"
 #include "hv/log.h"
+#include "hv/migrate.h"
 #include "net/netdev.h"
 
 #define CTRL_RBRACKET 0x1d
@@ -81,6 +82,10 @@ void hv_control_loop(void)
             log_flush_pending();
             con_puts(&serial, CON_PROMPT);
         }
+        migrate_poll();
+        char msg[200];
+        if (control_console_idle() && migrate_message(msg, sizeof(msg)))
+            con_printf(&serial, "\n%s\n" CON_PROMPT, msg);
         if (attached && attached_step(&serial)) {
             net_service();
             continue;

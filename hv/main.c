@@ -19,6 +19,7 @@
 #include "hv/host.h"
 #include "hv/log.h"
 #include "hv/mem.h"
+#include "hv/migrate.h"
 #include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/version.h"
@@ -130,6 +131,7 @@ static void setup_network(void)
         log_warn("net", "%s: cannot apply ip=%s", netdev_get(0)->name, hv_config.ip);
     else if (hv_config.ip[0] && !netdev_count())
         log_warn("net", "ip=%s in ferry.cfg, but there is no network interface", hv_config.ip);
+    migrate_init();
 }
 
 void hv_main(const struct boot_info *bi)

@@ -85,6 +85,20 @@ static void retire(struct runq *q, unsigned i)
     __atomic_store_n(&v->dead, true, __ATOMIC_RELEASE);
 }
 
+/* A paused vCPU's state, read on its own CPU: the VMCS/VMCB and lazy state live here. */
+static void save_state(struct runq *q, struct vcpu *v)
+{
+    if (v->created) {
+        switch_to(q, v);
+        hv_ops->vcpu_get_state(v, &v->saved);
+        hv_ops->vcpu_put(v);        /* FPU into v->xsave, lazy MSRs into v */
+        q->loaded = NULL;
+    } else {
+        v->saved = v->init;         /* never ran */
+    }
+    __atomic_and_fetch(&v->request, ~VCPU_REQ_SAVE, __ATOMIC_RELEASE);
+}
+
 /* Next runnable vCPU, retiring stopped ones and acknowledging pauses on the way. */
 static struct vcpu *pick(struct runq *q)
 {
@@ -97,6 +111,8 @@ static struct vcpu *pick(struct runq *q)
             tries = 0;
             continue;
         }
+        if ((req & VCPU_REQ_SAVE) && (req & VCPU_REQ_PAUSE))
+            save_state(q, v);
         v->paused = req & VCPU_REQ_PAUSE;
         if (!v->paused && !v->halted)
             return v;

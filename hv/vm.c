@@ -154,7 +154,9 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     }
     vm->chunks[0] = (struct vm_mem_chunk){ 0, pa, vm->mem_size, vm->node };
     vm->nchunks = 1;
-    if ((rc = load_guest(vm, cfg->image, err, errlen, &entry)))
+    /* An empty image makes a skeleton for an incoming migration: RAM and state arrive. */
+    entry = 0;
+    if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
         goto fail;
     cpu_policy_from_host(&vm->policy, host_cpuid, NULL);
     uart_dev_init(&vm->uart);
@@ -272,5 +274,17 @@ int vm_destroy(struct vm *vm, char *err, size_t errlen)
     }
     log_info("vm", "destroyed %s", vm->name);
     free_vm(vm);
+    return 0;
+}
+
+/* Reads every vCPU's state into vcpu->saved (the VM must be paused); 0 or -ETIMEDOUT. */
+int vm_save_vcpus(struct vm *vm)
+{
+    request_all(vm, VCPU_REQ_SAVE, 0);
+    uint64_t end = time_ns() + 2000000000ull;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        while (__atomic_load_n(&vm->vcpus[i].request, __ATOMIC_ACQUIRE) & VCPU_REQ_SAVE)
+            if (time_ns() > end)
+                return -ETIMEDOUT;
     return 0;
 }

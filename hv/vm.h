@@ -60,6 +60,7 @@ struct vm_mmio { uint64_t base, size; mmio_handler_fn fn; void *dev; };
 
 #define VCPU_REQ_PAUSE 0x1
 #define VCPU_REQ_STOP  0x2
+#define VCPU_REQ_SAVE  0x4           /* (paused) copy the state to vcpu->saved on its CPU */
 
 struct vm;
 
@@ -74,6 +75,7 @@ struct vcpu {
     volatile bool halted;
     bool started;
     struct vcpu_state init;      /* state to load at the first entry */
+    struct vcpu_state saved;     /* filled on VCPU_REQ_SAVE (with the FPU in xsave) */
     void *xsave;                 /* guest FPU/SIMD state while not loaded (XSAVE area) */
     uint64_t xcr0;               /* the guest's XCR0 */
 #define VCPU_LAZY_MSRS 6

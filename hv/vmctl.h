@@ -23,5 +23,6 @@ int vm_pause(struct vm *vm, char *err, size_t errlen);
 int vm_resume(struct vm *vm, char *err, size_t errlen);
 int vm_destroy(struct vm *vm, char *err, size_t errlen);
 const char *vm_state_name(enum vm_state s);
+int vm_save_vcpus(struct vm *vm);
 
 #endif

@@ -1,0 +1,73 @@
+/* `migrate VM HOST[:PORT] [downtime=MS]`, `migrate status`, `migrate cancel VM`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/cmdline.h"
+#include "hv/commands.h"
+#include "hv/migrate.h"
+#include "lwip/ip4_addr.h"
+#include "net/mig_transport.h"
+
+static void line_out(void *ctx, const char *line)
+{
+    con_printf(ctx, "%s\n", line);
+}
+
+int cmd_migrate(struct con *c, int argc, char **argv)
+{
+    char err[160], host[32];
+    struct migrate_opts o = { .port = MIG_PORT };
+    uint64_t v;
+    ip4_addr_t a;
+
+    if (argc == 2 && !strcmp(argv[1], "status")) {
+        migrate_status(line_out, c);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "cancel")) {
+        struct vm *vm = vm_find(argv[2]);
+        int rc = vm ? migrate_cancel(vm) : -ENOENT;
+        if (rc)
+            con_printf(c, "error: no migration of '%s' %s\n", argv[2],
+                       rc == -EBUSY ? "that can still be cancelled" : "under way");
+        return rc;
+    }
+    if (argc < 3) {
+        con_usage(c, cmd_find("migrate"));
+        return -EINVAL;
+    }
+    struct vm *vm = vm_find(argv[1]);
+    if (!vm) {
+        con_printf(c, "error: no VM named '%s'\n", argv[1]);
+        return -ENOENT;
+    }
+    const char *colon = strchr(argv[2], ':');
+    size_t hl = colon ? (size_t)(colon - argv[2]) : strlen(argv[2]);
+    if (hl >= sizeof(host) || (colon && cmdline_u64(colon + 1, 1, 65535, &v))) {
+        con_printf(c, "error: bad target '%s' (ADDR or ADDR:PORT)\n", argv[2]);
+        return -EINVAL;
+    }
+    if (colon)
+        o.port = (uint16_t)v;
+    memcpy(host, argv[2], hl);
+    host[hl] = 0;
+    if (!ip4addr_aton(host, &a)) {
+        con_printf(c, "error: '%s' is not an IPv4 address\n", host);
+        return -EINVAL;
+    }
+    for (int i = 3; i < argc; i++) {
+        const char *val = cmdline_opt(argv[i], "downtime");
+        if (!val || cmdline_u64(val, 1, 60000, &v)) {
+            con_printf(c, "error: bad option '%s' (downtime=1-60000 ms)\n", argv[i]);
+            return -EINVAL;
+        }
+        o.downtime_ms = (uint32_t)v;
+    }
+    int rc = migrate_start(vm, ip4_addr_get_u32(&a), &o, err, sizeof(err));
+    if (rc)
+        con_printf(c, "error: %s\n", err);
+    else
+        con_printf(c, "migrate: started vm=%s to %s:%u\n", vm->name, host, o.port);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/* Migration front end: listening, starting, polling, and the console's status lines. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/config.h"
+#include "hv/log.h"
+#include "hv/mig_auth.h"
+#include "hv/migrate_int.h"
+
+static char messages[4][200];
+static unsigned msg_head, msg_count;
+
+void migrate_say(const char *fmt, ...)
+{
+    va_list ap;
+    char *m = messages[(msg_head + msg_count) % 4];
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof(messages[0]), fmt, ap);
+    va_end(ap);
+    if (msg_count < 4)
+        msg_count++;
+    else
+        msg_head = (msg_head + 1) % 4;
+    log_info("migrate", "%s", m);
+}
+
+bool migrate_message(char *buf, size_t n)
+{
+    if (!msg_count)
+        return false;
+    snprintf(buf, n, "%s", messages[msg_head]);
+    msg_head = (msg_head + 1) % 4;
+    msg_count--;
+    return true;
+}
+
+int migrate_init(void)
+{
+    if (strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN) {
+        log_info("migrate", "no cluster_key in ferry.cfg: not listening for migrations");
+        return -EACCES;
+    }
+    int rc = mig_listen(MIG_PORT, migrate_dst_accept);
+    if (rc)
+        log_warn("migrate", "cannot listen on TCP %d (%d)", MIG_PORT, rc);
+    else
+        log_info("migrate", "listening for migrations on TCP %d", MIG_PORT);
+    return rc;
+}
+
+int migrate_start(struct vm *vm, uint32_t addr_be, const struct migrate_opts *o, char *err,
+                  size_t errlen)
+{
+    if (strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN) {
+        snprintf(err, errlen, "no cluster_key (at least %d characters) in ferry.cfg",
+                 MIG_AUTH_KEY_MIN);
+        return -EACCES;
+    }
+    return migrate_src_start(vm, addr_be, o, err, errlen);
+}
+
+int migrate_cancel(struct vm *vm) { return migrate_src_cancel(vm); }
+
+void migrate_poll(void)
+{
+    migrate_src_poll();
+    migrate_dst_poll();
+}
+
+void migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
+{
+    char line[160];
+    struct vm *vm;
+    uint32_t round;
+    uint64_t pages;
+    const char *st = migrate_src_state(&vm, &round, &pages);
+    snprintf(line, sizeof(line), "migrate: outgoing %s vm=%s round=%u pages=%llu", st,
+             vm ? vm->name : "-", round, (unsigned long long)pages);
+    out(ctx, line);
+}

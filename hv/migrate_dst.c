@@ -1,0 +1,261 @@
+/* The target side of a live migration (see hv/migrate.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/fpu.h"
+#include "hv/config.h"
+#include "hv/log.h"
+#include "hv/mem.h"
+#include "hv/mig_auth.h"
+#include "hv/mig_stream.h"
+#include "hv/migrate_int.h"
+#include "hv/vmctl.h"
+#include "net/port.h"
+
+enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
+
+static struct {
+    enum dst_state st;
+    struct mig_conn *conn;
+    struct mig_auth auth;
+    struct mig_decoder dec;
+    struct mig_enc enc;
+    uint8_t out[1024];
+    size_t out_len, out_off;
+    struct vm *vm;
+    char name[VM_NAME_MAX];
+    unsigned vcpus_got;
+    bool commit, failed;
+} d;
+
+static void dst_reset(void)
+{
+    char err[120];
+    if (d.vm)
+        vm_destroy(d.vm, err, sizeof(err));   /* the skeleton never ran */
+    d.vm = NULL;
+    if (d.conn)
+        mig_conn_close(d.conn);
+    d.conn = NULL;
+    d.st = D_IDLE;
+}
+
+static void send_rec(uint16_t type)
+{
+    mig_dec_sent(&d.dec, type);
+    d.out_len = d.enc.len;
+}
+
+static void refuse(uint16_t type, const char *why)
+{
+    mig_enc_init(&d.enc, d.out + d.out_len, sizeof(d.out) - d.out_len);
+    mig_rec_reason(&d.enc, type, 1, why);
+    mig_dec_sent(&d.dec, type);
+    d.out_len += d.enc.len;
+    log_warn("migrate", "incoming %s %s: %s", d.name[0] ? "vm" : "stream", d.name, why);
+    d.failed = true;
+}
+
+static int accept_hello(const struct mig_record *r)
+{
+    struct mig_hello h;
+    char err[160];
+    if (mig_parse_hello(r, &h))
+        return -EBADMSG;
+    strncpy(d.name, h.name, sizeof(d.name) - 1);
+    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = 0 };
+    strcpy(cfg.name, d.name);
+    if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
+        refuse(MIG_REC_REFUSE, "unsupported VM shape");
+        return 0;
+    }
+    if (vm_create(&cfg, err, sizeof(err))) {      /* empty image: a skeleton */
+        refuse(MIG_REC_REFUSE, err);
+        return 0;
+    }
+    d.vm = vm_find(d.name);
+    mig_enc_init(&d.enc, d.out + d.out_len, sizeof(d.out) - d.out_len);
+    mig_rec_empty(&d.enc, MIG_REC_ACCEPT);
+    mig_dec_sent(&d.dec, MIG_REC_ACCEPT);
+    d.out_len += d.enc.len;
+    d.st = D_STREAM;
+    return 0;
+}
+
+static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
+{
+    struct vm *vm = ctx;
+    uint8_t *dst = vm_gpa_to_hva(vm, gfn * PAGE_SIZE, (uint64_t)count * PAGE_SIZE);
+    if (!dst)
+        return -ERANGE;
+    if (zero)
+        memset(dst, 0, (size_t)count * PAGE_SIZE);
+    else
+        memcpy(dst, data, (size_t)count * PAGE_SIZE);
+    return 0;
+}
+
+static int on_device(const struct mig_record *r)
+{
+    struct mig_dev_id id;
+    const uint8_t *blob;
+    size_t n;
+    if (mig_parse_device(r, &id, &blob, &n))
+        return -EBADMSG;
+    if (id.type == MIGRATE_DEV_XSAVE && id.instance < d.vm->nvcpus &&
+        n == fpu_area_size() && d.vm->vcpus[id.instance].xsave) {
+        memcpy(d.vm->vcpus[id.instance].xsave, blob, n);
+        return 0;
+    }
+    if (id.type == MIG_DEV_UART16550 && id.instance == 0 && n == sizeof(struct uart_dev_state)) {
+        struct uart_dev_state us;
+        memcpy(&us, blob, sizeof(us));
+        return uart_dev_restore(&d.vm->uart, &us);
+    }
+    return -EINVAL;
+}
+
+static int handle(const struct mig_record *r);
+
+static int on_record(const struct mig_record *r, void *ctx)
+{
+    (void)ctx;
+    int rc = handle(r);
+    if (rc)
+        log_warn("migrate", "incoming %s: %s record refused (%d)", d.name,
+                 mig_rec_type_name(r->type), rc);
+    return rc;
+}
+
+static int handle(const struct mig_record *r)
+{
+    const uint8_t *b;
+    uint8_t mac[MIG_AUTH_MAC_SIZE], nonce[MIG_AUTH_NONCE_SIZE];
+    uint32_t idx;
+    struct vcpu_state st;
+    switch (r->type) {
+    case MIG_REC_AUTH_CHALLENGE:
+        if (mig_parse_auth(r, &b))
+            return -EBADMSG;
+        for (unsigned i = 0; i < sizeof(nonce); i += 4) {
+            uint32_t x = net_rand();
+            memcpy(nonce + i, &x, 4);
+        }
+        if (mig_auth_init(&d.auth, (const uint8_t *)hv_config.cluster_key,
+                          strlen(hv_config.cluster_key), false, nonce) ||
+            mig_auth_challenge(&d.auth, nonce) || mig_auth_response(&d.auth, b, mac))
+            return -EACCES;
+        mig_enc_init(&d.enc, d.out, sizeof(d.out));
+        mig_stream_header_put(&d.enc);
+        mig_rec_auth(&d.enc, MIG_REC_AUTH_CHALLENGE, nonce);
+        mig_dec_sent(&d.dec, MIG_REC_AUTH_CHALLENGE);
+        mig_rec_auth(&d.enc, MIG_REC_AUTH_RESPONSE, mac);
+        send_rec(MIG_REC_AUTH_RESPONSE);
+        d.out_off = 0;
+        return 0;
+    case MIG_REC_AUTH_RESPONSE:
+        if (mig_parse_auth(r, &b) || mig_auth_verify(&d.auth, b)) {
+            log_warn("migrate", "incoming connection failed authentication (cluster_key?)");
+            return -EACCES;
+        }
+        d.st = D_HELLO;
+        return 0;
+    case MIG_REC_HELLO:
+        return accept_hello(r);
+    case MIG_REC_RAM:
+        return mig_ram_parse(r->payload, r->len, ram_run, d.vm);
+    case MIG_REC_ROUND_END:
+    case MIG_REC_STOP:
+    case MIG_REC_TSC:
+        return 0;
+    case MIG_REC_VCPU:
+        if (mig_parse_vcpu(r, &idx, &st) || idx >= d.vm->nvcpus)
+            return -EBADMSG;
+        d.vm->vcpus[idx].init = st;
+        d.vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
+        d.vcpus_got++;
+        return 0;
+    case MIG_REC_DEVICE:
+        return on_device(r);
+    case MIG_REC_COMMIT:
+        if (d.vcpus_got != d.vm->nvcpus)
+            return -EPROTO;
+        d.commit = true;
+        return 0;
+    default:
+        return -EPROTO;
+    }
+}
+
+static void dst_recv(void *ctx, const uint8_t *data, size_t n)
+{
+    (void)ctx;
+    while (n && d.st != D_IDLE && !d.failed) {
+        int used = mig_dec_feed(&d.dec, data, n, on_record, NULL);
+        if (used <= 0) {
+            if (used < 0) {
+                log_warn("migrate", "incoming %s: stream error %d, discarded", d.name, used);
+                d.failed = true;
+            }
+            return;
+        }
+        data += used;
+        n -= (size_t)used;
+    }
+}
+
+static void dst_closed(void *ctx, int err)
+{
+    (void)ctx;
+    (void)err;
+    d.conn = NULL;
+    if (d.st != D_DONE && d.st != D_IDLE) {
+        log_warn("migrate", "incoming %s: connection closed before commit, discarded", d.name);
+        dst_reset();
+    }
+}
+
+static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_closed };
+
+void *migrate_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
+{
+    if (d.st != D_IDLE && d.st != D_DONE)
+        return NULL;                 /* migrate_incoming_max = 1 */
+    memset(&d, 0, sizeof(d));
+    mig_dec_init(&d.dec, MIG_ROLE_DST);
+    d.conn = c;
+    d.st = D_AUTH;
+    *ops = &dst_ops;
+    return &d;
+}
+
+void migrate_dst_poll(void)
+{
+    char err[120];
+    if (d.st == D_IDLE || d.st == D_DONE)
+        return;
+    while (d.out_off < d.out_len) {
+        size_t n = mig_conn_write(d.conn, d.out + d.out_off, d.out_len - d.out_off);
+        if (!n)
+            return;
+        d.out_off += n;
+    }
+    d.out_len = d.out_off = 0;
+    if (d.failed) {
+        dst_reset();
+        return;
+    }
+    if (d.commit) {
+        mig_enc_init(&d.enc, d.out, sizeof(d.out));
+        mig_rec_empty(&d.enc, MIG_REC_COMMIT_ACK);
+        mig_dec_sent(&d.dec, MIG_REC_COMMIT_ACK);
+        mig_conn_write(d.conn, d.out, d.enc.len);
+        d.commit = false;
+        struct vm *vm = d.vm;
+        d.vm = NULL;
+        d.st = D_DONE;
+        vm_start(vm, err, sizeof(err));
+        migrate_say("migrate: incoming vm=%s running", vm->name);
+    }
+}

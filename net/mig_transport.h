@@ -1,0 +1,35 @@
+/*
+ * The migration transport: lwIP raw TCP connections that hand received
+ * bytes to the migration engine (hv/migrate.c) and take its output as the
+ * send window allows. No threads: everything runs in the control loop.
+ */
+#ifndef NET_MIG_TRANSPORT_H
+#define NET_MIG_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MIG_PORT 7700
+
+struct mig_conn;
+
+struct mig_conn_ops {
+    void (*recv)(void *ctx, const uint8_t *data, size_t n);
+    void (*closed)(void *ctx, int err);          /* peer closed (0) or connection lost (<0) */
+    void (*connected)(void *ctx);
+};
+
+/* Outgoing connection; NULL if out of pcbs. ops are called with ctx. */
+struct mig_conn *mig_conn_connect(uint32_t addr_be, uint16_t port, const struct mig_conn_ops *ops,
+                                  void *ctx);
+/* Incoming: accept(lctx) returns the ctx (and ops) for a new connection, or NULL to refuse. */
+typedef void *(*mig_accept_fn)(struct mig_conn *c, const struct mig_conn_ops **ops);
+int mig_listen(uint16_t port, mig_accept_fn accept);
+/* Queues up to n bytes (copied); returns how many were taken. */
+size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n);
+/* Bytes queued but not yet acknowledged by the peer. */
+size_t mig_conn_unacked(const struct mig_conn *c);
+void mig_conn_close(struct mig_conn *c);
+
+#endif

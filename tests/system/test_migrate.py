@@ -1,0 +1,119 @@
+"""Live migration between two ferry hosts (QEMU TCG, AMD-V) on one Ethernet segment: the
+memtest guest keeps dirtying memory while it moves; its heartbeats continue on the target
+with the same sequence and a TSC that never goes backwards. Failures leave it on the source."""
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from ferryhost import QemuHost, free_port
+from test_net import esp_with_config
+
+KEY = "cluster_key=ferry-test-cluster-key-0001"
+
+
+def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512):
+    port = free_port()
+    a = QemuHost(workdir, smp=2, mem_mb=mem_a, name="a",
+                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", key_a]),
+                 extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
+                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"])
+    b = QemuHost(workdir, smp=2, mem_mb=mem_b, name="b",
+                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", key_b]),
+                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02"])
+    hosts.extend([a, b])
+    a.start()
+    b.start()
+    a.wait_prompt()
+    b.wait_prompt()
+    return a, b
+
+
+def names(h):
+    return [l.split()[0] for l in h.command("vm list").splitlines()[1:] if l.strip()]
+
+
+def wait_result(h, timeout=180):
+    # Up to the end of the line: pexpect would otherwise match whatever part has arrived.
+    h.expect(r"(migrate: (done|failed) [^\r\n]*)\r?\n", timeout=timeout)
+    return h.con.match.group(1)
+
+
+def beats_of(h, vm, vcpu):
+    return [b for b in h.heartbeats(vm) if b["vcpu"] == vcpu]
+
+
+def test_memtest_migrates_and_keeps_beating(workdir, hosts):
+    a, b = pair(workdir, hosts)
+    a.command('vm create m mem=16 cpus=2 args="hb=16 pages=8"')
+    a.command("vm start m")
+    src = a.wait_heartbeats("m", 0, 3)
+    assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+    line = wait_result(a)
+    m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) rounds=(\d+) "
+                 r"pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=(\d+)\.(\d)", line)
+    assert m, line
+    print(f"\n{line}")
+    pages, zero = int(m.group(4)), int(m.group(5))
+    assert pages >= 4096 and zero > 0 and int(m.group(3)) >= 1, line
+    # The source gave the VM up; the target runs it.
+    assert "m" not in names(a)
+    assert "m" in names(b)
+    tgt = b.wait_heartbeats("m", 0, 1, timeout=60)
+    tgt = b.wait_heartbeats("m", 0, len([x for x in tgt if x["vcpu"] == 0]) + 3)
+    mine = [x for x in tgt if x["vcpu"] == 0]
+    src0 = [x for x in src if x["vcpu"] == 0]
+    # seq continues from the source's (no restart at 1), consecutive, memory checks ok
+    assert mine[0]["seq"] > src0[-1]["seq"], (src0[-1], mine[0])
+    seqs = [x["seq"] for x in mine]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    assert all(x["check"] == "ok" for x in tgt), tgt
+    assert mine[0]["tsc"] > src0[-1]["tsc"], (src0[-1], mine[0])   # TSC never goes back
+    assert any(x["vcpu"] == 1 for x in tgt)
+
+
+def test_wrong_cluster_key_is_refused(workdir, hosts):
+    a, b = pair(workdir, hosts, key_b="cluster_key=another-cluster-key-9999")
+    a.command('vm create m mem=8 args="hb=16"')
+    a.command("vm start m")
+    a.wait_heartbeats("m", 0, 2)
+    a.command("migrate m 10.0.0.2")
+    line = wait_result(a)
+    assert line.startswith("migrate: failed vm=m phase=auth reason=authentication failed"), line
+    assert names(b) == []
+    seq = max(x["seq"] for x in a.heartbeats("m"))
+    a.wait_heartbeats("m", 0, seq + 2)                    # still running on the source
+    # The source saw the bad answer first and hung up; the target discards the half-open stream.
+    assert "connection closed before commit, discarded" in b.command("log")
+
+
+def test_target_without_memory_refuses(workdir, hosts):
+    a, b = pair(workdir, hosts, mem_a=512, mem_b=256)
+    a.command('vm create big mem=300 args="hb=16"')
+    a.command("vm start big")
+    a.wait_heartbeats("big", 0, 1)
+    a.command("migrate big 10.0.0.2")
+    line = wait_result(a)
+    assert re.match(r"migrate: failed vm=big phase=hello reason=target refused: .*memory", line), line
+    assert names(b) == [] and "big" in names(a)
+    seq = max(x["seq"] for x in a.heartbeats("big"))
+    a.wait_heartbeats("big", 0, seq + 1)
+
+
+def test_target_killed_mid_copy_guest_stays(workdir, hosts):
+    a, b = pair(workdir, hosts)
+    a.command('vm create m mem=128 args="hb=16"')
+    a.command("vm start m")
+    a.wait_heartbeats("m", 0, 2)
+    a.command("migrate m 10.0.0.2")
+    time.sleep(2)                                         # 128 MiB takes longer than this
+    os.killpg(b.proc.pid, signal.SIGKILL)
+    line = wait_result(a, timeout=240)
+    assert line.startswith("migrate: failed vm=m"), line
+    assert "m" in names(a)
+    seq = max(x["seq"] for x in a.heartbeats("m"))
+    a.wait_heartbeats("m", 0, seq + 2)
+    assert "running" in a.command("vm list")

@@ -1,0 +1,712 @@
+/*
+ * Host tests for drivers/virtio_net.c and drivers/virtio_pci.c against a fake virtio-net
+ * device. Its configuration space holds the vendor capabilities QEMU exposes, with the
+ * registers in a 64-bit BAR above 4 GiB, so every register access goes through the
+ * PCI_CFG window (pci_read / pci_write below) and the fake checks widths and alignment.
+ * "Physical" addresses are host pointers minus DIRECT_MAP_BASE, so phys_to_virt gives them
+ * back; the fake device reads and writes the rings through it like DMA.
+ * virtio_net.c is included so each test starts with its NIC table empty.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/virtio_net.c"
+#include "support.h"
+
+#define BAR4_BASE 0xe000000000ull
+#define CAP_COMMON 0x40
+#define CAP_ISR    0x50
+#define CAP_DEVCFG 0x60
+#define CAP_NOTIFY 0x70
+#define CAP_PCICFG 0x84
+#define WIN_DATA   (CAP_PCICFG + 16)
+#define R_COMMON 0x0000
+#define R_ISR    0x1000
+#define R_DEVCFG 0x2000
+#define R_NOTIFY 0x3000
+#define NOTIFY_MULT 4
+
+struct fq {
+    uint16_t size, enable;
+    uint64_t desc, drv, dev;
+    uint16_t last_avail;
+    unsigned notifies;
+};
+
+static struct fdev {
+    uint8_t cfg[256];
+    uint64_t offered, drv_features;
+    bool refuse_features;
+    uint16_t qmax;
+    uint32_t dfsel, drvsel;
+    uint8_t status, gen;
+    uint8_t status_log[16];
+    unsigned nstatus, early_notifies;
+    uint16_t qsel;
+    struct fq q[2];
+    uint8_t mac[6];
+    uint16_t net_status;
+} fd;
+
+static struct pci_dev pdev;
+static unsigned frames_out;
+static uint64_t now_ns = 1000000;
+
+/* ---- service stubs ---------------------------------------------------------------- */
+uint64_t frame_alloc(unsigned node, uint64_t pages, uint64_t align, unsigned flags)
+{
+    (void)node, (void)align;
+    void *p = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
+    assert_non_null(p);
+    assert_true(flags & FRAME_ZERO);
+    memset(p, 0, pages * PAGE_SIZE);
+    frames_out += pages;
+    return virt_to_phys(p);
+}
+
+void frame_free(uint64_t phys, uint64_t pages)
+{
+    free(phys_to_virt(phys));
+    frames_out -= pages;
+}
+
+uint64_t time_ns(void) { return now_ns; }
+void time_delay_us(uint64_t us) { now_ns += us * 1000; }
+
+static struct nic *registered;
+int nic_register(struct nic *n)
+{
+    strcpy(n->name, "eth0");
+    registered = n;
+    return 0;
+}
+
+void pci_enable(const struct pci_dev *d, bool mem, bool io, bool master)
+{
+    (void)d;
+    assert_true(mem && !io && master);
+}
+
+uint8_t pci_find_cap(const struct pci_dev *d, uint8_t id, uint8_t start)
+{
+    (void)d;
+    for (uint8_t c = start ? start : fd.cfg[0x34]; c; c = fd.cfg[c + 1])
+        if (fd.cfg[c] == id)
+            return c;
+    return 0;
+}
+
+/* ---- the fake device's registers --------------------------------------------------- */
+static void fd_reset(void)
+{
+    fd.status = 0;
+    fd.drv_features = 0;
+    for (int i = 0; i < 2; i++)
+        fd.q[i] = (struct fq){ .size = fd.qmax };
+}
+
+static void set_status(uint8_t v)
+{
+    assert_true(fd.nstatus < sizeof(fd.status_log));
+    fd.status_log[fd.nstatus++] = v;
+    if (!v) {
+        fd_reset();
+        return;
+    }
+    /* Features must be a subset of the offer and include VERSION_1. */
+    bool bad = fd.refuse_features || (fd.drv_features & ~fd.offered) ||
+               !(fd.drv_features & (1ull << VIRTIO_F_VERSION_1));
+    if ((v & VIRTIO_STATUS_FEATURES_OK) && !(fd.status & VIRTIO_STATUS_FEATURES_OK) && bad)
+        v &= ~VIRTIO_STATUS_FEATURES_OK;
+    fd.status = v;
+}
+
+static uint32_t *q64(struct fq *q, uint32_t off)
+{
+    uint64_t *f = off < 0x28 ? &q->desc : off < 0x30 ? &q->drv : &q->dev;
+    return (uint32_t *)f + ((off & 4) ? 1 : 0);
+}
+
+static uint32_t common(bool wr, uint32_t off, unsigned len, uint32_t v)
+{
+    struct fq *q = &fd.q[fd.qsel < 2 ? fd.qsel : 0];
+    static const uint8_t width[0x38] = {
+        [0x00] = 4, [0x04] = 4, [0x08] = 4, [0x0c] = 4, [0x10] = 2, [0x12] = 2, [0x14] = 1,
+        [0x15] = 1, [0x16] = 2, [0x18] = 2, [0x1a] = 2, [0x1c] = 2, [0x1e] = 2, [0x20] = 4,
+        [0x24] = 4, [0x28] = 4, [0x2c] = 4, [0x30] = 4, [0x34] = 4,
+    };
+    assert_true(off < 0x38);
+    assert_int_equal(width[off], len);
+    switch (off) {
+    case 0x00: if (wr) fd.dfsel = v; return fd.dfsel;
+    case 0x04:
+        assert_false(wr);
+        return fd.dfsel > 1 ? 0 : (uint32_t)(fd.offered >> (32 * fd.dfsel));
+    case 0x08: if (wr) fd.drvsel = v; return fd.drvsel;
+    case 0x0c:
+        assert_true(wr && fd.drvsel < 2);
+        fd.drv_features &= ~(0xffffffffull << (32 * fd.drvsel));
+        fd.drv_features |= (uint64_t)v << (32 * fd.drvsel);
+        return 0;
+    case 0x12: return 2;
+    case 0x14: if (wr) set_status(v); return fd.status;
+    case 0x15: return fd.gen;
+    case 0x16: if (wr) fd.qsel = v; return fd.qsel;
+    case 0x18: if (wr) q->size = v; return fd.qsel < 2 ? q->size : 0;
+    case 0x1c: if (wr) q->enable = v; return q->enable;
+    case 0x1e: return fd.qsel;
+    default:
+        if (off >= 0x20) {
+            assert_true(fd.status & VIRTIO_STATUS_FEATURES_OK);
+            if (wr)
+                *q64(q, off) = v;
+            return *q64(q, off);
+        }
+        return 0;
+    }
+}
+
+static uint32_t dev_access(bool wr, uint32_t off, unsigned len, uint32_t v)
+{
+    assert_int_equal(off % len, 0);
+    if (off >= R_NOTIFY) {
+        unsigned qi = (off - R_NOTIFY) / NOTIFY_MULT;
+        assert_true(wr && len == 2 && qi < 2 && v == qi);
+        if (!(fd.status & VIRTIO_STATUS_DRIVER_OK))
+            fd.early_notifies++;
+        fd.q[qi].notifies++;
+        return 0;
+    }
+    if (off >= R_DEVCFG) {
+        off -= R_DEVCFG;
+        assert_false(wr);
+        if (off < 6) {
+            assert_int_equal(len, 1);
+            return fd.mac[off];
+        }
+        assert_true(off == 6 && len == 2);
+        return fd.net_status;
+    }
+    assert_true(off < R_ISR);
+    return common(wr, off, len, v);
+}
+
+/* Configuration space; the PCI_CFG data window forwards to the device. */
+static uint32_t cfg_get(unsigned off, unsigned n)
+{
+    uint32_t v = 0;
+    memcpy(&v, &fd.cfg[off], n);
+    return v;
+}
+
+static uint32_t cfg_read(unsigned off, unsigned n)
+{
+    assert_int_equal(off % n, 0);
+    if (off == WIN_DATA) {
+        assert_int_equal(fd.cfg[CAP_PCICFG + 4], 4);
+        assert_int_equal(cfg_get(CAP_PCICFG + 12, 4), n);
+        return dev_access(false, cfg_get(CAP_PCICFG + 8, 4), n, 0);
+    }
+    return cfg_get(off, n);
+}
+
+static void cfg_write(unsigned off, unsigned n, uint32_t v)
+{
+    assert_int_equal(off % n, 0);
+    if (off == WIN_DATA) {
+        assert_int_equal(cfg_get(CAP_PCICFG + 12, 4), n);
+        dev_access(true, cfg_get(CAP_PCICFG + 8, 4), n, v);
+        return;
+    }
+    if (off == 0x04) {                                  /* command: INTx disable only */
+        assert_int_equal(v & ~0x400u, cfg_get(0x04, 2));
+        fd.cfg[0x05] |= v >> 8;
+        return;
+    }
+    assert_true(off >= CAP_PCICFG + 4 && off < WIN_DATA);   /* only the window selection */
+    memcpy(&fd.cfg[off], &v, n);
+}
+
+#define D __attribute__((unused)) const struct pci_dev *d
+uint8_t pci_read8(D, unsigned off) { return cfg_read(off, 1); }
+uint16_t pci_read16(D, unsigned off) { return cfg_read(off, 2); }
+uint32_t pci_read32(D, unsigned off) { return cfg_read(off, 4); }
+void pci_write8(D, unsigned off, uint8_t v) { cfg_write(off, 1, v); }
+void pci_write16(D, unsigned off, uint16_t v) { cfg_write(off, 2, v); }
+void pci_write32(D, unsigned off, uint32_t v) { cfg_write(off, 4, v); }
+#undef D
+
+static void put_cap(uint8_t at, uint8_t next, uint8_t type, uint8_t len, uint32_t off,
+                    uint32_t rlen)
+{
+    fd.cfg[at] = 0x09;
+    fd.cfg[at + 1] = next;
+    fd.cfg[at + 2] = len;
+    fd.cfg[at + 3] = type;
+    fd.cfg[at + 4] = 4;
+    memcpy(&fd.cfg[at + 8], &off, 4);
+    memcpy(&fd.cfg[at + 12], &rlen, 4);
+}
+
+/* QEMU's layout; the list runs from the highest capability down, as QEMU builds it. */
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fd, 0, sizeof(fd));
+    fd.offered = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MAC |
+                 1ull << VIRTIO_NET_F_STATUS | 1ull << 0 /* CSUM */ | 1ull << 15 /* MRG_RXBUF */;
+    fd.qmax = 1024;
+    memcpy(fd.mac, (uint8_t[]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, 6);
+    fd.net_status = VIRTIO_NET_S_LINK_UP;
+    fd_reset();
+    fd.cfg[0x06] = 0x10;
+    fd.cfg[0x34] = CAP_PCICFG;
+    put_cap(CAP_PCICFG, CAP_NOTIFY, VP_CAP_PCI_CFG, 20, 0, 0);
+    put_cap(CAP_NOTIFY, CAP_DEVCFG, VP_CAP_NOTIFY, 20, R_NOTIFY, 0x1000);
+    uint32_t mult = NOTIFY_MULT;
+    memcpy(&fd.cfg[CAP_NOTIFY + 16], &mult, 4);
+    put_cap(CAP_DEVCFG, CAP_ISR, VP_CAP_DEVICE, 16, R_DEVCFG, 0x1000);
+    put_cap(CAP_ISR, CAP_COMMON, VP_CAP_ISR, 16, R_ISR, 0x1000);
+    put_cap(CAP_COMMON, 0, VP_CAP_COMMON, 16, R_COMMON, 0x1000);
+
+    memset(&pdev, 0, sizeof(pdev));
+    pdev.vendor = 0x1af4;
+    pdev.device = 0x1000;
+    pdev.bar[4] = (struct pci_bar){ .base = BAR4_BASE, .size = 0x4000, .is64 = true };
+    memset(vnets, 0, sizeof(vnets));
+    nvnets = 0;
+    registered = NULL;
+    frames_out = 0;
+    unit_log_reset();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (nvnets) {
+        struct virtq *const qs[] = { &vnets[0].rxq, &vnets[0].txq };
+        assert_int_equal(vp_abandon(&vnets[0].vp, qs, 2), 0);
+        frame_free(vnets[0].buf_phys, vnets[0].buf_pages);
+    }
+    assert_int_equal(frames_out, 0);
+    return 0;
+}
+
+/* ---- the fake device's side of the rings ------------------------------------------- */
+static void push_used(struct fq *q, uint16_t id, uint32_t len)
+{
+    struct virtq_used *u = phys_to_virt(q->dev);
+    u->ring[u->idx % q->size] = (struct virtq_used_elem){ .id = id, .len = len };
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    u->idx++;
+}
+
+static struct virtq_desc *take_avail(struct fq *q)
+{
+    struct virtq_avail *a = phys_to_virt(q->drv);
+    if (q->last_avail == a->idx)
+        return NULL;
+    uint16_t id = a->ring[q->last_avail++ % q->size];
+    assert_true(id < q->size);
+    return (struct virtq_desc *)phys_to_virt(q->desc) + id;
+}
+
+static uint16_t desc_id(struct fq *q, const struct virtq_desc *d)
+{
+    return (uint16_t)(d - (struct virtq_desc *)phys_to_virt(q->desc));
+}
+
+/* Receives a frame into the next posted buffer; false if the driver posted none. */
+static bool fd_rx(const void *frame, uint32_t len, uint32_t used_len)
+{
+    struct fq *q = &fd.q[0];
+    struct virtq_desc *d = take_avail(q);
+    if (!d)
+        return false;
+    assert_int_equal(d->flags, VIRTQ_DESC_F_WRITE);
+    assert_true(d->len >= 1526);
+    uint8_t *b = phys_to_virt(d->addr);
+    memset(b, 0, 12);
+    b[10] = 1;                                      /* num_buffers */
+    memcpy(b + 12, frame, len);
+    push_used(q, desc_id(q, d), used_len ? used_len : 12 + len);
+    return true;
+}
+
+/* Sends everything queued; returns the number of frames, the last one in `last`. */
+static unsigned fd_tx(uint8_t *last, uint32_t *last_len)
+{
+    struct fq *q = &fd.q[1];
+    struct virtq_desc *d;
+    unsigned n = 0;
+    static const uint8_t zero[12];
+    while ((d = take_avail(q))) {
+        assert_int_equal(d->flags, 0);
+        assert_true(d->len > 12 && d->len <= 12 + 1514);
+        uint8_t *b = phys_to_virt(d->addr);
+        assert_memory_equal(b, zero, 12);
+        if (last) {
+            memcpy(last, b + 12, d->len - 12);
+            *last_len = d->len - 12;
+        }
+        push_used(q, desc_id(q, d), 0);
+        n++;
+    }
+    return n;
+}
+
+static struct nic *probe_ok(void)
+{
+    assert_int_equal(virtio_net_probe(&pdev), 0);
+    assert_non_null(registered);
+    return registered;
+}
+
+struct rx_log {
+    unsigned count;
+    uint32_t next_seq;
+    size_t last_len;
+};
+static void make_frame(uint8_t *f, uint32_t seq, size_t len);
+static void deliver_check(void *ctx, const void *frame, size_t len);
+
+/* ---- probe and initialisation ------------------------------------------------------ */
+static void test_ignores_other_devices(void **state)
+{
+    (void)state;
+    pdev.vendor = 0x8086, pdev.device = 0x100e;
+    assert_int_equal(virtio_net_probe(&pdev), -ENODEV);
+    pdev.vendor = 0x1af4, pdev.device = 0x1042;        /* virtio-blk */
+    assert_int_equal(virtio_net_probe(&pdev), -ENODEV);
+    assert_int_equal(fd.nstatus, 0);
+    assert_null(pdev.driver);
+}
+
+static void test_legacy_only_device(void **state)
+{
+    (void)state;
+    fd.cfg[0x34] = 0;                                   /* no vendor capabilities */
+    assert_int_equal(virtio_net_probe(&pdev), -ENODEV);
+    assert_int_equal(unit_log_count[LOG_WARN], 1);
+    assert_int_equal(fd.nstatus, 0);
+    assert_null(pdev.driver);
+}
+
+static void test_cap_outside_bar(void **state)
+{
+    (void)state;
+    uint32_t off = 0x3ff0;                              /* + 0x1000 > BAR size */
+    memcpy(&fd.cfg[CAP_DEVCFG + 8], &off, 4);
+    assert_int_equal(virtio_net_probe(&pdev), -EINVAL);
+    assert_int_equal(fd.nstatus, 0);
+}
+
+static void test_reserved_bar_skipped(void **state)
+{
+    (void)state;
+    fd.cfg[CAP_COMMON + 4] = 6;                         /* 4.1.4.1: ignore such a capability */
+    assert_int_equal(virtio_net_probe(&pdev), -ENODEV);
+}
+
+static void test_init_sequence(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    const uint8_t want[] = { 0, 0x01, 0x03, 0x0b, 0x0f };
+    assert_int_equal(fd.nstatus, sizeof(want));
+    assert_memory_equal(fd.status_log, want, sizeof(want));
+    assert_int_equal(fd.drv_features, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MAC |
+                                          1ull << VIRTIO_NET_F_STATUS);
+    assert_memory_equal(n->mac, fd.mac, 6);
+    assert_string_equal(n->driver, "virtio-net");
+    assert_string_equal(pdev.driver, "virtio-net");
+    assert_ptr_equal(n->pci, &pdev);
+    assert_true(cfg_get(0x04, 2) & 0x400);              /* INTx disabled */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fd.q[i].size, 256);
+        assert_int_equal(fd.q[i].enable, 1);
+        assert_int_equal(fd.q[i].desc % 16, 0);
+        assert_int_equal(fd.q[i].drv % 2, 0);
+        assert_int_equal(fd.q[i].dev % 4, 0);
+        struct virtq_avail *a = phys_to_virt(fd.q[i].drv);
+        assert_int_equal(a->flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
+    }
+    assert_int_equal(((struct virtq_avail *)phys_to_virt(fd.q[0].drv))->idx, 256);
+    assert_int_equal(fd.q[0].notifies, 1);
+    assert_int_equal(fd.q[1].notifies, 0);
+    assert_int_equal(fd.early_notifies, 0);
+    assert_true(n->ops->link_up(n));
+    assert_int_equal(unit_log_count[LOG_ERR] + unit_log_count[LOG_WARN], 0);
+}
+
+static void test_without_version_1(void **state)
+{
+    (void)state;
+    fd.offered &= ~(1ull << VIRTIO_F_VERSION_1);
+    assert_int_equal(virtio_net_probe(&pdev), -ENOTSUP);
+    assert_int_equal(fd.status, VIRTIO_STATUS_FAILED);
+    assert_int_equal(unit_log_count[LOG_ERR], 1);
+    assert_null(registered);
+    assert_null(pdev.driver);
+}
+
+static void test_features_refused(void **state)
+{
+    (void)state;
+    fd.refuse_features = true;
+    assert_int_equal(virtio_net_probe(&pdev), -ENOTSUP);
+    assert_int_equal(fd.status, VIRTIO_STATUS_FAILED);
+    assert_int_equal(fd.q[0].enable, 0);
+    assert_null(pdev.driver);
+}
+
+static void test_small_queue(void **state)
+{
+    (void)state;
+    fd.qmax = 100;                                      /* not a power of two: 64 used */
+    struct nic *n = probe_ok();
+    assert_int_equal(fd.q[0].size, 64);
+    assert_int_equal(fd.q[1].size, 64);
+    uint8_t f[1514];
+    make_frame(f, 0, 60);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(n->ops->tx(n, f, 60), 0);
+    assert_int_equal(n->ops->tx(n, f, 60), -EAGAIN);
+    assert_int_equal(fd_tx(NULL, NULL), 64);
+    /* Around both rings a few times: indices are taken modulo the queue's own size. */
+    struct rx_log log = { 0 };
+    for (uint32_t i = 0; i < 300; i++) {
+        make_frame(f, i, 60 + i);
+        assert_int_equal(n->ops->tx(n, f, 60 + i), 0);
+        assert_int_equal(fd_tx(NULL, NULL), 1);
+        assert_true(fd_rx(f, 60 + i, 0));
+        assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 64), 1);
+    }
+}
+
+static void test_no_mac_feature(void **state)
+{
+    (void)state;
+    fd.offered &= ~(1ull << VIRTIO_NET_F_MAC);
+    struct nic *n = probe_ok();
+    assert_int_equal(n->mac[0], 0x02);                  /* locally administered, unicast */
+    assert_int_equal(unit_log_count[LOG_WARN], 1);
+}
+
+static void test_link(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    assert_true(n->ops->link_up(n));
+    fd.net_status = 0;
+    now_ns += LINK_POLL_NS / 2;
+    assert_true(n->ops->link_up(n));                    /* still the cached value */
+    now_ns += LINK_POLL_NS;
+    assert_false(n->ops->link_up(n));
+    fd.net_status = VIRTIO_NET_S_LINK_UP;
+    now_ns += LINK_POLL_NS;
+    assert_true(n->ops->link_up(n));
+}
+
+static void test_link_without_status(void **state)
+{
+    (void)state;
+    fd.offered &= ~(1ull << VIRTIO_NET_F_STATUS);
+    fd.net_status = 0;
+    struct nic *n = probe_ok();
+    now_ns += LINK_POLL_NS * 2;
+    assert_true(n->ops->link_up(n));
+}
+
+/* ---- receive ----------------------------------------------------------------------- */
+
+static void make_frame(uint8_t *f, uint32_t seq, size_t len)
+{
+    memset(f, (uint8_t)seq, len);
+    memcpy(f, &seq, 4);
+}
+
+static void deliver_check(void *ctx, const void *frame, size_t len)
+{
+    struct rx_log *l = ctx;
+    uint8_t want[1514];
+    make_frame(want, l->next_seq, len);
+    assert_int_equal(len, 60 + l->next_seq % 1455);
+    assert_memory_equal(frame, want, len);
+    l->next_seq++;
+    l->count++;
+    l->last_len = len;
+}
+
+static void test_rx_order_and_wrap(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct rx_log log = { 0 };
+    uint8_t f[1514];
+    uint32_t sent = 0;
+    /* Past 2^16 so the free-running indices wrap; bursts of varying size. */
+    while (sent < 70000) {
+        unsigned burst = 1 + sent % 300;
+        for (unsigned i = 0; i < burst; i++) {
+            size_t len = 60 + sent % 1455;
+            make_frame(f, sent, len);
+            if (!fd_rx(f, len, 0))
+                break;
+            sent++;
+        }
+        while (n->ops->rx_poll(n, deliver_check, &log, 64) > 0)
+            ;
+        assert_int_equal(log.count, sent);
+    }
+    assert_int_equal(n->rx_packets, sent);
+    assert_int_equal(n->rx_errors, 0);
+    struct virtq_avail *a = phys_to_virt(fd.q[0].drv);
+    assert_int_equal((uint16_t)(a->idx - fd.q[0].last_avail), 256);   /* all reposted */
+    assert_int_equal(log.last_len, 60 + (sent - 1) % 1455);
+}
+
+static void test_rx_budget(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct rx_log log = { 0 };
+    uint8_t f[1514];
+    for (uint32_t i = 0; i < 10; i++) {
+        make_frame(f, i, 60 + i);
+        assert_true(fd_rx(f, 60 + i, 0));
+    }
+    assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 4), 4);
+    assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 4), 4);
+    assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 4), 2);
+    assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 4), 0);
+    assert_int_equal(log.count, 10);
+}
+
+static void test_rx_bad_lengths(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct rx_log log = { 0 };
+    uint8_t f[1514];
+    make_frame(f, 0, 60);
+    assert_true(fd_rx(f, 60, 12 + 5));                  /* shorter than an Ethernet header */
+    assert_true(fd_rx(f, 60, 12 + 2000));               /* longer than the buffer */
+    assert_true(fd_rx(f, 60, 0));
+    assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 64), 1);
+    assert_int_equal(log.count, 1);
+    assert_int_equal(n->rx_errors, 2);
+    assert_int_equal(unit_log_count[LOG_ERR], 1);
+    struct virtq_avail *a = phys_to_virt(fd.q[0].drv);
+    assert_int_equal((uint16_t)(a->idx - fd.q[0].last_avail), 256);
+}
+
+/* ---- transmit ---------------------------------------------------------------------- */
+static void test_tx_full_and_reclaim(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    uint8_t f[1514], got[1514];
+    uint32_t got_len = 0;
+    for (uint32_t i = 0; i < 256; i++) {
+        make_frame(f, i, 60 + i);
+        assert_int_equal(n->ops->tx(n, f, 60 + i), 0);
+    }
+    assert_int_equal(n->ops->tx(n, f, 60), -EAGAIN);
+    assert_int_equal(fd.q[1].notifies, 256);
+    assert_int_equal(fd_tx(got, &got_len), 256);
+    make_frame(f, 255, 60 + 255);
+    assert_int_equal(got_len, 60 + 255);
+    assert_memory_equal(got, f, got_len);
+    assert_int_equal(n->ops->tx(n, f, 1514), 0);
+    assert_int_equal(n->tx_packets, 257);
+    assert_int_equal(n->ops->tx(n, f, 1515), -EINVAL);
+    assert_int_equal(n->ops->tx(n, f, 0), -EINVAL);
+    assert_int_equal(n->tx_errors, 2);
+}
+
+static void test_tx_wrap(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    uint8_t f[1514], got[1514];
+    uint32_t got_len;
+    for (uint32_t i = 0; i < 70000; i++) {
+        size_t len = 14 + i % 1501;
+        make_frame(f, i, len);
+        assert_int_equal(n->ops->tx(n, f, len), 0);
+        if (i % 7 == 6) {
+            assert_int_equal(fd_tx(got, &got_len), 7);
+            assert_int_equal(got_len, len);
+            assert_memory_equal(got, f, len);
+        }
+    }
+    assert_int_equal(n->tx_packets, 70000);
+}
+
+static void test_tx_no_notify(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    uint8_t f[60] = { 0 };
+    ((struct virtq_used *)phys_to_virt(fd.q[1].dev))->flags = VIRTQ_USED_F_NO_NOTIFY;
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(fd.q[1].notifies, 0);
+    assert_int_equal(fd_tx(NULL, NULL), 1);
+}
+
+static void test_tx_bad_used_entries(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    uint8_t f[60] = { 0 };
+    push_used(&fd.q[1], 300, 0);                        /* out of range */
+    push_used(&fd.q[1], 5, 0);                          /* never handed out */
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(n->tx_errors, 2);
+    assert_int_equal(unit_log_count[LOG_ERR], 1);
+    /* The free list is intact: 255 more fit, then the ring is full. */
+    for (int i = 0; i < 255; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), -EAGAIN);
+}
+
+/* ---- ring layout ------------------------------------------------------------------- */
+static void test_virtq_layout(void **state)
+{
+    (void)state;
+    for (uint32_t size = 1; size <= VIRTQ_MAX_SIZE; size <<= 1) {
+        size_t a, u, total = virtq_layout(size, &a, &u);
+        assert_int_equal(a, 16 * size);                 /* descriptors, 16-byte aligned */
+        assert_int_equal(a % 2, 0);
+        assert_int_equal(u % 4, 0);
+        assert_true(u >= a + 6 + 2 * size);
+        assert_true(u < a + 6 + 2 * size + 4);
+        assert_int_equal(total, u + 6 + 8 * size);
+    }
+    assert_int_equal(virtq_layout(256, NULL, NULL), 4096 + 520 + 2054);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_ignores_other_devices), T(test_legacy_only_device), T(test_cap_outside_bar),
+        T(test_reserved_bar_skipped), T(test_init_sequence), T(test_without_version_1),
+        T(test_features_refused), T(test_small_queue), T(test_no_mac_feature), T(test_link),
+        T(test_link_without_status), T(test_rx_order_and_wrap), T(test_rx_budget),
+        T(test_rx_bad_lengths), T(test_tx_full_and_reclaim), T(test_tx_wrap),
+        T(test_tx_no_notify), T(test_tx_bad_used_entries), T(test_virtq_layout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
