@@ -35,7 +35,8 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protec
 EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 
 .PHONY: all deps run test unit system check-nosse fuzz clean
-all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img
+all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
+	$(GUEST_MEMTEST_BIN)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
