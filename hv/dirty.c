@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/slpt.h"
 #include "hv/dirty.h"
 #include "hv/log.h"
 #include "hv/mem.h"
@@ -46,7 +47,9 @@ int vm_dirty_start(struct vm *vm)
     vm->dirty_bitmap = phys_to_virt(pa);
     vm->dirty_bitmap_pages = pages;
     __atomic_store_n(&vm->dirty_on, true, __ATOMIC_SEQ_CST);
-    int rc = hv_ops->dirty_start(vm);
+    struct slpt t;
+    hv_ops->vm_slpt(vm, &t);
+    int rc = slpt_protect_range(&t, 0, vm->mem_size, true);
     if (!rc)
         rc = vm_flush_all(vm);
     if (rc) {
@@ -61,12 +64,17 @@ int vm_dirty_start(struct vm *vm)
 uint64_t vm_dirty_harvest(struct vm *vm, uint64_t *out)
 {
     uint64_t words = vm->mem_size / PAGE_SIZE / 64, n = 0;
+    struct slpt t;
+    hv_ops->vm_slpt(vm, &t);
     for (uint64_t w = 0; w < words; w++) {
         uint64_t bits = __atomic_exchange_n(&vm->dirty_bitmap[w], 0, __ATOMIC_ACQ_REL);
         out[w] = bits;
         n += __builtin_popcountll(bits);
-        for (; bits; bits &= bits - 1)
-            hv_ops->dirty_protect(vm, (w * 64 + __builtin_ctzll(bits)) * PAGE_SIZE);
+        for (; bits; bits &= bits - 1) {
+            uint64_t *leaf = slpt_leaf(&t, (w * 64 + __builtin_ctzll(bits)) * PAGE_SIZE);
+            if (leaf)
+                __atomic_and_fetch(leaf, ~SLPT_W, __ATOMIC_RELEASE);
+        }
     }
     vm_flush_all(vm);
     return n;
@@ -76,9 +84,28 @@ void vm_dirty_stop(struct vm *vm)
 {
     if (!vm->dirty_bitmap)
         return;
+    /* Writable again first, then no more marking; the flush waits until no vCPU can still be
+     * inside vm_dirty_fault (it leaves it before its next entry), then the bitmap goes. */
+    struct slpt t;
+    hv_ops->vm_slpt(vm, &t);
+    slpt_protect_range(&t, 0, vm->mem_size, false);
     __atomic_store_n(&vm->dirty_on, false, __ATOMIC_SEQ_CST);
-    hv_ops->dirty_stop(vm);
     vm_flush_all(vm);
     frame_free(virt_to_phys(vm->dirty_bitmap), vm->dirty_bitmap_pages);
     vm->dirty_bitmap = NULL;
+}
+
+bool vm_dirty_fault(struct vm *vm, uint64_t gpa)
+{
+    struct slpt t;
+    hv_ops->vm_slpt(vm, &t);
+    uint64_t *leaf = slpt_leaf(&t, gpa);
+    if (!leaf || !vm_gpa_to_hva(vm, gpa, 1))
+        return false;                       /* not RAM: an MMIO access after all */
+    /* A protected RAM page: logged while logging is on; while it is being switched off
+     * (pages unprotected one by one) the write simply goes through. */
+    if (__atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE))
+        vm_dirty_mark(vm, gpa);
+    __atomic_or_fetch(leaf, SLPT_W, __ATOMIC_RELEASE);
+    return true;
 }

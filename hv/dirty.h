@@ -9,6 +9,7 @@
 #ifndef HV_DIRTY_H
 #define HV_DIRTY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hv/vm.h"
@@ -17,6 +18,9 @@ int vm_dirty_start(struct vm *vm);
 /* Copies and clears the bitmap into out (vm->mem_size / 4 KiB bits); returns pages set. */
 uint64_t vm_dirty_harvest(struct vm *vm, uint64_t *out);
 void vm_dirty_stop(struct vm *vm);
+/* From a backend's write fault: logs gpa and makes its page writable; false if it is not
+ * logged RAM (then the fault is an MMIO access). The caller flushes its own translations. */
+bool vm_dirty_fault(struct vm *vm, uint64_t gpa);
 /* Every vCPU flushes its second-level TLB entries before its next entry (waits for running ones). */
 int vm_flush_all(struct vm *vm);
 

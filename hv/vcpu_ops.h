@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "arch/x86_64/slpt.h"
 #include "hv/vm.h"
 
 struct vcpu_ops {
@@ -35,11 +36,8 @@ struct vcpu_ops {
     /* Leaves the guest's lazily-kept state (FPU, syscall MSRs) in v, e.g. before switching vCPUs. */
     void (*vcpu_put)(struct vcpu *v);
     void (*vcpu_load)(struct vcpu *v);
-    /* Dirty logging by write protection (control plane; see hv/dirty.c): protect all RAM
-     * (splitting large pages), re-protect one page after a harvest, leave protection. */
-    int (*dirty_start)(struct vm *vm);
-    void (*dirty_protect)(struct vm *vm, uint64_t gpa);
-    void (*dirty_stop)(struct vm *vm);
+    /* The VM's second-level table (EPT or NPT) for dirty logging (hv/dirty.c). */
+    void (*vm_slpt)(struct vm *vm, struct slpt *t);
 };
 
 /* Chosen at boot by arch_select_backend(); NULL: no usable virtualization. */

@@ -6,30 +6,14 @@ import re
 import signal
 import time
 
-import pytest
-
-from ferryhost import QemuHost, free_port
-from test_net import esp_with_config
+from test_net import two_hosts
 
 KEY = "cluster_key=ferry-test-cluster-key-0001"
 
 
 def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512):
-    port = free_port()
-    a = QemuHost(workdir, smp=2, mem_mb=mem_a, name="a",
-                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", key_a]),
-                 extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"])
-    b = QemuHost(workdir, smp=2, mem_mb=mem_b, name="b",
-                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", key_b]),
-                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02"])
-    hosts.extend([a, b])
-    a.start()
-    b.start()
-    a.wait_prompt()
-    b.wait_prompt()
-    return a, b
+    return two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[key_a],
+                     cfg_b=[key_b], mem_a=mem_a, mem_b=mem_b)
 
 
 def names(h):
@@ -63,7 +47,8 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert "m" not in names(a)
     assert "m" in names(b)
     tgt = b.wait_heartbeats("m", 0, 1, timeout=60)
-    tgt = b.wait_heartbeats("m", 0, len([x for x in tgt if x["vcpu"] == 0]) + 3)
+    first = min(x["seq"] for x in tgt if x["vcpu"] == 0)
+    tgt = b.wait_heartbeats("m", 0, first + 3)
     mine = [x for x in tgt if x["vcpu"] == 0]
     src0 = [x for x in src if x["vcpu"] == 0]
     # seq continues from the source's (no restart at 1), consecutive, memory checks ok

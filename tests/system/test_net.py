@@ -33,14 +33,15 @@ def ping(h, addr, count=3):
     return int(m.group(1)), int(m.group(2)), out
 
 
-def two_hosts(workdir, hosts, dev_a, dev_b):
+def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b=256):
+    """Hosts a (10.0.0.1) and b (10.0.0.2) on one segment through a QEMU socket netdev."""
     port = free_port()
-    a = QemuHost(os.path.join(workdir), smp=2, mem_mb=256, name="a",
-                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24"]),
+    a = QemuHost(workdir, smp=2, mem_mb=mem_a, name="a",
+                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", *cfg_a]),
                  extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
                         "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"])
-    b = QemuHost(os.path.join(workdir), smp=2, mem_mb=256, name="b",
-                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24"]),
+    b = QemuHost(workdir, smp=2, mem_mb=mem_b, name="b",
+                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", *cfg_b]),
                  extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
                         "-device", f"{dev_b},netdev=n0,mac=52:54:00:00:00:02"])
     hosts.extend([a, b])

@@ -19,6 +19,7 @@
 #include "arch/x86_64/svm/svm_npt.h"
 #include "arch/x86_64/svm/svm_state.h"
 #include "arch/x86_64/trap.h"
+#include "hv/dirty.h"
 #include "hv/gpt.h"
 #include "hv/log.h"
 #include "hv/mem.h"
@@ -203,42 +204,9 @@ static void svm_vcpu_destroy(struct vcpu *v)
     v->arch = NULL;
 }
 
-static struct slpt npt_of(struct vm *vm)
+static void svm_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    return (struct slpt){ *(uint64_t *)vm->arch, 0x1, vm->node };
-}
-
-/* A write to a write-protected RAM page while logging: log it, let it through, retry. */
-static void svm_dirty_fault(struct vcpu *v, struct hv_exit *exit)
-{
-    struct slpt t = npt_of(v->vm);
-    uint64_t *leaf = slpt_leaf(&t, exit->mmio.gpa);
-    if (!leaf || !vm_gpa_to_hva(v->vm, exit->mmio.gpa, 1))
-        return;
-    vm_dirty_mark(v->vm, exit->mmio.gpa);
-    __atomic_or_fetch(leaf, SLPT_W, __ATOMIC_RELEASE);
-    ((struct svm_vcpu *)v->arch)->vmcb->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
-    exit->reason = EXIT_DIRTY;
-}
-
-static int svm_dirty_start(struct vm *vm)
-{
-    struct slpt t = npt_of(vm);
-    return slpt_protect_range(&t, 0, vm->mem_size, true);
-}
-
-static void svm_dirty_protect(struct vm *vm, uint64_t gpa)
-{
-    struct slpt t = npt_of(vm);
-    uint64_t *leaf = slpt_leaf(&t, gpa);
-    if (leaf)
-        __atomic_and_fetch(leaf, ~SLPT_W, __ATOMIC_RELEASE);
-}
-
-static void svm_dirty_stop(struct vm *vm)
-{
-    struct slpt t = npt_of(vm);
-    slpt_protect_range(&t, 0, vm->mem_size, false);
+    *t = (struct slpt){ *(uint64_t *)vm->arch, 0x1, vm->node };
 }
 
 static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
@@ -277,8 +245,11 @@ static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     vm->control.event_inj = svm_event_requeue(vm->control.exitintinfo, injected);
     memset(exit, 0, sizeof(*exit));
     svm_decode_exit(v, exit);
-    if (exit->reason == EXIT_MMIO && exit->mmio.write && v->vm->dirty_on)
-        svm_dirty_fault(v, exit);
+    /* A write to a write-protected RAM page while logging: logged, let through, retried. */
+    if (exit->reason == EXIT_MMIO && exit->mmio.write && vm_dirty_fault(v->vm, exit->mmio.gpa)) {
+        vm->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
+        exit->reason = EXIT_DIRTY;
+    }
     if (exit->reason == EXIT_ENTRY_FAIL) {
         log_err("svm", "VMRUN failed: invalid guest state (exit code 0x%llx)",
                 (unsigned long long)vm->control.exitcode);
@@ -339,7 +310,5 @@ const struct vcpu_ops svm_ops = {
     .vcpu_dump = svm_dump,
     .vcpu_put = svm_vcpu_put,
     .vcpu_load = svm_vcpu_load,
-    .dirty_start = svm_dirty_start,
-    .dirty_protect = svm_dirty_protect,
-    .dirty_stop = svm_dirty_stop,
+    .vm_slpt = svm_vm_slpt,
 };

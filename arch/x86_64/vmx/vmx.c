@@ -14,6 +14,7 @@
 #include "arch/x86_64/vmx/vmcs.h"
 #include "arch/x86_64/vmx/vmx.h"
 #include "arch/x86_64/vmx/vmx_caps.h"
+#include "hv/dirty.h"
 #include "hv/gpt.h"
 #include "hv/log.h"
 #include "hv/mem.h"
@@ -384,42 +385,9 @@ static void vmx_vcpu_put(struct vcpu *v)
     v->lazy_cr2 = read_cr2();
 }
 
-static struct slpt ept_of(struct vm *vm)
+static void vmx_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    return (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, vm->node };
-}
-
-/* A write to a write-protected RAM page while logging: log it, let it through, retry. */
-static void vmx_dirty_fault(struct vcpu *v, struct hv_exit *exit)
-{
-    struct slpt t = ept_of(v->vm);
-    uint64_t *leaf = slpt_leaf(&t, exit->mmio.gpa);
-    if (!leaf || !vm_gpa_to_hva(v->vm, exit->mmio.gpa, 1))
-        return;                    /* MMIO after all */
-    vm_dirty_mark(v->vm, exit->mmio.gpa);
-    __atomic_or_fetch(leaf, SLPT_W, __ATOMIC_RELEASE);
-    invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
-    exit->reason = EXIT_DIRTY;
-}
-
-static int vmx_dirty_start(struct vm *vm)
-{
-    struct slpt t = ept_of(vm);
-    return slpt_protect_range(&t, 0, vm->mem_size, true);
-}
-
-static void vmx_dirty_protect(struct vm *vm, uint64_t gpa)
-{
-    struct slpt t = ept_of(vm);
-    uint64_t *leaf = slpt_leaf(&t, gpa);
-    if (leaf)
-        __atomic_and_fetch(leaf, ~SLPT_W, __ATOMIC_RELEASE);
-}
-
-static void vmx_dirty_stop(struct vm *vm)
-{
-    struct slpt t = ept_of(vm);
-    slpt_protect_range(&t, 0, vm->mem_size, false);
+    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, vm->node };
 }
 
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
@@ -462,8 +430,11 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     }
     vmx_decode_exit(v, exit);
     x->last_insn_len = exit->insn_len;
-    if (exit->reason == EXIT_MMIO && exit->mmio.write && v->vm->dirty_on)
-        vmx_dirty_fault(v, exit);
+    /* A write to a write-protected RAM page while logging: logged, let through, retried. */
+    if (exit->reason == EXIT_MMIO && exit->mmio.write && vm_dirty_fault(v->vm, exit->mmio.gpa)) {
+        invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
+        exit->reason = EXIT_DIRTY;
+    }
     return 0;
 }
 
@@ -554,7 +525,5 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_dump = vmx_dump,
     .vcpu_put = vmx_vcpu_put,
     .vcpu_load = vmx_vcpu_load,
-    .dirty_start = vmx_dirty_start,
-    .dirty_protect = vmx_dirty_protect,
-    .dirty_stop = vmx_dirty_stop,
+    .vm_slpt = vmx_vm_slpt,
 };
