@@ -8,6 +8,9 @@
 #include "hv/log.h"
 #include "hv/mig_auth.h"
 #include "hv/migrate_int.h"
+#include "arch/x86_64/cpu.h"
+#include "net/netdev.h"
+#include "net/port.h"
 
 static char messages[4][200];
 static unsigned msg_head, msg_count;
@@ -79,4 +82,21 @@ void migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
     snprintf(line, sizeof(line), "migrate: outgoing %s vm=%s round=%u pages=%llu", st,
              vm ? vm->name : "-", round, (unsigned long long)pages);
     out(ctx, line);
+}
+
+/*
+ * A handshake nonce. RDRAND alone is not enough in emulators: two identically configured
+ * Bochs machines produce the same RDRAND sequence, and equal nonces fail the reflection
+ * check. The TSC and this host's first MAC address make two hosts' nonces differ.
+ */
+void migrate_nonce(uint8_t out[MIG_AUTH_NONCE_SIZE])
+{
+    for (unsigned i = 0; i < MIG_AUTH_NONCE_SIZE; i += 8) {
+        uint64_t z = ((uint64_t)net_rand() << 32 | net_rand()) ^ (rdtsc() * 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+        memcpy(out + i, &z, 8);
+    }
+    struct net_if *nif = netdev_get(0);
+    for (unsigned i = 0; nif && i < 6; i++)
+        out[i] ^= nif->mac[i];
 }

@@ -11,7 +11,6 @@
 #include "hv/mig_stream.h"
 #include "hv/migrate_int.h"
 #include "hv/vmctl.h"
-#include "net/port.h"
 
 enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
 
@@ -138,10 +137,7 @@ static int handle(const struct mig_record *r)
     case MIG_REC_AUTH_CHALLENGE:
         if (mig_parse_auth(r, &b))
             return -EBADMSG;
-        for (unsigned i = 0; i < sizeof(nonce); i += 4) {
-            uint32_t x = net_rand();
-            memcpy(nonce + i, &x, 4);
-        }
+        migrate_nonce(nonce);
         if (mig_auth_init(&d.auth, (const uint8_t *)hv_config.cluster_key,
                           strlen(hv_config.cluster_key), false, nonce) ||
             mig_auth_challenge(&d.auth, nonce) || mig_auth_response(&d.auth, b, mac))

@@ -7,6 +7,7 @@
 
 #define MIGRATE_DEV_XSAVE 0x100         /* device record: a vCPU's XSAVE area (instance = vcpu) */
 
+void migrate_nonce(uint8_t out[32]);
 void migrate_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o, char *err,
                       size_t errlen);

@@ -16,7 +16,6 @@
 #include "hv/time.h"
 #include "hv/vmctl.h"
 #include "net/mig_transport.h"
-#include "net/port.h"
 
 enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_DONE };
 
@@ -219,10 +218,7 @@ static void src_connected(void *ctx)
 {
     uint8_t nonce[MIG_AUTH_NONCE_SIZE];
     (void)ctx;
-    for (unsigned i = 0; i < sizeof(nonce); i += 4) {
-        uint32_t r = net_rand();
-        memcpy(nonce + i, &r, 4);
-    }
+    migrate_nonce(nonce);
     if (mig_auth_init(&s.auth, (const uint8_t *)hv_config.cluster_key,
                       strlen(hv_config.cluster_key), true, nonce) ||
         mig_auth_challenge(&s.auth, nonce)) {

@@ -6,7 +6,7 @@ import re
 import signal
 import time
 
-from test_net import two_hosts
+from test_net import bxhub, two_hosts  # noqa: F401 (bxhub is a fixture)
 
 KEY = "cluster_key=ferry-test-cluster-key-0001"
 
@@ -102,3 +102,30 @@ def test_target_killed_mid_copy_guest_stays(workdir, hosts):
     seq = max(x["seq"] for x in a.heartbeats("m"))
     a.wait_heartbeats("m", 0, seq + 2)
     assert "running" in a.command("vm list")
+
+
+def test_vtx_hosts_migrate_through_bxhub(workdir, hosts, bxhub):
+    """Two Bochs hosts (VT-x + EPT) with e1000 on bxhub: the same migration, VMX to VMX."""
+    from ferryhost import BochsHost
+    a = BochsHost(workdir, name="ba", config=["ip=10.0.5.1/24", KEY],
+                  e1000=("b0:c4:20:00:00:11", bxhub))
+    b = BochsHost(workdir, name="bb", config=["ip=10.0.5.2/24", KEY],
+                  e1000=("b0:c4:20:00:00:12", bxhub + 2))
+    hosts.extend([a, b])
+    a.start()
+    b.start()
+    a.wait_prompt()
+    b.wait_prompt()
+    b.command("ping 10.0.5.1 1", timeout=60)          # bxhub learns both MACs
+    a.command('vm create m mem=4 args="hb=8 pages=4"')
+    a.command("vm start m")
+    src = [x for x in a.wait_heartbeats("m", 0, 2) if x["vcpu"] == 0]
+    a.command("migrate m 10.0.5.2")
+    line = wait_result(a, timeout=400)
+    assert line.startswith("migrate: done vm=m "), line
+    print(f"\nBochs VT-x -> VT-x: {line}")
+    assert "m" not in names(a) and "m" in names(b)
+    tgt = b.wait_heartbeats("m", 0, src[-1]["seq"] + 1, timeout=120)
+    mine = [x for x in tgt if x["vcpu"] == 0]
+    assert mine[0]["seq"] > src[-1]["seq"] and mine[0]["tsc"] > src[-1]["tsc"], (src[-1], mine[0])
+    assert all(x["check"] == "ok" for x in tgt), tgt
