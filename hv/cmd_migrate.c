@@ -1,4 +1,4 @@
-/* `migrate VM HOST[:PORT] [downtime=MS]`, `migrate status`, `migrate cancel VM`. */
+/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT]`, `migrate status`, `migrate cancel VM`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +57,17 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         return -EINVAL;
     }
     for (int i = 3; i < argc; i++) {
-        const char *val = cmdline_opt(argv[i], "downtime");
-        if (!val || cmdline_u64(val, 1, 60000, &v)) {
-            con_printf(c, "error: bad option '%s' (downtime=1-60000 ms)\n", argv[i]);
+        const char *val;
+        if ((val = cmdline_opt(argv[i], "downtime")) && !cmdline_u64(val, 1, 60000, &v)) {
+            o.downtime_ms = (uint32_t)v;
+        } else if ((val = cmdline_opt(argv[i], "bandwidth")) &&
+                   !cmdline_u64(val, 1, 100000, &v)) {
+            o.bandwidth_mbps = (uint32_t)v;
+        } else {
+            con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
+                       "Mbit/s)\n", argv[i]);
             return -EINVAL;
         }
-        o.downtime_ms = (uint32_t)v;
     }
     int rc = migrate_start(vm, ip4_addr_get_u32(&a), &o, err, sizeof(err));
     if (rc)

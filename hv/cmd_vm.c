@@ -200,6 +200,11 @@ int cmd_vm(struct con *c, int argc, char **argv)
             con_printf(c, "error: no VM named '%s'\n", argv[2]);
             return -ENOENT;
         }
+        if (vm->migration != VM_MIG_NONE) {
+            con_printf(c, "error: vm %s is migrating; its dirty log belongs to the migration\n",
+                       vm->name);
+            return -EBUSY;
+        }
         return cmd_dirty(c, vm, argv[3]);
     }
     if (argc != 3) {
@@ -210,6 +215,12 @@ int cmd_vm(struct con *c, int argc, char **argv)
     if (!vm) {
         con_printf(c, "error: no VM named '%s'\n", argv[2]);
         return -ENOENT;
+    }
+    if (vm->migration != VM_MIG_NONE && strcmp(argv[1], "stats") && strcmp(argv[1], "console")) {
+        con_printf(c, "error: vm %s is migrating %s%s\n", vm->name,
+                   vm->migration == VM_MIG_OUT ? "out (migrate cancel " : "in",
+                   vm->migration == VM_MIG_OUT ? "it first)" : "");
+        return -EBUSY;
     }
     if (!strcmp(argv[1], "start"))
         rc = vm_start(vm, err, sizeof(err));

@@ -103,6 +103,32 @@ static int set_cluster_key(struct hv_config *cfg, const char *v)
     return 0;
 }
 
+static int set_count(uint32_t *out, const char *v, uint32_t lo, uint32_t hi)
+{
+    uint32_t n = 0;
+    if (!*v || strlen(v) > 2)
+        return -EINVAL;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9')
+            return -EINVAL;
+        n = n * 10 + (uint32_t)(*v - '0');
+    }
+    if (n < lo || n > hi)
+        return -ERANGE;
+    *out = n;
+    return 0;
+}
+
+static int set_incoming_max(struct hv_config *cfg, const char *v)
+{
+    return set_count(&cfg->migrate_incoming_max, v, 0, CONFIG_MIGRATE_MAX);
+}
+
+static int set_outgoing_max(struct hv_config *cfg, const char *v)
+{
+    return set_count(&cfg->migrate_outgoing_max, v, 1, CONFIG_MIGRATE_MAX);
+}
+
 static const struct {
     const char *key;
     config_set_fn set;
@@ -114,6 +140,8 @@ static const struct {
     { "ip", set_ip, "dhcp or a.b.c.d/prefix, for the first network interface" },
     { "gateway", set_gateway, "a.b.c.d" },
     { "cluster_key", set_cluster_key, "16-127 characters shared by the cluster's hosts" },
+    { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
+    { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
 };
 
 void config_defaults(struct hv_config *cfg)
@@ -122,6 +150,8 @@ void config_defaults(struct hv_config *cfg)
     strcpy(cfg->hostname, "ferry");
     cfg->log_level = LOG_INFO;
     cfg->serial_baud = 115200;
+    cfg->migrate_incoming_max = 2;      /* Hyper-V's default of simultaneous migrations */
+    cfg->migrate_outgoing_max = 2;
 }
 
 static void trim(char **s, char **e)

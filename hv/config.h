@@ -18,7 +18,11 @@ struct hv_config {
     char ip[32];                /* first interface: "dhcp", "a.b.c.d/prefix" or "" (none) */
     char gateway[16];
     char cluster_key[128];      /* shared by the hosts that migrate to each other */
+    uint32_t migrate_incoming_max;  /* concurrent incoming migrations, 0 (none) - 4 */
+    uint32_t migrate_outgoing_max;  /* concurrent outgoing migrations, 1 - 4 */
 };
+
+#define CONFIG_MIGRATE_MAX 4    /* = MIGRATE_SLOTS */
 
 void config_defaults(struct hv_config *cfg);
 /* Returns the number of problems reported (0 = clean). */

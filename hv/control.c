@@ -10,6 +10,7 @@
 #include "hv/host.h"
 #include "hv/log.h"
 #include "hv/migrate.h"
+#include "hv/time.h"
 #include "net/netdev.h"
 
 #define CTRL_RBRACKET 0x1d
@@ -68,6 +69,40 @@ static bool attached_step(struct con *con)
     return true;
 }
 
+/*
+ * The outgoing migrations' progress bar shares the prompt's line while the console is idle
+ * (nothing typed): redrawn in place twice a second, erased before any message.
+ */
+#define BAR_PERIOD_NS 500000000ull
+static bool bar_shown;
+static uint64_t bar_next;
+
+static bool bar_clear(struct con *con)
+{
+    if (!bar_shown)
+        return false;
+    con_puts(con, "\r\033[K");
+    bar_shown = false;
+    return true;
+}
+
+static void bar_step(struct con *con)
+{
+    char bar[200];
+    uint64_t now = time_ns();
+    if (now < bar_next || !control_console_idle())
+        return;
+    bar_next = now + BAR_PERIOD_NS;
+    migrate_progress(bar, sizeof(bar));
+    if (!bar[0]) {
+        if (bar_clear(con))
+            con_puts(con, CON_PROMPT);
+        return;
+    }
+    con_printf(con, "\r\033[K%s " CON_PROMPT, bar);
+    bar_shown = true;
+}
+
 void hv_control_loop(void)
 {
     struct con serial = { .write = serial_sink };
@@ -78,14 +113,16 @@ void hv_control_loop(void)
         int ch;
         /* Messages from other CPUs start on their own line, and the prompt follows them. */
         if (control_console_idle() && log_pending()) {
-            con_puts(&serial, "\n");
+            if (!bar_clear(&serial))
+                con_puts(&serial, "\n");
             log_flush_pending();
             con_puts(&serial, CON_PROMPT);
         }
         migrate_poll();
         char msg[200];
         if (control_console_idle() && migrate_message(msg, sizeof(msg)))
-            con_printf(&serial, "\n%s\n" CON_PROMPT, msg);
+            con_printf(&serial, "%s%s\n" CON_PROMPT, bar_clear(&serial) ? "" : "\n", msg);
+        bar_step(&serial);
         if (attached && attached_step(&serial)) {
             net_service();
             continue;
@@ -94,6 +131,7 @@ void hv_control_loop(void)
             if (!con_line_feed(&line, ch, &serial))
                 continue;
             in_command = true;
+            bar_shown = false;          /* the command's output starts a new line */
             con_execute(&serial, con_commands, con_ncommands, line.buf);
             in_command = false;
             line.len = 0;

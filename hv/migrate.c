@@ -74,14 +74,55 @@ void migrate_poll(void)
 
 void migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
 {
-    char line[160];
-    struct vm *vm;
-    uint32_t round;
-    uint64_t pages;
-    const char *st = migrate_src_state(&vm, &round, &pages);
-    snprintf(line, sizeof(line), "migrate: outgoing %s vm=%s round=%u pages=%llu", st,
-             vm ? vm->name : "-", round, (unsigned long long)pages);
-    out(ctx, line);
+    char line[200];
+    unsigned n = 0;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct migrate_src_info o;
+        if (migrate_src_info(i, &o))
+            continue;
+        snprintf(line, sizeof(line), "migrate: outgoing vm=%s state=%s round=%u percent=%u "
+                 "pages=%llu bytes=%llu mibps=%llu dirty_mibps=%llu expect_downtime_ms=%llu "
+                 "elapsed_ms=%llu", o.vm, o.state, o.round, o.percent,
+                 (unsigned long long)o.pages, (unsigned long long)o.bytes,
+                 (unsigned long long)(o.bw >> 20), (unsigned long long)(o.dirty_rate >> 20),
+                 (unsigned long long)o.expect_ms, (unsigned long long)o.elapsed_ms);
+        out(ctx, line);
+        n++;
+    }
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct migrate_dst_info in;
+        if (migrate_dst_info(i, &in))
+            continue;
+        snprintf(line, sizeof(line), "migrate: incoming vm=%s state=%s round=%u pages=%llu "
+                 "bytes=%llu", in.vm, in.state, in.round, (unsigned long long)in.pages,
+                 (unsigned long long)in.bytes);
+        out(ctx, line);
+        n++;
+    }
+    if (!n) {
+        snprintf(line, sizeof(line), "migrate: none under way (limits: outgoing %u, incoming "
+                 "%u%s)", hv_config.migrate_outgoing_max, hv_config.migrate_incoming_max,
+                 strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN ? ", not listening: no "
+                 "cluster_key" : "");
+        out(ctx, line);
+    }
+}
+
+void migrate_progress(char *buf, size_t n)
+{
+    unsigned count = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct migrate_src_info o;
+        if (migrate_src_info(i, &o))
+            continue;
+        if (!count++)
+            migrate_src_bar(&o, buf, n);
+    }
+    if (count > 1) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, " +%u more", count - 1);
+    }
 }
 
 /*

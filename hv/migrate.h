@@ -16,6 +16,7 @@
 
 struct migrate_opts {
     uint32_t downtime_ms;       /* 0: default (300) */
+    uint32_t bandwidth_mbps;    /* 0: as fast as TCP goes; else Mbit/s (10^6 bits) */
     uint16_t port;
 };
 
@@ -27,5 +28,7 @@ void migrate_poll(void);                        /* every control-loop pass */
 /* Status lines ("migrate: ...") for the console, one per call; false when none. */
 bool migrate_message(char *buf, size_t n);
 void migrate_status(void (*out)(void *ctx, const char *line), void *ctx);
+/* The progress line of the outgoing migrations (empty string: none under way). */
+void migrate_progress(char *buf, size_t n);
 
 #endif

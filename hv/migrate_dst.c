@@ -14,7 +14,7 @@
 
 enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
 
-static struct {
+struct dst_mig {
     enum dst_state st;
     struct mig_conn *conn;
     struct mig_auth auth;
@@ -25,66 +25,81 @@ static struct {
     struct vm *vm;
     char name[VM_NAME_MAX];
     unsigned vcpus_got;
-    bool commit, failed;
-} d;
+    bool commit, failed, busy;      /* busy: over migrate_incoming_max, refused at HELLO */
+    uint64_t bytes, pages;
+    uint32_t round;
+};
 
-static void dst_reset(void)
+static struct dst_mig *incoming[MIGRATE_SLOTS];
+
+static void dst_reset(struct dst_mig *d)
 {
     char err[120];
-    if (d.vm)
-        vm_destroy(d.vm, err, sizeof(err));   /* the skeleton never ran */
-    d.vm = NULL;
-    if (d.conn)
-        mig_conn_close(d.conn);
-    d.conn = NULL;
-    d.st = D_IDLE;
+    if (d->vm)
+        vm_destroy(d->vm, err, sizeof(err));   /* the skeleton never ran */
+    d->vm = NULL;
+    if (d->conn)
+        mig_conn_close(d->conn);
+    d->conn = NULL;
+    d->st = D_IDLE;
 }
 
-static void send_rec(uint16_t type)
+static void send_rec(struct dst_mig *d, uint16_t type)
 {
-    mig_dec_sent(&d.dec, type);
-    d.out_len = d.enc.len;
+    mig_dec_sent(&d->dec, type);
+    d->out_len = d->enc.len;
 }
 
-static void refuse(uint16_t type, const char *why)
+static void refuse(struct dst_mig *d, uint16_t type, const char *why)
 {
-    mig_enc_init(&d.enc, d.out + d.out_len, sizeof(d.out) - d.out_len);
-    mig_rec_reason(&d.enc, type, 1, why);
-    mig_dec_sent(&d.dec, type);
-    d.out_len += d.enc.len;
-    log_warn("migrate", "incoming %s %s: %s", d.name[0] ? "vm" : "stream", d.name, why);
-    d.failed = true;
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    mig_rec_reason(&d->enc, type, 1, why);
+    mig_dec_sent(&d->dec, type);
+    d->out_len += d->enc.len;
+    log_warn("migrate", "incoming %s %s: %s", d->name[0] ? "vm" : "stream", d->name, why);
+    d->failed = true;
 }
 
-static int accept_hello(const struct mig_record *r)
+static int accept_hello(struct dst_mig *d, const struct mig_record *r)
 {
     struct mig_hello h;
     char err[160];
     if (mig_parse_hello(r, &h))
         return -EBADMSG;
-    strncpy(d.name, h.name, sizeof(d.name) - 1);
+    strncpy(d->name, h.name, sizeof(d->name) - 1);
+    if (d->busy) {
+        snprintf(err, sizeof(err), "busy: migrate_incoming_max=%u incoming migrations at once",
+                 hv_config.migrate_incoming_max);
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
     struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = 0 };
-    strcpy(cfg.name, d.name);
+    strcpy(cfg.name, d->name);
     if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
-        refuse(MIG_REC_REFUSE, "unsupported VM shape");
+        refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
         return 0;
     }
     if (vm_create(&cfg, err, sizeof(err))) {      /* empty image: a skeleton */
-        refuse(MIG_REC_REFUSE, err);
+        refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
-    d.vm = vm_find(d.name);
-    mig_enc_init(&d.enc, d.out + d.out_len, sizeof(d.out) - d.out_len);
-    mig_rec_empty(&d.enc, MIG_REC_ACCEPT);
-    mig_dec_sent(&d.dec, MIG_REC_ACCEPT);
-    d.out_len += d.enc.len;
-    d.st = D_STREAM;
+    d->vm = vm_find(d->name);
+    d->vm->migration = VM_MIG_IN;
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
+    mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
+    d->out_len += d->enc.len;
+    d->st = D_STREAM;
     return 0;
 }
 
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
 {
-    struct vm *vm = ctx;
+    struct dst_mig *d = ctx;
+    struct vm *vm = d->vm;
+    if (!vm)
+        return -EPROTO;
+    d->pages += count;
     uint8_t *dst = vm_gpa_to_hva(vm, gfn * PAGE_SIZE, (uint64_t)count * PAGE_SIZE);
     if (!dst)
         return -ERANGE;
@@ -95,39 +110,39 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     return 0;
 }
 
-static int on_device(const struct mig_record *r)
+static int on_device(struct dst_mig *d, const struct mig_record *r)
 {
     struct mig_dev_id id;
     const uint8_t *blob;
     size_t n;
     if (mig_parse_device(r, &id, &blob, &n))
         return -EBADMSG;
-    if (id.type == MIGRATE_DEV_XSAVE && id.instance < d.vm->nvcpus &&
-        n == fpu_area_size() && d.vm->vcpus[id.instance].xsave) {
-        memcpy(d.vm->vcpus[id.instance].xsave, blob, n);
+    if (id.type == MIGRATE_DEV_XSAVE && id.instance < d->vm->nvcpus &&
+        n == fpu_area_size() && d->vm->vcpus[id.instance].xsave) {
+        memcpy(d->vm->vcpus[id.instance].xsave, blob, n);
         return 0;
     }
     if (id.type == MIG_DEV_UART16550 && id.instance == 0 && n == sizeof(struct uart_dev_state)) {
         struct uart_dev_state us;
         memcpy(&us, blob, sizeof(us));
-        return uart_dev_restore(&d.vm->uart, &us);
+        return uart_dev_restore(&d->vm->uart, &us);
     }
     return -EINVAL;
 }
 
-static int handle(const struct mig_record *r);
+static int handle(struct dst_mig *d, const struct mig_record *r);
 
 static int on_record(const struct mig_record *r, void *ctx)
 {
-    (void)ctx;
-    int rc = handle(r);
+    struct dst_mig *d = ctx;
+    int rc = handle(d, r);
     if (rc)
-        log_warn("migrate", "incoming %s: %s record refused (%d)", d.name,
+        log_warn("migrate", "incoming %s: %s record refused (%d)", d->name,
                  mig_rec_type_name(r->type), rc);
     return rc;
 }
 
-static int handle(const struct mig_record *r)
+static int handle(struct dst_mig *d, const struct mig_record *r)
 {
     const uint8_t *b;
     uint8_t mac[MIG_AUTH_MAC_SIZE], nonce[MIG_AUTH_NONCE_SIZE];
@@ -138,46 +153,47 @@ static int handle(const struct mig_record *r)
         if (mig_parse_auth(r, &b))
             return -EBADMSG;
         migrate_nonce(nonce);
-        if (mig_auth_init(&d.auth, (const uint8_t *)hv_config.cluster_key,
+        if (mig_auth_init(&d->auth, (const uint8_t *)hv_config.cluster_key,
                           strlen(hv_config.cluster_key), false, nonce) ||
-            mig_auth_challenge(&d.auth, nonce) || mig_auth_response(&d.auth, b, mac))
+            mig_auth_challenge(&d->auth, nonce) || mig_auth_response(&d->auth, b, mac))
             return -EACCES;
-        mig_enc_init(&d.enc, d.out, sizeof(d.out));
-        mig_stream_header_put(&d.enc);
-        mig_rec_auth(&d.enc, MIG_REC_AUTH_CHALLENGE, nonce);
-        mig_dec_sent(&d.dec, MIG_REC_AUTH_CHALLENGE);
-        mig_rec_auth(&d.enc, MIG_REC_AUTH_RESPONSE, mac);
-        send_rec(MIG_REC_AUTH_RESPONSE);
-        d.out_off = 0;
+        mig_enc_init(&d->enc, d->out, sizeof(d->out));
+        mig_stream_header_put(&d->enc);
+        mig_rec_auth(&d->enc, MIG_REC_AUTH_CHALLENGE, nonce);
+        mig_dec_sent(&d->dec, MIG_REC_AUTH_CHALLENGE);
+        mig_rec_auth(&d->enc, MIG_REC_AUTH_RESPONSE, mac);
+        send_rec(d, MIG_REC_AUTH_RESPONSE);
+        d->out_off = 0;
         return 0;
     case MIG_REC_AUTH_RESPONSE:
-        if (mig_parse_auth(r, &b) || mig_auth_verify(&d.auth, b)) {
+        if (mig_parse_auth(r, &b) || mig_auth_verify(&d->auth, b)) {
             log_warn("migrate", "incoming connection failed authentication (cluster_key?)");
             return -EACCES;
         }
-        d.st = D_HELLO;
+        d->st = D_HELLO;
         return 0;
     case MIG_REC_HELLO:
-        return accept_hello(r);
+        return accept_hello(d, r);
     case MIG_REC_RAM:
-        return mig_ram_parse(r->payload, r->len, ram_run, d.vm);
+        return mig_ram_parse(r->payload, r->len, ram_run, d);
     case MIG_REC_ROUND_END:
+        return mig_parse_round_end(r, &d->round, &d->pages);
     case MIG_REC_STOP:
     case MIG_REC_TSC:
         return 0;
     case MIG_REC_VCPU:
-        if (mig_parse_vcpu(r, &idx, &st) || idx >= d.vm->nvcpus)
+        if (mig_parse_vcpu(r, &idx, &st) || idx >= d->vm->nvcpus)
             return -EBADMSG;
-        d.vm->vcpus[idx].init = st;
-        d.vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
-        d.vcpus_got++;
+        d->vm->vcpus[idx].init = st;
+        d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
+        d->vcpus_got++;
         return 0;
     case MIG_REC_DEVICE:
-        return on_device(r);
+        return on_device(d, r);
     case MIG_REC_COMMIT:
-        if (d.vcpus_got != d.vm->nvcpus)
+        if (d->vcpus_got != d->vm->nvcpus)
             return -EPROTO;
-        d.commit = true;
+        d->commit = true;
         return 0;
     default:
         return -EPROTO;
@@ -186,13 +202,14 @@ static int handle(const struct mig_record *r)
 
 static void dst_recv(void *ctx, const uint8_t *data, size_t n)
 {
-    (void)ctx;
-    while (n && d.st != D_IDLE && !d.failed) {
-        int used = mig_dec_feed(&d.dec, data, n, on_record, NULL);
+    struct dst_mig *d = ctx;
+    d->bytes += n;
+    while (n && d->st != D_IDLE && !d->failed) {
+        int used = mig_dec_feed(&d->dec, data, n, on_record, d);
         if (used <= 0) {
             if (used < 0) {
-                log_warn("migrate", "incoming %s: stream error %d, discarded", d.name, used);
-                d.failed = true;
+                log_warn("migrate", "incoming %s: stream error %d, discarded", d->name, used);
+                d->failed = true;
             }
             return;
         }
@@ -203,55 +220,105 @@ static void dst_recv(void *ctx, const uint8_t *data, size_t n)
 
 static void dst_closed(void *ctx, int err)
 {
-    (void)ctx;
+    struct dst_mig *d = ctx;
     (void)err;
-    d.conn = NULL;
-    if (d.st != D_DONE && d.st != D_IDLE) {
-        log_warn("migrate", "incoming %s: connection closed before commit, discarded", d.name);
-        dst_reset();
+    d->conn = NULL;
+    if (d->st != D_DONE && d->st != D_IDLE) {
+        log_warn("migrate", "incoming %s: connection closed before commit, discarded", d->name);
+        dst_reset(d);
     }
 }
 
 static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_closed };
 
+static uint64_t dst_pages(void) { return (sizeof(struct dst_mig) + PAGE_SIZE - 1) / PAGE_SIZE; }
+
 void *migrate_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
 {
-    if (d.st != D_IDLE && d.st != D_DONE)
-        return NULL;                 /* migrate_incoming_max = 1 */
-    memset(&d, 0, sizeof(d));
-    mig_dec_init(&d.dec, MIG_ROLE_DST);
-    d.conn = c;
-    d.st = D_AUTH;
+    unsigned active = 0, slot = MIGRATE_SLOTS;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (incoming[i] && !incoming[i]->busy)
+            active++;
+        else if (!incoming[i] && slot == MIGRATE_SLOTS)
+            slot = i;
+    if (slot == MIGRATE_SLOTS) {
+        log_warn("migrate", "incoming connection dropped: every slot is in use");
+        return NULL;
+    }
+    uint64_t pa = frame_alloc(0, dst_pages(), 1, FRAME_ZERO);
+    if (!pa) {
+        log_warn("migrate", "incoming connection refused: no memory for its state");
+        return NULL;
+    }
+    struct dst_mig *d = phys_to_virt(pa);
+    mig_dec_init(&d->dec, MIG_ROLE_DST);
+    d->conn = c;
+    d->st = D_AUTH;
+    /* Over the limit: authenticate anyway, so the source learns why from a REFUSE. */
+    d->busy = active >= hv_config.migrate_incoming_max;
     *ops = &dst_ops;
-    return &d;
+    incoming[slot] = d;
+    return d;
+}
+
+static void poll_one(struct dst_mig *d)
+{
+    char err[120];
+    if (d->st == D_IDLE || d->st == D_DONE)
+        return;
+    while (d->out_off < d->out_len) {
+        size_t n = mig_conn_write(d->conn, d->out + d->out_off, d->out_len - d->out_off);
+        if (!n)
+            return;
+        d->out_off += n;
+    }
+    d->out_len = d->out_off = 0;
+    if (d->failed) {
+        dst_reset(d);
+        return;
+    }
+    if (d->commit) {
+        mig_enc_init(&d->enc, d->out, sizeof(d->out));
+        mig_rec_empty(&d->enc, MIG_REC_COMMIT_ACK);
+        mig_dec_sent(&d->dec, MIG_REC_COMMIT_ACK);
+        mig_conn_write(d->conn, d->out, d->enc.len);
+        d->commit = false;
+        struct vm *vm = d->vm;
+        d->vm = NULL;
+        d->st = D_DONE;
+        vm->migration = VM_MIG_NONE;
+        vm_start(vm, err, sizeof(err));
+        migrate_say("migrate: incoming vm=%s running", vm->name);
+    }
 }
 
 void migrate_dst_poll(void)
 {
-    char err[120];
-    if (d.st == D_IDLE || d.st == D_DONE)
-        return;
-    while (d.out_off < d.out_len) {
-        size_t n = mig_conn_write(d.conn, d.out + d.out_off, d.out_len - d.out_off);
-        if (!n)
-            return;
-        d.out_off += n;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct dst_mig *d = incoming[i];
+        if (!d)
+            continue;
+        poll_one(d);
+        if (d->st == D_IDLE || d->st == D_DONE) {
+            if (d->conn)
+                mig_conn_close(d->conn);
+            incoming[i] = NULL;
+            frame_free(virt_to_phys(d), dst_pages());
+        }
     }
-    d.out_len = d.out_off = 0;
-    if (d.failed) {
-        dst_reset();
-        return;
-    }
-    if (d.commit) {
-        mig_enc_init(&d.enc, d.out, sizeof(d.out));
-        mig_rec_empty(&d.enc, MIG_REC_COMMIT_ACK);
-        mig_dec_sent(&d.dec, MIG_REC_COMMIT_ACK);
-        mig_conn_write(d.conn, d.out, d.enc.len);
-        d.commit = false;
-        struct vm *vm = d.vm;
-        d.vm = NULL;
-        d.st = D_DONE;
-        vm_start(vm, err, sizeof(err));
-        migrate_say("migrate: incoming vm=%s running", vm->name);
-    }
+}
+
+int migrate_dst_info(unsigned i, struct migrate_dst_info *info)
+{
+    static const char *const n[] = { "idle", "authenticating", "hello", "receiving", "done" };
+    struct dst_mig *d = i < MIGRATE_SLOTS ? incoming[i] : NULL;
+    if (!d || d->st == D_IDLE || d->st == D_DONE)
+        return -ENOENT;
+    memset(info, 0, sizeof(*info));
+    info->vm = d->name[0] ? d->name : "-";
+    info->state = n[d->st];
+    info->bytes = d->bytes;
+    info->pages = d->pages;
+    info->round = d->round;
+    return 0;
 }

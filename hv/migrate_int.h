@@ -5,6 +5,7 @@
 #include "hv/migrate.h"
 #include "net/mig_transport.h"
 
+#define MIGRATE_SLOTS 4                 /* most migrations each way (the config keys cap it) */
 #define MIGRATE_DEV_XSAVE 0x100         /* device record: a vCPU's XSAVE area (instance = vcpu) */
 
 void migrate_nonce(uint8_t out[32]);
@@ -13,7 +14,25 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
                       size_t errlen);
 void migrate_src_poll(void);
 int migrate_src_cancel(struct vm *vm);
-const char *migrate_src_state(struct vm **vm, uint32_t *round, uint64_t *pages);
+
+/* An outgoing migration as `migrate status` and the progress bar show it. */
+struct migrate_src_info {
+    const char *vm, *state;
+    uint32_t round, percent;            /* percent of this round's pages sent */
+    uint64_t pages, bytes;
+    uint64_t bw, dirty_rate;            /* bytes/s */
+    uint64_t expect_ms, elapsed_ms;     /* expected downtime at the last decision */
+};
+/* Slot i (0..MIGRATE_SLOTS-1): 0, or -ENOENT when it is free. */
+int migrate_src_info(unsigned i, struct migrate_src_info *info);
+void migrate_src_bar(const struct migrate_src_info *in, char *buf, size_t n);
+
+struct migrate_dst_info {
+    const char *vm, *state;
+    uint64_t bytes, pages;
+    uint32_t round;
+};
+int migrate_dst_info(unsigned i, struct migrate_dst_info *info);
 void *migrate_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops);
 void migrate_dst_poll(void);
 

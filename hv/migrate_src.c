@@ -1,4 +1,9 @@
-/* The source side of a live migration (see hv/migrate.h). */
+/*
+ * The source side of a live migration (see hv/migrate.h). Each outgoing
+ * migration owns a struct src_mig, allocated from the frame allocator when
+ * it starts (with the VM's two dirty bitmaps) and freed by the poll loop
+ * once it has ended; callbacks only mark it ended, never free it.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +24,7 @@
 
 enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_DONE };
 
-static struct {
+struct src_mig {
     enum src_state st;
     struct vm *vm;
     struct mig_conn *conn;
@@ -28,7 +33,8 @@ static struct {
     struct mig_enc enc;
     uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
     size_t rec_len, rec_off;
-    uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
+    uint64_t *bitmap, *final_bits;  /* pages to send this round; the last harvest */
+    uint64_t bitmap_pages;          /* frames holding both bitmaps */
     uint64_t cursor, npages;
     uint32_t round, downtime_ms, final_step;
     bool paused, got_peer_nonce, authed, accepted, acked;
@@ -36,59 +42,102 @@ static struct {
     uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
     uint64_t last_progress;     /* the peer acknowledged data or sent a record */
     size_t last_unacked;
+    /* Progress (for the bar and `migrate status`). */
+    uint64_t round_total, round_sent;    /* pages to send in this round, sent so far */
+    uint64_t bw, dirty_rate, expect_ms;  /* last round: bytes/s sent, bytes/s dirtied */
+    /* bandwidth= : a token bucket refilled at limit bytes/s */
+    uint64_t limit, tokens, t_tokens;
     char reason[160];
-} s;
+};
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct src_mig *outgoing[MIGRATE_SLOTS];
 
-static void fail(const char *fmt, ...)
+static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "precopy",
+                                           "stop", "commit", "done" };
+
+static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Ends the migration and says why. Before COMMIT the guest resumes here (the target discards
+ * its skeleton when the connection goes). After COMMIT was sent and before the target's ACK
+ * arrived, the target may already run the guest: resuming here could run it twice, so the
+ * guest stays paused on this host and the operator decides (see docs/migration-stream.md).
+ */
+static void fail(struct src_mig *s, const char *fmt, ...)
 {
     va_list ap;
     char err[120];
-    if (s.st == S_IDLE || s.st == S_DONE)
+    if (s->st == S_IDLE || s->st == S_DONE)
         return;
     va_start(ap, fmt);
-    vsnprintf(s.reason, sizeof(s.reason), fmt, ap);
+    vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
     va_end(ap);
-    static const char *const phase[] = { "idle", "connect", "auth", "hello", "precopy", "stop",
-                                         "commit", "done" };
-    mig_conn_close(s.conn);
-    s.conn = NULL;
-    if (s.vm->dirty_on)
-        vm_dirty_stop(s.vm);
-    if (s.paused)
-        vm_resume(s.vm, err, sizeof(err));       /* the guest goes on here */
-    migrate_say("migrate: failed vm=%s phase=%s reason=%s", s.vm->name, phase[s.st], s.reason);
-    s.st = S_IDLE;
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    if (s->vm->dirty_on)
+        vm_dirty_stop(s->vm);
+    s->vm->migration = VM_MIG_NONE;
+    if (s->st == S_COMMIT) {
+        migrate_say("migrate: failed vm=%s phase=commit reason=%s; the target may run it: "
+                    "vm kept paused here (check the target, then vm resume or vm destroy)",
+                    s->vm->name, s->reason);
+    } else {
+        if (s->paused)
+            vm_resume(s->vm, err, sizeof(err));       /* the guest goes on here */
+        migrate_say("migrate: failed vm=%s phase=%s reason=%s", s->vm->name,
+                    phase_names[s->st], s->reason);
+    }
+    s->st = S_IDLE;
 }
 
-/* Encodes one record (or the header) with fn into s.rec; it is sent by flush(). */
-static int emit_begin(void)
+/* Encodes one record (or the header) into s->rec; it is sent by flush(). */
+static void emit_begin(struct src_mig *s)
 {
-    mig_enc_init(&s.enc, s.rec, sizeof(s.rec));
-    return 0;
+    mig_enc_init(&s->enc, s->rec, sizeof(s->rec));
 }
 
-static int emit_end(uint16_t type)
+static int emit_end(struct src_mig *s, uint16_t type)
 {
-    if (type && mig_dec_sent(&s.dec, type)) {
-        fail("protocol order (%s)", mig_rec_type_name(type));
+    if (type && mig_dec_sent(&s->dec, type)) {
+        fail(s, "protocol order (%s)", mig_rec_type_name(type));
         return -EPROTO;
     }
-    s.rec_len = s.enc.len;
-    s.rec_off = 0;
+    s->rec_len = s->enc.len;
+    s->rec_off = 0;
     return 0;
 }
 
-static bool flush(void)
+/* bandwidth=: how many bytes may go now (SIZE_MAX without a limit). */
+static size_t allowance(struct src_mig *s)
 {
-    while (s.rec_off < s.rec_len) {
-        size_t n = mig_conn_write(s.conn, s.rec + s.rec_off, s.rec_len - s.rec_off);
+    /* The guest is paused from stop-and-copy on: capping then only lengthens the downtime. */
+    if (!s->limit || s->st >= S_FINAL)
+        return SIZE_MAX;
+    uint64_t now = time_ns(), us = (now - s->t_tokens) / 1000;
+    if (us > 1000000)
+        us = 1000000;
+    s->tokens += s->limit * us / 1000000;
+    s->t_tokens = now;
+    uint64_t burst = s->limit / 20 > 16384 ? s->limit / 20 : 16384;   /* 50 ms */
+    if (s->tokens > burst)
+        s->tokens = burst;
+    return (size_t)s->tokens;
+}
+
+static bool flush(struct src_mig *s)
+{
+    while (s->rec_off < s->rec_len) {
+        size_t want = s->rec_len - s->rec_off, may = allowance(s);
+        if (!may)
+            return false;
+        size_t n = mig_conn_write(s->conn, s->rec + s->rec_off, want < may ? want : may);
         if (!n)
             return false;
-        s.rec_off += n;
-        s.bytes += n;
-        s.round_bytes += n;
+        if (s->limit && s->st < S_FINAL)
+            s->tokens -= n;
+        s->rec_off += n;
+        s->bytes += n;
+        s->round_bytes += n;
     }
     return true;
 }
@@ -101,85 +150,91 @@ static bool page_zero(const uint64_t *p)
     return true;
 }
 
-/* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
-static bool emit_ram(void)
+static bool bit(const struct src_mig *s, uint64_t p)
 {
-    uint8_t *ram = phys_to_virt(s.vm->chunks[0].hpa);
+    return s->bitmap[p / 64] >> (p % 64) & 1;
+}
+
+/* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
+static bool emit_ram(struct src_mig *s)
+{
+    uint8_t *ram = phys_to_virt(s->vm->chunks[0].hpa);
     unsigned in_rec = 0;
-    while (s.cursor < s.npages && !(s.bitmap[s.cursor / 64] >> (s.cursor % 64) & 1))
-        s.cursor++;
-    if (s.cursor >= s.npages)
+    while (s->cursor < s->npages && !bit(s, s->cursor))
+        s->cursor++;
+    if (s->cursor >= s->npages)
         return false;                 /* the round is over */
-    emit_begin();
-    mig_rec_begin(&s.enc, MIG_REC_RAM);
-    while (s.cursor < s.npages && in_rec < MIG_RAM_MAX_PAGES) {
-        uint64_t p = s.cursor;
-        if (!(s.bitmap[p / 64] >> (p % 64) & 1)) {
-            s.cursor++;
+    emit_begin(s);
+    mig_rec_begin(&s->enc, MIG_REC_RAM);
+    while (s->cursor < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
+        uint64_t p = s->cursor;
+        if (!bit(s, p)) {
+            s->cursor++;
             continue;
         }
         bool zero = page_zero((const uint64_t *)(ram + p * PAGE_SIZE));
         uint32_t n = 1;
-        while (p + n < s.npages && (s.bitmap[(p + n) / 64] >> ((p + n) % 64) & 1) &&
+        while (p + n < s->npages && bit(s, p + n) &&
                page_zero((const uint64_t *)(ram + (p + n) * PAGE_SIZE)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (mig_ram_run_put(&s.enc, p, n, zero, ram + p * PAGE_SIZE))
+        if (mig_ram_run_put(&s->enc, p, n, zero, ram + p * PAGE_SIZE))
             break;                    /* record full */
-        s.cursor += n;
-        s.pages += n;
+        s->cursor += n;
+        s->pages += n;
+        s->round_sent += n;
         if (zero)
-            s.zero_pages += n;
+            s->zero_pages += n;
         else
             in_rec += n;
     }
-    if (mig_rec_end(&s.enc) < 0) {
-        fail("cannot encode RAM");
+    if (mig_rec_end(&s->enc) < 0) {
+        fail(s, "cannot encode RAM");
         return false;
     }
-    return !emit_end(MIG_REC_RAM);
+    return !emit_end(s, MIG_REC_RAM);
 }
 
-static void emit_simple(uint16_t type)
+static void emit_simple(struct src_mig *s, uint16_t type)
 {
-    emit_begin();
-    mig_rec_empty(&s.enc, type);
-    emit_end(type);
+    emit_begin(s);
+    mig_rec_empty(&s->enc, type);
+    emit_end(s, type);
 }
 
 static int on_record(const struct mig_record *r, void *ctx)
 {
+    struct src_mig *s = ctx;
     const uint8_t *b;
     uint32_t code;
     const char *why;
     size_t why_len;
-    (void)ctx;
     switch (r->type) {
     case MIG_REC_AUTH_CHALLENGE:
         if (mig_parse_auth(r, &b))
             return -EBADMSG;
-        memcpy(s.peer_nonce, b, MIG_AUTH_NONCE_SIZE);
-        if (mig_auth_response(&s.auth, s.peer_nonce, s.my_mac))
+        memcpy(s->peer_nonce, b, MIG_AUTH_NONCE_SIZE);
+        if (mig_auth_response(&s->auth, s->peer_nonce, s->my_mac))
             return -EACCES;
-        s.got_peer_nonce = true;
+        s->got_peer_nonce = true;
         return 0;
     case MIG_REC_AUTH_RESPONSE:
-        if (mig_parse_auth(r, &b) || mig_auth_verify(&s.auth, b))
+        if (mig_parse_auth(r, &b) || mig_auth_verify(&s->auth, b))
             return -EACCES;
-        s.authed = true;
+        s->authed = true;
         return 0;
     case MIG_REC_ACCEPT:
-        s.accepted = true;
+        s->accepted = true;
         return 0;
     case MIG_REC_REFUSE:
     case MIG_REC_ERROR:
         if (mig_parse_reason(r, &code, &why, &why_len))
             why = "?", why_len = 1;
-        fail("%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
+        fail(s, "%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
              (int)why_len, why);
         return -ECANCELED;
     case MIG_REC_COMMIT_ACK:
-        s.acked = true;
+        s->acked = true;
         return 0;
     default:
         return -EPROTO;
@@ -188,15 +243,15 @@ static int on_record(const struct mig_record *r, void *ctx)
 
 static void src_recv(void *ctx, const uint8_t *data, size_t n)
 {
-    (void)ctx;
-    s.last_progress = time_ns();
-    while (n && s.st != S_IDLE) {
-        int used = mig_dec_feed(&s.dec, data, n, on_record, NULL);
+    struct src_mig *s = ctx;
+    s->last_progress = time_ns();
+    while (n && s->st != S_IDLE) {
+        int used = mig_dec_feed(&s->dec, data, n, on_record, s);
         if (used < 0) {
-            if (s.st != S_IDLE && used == -EACCES)
-                fail("authentication failed (is cluster_key the same on both hosts?)");
-            else if (s.st != S_IDLE)
-                fail("bad stream from target (%d)", used);
+            if (s->st != S_IDLE && used == -EACCES)
+                fail(s, "authentication failed (is cluster_key the same on both hosts?)");
+            else if (s->st != S_IDLE)
+                fail(s, "bad stream from target (%d)", used);
             return;
         }
         if (!used)
@@ -208,277 +263,384 @@ static void src_recv(void *ctx, const uint8_t *data, size_t n)
 
 static void src_closed(void *ctx, int err)
 {
-    (void)ctx;
-    s.conn = NULL;
-    if (s.st != S_IDLE && s.st != S_DONE && !(s.st == S_COMMIT && s.acked))
-        fail(err ? "connection lost" : "target closed the connection");
+    struct src_mig *s = ctx;
+    s->conn = NULL;
+    if (s->st != S_IDLE && s->st != S_DONE && !(s->st == S_COMMIT && s->acked))
+        fail(s, err ? "connection lost" : "target closed the connection");
 }
 
 static void src_connected(void *ctx)
 {
+    struct src_mig *s = ctx;
     uint8_t nonce[MIG_AUTH_NONCE_SIZE];
-    (void)ctx;
     migrate_nonce(nonce);
-    if (mig_auth_init(&s.auth, (const uint8_t *)hv_config.cluster_key,
+    if (mig_auth_init(&s->auth, (const uint8_t *)hv_config.cluster_key,
                       strlen(hv_config.cluster_key), true, nonce) ||
-        mig_auth_challenge(&s.auth, nonce)) {
-        fail("cannot start authentication");
+        mig_auth_challenge(&s->auth, nonce)) {
+        fail(s, "cannot start authentication");
         return;
     }
-    emit_begin();
-    mig_stream_header_put(&s.enc);
-    mig_rec_auth(&s.enc, MIG_REC_AUTH_CHALLENGE, nonce);
-    emit_end(MIG_REC_AUTH_CHALLENGE);
-    s.st = S_AUTH;
+    emit_begin(s);
+    mig_stream_header_put(&s->enc);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_CHALLENGE, nonce);
+    emit_end(s, MIG_REC_AUTH_CHALLENGE);
+    s->st = S_AUTH;
 }
 
 static const struct mig_conn_ops src_ops = {
     .recv = src_recv, .closed = src_closed, .connected = src_connected,
 };
 
+static uint64_t pages_for(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+static void src_free(struct src_mig *s)
+{
+    if (s->bitmap)
+        frame_free(virt_to_phys(s->bitmap), s->bitmap_pages);
+    frame_free(virt_to_phys(s), pages_for(sizeof(*s)));
+}
+
 int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o, char *err,
                       size_t errlen)
 {
-    if (s.st != S_IDLE && s.st != S_DONE) {
-        snprintf(err, errlen, "a migration of vm %s is under way", s.vm->name);
+    unsigned active = 0, slot = MIGRATE_SLOTS;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (outgoing[i])
+            active++;
+        else if (slot == MIGRATE_SLOTS)
+            slot = i;
+    if (vm->migration != VM_MIG_NONE) {
+        snprintf(err, errlen, "vm %s is already migrating", vm->name);
+        return -EBUSY;
+    }
+    if (active >= hv_config.migrate_outgoing_max || slot == MIGRATE_SLOTS) {
+        snprintf(err, errlen, "%u outgoing migrations under way (migrate_outgoing_max=%u)",
+                 active, hv_config.migrate_outgoing_max);
         return -EBUSY;
     }
     if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
         snprintf(err, errlen, "vm %s is %s", vm->name, vm_state_name(vm->state));
         return -EINVAL;
     }
-    memset(&s.dec, 0, sizeof(s.dec));
-    mig_dec_init(&s.dec, MIG_ROLE_SRC);
-    s.vm = vm;
-    s.npages = vm->mem_size / PAGE_SIZE;
-    s.downtime_ms = o->downtime_ms;
-    s.paused = vm->state == VM_PAUSED ? false : false;
-    s.got_peer_nonce = s.authed = s.accepted = s.acked = false;
-    s.rec_len = s.rec_off = 0;
-    s.round = s.final_step = 0;
-    s.bytes = s.pages = s.zero_pages = 0;
-    s.t_start = s.last_progress = time_ns();
-    s.last_unacked = 0;
-    s.st = S_CONNECT;
-    s.conn = mig_conn_connect(addr, o->port, &src_ops, NULL);
-    if (!s.conn) {
-        s.st = S_IDLE;
+    uint64_t pa = frame_alloc(vm->node, pages_for(sizeof(struct src_mig)), 1, FRAME_ZERO);
+    uint64_t words = vm->mem_size / PAGE_SIZE / 64 + 1;
+    uint64_t bpages = pages_for(2 * words * 8);
+    uint64_t bpa = pa ? frame_alloc(vm->node, bpages, 1, FRAME_ZERO) : 0;
+    if (!bpa) {
+        if (pa)
+            frame_free(pa, pages_for(sizeof(struct src_mig)));
+        snprintf(err, errlen, "no memory for the migration's state");
+        return -ENOMEM;
+    }
+    struct src_mig *s = phys_to_virt(pa);
+    s->bitmap = phys_to_virt(bpa);
+    s->final_bits = s->bitmap + words;
+    s->bitmap_pages = bpages;
+    mig_dec_init(&s->dec, MIG_ROLE_SRC);
+    s->vm = vm;
+    s->npages = vm->mem_size / PAGE_SIZE;
+    s->downtime_ms = o->downtime_ms;
+    s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
+    s->t_start = s->last_progress = s->t_tokens = time_ns();
+    s->st = S_CONNECT;
+    s->conn = mig_conn_connect(addr, o->port, &src_ops, s);
+    if (!s->conn) {
+        src_free(s);
         snprintf(err, errlen, "no connection resources");
         return -ENOMEM;
     }
+    vm->migration = VM_MIG_OUT;
+    outgoing[slot] = s;
     return 0;
 }
 
-static void start_round(void)
-{
-    uint64_t words = s.npages / 64;
-    if (s.round == 0) {
-        for (uint64_t w = 0; w < words; w++)
-            s.bitmap[w] = ~0ull;
-    } else {
-        vm_dirty_harvest(s.vm, s.bitmap);
-    }
-    s.cursor = 0;
-    s.round_bytes = 0;
-    s.t_round = time_ns();
-}
-
-static uint64_t count_bits(void)
+static uint64_t count_bits(const struct src_mig *s)
 {
     uint64_t n = 0;
-    for (uint64_t w = 0; w < s.npages / 64; w++)
-        n += __builtin_popcountll(s.bitmap[w]);
+    for (uint64_t w = 0; w < s->npages / 64; w++)
+        n += __builtin_popcountll(s->bitmap[w]);
     return n;
 }
 
-/* End of a pre-copy round: decide whether to go on or stop and copy. */
-static void round_done(void)
+static void start_round(struct src_mig *s)
 {
-    char err[120];
-    uint64_t ns = time_ns() - s.t_round + 1;
-    uint64_t bw = s.round_bytes * 1000000000ull / ns;
-    emit_begin();
-    mig_rec_round_end(&s.enc, s.round, s.pages);
-    emit_end(MIG_REC_ROUND_END);
-    s.round++;
-    start_round();                  /* harvests what the guest wrote meanwhile */
-    uint64_t dirty = count_bits();
-    struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = bw,
-                                .dirty_rate = dirty * PAGE_SIZE * 1000000000ull / ns,
-                                .downtime_ms = s.downtime_ms, .round = s.round };
-    uint64_t expect_ms;
-    if (mig_policy_decide(&in, &expect_ms) == MIG_CONTINUE)
-        return;
-    /* Stop and copy: pause, take the last dirty pages, then state. */
-    s.t_stop = time_ns();
-    if (vm_pause(s.vm, err, sizeof(err))) {
-        fail("cannot pause: %s", err);
-        return;
+    uint64_t words = s->npages / 64;
+    if (s->round == 0) {
+        for (uint64_t w = 0; w < words; w++)
+            s->bitmap[w] = ~0ull;
+    } else {
+        vm_dirty_harvest(s->vm, s->bitmap);
     }
-    s.paused = true;
-    /* Merge the final harvest into the pending bitmap (pages not yet sent this round stay). */
-    static uint64_t final_bits[(4096ull << 20) / PAGE_SIZE / 64];
-    vm_dirty_harvest(s.vm, final_bits);
-    for (uint64_t w = 0; w < s.npages / 64; w++)
-        s.bitmap[w] |= final_bits[w];
-    s.cursor = 0;
-    if (vm_save_vcpus(s.vm)) {
-        fail("cannot read vcpu state");
-        return;
-    }
-    emit_simple(MIG_REC_STOP);
-    s.st = S_FINAL;
+    s->cursor = 0;
+    s->round_bytes = 0;
+    s->round_sent = 0;
+    s->round_total = count_bits(s);
+    s->t_round = time_ns();
 }
 
-static void send_hello(void)
+/* bytes per second over ns without overflow for any guest size ferry runs (< 1 TiB). */
+static uint64_t per_second(uint64_t bytes, uint64_t ns)
 {
-    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s.vm->nvcpus,
-                           .mem_bytes = s.vm->mem_size, .ndevices = 1 };
-    strncpy(h.name, s.vm->name, sizeof(h.name) - 1);
-    h.policy = (const uint8_t *)s.vm->policy.vendor;
-    h.policy_len = 12;
-    h.devices[0] = (struct mig_dev_id){ MIG_DEV_UART16550, 0 };
-    emit_begin();
-    mig_rec_auth(&s.enc, MIG_REC_AUTH_RESPONSE, s.my_mac);
-    if (mig_dec_sent(&s.dec, MIG_REC_AUTH_RESPONSE)) {
-        fail("protocol order (auth)");
+    uint64_t us = ns / 1000 + 1;
+    return bytes * 1000000 / us;
+}
+
+/* End of a pre-copy round: decide whether to go on or stop and copy. */
+static void round_done(struct src_mig *s)
+{
+    char err[120];
+    uint64_t ns = time_ns() - s->t_round;
+    emit_begin(s);
+    mig_rec_round_end(&s->enc, s->round, s->pages);
+    emit_end(s, MIG_REC_ROUND_END);
+    s->bw = per_second(s->round_bytes, ns);
+    s->round++;
+    start_round(s);                  /* harvests what the guest wrote meanwhile */
+    uint64_t dirty = s->round_total;
+    s->dirty_rate = per_second(dirty * PAGE_SIZE, ns);
+    struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = s->bw,
+                                .dirty_rate = s->dirty_rate,
+                                .downtime_ms = s->downtime_ms, .round = s->round };
+    enum mig_decision d = mig_policy_decide(&in, &s->expect_ms);
+    if (d == MIG_CONTINUE)
+        return;
+    log_info("migrate", "vm %s: %s after round %u: %llu dirty pages, expected downtime %llu ms",
+             s->vm->name, mig_decision_name(d), s->round, (unsigned long long)dirty,
+             (unsigned long long)s->expect_ms);
+    /* Stop and copy: pause, take the last dirty pages, then state. */
+    s->t_stop = time_ns();
+    if (s->vm->state == VM_RUNNING) {
+        if (vm_pause(s->vm, err, sizeof(err))) {
+            fail(s, "cannot pause: %s", err);
+            return;
+        }
+        s->paused = true;
+    }
+    /* Merge the final harvest into the pending bitmap (pages not yet sent this round stay). */
+    vm_dirty_harvest(s->vm, s->final_bits);
+    for (uint64_t w = 0; w < s->npages / 64; w++)
+        s->bitmap[w] |= s->final_bits[w];
+    s->cursor = 0;
+    s->round_total = count_bits(s);
+    s->round_sent = 0;
+    if (vm_save_vcpus(s->vm)) {
+        fail(s, "cannot read vcpu state");
         return;
     }
-    mig_rec_hello(&s.enc, &h);
-    emit_end(MIG_REC_HELLO);
-    s.st = S_HELLO;
+    emit_simple(s, MIG_REC_STOP);
+    s->st = S_FINAL;
+}
+
+static void send_hello(struct src_mig *s)
+{
+    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
+                           .mem_bytes = s->vm->mem_size, .ndevices = 1 };
+    strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
+    h.policy = (const uint8_t *)s->vm->policy.vendor;
+    h.policy_len = 12;
+    h.devices[0] = (struct mig_dev_id){ MIG_DEV_UART16550, 0 };
+    emit_begin(s);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);
+    if (mig_dec_sent(&s->dec, MIG_REC_AUTH_RESPONSE)) {
+        fail(s, "protocol order (auth)");
+        return;
+    }
+    mig_rec_hello(&s->enc, &h);
+    emit_end(s, MIG_REC_HELLO);
+    s->st = S_HELLO;
 }
 
 /* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, FPU, UART, TSC, COMMIT. */
-static void final_step(void)
+static void final_step(struct src_mig *s)
 {
-    struct vm *vm = s.vm;
-    unsigned n = vm->nvcpus, k = s.final_step++;
-    emit_begin();
+    struct vm *vm = s->vm;
+    unsigned n = vm->nvcpus, k = s->final_step++;
+    emit_begin(s);
     if (k == 0) {
-        mig_rec_round_end(&s.enc, s.round, s.pages);
-        emit_end(MIG_REC_ROUND_END);
+        mig_rec_round_end(&s->enc, s->round, s->pages);
+        emit_end(s, MIG_REC_ROUND_END);
     } else if (k <= n) {
-        mig_rec_vcpu(&s.enc, k - 1, &vm->vcpus[k - 1].saved);
-        emit_end(MIG_REC_VCPU);
+        mig_rec_vcpu(&s->enc, k - 1, &vm->vcpus[k - 1].saved);
+        emit_end(s, MIG_REC_VCPU);
     } else if (k <= 2 * n) {
         struct mig_dev_id id = { MIGRATE_DEV_XSAVE, (uint16_t)(k - n - 1) };
-        mig_rec_device(&s.enc, &id, vm->vcpus[k - n - 1].xsave, fpu_area_size());
-        emit_end(MIG_REC_DEVICE);
+        mig_rec_device(&s->enc, &id, vm->vcpus[k - n - 1].xsave, fpu_area_size());
+        emit_end(s, MIG_REC_DEVICE);
     } else if (k == 2 * n + 1) {
         struct uart_dev_state us;
         struct mig_dev_id id = { MIG_DEV_UART16550, 0 };
         uart_dev_save(&vm->uart, &us);
-        mig_rec_device(&s.enc, &id, &us, sizeof(us));
-        emit_end(MIG_REC_DEVICE);
+        mig_rec_device(&s->enc, &id, &us, sizeof(us));
+        emit_end(s, MIG_REC_DEVICE);
     } else if (k == 2 * n + 2) {
-        mig_rec_tsc(&s.enc, vm->vcpus[0].saved.tsc, (uint32_t)time_tsc_khz());
-        emit_end(MIG_REC_TSC);
+        mig_rec_tsc(&s->enc, vm->vcpus[0].saved.tsc, (uint32_t)time_tsc_khz());
+        emit_end(s, MIG_REC_TSC);
     } else {
-        mig_rec_empty(&s.enc, MIG_REC_COMMIT);
-        emit_end(MIG_REC_COMMIT);
-        s.st = S_COMMIT;
+        mig_rec_empty(&s->enc, MIG_REC_COMMIT);
+        emit_end(s, MIG_REC_COMMIT);
+        s->st = S_COMMIT;
     }
 }
 
-static void finish(void)
+static void finish(struct src_mig *s)
 {
     char err[120];
-    uint64_t now = time_ns(), total_ms = (now - s.t_start) / 1000000;
-    uint64_t down_ms = (now - s.t_stop) / 1000000, us = (now - s.t_start) / 1000 + 1;
-    uint64_t kbps = s.bytes * 8 * 1000 / us;
+    uint64_t now = time_ns(), total_ms = (now - s->t_start) / 1000000;
+    uint64_t down_ms = (now - s->t_stop) / 1000000, us = (now - s->t_start) / 1000 + 1;
+    uint64_t kbps = s->bytes * 8 * 1000 / us;
     char name[VM_NAME_MAX];
-    strcpy(name, s.vm->name);
-    mig_conn_close(s.conn);
-    s.conn = NULL;
-    s.paused = false;
-    s.st = S_DONE;
-    vm_dirty_stop(s.vm);
-    vm_destroy(s.vm, err, sizeof(err));
+    strcpy(name, s->vm->name);
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    s->paused = false;
+    s->st = S_DONE;
+    vm_dirty_stop(s->vm);
+    s->vm->migration = VM_MIG_NONE;
+    vm_destroy(s->vm, err, sizeof(err));
     migrate_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
                 "zero_pages=%llu bytes=%llu mbps=%llu.%llu", name, (unsigned long long)total_ms,
-                (unsigned long long)down_ms, s.round, (unsigned long long)s.pages,
-                (unsigned long long)s.zero_pages, (unsigned long long)s.bytes,
+                (unsigned long long)down_ms, s->round, (unsigned long long)s->pages,
+                (unsigned long long)s->zero_pages, (unsigned long long)s->bytes,
                 (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100));
 }
 
 #define MIGRATE_STALL_NS (10ull * 1000000000)
 
 /* A target that dies takes TCP minutes to notice: give up after 10 s without progress. */
-static bool stalled(void)
+static bool stalled(struct src_mig *s)
 {
-    size_t un = mig_conn_unacked(s.conn);
+    size_t un = mig_conn_unacked(s->conn);
     uint64_t now = time_ns();
-    if (un < s.last_unacked || (un == 0 && s.rec_off >= s.rec_len && s.st == S_RAM))
-        s.last_progress = now;
-    s.last_unacked = un;
-    if (now - s.last_progress < MIGRATE_STALL_NS)
+    if (un < s->last_unacked || (un == 0 && s->rec_off >= s->rec_len && s->st == S_RAM) ||
+        (s->limit && !s->tokens))
+        s->last_progress = now;
+    s->last_unacked = un;
+    if (now - s->last_progress < MIGRATE_STALL_NS)
         return false;
-    fail("no progress from the target for %llu s", MIGRATE_STALL_NS / 1000000000);
+    fail(s, "no progress from the target for %llu s", MIGRATE_STALL_NS / 1000000000);
     return true;
 }
 
-void migrate_src_poll(void)
+static void poll_one(struct src_mig *s)
 {
-    char err[120];
-    if (s.st != S_IDLE && s.st != S_DONE && stalled())
+    if (s->st != S_IDLE && s->st != S_DONE && stalled(s))
         return;
     for (unsigned budget = 0; budget < 32; budget++) {
-        if (s.st == S_IDLE || s.st == S_DONE || s.st == S_CONNECT || !flush())
+        if (s->st == S_IDLE || s->st == S_DONE || s->st == S_CONNECT || !flush(s))
             return;
-        switch (s.st) {
+        switch (s->st) {
         case S_AUTH:
-            if (!s.authed)
+            if (!s->authed)
                 return;
-            send_hello();
+            send_hello(s);
             break;
         case S_HELLO:
-            if (!s.accepted)
+            if (!s->accepted)
                 return;
-            if (vm_dirty_start(s.vm)) {
-                fail("cannot start dirty logging");
+            if (vm_dirty_start(s->vm)) {
+                fail(s, "cannot start dirty logging");
                 return;
             }
-            start_round();
-            s.st = S_RAM;
+            start_round(s);
+            s->st = S_RAM;
             break;
         case S_RAM:
-            if (!emit_ram() && s.st == S_RAM)
-                round_done();
+            if (!emit_ram(s) && s->st == S_RAM)
+                round_done(s);
             break;
         case S_FINAL:
-            if (s.cursor < s.npages && emit_ram())
+            if (s->cursor < s->npages && emit_ram(s))
                 break;
-            s.cursor = s.npages;
-            final_step();
+            s->cursor = s->npages;
+            final_step(s);
             break;
         case S_COMMIT:
-            if (s.acked)
-                finish();
+            if (s->acked)
+                finish(s);
             return;
         default:
             return;
         }
     }
-    (void)err;
+}
+
+void migrate_src_poll(void)
+{
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct src_mig *s = outgoing[i];
+        if (!s)
+            continue;
+        poll_one(s);
+        if (s->st == S_IDLE || s->st == S_DONE) {
+            outgoing[i] = NULL;
+            src_free(s);
+        }
+    }
+}
+
+static struct src_mig *find(const struct vm *vm)
+{
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (outgoing[i] && outgoing[i]->vm == vm)
+            return outgoing[i];
+    return NULL;
 }
 
 int migrate_src_cancel(struct vm *vm)
 {
-    if (s.st == S_IDLE || s.st == S_DONE || s.vm != vm)
+    struct src_mig *s = find(vm);
+    if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
-    if (s.st == S_COMMIT)
+    if (s->st == S_COMMIT)
         return -EBUSY;                  /* the target may own it already */
-    fail("cancelled");
+    fail(s, "cancelled");
     return 0;
 }
 
-const char *migrate_src_state(struct vm **vm, uint32_t *round, uint64_t *pages)
+/* "round 3 42% 7.5 MiB/s dirty 1.2 MiB/s downtime~210ms": mibps with one decimal. */
+static int fmt_mibps(char *b, size_t n, uint64_t bytes_per_s)
 {
+    uint64_t tenths = bytes_per_s * 10 / (1024 * 1024);
+    return snprintf(b, n, "%llu.%llu", (unsigned long long)(tenths / 10),
+                    (unsigned long long)(tenths % 10));
+}
+
+int migrate_src_info(unsigned i, struct migrate_src_info *info)
+{
+    struct src_mig *s = i < MIGRATE_SLOTS ? outgoing[i] : NULL;
+    if (!s || s->st == S_IDLE || s->st == S_DONE)
+        return -ENOENT;
     static const char *const n[] = { "idle", "connecting", "authenticating", "hello", "precopy",
                                      "stop-and-copy", "commit", "done" };
-    *vm = s.vm;
-    *round = s.round;
-    *pages = s.pages;
-    return n[s.st];
+    uint64_t now = time_ns();
+    memset(info, 0, sizeof(*info));
+    info->vm = s->vm->name;
+    info->state = n[s->st];
+    info->round = s->round;
+    info->pages = s->pages;
+    info->bytes = s->bytes;
+    info->percent = s->round_total ? (uint32_t)(s->round_sent * 100 / s->round_total) : 0;
+    if (s->st == S_COMMIT)
+        info->percent = 100;
+    /* This round's rate once it has run a little, else the last round's. */
+    uint64_t rns = now - s->t_round;
+    info->bw = rns > 200000000ull ? per_second(s->round_bytes, rns) : s->bw;
+    info->dirty_rate = s->dirty_rate;
+    info->expect_ms = s->expect_ms;
+    info->elapsed_ms = (now - s->t_start) / 1000000;
+    return 0;
+}
+
+void migrate_src_bar(const struct migrate_src_info *in, char *b, size_t n)
+{
+    char bw[24], dr[24], bar[21];
+    unsigned fill = in->percent / 5;
+    for (unsigned k = 0; k < 20; k++)
+        bar[k] = k < fill ? '#' : '.';
+    bar[20] = 0;
+    fmt_mibps(bw, sizeof(bw), in->bw);
+    fmt_mibps(dr, sizeof(dr), in->dirty_rate);
+    snprintf(b, n, "[migrate %s %s r%u [%s] %3u%% %s MiB/s dirty %s MiB/s downtime~%llums]",
+             in->vm, in->state, in->round, bar, in->percent, bw, dr,
+             (unsigned long long)in->expect_ms);
 }

@@ -91,8 +91,11 @@ struct vcpu {
     uint64_t entries;
 };
 
+enum vm_migration { VM_MIG_NONE, VM_MIG_OUT, VM_MIG_IN };
+
 struct vm {
     enum vm_state state;
+    enum vm_migration migration;  /* the migration engine owns its state changes meanwhile */
     char name[VM_NAME_MAX];
     uint64_t mem_size;
     unsigned node;

@@ -4,7 +4,7 @@
 #include "lwip/tcp.h"
 #include "net/mig_transport.h"
 
-#define MIG_CONNS 4
+#define MIG_CONNS 8          /* MIGRATE_SLOTS each way */
 
 struct mig_conn {
     struct tcp_pcb *pcb;

@@ -11,9 +11,9 @@ from test_net import bxhub, two_hosts  # noqa: F401 (bxhub is a fixture)
 KEY = "cluster_key=ferry-test-cluster-key-0001"
 
 
-def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512):
+def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512, extra_b=()):
     return two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[key_a],
-                     cfg_b=[key_b], mem_a=mem_a, mem_b=mem_b)
+                     cfg_b=[key_b, *extra_b], mem_a=mem_a, mem_b=mem_b)
 
 
 def names(h):
@@ -58,6 +58,42 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert all(x["check"] == "ok" for x in tgt), tgt
     assert mine[0]["tsc"] > src0[-1]["tsc"], (src0[-1], mine[0])   # TSC never goes back
     assert any(x["vcpu"] == 1 for x in tgt)
+
+
+def test_bandwidth_progress_and_limits(workdir, hosts):
+    """bandwidth= caps the rate; the progress bar and `migrate status` show the migration;
+    the VM cannot be destroyed under it; a target at migrate_incoming_max refuses more."""
+    a, b = pair(workdir, hosts, extra_b=["migrate_incoming_max=1"])
+    for vm in ("m1", "m2"):
+        a.command(f'vm create {vm} mem=16 args="hb=16 pages=8"')
+        a.command(f"vm start {vm}")
+    a.wait_heartbeats("m2", 0, 2)
+    assert "limits: outgoing 2, incoming 2" in a.command("migrate status")
+    assert a.command("migrate m1 10.0.0.2 bandwidth=40").startswith("migrate: started vm=m1")
+    # The bar shares the prompt's line and is redrawn in place (\r, erase to end of line).
+    a.expect(r"\r\x1b\[K\[migrate m1 (precopy|stop-and-copy) r\d+ \[[#.]{20}\] +\d+% "
+             r"[\d.]+ MiB/s dirty [\d.]+ MiB/s downtime~\d+ms\] ferry> ", timeout=60)
+    st = a.command("migrate status")
+    assert re.search(r"migrate: outgoing vm=m1 state=(precopy|stop-and-copy) round=\d+ "
+                     r"percent=\d+ pages=\d+ bytes=\d+ mibps=\d+", st), st
+    assert "is migrating out" in a.command("vm destroy m1")
+    assert "already migrating" in a.command("migrate m1 10.0.0.2")
+    assert "incoming vm=m1 state=receiving" in b.command("migrate status")
+    # b takes one incoming migration at a time: m2 is refused and keeps running here.
+    a.command("migrate m2 10.0.0.2")
+    line = wait_result(a)
+    assert re.match(r"migrate: failed vm=m2 phase=hello reason=target refused: busy: "
+                    r"migrate_incoming_max=1", line), line
+    line = wait_result(a, timeout=240)
+    m = re.match(r"migrate: done vm=m1 .*bytes=(\d+) mbps=(\d+)\.(\d)", line)
+    assert m, line
+    print(f"\nbandwidth=40: {line}")
+    mbps = int(m.group(2)) + int(m.group(3)) / 10
+    assert 10 < mbps <= 40 * 1.05, line         # under the cap, and not crawling
+    assert names(a) == ["m2"] and "m1" in names(b)
+    seq = max(x["seq"] for x in a.heartbeats("m2"))
+    a.wait_heartbeats("m2", 0, seq + 2)
+    assert all(x["check"] == "ok" for x in b.wait_heartbeats("m1", 0, 1, timeout=60))
 
 
 def test_wrong_cluster_key_is_refused(workdir, hosts):

@@ -41,6 +41,8 @@ static void assert_defaults(void)
     assert_string_equal(cfg.hostname, "ferry");
     assert_int_equal(cfg.log_level, LOG_INFO);
     assert_int_equal(cfg.serial_baud, 115200);
+    assert_int_equal(cfg.migrate_incoming_max, 2);
+    assert_int_equal(cfg.migrate_outgoing_max, 2);
 }
 
 /* One line, one problem: the value is refused, the field keeps what it had. */
@@ -171,6 +173,29 @@ static void test_serial_baud_values(void **state)
         assert_int_equal(cfg.serial_baud, 300);
     }
     assert_non_null(strstr(unit_log_last, "divisor of 115200"));
+}
+
+static void test_migrate_limits(void **state)
+{
+    static const char *const bad[] = {
+        "migrate_incoming_max=5", "migrate_incoming_max=-1", "migrate_incoming_max=",
+        "migrate_incoming_max=two", "migrate_incoming_max=1x", "migrate_incoming_max=001",
+        "migrate_outgoing_max=0", "migrate_outgoing_max=9", "migrate_outgoing_max=99999999999",
+    };
+
+    (void)state;
+    assert_int_equal(cfg.migrate_incoming_max, 2);
+    assert_int_equal(cfg.migrate_outgoing_max, 2);
+    assert_clean("migrate_incoming_max=0\nmigrate_outgoing_max=4\n");
+    assert_int_equal(cfg.migrate_incoming_max, 0);
+    assert_int_equal(cfg.migrate_outgoing_max, 4);
+    assert_clean("migrate_incoming_max=4\nmigrate_outgoing_max=1\n");
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_refused(bad[i]);
+        assert_int_equal(cfg.migrate_incoming_max, 4);
+        assert_int_equal(cfg.migrate_outgoing_max, 1);
+    }
+    assert_non_null(strstr(unit_log_last, "1-4 concurrent outgoing"));
 }
 
 static void test_unknown_key(void **state)
@@ -336,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup(test_hostname_values, setup),
         cmocka_unit_test_setup(test_log_level_values, setup),
         cmocka_unit_test_setup(test_serial_baud_values, setup),
+        cmocka_unit_test_setup(test_migrate_limits, setup),
         cmocka_unit_test_setup(test_unknown_key, setup),
         cmocka_unit_test_setup(test_whitespace_and_crlf, setup),
         cmocka_unit_test_setup(test_comments_and_blank_lines, setup),
