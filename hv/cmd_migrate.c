@@ -1,10 +1,11 @@
-/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT]`, `migrate status`, `migrate cancel VM`. */
+/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT]`, `migrate status`, `migrate cancel VM`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hv/cmdline.h"
 #include "hv/commands.h"
+#include "hv/mig_policy.h"
 #include "hv/migrate.h"
 #include "lwip/ip4_addr.h"
 #include "net/mig_transport.h"
@@ -17,7 +18,7 @@ static void line_out(void *ctx, const char *line)
 int cmd_migrate(struct con *c, int argc, char **argv)
 {
     char err[160], host[32];
-    struct migrate_opts o = { .port = MIG_PORT };
+    struct migrate_opts o = { .port = MIG_PORT, .throttle_max = MIG_POLICY_THROTTLE_MAX };
     uint64_t v;
     ip4_addr_t a;
 
@@ -63,9 +64,11 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         } else if ((val = cmdline_opt(argv[i], "bandwidth")) &&
                    !cmdline_u64(val, 1, 100000, &v)) {
             o.bandwidth_mbps = (uint32_t)v;
+        } else if ((val = cmdline_opt(argv[i], "throttle")) && !cmdline_u64(val, 0, 99, &v)) {
+            o.throttle_max = (uint32_t)v;
         } else {
             con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
-                       "Mbit/s)\n", argv[i]);
+                       "Mbit/s, throttle=0-99 %%)\n", argv[i]);
             return -EINVAL;
         }
     }

@@ -23,7 +23,7 @@ const struct con_cmd con_commands[] = {
       .help = "network interfaces; set an address; TCP throughput to another ferry host",
       .run = cmd_net },
     { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },
-    { .name = "migrate", .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [dirty=wp|ad|pml] | status | cancel VM",
+    { .name = "migrate", .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] | status | cancel VM",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },

@@ -45,6 +45,9 @@ enum mig_decision mig_policy_decide(const struct mig_policy_in *in, uint64_t *ex
         return MIG_STOP_CONVERGED;
     if (in->round >= limit)
         return MIG_STOP_ROUND_LIMIT;
+    if (in->throttle_max && in->throttle_pct < in->throttle_max && in->round >= 2 &&
+        in->bandwidth && in->dirty_rate >= in->bandwidth / 2)
+        return MIG_THROTTLE;
     if (in->round >= MIG_POLICY_MIN_ROUNDS && in->bandwidth && in->dirty_rate >= in->bandwidth)
         return MIG_STOP_NO_PROGRESS;
     return MIG_CONTINUE;
@@ -57,6 +60,15 @@ const char *mig_decision_name(enum mig_decision d)
     case MIG_STOP_CONVERGED: return "stop-converged";
     case MIG_STOP_ROUND_LIMIT: return "stop-round-limit";
     case MIG_STOP_NO_PROGRESS: return "stop-no-progress";
+    case MIG_THROTTLE: return "throttle";
     }
     return "?";
+}
+
+uint32_t mig_policy_next_throttle(uint32_t pct, uint32_t max)
+{
+    uint32_t next = pct ? pct + MIG_POLICY_THROTTLE_STEP : MIG_POLICY_THROTTLE_FIRST;
+    if (max > 99)
+        max = 99;
+    return next < max ? next : max;
 }

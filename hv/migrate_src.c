@@ -36,7 +36,7 @@ struct src_mig {
     uint64_t *bitmap, *final_bits;  /* pages to send this round; the last harvest */
     uint64_t bitmap_pages;          /* frames holding both bitmaps */
     uint64_t cursor, npages;
-    uint32_t round, downtime_ms, final_step;
+    uint32_t round, downtime_ms, final_step, throttle, throttle_max;
     bool paused, got_peer_nonce, authed, accepted, acked;
     uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
     uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
@@ -77,6 +77,7 @@ static void fail(struct src_mig *s, const char *fmt, ...)
     if (s->vm->dirty_on)
         vm_dirty_stop(s->vm);
     s->vm->migration = VM_MIG_NONE;
+    s->vm->throttle_pct = 0;
     if (s->st == S_COMMIT) {
         migrate_say("migrate: failed vm=%s phase=commit reason=%s; the target may run it: "
                     "vm kept paused here (check the target, then vm resume or vm destroy)",
@@ -340,6 +341,7 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
     s->vm = vm;
     s->npages = vm->mem_size / PAGE_SIZE;
     s->downtime_ms = o->downtime_ms;
+    s->throttle_max = o->throttle_max;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->st = S_CONNECT;
@@ -400,10 +402,19 @@ static void round_done(struct src_mig *s)
     s->dirty_rate = per_second(dirty * PAGE_SIZE, ns);
     struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = s->bw,
                                 .dirty_rate = s->dirty_rate,
-                                .downtime_ms = s->downtime_ms, .round = s->round };
+                                .downtime_ms = s->downtime_ms, .round = s->round,
+                                .throttle_pct = s->throttle, .throttle_max = s->throttle_max };
     enum mig_decision d = mig_policy_decide(&in, &s->expect_ms);
     if (d == MIG_CONTINUE)
         return;
+    if (d == MIG_THROTTLE) {
+        s->throttle = mig_policy_next_throttle(s->throttle, s->throttle_max);
+        __atomic_store_n(&s->vm->throttle_pct, s->throttle, __ATOMIC_RELAXED);
+        log_info("migrate", "vm %s: dirtying %llu KiB/s vs %llu KiB/s sent: throttled to %u%%",
+                 s->vm->name, (unsigned long long)(s->dirty_rate >> 10),
+                 (unsigned long long)(s->bw >> 10), s->throttle);
+        return;
+    }
     log_info("migrate", "vm %s: %s after round %u: %llu dirty pages, expected downtime %llu ms",
              s->vm->name, mig_decision_name(d), s->round, (unsigned long long)dirty,
              (unsigned long long)s->expect_ms);
@@ -496,12 +507,14 @@ static void finish(struct src_mig *s)
     s->st = S_DONE;
     vm_dirty_stop(s->vm);
     s->vm->migration = VM_MIG_NONE;
+    s->vm->throttle_pct = 0;
     vm_destroy(s->vm, err, sizeof(err));
     migrate_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu", name, (unsigned long long)total_ms,
-                (unsigned long long)down_ms, s->round, (unsigned long long)s->pages,
-                (unsigned long long)s->zero_pages, (unsigned long long)s->bytes,
-                (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100));
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u", name,
+                (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
+                (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
+                (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
+                (unsigned long long)(kbps % 1000 / 100), s->throttle);
 }
 
 #define MIGRATE_STALL_NS (10ull * 1000000000)
@@ -628,6 +641,7 @@ int migrate_src_info(unsigned i, struct migrate_src_info *info)
     info->dirty_rate = s->dirty_rate;
     info->expect_ms = s->expect_ms;
     info->elapsed_ms = (now - s->t_start) / 1000000;
+    info->throttle = s->throttle;
     return 0;
 }
 
@@ -640,7 +654,7 @@ void migrate_src_bar(const struct migrate_src_info *in, char *b, size_t n)
     bar[20] = 0;
     fmt_mibps(bw, sizeof(bw), in->bw);
     fmt_mibps(dr, sizeof(dr), in->dirty_rate);
-    snprintf(b, n, "[migrate %s %s r%u [%s] %3u%% %s MiB/s dirty %s MiB/s downtime~%llums]",
+    snprintf(b, n, "[migrate %s %s r%u [%s] %3u%% %s MiB/s dirty %s MiB/s downtime~%llums%s]",
              in->vm, in->state, in->round, bar, in->percent, bw, dr,
-             (unsigned long long)in->expect_ms);
+             (unsigned long long)in->expect_ms, in->throttle ? " throttled" : "");
 }

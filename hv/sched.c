@@ -99,9 +99,15 @@ static void save_state(struct runq *q, struct vcpu *v)
     __atomic_and_fetch(&v->request, ~VCPU_REQ_SAVE, __ATOMIC_RELEASE);
 }
 
-/* Next runnable vCPU, retiring stopped ones and acknowledging pauses on the way. */
-static struct vcpu *pick(struct runq *q)
+/*
+ * Next runnable vCPU, retiring stopped ones and acknowledging pauses on the way. A throttled
+ * vCPU (its VM's throttle_pct > 0, set while a migration converges) sits out until its
+ * throttle_until; *wake gets the soonest such TSC (0: none) for when nothing can run.
+ */
+static struct vcpu *pick(struct runq *q, uint64_t *wake)
 {
+    uint64_t now = rdtsc();
+    *wake = 0;
     for (unsigned tries = 0; tries <= q->n && q->n; tries++) {
         unsigned i = q->next++ % q->n;
         struct vcpu *v = q->v[i];
@@ -114,8 +120,14 @@ static struct vcpu *pick(struct runq *q)
         if ((req & VCPU_REQ_SAVE) && (req & VCPU_REQ_PAUSE))
             save_state(q, v);
         v->paused = req & VCPU_REQ_PAUSE;
-        if (!v->paused && !v->halted)
-            return v;
+        if (v->paused || v->halted)
+            continue;
+        if (v->throttle_until && (int64_t)(v->throttle_until - now) > 0) {
+            if (!*wake || (int64_t)(v->throttle_until - *wake) < 0)
+                *wake = v->throttle_until;
+            continue;
+        }
+        return v;
     }
     return NULL;
 }
@@ -166,17 +178,35 @@ static void sched_loop(void *arg)
     }
     q->ready = true;
     for (;;) {
-        struct vcpu *v = pick(q);
+        uint64_t wake;
+        struct vcpu *v = pick(q, &wake);
         if (!v) {
+            if (wake) {         /* a throttled vCPU's turn comes; a kick may come sooner */
+                uint64_t left = wake - rdtsc();
+                lapic_timer_oneshot((int64_t)left > 0 ? left * 1000 / time_tsc_khz() + 1 : 1);
+            }
             cpu_sti_hlt();
             continue;
         }
+        uint64_t t0 = rdtsc();
         run_slice(q, v);
+        /* Throttled: sit out pct/(100-pct) of what it just ran (20% -> a quarter of it). */
+        uint32_t pct = __atomic_load_n(&v->vm->throttle_pct, __ATOMIC_RELAXED);
+        uint64_t now = rdtsc();
+        v->throttle_until = pct && pct < 100 ? now + (now - t0) * pct / (100 - pct) : 0;
     }
+}
+
+/* The local APIC timer ends a slice (SVM) or wakes an AP whose vCPUs are all throttled. */
+static void timer_wake(struct trap_frame *tf)
+{
+    (void)tf;
+    this_cpu()->slice_expired = true;
 }
 
 void sched_start(void)
 {
+    trap_set_handler(VEC_TIMER, timer_wake);
     for (unsigned i = 1; i < cpu_count; i++)
         if (cpus[i].online)
             smp_run_on(i, sched_loop, &rq[i]);

@@ -89,6 +89,7 @@ struct vcpu {
     uint64_t exits[EXIT_COUNT];
     uint64_t guest_tsc_ticks;    /* host TSC ticks spent in the guest */
     uint64_t entries;
+    uint64_t throttle_until;     /* (TSC) not run before this while the VM is throttled */
 };
 
 enum vm_migration { VM_MIG_NONE, VM_MIG_OUT, VM_MIG_IN };
@@ -115,6 +116,7 @@ struct vm {
     struct spinlock lock;
     /* Dirty logging (hv/dirty.c): one bit per 4 KiB of guest RAM, set by write faults. */
     volatile bool dirty_on;
+    volatile uint32_t throttle_pct;  /* share of time its vCPUs sit out (migration converging) */
     uint64_t *dirty_bitmap;
     uint64_t dirty_bitmap_pages;
 };

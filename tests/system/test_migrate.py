@@ -72,7 +72,7 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
     assert a.command("migrate m1 10.0.0.2 bandwidth=40").startswith("migrate: started vm=m1")
     # The bar shares the prompt's line and is redrawn in place (\r, erase to end of line).
     a.expect(r"\r\x1b\[K\[migrate m1 (precopy|stop-and-copy) r\d+ \[[#.]{20}\] +\d+% "
-             r"[\d.]+ MiB/s dirty [\d.]+ MiB/s downtime~\d+ms\] ferry> ", timeout=60)
+             r"[\d.]+ MiB/s dirty [\d.]+ MiB/s downtime~\d+ms( throttled)?\] ferry> ", timeout=60)
     st = a.command("migrate status")
     assert re.search(r"migrate: outgoing vm=m1 state=(precopy|stop-and-copy) round=\d+ "
                      r"percent=\d+ pages=\d+ bytes=\d+ mibps=\d+", st), st

@@ -57,6 +57,53 @@ static void test_decisions(void **state)
     assert_int_equal(mig_policy_decide(&tc[0].in, NULL), MIG_STOP_CONVERGED);
 }
 
+static void test_throttle(void **state)
+{
+    static const struct {
+        const char *what;
+        struct mig_policy_in in;
+        enum mig_decision want;
+    } tc[] = {
+        { "off", { GiB, GBPS, GBPS, 0, 3, 0, 0, 0 }, MIG_STOP_NO_PROGRESS },
+        { "half as fast", { GiB, GBPS, GBPS / 2, 0, 2, 0, 0, 90 }, MIG_THROTTLE },
+        { "under half", { GiB, GBPS, GBPS / 2 - 1, 0, 2, 0, 0, 90 }, MIG_CONTINUE },
+        { "first round", { GiB, GBPS, GBPS, 0, 1, 0, 0, 90 }, MIG_CONTINUE },
+        { "throttled more", { GiB, GBPS, GBPS, 0, 5, 0, 40, 90 }, MIG_THROTTLE },
+        { "at its max: no progress", { GiB, GBPS, GBPS, 0, 9, 0, 90, 90 },
+          MIG_STOP_NO_PROGRESS },
+        { "at its max, converging", { GiB, GBPS, GBPS / 2, 0, 9, 0, 90, 90 }, MIG_CONTINUE },
+        { "converged first", { MiB, GBPS, GBPS, 0, 4, 0, 20, 90 }, MIG_STOP_CONVERGED },
+        { "round limit first", { GiB, GBPS, GBPS, 0, 30, 0, 20, 90 }, MIG_STOP_ROUND_LIMIT },
+        { "not measured", { GiB, 0, GBPS, 0, 4, 0, 20, 90 }, MIG_CONTINUE },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
+        enum mig_decision d = mig_policy_decide(&tc[i].in, NULL);
+        if (d != tc[i].want)
+            fail_msg("%s: %s, want %s", tc[i].what, mig_decision_name(d),
+                     mig_decision_name(tc[i].want));
+    }
+    assert_int_equal(mig_policy_next_throttle(0, 90), 20);
+    assert_int_equal(mig_policy_next_throttle(20, 90), 30);
+    assert_int_equal(mig_policy_next_throttle(85, 90), 90);
+    assert_int_equal(mig_policy_next_throttle(90, 90), 90);
+    assert_int_equal(mig_policy_next_throttle(0, 10), 10);
+    assert_int_equal(mig_policy_next_throttle(98, 200), 99);
+    assert_string_equal(mig_decision_name(MIG_THROTTLE), "throttle");
+    /* A guest that never slows down: throttled 20..90 in 8 rounds, then no progress. */
+    struct mig_policy_in in = { GiB, GBPS, GBPS, 0, 2, 0, 0, 90 };
+    unsigned throttles = 0;
+    while (mig_policy_decide(&in, NULL) == MIG_THROTTLE) {
+        in.throttle_pct = mig_policy_next_throttle(in.throttle_pct, in.throttle_max);
+        in.round++;
+        throttles++;
+    }
+    assert_int_equal(throttles, 8);
+    assert_int_equal(in.throttle_pct, 90);
+    assert_int_equal(mig_policy_decide(&in, NULL), MIG_STOP_NO_PROGRESS);
+}
+
 static void test_defaults(void **state)
 {
     struct mig_policy_in in = { .remaining_bytes = GiB, .bandwidth = GBPS, .round = 1 };
@@ -110,6 +157,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_throttle),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_expected_ms),
         cmocka_unit_test(test_names),
