@@ -97,6 +97,17 @@ static void cmd_stats(struct con *c, struct vm *vm)
             con_printf(c, "exits %s %llu\n", exit_names[r], (unsigned long long)total[r]);
     if (vm->state == VM_STOPPED)
         con_printf(c, "stopped: %s\n", vm->stop_reason);
+    /* What a migration must send at least: the pages that are not all zeros. */
+    uint64_t pages = vm->mem_size / PAGE_SIZE, nonzero = 0;
+    const uint64_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    for (uint64_t p = 0; p < pages; p++)
+        for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+            if (ram[p * (PAGE_SIZE / 8) + w]) {
+                nonzero++;
+                break;
+            }
+    con_printf(c, "memory pages %llu nonzero %llu\n", (unsigned long long)pages,
+               (unsigned long long)nonzero);
 }
 
 /*

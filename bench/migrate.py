@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Live-migration benchmark: two QEMU TCG hosts (AMD-V) on one segment (socket netdev,
+virtio-net). In one run: `net bench` on the link, then for each guest a migration A -> B,
+printing one line per case:
+
+  case=<name> mem_mib=.. nonzero_pages=.. pages_sent=.. sent_per_nonzero=.. zero_pages=..
+  rounds=.. total_ms=.. downtime_ms=.. mig_mibps=.. net_mibps=.. mig_vs_net=.. throttle=..
+
+nonzero_pages is what the guest held just before the migration (`vm stats`): the least a
+migration must send. pages_sent counts every page record, resends and zero flags included.
+
+    bench/migrate.py [mem_mib]        (run `make` first; default 64)
+"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "system"))
+from ferryhost import BUILD, QemuHost, free_port  # noqa: E402
+
+KEY = "cluster_key=ferry-bench-cluster-key-01"
+CASES = [  # name, vm options, migrate options
+    ("idle", 'cpus=1 args="mode=idle"', ""),
+    ("dirtying", 'cpus=2 args="hb=16 pages=8"', ""),
+    ("dirtying-no-throttle", 'cpus=2 args="hb=16 pages=8"', " throttle=0"),
+]
+
+
+def esp(work, name, lines):
+    d = os.path.join(work, f"esp-{name}")
+    shutil.copytree(os.path.join(BUILD, "esp"), d)
+    with open(os.path.join(d, "ferry.cfg"), "a") as f:
+        f.write("".join(l + "\n" for l in lines))
+    return d
+
+
+def vm_pages(h, vm):
+    m = re.search(r"^memory pages (\d+) nonzero (\d+)$", h.command(f"vm stats {vm}"), re.M)
+    return int(m.group(1)), int(m.group(2))
+
+
+def main(mem):
+    work = tempfile.mkdtemp(prefix="ferry-bench-mig-")
+    port = free_port()
+    hosts = []
+    try:
+        for name, ip, how in (("a", "10.0.0.1", f"listen=127.0.0.1:{port}"),
+                              ("b", "10.0.0.2", f"connect=127.0.0.1:{port}")):
+            h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=name,
+                         esp=esp(work, name, [f"ip={ip}/24", KEY]),
+                         extra=["-netdev", f"socket,id=n0,{how}", "-device",
+                                f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0{len(hosts) + 1}"])
+            hosts.append(h)
+            h.start()
+        a, b = hosts
+        a.wait_prompt()
+        b.wait_prompt()
+        a.command("ping 10.0.0.2 2", timeout=60)
+        bench = a.command("net bench 10.0.0.2 5", timeout=90)
+        net = float(re.search(r"bench: mbps=([\d.]+)", bench).group(1))
+        net_mib = net * 1e6 / 8 / 2**20
+        print(f"net bench: {net} Mbit/s = {net_mib:.2f} MiB/s", flush=True)
+        for i, (name, opts, mopts) in enumerate(CASES):
+            vm = f"v{i}"
+            a.command(f"vm create {vm} mem={mem} {opts}")
+            a.command(f"vm start {vm}")
+            a.wait_heartbeats(vm, 0, 3, timeout=120)
+            _, nonzero = vm_pages(a, vm)
+            a.command(f"migrate {vm} 10.0.0.2{mopts}")
+            a.expect(r"(migrate: (done|failed) [^\r\n]*)\r?\n", timeout=900)
+            line = a.con.match.group(1)
+            m = re.match(r"migrate: done vm=\S+ total_ms=(\d+) downtime_ms=(\d+) rounds=(\d+) "
+                         r"pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=([\d.]+) "
+                         r"throttle=(\d+)", line)
+            if not m:
+                print(f"case={name} {line}", flush=True)
+                continue
+            total, down, rounds, pages, zero, nbytes, _, thr = m.groups()
+            mig_mib = int(nbytes) / 2**20 / (int(total) / 1000)
+            print(f"case={name} mem_mib={mem} nonzero_pages={nonzero} pages_sent={pages} "
+                  f"sent_per_nonzero={int(pages) / max(nonzero, 1):.2f} zero_pages={zero} "
+                  f"rounds={rounds} total_ms={total} downtime_ms={down} "
+                  f"mig_mibps={mig_mib:.2f} net_mibps={net_mib:.2f} "
+                  f"mig_vs_net={mig_mib / net_mib:.2f} throttle={thr}", flush=True)
+            b.command(f"vm destroy {vm}")
+    finally:
+        for h in hosts:
+            h.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 64)
