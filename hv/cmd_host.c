@@ -56,6 +56,7 @@ static void print_cpus(struct con *c)
 static void print_nodes(struct con *c)
 {
     con_printf(c, "numa nodes: %u\n", frame_nodes());
+    con_printf(c, "numa spanning: %s\n", hv_config.numa_spanning ? "on" : "off");
     for (unsigned n = 0; n < frame_nodes(); n++) {
         struct frame_stats st;
         char list[128];
@@ -101,7 +102,12 @@ static void print_details(struct con *c)
 int cmd_host(struct con *c, int argc, char **argv)
 {
     char virt[96];
-    (void)argv;
+    if (argc == 3 && !strcmp(argv[1], "numa-spanning") &&
+        (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
+        hv_config.numa_spanning = !strcmp(argv[2], "on");
+        con_printf(c, "numa spanning: %s (new and incoming VMs)\n", argv[2]);
+        return 0;
+    }
     if (argc != 1) {
         con_usage(c, cmd_find("host"));
         return -1;

@@ -37,6 +37,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct vm_config *
     memset(cfg, 0, sizeof(*cfg));
     cfg->mem_mib = 64;
     cfg->cpus = 1;
+    cfg->node = -1;
     strcpy(cfg->image, "memtest");
     if (argc < 3 || !valid_name(argv[2])) {
         con_puts(c, "error: a VM name is 1-31 letters, digits, '-' or '_'\n");
@@ -51,7 +52,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct vm_config *
         else if ((v = cmdline_opt(argv[i], "cpus")) && !cmdline_u64(v, 1, VM_MAX_VCPUS, &n))
             cfg->cpus = n;
         else if ((v = cmdline_opt(argv[i], "node")) && !cmdline_u64(v, 0, frame_nodes() - 1, &n))
-            cfg->node = n;
+            cfg->node = (int)n;
         else if ((v = cmdline_opt(argv[i], "image")) && *v && strlen(v) < sizeof(cfg->image))
             strcpy(cfg->image, v);
         else if ((v = cmdline_opt(argv[i], "args")) && strlen(v) < sizeof(cfg->args))
@@ -72,8 +73,10 @@ static void cmd_list(struct con *c)
         struct vm *vm = &vms[i];
         if (vm->state == VM_EMPTY)
             continue;
-        con_printf(c, "%s %s %llu %u %u ", vm->name, vm_state_name(vm->state),
-                   (unsigned long long)(vm->mem_size >> 20), vm->nvcpus, vm->node);
+        char nodes[32];
+        vm_nodes(vm, nodes, sizeof(nodes));
+        con_printf(c, "%s %s %llu %u %s ", vm->name, vm_state_name(vm->state),
+                   (unsigned long long)(vm->mem_size >> 20), vm->nvcpus, nodes);
         for (unsigned j = 0; j < vm->nvcpus; j++)
             con_printf(c, j ? ",%u" : "%u", vm->vcpus[j].pcpu);
         con_puts(c, "\n");
@@ -99,10 +102,9 @@ static void cmd_stats(struct con *c, struct vm *vm)
         con_printf(c, "stopped: %s\n", vm->stop_reason);
     /* What a migration must send at least: the pages that are not all zeros. */
     uint64_t pages = vm->mem_size / PAGE_SIZE, nonzero = 0;
-    const uint64_t *ram = phys_to_virt(vm->chunks[0].hpa);
     for (uint64_t p = 0; p < pages; p++)
         for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
-            if (ram[p * (PAGE_SIZE / 8) + w]) {
+            if (((const uint64_t *)vm_page(vm, p))[w]) {
                 nonzero++;
                 break;
             }
@@ -128,16 +130,15 @@ static void snapshot_free(struct vm *vm)
 static int dirty_verify(struct con *c, struct vm *vm, uint8_t *snap)
 {
     static uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
-    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
     uint64_t pages = vm->mem_size / PAGE_SIZE, changed = 0, missed = 0;
     uint64_t dirty = vm_dirty_harvest(vm, bitmap);
     for (uint64_t p = 0; p < pages; p++) {
-        if (!memcmp(ram + p * PAGE_SIZE, snap + p * PAGE_SIZE, PAGE_SIZE))
+        if (!memcmp(vm_page(vm, p), snap + p * PAGE_SIZE, PAGE_SIZE))
             continue;
         changed++;
         if (!(bitmap[p / 64] >> (p % 64) & 1))
             missed++;
-        memcpy(snap + p * PAGE_SIZE, ram + p * PAGE_SIZE, PAGE_SIZE);
+        memcpy(snap + p * PAGE_SIZE, vm_page(vm, p), PAGE_SIZE);
     }
     con_printf(c, "dirty: vm=%s pages=%llu changed=%llu dirty=%llu missed=%llu\n", vm->name,
                (unsigned long long)pages, (unsigned long long)changed,
@@ -179,7 +180,8 @@ static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
             rc = -ENOMEM;
         } else {
             *snap = phys_to_virt(pa);
-            memcpy(*snap, phys_to_virt(vm->chunks[0].hpa), vm->mem_size);
+            for (uint64_t p = 0; p < vm->mem_size / PAGE_SIZE; p++)
+                memcpy(*snap + p * PAGE_SIZE, vm_page(vm, p), PAGE_SIZE);
             con_printf(c, "vm %s: ok\n", vm->name);
         }
     } else {

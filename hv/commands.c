@@ -10,7 +10,8 @@
 const struct con_cmd con_commands[] = {
     { .name = "help", .usage = "[COMMAND]", .help = "list commands, or explain one", .run = cmd_help },
     { .name = "version", .usage = "", .help = "ferry version and build", .run = cmd_version },
-    { .name = "host", .usage = "", .help = "CPUs, NUMA nodes, memory, virtualization support",
+    { .name = "host", .usage = "[numa-spanning on|off]",
+      .help = "CPUs, NUMA nodes, memory, virtualization support",
       .run = cmd_host },
     { .name = "mem", .usage = "[map]", .help = "frame allocator per node and zone; map: firmware memory map", .run = cmd_mem },
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },

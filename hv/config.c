@@ -129,6 +129,14 @@ static int set_outgoing_max(struct hv_config *cfg, const char *v)
     return set_count(&cfg->migrate_outgoing_max, v, 1, CONFIG_MIGRATE_MAX);
 }
 
+static int set_numa_spanning(struct hv_config *cfg, const char *v)
+{
+    if (strcmp(v, "on") && strcmp(v, "off"))
+        return -EINVAL;
+    cfg->numa_spanning = !strcmp(v, "on");
+    return 0;
+}
+
 static const struct {
     const char *key;
     config_set_fn set;
@@ -142,6 +150,7 @@ static const struct {
     { "cluster_key", set_cluster_key, "16-127 characters shared by the cluster's hosts" },
     { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
     { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
+    { "numa_spanning", set_numa_spanning, "on or off (a VM's memory may span NUMA nodes)" },
 };
 
 void config_defaults(struct hv_config *cfg)

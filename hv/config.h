@@ -20,6 +20,7 @@ struct hv_config {
     char cluster_key[128];      /* shared by the hosts that migrate to each other */
     uint32_t migrate_incoming_max;  /* concurrent incoming migrations, 0 (none) - 4 */
     uint32_t migrate_outgoing_max;  /* concurrent outgoing migrations, 1 - 4 */
+    bool numa_spanning;             /* a VM may take memory from several NUMA nodes */
 };
 
 #define CONFIG_MIGRATE_MAX 4    /* = MIGRATE_SLOTS */

@@ -249,6 +249,42 @@ void frame_free(uint64_t phys, uint64_t pages)
             (unsigned long long)pages);
 }
 
+uint64_t frame_node_blocks(unsigned node, uint64_t align, uint64_t *largest)
+{
+    uint64_t blocks = 0, best = 0;
+    spin_lock(&lock);
+    for (unsigned k = 0; k < nzones; k++) {
+        struct frame_zone *z = &zones[k];
+        if (z->node != node)
+            continue;
+        uint64_t run = 0;
+        uint64_t i = (align - (z->base / PAGE_SIZE) % align) % align;
+        for (; i + align <= z->pages; i += align) {
+            bool free = true;
+            for (uint64_t j = i; j < i + align && free;) {
+                if (j % 64 == 0 && j + 64 <= i + align) {       /* a whole bitmap word */
+                    free = !z->bitmap[j / 64];
+                    j += 64;
+                } else {
+                    free = !test_bit(z->bitmap, j);
+                    j++;
+                }
+            }
+            if (free) {
+                blocks++;
+                run++;
+                best = run > best ? run : best;
+            } else {
+                run = 0;
+            }
+        }
+    }
+    spin_unlock(&lock);
+    if (largest)
+        *largest = best * align;
+    return blocks;
+}
+
 void frame_node_stats(unsigned node, struct frame_stats *out)
 {
     memset(out, 0, sizeof(*out));

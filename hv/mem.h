@@ -53,6 +53,8 @@ int frame_init(const struct boot_mem_region *regions, unsigned nregions,
 uint64_t frame_alloc(unsigned node, uint64_t pages, uint64_t align_pages, unsigned flags);
 void frame_free(uint64_t phys, uint64_t pages);
 void frame_node_stats(unsigned node, struct frame_stats *out);
+/* Free blocks of align pages (aligned) on node; *largest = the longest run of them, in pages. */
+uint64_t frame_node_blocks(unsigned node, uint64_t align, uint64_t *largest);
 unsigned frame_nodes(void);
 unsigned frame_zone_count(void);
 const struct frame_zone *frame_zone_get(unsigned i);

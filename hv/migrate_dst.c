@@ -73,7 +73,7 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
-    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = 0 };
+    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1 };
     strcpy(cfg.name, d->name);
     if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
         refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
@@ -100,13 +100,17 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     if (!vm)
         return -EPROTO;
     d->pages += count;
-    uint8_t *dst = vm_gpa_to_hva(vm, gfn * PAGE_SIZE, (uint64_t)count * PAGE_SIZE);
-    if (!dst)
+    if (gfn >= vm->mem_size / PAGE_SIZE || count > vm->mem_size / PAGE_SIZE - gfn)
         return -ERANGE;
-    if (zero)
-        memset(dst, 0, (size_t)count * PAGE_SIZE);
-    else
-        memcpy(dst, data, (size_t)count * PAGE_SIZE);
+    for (uint32_t i = 0; i < count; i++) {      /* RAM may be split across nodes */
+        uint8_t *dst = vm_page(vm, gfn + i);
+        if (!dst)
+            return -ERANGE;
+        if (zero)
+            memset(dst, 0, PAGE_SIZE);
+        else
+            memcpy(dst, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
+    }
     return 0;
 }
 

@@ -159,7 +159,6 @@ static bool bit(const struct src_mig *s, uint64_t p)
 /* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
 static bool emit_ram(struct src_mig *s)
 {
-    uint8_t *ram = phys_to_virt(s->vm->chunks[0].hpa);
     unsigned in_rec = 0;
     while (s->cursor < s->npages && !bit(s, s->cursor))
         s->cursor++;
@@ -173,13 +172,15 @@ static bool emit_ram(struct src_mig *s)
             s->cursor++;
             continue;
         }
-        bool zero = page_zero((const uint64_t *)(ram + p * PAGE_SIZE));
+        uint8_t *first = vm_page(s->vm, p);
+        bool zero = page_zero((const uint64_t *)first);
         uint32_t n = 1;
-        while (p + n < s->npages && bit(s, p + n) &&
-               page_zero((const uint64_t *)(ram + (p + n) * PAGE_SIZE)) == zero &&
+        /* A run's data is contiguous in host memory: it ends where a RAM chunk does. */
+        while (p + n < s->npages && bit(s, p + n) && vm_page(s->vm, p + n) == first + n * PAGE_SIZE &&
+               page_zero((const uint64_t *)(first + n * PAGE_SIZE)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (mig_ram_run_put(&s->enc, p, n, zero, ram + p * PAGE_SIZE))
+        if (mig_ram_run_put(&s->enc, p, n, zero, first))
             break;                    /* record full */
         s->cursor += n;
         s->pages += n;

@@ -29,6 +29,8 @@ void sched_kick(unsigned pcpu)
 
 unsigned sched_load(unsigned pcpu) { return rq[pcpu].n; }
 
+bool sched_cpu_ready(unsigned pcpu) { return pcpu < MAX_CPUS && rq[pcpu].ready; }
+
 unsigned sched_pick_cpu(unsigned node, const unsigned *taken, unsigned ntaken)
 {
     unsigned best = 0, best_load = 0;

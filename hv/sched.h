@@ -18,5 +18,6 @@ void sched_kick(unsigned pcpu);         /* make that CPU look at its vCPUs' requ
 /* The least loaded AP (counting `taken`, CPUs chosen but not yet added), on node if possible. */
 unsigned sched_pick_cpu(unsigned node, const unsigned *taken, unsigned ntaken);
 unsigned sched_load(unsigned pcpu);
+bool sched_cpu_ready(unsigned pcpu);     /* its backend is up: it can run guests */
 
 #endif

@@ -10,10 +10,12 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
+#include "hv/config.h"
 #include "hv/guest_boot.h"
 #include "hv/host.h"
 #include "hv/log.h"
 #include "hv/mem.h"
+#include "hv/numa.h"
 #include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/vcpu_ops.h"
@@ -105,8 +107,9 @@ static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen
                  "boot volume)", image);
         return -ENOENT;
     }
+    /* The image and the boot structures go to the first chunk (its node holds the vCPUs). */
     uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
-    int rc = guest_image_load(img, len, ram, vm->mem_size, entry, err, errlen);
+    int rc = guest_image_load(img, len, ram, vm->chunks[0].size, entry, err, errlen);
     if (rc)
         return rc;
     rc = guest_boot_setup(ram, vm->mem_size, vm->nvcpus, vm->cmdline);
@@ -142,18 +145,39 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
-    vm->node = cfg->node;
     vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
 
-    uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 512, FRAME_STRICT | FRAME_ZERO);
-    if (!pa) {
-        snprintf(err, errlen, "node %u has no %llu MiB of contiguous free memory", vm->node,
-                 (unsigned long long)cfg->mem_mib);
-        rc = -ENOMEM;
+    /* NUMA placement (hv/numa.h): one node if it fits, else spanning if allowed. */
+    struct numa_host nh;
+    struct numa_placement pl;
+    struct numa_request req = { .mem_bytes = vm->mem_size, .vcpus = vm->nvcpus,
+                                .node = cfg->node, .spanning = hv_config.numa_spanning };
+    numa_snapshot(&nh);
+    if ((rc = numa_place(&nh, &req, &pl, err, errlen)))
         goto fail;
+    vm->node = pl.cpu_node;
+    uint64_t gpa = 0;
+    for (unsigned i = 0; i < pl.nparts; i++) {
+        /* A node's free memory may be in several runs: the longest first, up to the chunks. */
+        for (uint64_t left = pl.part[i].bytes / PAGE_SIZE; left;) {
+            uint64_t run, pa = 0;
+            frame_node_blocks(pl.part[i].node, 512, &run);
+            run = run < left ? run : left;
+            if (run && vm->nchunks < VM_MAX_CHUNKS)
+                pa = frame_alloc(pl.part[i].node, run, 512, FRAME_STRICT | FRAME_ZERO);
+            if (!pa) {
+                snprintf(err, errlen, "node %u: no %llu MiB in at most %u runs of free memory",
+                         pl.part[i].node, (unsigned long long)(pl.part[i].bytes >> 20),
+                         VM_MAX_CHUNKS);
+                rc = -ENOMEM;
+                goto fail;
+            }
+            vm->chunks[vm->nchunks++] = (struct vm_mem_chunk){ gpa, pa, run * PAGE_SIZE,
+                                                               pl.part[i].node };
+            gpa += run * PAGE_SIZE;
+            left -= run;
+        }
     }
-    vm->chunks[0] = (struct vm_mem_chunk){ 0, pa, vm->mem_size, vm->node };
-    vm->nchunks = 1;
     /* An empty image makes a skeleton for an incoming migration: RAM and state arrive. */
     entry = 0;
     if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
@@ -177,12 +201,27 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
                     cpu_relax();
             goto fail;
         }
-    log_info("vm", "created %s: %llu MiB on node %u, %u vcpus, image %s", vm->name,
-             (unsigned long long)cfg->mem_mib, vm->node, vm->nvcpus, vm->image);
+    char nodes[32];
+    vm_nodes(vm, nodes, sizeof(nodes));
+    log_info("vm", "created %s: %llu MiB on node %s, %u vcpus, image %s", vm->name,
+             (unsigned long long)cfg->mem_mib, nodes, vm->nvcpus, vm->image);
     return 0;
 fail:
     free_vm(vm);
     return rc;
+}
+
+void vm_nodes(const struct vm *vm, char *buf, size_t n)
+{
+    size_t l = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < vm->nchunks && l < n; i++) {
+        bool seen = false;
+        for (unsigned j = 0; j < i; j++)
+            seen |= vm->chunks[j].node == vm->chunks[i].node;
+        if (!seen)
+            l += (size_t)snprintf(buf + l, n - l, l ? "+%u" : "%u", vm->chunks[i].node);
+    }
 }
 
 struct vm *vm_find(const char *name)

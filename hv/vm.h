@@ -19,7 +19,7 @@
 #define VM_MAX 16
 #define VM_MAX_VCPUS 8
 #define VM_NAME_MAX 32
-#define VM_MAX_CHUNKS 4
+#define VM_MAX_CHUNKS 8            /* runs of host memory, on one or more nodes */
 #define VM_MAX_IO 8
 #define VM_MAX_MMIO 8
 
@@ -125,6 +125,11 @@ extern struct vm vms[VM_MAX];
 
 struct vm *vm_find(const char *name);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Guest page pfn in host memory (RAM may be split across NUMA nodes: chunks); NULL past RAM. */
+static inline uint8_t *vm_page(struct vm *vm, uint64_t pfn)
+{
+    return vm_gpa_to_hva(vm, pfn << 12, 4096);
+}
 
 /* Dirty logging, called by backends from a write fault: marks gpa's page. */
 static inline void vm_dirty_mark(struct vm *vm, uint64_t gpa)

@@ -11,7 +11,7 @@ struct vm_config {
     char name[VM_NAME_MAX];
     uint64_t mem_mib;
     unsigned cpus;
-    unsigned node;
+    int node;                   /* -1: placed by hv/numa.c; else pinned */
     char image[48];
     char args[256];
 };
@@ -23,6 +23,8 @@ int vm_pause(struct vm *vm, char *err, size_t errlen);
 int vm_resume(struct vm *vm, char *err, size_t errlen);
 int vm_destroy(struct vm *vm, char *err, size_t errlen);
 const char *vm_state_name(enum vm_state s);
+/* "0", or "1+0" when the VM's memory spans nodes (the vCPUs' node first). */
+void vm_nodes(const struct vm *vm, char *buf, size_t n);
 int vm_save_vcpus(struct vm *vm);
 
 #endif
