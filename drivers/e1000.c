@@ -1,6 +1,8 @@
 /*
  * Intel 8254x (82540EM, 82545EM): polled, legacy descriptors, one RX and one
- * TX ring of 256 descriptors with a 2 KiB buffer each, no interrupts.
+ * TX ring of 256 descriptors with a 2 KiB buffer each, no interrupts. Receive
+ * buffers come from the NIC's pool (drivers/nic.h): a frame handed up on loan
+ * leaves the ring and a spare's address goes into its descriptor.
  * Section numbers are from the PCI/PCI-X Family of Gigabit Ethernet
  * Controllers Software Developer's Manual (8254x SDM, rev. 4.0). Both parts
  * share the registers used here, including the EERD layout (the 82541/82547
@@ -104,15 +106,17 @@ struct tx_desc {
 _Static_assert(sizeof(struct rx_desc) == 16, "legacy RX descriptor is 16 bytes");
 _Static_assert(sizeof(struct tx_desc) == 16, "legacy TX descriptor is 16 bytes");
 
-/* One DMA block per NIC: RX ring, TX ring (a page each), then the RX and TX buffers. */
-#define DMA_PAGES (2 + 2 * NDESC * BUF_SIZE / PAGE_SIZE)
+/* One DMA block per NIC: RX ring, TX ring (a page each), then the TX buffers. */
+#define DMA_PAGES (2 + NDESC * BUF_SIZE / PAGE_SIZE)
+#define RX_BUFS   (3 * NDESC)             /* the ring plus twice as many spares */
 
 struct e1000 {
     struct nic nic;
     volatile uint8_t *regs;
     volatile struct rx_desc *rx;
     volatile struct tx_desc *tx;
-    uint8_t *rx_buf, *tx_buf;
+    uint8_t *tx_buf;
+    struct nic_rxbuf *rx_slot[NDESC];      /* the buffer each RX descriptor holds */
     unsigned rx_next;              /* next descriptor the NIC hands back */
     unsigned tx_tail, tx_clean;    /* next free; oldest in flight (tx_clean == tx_tail: idle) */
     bool rx_skip;                  /* dropping the rest of a frame that spans descriptors */
@@ -202,7 +206,7 @@ static void setup_rings(struct e1000 *e)
         wr32(e, REG_RAH(i), 0);
 
     for (unsigned i = 0; i < NDESC; i++) {
-        e->rx[i] = (struct rx_desc){ .addr = virt_to_phys(e->rx_buf + i * BUF_SIZE) };
+        e->rx[i] = (struct rx_desc){ .addr = e->rx_slot[i]->pa };
         e->tx[i] = (struct tx_desc){ .addr = virt_to_phys(e->tx_buf + i * BUF_SIZE) };
     }
     dma_barrier();
@@ -291,7 +295,12 @@ static int e1000_rx_poll(struct nic *n, nic_rx_fn deliver, void *ctx, int budget
         } else if ((err & RXE_FRAME) || len < MIN_FRAME || len > MAX_FRAME) {
             n->rx_errors++;
         } else {
-            deliver(ctx, e->rx_buf + i * BUF_SIZE, len);
+            struct nic_rxbuf *b = nic_rx_hand_up(&n->rxpool, e->rx_slot[i], 0, len, deliver, ctx);
+            if (b != e->rx_slot[i]) {
+                /* Lent: the spare takes its place before RDT hands the descriptor back. */
+                e->rx_slot[i] = b;
+                d->addr = b->pa;
+            }
             n->rx_packets++;
             n->rx_bytes += len;
             delivered++;
@@ -350,8 +359,13 @@ int e1000_probe(struct pci_dev *d)
     e->regs = phys_to_virt(b->base);
     e->rx = (volatile struct rx_desc *)dma;
     e->tx = (volatile struct tx_desc *)(dma + PAGE_SIZE);
-    e->rx_buf = dma + 2 * PAGE_SIZE;
-    e->tx_buf = e->rx_buf + NDESC * BUF_SIZE;
+    e->tx_buf = dma + 2 * PAGE_SIZE;
+    if (nic_rxpool_init(&e->nic.rxpool, RX_BUFS, BUF_SIZE)) {
+        frame_free(pa, DMA_PAGES);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < NDESC; i++)
+        e->rx_slot[i] = nic_rxpool_take(&e->nic.rxpool);
 
     /* No DMA until the rings are ours: whatever firmware left running stops with the reset. */
     uint16_t cmd = pci_read16(d, PCI_COMMAND);
@@ -364,6 +378,7 @@ int e1000_probe(struct pci_dev *d)
         log_err("e1000", "%02x:%02x.%u: %s", d->bus, d->dev, d->fn,
                 rc == -ETIMEDOUT ? "reset did not complete" :
                 rc == -EIO ? "EEPROM read timed out" : "no valid MAC address");
+        nic_rxpool_destroy(&e->nic.rxpool);
         frame_free(pa, DMA_PAGES);
         return rc;
     }

@@ -3,7 +3,9 @@
  * queue 1, split rings of up to 256 entries, one descriptor per frame. No offloads and no
  * mergeable buffers, so a received frame arrives whole in one buffer behind the header,
  * and a transmitted one goes out as header + frame in one buffer (VERSION_1 implies
- * ANY_LAYOUT, 6.3). Polled from the control plane; interrupts are suppressed.
+ * ANY_LAYOUT, 6.3). Polled from the control plane; interrupts are suppressed. Receive
+ * buffers come from the NIC's pool (drivers/nic.h): a frame handed up on loan leaves the
+ * queue and its descriptor is re-posted with a spare's address.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,7 +30,7 @@
 #define RXQ 0
 #define TXQ 1
 #define QSIZE 256
-#define BUF_SIZE 2048                   /* one slot per descriptor, two per page */
+#define BUF_SIZE 2048                   /* one buffer per descriptor, two per page */
 #define ETH_HLEN 14
 #define LINK_POLL_NS 20000000ull        /* status is re-read at most every 20 ms */
 
@@ -48,8 +50,9 @@ struct vnet {
     struct nic nic;
     struct vp_dev vp;
     struct virtq rxq, txq;
-    uint8_t *rx_buf, *tx_buf;           /* slot i belongs to descriptor i of its queue */
-    uint64_t buf_phys, buf_pages;
+    uint8_t *tx_buf;                    /* slot i belongs to transmit descriptor i */
+    uint64_t buf_phys, buf_pages;       /* the transmit buffers */
+    struct nic_rxbuf *rx_slot[QSIZE];   /* the buffer receive descriptor i holds */
     uint16_t tx_free[QSIZE];            /* stack of idle transmit descriptors */
     bool tx_busy[QSIZE];
     unsigned tx_nfree;
@@ -127,11 +130,14 @@ static int vnet_rx_poll(struct nic *n, nic_rx_fn deliver, void *ctx, int budget)
                 ring_error(v, "rx", id, len);
             n->rx_errors++;
         } else {
-            deliver(ctx, v->rx_buf + (size_t)id * BUF_SIZE + HDR_LEN, len - HDR_LEN);
+            v->rx_slot[id] = nic_rx_hand_up(&n->rxpool, v->rx_slot[id], HDR_LEN, len - HDR_LEN,
+                                            deliver, ctx);
             n->rx_packets++;
             n->rx_bytes += len - HDR_LEN;
             delivered++;
         }
+        /* The descriptor's buffer may be a spare now (the frame was lent). */
+        v->rxq.desc[id].addr = v->rx_slot[id]->pa;
         v->rxq.desc[id].len = RX_LEN;
         virtq_post(&v->rxq, id);
         reposted++;
@@ -192,29 +198,33 @@ static void read_mac(struct vnet *v)
     } while (gen != vp_generation(vp) && ++tries < 8);
 }
 
+/* Transmit buffers, and the receive pool: the ring plus twice as many spares. */
 static int alloc_buffers(struct vnet *v)
 {
-    uint64_t bytes = ((uint64_t)v->rxq.size + v->txq.size) * BUF_SIZE;
+    uint64_t bytes = (uint64_t)v->txq.size * BUF_SIZE;
     v->buf_pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
     v->buf_phys = frame_alloc(0, v->buf_pages, 1, FRAME_ZERO);
     if (!v->buf_phys) {
         v->buf_pages = 0;
         return -ENOMEM;
     }
-    v->rx_buf = phys_to_virt(v->buf_phys);
-    v->tx_buf = v->rx_buf + (size_t)v->rxq.size * BUF_SIZE;
+    v->tx_buf = phys_to_virt(v->buf_phys);
+    if (nic_rxpool_init(&v->nic.rxpool, 3u * v->rxq.size, BUF_SIZE)) {
+        frame_free(v->buf_phys, v->buf_pages);
+        v->buf_pages = 0;
+        return -ENOMEM;
+    }
 
-    uint64_t tx_phys = v->buf_phys + (uint64_t)v->rxq.size * BUF_SIZE;
     for (uint16_t i = 0; i < v->rxq.size; i++) {
+        v->rx_slot[i] = nic_rxpool_take(&v->nic.rxpool);
         v->rxq.desc[i] = (struct virtq_desc){
-            .addr = v->buf_phys + (uint64_t)i * BUF_SIZE, .len = RX_LEN,
-            .flags = VIRTQ_DESC_F_WRITE,
+            .addr = v->rx_slot[i]->pa, .len = RX_LEN, .flags = VIRTQ_DESC_F_WRITE,
         };
         virtq_post(&v->rxq, i);
     }
     virtq_publish(&v->rxq);
     for (uint16_t i = 0; i < v->txq.size; i++) {
-        v->txq.desc[i] = (struct virtq_desc){ .addr = tx_phys + (uint64_t)i * BUF_SIZE };
+        v->txq.desc[i] = (struct virtq_desc){ .addr = v->buf_phys + (uint64_t)i * BUF_SIZE };
         v->tx_free[v->txq.size - 1 - i] = i;    /* hands out 0, 1, 2, ... first */
     }
     v->tx_nfree = v->txq.size;
@@ -274,8 +284,10 @@ int virtio_net_probe(struct pci_dev *d)
         rc = nic_register(&v->nic);
     if (rc) {
         struct virtq *const qs[] = { &v->rxq, &v->txq };
-        if (!vp_abandon(&v->vp, qs, 2) && v->buf_pages)
+        if (!vp_abandon(&v->vp, qs, 2) && v->buf_pages) {
             frame_free(v->buf_phys, v->buf_pages);
+            nic_rxpool_destroy(&v->nic.rxpool);
+        }
         return rc;
     }
     d->driver = "virtio-net";

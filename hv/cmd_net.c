@@ -43,6 +43,10 @@ static void print_if(struct con *c, struct net_if *nif)
                (unsigned long long)nif->rx_packets, (unsigned long long)nif->rx_bytes,
                (unsigned long long)(nif->rx_errors + n->rx_errors),
                (unsigned long long)(nif->rx_drops + n->rx_drops));
+    con_printf(c, "  rx buffers %u ring %u spare %u lent %u, frames lent %llu copied %llu\n",
+               n->rxpool.nbufs, n->rxpool.nbufs - n->rxpool.nspare - n->rxpool.nlent,
+               n->rxpool.nspare, n->rxpool.nlent, (unsigned long long)n->rxpool.lent,
+               (unsigned long long)n->rxpool.short_spare);
     con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)nif->tx_packets,
                (unsigned long long)nif->tx_bytes, (unsigned long long)(nif->tx_errors + n->tx_errors));
 }

@@ -38,6 +38,8 @@
 #define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 #define PBUF_POOL_SIZE                  512
 #define PBUF_POOL_BUFSIZE               1536    // any frame, VLAN tag included, fits one pbuf
+// Received frames stay in the NIC's DMA buffer as a PBUF_REF custom pbuf (net_if_input_lent).
+#define LWIP_SUPPORT_CUSTOM_PBUF        1
 
 // ---- Protocols ------------------------------------------------------------------------------
 #define LWIP_IPV4                       1

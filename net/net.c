@@ -4,6 +4,7 @@
 
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/memp.h"
 #include "lwip/pbuf.h"
 #include "lwip/timeouts.h"
 #include "net/net.h"
@@ -13,6 +14,16 @@
 // re-enter the stack, so one buffer serves every interface.
 static uint8_t net_tx_buf[1536];
 
+// A frame lwIP holds in a buffer lent by a driver; pbuf_free ends the loan (net_rx_ref_free).
+struct net_rx_ref {
+    struct pbuf_custom pc;      // first: lwIP hands the struct pbuf back
+    struct net_if *nif;
+    void *buf;
+};
+
+LWIP_MEMPOOL_DECLARE(NET_RX_REF, NET_RX_LENT_MAX, sizeof(struct net_rx_ref), "NET_RX_REF")
+static unsigned net_rx_refs;
+
 void net_init(void)
 {
     static bool done;
@@ -20,6 +31,7 @@ void net_init(void)
     if (done)
         return;
     lwip_init();
+    LWIP_MEMPOOL_INIT(NET_RX_REF);
     done = true;
 }
 
@@ -122,6 +134,55 @@ void net_if_input(struct net_if *nif, const void *frame, size_t len)
         nif->rx_drops++;
     }
 }
+
+static void net_rx_ref_free(struct pbuf *p)
+{
+    struct net_rx_ref *r = (struct net_rx_ref *)p;
+    struct net_if *nif = r->nif;
+    void *buf = r->buf;
+
+    LWIP_MEMPOOL_FREE(NET_RX_REF, r);
+    net_rx_refs--;
+    nif->ops->rx_release(nif->drv, buf);
+}
+
+bool net_if_input_lent(struct net_if *nif, void *frame, size_t len, void *buf)
+{
+    struct net_rx_ref *r;
+    struct pbuf *p;
+
+    if (len < NET_ETH_HLEN || len > NET_ETH_MAX_FRAME) {
+        nif->rx_errors++;
+        return false;
+    }
+    r = nif->ops->rx_release ? LWIP_MEMPOOL_ALLOC(NET_RX_REF) : NULL;
+    if (!r) {
+        net_if_input(nif, frame, len);
+        return false;
+    }
+    r->nif = nif;
+    r->buf = buf;
+    r->pc.custom_free_function = net_rx_ref_free;
+    // PBUF_REF: lwIP adds no headers in front of the frame (an echo reply is built in a pbuf
+    // of its own), and it may write into the frame, which is ours until the release.
+    p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &r->pc, frame, (u16_t)len);
+    if (!p) {   // cannot happen: the frame fills its "buffer" exactly and needs no header room
+        LWIP_MEMPOOL_FREE(NET_RX_REF, r);
+        net_if_input(nif, frame, len);
+        return false;
+    }
+    net_rx_refs++;
+    nif->rx_packets++;
+    nif->rx_bytes += len;
+    // On error the pbuf is still ours (lwIP frees it only on ERR_OK): freeing it releases buf.
+    if (nif->netif.input(p, &nif->netif) != ERR_OK) {
+        pbuf_free(p);
+        nif->rx_drops++;
+    }
+    return true;
+}
+
+unsigned net_rx_lent(void) { return net_rx_refs; }
 
 void net_if_set_link(struct net_if *nif, bool up)
 {

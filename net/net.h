@@ -1,9 +1,10 @@
 /*
  * Network stack entry points and the Ethernet netif glue between NIC drivers and lwIP.
  * lwIP runs with NO_SYS: everything happens on the caller's thread. The core calls net_init()
- * once, feeds received frames to net_if_input() and calls net_poll() regularly for timers.
- * A driver registers a struct net_if with a transmit op; lwIP's output reaches the driver as
- * one contiguous frame per call. Drivers know nothing of lwIP beyond this header.
+ * once, feeds received frames to net_if_input_lent() (zero copy) or net_if_input() (copied)
+ * and calls net_poll() regularly for timers. A driver registers a struct net_if with a
+ * transmit op and a release op for lent buffers; lwIP's output reaches the driver as one
+ * contiguous frame per call. Drivers know nothing of lwIP beyond this header.
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -25,9 +26,16 @@
  */
 typedef int (*net_tx_fn)(void *drv, const void *frame, size_t len);
 
+/* Gives back a buffer lent with net_if_input_lent once lwIP is done with its frame. */
+typedef void (*net_rx_release_fn)(void *drv, void *buf);
+
 struct net_nic_ops {
     net_tx_fn tx;
+    net_rx_release_fn rx_release;   // NULL: frames are always copied
 };
+
+// Frames lwIP may hold in lent buffers at once (all interfaces); beyond that they are copied.
+#define NET_RX_LENT_MAX 1024
 
 struct net_if {
     struct netif netif;
@@ -54,6 +62,18 @@ int net_if_set_ipv4(struct net_if *nif, uint32_t addr_be, uint32_t mask_be, uint
 
 // Hands a received frame (no FCS) to lwIP; the frame is copied before return.
 void net_if_input(struct net_if *nif, const void *frame, size_t len);
+
+/*
+ * Hands a received frame (no FCS) to lwIP in the caller's buffer buf, without a copy: the
+ * frame becomes the payload of a custom pbuf. Returns true when lwIP took the buffer: then
+ * ops->rx_release(drv, buf) runs exactly once when lwIP frees the pbuf, which may be before
+ * this returns. Returns false when the buffer stays the caller's: a bad frame (rx_errors), or
+ * no wrapper left or no release op (the frame was copied as by net_if_input, or dropped).
+ */
+bool net_if_input_lent(struct net_if *nif, void *frame, size_t len, void *buf);
+
+// Frames lwIP holds in lent buffers now.
+unsigned net_rx_lent(void);
 
 void net_if_set_link(struct net_if *nif, bool up);
 

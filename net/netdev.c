@@ -23,11 +23,21 @@ static int nic_tx(void *drv, const void *frame, size_t len)
     return n->ops->tx(n, frame, len);
 }
 
-static const struct net_nic_ops nic_glue_ops = { .tx = nic_tx };
-
-static void deliver(void *ctx, const void *frame, size_t len)
+static void nic_rx_release(void *drv, void *buf)
 {
-    net_if_input(ctx, frame, len);
+    (void)drv;
+    nic_rxbuf_release(buf);
+}
+
+static const struct net_nic_ops nic_glue_ops = { .tx = nic_tx, .rx_release = nic_rx_release };
+
+// drivers/nic.h: a lent buffer goes to lwIP as it is; otherwise the frame is copied.
+static bool deliver(void *ctx, struct nic_rxbuf *b, bool lend)
+{
+    if (lend)
+        return net_if_input_lent(ctx, b->frame, b->len, b);
+    net_if_input(ctx, b->frame, b->len);
+    return false;
 }
 
 void netdev_attach_all(void)

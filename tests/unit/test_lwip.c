@@ -16,6 +16,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/raw.h"
 #include "lwip/stats.h"
+#include "lwip/udp.h"
 #include "net/net.h"
 #include "net/port.h"
 #include "support.h"
@@ -82,7 +83,42 @@ static int fake_tx(void *drv, const void *frame, size_t len)
     return 0;
 }
 
-static const struct net_nic_ops fake_ops = { .tx = fake_tx };
+// Receive buffers the test lends to lwIP (net_if_input_lent), as a driver's pool would.
+#define OWN_BUFS (NET_RX_LENT_MAX + 8)
+#define OWN_BUF_SIZE 1536
+
+static struct {
+    uint8_t (*buf)[OWN_BUF_SIZE];
+    bool lent[OWN_BUFS];
+    unsigned nlent, released;
+} own;
+
+static unsigned own_index(const void *buf)
+{
+    size_t off = (size_t)((const uint8_t *)buf - own.buf[0]);
+
+    assert_true((const uint8_t *)buf >= own.buf[0] && off < sizeof(own.buf[0]) * OWN_BUFS);
+    assert_int_equal(off % OWN_BUF_SIZE, 0);
+    return (unsigned)(off / OWN_BUF_SIZE);
+}
+
+static bool own_holds(const void *p)
+{
+    return (const uint8_t *)p >= own.buf[0] && (const uint8_t *)p < own.buf[OWN_BUFS];
+}
+
+static void fake_release(void *drv, void *buf)
+{
+    unsigned i = own_index(buf);
+
+    assert_ptr_equal(drv, &txq);
+    assert_true(own.lent[i]);   // exactly once per loan
+    own.lent[i] = false;
+    own.nlent--;
+    own.released++;
+}
+
+static const struct net_nic_ops fake_ops = { .tx = fake_tx, .rx_release = fake_release };
 
 // ---- Frame building ---------------------------------------------------------------------------
 
@@ -238,6 +274,26 @@ static void ping_ok(uint16_t seq)
                      sizeof(data));
 }
 
+// Lends buffer i, holding a copy of the frame, to lwIP; returns whether lwIP kept it. A buffer
+// not kept must not have been released.
+static bool lend(unsigned i, const void *frame, size_t len)
+{
+    bool kept;
+
+    assert_false(own.lent[i]);
+    memcpy(own.buf[i], frame, len < OWN_BUF_SIZE ? len : OWN_BUF_SIZE);
+    own.lent[i] = true;
+    own.nlent++;
+    kept = net_if_input_lent(&nif, own.buf[i], len, own.buf[i]);
+    if (!kept) {
+        assert_true(own.lent[i]);
+        own.lent[i] = false;
+        own.nlent--;
+    }
+    assert_int_equal(net_rx_lent(), own.nlent);
+    return kept;
+}
+
 // Runs lwIP timers through ms of fake time in 100 ms steps, discarding what they send.
 static void advance(uint64_t ms)
 {
@@ -373,12 +429,20 @@ static void random_ipv4(uint8_t *f, size_t len, uint64_t *rng)
     put16(ck, csum(l4, plen, proto == 1 ? 0 : pseudo));
 }
 
-static void test_random_frames(void **state)
+static unsigned own_free_index(void)
 {
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 0; i < OWN_BUFS; i++)
+        if (!own.lent[i])
+            return i;
+    fail_msg("every test buffer is lent");
+    return 0;
+}
+
+// Random frames, copied by net_if_input or lent with net_if_input_lent.
+static void random_frames(bool lent, uint64_t rng)
+{
     uint8_t f[1600];
 
-    (void)state;
     for (int i = 0; i < 5000; i++) {
         size_t len = rng_next(&rng) % (sizeof(f) + 1);
         uint32_t kind = rng_next(&rng) % 4;
@@ -396,7 +460,10 @@ static void test_random_frames(void **state)
         } else if (kind >= 2 && len >= NET_ETH_HLEN + 20) {
             random_ipv4(f, len, &rng);
         }
-        net_if_input(&nif, f, len);
+        if (lent)
+            lend(own_free_index(), f, len);
+        else
+            net_if_input(&nif, f, len);
         for (unsigned j = 0; j < txq.n; j++)
             assert_memory_equal(txq.f[j].b + 6, our_mac, 6);
         txq_reset();
@@ -408,7 +475,24 @@ static void test_random_frames(void **state)
     txq_reset();
     assert_int_equal(lwip_stats.memp[MEMP_PBUF_POOL]->used, 0);
     assert_int_equal(lwip_stats.mem.used, 0);
+    assert_int_equal(own.nlent, 0);     // every lent buffer came back, each exactly once
+    assert_int_equal(net_rx_lent(), 0);
     ping_ok(5);
+}
+
+static void test_random_frames(void **state)
+{
+    (void)state;
+    random_frames(false, 0x9e3779b97f4a7c15ull);
+}
+
+static void test_lent_random_frames(void **state)
+{
+    unsigned released = own.released;
+
+    (void)state;
+    random_frames(true, 0x6a09e667f3bcc908ull);
+    assert_true(own.released > released + 1000);
 }
 
 static void test_arp_ageing(void **state)
@@ -483,6 +567,198 @@ static void test_counters(void **state)
         pbuf_free(held[--n]);
 }
 
+// ---- Lent receive buffers ------------------------------------------------------------------
+
+static struct {
+    struct pbuf *p[OWN_BUFS];
+    unsigned n;
+} held;
+
+static void hold_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+                     u16_t port)
+{
+    (void)arg, (void)pcb, (void)addr, (void)port;
+    assert_true(held.n < OWN_BUFS);
+    held.p[held.n++] = p;
+}
+
+static struct udp_pcb *udp_holder(void)
+{
+    struct udp_pcb *pcb = udp_new();
+
+    assert_non_null(pcb);
+    assert_int_equal(udp_bind(pcb, IP_ADDR_ANY, 7), ERR_OK);
+    udp_recv(pcb, hold_udp, NULL);
+    held.n = 0;
+    return pcb;
+}
+
+// A UDP datagram from the peer to our port 7, without a checksum (0: none, RFC 768).
+static size_t build_udp(uint8_t *f, const void *data, size_t n)
+{
+    uint8_t *ip = f + NET_ETH_HLEN, *udp = ip + 20;
+
+    put_eth(f, our_mac, peer_mac, ETH_IP);
+    put_ipv4(ip, 17, peer_ip, our_ip, 8 + n);
+    put16(udp, 4242);
+    put16(udp + 2, 7);
+    put16(udp + 4, (uint16_t)(8 + n));
+    put16(udp + 6, 0);
+    memcpy(udp + 8, data, n);
+    return NET_ETH_HLEN + 20 + 8 + n;
+}
+
+// Fragment of the IPv4 packet in frame `whole`: payload bytes [off, off + n).
+static size_t build_frag(uint8_t *f, const uint8_t *whole, size_t off, size_t n, bool more)
+{
+    uint8_t *ip = f + NET_ETH_HLEN;
+
+    memcpy(f, whole, NET_ETH_HLEN + 20);
+    memcpy(ip + 20, whole + NET_ETH_HLEN + 20 + off, n);
+    put16(ip + 2, (uint16_t)(20 + n));
+    put16(ip + 6, (uint16_t)((more ? 0x2000 : 0) | off / 8));
+    put16(ip + 10, 0);
+    put16(ip + 10, csum(ip, 20, 0));
+    return NET_ETH_HLEN + 20 + n;
+}
+
+// An ARP request or an echo request is answered and freed inside the input call: the buffer
+// comes back before net_if_input_lent returns.
+static void test_lent_released_in_call(void **state)
+{
+    uint8_t f[1536], data[56];
+    unsigned released = own.released;
+    uint64_t rx = nif.rx_packets, rx_bytes = nif.rx_bytes;
+
+    (void)state;
+    assert_true(lend(0, f, build_arp(f, 1, bcast_mac, peer_mac, peer_ip, zero_mac, our_ip)));
+    assert_int_equal(own.released, released + 1);
+    assert_int_equal(nif.rx_packets, rx + 1);
+    assert_int_equal(nif.rx_bytes, rx_bytes + NET_ETH_MIN_FRAME);
+    assert_int_equal(txq.n, 1);
+    assert_int_equal(get16(txq.f[0].b + 12), ETH_ARP);
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(3 * i);
+    txq_reset();
+    assert_true(lend(1, f, build_echo(f, 0x77, 1, data, sizeof(data))));
+    answer_peer_arp();
+    assert_int_equal(txq.n, 1);
+    check_echo_reply(&txq.f[0], 0x77, 1, data, sizeof(data));
+    assert_int_equal(own.nlent, 0);
+}
+
+// A frame lwIP keeps (a UDP receiver holds its pbuf) stays in the lent buffer, uncopied, and
+// the buffer comes back when the last reference goes.
+static void test_lent_held_until_pbuf_free(void **state)
+{
+    struct udp_pcb *pcb = udp_holder();
+    uint8_t f[128];
+    unsigned released = own.released;
+    struct pbuf *p;
+
+    (void)state;
+    assert_true(lend(2, f, build_udp(f, "zero copy", 9)));
+    assert_int_equal(held.n, 1);
+    p = held.p[0];
+    assert_true(own.lent[2]);
+    assert_ptr_equal(p->payload, own.buf[2] + NET_ETH_HLEN + 20 + 8);
+    assert_int_equal(p->tot_len, 9);
+    assert_memory_equal(p->payload, "zero copy", 9);
+    pbuf_ref(p);
+    pbuf_free(p);
+    assert_true(own.lent[2]);           // one reference left
+    assert_int_equal(own.released, released);
+    pbuf_free(p);
+    assert_false(own.lent[2]);
+    assert_int_equal(own.released, released + 1);
+    assert_int_equal(net_rx_lent(), 0);
+    udp_remove(pcb);
+}
+
+// Bad lengths are refused with the buffer still the caller's; frames lwIP drops come back.
+static void test_lent_bad_frames(void **state)
+{
+    uint8_t f[1536] = { 0 }, data[56] = { 0 };
+    uint64_t rx_errors = nif.rx_errors;
+    struct stats_proto ip = lwip_stats.ip;
+    unsigned released = own.released;
+    size_t n;
+
+    (void)state;
+    n = build_echo(f, 8, 8, data, sizeof(data));
+    for (size_t len = 0; len < NET_ETH_HLEN; len++)
+        assert_false(lend(3, f, len));
+    assert_false(lend(3, f, NET_ETH_MAX_FRAME + 1));
+    assert_int_equal(nif.rx_errors, rx_errors + NET_ETH_HLEN + 1);
+    assert_int_equal(own.released, released);
+
+    assert_true(lend(3, f, NET_ETH_HLEN + 10));                    // truncated IPv4 header
+    assert_true(lend(4, f, n - 1));                                 // total length > frame
+    f[NET_ETH_HLEN + 10] ^= 0x01;                                   // bad IP checksum
+    assert_true(lend(5, f, n));
+    assert_int_equal(lwip_stats.ip.lenerr, ip.lenerr + 2);
+    assert_int_equal(lwip_stats.ip.chkerr, ip.chkerr + 1);
+    assert_int_equal(own.released, released + 3);
+    assert_int_equal(own.nlent, 0);
+    assert_int_equal(nif.rx_errors, rx_errors + NET_ETH_HLEN + 1);
+}
+
+// With every wrapper in use the frame is copied into a pool pbuf and the buffer not kept.
+static void test_lent_refs_exhausted(void **state)
+{
+    struct udp_pcb *pcb = udp_holder();
+    uint8_t f[128];
+    size_t n = build_udp(f, "x", 1);
+    uint64_t drops = nif.rx_drops;
+
+    (void)state;
+    for (unsigned i = 0; i < NET_RX_LENT_MAX; i++)
+        assert_true(lend(i, f, n));
+    assert_int_equal(net_rx_lent(), NET_RX_LENT_MAX);
+    assert_false(lend(NET_RX_LENT_MAX, f, n));
+    assert_int_equal(held.n, NET_RX_LENT_MAX + 1);
+    assert_true(own_holds(held.p[0]->payload));
+    assert_false(own_holds(held.p[NET_RX_LENT_MAX]->payload));     // the copy
+    assert_memory_equal(held.p[NET_RX_LENT_MAX]->payload, "x", 1);
+    assert_int_equal(nif.rx_drops, drops);
+    pbuf_free(held.p[5]);                                           // one wrapper free again
+    assert_true(lend(5, f, n));
+    held.p[5] = held.p[--held.n];
+    while (held.n)
+        pbuf_free(held.p[--held.n]);
+    assert_int_equal(own.nlent, 0);
+    assert_int_equal(net_rx_lent(), 0);
+    assert_int_equal(lwip_stats.memp[MEMP_PBUF_POOL]->used, 0);
+    udp_remove(pcb);
+}
+
+// IP reassembly keeps a first fragment (and its buffer) until the rest comes or it times out.
+static void test_lent_fragments_held(void **state)
+{
+    uint8_t whole[1536], f[1536], data[200];
+    size_t n;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i ^ 0x5a);
+    ping_ok(8);                         // the peer is resolved: the reply goes out at once
+    txq_reset();
+    n = build_echo(whole, 0x99, 1, data, sizeof(data)) - NET_ETH_HLEN - 20;    // 208 bytes
+    assert_true(lend(6, f, build_frag(f, whole, 0, 104, true)));
+    assert_true(own.lent[6]);
+    advance((IP_REASS_MAXAGE + 2) * 1000ull);
+    assert_false(own.lent[6]);          // given up: the fragment went back
+    txq_reset();
+
+    assert_true(lend(6, f, build_frag(f, whole, 0, 104, true)));
+    assert_true(own.lent[6]);
+    assert_true(lend(7, f, build_frag(f, whole, 104, n - 104, false)));
+    assert_int_equal(own.nlent, 0);     // reassembled, answered from a copy, both freed
+    assert_int_equal(txq.n, 1);
+    check_echo_reply(&txq.f[0], 0x99, 1, data, sizeof(data));
+}
+
 static void test_config_errors(void **state)
 {
     struct net_if bad;
@@ -502,6 +778,8 @@ static void test_config_errors(void **state)
 static int group_setup(void **state)
 {
     (void)state;
+    own.buf = calloc(OWN_BUFS + 1, OWN_BUF_SIZE);    // one past the end for own_holds
+    assert_non_null(own.buf);
     net_init();
     net_init();     // idempotent
     assert_int_equal(net_if_add(&nif, "e0", our_mac, &fake_ops, &txq), 0);
@@ -530,7 +808,13 @@ int main(void)
         cmocka_unit_test_setup(test_tx_gathers_chain, test_setup),
         cmocka_unit_test_setup(test_counters, test_setup),
         cmocka_unit_test_setup(test_config_errors, test_setup),
+        cmocka_unit_test_setup(test_lent_released_in_call, test_setup),
+        cmocka_unit_test_setup(test_lent_held_until_pbuf_free, test_setup),
+        cmocka_unit_test_setup(test_lent_bad_frames, test_setup),
+        cmocka_unit_test_setup(test_lent_refs_exhausted, test_setup),
+        cmocka_unit_test_setup(test_lent_fragments_held, test_setup),
         cmocka_unit_test_setup(test_random_frames, test_setup),
+        cmocka_unit_test_setup(test_lent_random_frames, test_setup),
         cmocka_unit_test_setup(test_arp_ageing, test_setup),
     };
 

@@ -296,6 +296,7 @@ static int teardown(void **state)
         struct virtq *const qs[] = { &vnets[0].rxq, &vnets[0].txq };
         assert_int_equal(vp_abandon(&vnets[0].vp, qs, 2), 0);
         frame_free(vnets[0].buf_phys, vnets[0].buf_pages);
+        assert_int_equal(nic_rxpool_destroy(&vnets[0].nic.rxpool), 0);  /* nothing still lent */
     }
     assert_int_equal(frames_out, 0);
     return 0;
@@ -377,7 +378,8 @@ struct rx_log {
     size_t last_len;
 };
 static void make_frame(uint8_t *f, uint32_t seq, size_t len);
-static void deliver_check(void *ctx, const void *frame, size_t len);
+static bool deliver_check(void *ctx, struct nic_rxbuf *b, bool lend);
+static void check_rx_buffers(struct vnet *v, unsigned lent);
 
 /* ---- probe and initialisation ------------------------------------------------------ */
 static void test_ignores_other_devices(void **state)
@@ -535,16 +537,21 @@ static void make_frame(uint8_t *f, uint32_t seq, size_t len)
     memcpy(f, &seq, 4);
 }
 
-static void deliver_check(void *ctx, const void *frame, size_t len)
+/* Checks the frame, then gives the buffer back at once (inside the call) when it is lent. */
+static bool deliver_check(void *ctx, struct nic_rxbuf *b, bool lend)
 {
     struct rx_log *l = ctx;
     uint8_t want[1514];
+    size_t len = b->len;
     make_frame(want, l->next_seq, len);
     assert_int_equal(len, 60 + l->next_seq % 1455);
-    assert_memory_equal(frame, want, len);
+    assert_memory_equal(b->frame, want, len);
     l->next_seq++;
     l->count++;
     l->last_len = len;
+    if (lend)
+        nic_rxbuf_release(b);
+    return lend;
 }
 
 static void test_rx_order_and_wrap(void **state)
@@ -598,6 +605,9 @@ static void test_rx_bad_lengths(void **state)
     struct nic *n = probe_ok();
     struct rx_log log = { 0 };
     uint8_t f[1514];
+    uint64_t addr[3];
+    for (int i = 0; i < 3; i++)
+        addr[i] = vnets[0].rxq.desc[i].addr;
     make_frame(f, 0, 60);
     assert_true(fd_rx(f, 60, 12 + 5));                  /* shorter than an Ethernet header */
     assert_true(fd_rx(f, 60, 12 + 2000));               /* longer than the buffer */
@@ -608,6 +618,230 @@ static void test_rx_bad_lengths(void **state)
     assert_int_equal(unit_log_count[LOG_ERR], 1);
     struct virtq_avail *a = phys_to_virt(fd.q[0].drv);
     assert_int_equal((uint16_t)(a->idx - fd.q[0].last_avail), 256);
+    /* Bad frames keep their buffer; the good one (released in the call) may have moved. */
+    assert_int_equal(vnets[0].rxq.desc[0].addr, addr[0]);
+    assert_int_equal(vnets[0].rxq.desc[1].addr, addr[1]);
+    assert_int_equal(n->rxpool.lent, 1);
+    check_rx_buffers(&vnets[0], 0);
+}
+
+/* ---- receive buffers lent to the consumer ------------------------------------------- */
+
+/* A consumer that keeps what it is lent (as lwIP keeps frames it queues), up to max. */
+struct holder {
+    struct nic_rxbuf *b[3 * QSIZE];
+    unsigned n, max, copies;
+    uint32_t next_seq;
+};
+
+static bool deliver_hold(void *ctx, struct nic_rxbuf *b, bool lend)
+{
+    struct holder *h = ctx;
+    uint8_t want[1514];
+    make_frame(want, h->next_seq++, b->len);
+    assert_memory_equal(b->frame, want, b->len);
+    if (!lend) {
+        h->copies++;
+        return false;
+    }
+    if (h->n == h->max)
+        return false;
+    assert_int_equal(b->state, NIC_RXBUF_LENT);
+    h->b[h->n++] = b;
+    return true;
+}
+
+static void release_held(struct holder *h, unsigned i)
+{
+    nic_rxbuf_release(h->b[i]);
+    h->b[i] = h->b[--h->n];
+}
+
+/* Every descriptor holds its own ring buffer and is posted; ring + spare + lent == total. */
+static void check_rx_buffers(struct vnet *v, unsigned lent)
+{
+    const struct nic_rxpool *p = &v->nic.rxpool;
+    static bool seen[3 * QSIZE];
+    unsigned nring = 0, nspare = 0, nlent = 0;
+    memset(seen, 0, sizeof(seen));
+    for (unsigned i = 0; i < v->rxq.size; i++) {
+        const struct nic_rxbuf *b = v->rx_slot[i];
+        assert_non_null(b);
+        unsigned k = (unsigned)(b - p->bufs);
+        assert_true(k < p->nbufs && !seen[k]);
+        seen[k] = true;
+        assert_int_equal(b->state, NIC_RXBUF_RING);
+        assert_int_equal(v->rxq.desc[i].addr, b->pa);
+    }
+    for (unsigned k = 0; k < p->nbufs; k++) {
+        uint8_t st = p->bufs[k].state;
+        nring += st == NIC_RXBUF_RING;
+        nspare += st == NIC_RXBUF_SPARE;
+        nlent += st == NIC_RXBUF_LENT;
+    }
+    assert_int_equal(nring, v->rxq.size);
+    assert_int_equal(nspare, p->nspare);
+    assert_int_equal(nlent, p->nlent);
+    assert_int_equal(nlent, lent);
+    assert_int_equal(nring + nspare + nlent, p->nbufs);
+    struct virtq_avail *a = phys_to_virt(fd.q[0].drv);
+    assert_int_equal((uint16_t)(a->idx - fd.q[0].last_avail), v->rxq.size);
+}
+
+/* Sends frames seq.. seq + count - 1 and polls them all up to h. */
+static void rx_frames(struct nic *n, struct holder *h, uint32_t seq, unsigned count)
+{
+    uint8_t f[1514];
+    for (unsigned i = 0; i < count; i++) {
+        size_t len = 60 + (seq + i) % 1455;
+        make_frame(f, seq + i, len);
+        assert_true(fd_rx(f, len, 0));
+        assert_int_equal(n->ops->rx_poll(n, deliver_hold, h, 64), 1);
+    }
+}
+
+static void test_rx_lent_until_released(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct vnet *v = n->priv;
+    struct holder h = { .max = 10 };
+    assert_int_equal(n->rxpool.nbufs, 3 * 256);
+    assert_int_equal(n->rxpool.nspare, 2 * 256);
+    check_rx_buffers(v, 0);
+    rx_frames(n, &h, 0, 10);
+    assert_int_equal(h.n, 10);
+    assert_int_equal(n->rxpool.nspare, 2 * 256 - 10);
+    assert_int_equal(n->rxpool.lent, 10);
+    check_rx_buffers(v, 10);
+    /* Twice around the ring: the device never writes into a buffer that is lent out. */
+    struct rx_log log = { .next_seq = 10 };
+    uint8_t f[1514];
+    for (uint32_t i = 10; i < 10 + 2 * 256; i++) {
+        make_frame(f, i, 60 + i % 1455);
+        assert_true(fd_rx(f, 60 + i % 1455, 0));
+        assert_int_equal(n->ops->rx_poll(n, deliver_check, &log, 64), 1);
+    }
+    for (uint32_t i = 0; i < 10; i++) {
+        make_frame(f, i, 60 + i);
+        assert_int_equal(h.b[i]->len, 60 + i);
+        assert_memory_equal(h.b[i]->frame, f, 60 + i);
+    }
+    check_rx_buffers(v, 10);
+    while (h.n)
+        release_held(&h, h.n - 1);
+    assert_int_equal(n->rxpool.nspare, 2 * 256);
+    check_rx_buffers(v, 0);
+    assert_int_equal(n->rx_packets, 10 + 2 * 256);
+}
+
+/* With every spare lent, frames are handed up for copying and stay in their descriptor. */
+static void test_rx_spares_exhausted(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct vnet *v = n->priv;
+    struct holder h = { .max = 3 * 256 };
+    rx_frames(n, &h, 0, 2 * 256);
+    assert_int_equal(h.n, 2 * 256);
+    assert_int_equal(n->rxpool.nspare, 0);
+    assert_int_equal(h.copies, 0);
+    uint64_t addr[256];
+    for (unsigned i = 0; i < 256; i++)
+        addr[i] = v->rxq.desc[i].addr;
+    rx_frames(n, &h, 2 * 256, 600);                     /* more than a ring's worth */
+    assert_int_equal(h.n, 2 * 256);
+    assert_int_equal(h.copies, 600);
+    assert_int_equal(n->rxpool.short_spare, 600);
+    for (unsigned i = 0; i < 256; i++)
+        assert_int_equal(v->rxq.desc[i].addr, addr[i]);
+    check_rx_buffers(v, 2 * 256);
+    assert_int_equal(n->rx_packets, 2 * 256 + 600);
+    assert_int_equal(n->rx_drops, 0);
+    release_held(&h, 7);                                /* one spare again: lent at once */
+    rx_frames(n, &h, 2 * 256 + 600, 2);
+    assert_int_equal(h.n, 2 * 256);
+    assert_int_equal(h.copies, 601);
+    check_rx_buffers(v, 2 * 256);
+    while (h.n)
+        release_held(&h, 0);
+    check_rx_buffers(v, 0);
+}
+
+/* A consumer that frees at random, sometimes inside the call: nothing is lost. */
+static void test_rx_no_leak(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct vnet *v = n->priv;
+    struct holder h = { .max = 3 * 256 };
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    uint32_t seq = 0;
+    for (int round = 0; round < 2000; round++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        unsigned burst = 1 + rng % 64;
+        uint8_t f[1514];
+        for (unsigned i = 0; i < burst; i++, seq++) {
+            make_frame(f, seq, 60 + seq % 1455);
+            assert_true(fd_rx(f, 60 + seq % 1455, 0));
+        }
+        h.max = (rng >> 8) % 4 ? 3 * 256 : h.n;         /* sometimes it keeps nothing */
+        while (n->ops->rx_poll(n, deliver_hold, &h, 16) > 0)
+            ;
+        unsigned frees = (unsigned)((rng >> 16) % (burst + 8));
+        for (unsigned i = 0; i < frees && h.n; i++)
+            release_held(&h, (unsigned)((rng >> 24) + i) % h.n);
+        check_rx_buffers(v, h.n);
+    }
+    assert_true(n->rxpool.short_spare > 0 && n->rxpool.lent > 10000);
+    assert_int_equal(n->rx_packets, seq);
+    while (h.n)
+        release_held(&h, 0);
+    check_rx_buffers(v, 0);
+}
+
+/* A consumer that keeps nothing: the buffer stays in the descriptor, the spare goes back. */
+static bool deliver_refuse(void *ctx, struct nic_rxbuf *b, bool lend)
+{
+    (void)b, (void)lend;
+    (*(unsigned *)ctx)++;
+    return false;
+}
+
+static bool deliver_release_refuse(void *ctx, struct nic_rxbuf *b, bool lend)
+{
+    assert_true(lend);
+    nic_rxbuf_release(b);
+    ((struct holder *)ctx)->copies++;
+    return false;
+}
+
+static void test_rx_not_kept(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    struct vnet *v = n->priv;
+    unsigned calls = 0;
+    uint8_t f[60] = { 0 };
+    uint64_t addr0 = v->rxq.desc[0].addr;
+    assert_true(fd_rx(f, sizeof(f), 0));
+    assert_int_equal(n->ops->rx_poll(n, deliver_refuse, &calls, 64), 1);
+    assert_int_equal(calls, 1);
+    assert_int_equal(v->rxq.desc[0].addr, addr0);
+    assert_int_equal(n->rxpool.lent, 0);
+    check_rx_buffers(v, 0);
+    /* A consumer that frees the buffer and still says it did not keep it: the descriptor
+     * gets the spare, the pool stays consistent. */
+    struct holder h = { .max = 0 };
+    assert_true(fd_rx(f, sizeof(f), 0));
+    assert_int_equal(n->ops->rx_poll(n, deliver_release_refuse, &h, 64), 1);
+    assert_int_equal(h.copies, 1);
+    check_rx_buffers(v, 0);
+    /* Releasing a buffer that was not lent is refused (and logged), never double-pooled. */
+    nic_rxbuf_release(v->rx_slot[0]);
+    nic_rxbuf_release(v->rx_slot[0]);
+    assert_int_equal(unit_log_count[LOG_ERR], 1);
+    check_rx_buffers(v, 0);
 }
 
 /* ---- transmit ---------------------------------------------------------------------- */
@@ -705,7 +939,8 @@ int main(void)
         T(test_reserved_bar_skipped), T(test_init_sequence), T(test_without_version_1),
         T(test_features_refused), T(test_small_queue), T(test_no_mac_feature), T(test_link),
         T(test_link_without_status), T(test_rx_order_and_wrap), T(test_rx_budget),
-        T(test_rx_bad_lengths), T(test_tx_full_and_reclaim), T(test_tx_wrap),
+        T(test_rx_bad_lengths), T(test_rx_lent_until_released), T(test_rx_spares_exhausted),
+        T(test_rx_no_leak), T(test_rx_not_kept), T(test_tx_full_and_reclaim), T(test_tx_wrap),
         T(test_tx_no_notify), T(test_tx_bad_used_entries), T(test_virtq_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
