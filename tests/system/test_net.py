@@ -26,6 +26,18 @@ def iface(h, name="eth0"):
             "mask": m.group(5), "gw": m.group(6)}
 
 
+def wait_link(h, name="eth0", timeout=20):
+    """QEMU's e1000 finishes autonegotiation ~0.5 s after the driver asks (longer under
+    load), so the link may come up just after the prompt: poll for it."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        i = iface(h, name)
+        if i["link"] == "up" or time.time() > deadline:
+            return i
+        time.sleep(0.5)
+
+
 def ping(h, addr, count=3):
     out = h.command(f"ping {addr} {count}", timeout=60)
     m = re.search(r"^ping: sent=(\d+) received=(\d+) loss=(\d+)%", out, re.M)
@@ -54,7 +66,7 @@ def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b
 
 def test_e1000_and_virtio_hosts_ping_and_bench(workdir, hosts):
     a, b = two_hosts(workdir, hosts, "e1000", "virtio-net-pci")
-    ia, ib = iface(a), iface(b)
+    ia, ib = wait_link(a), wait_link(b)
     assert (ia["driver"], ia["mac"], ia["ip"], ia["mask"]) == \
         ("e1000", "52:54:00:00:00:01", "10.0.0.1", "255.255.255.0")
     assert (ib["driver"], ib["mac"], ib["ip"]) == ("virtio-net", "52:54:00:00:00:02", "10.0.0.2")
