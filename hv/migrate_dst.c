@@ -28,6 +28,7 @@ struct dst_mig {
     bool commit, failed, busy;      /* busy: over migrate_incoming_max, refused at HELLO */
     uint64_t bytes, pages;
     uint32_t round;
+    char why[120];                  /* why a record was refused: sent back in ERROR */
 };
 
 static struct dst_mig *incoming[MIGRATE_SLOTS];
@@ -121,9 +122,16 @@ static int on_device(struct dst_mig *d, const struct mig_record *r)
     size_t n;
     if (mig_parse_device(r, &id, &blob, &n))
         return -EBADMSG;
+    if (id.type == MIGRATE_DEV_XSAVE && fpu_area_check(blob, n)) {
+        snprintf(d->why, sizeof(d->why), "the XSAVE area (%zu bytes) holds state this CPU "
+                 "cannot load (its area is %zu bytes)", n, fpu_area_size());
+        return -EINVAL;
+    }
     if (id.type == MIGRATE_DEV_XSAVE && id.instance < d->vm->nvcpus &&
-        n == fpu_area_size() && d->vm->vcpus[id.instance].xsave) {
-        memcpy(d->vm->vcpus[id.instance].xsave, blob, n);
+        d->vm->vcpus[id.instance].xsave) {
+        uint8_t *x = d->vm->vcpus[id.instance].xsave;
+        memcpy(x, blob, n);
+        memset(x + n, 0, fpu_area_size() - n);      /* components not in XSTATE_BV: init */
         return 0;
     }
     if (id.type == MIG_DEV_UART16550 && id.instance == 0 && n == sizeof(struct uart_dev_state)) {
@@ -140,9 +148,11 @@ static int on_record(const struct mig_record *r, void *ctx)
 {
     struct dst_mig *d = ctx;
     int rc = handle(d, r);
+    if (rc && !d->why[0])
+        snprintf(d->why, sizeof(d->why), "%s record refused (%d)", mig_rec_type_name(r->type),
+                 rc);
     if (rc)
-        log_warn("migrate", "incoming %s: %s record refused (%d)", d->name,
-                 mig_rec_type_name(r->type), rc);
+        log_warn("migrate", "incoming %s: %s", d->name, d->why);
     return rc;
 }
 
@@ -188,6 +198,8 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_VCPU:
         if (mig_parse_vcpu(r, &idx, &st) || idx >= d->vm->nvcpus)
             return -EBADMSG;
+        if (st.xcr0 & ~fpu_xcr0_supported())
+            return -EINVAL;                     /* the policy check should have refused it */
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
         d->vcpus_got++;
@@ -213,6 +225,9 @@ static void dst_recv(void *ctx, const uint8_t *data, size_t n)
         if (used <= 0) {
             if (used < 0) {
                 log_warn("migrate", "incoming %s: stream error %d, discarded", d->name, used);
+                /* An authenticated source learns why; others just lose the connection. */
+                if (d->st >= D_HELLO && used != -EACCES)
+                    refuse(d, MIG_REC_ERROR, d->why[0] ? d->why : "bad stream");
                 d->failed = true;
             }
             return;

@@ -232,6 +232,9 @@ static int on_record(const struct mig_record *r, void *ctx)
     case MIG_REC_ERROR:
         if (mig_parse_reason(r, &code, &why, &why_len))
             why = "?", why_len = 1;
+        /* The target discarded the VM (it says so only before it runs it): resume here. */
+        if (s->st == S_COMMIT)
+            s->st = S_FINAL;
         fail(s, "%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
              (int)why_len, why);
         return -ECANCELED;
@@ -476,7 +479,9 @@ static void final_step(struct src_mig *s)
         emit_end(s, MIG_REC_VCPU);
     } else if (k <= 2 * n) {
         struct mig_dev_id id = { MIGRATE_DEV_XSAVE, (uint16_t)(k - n - 1) };
-        mig_rec_device(&s->enc, &id, vm->vcpus[k - n - 1].xsave, fpu_area_size());
+        /* Only what the VM's XCR0 can hold: hosts' area sizes differ (docs/migration-stream.md). */
+        struct vcpu *v = &vm->vcpus[k - n - 1];
+        mig_rec_device(&s->enc, &id, v->xsave, fpu_area_size_for(vm->policy.xcr0_mask | v->xcr0));
         emit_end(s, MIG_REC_DEVICE);
     } else if (k == 2 * n + 1) {
         struct uart_dev_state us;

@@ -31,6 +31,36 @@ void fpu_cpu_init(void)
 size_t fpu_area_size(void) { return area_size; }
 uint64_t fpu_xcr0_supported(void) { return supported; }
 
+#define XSAVE_LEGACY_AND_HEADER 576         /* 512 legacy + 64 header; AVX starts here */
+
+size_t fpu_area_size_for(uint64_t xcr0)
+{
+    size_t end = XSAVE_LEGACY_AND_HEADER;
+    xcr0 &= supported;
+    for (unsigned i = 2; i < 63; i++) {
+        if (!(xcr0 >> i & 1))
+            continue;
+        struct cpuid_regs r = cpuid(0xd, i);       /* EAX size, EBX offset (standard form) */
+        if (r.ebx + r.eax > end)
+            end = r.ebx + r.eax;
+    }
+    end = (end + 63) & ~(size_t)63;
+    return end < area_size ? end : area_size;
+}
+
+int fpu_area_check(const void *area, size_t n)
+{
+    uint64_t xstate_bv, xcomp_bv;
+    if (n < XSAVE_LEGACY_AND_HEADER || n > area_size || n % 64)
+        return -1;
+    memcpy(&xstate_bv, (const uint8_t *)area + 512, 8);
+    memcpy(&xcomp_bv, (const uint8_t *)area + 520, 8);
+    /* Standard form only, components this CPU has, and all of them inside the n bytes. */
+    if (xcomp_bv || (xstate_bv & ~supported) || fpu_area_size_for(xstate_bv) > n)
+        return -1;
+    return 0;
+}
+
 void fpu_area_init(void *area)
 {
     memset(area, 0, area_size);

@@ -13,6 +13,10 @@ struct vcpu;
 
 void fpu_cpu_init(void);            /* per CPU, after CR4.OSXSAVE is set */
 size_t fpu_area_size(void);         /* 0: no XSAVE, state is not switched */
+/* Bytes of the standard-format area that hold the components in xcr0 (>= 576, 64-aligned). */
+size_t fpu_area_size_for(uint64_t xcr0);
+/* 0 if a standard-format area of n bytes from another host can be loaded here. */
+int fpu_area_check(const void *area, size_t n);
 void fpu_area_init(void *area);     /* the architectural init state */
 uint64_t fpu_xcr0_supported(void);
 void fpu_put(struct vcpu *v);       /* registers -> v->xsave, remembers the guest's XCR0 */
