@@ -26,6 +26,17 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         migrate_status(line_out, c);
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "inject")) {
+        static const char *const names[] = { "none", "lose-ack", "lose-commit" };
+        for (unsigned i = 0; i < 3; i++)
+            if (!strcmp(argv[2], names[i])) {
+                migrate_dst_inject((enum migrate_fault)i);
+                con_printf(c, "migrate: next incoming migration: %s\n", names[i]);
+                return 0;
+            }
+        con_printf(c, "error: faults: none, lose-ack, lose-commit\n");
+        return -EINVAL;
+    }
     if (argc == 3 && !strcmp(argv[1], "cancel")) {
         struct vm *vm = vm_find(argv[2]);
         int rc = vm ? migrate_cancel(vm) : -ENOENT;

@@ -40,6 +40,8 @@ static const struct mig_type_info mig_types[] = {
     [MIG_REC_TSC]            = { "TSC", 16, 16 },
     [MIG_REC_COMMIT]         = { "COMMIT", 0, 0 },
     [MIG_REC_COMMIT_ACK]     = { "COMMIT_ACK", 0, 0 },
+    [MIG_REC_QUERY]          = { "QUERY", 8, 8 + MIG_QUERY_ARG_MAX },
+    [MIG_REC_QUERY_REPLY]    = { "QUERY_REPLY", 8, 8 + MIG_QUERY_DATA_MAX },
     [MIG_REC_ERROR]          = { "ERROR", 4, 4 + MIG_REASON_MAX },
 };
 #undef ANY
@@ -90,6 +92,8 @@ static const struct mig_order_rule {
     { PH(STOPPED),        MIG_REC_TSC,            MIG_ROLE_SRC, STAY },
     { PH(STOPPED),        MIG_REC_COMMIT,         MIG_ROLE_SRC, MIG_PH_COMMITTED },
     { PH(COMMITTED),      MIG_REC_COMMIT_ACK,     MIG_ROLE_DST, MIG_PH_END },
+    { PH(HELLO),          MIG_REC_QUERY,          MIG_ROLE_SRC, MIG_PH_QUERIED },
+    { PH(QUERIED),        MIG_REC_QUERY_REPLY,    MIG_ROLE_DST, MIG_PH_END },
     /* Either side may give up with ERROR, except the source once it committed. */
     { LIVE & ~PH(COMMITTED), MIG_REC_ERROR,       MIG_ROLE_SRC, MIG_PH_END },
     { LIVE,               MIG_REC_ERROR,          MIG_ROLE_DST, MIG_PH_END },
@@ -117,7 +121,8 @@ const char *mig_phase_name(enum mig_phase p)
         [MIG_PH_AUTH_SRC_NONCE] = "auth-src-nonce", [MIG_PH_AUTH_DST_NONCE] = "auth-dst-nonce",
         [MIG_PH_AUTH_DST_MAC] = "auth-dst-mac", [MIG_PH_AUTH_SRC_MAC] = "auth-src-mac",
         [MIG_PH_HELLO] = "hello", [MIG_PH_DECIDE] = "decide", [MIG_PH_PRECOPY] = "precopy",
-        [MIG_PH_STOPPED] = "stopped", [MIG_PH_COMMITTED] = "committed", [MIG_PH_END] = "end",
+        [MIG_PH_STOPPED] = "stopped", [MIG_PH_COMMITTED] = "committed",
+        [MIG_PH_QUERIED] = "queried", [MIG_PH_END] = "end",
     };
 
     return (unsigned)p < MIG_PH_COUNT ? names[p] : "?";
@@ -636,6 +641,56 @@ int mig_rec_reason(struct mig_enc *e, uint16_t type, uint32_t code, const char *
     for (size_t i = 0; i < n; i++)
         mig_put_u8(e, reason[i] >= ' ' && reason[i] <= '~' ? (uint8_t)reason[i] : '?');
     return mig_rec_end(e);
+}
+
+int mig_rec_query(struct mig_enc *e, uint32_t kind, const void *arg, size_t n)
+{
+    int rc;
+    if (n > MIG_QUERY_ARG_MAX || (n && !arg))
+        return -EINVAL;
+    if ((rc = mig_rec_begin(e, MIG_REC_QUERY)))
+        return rc;
+    mig_put_u32(e, kind);
+    mig_put_u32(e, 0);
+    mig_put_bytes(e, arg, n);
+    return mig_rec_end(e);
+}
+
+int mig_rec_query_reply(struct mig_enc *e, uint32_t kind, uint32_t status, const void *data,
+                        size_t n)
+{
+    int rc;
+    if (n > MIG_QUERY_DATA_MAX || (n && !data))
+        return -EINVAL;
+    if ((rc = mig_rec_begin(e, MIG_REC_QUERY_REPLY)))
+        return rc;
+    mig_put_u32(e, kind);
+    mig_put_u32(e, status);
+    mig_put_bytes(e, data, n);
+    return mig_rec_end(e);
+}
+
+int mig_parse_query(const struct mig_record *r, uint32_t *kind, const uint8_t **arg, size_t *n)
+{
+    if (r->type != MIG_REC_QUERY || r->len < 8 || r->len > 8 + MIG_QUERY_ARG_MAX ||
+        rd32(r->payload + 4))
+        return -EINVAL;
+    *kind = rd32(r->payload);
+    *arg = r->payload + 8;
+    *n = r->len - 8;
+    return 0;
+}
+
+int mig_parse_query_reply(const struct mig_record *r, uint32_t *kind, uint32_t *status,
+                          const uint8_t **data, size_t *n)
+{
+    if (r->type != MIG_REC_QUERY_REPLY || r->len < 8 || r->len > 8 + MIG_QUERY_DATA_MAX)
+        return -EINVAL;
+    *kind = rd32(r->payload);
+    *status = rd32(r->payload + 4);
+    *data = r->payload + 8;
+    *n = r->len - 8;
+    return 0;
 }
 
 int mig_rec_round_end(struct mig_enc *e, uint32_t round, uint64_t pages)

@@ -55,6 +55,8 @@ enum mig_rec_type {
     MIG_REC_TSC            = 0x33,   /* guest TSC u64, TSC kHz u32, reserved u32 */
     MIG_REC_COMMIT         = 0x40,   /* empty: everything was sent */
     MIG_REC_COMMIT_ACK     = 0x41,   /* empty: the target owns the guest now */
+    MIG_REC_QUERY          = 0x50,   /* kind u32, reserved u32, argument (instead of HELLO) */
+    MIG_REC_QUERY_REPLY    = 0x51,   /* kind u32, status u32, data */
     MIG_REC_ERROR          = 0x7f,   /* code u32, reason text */
 };
 
@@ -72,6 +74,7 @@ enum mig_phase {
     MIG_PH_PRECOPY,         /* src sends RAM, ROUND_END, then STOP */
     MIG_PH_STOPPED,         /* src sends RAM, ROUND_END, VCPU, DEVICE, TSC, then COMMIT */
     MIG_PH_COMMITTED,       /* dst sends COMMIT_ACK (or ERROR) */
+    MIG_PH_QUERIED,         /* dst sends QUERY_REPLY (or ERROR) */
     MIG_PH_END,             /* nothing more, either way */
     MIG_PH_COUNT
 };
@@ -235,6 +238,27 @@ int mig_rec_auth(struct mig_enc *e, uint16_t type, const uint8_t b[MIG_AUTH_BYTE
 int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h);
 int mig_rec_reason(struct mig_enc *e, uint16_t type, uint32_t code, const char *reason);
 int mig_rec_round_end(struct mig_enc *e, uint32_t round, uint64_t pages);
+
+/* Queries: an authenticated source asks instead of migrating (docs/migration-stream.md). */
+#define MIG_QUERY_ARG_MAX   64
+#define MIG_QUERY_DATA_MAX  4096
+enum mig_query_kind {
+    MIG_QUERY_CPU = 1,          /* reply data: the host's CPU policy (cpu_policy_serialize) */
+    MIG_QUERY_MIGRATION = 2,    /* arg: a migration's source nonce; status: enum below */
+};
+enum mig_query_status {
+    MIG_QSTAT_OK = 0,
+    MIG_QSTAT_UNKNOWN = 1,      /* no such migration here: it never committed */
+    MIG_QSTAT_RUNNING = 2,      /* it committed: the VM runs here */
+    MIG_QSTAT_BUSY = 3,         /* still being received: ask again */
+    MIG_QSTAT_UNSUPPORTED = 4,
+};
+int mig_rec_query(struct mig_enc *e, uint32_t kind, const void *arg, size_t n);
+int mig_rec_query_reply(struct mig_enc *e, uint32_t kind, uint32_t status, const void *data,
+                        size_t n);
+int mig_parse_query(const struct mig_record *r, uint32_t *kind, const uint8_t **arg, size_t *n);
+int mig_parse_query_reply(const struct mig_record *r, uint32_t *kind, uint32_t *status,
+                          const uint8_t **data, size_t *n);
 int mig_rec_tsc(struct mig_enc *e, uint64_t tsc, uint32_t tsc_khz);
 int mig_rec_vcpu(struct mig_enc *e, uint32_t index, const struct vcpu_state *s);
 int mig_rec_device(struct mig_enc *e, const struct mig_dev_id *id, const void *blob, size_t n);

@@ -25,6 +25,13 @@ int migrate_init(void);                         /* listens if a cluster key is c
 int migrate_start(struct vm *vm, uint32_t addr_be, const struct migrate_opts *o, char *err,
                   size_t errlen);
 int migrate_cancel(struct vm *vm);
+/* Test hooks for the commit protocol (`migrate inject`): this host, as a target, loses... */
+enum migrate_fault {
+    MIGRATE_FAULT_NONE,
+    MIGRATE_FAULT_LOSE_ACK,     /* ...its next COMMIT_ACK (it runs the VM, the source never hears) */
+    MIGRATE_FAULT_LOSE_COMMIT,  /* ...the next COMMIT (it discards the VM and hangs up) */
+};
+void migrate_dst_inject(enum migrate_fault f);
 void migrate_poll(void);                        /* every control-loop pass */
 /* Status lines ("migrate: ...") for the console, one per call; false when none. */
 bool migrate_message(char *buf, size_t n);

@@ -29,9 +29,24 @@ struct dst_mig {
     uint64_t bytes, pages;
     uint32_t round;
     char why[120];                  /* why a record was refused: sent back in ERROR */
+    uint8_t src_nonce[MIG_AUTH_NONCE_SIZE];   /* the migration's identity (its QUERY arg) */
+    bool query;                     /* a query, not a migration: reply and end */
 };
 
 static struct dst_mig *incoming[MIGRATE_SLOTS];
+
+/* Migrations that committed here, newest last: what QUERY MIGRATION looks up. */
+#define DST_COMMITTED_KEEP 16
+static struct {
+    uint8_t nonce[MIG_AUTH_NONCE_SIZE];
+    bool used;
+} committed[DST_COMMITTED_KEEP];
+static unsigned committed_next;
+
+/* Test hooks (`migrate inject`): lose the next COMMIT_ACK, or the next COMMIT. */
+static enum migrate_fault fault;
+
+void migrate_dst_inject(enum migrate_fault f) { fault = f; }
 
 static void dst_reset(struct dst_mig *d)
 {
@@ -144,6 +159,36 @@ static int on_device(struct dst_mig *d, const struct mig_record *r)
 
 static int handle(struct dst_mig *d, const struct mig_record *r);
 
+/* QUERY instead of HELLO: answer and end the conversation. */
+static int on_query(struct dst_mig *d, const struct mig_record *r)
+{
+    uint32_t kind, status = MIG_QSTAT_UNSUPPORTED;
+    const uint8_t *arg;
+    size_t n;
+    if (mig_parse_query(r, &kind, &arg, &n))
+        return -EBADMSG;
+    if (kind == MIG_QUERY_MIGRATION && n == MIG_AUTH_NONCE_SIZE) {
+        status = MIG_QSTAT_UNKNOWN;
+        for (unsigned i = 0; i < DST_COMMITTED_KEEP; i++)
+            if (committed[i].used && !memcmp(committed[i].nonce, arg, n))
+                status = MIG_QSTAT_RUNNING;
+        for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+            if (incoming[i] && incoming[i] != d && !incoming[i]->query &&
+                incoming[i]->st != D_IDLE && incoming[i]->st != D_DONE &&
+                !memcmp(incoming[i]->src_nonce, arg, n))
+                status = MIG_QSTAT_BUSY;
+    }
+    log_info("migrate", "query %u answered %u", kind, status);
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    if (mig_rec_query_reply(&d->enc, kind, status, NULL, 0))
+        return -ENOSPC;
+    mig_dec_sent(&d->dec, MIG_REC_QUERY_REPLY);
+    d->out_len += d->enc.len;
+    d->query = true;
+    d->failed = true;               /* nothing more: flushed, then closed */
+    return 0;
+}
+
 static int on_record(const struct mig_record *r, void *ctx)
 {
     struct dst_mig *d = ctx;
@@ -166,6 +211,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_AUTH_CHALLENGE:
         if (mig_parse_auth(r, &b))
             return -EBADMSG;
+        memcpy(d->src_nonce, b, sizeof(d->src_nonce));
         migrate_nonce(nonce);
         if (mig_auth_init(&d->auth, (const uint8_t *)hv_config.cluster_key,
                           strlen(hv_config.cluster_key), false, nonce) ||
@@ -209,8 +255,16 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_COMMIT:
         if (d->vcpus_got != d->vm->nvcpus)
             return -EPROTO;
+        if (fault == MIGRATE_FAULT_LOSE_COMMIT) {      /* as if it never arrived */
+            fault = MIGRATE_FAULT_NONE;
+            log_warn("migrate", "incoming %s: injected fault: COMMIT lost", d->name);
+            d->failed = true;
+            return 0;
+        }
         d->commit = true;
         return 0;
+    case MIG_REC_QUERY:
+        return on_query(d, r);
     default:
         return -EPROTO;
     }
@@ -297,10 +351,20 @@ static void poll_one(struct dst_mig *d)
         return;
     }
     if (d->commit) {
+        memcpy(committed[committed_next].nonce, d->src_nonce, sizeof(d->src_nonce));
+        committed[committed_next].used = true;
+        committed_next = (committed_next + 1) % DST_COMMITTED_KEEP;
         mig_enc_init(&d->enc, d->out, sizeof(d->out));
         mig_rec_empty(&d->enc, MIG_REC_COMMIT_ACK);
         mig_dec_sent(&d->dec, MIG_REC_COMMIT_ACK);
-        mig_conn_write(d->conn, d->out, d->enc.len);
+        if (fault == MIGRATE_FAULT_LOSE_ACK) {
+            fault = MIGRATE_FAULT_NONE;
+            log_warn("migrate", "incoming %s: injected fault: COMMIT_ACK lost", d->name);
+            mig_conn_close(d->conn);
+            d->conn = NULL;
+        } else {
+            mig_conn_write(d->conn, d->out, d->enc.len);
+        }
         d->commit = false;
         struct vm *vm = d->vm;
         d->vm = NULL;

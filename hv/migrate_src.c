@@ -22,7 +22,16 @@
 #include "hv/vmctl.h"
 #include "net/mig_transport.h"
 
-enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_DONE };
+/*
+ * S_RESOLVE, S_QUERY: the connection died after COMMIT and before COMMIT_ACK. The source
+ * reconnects (S_CONNECT, S_AUTH with resolving set) and asks the target with a QUERY
+ * whether that migration committed, for up to MIGRATE_RESOLVE_NS.
+ */
+enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_RESOLVE, S_QUERY,
+                 S_DONE };
+
+#define MIGRATE_RESOLVE_NS (30ull * 1000000000)
+#define MIGRATE_RETRY_NS   (2ull * 1000000000)
 
 struct src_mig {
     enum src_state st;
@@ -47,13 +56,21 @@ struct src_mig {
     uint64_t bw, dirty_rate, expect_ms;  /* last round: bytes/s sent, bytes/s dirtied */
     /* bandwidth= : a token bucket refilled at limit bytes/s */
     uint64_t limit, tokens, t_tokens;
+    /* Resolving a lost COMMIT_ACK: this migration's identity is its first challenge nonce. */
+    uint32_t addr;
+    uint16_t port;
+    bool resolving, have_mig_nonce, got_reply;
+    uint8_t mig_nonce[MIG_AUTH_NONCE_SIZE];
+    uint32_t reply_status;
+    uint64_t resolve_until, retry_at;
+    char commit_reason[120];
     char reason[160];
 };
 
 static struct src_mig *outgoing[MIGRATE_SLOTS];
 
 static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "precopy",
-                                           "stop", "commit", "done" };
+                                           "stop", "commit", "commit", "commit", "done" };
 
 static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -76,13 +93,27 @@ static void fail(struct src_mig *s, const char *fmt, ...)
     s->conn = NULL;
     if (s->vm->dirty_on)
         vm_dirty_stop(s->vm);
-    s->vm->migration = VM_MIG_NONE;
     s->vm->throttle_pct = 0;
-    if (s->st == S_COMMIT) {
-        migrate_say("migrate: failed vm=%s phase=commit reason=%s; the target may run it: "
-                    "vm kept paused here (check the target, then vm resume or vm destroy)",
-                    s->vm->name, s->reason);
+    if (s->st == S_COMMIT || s->resolving) {
+        uint64_t now = time_ns();
+        if (!s->resolving) {              /* ask the target whether it committed */
+            snprintf(s->commit_reason, sizeof(s->commit_reason), "%s", s->reason);
+            s->resolving = true;
+            s->resolve_until = now + MIGRATE_RESOLVE_NS;
+            log_warn("migrate", "vm %s: %s after COMMIT; asking the target whether it runs it",
+                     s->vm->name, s->reason);
+        }
+        if (now < s->resolve_until) {
+            s->retry_at = now + MIGRATE_RETRY_NS;
+            s->st = S_RESOLVE;
+            return;
+        }
+        s->vm->migration = VM_MIG_NONE;
+        migrate_say("migrate: failed vm=%s phase=commit reason=%s, and the target did not "
+                    "answer (%s); it may run it: vm kept paused here (check the target, then "
+                    "vm resume or vm destroy)", s->vm->name, s->commit_reason, s->reason);
     } else {
+        s->vm->migration = VM_MIG_NONE;
         if (s->paused)
             vm_resume(s->vm, err, sizeof(err));       /* the guest goes on here */
         migrate_say("migrate: failed vm=%s phase=%s reason=%s", s->vm->name,
@@ -241,6 +272,16 @@ static int on_record(const struct mig_record *r, void *ctx)
     case MIG_REC_COMMIT_ACK:
         s->acked = true;
         return 0;
+    case MIG_REC_QUERY_REPLY: {
+        uint32_t kind;
+        const uint8_t *data;
+        size_t n;
+        if (mig_parse_query_reply(r, &kind, &s->reply_status, &data, &n) ||
+            kind != MIG_QUERY_MIGRATION)
+            return -EBADMSG;
+        s->got_reply = true;
+        return 0;
+    }
     default:
         return -EPROTO;
     }
@@ -270,7 +311,8 @@ static void src_closed(void *ctx, int err)
 {
     struct src_mig *s = ctx;
     s->conn = NULL;
-    if (s->st != S_IDLE && s->st != S_DONE && !(s->st == S_COMMIT && s->acked))
+    if (s->st != S_IDLE && s->st != S_DONE && s->st != S_RESOLVE &&
+        !(s->st == S_COMMIT && s->acked) && !(s->st == S_QUERY && s->got_reply))
         fail(s, err ? "connection lost" : "target closed the connection");
 }
 
@@ -279,6 +321,10 @@ static void src_connected(void *ctx)
     struct src_mig *s = ctx;
     uint8_t nonce[MIG_AUTH_NONCE_SIZE];
     migrate_nonce(nonce);
+    if (!s->have_mig_nonce) {
+        memcpy(s->mig_nonce, nonce, sizeof(nonce));
+        s->have_mig_nonce = true;
+    }
     if (mig_auth_init(&s->auth, (const uint8_t *)hv_config.cluster_key,
                       strlen(hv_config.cluster_key), true, nonce) ||
         mig_auth_challenge(&s->auth, nonce)) {
@@ -348,6 +394,8 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
     s->throttle_max = o->throttle_max;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
+    s->addr = addr;
+    s->port = o->port;
     s->st = S_CONNECT;
     s->conn = mig_conn_connect(addr, o->port, &src_ops, s);
     if (!s->conn) {
@@ -516,11 +564,63 @@ static void finish(struct src_mig *s)
     s->vm->throttle_pct = 0;
     vm_destroy(s->vm, err, sizeof(err));
     migrate_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u", name,
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u%s", name,
                 (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
-                (unsigned long long)(kbps % 1000 / 100), s->throttle);
+                (unsigned long long)(kbps % 1000 / 100), s->throttle,
+                s->resolving ? " confirmed=query" : "");
+}
+
+/* Reconnects to ask about the migration whose COMMIT_ACK was lost. */
+static void resolve_retry(struct src_mig *s)
+{
+    if (time_ns() < s->retry_at)
+        return;
+    mig_dec_init(&s->dec, MIG_ROLE_SRC);
+    s->got_peer_nonce = s->authed = s->got_reply = false;
+    s->rec_len = s->rec_off = 0;
+    s->last_progress = time_ns();
+    s->last_unacked = 0;
+    s->st = S_CONNECT;
+    s->conn = mig_conn_connect(s->addr, s->port, &src_ops, s);
+    if (!s->conn)
+        fail(s, "no connection resources");
+}
+
+static void send_query(struct src_mig *s)
+{
+    emit_begin(s);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);
+    if (mig_dec_sent(&s->dec, MIG_REC_AUTH_RESPONSE)) {
+        fail(s, "protocol order (auth)");
+        return;
+    }
+    mig_rec_query(&s->enc, MIG_QUERY_MIGRATION, s->mig_nonce, sizeof(s->mig_nonce));
+    emit_end(s, MIG_REC_QUERY);
+    s->st = S_QUERY;
+}
+
+/* The target's answer: it runs the VM (ours goes), it never committed (ours resumes), or ask again. */
+static void resolved(struct src_mig *s)
+{
+    char err[120];
+    if (s->reply_status == MIG_QSTAT_RUNNING) {
+        finish(s);
+        return;
+    }
+    if (s->reply_status != MIG_QSTAT_UNKNOWN) {
+        fail(s, "the target is still receiving it");     /* BUSY: retried */
+        return;
+    }
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    s->vm->migration = VM_MIG_NONE;
+    if (s->paused)
+        vm_resume(s->vm, err, sizeof(err));
+    migrate_say("migrate: failed vm=%s phase=commit reason=%s; the target never committed it: "
+                "resumed here", s->vm->name, s->commit_reason);
+    s->st = S_IDLE;
 }
 
 #define MIGRATE_STALL_NS (10ull * 1000000000)
@@ -542,17 +642,29 @@ static bool stalled(struct src_mig *s)
 
 static void poll_one(struct src_mig *s)
 {
+    if (s->st == S_RESOLVE) {
+        resolve_retry(s);
+        return;
+    }
     if (s->st != S_IDLE && s->st != S_DONE && stalled(s))
         return;
     for (unsigned budget = 0; budget < 32; budget++) {
-        if (s->st == S_IDLE || s->st == S_DONE || s->st == S_CONNECT || !flush(s))
+        if (s->st == S_IDLE || s->st == S_DONE || s->st == S_CONNECT || s->st == S_RESOLVE ||
+            !flush(s))
             return;
         switch (s->st) {
         case S_AUTH:
             if (!s->authed)
                 return;
-            send_hello(s);
+            if (s->resolving)
+                send_query(s);
+            else
+                send_hello(s);
             break;
+        case S_QUERY:
+            if (s->got_reply)
+                resolved(s);
+            return;
         case S_HELLO:
             if (!s->accepted)
                 return;
@@ -610,7 +722,7 @@ int migrate_src_cancel(struct vm *vm)
     struct src_mig *s = find(vm);
     if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
-    if (s->st == S_COMMIT)
+    if (s->st >= S_COMMIT)
         return -EBUSY;                  /* the target may own it already */
     fail(s, "cancelled");
     return 0;
@@ -630,7 +742,8 @@ int migrate_src_info(unsigned i, struct migrate_src_info *info)
     if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
     static const char *const n[] = { "idle", "connecting", "authenticating", "hello", "precopy",
-                                     "stop-and-copy", "commit", "done" };
+                                     "stop-and-copy", "commit", "resolving", "resolving",
+                                     "done" };
     uint64_t now = time_ns();
     memset(info, 0, sizeof(*info));
     info->vm = s->vm->name;

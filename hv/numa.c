@@ -120,7 +120,11 @@ int numa_place(const struct numa_host *h, const struct numa_request *r,
         if (start != NUMA_MAX_NODES && spill(h, need, start, out))
             return 0;
     }
-    if (r->spanning)
+    if (h->nnodes == 1)
+        snprintf(err, errlen, "not enough free memory: the VM needs %llu MiB, this host has "
+                 "%llu MiB free in 2 MiB units", (unsigned long long)(r->mem_bytes >> 20),
+                 (unsigned long long)(h->free_bytes[0] >> 20));
+    else if (r->spanning)
         snprintf(err, errlen, "the VM needs %llu MiB; all nodes together have %llu MiB free "
                  "in 2 MiB units", (unsigned long long)(r->mem_bytes >> 20),
                  (unsigned long long)(total_free_units(h) * 2));

@@ -96,6 +96,38 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
     assert all(x["check"] == "ok" for x in b.wait_heartbeats("m1", 0, 1, timeout=60))
 
 
+def test_lost_commit_ack_and_lost_commit_are_resolved(workdir, hosts):
+    """The connection dies between COMMIT and COMMIT_ACK: the source asks the target (QUERY)
+    and either gives its copy up (the target runs it) or resumes it (the target never
+    committed). The guest runs on exactly one host either way."""
+    a, b = pair(workdir, hosts)
+    a.command('vm create m mem=8 args="hb=16 pages=4"')
+    a.command("vm start m")
+    a.wait_heartbeats("m", 0, 2)
+    # The ACK is lost: b runs the guest; a learns it by asking.
+    assert "lose-ack" in b.command("migrate inject lose-ack")
+    a.command("migrate m 10.0.0.2")
+    line = wait_result(a)
+    assert re.match(r"migrate: done vm=m .* confirmed=query$", line), line
+    assert names(a) == [] and names(b) == ["m"]
+    beats = b.wait_heartbeats("m", 0, 2, timeout=60)
+    assert all(x["check"] == "ok" for x in beats), beats
+    # Back to a, whose COMMIT is lost on the way: a discards it, b asks and resumes.
+    assert "lose-commit" in a.command("migrate inject lose-commit")
+    seq = max(x["seq"] for x in b.heartbeats("m"))
+    b.command("migrate m 10.0.0.1")
+    line = wait_result(b)
+    assert line.startswith("migrate: failed vm=m phase=commit reason=") and \
+        line.endswith("the target never committed it: resumed here"), line
+    assert names(a) == [] and names(b) == ["m"]
+    b.wait_heartbeats("m", 0, seq + 2)
+    assert "running" in b.command("vm list")
+    # Without faults it goes through.
+    b.command("migrate m 10.0.0.1")
+    assert wait_result(b).startswith("migrate: done vm=m ")
+    assert names(a) == ["m"] and names(b) == []
+
+
 def test_wrong_cluster_key_is_refused(workdir, hosts):
     a, b = pair(workdir, hosts, key_b="cluster_key=another-cluster-key-9999")
     a.command('vm create m mem=8 args="hb=16"')

@@ -515,6 +515,15 @@ static const struct order_case order_cases[] = {
     { "ACCEPT from the source", { MIG_REC_ACCEPT }, 1, 0 },
     { "COMMIT_ACK from the source", { MIG_REC_COMMIT, MIG_REC_COMMIT_ACK }, 2, 1 },
     { "anything after ERROR", { MIG_REC_ERROR, MIG_REC_RAM }, 1, 1 },
+    { "QUERY before auth", { MIG_REC_AUTH_CHALLENGE, MIG_REC_QUERY }, 0, 1 },
+    { "HELLO after QUERY",
+      { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_QUERY, MIG_REC_HELLO }, 0, 3 },
+    { "QUERY twice",
+      { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_QUERY, MIG_REC_QUERY }, 0, 3 },
+    { "QUERY_REPLY from the source",
+      { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_QUERY, MIG_REC_QUERY_REPLY },
+      0, 3 },
+    { "QUERY during pre-copy", { MIG_REC_QUERY }, 1, 0 },
 };
 
 /* A well-formed record of each type, whatever its place. */
@@ -539,6 +548,8 @@ static size_t any_record(uint8_t *p, uint16_t type)
     case MIG_REC_VCPU: n = mig_rec_vcpu(&enc, 0, &v); break;
     case MIG_REC_DEVICE: n = mig_rec_device(&enc, &id, "ab", 2); break;
     case MIG_REC_TSC: n = mig_rec_tsc(&enc, 1, 1); break;
+    case MIG_REC_QUERY: n = mig_rec_query(&enc, MIG_QUERY_CPU, NULL, 0); break;
+    case MIG_REC_QUERY_REPLY: n = mig_rec_query_reply(&enc, MIG_QUERY_CPU, 0, "x", 1); break;
     case MIG_REC_REFUSE:
     case MIG_REC_ERROR: n = mig_rec_reason(&enc, type, 1, "bad"); break;
     default: n = mig_rec_empty(&enc, type); break;
@@ -849,6 +860,78 @@ static void test_callback_pause_and_error(void **state)
     assert_int_equal(feed(sbuf, n), -EIO);
 }
 
+static int query_cb(const struct mig_record *r, void *ctx)
+{
+    struct mig_record *out = ctx;
+    *out = *r;
+    return 0;
+}
+
+static void test_query(void **state)
+{
+    static uint8_t big[MIG_QUERY_DATA_MAX + 1];
+    struct mig_decoder q;
+    struct mig_record r;
+    uint32_t kind, status;
+    const uint8_t *p;
+    size_t n, len;
+
+    (void)state;
+    /* The target's view: handshake, QUERY, its QUERY_REPLY ends the conversation. */
+    dst_start();
+    mig_enc_init(&enc, tbuf, sizeof(tbuf));
+    mig_stream_header_put(&enc);
+    mig_rec_auth(&enc, MIG_REC_AUTH_CHALLENGE, nonce);
+    assert_int_equal(feed(tbuf, enc.len), (int)enc.len);
+    len = any_record(tbuf, MIG_REC_AUTH_RESPONSE);
+    assert_int_equal(feed(tbuf, len), (int)len);
+    mig_enc_init(&enc, tbuf, sizeof(tbuf));
+    assert_int_equal(mig_rec_query(&enc, MIG_QUERY_MIGRATION, nonce, sizeof(nonce)), 0);
+    assert_int_equal(feed(tbuf, enc.len), (int)enc.len);
+    assert_int_equal(mig_dec_phase(&dec), MIG_PH_QUERIED);
+    assert_int_equal(col.r[col.n - 1].type, MIG_REC_QUERY);
+    assert_int_equal(mig_dec_sent(&dec, MIG_REC_ACCEPT), -EPROTO);
+    assert_int_equal(mig_dec_sent(&dec, MIG_REC_QUERY_REPLY), 0);
+    assert_true(mig_dec_done(&dec));
+    /* Codec: round trips and bounds. */
+    mig_enc_init(&enc, tbuf, sizeof(tbuf));
+    assert_int_equal(mig_rec_query(&enc, MIG_QUERY_MIGRATION, nonce, 32), 0);
+    mig_dec_init(&q, MIG_ROLE_DST);
+    q.phase = MIG_PH_HELLO;
+    memset(&r, 0, sizeof(r));
+    uint8_t hdr[16];
+    struct mig_enc he;
+    mig_enc_init(&he, hdr, sizeof(hdr));
+    mig_stream_header_put(&he);
+    assert_int_equal(mig_dec_feed(&q, hdr, 16, query_cb, &r), 16);
+    assert_int_equal(mig_dec_feed(&q, tbuf, enc.len, query_cb, &r), (int)enc.len);
+    assert_int_equal(mig_parse_query(&r, &kind, &p, &n), 0);
+    assert_int_equal(kind, MIG_QUERY_MIGRATION);
+    assert_int_equal(n, 32);
+    assert_memory_equal(p, nonce, 32);
+    assert_int_equal(mig_parse_query_reply(&r, &kind, &status, &p, &n), -EINVAL);
+    mig_enc_init(&enc, tbuf, sizeof(tbuf));
+    assert_int_equal(mig_rec_query(&enc, 1, big, MIG_QUERY_ARG_MAX + 1), -EINVAL);
+    assert_int_equal(mig_rec_query_reply(&enc, 1, 0, big, MIG_QUERY_DATA_MAX + 1), -EINVAL);
+    assert_int_equal(mig_rec_query_reply(&enc, 1, 0, NULL, 3), -EINVAL);
+    /* A reply as the source parses it. */
+    r.type = MIG_REC_QUERY_REPLY;
+    uint8_t payload[12] = { 2, 0, 0, 0, 3, 0, 0, 0, 'a', 'b', 'c', 'd' };
+    r.payload = payload;
+    r.len = sizeof(payload);
+    assert_int_equal(mig_parse_query_reply(&r, &kind, &status, &p, &n), 0);
+    assert_int_equal(kind, 2);
+    assert_int_equal(status, MIG_QSTAT_BUSY);
+    assert_int_equal(n, 4);
+    r.len = 7;
+    assert_int_equal(mig_parse_query_reply(&r, &kind, &status, &p, &n), -EINVAL);
+    /* A nonzero reserved word in QUERY is malformed. */
+    r.type = MIG_REC_QUERY;
+    r.len = 8;
+    payload[4] = 1;
+    assert_int_equal(mig_parse_query(&r, &kind, &p, &n), -EINVAL);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -878,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_bad_stream_header),
         cmocka_unit_test(test_encoder_misuse),
         cmocka_unit_test(test_callback_pause_and_error),
+        cmocka_unit_test(test_query),
         cmocka_unit_test(test_names),
     };
 

@@ -191,6 +191,9 @@ static void test_bad_requests(void **state)
     char err[200];
     struct numa_request odd = { 3 * MiB, 1, -1, false };
     (void)state;
+    assert_int_equal(place(&h, 302, 1, -1, false, &p, err), -ENOMEM);
+    assert_string_equal(err, "not enough free memory: the VM needs 302 MiB, this host has 300 "
+                             "MiB free in 2 MiB units");
     assert_int_equal(place(&h, 0, 1, -1, false, &p, err), -EINVAL);
     assert_int_equal(numa_place(&h, &odd, &p, err, sizeof(err)), -EINVAL);
     h.nnodes = 0;
