@@ -206,7 +206,7 @@ static void svm_vcpu_destroy(struct vcpu *v)
 
 static void svm_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ *(uint64_t *)vm->arch, 0x1, vm->node };
+    *t = (struct slpt){ *(uint64_t *)vm->arch, NPT_P, NPT_D, vm->node };
 }
 
 static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)

@@ -387,7 +387,7 @@ static void vmx_vcpu_put(struct vcpu *v)
 
 static void vmx_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, vm->node };
+    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, EPT_DIRTY, vm->node };
 }
 
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
