@@ -95,14 +95,18 @@ static void cmd_stats(struct con *c, struct vm *vm)
     for (unsigned r = 1; r < EXIT_COUNT; r++)
         if (total[r])
             con_printf(c, "exits %s %llu\n", exit_names[r], (unsigned long long)total[r]);
+    if (vm->dirty_mode != DIRTY_AUTO)
+        con_printf(c, "dirty: mode=%s logging=%s\n", dirty_mode_name(vm->dirty_mode),
+                   vm->dirty_on ? "on" : "off");
     if (vm->state == VM_STOPPED)
         con_printf(c, "stopped: %s\n", vm->stop_reason);
 }
 
 /*
- * `vm dirty NAME start|verify|stop`: dirty logging with a built-in oracle. start snapshots
- * guest RAM; verify pauses the VM, harvests, and checks every page that changed since the
- * last snapshot was reported dirty (missed must be 0; extra dirty pages are allowed).
+ * `vm dirty NAME start [wp|ad|pml]|verify|stop`: dirty logging with a built-in oracle. start
+ * snapshots guest RAM (the best mode unless one is named); verify pauses the VM, harvests, and
+ * checks every page that changed since the last snapshot was reported dirty (missed must be 0;
+ * extra dirty pages are allowed).
  */
 static uint8_t *snapshots[VM_MAX];
 
@@ -134,14 +138,45 @@ static int dirty_verify(struct con *c, struct vm *vm, uint8_t *snap)
     return missed ? -EIO : 0;
 }
 
-static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
+/* Starts logging in mode and snapshots RAM (the VM is paused). */
+static int dirty_start(struct con *c, struct vm *vm, enum dirty_mode mode)
+{
+    uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 1, 0);
+    int rc = pa ? vm_dirty_start(vm, mode) : -ENOMEM;
+    if (rc) {
+        if (pa)
+            frame_free(pa, vm->mem_size / PAGE_SIZE);
+        if (rc == -ENOTSUP) {
+            unsigned m = vm_dirty_modes();
+            con_printf(c, "error: dirty mode '%s' is not available on this CPU (offered:%s%s%s)\n",
+                       dirty_mode_name(mode), m & DIRTY_MODE_BIT(DIRTY_WP) ? " wp" : "",
+                       m & DIRTY_MODE_BIT(DIRTY_AD) ? " ad" : "",
+                       m & DIRTY_MODE_BIT(DIRTY_PML) ? " pml" : "");
+        } else {
+            con_printf(c, "error: cannot start dirty logging (%d)\n", rc);
+        }
+        return rc;
+    }
+    snapshots[vm - vms] = phys_to_virt(pa);
+    memcpy(snapshots[vm - vms], phys_to_virt(vm->chunks[0].hpa), vm->mem_size);
+    con_printf(c, "vm %s: ok mode=%s\n", vm->name, dirty_mode_name(vm->dirty_mode));
+    return 0;
+}
+
+static int cmd_dirty(struct con *c, struct vm *vm, const char *op, const char *mode_arg)
 {
     char err[160];
     uint8_t **snap = &snapshots[vm - vms];
     bool was_running = vm->state == VM_RUNNING;
+    enum dirty_mode mode = DIRTY_AUTO;
     int rc = 0;
-    if (strcmp(op, "start") && strcmp(op, "verify") && strcmp(op, "stop")) {
+    if ((strcmp(op, "start") && strcmp(op, "verify") && strcmp(op, "stop")) ||
+        (mode_arg && strcmp(op, "start"))) {
         con_usage(c, cmd_find("vm"));
+        return -EINVAL;
+    }
+    if (mode_arg && (dirty_mode_parse(mode_arg, &mode) || mode == DIRTY_AUTO)) {
+        con_printf(c, "error: bad dirty mode '%s' (wp, ad or pml)\n", mode_arg);
         return -EINVAL;
     }
     if (!strcmp(op, "stop")) {
@@ -159,21 +194,10 @@ static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
         con_printf(c, "error: %s\n", err);
         return -EIO;
     }
-    if (!strcmp(op, "start")) {
-        uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 1, 0);
-        if (!pa || (rc = vm_dirty_start(vm))) {
-            if (pa)
-                frame_free(pa, vm->mem_size / PAGE_SIZE);
-            con_printf(c, "error: cannot start dirty logging (%d)\n", pa ? rc : -ENOMEM);
-            rc = -ENOMEM;
-        } else {
-            *snap = phys_to_virt(pa);
-            memcpy(*snap, phys_to_virt(vm->chunks[0].hpa), vm->mem_size);
-            con_printf(c, "vm %s: ok\n", vm->name);
-        }
-    } else {
+    if (!strcmp(op, "start"))
+        rc = dirty_start(c, vm, mode);
+    else
         rc = dirty_verify(c, vm, *snap);
-    }
     if (was_running)
         vm_resume(vm, err, sizeof(err));
     return rc;
@@ -194,13 +218,13 @@ int cmd_vm(struct con *c, int argc, char **argv)
         rc = vm_create(&cfg, err, sizeof(err));
         goto out;
     }
-    if (argc == 4 && !strcmp(argv[1], "dirty")) {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "dirty")) {
         struct vm *vm = vm_find(argv[2]);
         if (!vm) {
             con_printf(c, "error: no VM named '%s'\n", argv[2]);
             return -ENOENT;
         }
-        return cmd_dirty(c, vm, argv[3]);
+        return cmd_dirty(c, vm, argv[3], argc == 5 ? argv[4] : NULL);
     }
     if (argc != 3) {
         con_usage(c, cmd_find("vm"));

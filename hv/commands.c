@@ -16,7 +16,8 @@ const struct con_cmd con_commands[] = {
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
     { .name = "vm",
       .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] | "
-               "start|pause|resume|destroy|console|stats NAME | list | dirty NAME start|verify|stop",
+               "start|pause|resume|destroy|console|stats NAME | list | "
+               "dirty NAME start [wp|ad|pml]|verify|stop",
       .help = "virtual machines", .run = cmd_vm },
     { .name = "pci", .usage = "", .help = "PCI functions and their drivers", .run = cmd_pci },
     { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS]",

@@ -435,7 +435,7 @@ void migrate_src_poll(void)
         case S_HELLO:
             if (!s.accepted)
                 return;
-            if (vm_dirty_start(s.vm)) {
+            if (vm_dirty_start(s.vm, DIRTY_AUTO)) {
                 fail("cannot start dirty logging");
                 return;
             }
