@@ -104,9 +104,10 @@ static void cmd_stats(struct con *c, struct vm *vm)
 
 /*
  * `vm dirty NAME start [wp|ad|pml]|verify|stop`: dirty logging with a built-in oracle. start
- * snapshots guest RAM (the best mode unless one is named); verify pauses the VM, harvests, and
- * checks every page that changed since the last snapshot was reported dirty (missed must be 0;
- * extra dirty pages are allowed).
+ * snapshots guest RAM (the best mode unless one is named). verify does what a migration does
+ * with the snapshot as its copy: a round while the guest runs (harvest, copy the reported
+ * pages), then pause and a last round; then the copy must equal RAM. A page that differs was
+ * written without being reported in time: missed (must be 0; extra dirty pages are allowed).
  */
 static uint8_t *snapshots[VM_MAX];
 
@@ -118,23 +119,69 @@ static void snapshot_free(struct vm *vm)
     *s = NULL;
 }
 
+/* Copies the pages set in bits from RAM into the snapshot; marks them in seen, and in diff
+ * those whose copy was out of date. */
+static void dirty_take(struct vm *vm, uint8_t *snap, const uint64_t *bits, uint64_t *seen,
+                       uint64_t *diff)
+{
+    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    for (uint64_t w = 0; w < vm->mem_size / PAGE_SIZE / 64; w++) {
+        seen[w] |= bits[w];
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            uint64_t p = w * 64 + __builtin_ctzll(b), off = p * PAGE_SIZE;
+            if (!memcmp(ram + off, snap + off, PAGE_SIZE))
+                continue;
+            memcpy(snap + off, ram + off, PAGE_SIZE);
+            diff[w] |= 1ull << (p % 64);
+        }
+    }
+}
+
+static uint64_t popcount(const uint64_t *bits, uint64_t words)
+{
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < words; w++)
+        n += __builtin_popcountll(bits[w]);
+    return n;
+}
+
 static int dirty_verify(struct con *c, struct vm *vm, uint8_t *snap)
 {
-    static uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
+    char err[160];
     uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
-    uint64_t pages = vm->mem_size / PAGE_SIZE, changed = 0, missed = 0;
-    uint64_t dirty = vm_dirty_harvest(vm, bitmap);
+    uint64_t pages = vm->mem_size / PAGE_SIZE, words = pages / 64, missed = 0;
+    uint64_t frames = (3 * words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t pa = frame_alloc(vm->node, frames, 1, FRAME_ZERO);
+    bool was_running = vm->state == VM_RUNNING;
+    if (!pa) {
+        con_puts(c, "error: no memory for the dirty check\n");
+        return -ENOMEM;
+    }
+    uint64_t *bits = phys_to_virt(pa), *seen = bits + words, *diff = seen + words;
+    if (was_running) {                  /* the guest writes on while its pages are copied */
+        vm_dirty_harvest(vm, bits);
+        dirty_take(vm, snap, bits, seen, diff);
+        if (vm_pause(vm, err, sizeof(err))) {
+            con_printf(c, "error: %s\n", err);
+            frame_free(pa, frames);
+            return -EIO;
+        }
+    }
+    vm_dirty_harvest(vm, bits);
+    dirty_take(vm, snap, bits, seen, diff);
     for (uint64_t p = 0; p < pages; p++) {
         if (!memcmp(ram + p * PAGE_SIZE, snap + p * PAGE_SIZE, PAGE_SIZE))
             continue;
-        changed++;
-        if (!(bitmap[p / 64] >> (p % 64) & 1))
-            missed++;
+        missed++;
+        diff[p / 64] |= 1ull << (p % 64);
         memcpy(snap + p * PAGE_SIZE, ram + p * PAGE_SIZE, PAGE_SIZE);
     }
     con_printf(c, "dirty: vm=%s pages=%llu changed=%llu dirty=%llu missed=%llu\n", vm->name,
-               (unsigned long long)pages, (unsigned long long)changed,
-               (unsigned long long)dirty, (unsigned long long)missed);
+               (unsigned long long)pages, (unsigned long long)popcount(diff, words),
+               (unsigned long long)popcount(seen, words), (unsigned long long)missed);
+    if (was_running)
+        vm_resume(vm, err, sizeof(err));
+    frame_free(pa, frames);
     return missed ? -EIO : 0;
 }
 
@@ -190,14 +237,13 @@ static int cmd_dirty(struct con *c, struct vm *vm, const char *op, const char *m
                    vm->name);
         return -EINVAL;
     }
+    if (!strcmp(op, "verify"))
+        return dirty_verify(c, vm, *snap);
     if (was_running && vm_pause(vm, err, sizeof(err))) {
         con_printf(c, "error: %s\n", err);
         return -EIO;
     }
-    if (!strcmp(op, "start"))
-        rc = dirty_start(c, vm, mode);
-    else
-        rc = dirty_verify(c, vm, *snap);
+    rc = dirty_start(c, vm, mode);
     if (was_running)
         vm_resume(vm, err, sizeof(err));
     return rc;
