@@ -1,10 +1,12 @@
-/* `migrate VM HOST[:PORT] [downtime=MS]`, `migrate status`, `migrate cancel VM`. */
+/* `migrate VM HOST[:PORT] [downtime=MS] [dirty=wp|ad|pml]`, `migrate status`, `migrate cancel VM`.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hv/cmdline.h"
 #include "hv/commands.h"
+#include "hv/dirty.h"
 #include "hv/migrate.h"
 #include "lwip/ip4_addr.h"
 #include "net/mig_transport.h"
@@ -58,8 +60,12 @@ int cmd_migrate(struct con *c, int argc, char **argv)
     }
     for (int i = 3; i < argc; i++) {
         const char *val = cmdline_opt(argv[i], "downtime");
+        const char *dm = cmdline_opt(argv[i], "dirty");
+        if (dm && !dirty_mode_parse(dm, &o.dirty_mode) && o.dirty_mode != DIRTY_AUTO)
+            continue;
         if (!val || cmdline_u64(val, 1, 60000, &v)) {
-            con_printf(c, "error: bad option '%s' (downtime=1-60000 ms)\n", argv[i]);
+            con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, dirty=wp|ad|pml)\n",
+                       argv[i]);
             return -EINVAL;
         }
         o.downtime_ms = (uint32_t)v;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hv/config.h"
+#include "hv/dirty.h"
 #include "hv/log.h"
 #include "hv/mig_auth.h"
 #include "hv/migrate_int.h"
@@ -79,8 +80,10 @@ void migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
     uint32_t round;
     uint64_t pages;
     const char *st = migrate_src_state(&vm, &round, &pages);
-    snprintf(line, sizeof(line), "migrate: outgoing %s vm=%s round=%u pages=%llu", st,
-             vm ? vm->name : "-", round, (unsigned long long)pages);
+    bool logging = vm && vm->dirty_on;
+    snprintf(line, sizeof(line), "migrate: outgoing %s vm=%s round=%u pages=%llu%s%s", st,
+             vm ? vm->name : "-", round, (unsigned long long)pages, logging ? " dirty=" : "",
+             logging ? dirty_mode_name(vm->dirty_mode) : "");
     out(ctx, line);
 }
 

@@ -17,6 +17,7 @@
 struct migrate_opts {
     uint32_t downtime_ms;       /* 0: default (300) */
     uint16_t port;
+    enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
 };
 
 int migrate_init(void);                         /* listens if a cluster key is configured */

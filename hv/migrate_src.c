@@ -31,6 +31,7 @@ static struct {
     uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
     uint64_t cursor, npages;
     uint32_t round, downtime_ms, final_step;
+    enum dirty_mode dirty_mode;
     bool paused, got_peer_nonce, authed, accepted, acked;
     uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
     uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
@@ -247,11 +248,17 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
         snprintf(err, errlen, "vm %s is %s", vm->name, vm_state_name(vm->state));
         return -EINVAL;
     }
+    if (o->dirty_mode != DIRTY_AUTO && !(vm_dirty_modes() & DIRTY_MODE_BIT(o->dirty_mode))) {
+        snprintf(err, errlen, "dirty mode '%s' is not available on this CPU",
+                 dirty_mode_name(o->dirty_mode));
+        return -ENOTSUP;
+    }
     memset(&s.dec, 0, sizeof(s.dec));
     mig_dec_init(&s.dec, MIG_ROLE_SRC);
     s.vm = vm;
     s.npages = vm->mem_size / PAGE_SIZE;
     s.downtime_ms = o->downtime_ms;
+    s.dirty_mode = o->dirty_mode;
     s.paused = vm->state == VM_PAUSED ? false : false;
     s.got_peer_nonce = s.authed = s.accepted = s.acked = false;
     s.rec_len = s.rec_off = 0;
@@ -388,6 +395,7 @@ static void finish(void)
     uint64_t down_ms = (now - s.t_stop) / 1000000, us = (now - s.t_start) / 1000 + 1;
     uint64_t kbps = s.bytes * 8 * 1000 / us;
     char name[VM_NAME_MAX];
+    const char *mode = dirty_mode_name(s.vm->dirty_mode);
     strcpy(name, s.vm->name);
     mig_conn_close(s.conn);
     s.conn = NULL;
@@ -396,10 +404,11 @@ static void finish(void)
     vm_dirty_stop(s.vm);
     vm_destroy(s.vm, err, sizeof(err));
     migrate_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu", name, (unsigned long long)total_ms,
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu dirty=%s", name,
+                (unsigned long long)total_ms,
                 (unsigned long long)down_ms, s.round, (unsigned long long)s.pages,
                 (unsigned long long)s.zero_pages, (unsigned long long)s.bytes,
-                (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100));
+                (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100), mode);
 }
 
 #define MIGRATE_STALL_NS (10ull * 1000000000)
@@ -435,7 +444,7 @@ void migrate_src_poll(void)
         case S_HELLO:
             if (!s.accepted)
                 return;
-            if (vm_dirty_start(s.vm, DIRTY_AUTO)) {
+            if (vm_dirty_start(s.vm, s.dirty_mode)) {
                 fail("cannot start dirty logging");
                 return;
             }
