@@ -1,10 +1,12 @@
-/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT]`, `migrate status`, `migrate cancel VM`. */
+/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml]`,
+ * `migrate status`, `migrate cancel VM`, `migrate inject FAULT`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hv/cmdline.h"
 #include "hv/commands.h"
+#include "hv/dirty.h"
 #include "hv/mig_policy.h"
 #include "hv/migrate.h"
 #include "lwip/ip4_addr.h"
@@ -77,9 +79,12 @@ int cmd_migrate(struct con *c, int argc, char **argv)
             o.bandwidth_mbps = (uint32_t)v;
         } else if ((val = cmdline_opt(argv[i], "throttle")) && !cmdline_u64(val, 0, 99, &v)) {
             o.throttle_max = (uint32_t)v;
+        } else if ((val = cmdline_opt(argv[i], "dirty")) &&
+                   !dirty_mode_parse(val, &o.dirty_mode) && o.dirty_mode != DIRTY_AUTO) {
+            continue;
         } else {
             con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
-                       "Mbit/s, throttle=0-99 %%)\n", argv[i]);
+                       "Mbit/s, throttle=0-99 %%, dirty=wp|ad|pml)\n", argv[i]);
             return -EINVAL;
         }
     }

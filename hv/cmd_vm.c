@@ -98,6 +98,9 @@ static void cmd_stats(struct con *c, struct vm *vm)
     for (unsigned r = 1; r < EXIT_COUNT; r++)
         if (total[r])
             con_printf(c, "exits %s %llu\n", exit_names[r], (unsigned long long)total[r]);
+    if (vm->dirty_mode != DIRTY_AUTO)
+        con_printf(c, "dirty: mode=%s logging=%s\n", dirty_mode_name(vm->dirty_mode),
+                   vm->dirty_on ? "on" : "off");
     if (vm->state == VM_STOPPED)
         con_printf(c, "stopped: %s\n", vm->stop_reason);
     /* What a migration must send at least: the pages that are not all zeros. */
@@ -113,9 +116,11 @@ static void cmd_stats(struct con *c, struct vm *vm)
 }
 
 /*
- * `vm dirty NAME start|verify|stop`: dirty logging with a built-in oracle. start snapshots
- * guest RAM; verify pauses the VM, harvests, and checks every page that changed since the
- * last snapshot was reported dirty (missed must be 0; extra dirty pages are allowed).
+ * `vm dirty NAME start [wp|ad|pml]|verify|stop`: dirty logging with a built-in oracle. start
+ * snapshots guest RAM (the best mode unless one is named). verify does what a migration does
+ * with the snapshot as its copy: a round while the guest runs (harvest, copy the reported
+ * pages), then pause and a last round; then the copy must equal RAM. A page that differs was
+ * written without being reported in time: missed (must be 0; extra dirty pages are allowed).
  */
 static uint8_t *snapshots[VM_MAX];
 
@@ -127,33 +132,110 @@ static void snapshot_free(struct vm *vm)
     *s = NULL;
 }
 
+/* Copies the pages set in bits from RAM into the snapshot; marks them in seen, and in diff
+ * those whose copy was out of date. */
+static void dirty_take(struct vm *vm, uint8_t *snap, const uint64_t *bits, uint64_t *seen,
+                       uint64_t *diff)
+{
+    for (uint64_t w = 0; w < vm->mem_size / PAGE_SIZE / 64; w++) {
+        seen[w] |= bits[w];
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            uint64_t p = w * 64 + __builtin_ctzll(b), off = p * PAGE_SIZE;
+            if (!memcmp(vm_page(vm, p), snap + off, PAGE_SIZE))
+                continue;
+            memcpy(snap + off, vm_page(vm, p), PAGE_SIZE);
+            diff[w] |= 1ull << (p % 64);
+        }
+    }
+}
+
+static uint64_t popcount(const uint64_t *bits, uint64_t words)
+{
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < words; w++)
+        n += __builtin_popcountll(bits[w]);
+    return n;
+}
+
 static int dirty_verify(struct con *c, struct vm *vm, uint8_t *snap)
 {
-    static uint64_t bitmap[(4096ull << 20) / PAGE_SIZE / 64];
-    uint64_t pages = vm->mem_size / PAGE_SIZE, changed = 0, missed = 0;
-    uint64_t dirty = vm_dirty_harvest(vm, bitmap);
+    char err[160];
+    uint64_t pages = vm->mem_size / PAGE_SIZE, words = pages / 64, missed = 0;
+    uint64_t frames = (3 * words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t pa = frame_alloc(vm->node, frames, 1, FRAME_ZERO);
+    bool was_running = vm->state == VM_RUNNING;
+    if (!pa) {
+        con_puts(c, "error: no memory for the dirty check\n");
+        return -ENOMEM;
+    }
+    uint64_t *bits = phys_to_virt(pa), *seen = bits + words, *diff = seen + words;
+    if (was_running) {                  /* the guest writes on while its pages are copied */
+        vm_dirty_harvest(vm, bits);
+        dirty_take(vm, snap, bits, seen, diff);
+        if (vm_pause(vm, err, sizeof(err))) {
+            con_printf(c, "error: %s\n", err);
+            frame_free(pa, frames);
+            return -EIO;
+        }
+    }
+    vm_dirty_harvest(vm, bits);
+    dirty_take(vm, snap, bits, seen, diff);
     for (uint64_t p = 0; p < pages; p++) {
         if (!memcmp(vm_page(vm, p), snap + p * PAGE_SIZE, PAGE_SIZE))
             continue;
-        changed++;
-        if (!(bitmap[p / 64] >> (p % 64) & 1))
-            missed++;
+        missed++;
+        diff[p / 64] |= 1ull << (p % 64);
         memcpy(snap + p * PAGE_SIZE, vm_page(vm, p), PAGE_SIZE);
     }
     con_printf(c, "dirty: vm=%s pages=%llu changed=%llu dirty=%llu missed=%llu\n", vm->name,
-               (unsigned long long)pages, (unsigned long long)changed,
-               (unsigned long long)dirty, (unsigned long long)missed);
+               (unsigned long long)pages, (unsigned long long)popcount(diff, words),
+               (unsigned long long)popcount(seen, words), (unsigned long long)missed);
+    if (was_running)
+        vm_resume(vm, err, sizeof(err));
+    frame_free(pa, frames);
     return missed ? -EIO : 0;
 }
 
-static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
+/* Starts logging in mode and snapshots RAM (the VM is paused). */
+static int dirty_start(struct con *c, struct vm *vm, enum dirty_mode mode)
+{
+    uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 1, 0);
+    int rc = pa ? vm_dirty_start(vm, mode) : -ENOMEM;
+    if (rc) {
+        if (pa)
+            frame_free(pa, vm->mem_size / PAGE_SIZE);
+        if (rc == -ENOTSUP) {
+            unsigned m = vm_dirty_modes();
+            con_printf(c, "error: dirty mode '%s' is not available on this CPU (offered:%s%s%s)\n",
+                       dirty_mode_name(mode), m & DIRTY_MODE_BIT(DIRTY_WP) ? " wp" : "",
+                       m & DIRTY_MODE_BIT(DIRTY_AD) ? " ad" : "",
+                       m & DIRTY_MODE_BIT(DIRTY_PML) ? " pml" : "");
+        } else {
+            con_printf(c, "error: cannot start dirty logging (%d)\n", rc);
+        }
+        return rc;
+    }
+    snapshots[vm - vms] = phys_to_virt(pa);
+    for (uint64_t p = 0; p < vm->mem_size / PAGE_SIZE; p++)
+        memcpy(snapshots[vm - vms] + p * PAGE_SIZE, vm_page(vm, p), PAGE_SIZE);
+    con_printf(c, "vm %s: ok mode=%s\n", vm->name, dirty_mode_name(vm->dirty_mode));
+    return 0;
+}
+
+static int cmd_dirty(struct con *c, struct vm *vm, const char *op, const char *mode_arg)
 {
     char err[160];
     uint8_t **snap = &snapshots[vm - vms];
     bool was_running = vm->state == VM_RUNNING;
+    enum dirty_mode mode = DIRTY_AUTO;
     int rc = 0;
-    if (strcmp(op, "start") && strcmp(op, "verify") && strcmp(op, "stop")) {
+    if ((strcmp(op, "start") && strcmp(op, "verify") && strcmp(op, "stop")) ||
+        (mode_arg && strcmp(op, "start"))) {
         con_usage(c, cmd_find("vm"));
+        return -EINVAL;
+    }
+    if (mode_arg && (dirty_mode_parse(mode_arg, &mode) || mode == DIRTY_AUTO)) {
+        con_printf(c, "error: bad dirty mode '%s' (wp, ad or pml)\n", mode_arg);
         return -EINVAL;
     }
     if (!strcmp(op, "stop")) {
@@ -167,26 +249,13 @@ static int cmd_dirty(struct con *c, struct vm *vm, const char *op)
                    vm->name);
         return -EINVAL;
     }
+    if (!strcmp(op, "verify"))
+        return dirty_verify(c, vm, *snap);
     if (was_running && vm_pause(vm, err, sizeof(err))) {
         con_printf(c, "error: %s\n", err);
         return -EIO;
     }
-    if (!strcmp(op, "start")) {
-        uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 1, 0);
-        if (!pa || (rc = vm_dirty_start(vm))) {
-            if (pa)
-                frame_free(pa, vm->mem_size / PAGE_SIZE);
-            con_printf(c, "error: cannot start dirty logging (%d)\n", pa ? rc : -ENOMEM);
-            rc = -ENOMEM;
-        } else {
-            *snap = phys_to_virt(pa);
-            for (uint64_t p = 0; p < vm->mem_size / PAGE_SIZE; p++)
-                memcpy(*snap + p * PAGE_SIZE, vm_page(vm, p), PAGE_SIZE);
-            con_printf(c, "vm %s: ok\n", vm->name);
-        }
-    } else {
-        rc = dirty_verify(c, vm, *snap);
-    }
+    rc = dirty_start(c, vm, mode);
     if (was_running)
         vm_resume(vm, err, sizeof(err));
     return rc;
@@ -207,7 +276,7 @@ int cmd_vm(struct con *c, int argc, char **argv)
         rc = vm_create(&cfg, err, sizeof(err));
         goto out;
     }
-    if (argc == 4 && !strcmp(argv[1], "dirty")) {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "dirty")) {
         struct vm *vm = vm_find(argv[2]);
         if (!vm) {
             con_printf(c, "error: no VM named '%s'\n", argv[2]);
@@ -218,7 +287,7 @@ int cmd_vm(struct con *c, int argc, char **argv)
                        vm->name);
             return -EBUSY;
         }
-        return cmd_dirty(c, vm, argv[3]);
+        return cmd_dirty(c, vm, argv[3], argc == 5 ? argv[4] : NULL);
     }
     if (argc != 3) {
         con_usage(c, cmd_find("vm"));

@@ -17,14 +17,17 @@ const struct con_cmd con_commands[] = {
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
     { .name = "vm",
       .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] | "
-               "start|pause|resume|destroy|console|stats NAME | list | dirty NAME start|verify|stop",
+               "start|pause|resume|destroy|console|stats NAME | list | "
+               "dirty NAME start [wp|ad|pml]|verify|stop",
       .help = "virtual machines", .run = cmd_vm },
     { .name = "pci", .usage = "", .help = "PCI functions and their drivers", .run = cmd_pci },
     { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS]",
       .help = "network interfaces; set an address; TCP throughput to another ferry host",
       .run = cmd_net },
     { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },
-    { .name = "migrate", .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] | status | cancel VM",
+    { .name = "migrate",
+      .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] "
+               "| status | cancel VM | inject none|lose-ack|lose-commit",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },

@@ -83,9 +83,10 @@ static int copy(struct vm *vm, const struct vcpu_state *s, uint64_t gva, void *b
         void *h = vm_gpa_to_hva(vm, gpa, chunk);
         if (!h)
             return -EFAULT;
-        if (write)
+        if (write) {
             memcpy(h, b, chunk);
-        else
+            vm_dirty_log(vm, gpa);      /* through the direct map: EPT/NPT never saw it */
+        } else
             memcpy(b, h, chunk);
         b += chunk;
         gva += chunk;

@@ -19,6 +19,7 @@ struct migrate_opts {
     uint32_t bandwidth_mbps;    /* 0: as fast as TCP goes; else Mbit/s (10^6 bits) */
     uint32_t throttle_max;      /* auto-converge: most % of time the guest may sit out; 0 off */
     uint16_t port;
+    enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
 };
 
 int migrate_init(void);                         /* listens if a cluster key is configured */

@@ -23,6 +23,7 @@ struct migrate_src_info {
     uint64_t bw, dirty_rate;            /* bytes/s */
     uint64_t expect_ms, elapsed_ms;     /* expected downtime at the last decision */
     uint32_t throttle;                  /* percent the guest is slowed (auto-converge) */
+    const char *dirty;                  /* dirty-logging mode, "-" when off */
 };
 /* Slot i (0..MIGRATE_SLOTS-1): 0, or -ENOENT when it is free. */
 int migrate_src_info(unsigned i, struct migrate_src_info *info);

@@ -46,6 +46,7 @@ struct src_mig {
     uint64_t bitmap_pages;          /* frames holding both bitmaps */
     uint64_t cursor, npages;
     uint32_t round, downtime_ms, final_step, throttle, throttle_max;
+    enum dirty_mode dirty_mode;
     bool paused, got_peer_nonce, authed, accepted, acked;
     uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
     uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
@@ -373,6 +374,11 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
         snprintf(err, errlen, "vm %s is %s", vm->name, vm_state_name(vm->state));
         return -EINVAL;
     }
+    if (o->dirty_mode != DIRTY_AUTO && !(vm_dirty_modes() & DIRTY_MODE_BIT(o->dirty_mode))) {
+        snprintf(err, errlen, "dirty mode '%s' is not available on this CPU",
+                 dirty_mode_name(o->dirty_mode));
+        return -ENOTSUP;
+    }
     uint64_t pa = frame_alloc(vm->node, pages_for(sizeof(struct src_mig)), 1, FRAME_ZERO);
     uint64_t words = vm->mem_size / PAGE_SIZE / 64 + 1;
     uint64_t bpages = pages_for(2 * words * 8);
@@ -392,6 +398,7 @@ int migrate_src_start(struct vm *vm, uint32_t addr, const struct migrate_opts *o
     s->npages = vm->mem_size / PAGE_SIZE;
     s->downtime_ms = o->downtime_ms;
     s->throttle_max = o->throttle_max;
+    s->dirty_mode = o->dirty_mode;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->addr = addr;
@@ -554,6 +561,7 @@ static void finish(struct src_mig *s)
     uint64_t down_ms = (now - s->t_stop) / 1000000, us = (now - s->t_start) / 1000 + 1;
     uint64_t kbps = s->bytes * 8 * 1000 / us;
     char name[VM_NAME_MAX];
+    const char *mode = dirty_mode_name(s->vm->dirty_mode);
     strcpy(name, s->vm->name);
     mig_conn_close(s->conn);
     s->conn = NULL;
@@ -564,11 +572,11 @@ static void finish(struct src_mig *s)
     s->vm->throttle_pct = 0;
     vm_destroy(s->vm, err, sizeof(err));
     migrate_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u%s", name,
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s", name,
                 (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
-                (unsigned long long)(kbps % 1000 / 100), s->throttle,
+                (unsigned long long)(kbps % 1000 / 100), s->throttle, mode,
                 s->resolving ? " confirmed=query" : "");
 }
 
@@ -668,7 +676,7 @@ static void poll_one(struct src_mig *s)
         case S_HELLO:
             if (!s->accepted)
                 return;
-            if (vm_dirty_start(s->vm)) {
+            if (vm_dirty_start(s->vm, s->dirty_mode)) {
                 fail(s, "cannot start dirty logging");
                 return;
             }
@@ -761,6 +769,7 @@ int migrate_src_info(unsigned i, struct migrate_src_info *info)
     info->expect_ms = s->expect_ms;
     info->elapsed_ms = (now - s->t_start) / 1000000;
     info->throttle = s->throttle;
+    info->dirty = s->vm->dirty_on ? dirty_mode_name(s->vm->dirty_mode) : "-";
     return 0;
 }
 

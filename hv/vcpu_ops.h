@@ -38,6 +38,10 @@ struct vcpu_ops {
     void (*vcpu_load)(struct vcpu *v);
     /* The VM's second-level table (EPT or NPT) for dirty logging (hv/dirty.c). */
     void (*vm_slpt)(struct vm *vm, struct slpt *t);
+    /* Dirty-logging modes beyond write protection the CPU offers (DIRTY_MODE_BIT()s). The
+     * backend follows vm->dirty_on/dirty_mode at each vCPU's next entry: A/D flags and PML
+     * on or off, a PML log drained into the VM's bitmap at every exit. */
+    unsigned (*dirty_modes)(void);
 };
 
 /* Chosen at boot by arch_select_backend(); NULL: no usable virtualization. */

@@ -25,6 +25,9 @@
 
 enum vm_state { VM_EMPTY = 0, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
 
+/* How writes are logged (hv/dirty.h): AUTO picks the best the hardware offers. */
+enum dirty_mode { DIRTY_AUTO = 0, DIRTY_WP, DIRTY_AD, DIRTY_PML, DIRTY_MODE_COUNT };
+
 /* Arch-neutral exit reasons: what hv/ handles. Vendor codes map onto these. */
 enum hv_exit_reason {
     EXIT_NONE = 0, EXIT_CPUID, EXIT_IO, EXIT_MMIO, EXIT_MSR_READ, EXIT_MSR_WRITE, EXIT_HLT,
@@ -114,9 +117,12 @@ struct vm {
     char cmdline[256];
     char stop_reason[160];
     struct spinlock lock;
-    /* Dirty logging (hv/dirty.c): one bit per 4 KiB of guest RAM, set by write faults. */
+    /* Dirty logging (hv/dirty.c): one bit per 4 KiB of guest RAM, set by write faults,
+     * drained PML logs and the hypervisor's own writes (A/D mode keeps the rest in the D bits). */
     volatile bool dirty_on;
     volatile uint32_t throttle_pct;  /* share of time its vCPUs sit out (migration converging) */
+    enum dirty_mode dirty_mode;  /* of the current or last session (AUTO: never started) */
+    bool dirty_resync;           /* a flush timed out: report every page until one completes */
     uint64_t *dirty_bitmap;
     uint64_t dirty_bitmap_pages;
 };
@@ -131,11 +137,29 @@ static inline uint8_t *vm_page(struct vm *vm, uint64_t pfn)
     return vm_gpa_to_hva(vm, pfn << 12, 4096);
 }
 
-/* Dirty logging, called by backends from a write fault: marks gpa's page. */
-static inline void vm_dirty_mark(struct vm *vm, uint64_t gpa)
+/*
+ * Logs a write to guest RAM at gpa while dirty logging is on: from a write fault, a drained PML
+ * log, or the hypervisor writing guest memory itself (those writes bypass EPT/NPT). Callers run
+ * on a vCPU's CPU between an exit and the next entry (vm_dirty_stop waits for that).
+ */
+static inline void vm_dirty_log(struct vm *vm, uint64_t gpa)
 {
     uint64_t page = gpa >> 12;
+    if (!__atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) || gpa >= vm->mem_size)
+        return;
     __atomic_or_fetch(&vm->dirty_bitmap[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
+}
+
+/* For backends before each entry: EPT/NPT A/D flags, and PML, on for this VM now? */
+static inline bool vm_dirty_wants_ad(struct vm *vm)
+{
+    return __atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) &&
+           (vm->dirty_mode == DIRTY_AD || vm->dirty_mode == DIRTY_PML);
+}
+
+static inline bool vm_dirty_wants_pml(struct vm *vm)
+{
+    return __atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) && vm->dirty_mode == DIRTY_PML;
 }
 
 int vm_register_io(struct vm *vm, uint16_t base, uint16_t count, io_handler_fn fn, void *dev);

@@ -4,6 +4,8 @@
 #include "arch/x86_64/slpt.h"
 #include "hv/mem.h"
 
+enum slpt_op { OP_PROTECT, OP_UNPROTECT, OP_CLEAN };
+
 static uint64_t *table_of(uint64_t e) { return phys_to_virt(e & SLPT_ADDR); }
 
 /* Replaces the large leaf *e (covering 1 << shift bytes) by a table of 512 smaller ones. */
@@ -41,15 +43,26 @@ uint64_t *slpt_leaf(const struct slpt *t, uint64_t gpa)
     return NULL;
 }
 
-static int protect(const struct slpt *t, uint64_t *tab, unsigned level, uint64_t base,
-                   uint64_t gpa, uint64_t end, bool ro)
+/* One 4 KiB leaf: the CPU may set A/D in it meanwhile, so only atomic read-modify-writes. */
+static void leaf_op(const struct slpt *t, uint64_t *e, enum slpt_op op)
+{
+    if (op == OP_PROTECT)
+        __atomic_and_fetch(e, ~SLPT_W, __ATOMIC_RELAXED);
+    else if (op == OP_UNPROTECT)
+        __atomic_or_fetch(e, SLPT_W, __ATOMIC_RELAXED);
+    else
+        __atomic_and_fetch(e, ~t->dirty, __ATOMIC_RELAXED);
+}
+
+static int walk(const struct slpt *t, uint64_t *tab, unsigned level, uint64_t base,
+                uint64_t gpa, uint64_t end, enum slpt_op op)
 {
     unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; i++) {
         uint64_t lo = base + ((uint64_t)i << shift), hi = lo + (1ull << shift);
         if (hi <= gpa || lo >= end || !(tab[i] & t->present))
             continue;
-        if (level > 1 && (tab[i] & SLPT_LARGE) && !ro)
+        if (level > 1 && (tab[i] & SLPT_LARGE) && op == OP_UNPROTECT)
             continue;              /* unsplit large pages were never protected */
         if (level > 1 && (tab[i] & SLPT_LARGE)) {
             int rc = split(t, &tab[i], shift);
@@ -57,13 +70,10 @@ static int protect(const struct slpt *t, uint64_t *tab, unsigned level, uint64_t
                 return rc;
         }
         if (level == 1) {
-            if (ro)
-                __atomic_and_fetch(&tab[i], ~SLPT_W, __ATOMIC_RELAXED);
-            else
-                __atomic_or_fetch(&tab[i], SLPT_W, __ATOMIC_RELAXED);
+            leaf_op(t, &tab[i], op);
             continue;
         }
-        int rc = protect(t, table_of(tab[i]), level - 1, lo, gpa, end, ro);
+        int rc = walk(t, table_of(tab[i]), level - 1, lo, gpa, end, op);
         if (rc)
             return rc;
     }
@@ -72,5 +82,42 @@ static int protect(const struct slpt *t, uint64_t *tab, unsigned level, uint64_t
 
 int slpt_protect_range(const struct slpt *t, uint64_t gpa, uint64_t size, bool ro)
 {
-    return protect(t, phys_to_virt(t->root), 4, 0, gpa, gpa + size, ro);
+    return walk(t, phys_to_virt(t->root), 4, 0, gpa, gpa + size, ro ? OP_PROTECT : OP_UNPROTECT);
+}
+
+int slpt_clean_range(const struct slpt *t, uint64_t gpa, uint64_t size)
+{
+    return walk(t, phys_to_virt(t->root), 4, 0, gpa, gpa + size, OP_CLEAN);
+}
+
+static uint64_t harvest(const struct slpt *t, uint64_t *tab, unsigned level, uint64_t base,
+                        uint64_t gpa, uint64_t end, uint64_t *bits)
+{
+    unsigned shift = 12 + 9 * (level - 1);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < 512; i++) {
+        uint64_t lo = base + ((uint64_t)i << shift), hi = lo + (1ull << shift);
+        uint64_t e = tab[i];
+        if (hi <= gpa || lo >= end || !(e & t->present))
+            continue;
+        if (level > 1 && !(e & SLPT_LARGE)) {
+            n += harvest(t, table_of(e), level - 1, lo, gpa, end, bits);
+            continue;
+        }
+        /* A leaf. Reading first keeps clean leaves free of locked writes; a D set after the
+         * read is simply seen next time. */
+        if (!(e & t->dirty) || !(__atomic_fetch_and(&tab[i], ~t->dirty, __ATOMIC_ACQ_REL) &
+                                 t->dirty))
+            continue;
+        for (uint64_t p = (lo < gpa ? gpa : lo); p < hi && p < end; p += 4096, n++) {
+            uint64_t k = (p - gpa) >> 12;
+            bits[k / 64] |= 1ull << (k % 64);
+        }
+    }
+    return n;
+}
+
+uint64_t slpt_harvest_dirty(const struct slpt *t, uint64_t gpa, uint64_t size, uint64_t *bits)
+{
+    return harvest(t, phys_to_virt(t->root), 4, 0, gpa, gpa + size, bits);
 }

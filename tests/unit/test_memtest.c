@@ -378,6 +378,32 @@ static void test_flipped_bit_found_by_sweep(void **state)
     assert_non_null(strstr(l.buf, "HB seq=4 vcpu=0 dirtied=0 check=BAD page=0x"));
 }
 
+/* Scribble: the iteration number into word 0 of random pages, no verification at all. */
+static void test_scribble(void **state)
+{
+    struct mt_line l;
+    uint64_t touched = 0;
+
+    (void)state;
+    start(40, 0, 1, "hb=5 pages=7 mode=scribble");
+    assert_int_equal(v.cfg.mode, MT_MODE_SCRIBBLE);
+    for (unsigned it = 1; it <= 20; it++)
+        assert_int_equal(mt_step(&v, &l), it % 5 ? MT_STEP_QUIET : MT_STEP_HB);
+    assert_non_null(strstr(l.buf, "HB seq=4 vcpu=0 dirtied=35 check=ok "));
+    assert_int_equal(v.dirtied_total, 140);
+    for (uint64_t i = 0; i < v.slice.test_pages; i++) {
+        uint64_t gpa = v.slice.base + (v.slice.table_pages + i) * 4096;
+
+        if (page_at(i)[0] != mt_word(gpa, 0, 0)) {
+            assert_true(page_at(i)[0] < 20);        /* the iteration that wrote it */
+            touched++;
+        }
+        assert_int_equal(page_at(i)[1], mt_word(gpa, 1, 0));   /* only word 0 */
+        assert_int_equal(record(i)->gen, 0);
+    }
+    assert_true(touched > 20 && touched <= v.slice.test_pages);
+}
+
 static void test_corrupt_record_found(void **state)
 {
     struct mt_line l;
@@ -432,6 +458,7 @@ int main(void)
         cmocka_unit_test_teardown(test_heartbeats, teardown),
         cmocka_unit_test_teardown(test_flipped_bit_found_by_dirtying, teardown),
         cmocka_unit_test_teardown(test_flipped_bit_found_by_sweep, teardown),
+        cmocka_unit_test_teardown(test_scribble, teardown),
         cmocka_unit_test_teardown(test_corrupt_record_found, teardown),
         cmocka_unit_test_teardown(test_tsc_backwards, teardown),
         cmocka_unit_test_teardown(test_no_test_pages, teardown),

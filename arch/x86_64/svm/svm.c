@@ -206,8 +206,15 @@ static void svm_vcpu_destroy(struct vcpu *v)
 
 static void svm_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ *(uint64_t *)vm->arch, 0x1, vm->node };
+    *t = (struct slpt){ *(uint64_t *)vm->arch, NPT_P, NPT_D, vm->node };
 }
+
+/*
+ * Nested page tables are ordinary long-mode tables: the CPU sets A and D in them on every
+ * walk and write (APM vol. 2 15.25), with no switch to turn that on or off, and a TLB entry
+ * that already saw D set does not set it again, so a harvest's flush-all is all it needs.
+ */
+static unsigned svm_dirty_modes(void) { return DIRTY_MODE_BIT(DIRTY_AD); }
 
 static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
 {
@@ -311,4 +318,5 @@ const struct vcpu_ops svm_ops = {
     .vcpu_put = svm_vcpu_put,
     .vcpu_load = svm_vcpu_load,
     .vm_slpt = svm_vm_slpt,
+    .dirty_modes = svm_dirty_modes,
 };

@@ -29,6 +29,7 @@ typedef struct { uint32_t enc; } vmcsnat_t;
 #define VMCS_GUEST_GS_SEL       F16(0x080a)
 #define VMCS_GUEST_LDTR_SEL     F16(0x080c)
 #define VMCS_GUEST_TR_SEL       F16(0x080e)
+#define VMCS_GUEST_PML_INDEX    F16(0x0812)
 #define VMCS_HOST_ES_SEL        F16(0x0c00)
 #define VMCS_HOST_CS_SEL        F16(0x0c02)
 #define VMCS_HOST_SS_SEL        F16(0x0c04)
@@ -40,6 +41,7 @@ typedef struct { uint32_t enc; } vmcsnat_t;
 #define VMCS_IO_BITMAP_A        F64(0x2000)
 #define VMCS_IO_BITMAP_B        F64(0x2002)
 #define VMCS_MSR_BITMAP         F64(0x2004)
+#define VMCS_PML_ADDRESS        F64(0x200e)
 #define VMCS_TSC_OFFSET         F64(0x2010)
 #define VMCS_EPT_POINTER        F64(0x201a)
 #define VMCS_GUEST_PHYS_ADDR    F64(0x2400)
@@ -170,6 +172,7 @@ static inline void vmcs_writenat(vmcsnat_t f, uint64_t v) { vmcs_write_raw(f.enc
 #define VMX_EXIT_EPT_MISCONFIG 49
 #define VMX_EXIT_PREEMPT     52
 #define VMX_EXIT_XSETBV      55
+#define VMX_EXIT_PML_FULL    62
 #define VMX_EXIT_REASONS     70
 
 #endif

@@ -148,6 +148,8 @@ int vmx_controls_init(void)
     k->ept_1g = ept & (1ull << 17);
     k->invept_single = ept & (1ull << 25);
     k->ad = ept & (1ull << 21);
+    /* PML is switched on per vCPU only while logging, so not in k->proc2. */
+    k->pml = (rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & VMX_PROC2_PML;
     k->preempt_shift = rdmsr(MSR_VMX_MISC) & 0x1f;
     k->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
     k->cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
@@ -326,8 +328,16 @@ static int vmx_vcpu_create(struct vcpu *v)
     do
         x->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED);
     while (x->vpid == 0);
+    /* Allocated with the vCPU, not on the exit path when logging starts. */
+    if (vmx_caps.pml && vmx_caps.ad && !(x->pml_pa = zeroed_page())) {
+        frame_free(pa, 1);
+        return -ENOMEM;
+    }
+    x->pml = x->pml_pa ? phys_to_virt(x->pml_pa) : NULL;
     if (vmx_insn_pa("vmclear", pa) || vmx_insn_pa("vmptrld", pa)) {
         frame_free(pa, 1);
+        if (x->pml_pa)
+            frame_free(x->pml_pa, 1);
         return -EIO;
     }
     v->arch = x;
@@ -354,6 +364,8 @@ static void vmx_vcpu_destroy(struct vcpu *v)
     if (vmx_caps.vpid)
         invvpid(x->vpid);
     frame_free(x->vmcs_pa, 1);
+    if (x->pml_pa)
+        frame_free(x->pml_pa, 1);
     v->arch = NULL;
 }
 
@@ -387,7 +399,7 @@ static void vmx_vcpu_put(struct vcpu *v)
 
 static void vmx_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, vm->node };
+    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, EPT_DIRTY, vm->node };
 }
 
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
@@ -404,7 +416,9 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     int64_t left = (int64_t)(this_cpu()->slice_end_tsc - rdtsc());
     uint64_t ticks = left > 0 ? (uint64_t)left >> vmx_caps.preempt_shift : 0;
     vmcs_write32(VMCS_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
-    if (__atomic_exchange_n(&v->flush_req, 0, __ATOMIC_ACQ_REL))
+    /* The flush request first: it orders what the control plane changed before it. */
+    bool flush = __atomic_exchange_n(&v->flush_req, 0, __ATOMIC_ACQ_REL);
+    if (vmx_dirty_sync(v) || flush)
         invept(vmx_caps.invept_single ? 1 : 2, ((struct vmx_vm *)v->vm->arch)->eptp);
     uint64_t t0 = rdtsc();
     int rc = vmx_enter(v->gpr, x->launched);
@@ -420,6 +434,8 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
         return -EIO;
     }
     x->launched = true;
+    if (x->pml_on)
+        vmx_pml_drain_vcpu(v);
     /* An event whose delivery the exit interrupted is delivered again (SDM 28.2.4). */
     uint32_t idt = vmcs_read32(VMCS_IDT_VECTORING_INFO);
     if (idt & (1u << 31)) {
@@ -526,4 +542,5 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_put = vmx_vcpu_put,
     .vcpu_load = vmx_vcpu_load,
     .vm_slpt = vmx_vm_slpt,
+    .dirty_modes = vmx_dirty_modes,
 };

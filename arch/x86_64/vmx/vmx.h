@@ -17,6 +17,7 @@
 #define MSR_VMX_EXIT        0x483
 #define MSR_VMX_ENTRY       0x484
 #define MSR_IA32_PAT        0x277
+#define VMX_PROC2_PML       (1u << 17)     /* secondary control "enable PML" */
 
 struct vmx_vcpu {
     uint64_t vmcs_pa;
@@ -25,6 +26,9 @@ struct vmx_vcpu {
     uint16_t vpid;
     uint32_t last_insn_len;
     uint64_t cr0_shadow_mask, cr4_shadow_mask;
+    uint64_t pml_pa;             /* this vCPU's page-modification log (0: no PML here) */
+    uint64_t *pml;
+    bool ad_on, pml_on;          /* what the VMCS has now (EPTP bit 6, the PML control) */
 };
 
 struct vmx_vm {
@@ -37,7 +41,7 @@ struct vmx_caps_cache {
     uint32_t pin, proc, proc2, exit, entry;   /* the controls every VMCS uses */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     unsigned preempt_shift;
-    bool ug, vpid, ept_1g, invept_single, ad;
+    bool ug, vpid, ept_1g, invept_single, ad, pml;
     uint32_t revision;
 };
 
@@ -60,5 +64,11 @@ void vmx_decode_exit(struct vcpu *v, struct hv_exit *exit);
 void vmx_write_guest_state(const struct vcpu_state *s);
 void vmx_read_guest_state(struct vcpu_state *s);
 int vmx_controls_init(void);
+
+/* Dirty logging (vmx_dirty.c): modes offered; before an entry, A/D and PML as the VM wants
+ * them (true: the EPTP changed, INVEPT); after an exit with PML on, the log drained. */
+unsigned vmx_dirty_modes(void);
+bool vmx_dirty_sync(struct vcpu *v);
+void vmx_pml_drain_vcpu(struct vcpu *v);
 
 #endif

@@ -23,6 +23,15 @@ uint64_t ept_pointer(uint64_t root, bool ad)
     return (root & EPT_ADDR_MASK) | 6 | (3 << 3) | (ad ? 1ull << 6 : 0);
 }
 
+unsigned vmx_pml_drain(const uint64_t *log, uint16_t index, vmx_pml_fn fn, void *ctx)
+{
+    /* Entries index+1..511 are filled; any index past 511 means all of them. */
+    unsigned first = index < VMX_PML_ENTRIES ? index + 1u : 0;
+    for (unsigned i = first; i < VMX_PML_ENTRIES; i++)
+        fn(ctx, log[i] & ~0xfffull);
+    return VMX_PML_ENTRIES - first;
+}
+
 static uint64_t *next_table(uint64_t *entry, ept_alloc_fn alloc, ept_p2v_fn p2v, void *ctx,
                             int *allocated)
 {

@@ -48,4 +48,14 @@ uint64_t ept_translate(uint64_t root, uint64_t gpa, ept_p2v_fn p2v, void *ctx, u
 
 uint64_t ept_pointer(uint64_t root, bool ad);
 
+/*
+ * Page-modification log (SDM vol. 3C 28.2.5): a 4 KiB page of 512 GPAs the CPU fills from
+ * index 511 downwards, one per EPT dirty flag it sets; the VMCS's PML index is the next free
+ * slot and wraps to 0xFFFF after slot 0 (full: the next logging write exits instead). Calls
+ * fn for each logged GPA (4 KiB-aligned) and returns how many there were.
+ */
+#define VMX_PML_ENTRIES 512
+typedef void (*vmx_pml_fn)(void *ctx, uint64_t gpa);
+unsigned vmx_pml_drain(const uint64_t *log, uint16_t index, vmx_pml_fn fn, void *ctx);
+
 #endif

@@ -57,6 +57,8 @@ static const struct { uint8_t reason; vmx_exit_fn fn; } exit_table[VMX_EXIT_REAS
     [VMX_EXIT_EPT_VIOLATION] = { EXIT_MMIO, exit_ept },
     [VMX_EXIT_PREEMPT] = { EXIT_PREEMPT, exit_simple },
     [VMX_EXIT_XSETBV] = { EXIT_XSETBV, exit_simple },
+    /* SDM 28.2.5: the log was drained at this exit (vmx.c); the write did not happen: retry. */
+    [VMX_EXIT_PML_FULL] = { EXIT_DIRTY, exit_simple },
 };
 
 void vmx_decode_exit(struct vcpu *v, struct hv_exit *e)
@@ -86,7 +88,7 @@ const char *vmx_exit_name(uint32_t basic)
         [16] = "rdtsc", [18] = "vmcall", [28] = "cr", [29] = "dr", [30] = "io", [31] = "rdmsr",
         [32] = "wrmsr", [33] = "bad-guest-state", [34] = "bad-msr-load", [36] = "mwait",
         [40] = "pause", [48] = "ept-violation", [49] = "ept-misconfig", [52] = "preempt-timer",
-        [54] = "wbinvd", [55] = "xsetbv",
+        [54] = "wbinvd", [55] = "xsetbv", [62] = "pml-full",
     };
     return basic < VMX_EXIT_REASONS && names[basic] ? names[basic] : "?";
 }

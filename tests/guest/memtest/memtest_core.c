@@ -61,6 +61,8 @@ static bool parse_word(const char *w, unsigned n, struct mt_config *c, bool *del
         c->mode = MT_MODE_IDLE;
     else if (word_is(val, vn, "normal"))
         c->mode = MT_MODE_NORMAL;
+    else if (word_is(val, vn, "scribble"))
+        c->mode = MT_MODE_SCRIBBLE;
     else
         return false;
     return true;
@@ -308,6 +310,9 @@ static int heartbeat(struct mt_vcpu *v, struct mt_line *out)
      */
     uint64_t n = v->slice.test_pages < MT_SWEEP_MAX ? v->slice.test_pages : MT_SWEEP_MAX;
 
+    if (v->cfg.mode == MT_MODE_SCRIBBLE)
+        n = 0;                      /* scribbled pages no longer match their records */
+
     for (uint64_t k = 0; k < n; k++) {
         uint64_t i = v->sweep_next;
 
@@ -336,6 +341,12 @@ int mt_step(struct mt_vcpu *v, struct mt_line *out)
         uint64_t gpa = page_gpa(v, i);
         struct mt_record *r = &records(v)[i];
 
+        if (v->cfg.mode == MT_MODE_SCRIBBLE) {
+            page_ptr(v, gpa)[0] = v->iter;
+            v->dirtied++;
+            v->dirtied_total++;
+            continue;
+        }
         if (!mt_page_ok(page_ptr(v, gpa), gpa, r))
             return bad_page(v, i, out);
         *r = mt_fill(page_ptr(v, gpa), gpa, r->gen + 1);

@@ -21,7 +21,9 @@
 #define MT_SWEEP_MAX 256u           /* pages re-verified per heartbeat */
 #define MT_LINE_MAX 512u
 
-enum mt_mode { MT_MODE_NORMAL, MT_MODE_IDLE, MT_MODE_TRIPLE };
+/* scribble: the KVM dirty-log selftest's guest, fast writes of the iteration number into
+ * random pages and nothing checked but the TSC (for dirty-logging tests). */
+enum mt_mode { MT_MODE_NORMAL, MT_MODE_IDLE, MT_MODE_TRIPLE, MT_MODE_SCRIBBLE };
 
 struct mt_config {
     uint64_t hb;                    /* iterations per heartbeat, >= 1 */
