@@ -177,8 +177,8 @@ static void rules_apply(const struct cpu_rule *rules, size_t n, uint32_t leaf,
     }
 }
 
-static const struct cpuid_leaf *policy_find(const struct cpu_policy *p, uint32_t leaf,
-                                            uint32_t subleaf)
+const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
+                                         uint32_t subleaf)
 {
     for (unsigned i = 0; i < p->nleaves; i++) {
         const struct cpuid_leaf *e = &p->leaves[i];
@@ -237,7 +237,7 @@ static int snap_one(struct snap *s, uint32_t leaf, uint32_t subleaf, bool has_su
 /* XSAVE sub-leaf i >= 2 is valid when bit i is supported in XCR0 or IA32_XSS (after the rules). */
 static bool xsave_sub_valid(const struct cpu_policy *p, uint32_t i)
 {
-    const struct cpuid_leaf *s0 = policy_find(p, 0xd, 0), *s1 = policy_find(p, 0xd, 1);
+    const struct cpuid_leaf *s0 = cpu_policy_find(p, 0xd, 0), *s1 = cpu_policy_find(p, 0xd, 1);
     uint64_t mask = 0;
 
     if (s0)
@@ -329,7 +329,7 @@ int cpu_policy_from_host(struct cpu_policy *p, cpuid_raw_fn raw, void *ctx)
         log_err("cpu_policy", "host CPUID needs more than %d leaves", CPU_POLICY_MAX_LEAVES);
         return rc;
     }
-    e = policy_find(p, 0xd, 0);
+    e = cpu_policy_find(p, 0xd, 0);
     if (e)
         p->xcr0_mask = e->regs.eax | (uint64_t)e->regs.edx << 32;
     log_info("cpu_policy", "%s: %s, max leaf 0x%x/0x%x, %u leaves, xcr0 0x%llx", p->name,
@@ -411,7 +411,7 @@ static void policy_dynamic(const struct cpu_policy *p, uint32_t leaf, uint32_t s
         break;
     case 0xb:
     case 0x1f:
-        if (policy_find(p, leaf, 0))
+        if (cpu_policy_find(p, leaf, 0))
             policy_topology(subleaf, vcpu, nvcpus, out);
         break;
     case 0xd:
@@ -423,7 +423,7 @@ static void policy_dynamic(const struct cpu_policy *p, uint32_t leaf, uint32_t s
         }
         break;
     case 0x8000001e:
-        if (!policy_find(p, leaf, 0))
+        if (!cpu_policy_find(p, leaf, 0))
             break;
         out->eax = vcpu;            /* APM E.4.24: extended APIC ID */
         out->ebx = vcpu & 0xffu;    /* compute unit ID; one thread per unit */
@@ -445,10 +445,32 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
     } else if (leaf > HV_LAST && (leaf < EXT_BASE || leaf > p->max_ext)) {
         return;
     }
-    e = policy_find(p, leaf, subleaf);
+    e = cpu_policy_find(p, leaf, subleaf);
     if (!e && !leaf_dynamic(leaf))
         return;
     if (e)
         *out = e->regs;
     policy_dynamic(p, leaf, subleaf, vcpu, nvcpus, guest_cr4, guest_xcr0, out);
+}
+
+bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f)
+{
+    const struct cpu_feat_info *fi = &cpu_feat_table[f];
+    const struct cpuid_leaf *e;
+
+    if (fi->flags)
+        return false;
+    e = cpu_policy_find(p, fi->leaf, fi->subleaf);
+    if (!e)
+        return false;
+    return cpu_feat_in_regs(f, (const uint32_t[4]){ e->regs.eax, e->regs.ebx, e->regs.ecx,
+                                                     e->regs.edx });
+}
+
+void cpu_policy_features(const struct cpu_policy *p, struct cpu_featset *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned f = 0; f < CPU_FEAT_COUNT; f++)
+        if (cpu_policy_has(p, f))
+            cpu_featset_add(out, f);
 }

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv/cpu_features.h"
+
 /* Named cpuid_out, not cpuid_regs: arch/x86_64/cpu.h owns that name for the core. */
 struct cpuid_out { uint32_t eax, ebx, ecx, edx; };
 
@@ -65,5 +67,15 @@ int cpu_policy_from_host(struct cpu_policy *p, cpuid_raw_fn raw, void *ctx);
 void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t subleaf,
                       unsigned vcpu, unsigned nvcpus, uint64_t guest_cr4,
                       uint64_t guest_xcr0, struct cpuid_out *out);
+
+/* The stored entry for (leaf, subleaf), or NULL: what the guest sees before per-vCPU fields. */
+const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
+                                         uint32_t subleaf);
+
+/* Whether the guest sees feature f (never true for dynamic or info features). */
+bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f);
+
+/* The named features the guest sees, dynamic and info ones left out. */
+void cpu_policy_features(const struct cpu_policy *p, struct cpu_featset *out);
 
 #endif
