@@ -38,6 +38,7 @@
 #define L1_ECX_PDCM         BIT(15)
 #define L1_ECX_X2APIC       BIT(21)
 #define L1_ECX_TSC_DEADLINE BIT(24)
+#define L1_ECX_XSAVE        BIT(26)
 #define L1_ECX_OSXSAVE      BIT(27)
 #define L1_ECX_HYPERVISOR   BIT(31)
 #define L1_EBX_APIC_IDS     0xffff0000u   /* [31:24] initial APIC ID, [23:16] logical count */
@@ -48,6 +49,8 @@
 #define L7_EBX_RDT_M        BIT(12)
 #define L7_EBX_RDT_A        BIT(15)
 #define L7_EBX_PT           BIT(25)
+#define L7_ECX_PKU          BIT(3)
+#define L7_ECX_OSPKE        BIT(4)
 #define L7_ECX_WAITPKG      BIT(5)
 #define L7_ECX_SGX_LC       BIT(30)
 #define L7_EDX_HYBRID       BIT(15)
@@ -57,6 +60,7 @@
 #define E1_ECX_SVM          BIT(2)
 #define E1_ECX_PERFCTR      (BIT(23) | BIT(24) | BIT(28))  /* core, DF (NB), LLC counters */
 #define CR4_OSXSAVE         (1ull << 18)
+#define CR4_PKE             (1ull << 22)
 #define XSAVE_LEGACY_SIZE   576u          /* SDM 13.4: 512-byte legacy region + 64-byte header */
 #define TOPO_SMT            1u            /* leaf 0xB/0x1F ECX[15:8] level types */
 #define TOPO_CORE           2u
@@ -118,6 +122,7 @@ static const struct cpu_rule host_rules[] = {
     { 7, 0, R_EBX, L7_EBX_PT, 0, "no Intel PT: the RTIT MSRs are not virtualized" },
     { 7, 0, R_EBX, L7_EBX_RDT_M | L7_EBX_RDT_A, 0,
       "no RDT: IA32_PQR_ASSOC and the resctrl MSRs are not virtualized" },
+    { 7, 0, R_ECX, L7_ECX_OSPKE, 0, "per vCPU: follows the guest's CR4.PKE" },
     { 7, 0, R_ECX, L7_ECX_WAITPKG, 0,
       "UMWAIT/TPAUSE #UD: ferry does not set 'enable user wait and pause'" },
     { 7, 0, R_EDX, L7_EDX_HYBRID, 0, "vCPUs float over core types; leaf 0x1A would lie" },
@@ -147,8 +152,7 @@ static const struct cpu_rule host_rules[] = {
     { 0x80000020, SUB_ANY, R_ALL, ~0u, 0, "no AMD platform QoS (leaf 7 RDT bits)" },
 };
 
-/* Leaves filled in per vCPU: stored even when the rules leave them zero. */
-static bool leaf_dynamic(uint32_t leaf)
+bool cpu_policy_leaf_dynamic(uint32_t leaf)
 {
     return leaf == 0xb || leaf == 0x1f || leaf == 0x8000001e;
 }
@@ -196,7 +200,7 @@ static int policy_add(struct cpu_policy *p, uint32_t leaf, uint32_t subleaf, boo
     struct cpuid_leaf *e;
 
     rules_apply(host_rules, ARRAY_SIZE(host_rules), leaf, subleaf, &r);
-    if (regs_zero(&r) && !leaf_dynamic(leaf))
+    if (regs_zero(&r) && !cpu_policy_leaf_dynamic(leaf))
         return 0;
     if (p->nleaves == CPU_POLICY_MAX_LEAVES)
         return -ENOSPC;
@@ -407,12 +411,17 @@ static void policy_dynamic(const struct cpu_policy *p, uint32_t leaf, uint32_t s
     case 1:
         out->ebx |= (vcpu & 0xffu) << 24 | count << 16;
         out->edx |= nvcpus > 1 ? L1_EDX_HTT : 0;
-        out->ecx |= (cr4 & CR4_OSXSAVE) ? L1_ECX_OSXSAVE : 0;
+        if ((out->ecx & L1_ECX_XSAVE) && (cr4 & CR4_OSXSAVE))
+            out->ecx |= L1_ECX_OSXSAVE;         /* SDM: OSXSAVE is CR4.OSXSAVE, with XSAVE */
         break;
     case 0xb:
     case 0x1f:
         if (cpu_policy_find(p, leaf, 0))
             policy_topology(subleaf, vcpu, nvcpus, out);
+        break;
+    case 7:
+        if (subleaf == 0 && (out->ecx & L7_ECX_PKU) && (cr4 & CR4_PKE))
+            out->ecx |= L7_ECX_OSPKE;           /* SDM: OSPKE is CR4.PKE, with PKU */
         break;
     case 0xd:
         if (subleaf == 0) {
@@ -446,7 +455,7 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
         return;
     }
     e = cpu_policy_find(p, leaf, subleaf);
-    if (!e && !leaf_dynamic(leaf))
+    if (!e && !cpu_policy_leaf_dynamic(leaf))
         return;
     if (e)
         *out = e->regs;
@@ -467,10 +476,19 @@ bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f)
                                                      e->regs.edx });
 }
 
+/* Features whose register state is an XSAVE component: unusable unless XCR0 can enable it. */
+static const struct { enum cpu_feat f; uint64_t xcr0; } state_features[] = {
+    { CPU_FEAT_AVX, 0x4 }, { CPU_FEAT_MPX, 0x18 }, { CPU_FEAT_AVX512F, 0xe0 },
+    { CPU_FEAT_PKU, 0x200 }, { CPU_FEAT_AMX_TILE, 0x60000 },
+};
+
 void cpu_policy_features(const struct cpu_policy *p, struct cpu_featset *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned f = 0; f < CPU_FEAT_COUNT; f++)
         if (cpu_policy_has(p, f))
             cpu_featset_add(out, f);
+    for (size_t i = 0; i < ARRAY_SIZE(state_features); i++)
+        if ((p->xcr0_mask & state_features[i].xcr0) != state_features[i].xcr0)
+            cpu_featset_del(out, state_features[i].f);
 }

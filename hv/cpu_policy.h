@@ -7,12 +7,12 @@
  * Entries that end up all zero are not stored, so the table holds only what
  * the guest can see. cpu_policy_cpuid() answers a guest CPUID from the table
  * and fills in what depends on the vCPU: the APIC / x2APIC IDs and topology
- * (leaves 1, 0xB, 0x1F, 0x8000001E), OSXSAVE (guest CR4) and the XSAVE area
- * sizes (guest XCR0). Out-of-range leaves follow Intel: a basic leaf above
+ * (leaves 1, 0xB, 0x1F, 0x8000001E), OSXSAVE and OSPKE (guest CR4) and the
+ * XSAVE area sizes (guest XCR0). Out-of-range leaves follow Intel: a basic leaf above
  * max_basic returns the highest basic leaf; unknown extended or hypervisor
- * leaves and subleaves not stored return zeros. Later, baselines (x86-64-v2)
- * and migration compatibility checks become more rules and a comparison of
- * two tables. References: SDM Vol. 2A CPUID, APM Vol. 3 Appendix E.
+ * leaves and subleaves not stored return zeros. Baselines (x86-64-v2, ...)
+ * cut a host policy down further (hv/cpu_baseline.h). References: SDM Vol. 2A
+ * CPUID, APM Vol. 3 Appendix E.
  */
 #ifndef HV_CPU_POLICY_H
 #define HV_CPU_POLICY_H
@@ -61,7 +61,8 @@ int cpu_policy_from_host(struct cpu_policy *p, cpuid_raw_fn raw, void *ctx);
 
 /*
  * What the guest's CPUID(leaf, subleaf) returns on vCPU `vcpu` of `nvcpus`,
- * given the guest's CR4 (OSXSAVE, bit 18, is reflected in leaf 1 ECX bit 27)
+ * given the guest's CR4 (OSXSAVE, bit 18, is reflected in leaf 1 ECX bit 27 when the
+ * policy has XSAVE; PKE, bit 22, in leaf 7 ECX bit 4 (OSPKE) when it has PKU)
  * and XCR0 (leaf 0xD sub 0 EBX is the XSAVE area size for the enabled features).
  */
 void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t subleaf,
@@ -72,10 +73,18 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
 const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
                                          uint32_t subleaf);
 
+/* Leaves filled in per vCPU (topology): stored even when the host's values are all zero. */
+bool cpu_policy_leaf_dynamic(uint32_t leaf);
+
 /* Whether the guest sees feature f (never true for dynamic or info features). */
 bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f);
 
-/* The named features the guest sees, dynamic and info ones left out. */
+/*
+ * The named features the guest can use: those it sees, without dynamic and
+ * info ones, and without AVX, AVX-512F, MPX, PKU or AMX when xcr0_mask lacks
+ * their state components (a host that claims PKU but cannot enable PKRU does
+ * not offer PKU).
+ */
 void cpu_policy_features(const struct cpu_policy *p, struct cpu_featset *out);
 
 #endif

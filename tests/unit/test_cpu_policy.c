@@ -245,6 +245,21 @@ static void test_osxsave_follows_cr4(void **state)
     LOAD(amd_host);                                 /* the host had it set */
     assert_int_equal(q(1, 0).ecx & BIT(27), 0);
     assert_true(qv(1, 0, 0, 1, CR4_OSXSAVE, 3).ecx & BIT(27));
+    LOAD(tiny_host);                                /* no XSAVE: never OSXSAVE */
+    assert_int_equal(qv(1, 0, 0, 1, CR4_OSXSAVE, 3).ecx & BIT(27), 0);
+}
+
+static void test_ospke_follows_cr4(void **state)
+{
+    const uint64_t cr4_pke = 1ull << 22;
+
+    (void)state;
+    LOAD(intel_avx512_host);                        /* the host had OSPKE set */
+    assert_int_equal(q(7, 0).ecx & (BIT(3) | BIT(4)), BIT(3));
+    assert_int_equal(qv(7, 0, 0, 1, cr4_pke, 3).ecx & (BIT(3) | BIT(4)), BIT(3) | BIT(4));
+    assert_int_equal(qv(7, 0, 0, 1, ~cr4_pke, 3).ecx & BIT(4), 0);
+    LOAD(intel_host);                               /* no PKU: never OSPKE */
+    assert_int_equal(qv(7, 0, 0, 1, cr4_pke, 3).ecx & (BIT(3) | BIT(4)), 0);
 }
 
 static void test_xsave_size_follows_xcr0(void **state)
@@ -378,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup(test_hypervisor_leaves, setup),
         cmocka_unit_test_setup(test_apic_id_and_topology, setup),
         cmocka_unit_test_setup(test_osxsave_follows_cr4, setup),
+        cmocka_unit_test_setup(test_ospke_follows_cr4, setup),
         cmocka_unit_test_setup(test_xsave_size_follows_xcr0, setup),
         cmocka_unit_test_setup(test_leaves_above_max, setup),
         cmocka_unit_test_setup(test_wide_host_capped, setup),
