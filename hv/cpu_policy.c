@@ -476,6 +476,24 @@ bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f)
                                                      e->regs.edx });
 }
 
+/*
+ * SDM Vol. 1 13.3 and XSETBV: x87 always; AVX needs SSE; MPX's two components
+ * together; AVX-512's three together and with SSE and AVX; AMX's two together.
+ * And nothing the policy does not offer.
+ */
+bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t x)
+{
+    if (!(x & 1) || (x & ~p->xcr0_mask))
+        return false;
+    if ((x & 4) && !(x & 2))
+        return false;
+    if ((x & 0x18) && (x & 0x18) != 0x18)
+        return false;
+    if ((x & 0xe0) && ((x & 0xe0) != 0xe0 || (x & 6) != 6))
+        return false;
+    return !(x & 0x60000) || (x & 0x60000) == 0x60000;
+}
+
 /* Features whose register state is an XSAVE component: unusable unless XCR0 can enable it. */
 static const struct { enum cpu_feat f; uint64_t xcr0; } state_features[] = {
     { CPU_FEAT_AVX, 0x4 }, { CPU_FEAT_MPX, 0x18 }, { CPU_FEAT_AVX512F, 0xe0 },

@@ -73,6 +73,9 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
 const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
                                          uint32_t subleaf);
 
+/* Whether XSETBV may load `xcr0` into XCR0 under this policy (else #GP). */
+bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t xcr0);
+
 /* Leaves filled in per vCPU (topology): stored even when the host's values are all zero. */
 bool cpu_policy_leaf_dynamic(uint32_t leaf);
 

@@ -411,6 +411,77 @@ static void test_cluster_intersection(void **state)
     assert_int_equal(q(&pol, 1, 0, 0, 3).ecx, BIT(31));
 }
 
+/* XSETBV's checks: the architecture's rules, within the policy's mask. */
+static void test_xcr0_enforcement(void **state)
+{
+    static const uint64_t bad_always[] = { 0, 2, 5, 0x6, 0xb, 0x13, 0x27, 0x67, 0xe3, 0xe5,
+                                           0x20003, 0x40003 };
+    char miss[64];
+
+    (void)state;
+    LOAD(&pol, intel_avx512_host);
+    for (uint64_t x = 0; x < 0x400; x++) {          /* host: every valid subset of 0x2ff */
+        bool valid = (x & 1) && !(x & ~0x2ffull) && (!(x & 4) || (x & 2)) &&
+                     ((x & 0x18) == 0 || (x & 0x18) == 0x18) &&
+                     ((x & 0xe0) == 0 || ((x & 0xe0) == 0xe0 && (x & 6) == 6));
+        assert_int_equal(cpu_policy_xcr0_ok(&pol, x), valid);
+    }
+    for (size_t i = 0; i < sizeof(bad_always) / sizeof(bad_always[0]); i++)
+        assert_false(cpu_policy_xcr0_ok(&pol, bad_always[i]));
+    assert_false(cpu_policy_xcr0_ok(&pol, 1ull << 62 | 3));
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v4", miss, sizeof(miss)), 0);
+    assert_true(cpu_policy_xcr0_ok(&pol, 0xe7) && cpu_policy_xcr0_ok(&pol, 7));
+    assert_false(cpu_policy_xcr0_ok(&pol, 0x1f) || cpu_policy_xcr0_ok(&pol, 0x207) ||
+                 cpu_policy_xcr0_ok(&pol, 0xff));
+    LOAD(&pol, intel_avx512_host);
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v3", miss, sizeof(miss)), 0);
+    assert_true(cpu_policy_xcr0_ok(&pol, 7));
+    assert_false(cpu_policy_xcr0_ok(&pol, 0xe7));
+    LOAD(&pol, intel_avx512_host);
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v2", miss, sizeof(miss)), 0);
+    assert_true(cpu_policy_xcr0_ok(&pol, 3) && cpu_policy_xcr0_ok(&pol, 1));
+    assert_false(cpu_policy_xcr0_ok(&pol, 7));
+    assert_false(cpu_policy_has(&pol, CPU_FEAT_XSAVE));     /* XSETBV is #UD here anyway */
+}
+
+/*
+ * XSAVE sizes agree with XCR0 under every baseline: leaf 0xD.0 EBX is the end
+ * of the highest enabled component (from the host's own layout), ECX that of
+ * all the policy allows, and components the policy does not allow never count.
+ */
+static void test_xsave_sizes_agree(void **state)
+{
+    struct fake_host h = FAKE_HOST(intel_avx512_host);
+    char miss[64];
+
+    (void)state;
+    for (unsigned b = 0; b <= 4; b++) {
+        LOAD(&pol, intel_avx512_host);
+        assert_int_equal(cpu_policy_apply_baseline(&pol, cpu_baseline_name(b), miss,
+                                                   sizeof(miss)), 0);
+        for (uint64_t x = 1; x < 0x400; x += 2) {
+            uint32_t want = 576, all = 576;
+
+            for (uint32_t i = 2; i < 10; i++) {
+                struct cpuid_out c = fake_cpuid(0xd, i, &h);
+
+                if ((pol.xcr0_mask >> i & 1) && c.eax + c.ebx > all)
+                    all = c.eax + c.ebx;
+                if ((x & pol.xcr0_mask) >> i & 1 && c.eax + c.ebx > want)
+                    want = c.eax + c.ebx;
+            }
+            struct cpuid_out r = q(&pol, 0xd, 0, CR4_OSXSAVE, x);
+            if (!cpu_policy_has(&pol, CPU_FEAT_XSAVE)) {
+                assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+                continue;
+            }
+            assert_int_equal(r.eax | (uint64_t)r.edx << 32, pol.xcr0_mask);
+            assert_int_equal(r.ebx, want);
+            assert_int_equal(r.ecx, all);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup(test_same_baseline_same_view, setup),
         cmocka_unit_test_setup(test_refusals_leave_policy_unchanged, setup),
         cmocka_unit_test_setup(test_cluster_intersection, setup),
+        cmocka_unit_test_setup(test_xcr0_enforcement, setup),
+        cmocka_unit_test_setup(test_xsave_sizes_agree, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
