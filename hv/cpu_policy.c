@@ -2,7 +2,8 @@
  * CPU policy; see hv/cpu_policy.h for the contract. Bit positions are from
  * SDM Vol. 2A "CPUID" (Tables 3-8 to 3-10) and APM Vol. 3 Appendix E. What the
  * guest sees is decided by data, not code: sub_enums says which subleaves of
- * a leaf are snapshotted, host_rules what is hidden or set and why. The only
+ * a leaf are snapshotted, cpu_host_rules (cpu_host_rules.c) what is hidden or
+ * set and why. The only
  * code-level decisions are the clamps of leaf 0 / 0x80000000 EAX to what the
  * table covers and the per-vCPU fields in policy_dynamic().
  */
@@ -13,52 +14,13 @@
 #include <string.h>
 
 #include "hv/cpu_policy.h"
+#include "hv/cpu_policy_int.h"
 #include "hv/log.h"
 
-#define BIT(n)     (1u << (n))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define SIG4(a, b, c, d) \
-    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
-
 #define EXT_BASE   0x80000000u
 #define HV_LAST    (CPU_POLICY_HV_BASE + 0xffu)
-#define SUB_ANY    UINT32_MAX
 
-/* Registers a rule applies to. */
-#define R_EAX 0x1u
-#define R_EBX 0x2u
-#define R_ECX 0x4u
-#define R_EDX 0x8u
-#define R_ALL 0xfu
-
-#define L1_ECX_DTES64       BIT(2)
-#define L1_ECX_MONITOR      BIT(3)
-#define L1_ECX_VMX          BIT(5)
-#define L1_ECX_SMX          BIT(6)
-#define L1_ECX_PDCM         BIT(15)
-#define L1_ECX_X2APIC       BIT(21)
-#define L1_ECX_TSC_DEADLINE BIT(24)
-#define L1_ECX_XSAVE        BIT(26)
-#define L1_ECX_OSXSAVE      BIT(27)
-#define L1_ECX_HYPERVISOR   BIT(31)
-#define L1_EBX_APIC_IDS     0xffff0000u   /* [31:24] initial APIC ID, [23:16] logical count */
-#define L1_EDX_DS           BIT(21)
-#define L1_EDX_HTT          BIT(28)
-#define L6_EAX_ARAT         BIT(2)
-#define L7_EBX_SGX          BIT(2)
-#define L7_EBX_RDT_M        BIT(12)
-#define L7_EBX_RDT_A        BIT(15)
-#define L7_EBX_PT           BIT(25)
-#define L7_ECX_PKU          BIT(3)
-#define L7_ECX_OSPKE        BIT(4)
-#define L7_ECX_WAITPKG      BIT(5)
-#define L7_ECX_SGX_LC       BIT(30)
-#define L7_EDX_HYBRID       BIT(15)
-#define L7_EDX_PCONFIG      BIT(18)
-#define LD1_EAX_XSAVES      BIT(3)
-#define LD_ECX_ALIGN64      BIT(1)        /* sub-leaf i >= 2: 64-byte aligned when compacted */
-#define E1_ECX_SVM          BIT(2)
-#define E1_ECX_PERFCTR      (BIT(23) | BIT(24) | BIT(28))  /* core, DF (NB), LLC counters */
 #define CR4_OSXSAVE         (1ull << 18)
 #define CR4_PKE             (1ull << 22)
 #define XSAVE_LEGACY_SIZE   576u          /* SDM 13.4: 512-byte legacy region + 64-byte header */
@@ -90,66 +52,6 @@ static const struct sub_enum sub_enums[] = {
     { 0x1d,        SUB_EAX_MAX, 2 },   /* AMX tile palettes */
     { 0x8000001d,  SUB_TYPED,   8 },   /* AMD cache topology */
     { 0x80000020,  SUB_FIXED,   4 },   /* AMD platform QoS */
-};
-
-/* One rule: in `leaf`/`subleaf`, for each register in `regs`: r = (r & ~clear) | set. */
-struct cpu_rule {
-    uint32_t leaf, subleaf;     /* SUB_ANY: every subleaf */
-    uint32_t regs;              /* R_* */
-    uint32_t clear, set;
-    const char *why;
-};
-
-static const struct cpu_rule host_rules[] = {
-    { 1, SUB_ANY, R_ECX, L1_ECX_VMX | L1_ECX_SMX, 0,
-      "no nested VMX; SMX (GETSEC) is host-only" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_MONITOR, 0,
-      "MONITOR/MWAIT exit to ferry; guests idle with HLT" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE, 0,
-      "no virtual local APIC yet" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_DTES64 | L1_ECX_PDCM, 0,
-      "no virtual PMU: no debug store, no IA32_PERF_CAPABILITIES" },
-    { 1, SUB_ANY, R_EDX, L1_EDX_DS, 0, "no virtual PMU: no debug store" },
-    { 1, SUB_ANY, R_ECX, 0, L1_ECX_HYPERVISOR, "tell the guest it runs on a hypervisor" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_OSXSAVE, 0, "per vCPU: follows the guest's CR4.OSXSAVE" },
-    { 1, SUB_ANY, R_EBX, L1_EBX_APIC_IDS, 0, "per vCPU: APIC ID and logical count" },
-    { 1, SUB_ANY, R_EDX, L1_EDX_HTT, 0, "per VM: set when it has more than one vCPU" },
-    { 6, SUB_ANY, R_EAX, ~L6_EAX_ARAT, 0,
-      "no thermal/power MSRs; ARAT stays: the guest never enters deep C-states" },
-    { 6, SUB_ANY, R_EBX | R_ECX | R_EDX, ~0u, 0, "no thermal/power MSRs (EPB, HCFC)" },
-    { 7, 0, R_EBX, L7_EBX_SGX, 0, "no SGX: EPC and ENCLS are not virtualized" },
-    { 7, 0, R_ECX, L7_ECX_SGX_LC, 0, "no SGX launch control (no SGX)" },
-    { 7, 0, R_EBX, L7_EBX_PT, 0, "no Intel PT: the RTIT MSRs are not virtualized" },
-    { 7, 0, R_EBX, L7_EBX_RDT_M | L7_EBX_RDT_A, 0,
-      "no RDT: IA32_PQR_ASSOC and the resctrl MSRs are not virtualized" },
-    { 7, 0, R_ECX, L7_ECX_OSPKE, 0, "per vCPU: follows the guest's CR4.PKE" },
-    { 7, 0, R_ECX, L7_ECX_WAITPKG, 0,
-      "UMWAIT/TPAUSE #UD: ferry does not set 'enable user wait and pause'" },
-    { 7, 0, R_EDX, L7_EDX_HYBRID, 0, "vCPUs float over core types; leaf 0x1A would lie" },
-    { 7, 0, R_EDX, L7_EDX_PCONFIG, 0, "PCONFIG programs the host's memory encryption keys" },
-    { 0xa, SUB_ANY, R_ALL, ~0u, 0, "no virtual PMU" },
-    { 0xb, SUB_ANY, R_ALL, ~0u, 0, "per VM: synthesized x2APIC topology" },
-    { 0xd, 0, R_EBX | R_ECX, ~0u, 0, "per vCPU: XSAVE sizes follow the guest's XCR0" },
-    { 0xd, 1, R_EBX, ~0u, 0, "per vCPU: compacted size follows the guest's XCR0" },
-    { 0xd, 1, R_ECX | R_EDX, ~0u, 0,
-      "no IA32_XSS: supervisor states (PT, CET) are not exposed" },
-    { 0xf, SUB_ANY, R_ALL, ~0u, 0, "no RDT monitoring (leaf 7)" },
-    { 0x10, SUB_ANY, R_ALL, ~0u, 0, "no RDT allocation (leaf 7)" },
-    { 0x12, SUB_ANY, R_ALL, ~0u, 0, "no SGX (leaf 7)" },
-    { 0x14, SUB_ANY, R_ALL, ~0u, 0, "no Intel PT (leaf 7)" },
-    { 0x1a, SUB_ANY, R_ALL, ~0u, 0, "no hybrid core types (leaf 7)" },
-    { 0x1b, SUB_ANY, R_ALL, ~0u, 0, "no PCONFIG (leaf 7)" },
-    { 0x1f, SUB_ANY, R_ALL, ~0u, 0, "per VM: synthesized x2APIC topology" },
-    { 0x40000000, SUB_ANY, R_EAX, ~0u, CPU_POLICY_HV_MAX, "highest hypervisor leaf" },
-    { 0x40000000, SUB_ANY, R_EBX, ~0u, SIG4('F', 'e', 'r', 'r'), "signature FerryFerryFe" },
-    { 0x40000000, SUB_ANY, R_ECX, ~0u, SIG4('y', 'F', 'e', 'r'), "signature FerryFerryFe" },
-    { 0x40000000, SUB_ANY, R_EDX, ~0u, SIG4('r', 'y', 'F', 'e'), "signature FerryFerryFe" },
-    { 0x40000001, SUB_ANY, R_EAX, ~0u, CPU_POLICY_VERSION, "ferry CPU policy version" },
-    { 0x80000001, SUB_ANY, R_ECX, E1_ECX_SVM, 0, "no nested SVM" },
-    { 0x80000001, SUB_ANY, R_ECX, E1_ECX_PERFCTR, 0, "no virtual PMU: AMD counter extensions" },
-    { 0x8000000a, SUB_ANY, R_ALL, ~0u, 0, "no nested virtualization: no SVM features" },
-    { 0x8000001e, SUB_ANY, R_ALL, ~0u, 0, "per vCPU: extended APIC ID and topology" },
-    { 0x80000020, SUB_ANY, R_ALL, ~0u, 0, "no AMD platform QoS (leaf 7 RDT bits)" },
 };
 
 bool cpu_policy_leaf_dynamic(uint32_t leaf)
@@ -199,7 +101,7 @@ static int policy_add(struct cpu_policy *p, uint32_t leaf, uint32_t subleaf, boo
 {
     struct cpuid_leaf *e;
 
-    rules_apply(host_rules, ARRAY_SIZE(host_rules), leaf, subleaf, &r);
+    rules_apply(cpu_host_rules, cpu_host_nrules, leaf, subleaf, &r);
     if (regs_zero(&r) && !cpu_policy_leaf_dynamic(leaf))
         return 0;
     if (p->nleaves == CPU_POLICY_MAX_LEAVES)
