@@ -125,6 +125,9 @@ void cpu_baseline_set_cluster(const struct cpu_featset *s)
     for (unsigned f = 0; f < CPU_FEAT_COUNT; f++)
         if (cpu_featset_has(s, f) && !cpu_feat_table[f].flags)
             cpu_featset_add(&cluster, f);
+    /* Its value differs between hosts and the cluster's intersection of it is not known here:
+     * without the MSR, guests assume they are affected by everything, which is safe. */
+    cpu_featset_del(&cluster, CPU_FEAT_ARCH_CAPABILITIES);
     cluster_set = true;
 }
 
@@ -332,6 +335,7 @@ int cpu_policy_apply_baseline(struct cpu_policy *p, const char *name, char *miss
     fix_leaf7_max(p);
     p->xcr0_mask = c.xcr0;
     p->max_ext = c.max_ext;
+    p->arch_caps = 0;                           /* the MSR is not part of any baseline */
     snprintf(p->name, sizeof(p->name), "%s", name);
     return 0;
 }

@@ -42,7 +42,10 @@ const char *cpu_baseline_desc(unsigned i);
  */
 int cpu_baseline_features(const char *name, struct cpu_featset *out);
 
-/* Stores the cluster baseline: `s` plus x86-64-v1, dynamic/info features dropped. */
+/*
+ * Stores the cluster baseline: `s` plus x86-64-v1, without dynamic or info
+ * features and without arch_capabilities (no baseline exposes that MSR).
+ */
 void cpu_baseline_set_cluster(const struct cpu_featset *s);
 void cpu_baseline_clear_cluster(void);
 

@@ -396,6 +396,13 @@ bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t x)
     return !(x & 0x60000) || (x & 0x60000) == 0x60000;
 }
 
+void cpu_policy_set_arch_caps(struct cpu_policy *p, uint64_t host_value)
+{
+    p->arch_caps = 0;
+    if (cpu_policy_has(p, CPU_FEAT_ARCH_CAPABILITIES))
+        p->arch_caps = host_value & (CPU_ARCH_CAPS_NOT_AFFECTED | CPU_ARCH_CAPS_AFFECTED);
+}
+
 /* Features whose register state is an XSAVE component: unusable unless XCR0 can enable it. */
 static const struct { enum cpu_feat f; uint64_t xcr0; } state_features[] = {
     { CPU_FEAT_AVX, 0x4 }, { CPU_FEAT_MPX, 0x18 }, { CPU_FEAT_AVX512F, 0xe0 },

@@ -50,7 +50,20 @@ struct cpu_policy {
                                    /* max_ext is 0 when there are no extended leaves */
     uint64_t xcr0_mask;            /* XCR0 bits the guest may set (leaf 0xD sub 0 EDX:EAX) */
     char vendor[13];               /* "GenuineIntel", "AuthenticAMD", ... */
+    uint64_t arch_caps;            /* IA32_ARCH_CAPABILITIES as the guest reads it */
 };
+
+/*
+ * IA32_ARCH_CAPABILITIES bits a guest may see (SDM Vol. 4 Table 2-2). Only
+ * facts about the hardware, never controls of MSRs ferry does not virtualize
+ * (TSX_CTRL, FB_CLEAR_CTRL, ...) nor IBRS_ALL (no SPEC_CTRL): "not affected"
+ * bits RDCL_NO, SSB_NO, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
+ * FBSDP_NO, PSDP_NO, PBRSB_NO, and "affected" bits RSBA and RRSBA. A VM may
+ * only move to a host with at least its "not affected" bits and at most its
+ * "affected" ones.
+ */
+#define CPU_ARCH_CAPS_NOT_AFFECTED 0x0100e171ull
+#define CPU_ARCH_CAPS_AFFECTED     0x00080004ull
 
 /*
  * Snapshots the host's CPUID through `raw` and applies the "host" rules.
@@ -72,6 +85,13 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
 /* The stored entry for (leaf, subleaf), or NULL: what the guest sees before per-vCPU fields. */
 const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
                                          uint32_t subleaf);
+
+/*
+ * Sets the value the guest reads from IA32_ARCH_CAPABILITIES from the host's,
+ * keeping the bits above; 0 when the policy does not expose the MSR (CPUID
+ * 7.0 EDX[29]).
+ */
+void cpu_policy_set_arch_caps(struct cpu_policy *p, uint64_t host_value);
 
 /* Whether XSETBV may load `xcr0` into XCR0 under this policy (else #GP). */
 bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t xcr0);

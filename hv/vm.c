@@ -28,6 +28,16 @@ static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
     return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
 }
 
+int vm_host_policy(struct cpu_policy *p)
+{
+    int rc = cpu_policy_from_host(p, host_cpuid, NULL);
+
+    /* The CPUID bit says the MSR exists (SDM Vol. 4 2.1). */
+    if (!rc && cpu_policy_has(p, CPU_FEAT_ARCH_CAPABILITIES))
+        cpu_policy_set_arch_caps(p, rdmsr(MSR_IA32_ARCH_CAPABILITIES));
+    return rc;
+}
+
 static int uart_port_io(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val)
 {
     return uart_dev_io(dev, port - GUEST_UART_PORT, write, size, val);
@@ -158,7 +168,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     entry = 0;
     if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
         goto fail;
-    cpu_policy_from_host(&vm->policy, host_cpuid, NULL);
+    vm_host_policy(&vm->policy);
     uart_dev_init(&vm->uart);
     vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
     if ((rc = hv_ops->vm_init(vm))) {

@@ -25,4 +25,7 @@ int vm_destroy(struct vm *vm, char *err, size_t errlen);
 const char *vm_state_name(enum vm_state s);
 int vm_save_vcpus(struct vm *vm);
 
+/* This host's own CPU policy ("host": CPUID after the host rules, IA32_ARCH_CAPABILITIES). */
+int vm_host_policy(struct cpu_policy *p);
+
 #endif
