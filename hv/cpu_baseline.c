@@ -38,8 +38,9 @@ static const enum cpu_feat level_v1[] = {
     CPU_FEAT_SSE, CPU_FEAT_SSE2,
     /* Not in the psABI list (it is about user code), but what a 64-bit guest kernel runs on:
      * paging, TSC, MSRs, SYSENTER, APIC, the 64-bit mode itself. Every VT-x / AMD-V part has
-     * them. MCA (no machine-check MSRs are virtualized) is not among them. */
-    CPU_FEAT_VME, CPU_FEAT_DE, CPU_FEAT_PSE, CPU_FEAT_TSC, CPU_FEAT_MSR, CPU_FEAT_PAE,
+     * them. Not MCA (no machine-check MSRs are virtualized) nor VME (virtual-8086 mode does
+     * not exist in long mode, and QEMU's TCG lacks it). */
+    CPU_FEAT_DE, CPU_FEAT_PSE, CPU_FEAT_TSC, CPU_FEAT_MSR, CPU_FEAT_PAE,
     CPU_FEAT_MCE, CPU_FEAT_APIC, CPU_FEAT_SEP, CPU_FEAT_MTRR, CPU_FEAT_PGE, CPU_FEAT_PAT,
     CPU_FEAT_PSE36, CPU_FEAT_CLFLUSH, CPU_FEAT_NX, CPU_FEAT_LM,
 };

@@ -396,6 +396,19 @@ bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t x)
     return !(x & 0x60000) || (x & 0x60000) == 0x60000;
 }
 
+struct cpu_policy_fms cpu_policy_fms(const struct cpu_policy *p)
+{
+    const struct cpuid_leaf *e = cpu_policy_find(p, 1, 0);
+    uint32_t a = e ? e->regs.eax : 0, base = a >> 8 & 0xf;
+    struct cpu_policy_fms f = { .family = base, .model = a >> 4 & 0xf, .stepping = a & 0xf };
+
+    if (base == 0xf)
+        f.family += a >> 20 & 0xff;
+    if (base == 0x6 || base == 0xf)
+        f.model |= (a >> 16 & 0xf) << 4;
+    return f;
+}
+
 void cpu_policy_set_arch_caps(struct cpu_policy *p, uint64_t host_value)
 {
     p->arch_caps = 0;

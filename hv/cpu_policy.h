@@ -96,6 +96,10 @@ void cpu_policy_set_arch_caps(struct cpu_policy *p, uint64_t host_value);
 /* Whether XSETBV may load `xcr0` into XCR0 under this policy (else #GP). */
 bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t xcr0);
 
+/* Family, model and stepping as software computes them from leaf 1 EAX (SDM Vol. 2A CPUID). */
+struct cpu_policy_fms { unsigned family, model, stepping; };
+struct cpu_policy_fms cpu_policy_fms(const struct cpu_policy *p);
+
 /* Leaves filled in per vCPU (topology): stored even when the host's values are all zero. */
 bool cpu_policy_leaf_dynamic(uint32_t leaf);
 

@@ -10,6 +10,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
+#include "hv/cpu_baseline.h"
 #include "hv/guest_boot.h"
 #include "hv/host.h"
 #include "hv/log.h"
@@ -106,6 +107,33 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
     return 0;
 }
 
+/* The VM's CPU policy: the given one, or the host's cut down to the baseline in cfg->cpu. */
+static int setup_policy(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *name = cfg->cpu[0] ? cfg->cpu : CPU_BASELINE_HOST;
+    char missing[96];                   /* err is 160: room for the words around it */
+    int rc;
+
+    if (cfg->policy) {
+        vm->policy = *cfg->policy;
+        return 0;
+    }
+    if ((rc = vm_host_policy(&vm->policy))) {
+        snprintf(err, errlen, "this host's CPUID does not fit a CPU policy (%d)", rc);
+        return rc;
+    }
+    rc = cpu_policy_apply_baseline(&vm->policy, name, missing, sizeof(missing));
+    if (rc == -ENOENT)
+        snprintf(err, errlen, "no CPU baseline '%s' (see cpu baselines)", name);
+    else if (rc == -ENODATA)
+        snprintf(err, errlen, "the cluster CPU baseline is not set (cpu baseline set cluster)");
+    else if (rc == -ENOTSUP)
+        snprintf(err, errlen, "this host cannot run CPU baseline %s: missing=%s", name, missing);
+    else if (rc)
+        snprintf(err, errlen, "cannot apply CPU baseline %s (%d)", name, rc);
+    return rc;
+}
+
 static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen, uint64_t *entry)
 {
     const void *img;
@@ -154,6 +182,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->nvcpus = cfg->cpus;
     vm->node = cfg->node;
     vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
+    if ((rc = setup_policy(vm, cfg, err, errlen)))
+        goto fail;
 
     uint64_t pa = frame_alloc(vm->node, vm->mem_size / PAGE_SIZE, 512, FRAME_STRICT | FRAME_ZERO);
     if (!pa) {
@@ -168,7 +198,6 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     entry = 0;
     if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
         goto fail;
-    vm_host_policy(&vm->policy);
     uart_dev_init(&vm->uart);
     vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
     if ((rc = hv_ops->vm_init(vm))) {
@@ -187,8 +216,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
                     cpu_relax();
             goto fail;
         }
-    log_info("vm", "created %s: %llu MiB on node %u, %u vcpus, image %s", vm->name,
-             (unsigned long long)cfg->mem_mib, vm->node, vm->nvcpus, vm->image);
+    log_info("vm", "created %s: %llu MiB on node %u, %u vcpus, image %s, cpu %s", vm->name,
+             (unsigned long long)cfg->mem_mib, vm->node, vm->nvcpus, vm->image, vm->policy.name);
     return 0;
 fail:
     free_vm(vm);

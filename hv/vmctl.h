@@ -14,6 +14,8 @@ struct vm_config {
     unsigned node;
     char image[48];
     char args[256];
+    char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
+    const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
 };
 
 /* Each returns 0, or a negative errno with a one-line reason in err. */

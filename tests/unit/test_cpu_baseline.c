@@ -144,7 +144,8 @@ static void test_level_tables(void **state)
     assert_string_equal(diff(&s, &v1), "");
     assert_false(cpu_featset_has(&v1, CPU_FEAT_MCA));
     assert_false(cpu_featset_has(&v4, CPU_FEAT_INVTSC));
-    assert_int_equal(cpu_featset_count(&v1), 24);
+    assert_int_equal(cpu_featset_count(&v1), 23);
+    assert_false(cpu_featset_has(&v1, CPU_FEAT_VME));
 
     assert_int_equal(cpu_baseline_xcr0(&v1), 3);
     assert_int_equal(cpu_baseline_xcr0(&v2), 3);
@@ -178,7 +179,7 @@ static void test_placement(void **state)
     assert_int_equal(cpu_baseline_check(&core, "x86-64-v4", miss, sizeof(miss)), -ENOTSUP);
     /* A Pentium Pro's leaf 1 and no extended leaves: no 64-bit mode. */
     assert_int_equal(cpu_baseline_check(&tiny, "x86-64-v1", miss, sizeof(miss)), -ENOTSUP);
-    assert_string_equal(miss, "vme,mtrr,pse36,clflush,syscall,nx,lm");
+    assert_string_equal(miss, "mtrr,pse36,clflush,syscall,nx,lm");
     assert_int_equal(cpu_baseline_check(&tiny, "x86-64-v3", miss, sizeof(miss)), -ENOTSUP);
     assert_non_null(strstr(miss, "sse4_2"));
     assert_non_null(strstr(miss, "avx2"));
@@ -239,6 +240,29 @@ static void test_v2_on_avx512_intel(void **state)
     assert_int_equal(q(&pol, 0, 0, 0, 3).eax, 0x16);
     assert_null(cpu_policy_find(&pol, 5, 0));       /* MONITOR leaf: no MONITOR */
     assert_int_equal(pol.max_basic, 0x16);
+}
+
+static void test_family_model_stepping(void **state)
+{
+    struct cpu_policy_fms f;
+    char miss[64];
+
+    (void)state;
+    LOAD(&pol, intel_avx512_host);
+    f = cpu_policy_fms(&pol);
+    assert_true(f.family == 6 && f.model == 0x55 && f.stepping == 4);
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v2", miss, sizeof(miss)), 0);
+    f = cpu_policy_fms(&pol);
+    assert_true(f.family == 6 && f.model == 0xf2 && f.stepping == 0);
+    LOAD(&pol, amd_host);
+    f = cpu_policy_fms(&pol);
+    assert_true(f.family == 0x19 && f.model == 0x21 && f.stepping == 2);
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v3", miss, sizeof(miss)), 0);
+    f = cpu_policy_fms(&pol);
+    assert_true(f.family == 0x1f && f.model == 0xf3 && f.stepping == 0);
+    LOAD(&pol, tiny_host);                          /* Pentium Pro: no extended fields */
+    f = cpu_policy_fms(&pol);
+    assert_true(f.family == 6 && f.model == 6 && f.stepping == 3);
 }
 
 static void test_v4_on_avx512_intel_xsave(void **state)
@@ -488,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup(test_level_tables, setup),
         cmocka_unit_test_setup(test_placement, setup),
         cmocka_unit_test_setup(test_v2_on_avx512_intel, setup),
+        cmocka_unit_test_setup(test_family_model_stepping, setup),
         cmocka_unit_test_setup(test_v4_on_avx512_intel_xsave, setup),
         cmocka_unit_test_setup(test_v3_on_amd, setup),
         cmocka_unit_test_setup(test_same_baseline_same_view, setup),
