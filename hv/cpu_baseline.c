@@ -340,3 +340,113 @@ int cpu_policy_apply_baseline(struct cpu_policy *p, const char *name, char *miss
     snprintf(p->name, sizeof(p->name), "%s", name);
     return 0;
 }
+
+static bool list_cut(const char *buf, size_t off)
+{
+    return off >= 3 && !memcmp(buf + off - 3, "...", 3);
+}
+
+/*
+ * Appends item to the comma-separated list in buf (off: its length). An item that
+ * does not fit with room for ",..." after it ends the list with "..." instead.
+ */
+static void list_add(char *buf, size_t len, size_t *off, const char *item)
+{
+    const char *sep = *off ? "," : "";
+    size_t n = strlen(sep) + strlen(item);
+
+    if (!len || list_cut(buf, *off))
+        return;
+    if (*off + n + 4 < len)
+        snprintf(buf + *off, len - *off, "%s%s", sep, item);
+    else if (*off + strlen(sep) + 3 < len)
+        snprintf(buf + *off, len - *off, "%s...", sep);
+    *off += strlen(buf + *off);
+}
+
+static const char *const xstate_names[] = {
+    [0] = "x87", [1] = "sse", [2] = "ymm", [3] = "bndregs", [4] = "bndcsr", [5] = "opmask",
+    [6] = "zmm_hi256", [7] = "hi16_zmm", [9] = "pkru", [17] = "xtilecfg", [18] = "xtiledata",
+};
+
+static void xstate_name(unsigned i, const char *what, char *out, size_t len)
+{
+    if (i < ARRAY_SIZE(xstate_names) && xstate_names[i])
+        snprintf(out, len, "%s.%s", what, xstate_names[i]);
+    else
+        snprintf(out, len, "%s.%u", what, i);
+}
+
+/*
+ * XSAVE components the VM may enable: this host must support each one, with the
+ * same size and standard-format offset (the migrated XSAVE image is restored as is).
+ */
+static unsigned check_xsave(const struct cpu_policy *vm, const struct cpu_policy *host,
+                            char *buf, size_t len, size_t *off)
+{
+    unsigned bad = 0;
+    char item[32];
+
+    for (unsigned i = 0; i < 64; i++) {
+        const struct cpuid_leaf *a, *b;
+
+        if (!(vm->xcr0_mask >> i & 1))
+            continue;
+        if (!(host->xcr0_mask >> i & 1) && (i > 1 || host->xcr0_mask)) {
+            xstate_name(i, "xcr0", item, sizeof(item));
+        } else {
+            a = i >= 2 ? cpu_policy_find(vm, 0xd, i) : NULL;
+            b = i >= 2 ? cpu_policy_find(host, 0xd, i) : NULL;
+            if (!a || (b && a->regs.eax == b->regs.eax && a->regs.ebx == b->regs.ebx))
+                continue;
+            xstate_name(i, "xsave", item, sizeof(item));
+        }
+        bad++;
+        list_add(buf, len, off, item);
+    }
+    return bad;
+}
+
+static const struct { unsigned bit; const char *name; } arch_cap_names[] = {
+    { 0, "rdcl_no" }, { 2, "rsba" }, { 4, "ssb_no" }, { 5, "mds_no" },
+    { 6, "if_pschange_mc_no" }, { 8, "taa_no" }, { 13, "sbdr_ssdp_no" }, { 14, "fbsdp_no" },
+    { 15, "psdp_no" }, { 19, "rrsba" }, { 24, "pbrsb_no" },
+};
+
+/* The VM was told it is not affected by something this host is affected by. */
+static unsigned check_arch_caps(const struct cpu_policy *vm, const struct cpu_policy *host,
+                                char *buf, size_t len, size_t *off)
+{
+    uint64_t lost = (vm->arch_caps & ~host->arch_caps & CPU_ARCH_CAPS_NOT_AFFECTED) |
+                    (host->arch_caps & ~vm->arch_caps & CPU_ARCH_CAPS_AFFECTED);
+    unsigned bad = 0;
+    char item[40];
+
+    if (!cpu_policy_has(vm, CPU_FEAT_ARCH_CAPABILITIES))
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(arch_cap_names); i++)
+        if (lost >> arch_cap_names[i].bit & 1) {
+            snprintf(item, sizeof(item), "arch_caps.%s", arch_cap_names[i].name);
+            list_add(buf, len, off, item);
+            bad++;
+        }
+    return bad;
+}
+
+int cpu_policy_check_host(const struct cpu_policy *vm, const struct cpu_policy *host,
+                          char *missing, size_t len)
+{
+    struct cpu_featset want, have;
+    size_t off;
+    unsigned bad;
+
+    if (len)
+        missing[0] = 0;
+    cpu_policy_features(vm, &want);
+    cpu_policy_features(host, &have);
+    bad = cpu_featset_missing(&want, &have, missing, len);
+    off = len ? strlen(missing) : 0;
+    bad += check_xsave(vm, host, missing, len, &off);
+    bad += check_arch_caps(vm, host, missing, len, &off);
+    return bad ? -ENOTSUP : 0;
+}

@@ -68,4 +68,16 @@ int cpu_baseline_check(const struct cpu_policy *host, const char *name, char *mi
 int cpu_policy_apply_baseline(struct cpu_policy *p, const char *name, char *missing,
                               size_t len);
 
+/*
+ * Whether this host (its own policy, vm_host_policy()) can run a VM with policy
+ * `vm` (e.g. one arriving by migration) without the guest seeing anything change:
+ * every feature the VM uses, every XSAVE component it may enable with the same
+ * size and offset, and no weaker IA32_ARCH_CAPABILITIES. 0, or -ENOTSUP with
+ * what is lacking in `missing`: feature names, "xcr0.pkru" (component
+ * unsupported), "xsave.pkru" (different layout), "arch_caps.mds_no" (the VM
+ * was told it is not affected, this host is), cut with "..." when long.
+ */
+int cpu_policy_check_host(const struct cpu_policy *vm, const struct cpu_policy *host,
+                          char *missing, size_t len);
+
 #endif
