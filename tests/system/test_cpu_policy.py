@@ -1,0 +1,123 @@
+"""CPU baselines seen from inside a guest: the memtest guest prints CPUID leaves 0, 1, 7, 0xD
+(XCR0 mask) and 0x80000001, and those must show nothing outside the VM's baseline.
+
+Two QEMU TCG hosts (AMD SVM), one after the other: -cpu max (AVX2, no AVX-512) and the small
+qemu64 (SSE3, CX16, LAHF; no SSSE3/SSE4/POPCNT, no XSAVE). A baseline looks the same on both;
+cpu=host follows each host's own CPU; a baseline a host cannot run is refused with the list of
+what it lacks. Bit positions here come from the SDM / APM, not from ferry's tables.
+"""
+import re
+
+from ferryhost import QemuHost
+
+BIT = lambda *bits: sum(1 << b for b in bits)   # noqa: E731
+
+# Leaf 1 EDX of x86-64-v1 (the psABI's FPU CX8 CMOV MMX FXSR SSE SSE2 and the platform set:
+# DE PSE TSC MSR PAE MCE APIC SEP MTRR PGE PAT PSE36 CLFLUSH); HTT (28) is per VM.
+V1_EDX = BIT(0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 19, 23, 24, 25, 26)
+V2_ECX = BIT(0, 9, 13, 19, 20, 23)              # SSE3 SSSE3 CX16 SSE4.1 SSE4.2 POPCNT
+HYPERVISOR, XSAVE, OSXSAVE, AVX = BIT(31), BIT(26), BIT(27), BIT(28)
+E1_ECX_V2 = BIT(0)                              # LAHF/SAHF in 64-bit mode
+E1_EDX_V1 = BIT(11, 20, 29)                     # SYSCALL NX LM
+E1_EDX_MIRROR = 0x0183f3ff                      # APM E.4.2: AMD copies leaf 1 EDX bits here
+AVX2 = BIT(5)
+
+
+def cpuid_lines(h, vm):
+    """{leaf: (eax, ebx, ecx, edx)} from the guest's banner."""
+    h.wait_heartbeats(vm, 0, 1)
+    out = h.vm_output(vm, 1)
+    regs = {}
+    for m in re.finditer(r"^CPUID leaf=0x([0-9a-f]+) eax=([0-9a-f]+) ebx=([0-9a-f]+) "
+                         r"ecx=([0-9a-f]+) edx=([0-9a-f]+)$", out, re.M):
+        regs[int(m.group(1), 16)] = tuple(int(x, 16) for x in m.groups()[1:])
+    assert set(regs) == {0, 1, 7, 0xd, 0x80000001}, out
+    return regs
+
+
+def create_and_start(h, name, cpu):
+    assert h.command(f'vm create {name} mem=8 args="hb=8 pages=8" cpu={cpu}').strip() \
+        == f"vm {name}: ok"
+    assert h.command(f"vm start {name}").strip() == f"vm {name}: ok"
+    return cpuid_lines(h, name)
+
+
+def feature_regs(r):
+    """The registers made of feature bits, and the signature: what a baseline fixes."""
+    return (r[1][0], r[1][2], r[1][3], r[7], r[0xd], r[0x80000001][2], r[0x80000001][3])
+
+
+def check_v1_or_v2(r, level):
+    eax, _, ecx, edx = r[1]
+    assert r[0][1:] == (0x68747541, 0x444d4163, 0x69746e65)    # AuthenticAMD: the host's
+    assert eax == (0x010f0f10 if level == 1 else 0x010f0f20), hex(eax)  # family 0x1f model 0xfN
+    assert ecx == HYPERVISOR | (V2_ECX if level == 2 else 0), hex(ecx)  # never OSXSAVE
+    assert edx == V1_EDX, hex(edx)
+    assert r[7] == (0, 0, 0, 0), r[7]                   # no AVX2, BMI, ... at all
+    assert r[0xd] == (0, 0, 0, 0), r[0xd]               # no XSAVE: XCR0 mask empty
+    _, _, e1_ecx, e1_edx = r[0x80000001]
+    assert e1_ecx == (E1_ECX_V2 if level == 2 else 0), hex(e1_ecx)
+    assert e1_edx & ~E1_EDX_MIRROR == E1_EDX_V1, hex(e1_edx)   # no 1G pages, RDTSCP, 3DNow!
+    assert e1_edx & E1_EDX_MIRROR & ~V1_EDX == 0, hex(e1_edx)
+
+
+def test_baselines_in_the_guest_on_two_hosts(workdir, hosts):
+    # Host A: QEMU's -cpu max.
+    a = QemuHost(workdir, smp=2, mem_mb=256, cpu="max", name="qemu-max")
+    hosts.append(a)
+    a.start().wait_prompt()
+    show = a.command("cpu show")
+    assert re.search(r"^baseline x86-64-v3: ok$", show, re.M), show
+    assert re.search(r"^baseline x86-64-v4: missing=avx512f,avx512dq,avx512cd,avx512bw,"
+                     r"avx512vl$", show, re.M), show
+    out = a.command("vm create big mem=8 cpu=x86-64-v4")
+    assert out.strip() == ("error: this host cannot run CPU baseline x86-64-v4: "
+                           "missing=avx512f,avx512dq,avx512cd,avx512bw,avx512vl"), out
+    assert "error: no CPU baseline 'x86-64-v9'" in a.command("vm create n mem=8 cpu=x86-64-v9")
+    assert "cluster CPU baseline is not set" in a.command("vm create c mem=8 cpu=cluster")
+    assert a.command("vm list").strip() == "name state mem vcpus node cpus"   # nothing left
+
+    v2 = create_and_start(a, "v2", "x86-64-v2")
+    check_v1_or_v2(v2, 2)
+    shown = a.command("cpu show v2")
+    assert re.search(r"^vm v2: baseline x86-64-v2 vendor AuthenticAMD family 0x1f model 0xf2 "
+                     r"stepping 0x0 xcr0 0x3$", shown, re.M), shown
+    listed = re.search(r"^x86-64-v2: .*\n  \d+ features: (.*)$", a.command("cpu baselines"),
+                       re.M).group(1)
+    assert re.search(r"^features: (.*)$", shown, re.M).group(1) == listed
+
+    # The same host, cpu=host: what the baseline took away is really there.
+    host_a = create_and_start(a, "all", "host")
+    assert host_a[7][1] & AVX2 and host_a[1][2] & (AVX | XSAVE) == AVX | XSAVE
+    assert host_a[0xd][0] & 0x7 == 0x7                  # XCR0 x87 SSE YMM
+    assert host_a[1][0] != v2[1][0]                     # the host's own family/model
+    v1_a = create_and_start(a, "v1", "x86-64-v1")
+    check_v1_or_v2(v1_a, 1)
+
+    # A cluster baseline set by hand: v1 plus what is listed, nothing else.
+    assert a.command("cpu baseline set cluster sse4_2,popcnt").strip() \
+        == "baseline cluster: 25 features"
+    cl = create_and_start(a, "cl", "cluster")
+    assert cl[1][2] == HYPERVISOR | BIT(20, 23), hex(cl[1][2])
+    assert cl[1][0] == 0x010f0fc0, hex(cl[1][0])
+    a.stop()
+
+    # Host B: qemu64, much smaller.
+    b = QemuHost(workdir, smp=2, mem_mb=256, cpu="qemu64,+svm,+npt", name="qemu64")
+    hosts.append(b)
+    b.start().wait_prompt()
+    out = b.command("vm create v2 mem=8 cpu=x86-64-v2")
+    assert out.strip() == ("error: this host cannot run CPU baseline x86-64-v2: "
+                           "missing=ssse3,sse4_1,sse4_2,popcnt"), out
+    assert re.search(r"^baseline x86-64-v2: missing=ssse3,sse4_1,sse4_2,popcnt$",
+                     b.command("cpu show"), re.M)
+    host_b = create_and_start(b, "all", "host")
+    _, _, ecx, edx = host_b[1]
+    assert ecx & BIT(0, 13) == BIT(0, 13) and ecx & BIT(9, 19, 20, 23) == 0, hex(ecx)
+    assert ecx & (XSAVE | OSXSAVE | AVX) == 0 and host_b[7][1] == 0, host_b
+    assert host_b[0xd] == (0, 0, 0, 0)
+    v1_b = create_and_start(b, "v1", "x86-64-v1")
+    check_v1_or_v2(v1_b, 1)
+    # One baseline, two different CPUs: the guest cannot tell them apart.
+    assert feature_regs(v1_a) == feature_regs(v1_b), (v1_a, v1_b)
+    assert feature_regs(host_a) != feature_regs(host_b)
