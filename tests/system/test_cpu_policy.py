@@ -4,11 +4,16 @@
 Two QEMU TCG hosts (AMD SVM), one after the other: -cpu max (AVX2, no AVX-512) and the small
 qemu64 (SSE3, CX16, LAHF; no SSSE3/SSE4/POPCNT, no XSAVE). A baseline looks the same on both;
 cpu=host follows each host's own CPU; a baseline a host cannot run is refused with the list of
-what it lacks. Bit positions here come from the SDM / APM, not from ferry's tables.
+what it lacks. Then a Bochs VT-x host (corei7_icelake_u, AVX-512): x86-64-v4, the same v2 as
+on AMD, and XCR0 enforcement through memtest's xcr0=N. QEMU's TCG does not honour the SVM
+XSETBV intercept (the guest's XSETBV never exits) and Bochs resets the machine on an SVM
+guest's triple fault, so XSETBV refusals can only be seen under VT-x here.
+Bit positions here come from the SDM / APM, not from ferry's tables.
 """
 import re
+import time
 
-from ferryhost import QemuHost
+from ferryhost import BochsHost, QemuHost
 
 BIT = lambda *bits: sum(1 << b for b in bits)   # noqa: E731
 
@@ -42,15 +47,46 @@ def create_and_start(h, name, cpu):
     return cpuid_lines(h, name)
 
 
+def wait_stopped(h, name, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        stats = h.command(f"vm stats {name}")
+        if "state stopped" in stats:
+            return stats
+        assert time.time() < deadline, stats
+        time.sleep(1)
+
+
+def check_xsetbv(h, name, cpu, xcr0, allowed):
+    """memtest's xcr0=N: XSETBV either works (XCR0 line, XSAVE size for it) or is refused."""
+    assert h.command(f'vm create {name} mem=8 args="hb=8 pages=8 xcr0={xcr0}" cpu={cpu}') \
+        .strip() == f"vm {name}: ok"
+    h.command(f"vm start {name}")
+    if not allowed:
+        stats = wait_stopped(h, name)
+        assert "stopped: triple fault on vcpu 0" in stats, stats   # #UD / #GP, no IDT
+        assert "XCR0 now" not in h.vm_output(name, 0.5)
+        return None
+    h.wait_heartbeats(name, 0, 1)
+    out = h.vm_output(name, 0.5)
+    assert f"XCR0 now=0x{xcr0:x}\n" in out, out
+    return [int(x, 16) for x in re.findall(r"^CPUID leaf=0xd eax=\w+ ebx=(\w+)", out, re.M)]
+
+
 def feature_regs(r):
     """The registers made of feature bits, and the signature: what a baseline fixes."""
     return (r[1][0], r[1][2], r[1][3], r[7], r[0xd], r[0x80000001][2], r[0x80000001][3])
 
 
-def check_v1_or_v2(r, level):
+AMD = (0x68747541, 0x444d4163, 0x69746e65)
+INTEL = (0x756e6547, 0x6c65746e, 0x49656e69)
+
+
+def check_v1_or_v2(r, level, vendor=AMD):
     eax, _, ecx, edx = r[1]
-    assert r[0][1:] == (0x68747541, 0x444d4163, 0x69746e65)    # AuthenticAMD: the host's
-    assert eax == (0x010f0f10 if level == 1 else 0x010f0f20), hex(eax)  # family 0x1f model 0xfN
+    assert r[0][1:] == vendor                           # the host's vendor string
+    # Family 0x1f (AMD) / 6 (Intel), model 0xf0 + level, stepping 0.
+    assert eax == (0x010f0f00 if vendor == AMD else 0x000f0600) | level << 4, hex(eax)
     assert ecx == HYPERVISOR | (V2_ECX if level == 2 else 0), hex(ecx)  # never OSXSAVE
     assert edx == V1_EDX, hex(edx)
     assert r[7] == (0, 0, 0, 0), r[7]                   # no AVX2, BMI, ... at all
@@ -59,6 +95,8 @@ def check_v1_or_v2(r, level):
     assert e1_ecx == (E1_ECX_V2 if level == 2 else 0), hex(e1_ecx)
     assert e1_edx & ~E1_EDX_MIRROR == E1_EDX_V1, hex(e1_edx)   # no 1G pages, RDTSCP, 3DNow!
     assert e1_edx & E1_EDX_MIRROR & ~V1_EDX == 0, hex(e1_edx)
+    if vendor == INTEL:
+        assert e1_edx == E1_EDX_V1, hex(e1_edx)         # Intel mirrors nothing
 
 
 def test_baselines_in_the_guest_on_two_hosts(workdir, hosts):
@@ -121,3 +159,35 @@ def test_baselines_in_the_guest_on_two_hosts(workdir, hosts):
     # One baseline, two different CPUs: the guest cannot tell them apart.
     assert feature_regs(v1_a) == feature_regs(v1_b), (v1_a, v1_b)
     assert feature_regs(host_a) != feature_regs(host_b)
+
+
+V4_L7_EBX = BIT(3, 5, 8, 16, 17, 28, 30, 31)    # BMI1 AVX2 BMI2 AVX512F/DQ/CD/BW/VL
+V3_L1_ECX = V2_ECX | BIT(12, 22, 26, 28, 29)    # + FMA MOVBE XSAVE AVX F16C
+
+
+def test_v4_and_xcr0_under_vtx(workdir, hosts):
+    h = BochsHost(workdir, cpus=2, megs=256)
+    hosts.append(h)
+    h.start().wait_prompt()
+    assert re.search(r"^baseline x86-64-v4: ok$", h.command("cpu show"), re.M)
+
+    v2 = create_and_start(h, "v2", "x86-64-v2")
+    check_v1_or_v2(v2, 2, INTEL)                        # the same v2 as on AMD
+
+    # x86-64-v4 with XCR0 = x87|SSE|AVX|opmask|ZMM: leaf 0xD sizes follow it.
+    sizes = check_xsetbv(h, "v4", "x86-64-v4", 0xe7, True)
+    assert sizes == [576, 2688], sizes                  # Hi16_ZMM ends at 1664 + 1024
+    v4 = cpuid_lines(h, "v4")
+    assert v4[0][1:] == INTEL
+    assert v4[1][0] == 0x000f0640, hex(v4[1][0])
+    assert v4[1][2] == V3_L1_ECX | HYPERVISOR, hex(v4[1][2])  # printed before CR4.OSXSAVE
+    assert v4[7] == (0, V4_L7_EBX, 0, 0), v4[7]
+    assert v4[0xd][0] == 0xe7 and v4[0xd][3] == 0, v4[0xd]   # no MPX, no PKRU
+    assert v4[0x80000001][2:] == (E1_ECX_V2 | BIT(5), E1_EDX_V1)      # + LZCNT
+    assert re.search(r"^exits xsetbv 1$", h.command("vm stats v4"), re.M)
+
+    # What a baseline masks cannot be enabled: #GP, or #UD without XSAVE (no IDT: shutdown).
+    check_xsetbv(h, "x3", "x86-64-v3", 0xe7, False)     # AVX-512 state: not in v3
+    check_xsetbv(h, "x2", "x86-64-v2", 3, False)        # no XSAVE in v2 at all
+    check_xsetbv(h, "x5", "host", 5, False)             # YMM without SSE: never valid
+    check_xsetbv(h, "xh", "host", 0x2e7, True)          # the host policy: PKRU too
