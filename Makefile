@@ -132,12 +132,21 @@ $(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig_stream.c hv/crc32c.c |
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
 
-fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream
-	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig
+CPU_POLICY_FUZZ_SRCS := hv/cpu_policy_codec.c hv/cpu_policy.c hv/cpu_host_rules.c \
+	hv/cpu_features.c hv/cpu_baseline.c hv/crc32c.c tests/unit/fake_cpuid.c \
+	tests/unit/support.c
+$(B)/fuzz_cpu_policy: tests/fuzz/fuzz_cpu_policy.c $(CPU_POLICY_FUZZ_SRCS) | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit $^ -o $@
+
+fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy
+	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_mig 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_cpu_policy -max_total_time=$(FUZZ_SECONDS) -max_len=2000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_cpu 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

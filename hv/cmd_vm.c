@@ -39,6 +39,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct vm_config *
     cfg->cpus = 1;
     cfg->node = -1;
     strcpy(cfg->image, "memtest");
+    strcpy(cfg->cpu, "host");
     if (argc < 3 || !valid_name(argv[2])) {
         con_puts(c, "error: a VM name is 1-31 letters, digits, '-' or '_'\n");
         return -EINVAL;
@@ -57,9 +58,12 @@ static int parse_create(struct con *c, int argc, char **argv, struct vm_config *
             strcpy(cfg->image, v);
         else if ((v = cmdline_opt(argv[i], "args")) && strlen(v) < sizeof(cfg->args))
             strcpy(cfg->args, v);
+        else if ((v = cmdline_opt(argv[i], "cpu")) && *v && strlen(v) < sizeof(cfg->cpu))
+            strcpy(cfg->cpu, v);
         else {
             con_printf(c, "error: bad option '%s' (mem=2-4096 even MiB, cpus=1-%d, node=0-%u, "
-                       "image=NAME, args=\"...\")\n", argv[i], VM_MAX_VCPUS, frame_nodes() - 1);
+                       "image=NAME, args=\"...\", cpu=BASELINE)\n", argv[i], VM_MAX_VCPUS,
+                       frame_nodes() - 1);
             return -EINVAL;
         }
     }

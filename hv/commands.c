@@ -16,10 +16,15 @@ const struct con_cmd con_commands[] = {
     { .name = "mem", .usage = "[map]", .help = "frame allocator per node and zone; map: firmware memory map", .run = cmd_mem },
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
     { .name = "vm",
-      .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] | "
-               "start|pause|resume|destroy|console|stats NAME | list | "
+      .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE] [args=\"...\"] "
+               "[cpu=BASELINE] | start|pause|resume|destroy|console|stats NAME | list | "
                "dirty NAME start [wp|ad|pml]|verify|stop",
       .help = "virtual machines", .run = cmd_vm },
+    { .name = "cpu",
+      .usage = "show [VM] | baselines | baseline set cluster FEATURE[,...] | "
+               "baseline compute HOST...",
+      .help = "CPU features: the host's and the baselines it can run, a VM's policy",
+      .run = cmd_cpu },
     { .name = "pci", .usage = "", .help = "PCI functions and their drivers", .run = cmd_pci },
     { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS]",
       .help = "network interfaces; set an address; TCP throughput to another ferry host",

@@ -13,6 +13,7 @@ int cmd_mem(struct con *c, int argc, char **argv);
 int cmd_log(struct con *c, int argc, char **argv);
 int cmd_reboot(struct con *c, int argc, char **argv);
 int cmd_vm(struct con *c, int argc, char **argv);
+int cmd_cpu(struct con *c, int argc, char **argv);
 int cmd_pci(struct con *c, int argc, char **argv);
 int cmd_net(struct con *c, int argc, char **argv);
 int cmd_ping(struct con *c, int argc, char **argv);

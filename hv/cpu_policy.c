@@ -2,7 +2,8 @@
  * CPU policy; see hv/cpu_policy.h for the contract. Bit positions are from
  * SDM Vol. 2A "CPUID" (Tables 3-8 to 3-10) and APM Vol. 3 Appendix E. What the
  * guest sees is decided by data, not code: sub_enums says which subleaves of
- * a leaf are snapshotted, host_rules what is hidden or set and why. The only
+ * a leaf are snapshotted, cpu_host_rules (cpu_host_rules.c) what is hidden or
+ * set and why. The only
  * code-level decisions are the clamps of leaf 0 / 0x80000000 EAX to what the
  * table covers and the per-vCPU fields in policy_dynamic().
  */
@@ -13,50 +14,15 @@
 #include <string.h>
 
 #include "hv/cpu_policy.h"
+#include "hv/cpu_policy_int.h"
 #include "hv/log.h"
 
-#define BIT(n)     (1u << (n))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define SIG4(a, b, c, d) \
-    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
-
 #define EXT_BASE   0x80000000u
 #define HV_LAST    (CPU_POLICY_HV_BASE + 0xffu)
-#define SUB_ANY    UINT32_MAX
 
-/* Registers a rule applies to. */
-#define R_EAX 0x1u
-#define R_EBX 0x2u
-#define R_ECX 0x4u
-#define R_EDX 0x8u
-#define R_ALL 0xfu
-
-#define L1_ECX_DTES64       BIT(2)
-#define L1_ECX_MONITOR      BIT(3)
-#define L1_ECX_VMX          BIT(5)
-#define L1_ECX_SMX          BIT(6)
-#define L1_ECX_PDCM         BIT(15)
-#define L1_ECX_X2APIC       BIT(21)
-#define L1_ECX_TSC_DEADLINE BIT(24)
-#define L1_ECX_OSXSAVE      BIT(27)
-#define L1_ECX_HYPERVISOR   BIT(31)
-#define L1_EBX_APIC_IDS     0xffff0000u   /* [31:24] initial APIC ID, [23:16] logical count */
-#define L1_EDX_DS           BIT(21)
-#define L1_EDX_HTT          BIT(28)
-#define L6_EAX_ARAT         BIT(2)
-#define L7_EBX_SGX          BIT(2)
-#define L7_EBX_RDT_M        BIT(12)
-#define L7_EBX_RDT_A        BIT(15)
-#define L7_EBX_PT           BIT(25)
-#define L7_ECX_WAITPKG      BIT(5)
-#define L7_ECX_SGX_LC       BIT(30)
-#define L7_EDX_HYBRID       BIT(15)
-#define L7_EDX_PCONFIG      BIT(18)
-#define LD1_EAX_XSAVES      BIT(3)
-#define LD_ECX_ALIGN64      BIT(1)        /* sub-leaf i >= 2: 64-byte aligned when compacted */
-#define E1_ECX_SVM          BIT(2)
-#define E1_ECX_PERFCTR      (BIT(23) | BIT(24) | BIT(28))  /* core, DF (NB), LLC counters */
 #define CR4_OSXSAVE         (1ull << 18)
+#define CR4_PKE             (1ull << 22)
 #define XSAVE_LEGACY_SIZE   576u          /* SDM 13.4: 512-byte legacy region + 64-byte header */
 #define TOPO_SMT            1u            /* leaf 0xB/0x1F ECX[15:8] level types */
 #define TOPO_CORE           2u
@@ -88,67 +54,7 @@ static const struct sub_enum sub_enums[] = {
     { 0x80000020,  SUB_FIXED,   4 },   /* AMD platform QoS */
 };
 
-/* One rule: in `leaf`/`subleaf`, for each register in `regs`: r = (r & ~clear) | set. */
-struct cpu_rule {
-    uint32_t leaf, subleaf;     /* SUB_ANY: every subleaf */
-    uint32_t regs;              /* R_* */
-    uint32_t clear, set;
-    const char *why;
-};
-
-static const struct cpu_rule host_rules[] = {
-    { 1, SUB_ANY, R_ECX, L1_ECX_VMX | L1_ECX_SMX, 0,
-      "no nested VMX; SMX (GETSEC) is host-only" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_MONITOR, 0,
-      "MONITOR/MWAIT exit to ferry; guests idle with HLT" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE, 0,
-      "no virtual local APIC yet" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_DTES64 | L1_ECX_PDCM, 0,
-      "no virtual PMU: no debug store, no IA32_PERF_CAPABILITIES" },
-    { 1, SUB_ANY, R_EDX, L1_EDX_DS, 0, "no virtual PMU: no debug store" },
-    { 1, SUB_ANY, R_ECX, 0, L1_ECX_HYPERVISOR, "tell the guest it runs on a hypervisor" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_OSXSAVE, 0, "per vCPU: follows the guest's CR4.OSXSAVE" },
-    { 1, SUB_ANY, R_EBX, L1_EBX_APIC_IDS, 0, "per vCPU: APIC ID and logical count" },
-    { 1, SUB_ANY, R_EDX, L1_EDX_HTT, 0, "per VM: set when it has more than one vCPU" },
-    { 6, SUB_ANY, R_EAX, ~L6_EAX_ARAT, 0,
-      "no thermal/power MSRs; ARAT stays: the guest never enters deep C-states" },
-    { 6, SUB_ANY, R_EBX | R_ECX | R_EDX, ~0u, 0, "no thermal/power MSRs (EPB, HCFC)" },
-    { 7, 0, R_EBX, L7_EBX_SGX, 0, "no SGX: EPC and ENCLS are not virtualized" },
-    { 7, 0, R_ECX, L7_ECX_SGX_LC, 0, "no SGX launch control (no SGX)" },
-    { 7, 0, R_EBX, L7_EBX_PT, 0, "no Intel PT: the RTIT MSRs are not virtualized" },
-    { 7, 0, R_EBX, L7_EBX_RDT_M | L7_EBX_RDT_A, 0,
-      "no RDT: IA32_PQR_ASSOC and the resctrl MSRs are not virtualized" },
-    { 7, 0, R_ECX, L7_ECX_WAITPKG, 0,
-      "UMWAIT/TPAUSE #UD: ferry does not set 'enable user wait and pause'" },
-    { 7, 0, R_EDX, L7_EDX_HYBRID, 0, "vCPUs float over core types; leaf 0x1A would lie" },
-    { 7, 0, R_EDX, L7_EDX_PCONFIG, 0, "PCONFIG programs the host's memory encryption keys" },
-    { 0xa, SUB_ANY, R_ALL, ~0u, 0, "no virtual PMU" },
-    { 0xb, SUB_ANY, R_ALL, ~0u, 0, "per VM: synthesized x2APIC topology" },
-    { 0xd, 0, R_EBX | R_ECX, ~0u, 0, "per vCPU: XSAVE sizes follow the guest's XCR0" },
-    { 0xd, 1, R_EBX, ~0u, 0, "per vCPU: compacted size follows the guest's XCR0" },
-    { 0xd, 1, R_ECX | R_EDX, ~0u, 0,
-      "no IA32_XSS: supervisor states (PT, CET) are not exposed" },
-    { 0xf, SUB_ANY, R_ALL, ~0u, 0, "no RDT monitoring (leaf 7)" },
-    { 0x10, SUB_ANY, R_ALL, ~0u, 0, "no RDT allocation (leaf 7)" },
-    { 0x12, SUB_ANY, R_ALL, ~0u, 0, "no SGX (leaf 7)" },
-    { 0x14, SUB_ANY, R_ALL, ~0u, 0, "no Intel PT (leaf 7)" },
-    { 0x1a, SUB_ANY, R_ALL, ~0u, 0, "no hybrid core types (leaf 7)" },
-    { 0x1b, SUB_ANY, R_ALL, ~0u, 0, "no PCONFIG (leaf 7)" },
-    { 0x1f, SUB_ANY, R_ALL, ~0u, 0, "per VM: synthesized x2APIC topology" },
-    { 0x40000000, SUB_ANY, R_EAX, ~0u, CPU_POLICY_HV_MAX, "highest hypervisor leaf" },
-    { 0x40000000, SUB_ANY, R_EBX, ~0u, SIG4('F', 'e', 'r', 'r'), "signature FerryFerryFe" },
-    { 0x40000000, SUB_ANY, R_ECX, ~0u, SIG4('y', 'F', 'e', 'r'), "signature FerryFerryFe" },
-    { 0x40000000, SUB_ANY, R_EDX, ~0u, SIG4('r', 'y', 'F', 'e'), "signature FerryFerryFe" },
-    { 0x40000001, SUB_ANY, R_EAX, ~0u, CPU_POLICY_VERSION, "ferry CPU policy version" },
-    { 0x80000001, SUB_ANY, R_ECX, E1_ECX_SVM, 0, "no nested SVM" },
-    { 0x80000001, SUB_ANY, R_ECX, E1_ECX_PERFCTR, 0, "no virtual PMU: AMD counter extensions" },
-    { 0x8000000a, SUB_ANY, R_ALL, ~0u, 0, "no nested virtualization: no SVM features" },
-    { 0x8000001e, SUB_ANY, R_ALL, ~0u, 0, "per vCPU: extended APIC ID and topology" },
-    { 0x80000020, SUB_ANY, R_ALL, ~0u, 0, "no AMD platform QoS (leaf 7 RDT bits)" },
-};
-
-/* Leaves filled in per vCPU: stored even when the rules leave them zero. */
-static bool leaf_dynamic(uint32_t leaf)
+bool cpu_policy_leaf_dynamic(uint32_t leaf)
 {
     return leaf == 0xb || leaf == 0x1f || leaf == 0x8000001e;
 }
@@ -177,8 +83,8 @@ static void rules_apply(const struct cpu_rule *rules, size_t n, uint32_t leaf,
     }
 }
 
-static const struct cpuid_leaf *policy_find(const struct cpu_policy *p, uint32_t leaf,
-                                            uint32_t subleaf)
+const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t leaf,
+                                         uint32_t subleaf)
 {
     for (unsigned i = 0; i < p->nleaves; i++) {
         const struct cpuid_leaf *e = &p->leaves[i];
@@ -195,8 +101,8 @@ static int policy_add(struct cpu_policy *p, uint32_t leaf, uint32_t subleaf, boo
 {
     struct cpuid_leaf *e;
 
-    rules_apply(host_rules, ARRAY_SIZE(host_rules), leaf, subleaf, &r);
-    if (regs_zero(&r) && !leaf_dynamic(leaf))
+    rules_apply(cpu_host_rules, cpu_host_nrules, leaf, subleaf, &r);
+    if (regs_zero(&r) && !cpu_policy_leaf_dynamic(leaf))
         return 0;
     if (p->nleaves == CPU_POLICY_MAX_LEAVES)
         return -ENOSPC;
@@ -237,7 +143,7 @@ static int snap_one(struct snap *s, uint32_t leaf, uint32_t subleaf, bool has_su
 /* XSAVE sub-leaf i >= 2 is valid when bit i is supported in XCR0 or IA32_XSS (after the rules). */
 static bool xsave_sub_valid(const struct cpu_policy *p, uint32_t i)
 {
-    const struct cpuid_leaf *s0 = policy_find(p, 0xd, 0), *s1 = policy_find(p, 0xd, 1);
+    const struct cpuid_leaf *s0 = cpu_policy_find(p, 0xd, 0), *s1 = cpu_policy_find(p, 0xd, 1);
     uint64_t mask = 0;
 
     if (s0)
@@ -329,7 +235,7 @@ int cpu_policy_from_host(struct cpu_policy *p, cpuid_raw_fn raw, void *ctx)
         log_err("cpu_policy", "host CPUID needs more than %d leaves", CPU_POLICY_MAX_LEAVES);
         return rc;
     }
-    e = policy_find(p, 0xd, 0);
+    e = cpu_policy_find(p, 0xd, 0);
     if (e)
         p->xcr0_mask = e->regs.eax | (uint64_t)e->regs.edx << 32;
     log_info("cpu_policy", "%s: %s, max leaf 0x%x/0x%x, %u leaves, xcr0 0x%llx", p->name,
@@ -407,12 +313,17 @@ static void policy_dynamic(const struct cpu_policy *p, uint32_t leaf, uint32_t s
     case 1:
         out->ebx |= (vcpu & 0xffu) << 24 | count << 16;
         out->edx |= nvcpus > 1 ? L1_EDX_HTT : 0;
-        out->ecx |= (cr4 & CR4_OSXSAVE) ? L1_ECX_OSXSAVE : 0;
+        if ((out->ecx & L1_ECX_XSAVE) && (cr4 & CR4_OSXSAVE))
+            out->ecx |= L1_ECX_OSXSAVE;         /* SDM: OSXSAVE is CR4.OSXSAVE, with XSAVE */
         break;
     case 0xb:
     case 0x1f:
-        if (policy_find(p, leaf, 0))
+        if (cpu_policy_find(p, leaf, 0))
             policy_topology(subleaf, vcpu, nvcpus, out);
+        break;
+    case 7:
+        if (subleaf == 0 && (out->ecx & L7_ECX_PKU) && (cr4 & CR4_PKE))
+            out->ecx |= L7_ECX_OSPKE;           /* SDM: OSPKE is CR4.PKE, with PKU */
         break;
     case 0xd:
         if (subleaf == 0) {
@@ -423,7 +334,7 @@ static void policy_dynamic(const struct cpu_policy *p, uint32_t leaf, uint32_t s
         }
         break;
     case 0x8000001e:
-        if (!policy_find(p, leaf, 0))
+        if (!cpu_policy_find(p, leaf, 0))
             break;
         out->eax = vcpu;            /* APM E.4.24: extended APIC ID */
         out->ebx = vcpu & 0xffu;    /* compute unit ID; one thread per unit */
@@ -445,10 +356,79 @@ void cpu_policy_cpuid(const struct cpu_policy *p, uint32_t leaf, uint32_t sublea
     } else if (leaf > HV_LAST && (leaf < EXT_BASE || leaf > p->max_ext)) {
         return;
     }
-    e = policy_find(p, leaf, subleaf);
-    if (!e && !leaf_dynamic(leaf))
+    e = cpu_policy_find(p, leaf, subleaf);
+    if (!e && !cpu_policy_leaf_dynamic(leaf))
         return;
     if (e)
         *out = e->regs;
     policy_dynamic(p, leaf, subleaf, vcpu, nvcpus, guest_cr4, guest_xcr0, out);
+}
+
+bool cpu_policy_has(const struct cpu_policy *p, enum cpu_feat f)
+{
+    const struct cpu_feat_info *fi = &cpu_feat_table[f];
+    const struct cpuid_leaf *e;
+
+    if (fi->flags)
+        return false;
+    e = cpu_policy_find(p, fi->leaf, fi->subleaf);
+    if (!e)
+        return false;
+    return cpu_feat_in_regs(f, (const uint32_t[4]){ e->regs.eax, e->regs.ebx, e->regs.ecx,
+                                                     e->regs.edx });
+}
+
+/*
+ * SDM Vol. 1 13.3 and XSETBV: x87 always; AVX needs SSE; MPX's two components
+ * together; AVX-512's three together and with SSE and AVX; AMX's two together.
+ * And nothing the policy does not offer.
+ */
+bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t x)
+{
+    if (!(x & 1) || (x & ~p->xcr0_mask))
+        return false;
+    if ((x & 4) && !(x & 2))
+        return false;
+    if ((x & 0x18) && (x & 0x18) != 0x18)
+        return false;
+    if ((x & 0xe0) && ((x & 0xe0) != 0xe0 || (x & 6) != 6))
+        return false;
+    return !(x & 0x60000) || (x & 0x60000) == 0x60000;
+}
+
+struct cpu_policy_fms cpu_policy_fms(const struct cpu_policy *p)
+{
+    const struct cpuid_leaf *e = cpu_policy_find(p, 1, 0);
+    uint32_t a = e ? e->regs.eax : 0, base = a >> 8 & 0xf;
+    struct cpu_policy_fms f = { .family = base, .model = a >> 4 & 0xf, .stepping = a & 0xf };
+
+    if (base == 0xf)
+        f.family += a >> 20 & 0xff;
+    if (base == 0x6 || base == 0xf)
+        f.model |= (a >> 16 & 0xf) << 4;
+    return f;
+}
+
+void cpu_policy_set_arch_caps(struct cpu_policy *p, uint64_t host_value)
+{
+    p->arch_caps = 0;
+    if (cpu_policy_has(p, CPU_FEAT_ARCH_CAPABILITIES))
+        p->arch_caps = host_value & (CPU_ARCH_CAPS_NOT_AFFECTED | CPU_ARCH_CAPS_AFFECTED);
+}
+
+/* Features whose register state is an XSAVE component: unusable unless XCR0 can enable it. */
+static const struct { enum cpu_feat f; uint64_t xcr0; } state_features[] = {
+    { CPU_FEAT_AVX, 0x4 }, { CPU_FEAT_MPX, 0x18 }, { CPU_FEAT_AVX512F, 0xe0 },
+    { CPU_FEAT_PKU, 0x200 }, { CPU_FEAT_AMX_TILE, 0x60000 },
+};
+
+void cpu_policy_features(const struct cpu_policy *p, struct cpu_featset *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned f = 0; f < CPU_FEAT_COUNT; f++)
+        if (cpu_policy_has(p, f))
+            cpu_featset_add(out, f);
+    for (size_t i = 0; i < ARRAY_SIZE(state_features); i++)
+        if ((p->xcr0_mask & state_features[i].xcr0) != state_features[i].xcr0)
+            cpu_featset_del(out, state_features[i].f);
 }

@@ -5,6 +5,8 @@
 
 #include "arch/x86_64/fpu.h"
 #include "hv/config.h"
+#include "hv/cpu_baseline.h"
+#include "hv/cpu_policy_codec.h"
 #include "hv/log.h"
 #include "hv/mem.h"
 #include "hv/mig_auth.h"
@@ -20,7 +22,7 @@ struct dst_mig {
     struct mig_auth auth;
     struct mig_decoder dec;
     struct mig_enc enc;
-    uint8_t out[1024];
+    uint8_t out[MIG_QUERY_DATA_MAX + 512];   /* a QUERY_REPLY with a CPU policy fits */
     size_t out_len, out_off;
     struct vm *vm;
     char name[VM_NAME_MAX];
@@ -89,7 +91,24 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
-    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1 };
+    /* The VM keeps its exact CPU (vendor, family, features): this host must offer all of it. */
+    static struct cpu_policy vmpol, hostpol;
+    static char missing[200];
+    if (cpu_policy_deserialize(&vmpol, h.policy, h.policy_len)) {
+        refuse(d, MIG_REC_REFUSE, "bad CPU policy in HELLO");
+        return 0;
+    }
+    if (vm_host_policy(&hostpol)) {
+        refuse(d, MIG_REC_REFUSE, "this host's CPUID does not fit a CPU policy");
+        return 0;
+    }
+    if (cpu_policy_check_host(&vmpol, &hostpol, missing, sizeof(missing))) {
+        snprintf(err, sizeof(err), "cpu missing=%s", missing);
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
+    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1,
+                             .policy = &vmpol };
     strcpy(cfg.name, d->name);
     if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
         refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
@@ -167,6 +186,17 @@ static int on_query(struct dst_mig *d, const struct mig_record *r)
     size_t n;
     if (mig_parse_query(r, &kind, &arg, &n))
         return -EBADMSG;
+    static uint8_t blob[CPU_POLICY_BLOB_MAX];
+    static struct cpu_policy hostpol;
+    int len = 0;
+    if (kind == MIG_QUERY_CPU && n == 0) {          /* for `cpu baseline compute` */
+        status = MIG_QSTAT_UNKNOWN;
+        if (!vm_host_policy(&hostpol) &&
+            (len = cpu_policy_serialize(&hostpol, blob, sizeof(blob))) > 0)
+            status = MIG_QSTAT_OK;
+        else
+            len = 0;
+    }
     if (kind == MIG_QUERY_MIGRATION && n == MIG_AUTH_NONCE_SIZE) {
         status = MIG_QSTAT_UNKNOWN;
         for (unsigned i = 0; i < DST_COMMITTED_KEEP; i++)
@@ -180,7 +210,7 @@ static int on_query(struct dst_mig *d, const struct mig_record *r)
     }
     log_info("migrate", "query %u answered %u", kind, status);
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
-    if (mig_rec_query_reply(&d->enc, kind, status, NULL, 0))
+    if (mig_rec_query_reply(&d->enc, kind, status, len ? blob : NULL, (size_t)len))
         return -ENOSPC;
     mig_dec_sent(&d->dec, MIG_REC_QUERY_REPLY);
     d->out_len += d->enc.len;
@@ -244,7 +274,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_VCPU:
         if (mig_parse_vcpu(r, &idx, &st) || idx >= d->vm->nvcpus)
             return -EBADMSG;
-        if (st.xcr0 & ~fpu_xcr0_supported())
+        if ((st.xcr0 & ~fpu_xcr0_supported()) || (st.xcr0 && !cpu_policy_xcr0_ok(&d->vm->policy, st.xcr0)))
             return -EINVAL;                     /* the policy check should have refused it */
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;

@@ -11,6 +11,7 @@
 
 #include "arch/x86_64/fpu.h"
 #include "hv/config.h"
+#include "hv/cpu_policy_codec.h"
 #include "hv/dirty.h"
 #include "hv/log.h"
 #include "hv/mem.h"
@@ -65,6 +66,7 @@ struct src_mig {
     uint32_t reply_status;
     uint64_t resolve_until, retry_at;
     char commit_reason[120];
+    uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
     char reason[160];
 };
 
@@ -267,8 +269,11 @@ static int on_record(const struct mig_record *r, void *ctx)
         /* The target discarded the VM (it says so only before it runs it): resume here. */
         if (s->st == S_COMMIT)
             s->st = S_FINAL;
-        fail(s, "%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
-             (int)why_len, why);
+        if (r->type == MIG_REC_REFUSE && why_len > 12 && !memcmp(why, "cpu missing=", 12))
+            fail(s, "%.*s", (int)why_len, why);        /* reason=cpu missing=avx2,bmi2 */
+        else
+            fail(s, "%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
+                 (int)why_len, why);
         return -ECANCELED;
     case MIG_REC_COMMIT_ACK:
         s->acked = true;
@@ -506,8 +511,13 @@ static void send_hello(struct src_mig *s)
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
                            .mem_bytes = s->vm->mem_size, .ndevices = 1 };
     strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
-    h.policy = (const uint8_t *)s->vm->policy.vendor;
-    h.policy_len = 12;
+    int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
+    if (n < 0) {
+        fail(s, "cannot encode the CPU policy (%d)", n);
+        return;
+    }
+    h.policy = s->policy;
+    h.policy_len = (uint32_t)n;
     h.devices[0] = (struct mig_dev_id){ MIG_DEV_UART16550, 0 };
     emit_begin(s);
     mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);

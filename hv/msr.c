@@ -3,8 +3,18 @@
  * SYSENTER, FS/GS base, the SYSCALL MSRs, KERNEL_GS_BASE, TSC_AUX: the
  * backend keeps them, in the VMCS/VMCB or lazily in the CPU), and those
  * emulated here (APIC base, feature control, MTRRs, ...).
+ *
+ * Every MSR follows the VM's CPU policy as on hardware: one whose feature the
+ * policy hides does not exist (#GP; msr_features), EFER bits need theirs, and
+ * the Intel-only ones (FEATURE_CONTROL, MISC_ENABLE) do not exist for a VM with
+ * another vendor string. Values that describe features come from the policy:
+ * IA32_ARCH_CAPABILITIES is the policy's arch_caps; IA32_MISC_ENABLE shows
+ * MONITOR/MWAIT enabled only with MONITOR (never, today), XD disabled without
+ * NX, no EIST, no CPUID limit, no PMU (SDM Vol. 4 Table 2-2). Features whose
+ * MSRs are not virtualized are hidden by the host rules (cpu_host_rules.c).
  */
 #include <errno.h>
+#include <string.h>
 
 #include "arch/x86_64/cpu.h"
 #include "hv/msr.h"
@@ -18,9 +28,59 @@
 #define MSR_SYSENTER_CS    0x174
 #define MSR_SYSENTER_ESP   0x175
 #define MSR_SYSENTER_EIP   0x176
+#define MSR_ARCH_CAPS      0x10a
 #define MSR_MISC_ENABLE    0x1a0
 #define MSR_PAT            0x277
 #define MSR_MTRR_DEF_TYPE  0x2ff
+
+#define EFER_SCE   (1ull << 0)
+#define EFER_LME   (1ull << 8)
+#define EFER_LMA   (1ull << 10)
+#define MISC_FAST_STRINGS  (1ull << 0)
+#define MISC_BTS_UNAVAIL   (1ull << 11)
+#define MISC_PEBS_UNAVAIL  (1ull << 12)
+#define MISC_MONITOR       (1ull << 18)
+#define MISC_XD_DISABLE    (1ull << 34)
+
+/* An MSR exists for the guest only with one of these features (-1: no second choice). */
+static const struct { uint32_t msr; int16_t feat, alt; } msr_features[] = {
+    { MSR_TSC, CPU_FEAT_TSC, -1 },
+    { MSR_APIC_BASE, CPU_FEAT_APIC, -1 },
+    { MSR_MTRRCAP, CPU_FEAT_MTRR, -1 },
+    { MSR_MTRR_DEF_TYPE, CPU_FEAT_MTRR, -1 },
+    { MSR_SYSENTER_CS, CPU_FEAT_SEP, -1 },
+    { MSR_SYSENTER_ESP, CPU_FEAT_SEP, -1 },
+    { MSR_SYSENTER_EIP, CPU_FEAT_SEP, -1 },
+    { MSR_PAT, CPU_FEAT_PAT, -1 },
+    { MSR_ARCH_CAPS, CPU_FEAT_ARCH_CAPABILITIES, -1 },
+    { MSR_STAR, CPU_FEAT_SYSCALL, -1 },
+    { MSR_LSTAR, CPU_FEAT_SYSCALL, -1 },
+    { MSR_CSTAR, CPU_FEAT_SYSCALL, -1 },
+    { MSR_SFMASK, CPU_FEAT_SYSCALL, -1 },
+    { MSR_FS_BASE, CPU_FEAT_LM, -1 },
+    { MSR_GS_BASE, CPU_FEAT_LM, -1 },
+    { MSR_KERNEL_GS_BASE, CPU_FEAT_LM, -1 },
+    { MSR_TSC_AUX, CPU_FEAT_RDTSCP, CPU_FEAT_RDPID },
+};
+
+static bool msr_exists(const struct cpu_policy *p, uint32_t msr)
+{
+    if (msr == MSR_FEATURE_CTL || msr == MSR_MISC_ENABLE)
+        return !strcmp(p->vendor, "GenuineIntel");
+    for (size_t i = 0; i < sizeof(msr_features) / sizeof(msr_features[0]); i++)
+        if (msr_features[i].msr == msr)
+            return cpu_policy_has(p, msr_features[i].feat) ||
+                   (msr_features[i].alt >= 0 && cpu_policy_has(p, msr_features[i].alt));
+    return true;                        /* not tied to a feature; the allow-list decides */
+}
+
+/* EFER bits the guest may set: SCE with SYSCALL, LME (and LMA) with LM, NXE with NX. */
+static uint64_t efer_writable(const struct cpu_policy *p)
+{
+    return (cpu_policy_has(p, CPU_FEAT_SYSCALL) ? EFER_SCE : 0) |
+           (cpu_policy_has(p, CPU_FEAT_LM) ? EFER_LME : 0) |
+           (cpu_policy_has(p, CPU_FEAT_NX) ? EFER_NXE : 0);
+}
 
 static bool canonical(uint64_t a) { return (uint64_t)((int64_t)(a << 16) >> 16) == a; }
 
@@ -70,15 +130,22 @@ static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
     if (msr == MSR_TSC_AUX && *val >> 32)
         return -EPERM;
     if (msr == MSR_EFER) {
-        /* SCE, LME, NXE are the guest's; LMA follows paging and is kept. */
-        const uint64_t efer_rw = 1 | (1 << 8) | (1 << 11);
-        if (*val & ~(efer_rw | (1 << 10)))
+        /* SCE, LME, NXE are the guest's (as the policy allows); LMA follows paging, kept. */
+        const uint64_t efer_rw = efer_writable(&v->vm->policy);
+        if (*val & ~(efer_rw | EFER_LMA))
             return -EPERM;
-        *val = (*val & efer_rw) | (s.efer & (1 << 10));
+        *val = (*val & efer_rw) | (s.efer & EFER_LMA);
     }
     *f = *val;
     hv_ops->vcpu_set_state(v, &s);
     return 0;
+}
+
+uint64_t msr_misc_enable(const struct cpu_policy *p)
+{
+    return MISC_FAST_STRINGS | MISC_BTS_UNAVAIL | MISC_PEBS_UNAVAIL |
+           (cpu_policy_has(p, CPU_FEAT_MONITOR) ? MISC_MONITOR : 0) |
+           (cpu_policy_has(p, CPU_FEAT_NX) ? 0 : MISC_XD_DISABLE);
 }
 
 static int emulated_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
@@ -114,9 +181,13 @@ static int emulated_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
             *val = v->mtrr_def_type;
         return 0;
     case MSR_MISC_ENABLE:
-        /* fast strings; BTS and PEBS unavailable */
         if (!write)
-            *val = 1 | (1 << 11) | (1 << 12);
+            *val = msr_misc_enable(&v->vm->policy);
+        return 0;                               /* writes are ignored */
+    case MSR_ARCH_CAPS:
+        if (write)
+            return -EPERM;                      /* read-only */
+        *val = v->vm->policy.arch_caps;
         return 0;
     default:
         return -EPERM;
@@ -128,6 +199,8 @@ int msr_access(struct vcpu *v, uint32_t msr, bool write)
     uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
     int rc;
 
+    if (!msr_exists(&v->vm->policy, msr))
+        return -EPERM;
     rc = state_msr(v, msr, write, &val);
     if (rc == 1)
         rc = emulated_msr(v, msr, write, &val);

@@ -165,15 +165,23 @@ static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
     return true;
 }
 
+/*
+ * XSETBV always exits. A policy without XSAVE (x86-64-v1/v2) makes it #UD, as
+ * on a CPU without XSAVE: ferry cannot stop the guest setting CR4.OSXSAVE, so
+ * the exit is where the hidden feature is refused. Otherwise XCR0 must be
+ * architecturally valid and within the policy's mask (#GP).
+ */
 static bool handle_xsetbv(struct vcpu *v, struct hv_exit *ex)
 {
     uint64_t x = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
-    uint64_t allowed = v->vm->policy.xcr0_mask & fpu_xcr0_supported();
-    /* SDM XSETBV: x87 always on; AVX needs SSE; AVX-512 components all or none, and need AVX. */
-    bool ok = (uint32_t)v->gpr[GPR_RCX] == 0 && (x & 1) && !(x & ~allowed) &&
-              (!(x & 4) || (x & 2)) &&
-              ((x & 0xe0) == 0 || ((x & 0xe0) == 0xe0 && (x & 4)));
-    if (!ok) {
+    const struct cpu_policy *p = &v->vm->policy;
+
+    if (!cpu_policy_has(p, CPU_FEAT_XSAVE)) {
+        inject_fault(v, 6, false, 0);
+        return true;
+    }
+    if ((uint32_t)v->gpr[GPR_RCX] != 0 || !cpu_policy_xcr0_ok(p, x) ||
+        (x & ~fpu_xcr0_supported())) {
         vcpu_inject_gp(v);
         return true;
     }

@@ -11,6 +11,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
 #include "hv/config.h"
+#include "hv/cpu_baseline.h"
 #include "hv/guest_boot.h"
 #include "hv/host.h"
 #include "hv/log.h"
@@ -28,6 +29,16 @@ static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
     (void)ctx;
     struct cpuid_regs r = cpuid(leaf, sub);
     return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
+}
+
+int vm_host_policy(struct cpu_policy *p)
+{
+    int rc = cpu_policy_from_host(p, host_cpuid, NULL);
+
+    /* The CPUID bit says the MSR exists (SDM Vol. 4 2.1). */
+    if (!rc && cpu_policy_has(p, CPU_FEAT_ARCH_CAPABILITIES))
+        cpu_policy_set_arch_caps(p, rdmsr(MSR_IA32_ARCH_CAPABILITIES));
+    return rc;
 }
 
 static int uart_port_io(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val)
@@ -98,6 +109,33 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
     return 0;
 }
 
+/* The VM's CPU policy: the given one, or the host's cut down to the baseline in cfg->cpu. */
+static int setup_policy(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *name = cfg->cpu[0] ? cfg->cpu : CPU_BASELINE_HOST;
+    char missing[96];                   /* err is 160: room for the words around it */
+    int rc;
+
+    if (cfg->policy) {
+        vm->policy = *cfg->policy;
+        return 0;
+    }
+    if ((rc = vm_host_policy(&vm->policy))) {
+        snprintf(err, errlen, "this host's CPUID does not fit a CPU policy (%d)", rc);
+        return rc;
+    }
+    rc = cpu_policy_apply_baseline(&vm->policy, name, missing, sizeof(missing));
+    if (rc == -ENOENT)
+        snprintf(err, errlen, "no CPU baseline '%s' (see cpu baselines)", name);
+    else if (rc == -ENODATA)
+        snprintf(err, errlen, "the cluster CPU baseline is not set (cpu baseline set cluster)");
+    else if (rc == -ENOTSUP)
+        snprintf(err, errlen, "this host cannot run CPU baseline %s: missing=%s", name, missing);
+    else if (rc)
+        snprintf(err, errlen, "cannot apply CPU baseline %s (%d)", name, rc);
+    return rc;
+}
+
 static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen, uint64_t *entry)
 {
     const void *img;
@@ -146,6 +184,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
     vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
+    if ((rc = setup_policy(vm, cfg, err, errlen)))
+        goto fail;
 
     /* NUMA placement (hv/numa.h): one node if it fits, else spanning if allowed. */
     struct numa_host nh;
@@ -182,7 +222,6 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     entry = 0;
     if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
         goto fail;
-    cpu_policy_from_host(&vm->policy, host_cpuid, NULL);
     uart_dev_init(&vm->uart);
     vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
     if ((rc = hv_ops->vm_init(vm))) {
@@ -203,8 +242,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         }
     char nodes[32];
     vm_nodes(vm, nodes, sizeof(nodes));
-    log_info("vm", "created %s: %llu MiB on node %s, %u vcpus, image %s", vm->name,
-             (unsigned long long)cfg->mem_mib, nodes, vm->nvcpus, vm->image);
+    log_info("vm", "created %s: %llu MiB on node %s, %u vcpus, image %s, cpu %s", vm->name,
+             (unsigned long long)cfg->mem_mib, nodes, vm->nvcpus, vm->image, vm->policy.name);
     return 0;
 fail:
     free_vm(vm);

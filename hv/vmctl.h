@@ -14,6 +14,8 @@ struct vm_config {
     int node;                   /* -1: placed by hv/numa.c; else pinned */
     char image[48];
     char args[256];
+    char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
+    const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
 };
 
 /* Each returns 0, or a negative errno with a one-line reason in err. */
@@ -26,5 +28,8 @@ const char *vm_state_name(enum vm_state s);
 /* "0", or "1+0" when the VM's memory spans nodes (the vCPUs' node first). */
 void vm_nodes(const struct vm *vm, char *buf, size_t n);
 int vm_save_vcpus(struct vm *vm);
+
+/* This host's own CPU policy ("host": CPUID after the host rules, IA32_ARCH_CAPABILITIES). */
+int vm_host_policy(struct cpu_policy *p);
 
 #endif

@@ -201,3 +201,50 @@ def test_vtx_hosts_migrate_through_bxhub(workdir, hosts, bxhub):
     mine = [x for x in tgt if x["vcpu"] == 0]
     assert mine[0]["seq"] > src[-1]["seq"] and mine[0]["tsc"] > src[-1]["tsc"], (src[-1], mine[0])
     assert all(x["check"] == "ok" for x in tgt), tgt
+
+
+def test_cross_vendor_vtx_to_amdv_and_back(workdir, hosts, bxhub):
+    """A memtest VM on the x86-64-v2 baseline moves from a Bochs VT-x host (Intel) to a QEMU
+    AMD-V host and back over one bxhub segment: the arch-neutral vCPU record, the XSAVE area
+    trimmed to the VM's XCR0 and the VM's own CPU policy make the trip; heartbeats go on with
+    the same sequence, check=ok, the TSC forward, and the guest keeps its Intel CPUID."""
+    from ferryhost import BochsHost, QemuHost
+    from test_net import esp_with_config
+    a = BochsHost(workdir, name="vmx", config=["ip=10.0.6.1/24", KEY],
+                  e1000=("b0:c4:20:00:00:21", bxhub))
+    q = QemuHost(workdir, smp=2, mem_mb=256, name="svm",
+                 esp=esp_with_config(workdir, "svm", ["ip=10.0.6.2/24", KEY]),
+                 extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
+                        f"local.port={bxhub + 2},remote.type=inet,remote.host=127.0.0.1,"
+                        f"remote.port={bxhub + 3}",
+                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:22"])
+    hosts.extend([a, q])
+    a.start()
+    q.start()
+    a.wait_prompt()
+    q.wait_prompt()
+    q.command("ping 10.0.6.1 2", timeout=60)            # bxhub learns both MACs
+    # Slow writer: the Bochs side receives at ~0.1 MiB/s of host time.
+    out = a.command('vm create m mem=4 cpu=x86-64-v2 args="hb=1 pages=2 delay=20000000"')
+    assert out.strip() == "vm m: ok", out
+    a.command("vm start m")
+    policy = a.command("cpu show m")
+    assert "vendor GenuineIntel" in policy, policy
+    src = [x for x in a.wait_heartbeats("m", 0, 2, timeout=180) if x["vcpu"] == 0]
+    a.command("migrate m 10.0.6.2")
+    line = wait_result(a, timeout=600)
+    assert line.startswith("migrate: done vm=m "), line
+    print(f"\nVT-x -> AMD-V: {line}")
+    assert names(a) == [] and names(q) == ["m"]
+    assert q.command("cpu show m") == policy            # still the Intel v2 CPU
+    tgt = [x for x in q.wait_heartbeats("m", 0, src[-1]["seq"] + 2, timeout=120) if x["vcpu"] == 0]
+    assert tgt[0]["seq"] > src[-1]["seq"] and tgt[0]["tsc"] > src[-1]["tsc"], (src[-1], tgt[0])
+    assert all(x["check"] == "ok" for x in tgt), tgt
+    q.command("migrate m 10.0.6.1")
+    line = wait_result(q, timeout=900)
+    assert line.startswith("migrate: done vm=m "), line
+    print(f"AMD-V -> VT-x: {line}")
+    assert names(q) == [] and names(a) == ["m"]
+    back = [x for x in a.wait_heartbeats("m", 0, tgt[-1]["seq"] + 1, timeout=300) if x["vcpu"] == 0]
+    assert back[-1]["seq"] > tgt[-1]["seq"] and back[-1]["tsc"] > tgt[-1]["tsc"], (tgt[-1], back)
+    assert all(x["check"] == "ok" for x in back), back

@@ -1,5 +1,5 @@
 /*
- * Host tests for hv/cpu_policy.c. The host's CPUID is a fake driven by a
+ * Host tests for hv/cpu_policy.c. The host's CPUID is a fake (fake_cpuid.c) driven by a
  * table (intel_host, amd_host: values modelled on real parts, with VMX / SVM,
  * SGX, PT, RDT, a PMU and an XSAVE layout with AVX at offset 576 size 256).
  * Like hardware, the fake answers a basic leaf above its maximum with the
@@ -18,140 +18,27 @@
 #include <string.h>
 
 #include "hv/cpu_policy.h"
+#include "fake_cpuid.h"
 #include "support.h"
 
-#define ANY 0xffffffffu
 #define BIT(n) (1u << (n))
 #define CR4_OSXSAVE (1ull << 18)
-
-struct fake_leaf { uint32_t leaf, sub; struct cpuid_out r; };
-
-struct fake_host {
-    const struct fake_leaf *t;
-    size_t n;
-    bool noisy;
-    unsigned calls;
-};
-
-static const struct fake_leaf intel_host[] = {
-    { 0x0, ANY, { 0x16, 0x756e6547, 0x6c65746e, 0x49656e69 } },    /* GenuineIntel */
-    { 0x1, ANY, { 0x000906ea, 0x05100800, 0x7ffafbff, 0xbfebfbff } },
-    { 0x2, ANY, { 0x00feff01, 0xf0, 0, 0 } },
-    { 0x4, 0, { 0x1c004121, 0x01c0003f, 0x3f, 0 } },
-    { 0x4, 1, { 0x1c004122, 0x01c0003f, 0x3f, 0 } },
-    { 0x4, 2, { 0x1c004143, 0x00c0003f, 0x3ff, 0 } },
-    { 0x4, 3, { 0x1c03c163, 0x02c0003f, 0x2fff, 6 } },
-    { 0x4, 5, { 0x1c004121, 0x1, 0x2, 0x3 } },          /* past the null entry: undefined */
-    { 0x5, ANY, { 0x40, 0x40, 3, 0x11142120 } },
-    { 0x6, ANY, { 0x27f7, 2, 9, 0 } },
-    { 0x7, 0, { 0, 0x029cffbf, 0x40000024, 0xbc048400 } },
-    { 0xa, ANY, { 0x07300404, 0, 0, 0x603 } },
-    { 0xb, 0, { 1, 2, 0x100, 5 } },
-    { 0xb, 1, { 4, 12, 0x201, 5 } },
-    { 0xb, 2, { 0, 0, 2, 5 } },
-    { 0xd, 0, { 0x23f, 0x340, 0xa88, 0 } },
-    { 0xd, 1, { 0xf, 0x3c0, 0x100, 0 } },
-    { 0xd, 2, { 256, 576, 0, 0 } },                                /* AVX */
-    { 0xd, 3, { 64, 960, 0, 0 } },                                 /* MPX BNDREGS */
-    { 0xd, 4, { 16, 1024, 0, 0 } },                                /* MPX BNDCSR */
-    { 0xd, 5, { 64, 1088, 0, 0 } },                                /* AVX-512 opmask */
-    { 0xd, 8, { 128, 0, 1, 0 } },                                  /* PT, supervisor */
-    { 0xd, 9, { 8, 2688, 2, 0 } },                                 /* PKRU, 64-aligned */
-    { 0x12, 0, { 1, 0, 0, 0x241f } },
-    { 0x14, 0, { 1, 0xf, 7, 0 } },
-    { 0x14, 1, { 0x02490002, 0x003f3fff, 0, 0 } },
-    { 0x15, ANY, { 2, 0x11c, 0, 0 } },
-    { 0x16, ANY, { 0xe10, 0x1194, 0x64, 0 } },
-    { 0x40000000, ANY, { 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d } }, /* KVMKVMKVM */
-    { 0x80000000, ANY, { 0x80000008, 0, 0, 0 } },
-    { 0x80000001, ANY, { 0, 0, 0x121, 0x2c100800 } },
-    { 0x80000002, ANY, { 0x65746e49, 0x2952286c, 0x726f4320, 0x4d542865 } },
-    { 0x80000006, ANY, { 0, 0, 0x01006040, 0 } },
-    { 0x80000007, ANY, { 0, 0, 0, 0x100 } },
-    { 0x80000008, ANY, { 0x3027, 0, 0, 0 } },
-};
-
-static const struct fake_leaf amd_host[] = {
-    { 0x0, ANY, { 0x10, 0x68747541, 0x444d4163, 0x69746e65 } },    /* AuthenticAMD */
-    { 0x1, ANY, { 0x00a20f12, 0x02100800, 0x7ef8320b, 0x178bfbff } },
-    { 0x5, ANY, { 0x40, 0x40, 3, 0x11 } },
-    { 0x6, ANY, { 4, 0, 1, 0 } },
-    { 0x7, 0, { 0, 0x219c97a9, 0x0040068c, 0x10 } },
-    { 0xb, 0, { 1, 2, 0x100, 2 } },
-    { 0xb, 1, { 7, 32, 0x201, 2 } },
-    { 0xd, 0, { 0x7, 0x340, 0x340, 0 } },
-    { 0xd, 1, { 0xf, 0x340, 0x1800, 0 } },
-    { 0xd, 2, { 256, 576, 0, 0 } },
-    { 0xd, 11, { 16, 0, 1, 0 } },                                  /* CET_U, supervisor */
-    { 0xd, 12, { 24, 0, 1, 0 } },                                  /* CET_S, supervisor */
-    { 0xf, 0, { 0, 0xff, 0, 2 } },
-    { 0xf, 1, { 0, 0x7f, 0x1ff, 7 } },
-    { 0x10, 0, { 0, 2, 0, 0 } },
-    { 0x10, 1, { 0xf, 0, 4, 0xf } },
-    { 0x80000000, ANY, { 0x80000028, 0x68747541, 0x444d4163, 0x69746e65 } },
-    { 0x80000001, ANY, { 0x00a20f12, 0x20000000, 0x75c237ff, 0x2fd3fbff } },
-    { 0x80000008, ANY, { 0x3030, 0x791ef257, 0x501f, 0x10000 } },
-    { 0x8000000a, ANY, { 1, 0x8000, 0, 0x1ebfbcff } },
-    { 0x8000001d, 0, { 0x4121, 0x01c0003f, 0x3f, 0 } },
-    { 0x8000001d, 1, { 0x4122, 0x00c0003f, 0x3f, 0 } },
-    { 0x8000001d, 2, { 0x4143, 0x01c0003f, 0x3ff, 2 } },
-    { 0x8000001d, 3, { 0x3c163, 0x03c0003f, 0x7fff, 1 } },
-    { 0x8000001e, ANY, { 2, 0x101, 0, 0 } },
-    { 0x80000020, 0, { 0, 0xe, 0, 0 } },
-    { 0x80000021, ANY, { 0x62fcf, 0x15c, 0, 0 } },
-    { 0x80000022, ANY, { 7, 0x84106, 3, 0 } },                    /* beyond ferry's cap */
-};
-
-/* Intel-like, but claiming basic leaves up to 0x7f (with a leaf 0x1f) and empty extended ones. */
-static const struct fake_leaf wide_host[] = {
-    { 0x0, ANY, { 0x7f, 0x756e6547, 0x6c65746e, 0x49656e69 } },
-    { 0x1, ANY, { 0x000906ea, 0x05100800, 0x7ffafbff, 0xbfebfbff } },
-    { 0x1f, 0, { 1, 2, 0x100, 5 } },
-    { 0x80000000, ANY, { 0x80000021, 0, 0, 0 } },                  /* but no leaves */
-    { 0x1f, 1, { 4, 12, 0x201, 5 } },
-    { 0x40, ANY, { 0xdead, 0xbeef, 1, 2 } },
-    { 0x7f, ANY, { 0x7f7f, 0x7f7f, 0x7f7f, 0x7f7f } },
-};
-
-/* A host with only leaves 0 and 1: no XSAVE leaf, no topology, no extended leaves. */
-static const struct fake_leaf tiny_host[] = {
-    { 0x0, ANY, { 0x1, 0x756e6547, 0x6c65746e, 0x49656e69 } },
-    { 0x1, ANY, { 0x00000663, 0x00000800, 0x80000001, 0x0781abfd } },
-};
 
 static struct cpu_policy pol;
 static struct fake_host host;
 
-static const struct fake_leaf *fake_find(uint32_t leaf, uint32_t sub)
+static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
 {
-    for (size_t i = 0; i < host.n; i++)
-        if (host.t[i].leaf == leaf && (host.t[i].sub == ANY || host.t[i].sub == sub))
-            return &host.t[i];
-    return NULL;
+    assert_ptr_equal(ctx, &host);
+    return fake_cpuid(leaf, sub, ctx);
 }
 
-static struct cpuid_out fake_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
-{
-    struct fake_host *h = ctx;
-    const struct fake_leaf *f, *l0 = fake_find(0, 0);
-    struct cpuid_out zero = { 0 };
-
-    assert_ptr_equal(h, &host);
-    h->calls++;
-    if (h->noisy)
-        return (struct cpuid_out){ ~0u, ~0u, ~0u, ~0u };
-    if (leaf < 0x40000000 && l0 && leaf > l0->r.eax)
-        leaf = l0->r.eax;           /* SDM: highest basic leaf */
-    f = fake_find(leaf, sub);
-    return f ? f->r : zero;
-}
-
-#define LOAD(tbl) load(tbl, sizeof(tbl) / sizeof((tbl)[0]))
+#define LOAD(tbl) load(tbl, tbl##_len)
 
 static void load(const struct fake_leaf *t, size_t n)
 {
     host = (struct fake_host){ .t = t, .n = n };
-    assert_int_equal(cpu_policy_from_host(&pol, fake_cpuid, &host), 0);
+    assert_int_equal(cpu_policy_from_host(&pol, host_cpuid, &host), 0);
     assert_true(pol.nleaves <= CPU_POLICY_MAX_LEAVES);
 }
 
@@ -220,7 +107,10 @@ static void test_vendor_and_max_leaves(void **state)
 
 static void test_vmx_hidden_leaf1(void **state)
 {
-    uint32_t hidden = BIT(3) | BIT(5) | BIT(6) | BIT(21) | BIT(24) | BIT(2) | BIT(15);
+    uint32_t hidden = BIT(3) | BIT(5) | BIT(6) | BIT(21) | BIT(24) | BIT(2) | BIT(15) |
+                      BIT(4) | BIT(7) | BIT(8) | BIT(10) | BIT(11) | BIT(14) | BIT(18);
+    /* DS; MCA, PSN, ACPI, TM, PBE: MSRs ferry does not virtualize; HTT is per VM */
+    uint32_t hidden_edx = BIT(21) | BIT(14) | BIT(18) | BIT(22) | BIT(29) | BIT(31) | BIT(28);
     struct cpuid_out r;
 
     (void)state;
@@ -232,8 +122,10 @@ static void test_vmx_hidden_leaf1(void **state)
     assert_int_equal(r.ecx & ~(hidden | BIT(27) | BIT(31)),
                      0x7ffafbff & ~(hidden | BIT(27) | BIT(31)));   /* the rest kept */
     assert_true(r.ecx & BIT(26));                   /* XSAVE kept */
-    assert_int_equal(r.edx & BIT(21), 0);           /* DS */
-    assert_int_equal(r.edx & ~(BIT(21) | BIT(28)), 0xbfebfbff & ~(BIT(21) | BIT(28)));
+    assert_true(r.ecx & (BIT(12) | BIT(13) | BIT(19) | BIT(20) | BIT(23) | BIT(28)));
+    assert_int_equal(r.edx & hidden_edx, 0);
+    assert_int_equal(r.edx, 0xbfebfbff & ~hidden_edx);
+    assert_true(r.edx & BIT(7));                    /* MCE (the exception) stays */
 }
 
 static void test_svm_hidden(void **state)
@@ -247,7 +139,16 @@ static void test_svm_hidden(void **state)
     assert_int_equal(r.ecx & (BIT(23) | BIT(24) | BIT(28)), 0);   /* PMU extensions */
     assert_true(r.ecx & BIT(0));                    /* LAHF/SAHF kept */
     assert_true(r.ecx & BIT(22));                   /* TOPOEXT kept */
-    assert_int_equal(r.edx, 0x2fd3fbff);
+    /* MSR-backed: extended APIC, OSVW, IBS, SKINIT, WDT, LWP, node ID, BPEXT, PTSC, MWAITX */
+    assert_int_equal(r.ecx & (BIT(3) | BIT(9) | BIT(10) | BIT(12) | BIT(13) | BIT(15) |
+                              BIT(19) | BIT(26) | BIT(27) | BIT(29)), 0);
+    assert_int_equal(r.ecx & (BIT(5) | BIT(6) | BIT(7) | BIT(8)), BIT(5) | BIT(6) | BIT(7) |
+                     BIT(8));                       /* LZCNT SSE4A MISALIGNSSE PREFETCHW */
+    assert_int_equal(r.edx, 0x2fd3fbff & ~BIT(14)); /* AMD's copy of MCA goes with leaf 1's */
+    r = q(0x80000008, 0);
+    assert_int_equal(r.ebx, 0x791ef257u & ~(BIT(1) | BIT(12) | BIT(14) | BIT(15) | BIT(17) |
+                                            BIT(23) | BIT(24) | BIT(25)));
+    assert_true(r.ebx & BIT(2) && r.ebx & BIT(9));  /* XSAVEERPTR, WBNOINVD: kept */
     assert_zero(q(0x8000000a, 0));
     assert_zero(q(0x80000020, 0));
     r = q(1, 0);
@@ -266,7 +167,9 @@ static void test_leaf7_and_dependent_leaves(void **state)
     assert_true(r.ebx & BIT(5));                    /* AVX2 kept */
     assert_int_equal(r.ecx, BIT(2));                /* UMIP kept; WAITPKG, SGX_LC gone */
     assert_int_equal(r.edx & (BIT(15) | BIT(18)), 0);   /* hybrid, PCONFIG */
-    assert_int_equal(r.edx & ~(BIT(15) | BIT(18)), 0xbc048400 & ~(BIT(15) | BIT(18)));
+    /* Of SPEC_CTRL (26), STIBP (27), L1D_FLUSH (28), ARCH_CAPABILITIES (29) and SSBD (31)
+     * only ARCH_CAPABILITIES stays: ferry emulates it; MD_CLEAR (10) is VERW's behaviour. */
+    assert_int_equal(r.edx, BIT(10) | BIT(29));
     assert_zero(q(7, 1));                           /* not stored */
     assert_zero(q(0x12, 0));
     assert_zero(q(0x14, 0));
@@ -358,6 +261,21 @@ static void test_osxsave_follows_cr4(void **state)
     LOAD(amd_host);                                 /* the host had it set */
     assert_int_equal(q(1, 0).ecx & BIT(27), 0);
     assert_true(qv(1, 0, 0, 1, CR4_OSXSAVE, 3).ecx & BIT(27));
+    LOAD(tiny_host);                                /* no XSAVE: never OSXSAVE */
+    assert_int_equal(qv(1, 0, 0, 1, CR4_OSXSAVE, 3).ecx & BIT(27), 0);
+}
+
+static void test_ospke_follows_cr4(void **state)
+{
+    const uint64_t cr4_pke = 1ull << 22;
+
+    (void)state;
+    LOAD(intel_avx512_host);                        /* the host had OSPKE set */
+    assert_int_equal(q(7, 0).ecx & (BIT(3) | BIT(4)), BIT(3));
+    assert_int_equal(qv(7, 0, 0, 1, cr4_pke, 3).ecx & (BIT(3) | BIT(4)), BIT(3) | BIT(4));
+    assert_int_equal(qv(7, 0, 0, 1, ~cr4_pke, 3).ecx & BIT(4), 0);
+    LOAD(intel_host);                               /* no PKU: never OSPKE */
+    assert_int_equal(qv(7, 0, 0, 1, cr4_pke, 3).ecx & (BIT(3) | BIT(4)), 0);
 }
 
 static void test_xsave_size_follows_xcr0(void **state)
@@ -406,6 +324,7 @@ static void test_leaves_above_max(void **state)
     assert_zero(q(0x8000001e, 0));                  /* Intel: none */
     assert_zero(q(0x80000003, 0));                  /* in range, host reported zeros */
     assert_regs(q(0x80000008, 0), 0x3027, 0, 0, 0);
+    assert_regs(q(0x80000007, 0), 0, 0, 0, BIT(8)); /* invariant TSC only */
 }
 
 static void test_wide_host_capped(void **state)
@@ -456,7 +375,7 @@ static void test_noisy_host_overflows_cleanly(void **state)
     (void)state;
     host = (struct fake_host){ .noisy = true };
     memset(&pol, 0xee, sizeof(pol));
-    assert_int_equal(cpu_policy_from_host(&pol, fake_cpuid, &host), -ENOSPC);
+    assert_int_equal(cpu_policy_from_host(&pol, host_cpuid, &host), -ENOSPC);
     assert_int_equal(pol.nleaves, CPU_POLICY_MAX_LEAVES);
     assert_int_equal(pol.max_basic, 0x1f);          /* fields after the table intact */
     assert_int_equal(pol.max_ext, 0x80000021);
@@ -491,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup(test_hypervisor_leaves, setup),
         cmocka_unit_test_setup(test_apic_id_and_topology, setup),
         cmocka_unit_test_setup(test_osxsave_follows_cr4, setup),
+        cmocka_unit_test_setup(test_ospke_follows_cr4, setup),
         cmocka_unit_test_setup(test_xsave_size_follows_xcr0, setup),
         cmocka_unit_test_setup(test_leaves_above_max, setup),
         cmocka_unit_test_setup(test_wide_host_capped, setup),

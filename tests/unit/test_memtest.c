@@ -131,6 +131,12 @@ static void test_cmdline_values(void **state)
     mt_parse_cmdline("mode=idle mode=normal", &c);
     assert_int_equal(c.mode, MT_MODE_NORMAL);
     assert_int_equal(c.pages, 16);
+    assert_int_equal(c.xcr0, 0);
+    mt_parse_cmdline("xcr0=231", &c);
+    assert_int_equal(c.xcr0, 0xe7);
+    mt_parse_cmdline("xcr0=0 xcr0=0x7", &c);      /* decimal, and not 0 */
+    assert_int_equal(c.xcr0, 0);
+    assert_int_equal(c.bad_words, 2);
 }
 
 static void test_cmdline_bad_words(void **state)

@@ -129,6 +129,28 @@ static void print_cpuid(uint32_t leaf, uint32_t sub)
     print_line(&l);
 }
 
+/*
+ * Sets CR4.OSXSAVE and loads `x` into XCR0, then prints what XCR0 is and what CPUID 0xD
+ * says now. If the hypervisor refuses (#UD or #GP), there is no IDT: the VM shuts down.
+ */
+static void load_xcr0(uint64_t x)
+{
+    struct mt_line l;
+    uint64_t cr4;
+    uint32_t lo, hi;
+
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 1ull << 18));
+    __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)x), "d"((uint32_t)(x >> 32)));
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    mt_line_reset(&l);
+    mt_put_str(&l, "XCR0 now=0x");
+    mt_put_hex(&l, (uint64_t)hi << 32 | lo, 1);
+    mt_line_end(&l);
+    print_line(&l);
+    print_cpuid(0xd, 0);
+}
+
 static void print_banner(const struct guest_boot_info *bi, const struct mt_config *cfg)
 {
     struct mt_line l;
@@ -197,6 +219,8 @@ void memtest_main(const struct guest_boot_info *bi)
             print_str("TRIPLE now");
             triple_fault();
         }
+        if (cfg.xcr0)
+            load_xcr0(cfg.xcr0);
         __atomic_store_n(&banner_done, 1, __ATOMIC_RELEASE);
     } else {
         if (cfg.mode == MT_MODE_TRIPLE)

@@ -53,6 +53,8 @@ static bool parse_word(const char *w, unsigned n, struct mt_config *c, bool *del
         return parse_dec(val, vn, &c->pages);
     if (word_is(w, k, "delay"))
         return parse_dec(val, vn, &c->delay) && (*delay_set = true);
+    if (word_is(w, k, "xcr0"))
+        return parse_dec(val, vn, &v) && v >= 1 && (c->xcr0 = v, true);
     if (!word_is(w, k, "mode"))
         return false;
     if (word_is(val, vn, "triple"))

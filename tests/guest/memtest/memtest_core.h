@@ -30,6 +30,7 @@ struct mt_config {
     uint64_t pages;                 /* pages dirtied per iteration */
     uint64_t delay;                 /* PAUSEs after each iteration */
     enum mt_mode mode;
+    uint64_t xcr0;                  /* vCPU 0 loads it with XSETBV after the banner (0: no) */
     unsigned bad_words;             /* words not understood (ignored) */
     const char *bad;                /* the first of them, bad_len bytes */
     unsigned bad_len;
