@@ -134,7 +134,7 @@ static int compute_cluster(struct con *c, int argc, char **argv)
     }
     cpu_policy_features(&host_policy, &all);
     con_printf(c, "cpu: this host: %u features\n", cpu_featset_count(&all));
-    for (int i = 4; i < argc; i++) {
+    for (int i = 3; i < argc; i++) {
         ip4_addr_t a;
         uint32_t status;
         size_t n;
@@ -166,7 +166,7 @@ static int compute_cluster(struct con *c, int argc, char **argv)
 
 int cmd_cpu(struct con *c, int argc, char **argv)
 {
-    if (argc >= 5 && !strcmp(argv[1], "baseline") && !strcmp(argv[2], "compute"))
+    if (argc >= 4 && !strcmp(argv[1], "baseline") && !strcmp(argv[2], "compute"))
         return compute_cluster(c, argc, argv);
     if (argc == 2 && !strcmp(argv[1], "show"))
         return show_host(c);

@@ -142,6 +142,8 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
     struct svm_vcpu *x = v->arch;
     svm_state_write(x->vmcb, s);
+    x->sysenter_esp = s->sysenter_esp;
+    x->sysenter_eip = s->sysenter_eip;
     memcpy(v->gpr, s->gpr, sizeof(v->gpr));
     x->vmcb->control.tsc_offset = s->tsc - rdtsc();
     v->xcr0 = s->xcr0 ? s->xcr0 : 1;
@@ -153,6 +155,8 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
     uint64_t gpr[GPR_COUNT];
     memcpy(gpr, v->gpr, sizeof(gpr));
     svm_state_read(x->vmcb, s);
+    s->sysenter_esp = x->sysenter_esp;
+    s->sysenter_eip = x->sysenter_eip;
     /* RAX and RSP come from the VMCB, the rest from the GPR array. */
     uint64_t rax = s->gpr[GPR_RAX], rsp = s->gpr[GPR_RSP];
     memcpy(s->gpr, gpr, sizeof(gpr));

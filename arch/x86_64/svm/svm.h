@@ -11,6 +11,12 @@
 struct svm_vcpu {
     struct vmcb *vmcb;
     uint64_t vmcb_pa;
+    /*
+     * SYSENTER_ESP/EIP as the guest wrote them: AMD CPUs keep only their low 32 bits (VMSAVE
+     * stores what the MSR holds), while an Intel-born guest may hold 64-bit values there.
+     * Every guest access to them exits (hv/msr.c), so these copies stay authoritative.
+     */
+    uint64_t sysenter_esp, sysenter_eip;
 };
 
 struct svm_caps {
