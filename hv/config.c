@@ -219,8 +219,8 @@ int config_parse(const char *text, size_t len, struct hv_config *cfg)
             n--;                            /* CRLF: the CR is not content */
         i++;
         if (n >= sizeof(line)) {
-            log_warn("config", "ferry.cfg line %u: longer than %zu characters, ignored", lineno,
-                     sizeof(line) - 1);
+            log_warn("config", "ferry.cfg line %u: longer than %lu characters, ignored", lineno,
+                     (unsigned long)(sizeof(line) - 1));
             problems++;
             continue;
         }

@@ -157,8 +157,9 @@ static int on_device(struct dst_mig *d, const struct mig_record *r)
     if (mig_parse_device(r, &id, &blob, &n))
         return -EBADMSG;
     if (id.type == MIGRATE_DEV_XSAVE && fpu_area_check(blob, n)) {
-        snprintf(d->why, sizeof(d->why), "the XSAVE area (%zu bytes) holds state this CPU "
-                 "cannot load (its area is %zu bytes)", n, fpu_area_size());
+        snprintf(d->why, sizeof(d->why), "the XSAVE area (%lu bytes) holds state this CPU "
+                 "cannot load (its area is %lu bytes)", (unsigned long)n,
+                 (unsigned long)fpu_area_size());
         return -EINVAL;
     }
     if (id.type == MIGRATE_DEV_XSAVE && id.instance < d->vm->nvcpus &&
@@ -274,8 +275,13 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_VCPU:
         if (mig_parse_vcpu(r, &idx, &st) || idx >= d->vm->nvcpus)
             return -EBADMSG;
-        if ((st.xcr0 & ~fpu_xcr0_supported()) || (st.xcr0 && !cpu_policy_xcr0_ok(&d->vm->policy, st.xcr0)))
-            return -EINVAL;                     /* the policy check should have refused it */
+        /* XCR0 = x87 alone is every CPU's (and a guest without XSAVE never changes it). */
+        if (st.xcr0 > 1 && ((st.xcr0 & ~fpu_xcr0_supported()) ||
+                            !cpu_policy_xcr0_ok(&d->vm->policy, st.xcr0))) {
+            snprintf(d->why, sizeof(d->why), "the guest's XCR0 0x%llx does not fit its CPU "
+                     "policy on this host", (unsigned long long)st.xcr0);
+            return -EINVAL;
+        }
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
         d->vcpus_got++;

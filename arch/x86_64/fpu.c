@@ -4,8 +4,11 @@
 #include "arch/x86_64/fpu.h"
 #include "hv/vm.h"
 
+#define XSAVE_LEGACY_AND_HEADER 576         /* 512 legacy + 64 header; AVX starts here */
+
 static size_t area_size;
 static uint64_t supported;
+static bool fxsave_only;        /* no XSAVE: FXSAVE/FXRSTOR of x87 and SSE, same layout */
 
 void fpu_set_xcr0(uint64_t v)
 {
@@ -21,8 +24,17 @@ static uint64_t get_xcr0(void)
 
 void fpu_cpu_init(void)
 {
-    if (!(cpuid(1, 0).ecx & (1u << 26)) || !(read_cr4() & (1ul << 18)))
+    if (!(cpuid(1, 0).ecx & (1u << 26)) || !(read_cr4() & (1ul << 18))) {
+        /*
+         * A CPU without XSAVE (QEMU's qemu64, pre-2008 parts): FXSAVE's 512 bytes are the
+         * XSAVE area's legacy region, so the area keeps the standard layout (legacy region,
+         * header with XSTATE_BV = x87|SSE) and migrates like any other.
+         */
+        supported = 0x3;
+        area_size = XSAVE_LEGACY_AND_HEADER;
+        fxsave_only = true;
         return;
+    }
     struct cpuid_regs r = cpuid(0xd, 0);
     supported = ((uint64_t)r.edx << 32) | r.eax;
     area_size = (r.ecx + 63) & ~63ul;
@@ -31,13 +43,11 @@ void fpu_cpu_init(void)
 size_t fpu_area_size(void) { return area_size; }
 uint64_t fpu_xcr0_supported(void) { return supported; }
 
-#define XSAVE_LEGACY_AND_HEADER 576         /* 512 legacy + 64 header; AVX starts here */
-
 size_t fpu_area_size_for(uint64_t xcr0)
 {
     size_t end = XSAVE_LEGACY_AND_HEADER;
     xcr0 &= supported;
-    for (unsigned i = 2; i < 63; i++) {
+    for (unsigned i = 2; i < 63 && !fxsave_only; i++) {
         if (!(xcr0 >> i & 1))
             continue;
         struct cpuid_regs r = cpuid(0xd, i);       /* EAX size, EBX offset (standard form) */
@@ -72,6 +82,12 @@ void fpu_put(struct vcpu *v)
 {
     if (!area_size || !v->xsave)
         return;
+    if (fxsave_only) {
+        uint64_t bv = 0x3;
+        __asm__ volatile("fxsave64 %0" : "+m"(*(uint8_t (*)[512])v->xsave) :: "memory");
+        memcpy((uint8_t *)v->xsave + 512, &bv, 8);
+        return;
+    }
     v->xcr0 = get_xcr0();
     fpu_set_xcr0(supported);
     __asm__ volatile("xsave64 %0" : "+m"(*(uint8_t (*)[area_size])v->xsave)
@@ -82,6 +98,10 @@ void fpu_load(struct vcpu *v)
 {
     if (!area_size || !v->xsave)
         return;
+    if (fxsave_only) {
+        __asm__ volatile("fxrstor64 %0" :: "m"(*(uint8_t (*)[512])v->xsave) : "memory");
+        return;
+    }
     fpu_set_xcr0(supported);
     __asm__ volatile("xrstor64 %0" :: "m"(*(uint8_t (*)[area_size])v->xsave),
                      "a"(~0u), "d"(~0u) : "memory");
