@@ -67,6 +67,7 @@ struct src_mig {
     uint64_t resolve_until, retry_at;
     char commit_reason[120];
     uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
+    uint8_t xsave[16384];                   /* a vCPU's XSAVE area as it is sent */
     char reason[160];
 };
 
@@ -544,9 +545,23 @@ static void final_step(struct src_mig *s)
         emit_end(s, MIG_REC_VCPU);
     } else if (k <= 2 * n) {
         struct mig_dev_id id = { MIGRATE_DEV_XSAVE, (uint16_t)(k - n - 1) };
-        /* Only what the VM's XCR0 can hold: hosts' area sizes differ (docs/migration-stream.md). */
+        /*
+         * Only what the VM's XCR0 can hold: hosts' area sizes differ (docs/migration-stream.md).
+         * XSAVE ran with the host's full mask, so XSTATE_BV may name components the guest cannot
+         * enable (and some CPUs set it for components still in their init state): cut it too.
+         */
         struct vcpu *v = &vm->vcpus[k - n - 1];
-        mig_rec_device(&s->enc, &id, v->xsave, fpu_area_size_for(vm->policy.xcr0_mask | v->xcr0));
+        uint64_t mask = (vm->policy.xcr0_mask | v->xcr0 | 0x3) & fpu_xcr0_supported(), bv;
+        size_t len = fpu_area_size_for(mask);
+        if (len > sizeof(s->xsave) || len < 576) {
+            fail(s, "XSAVE area of %lu bytes", (unsigned long)len);
+            return;
+        }
+        memcpy(s->xsave, v->xsave, len);
+        memcpy(&bv, s->xsave + 512, 8);
+        bv &= mask;
+        memcpy(s->xsave + 512, &bv, 8);
+        mig_rec_device(&s->enc, &id, s->xsave, len);
         emit_end(s, MIG_REC_DEVICE);
     } else if (k == 2 * n + 1) {
         struct uart_dev_state us;
