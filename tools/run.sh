@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: boot build/esp with the serial console on this terminal.
-#   EMU=qemu (default): QEMU, nested KVM when /dev/kvm can run guests
-#     (-cpu host: VT-x or AMD-V, whichever this machine has), else TCG with
-#     -cpu max (AMD SVM + NPT in software). Two NUMA nodes, 4 CPUs.
-#     Quit with Ctrl-A X.
+#   EMU=qemu (default): two QEMU hosts on one Ethernet segment with a shared
+#     cluster key, ready to live-migrate: host A on this terminal, host B in the
+#     background (console on a TCP port). Nested KVM when /dev/kvm can run
+#     guests (-cpu host: VT-x or AMD-V, whichever this machine has), else TCG
+#     with -cpu max (AMD SVM + NPT in software). Two NUMA nodes, 4 CPUs each.
+#     Quit with Ctrl-A X. SINGLE=1: host A alone.
 #   EMU=bochs: Bochs with Intel VT-x + EPT (corei7_icelake_u), 2 CPUs. Quit with Ctrl-C.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,10 +91,44 @@ if [ "$smp" -ge 2 ]; then
         -numa node,nodeid=1,cpus=$hcpu-$((smp - 1)),memdev=m1 -numa dist,src=0,dst=1,val=20)
 fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -r "$top/build/esp" "$work/esp"
-echo "ferry: console on this terminal; Ctrl-A X quits." >&2
-exec qemu-system-x86_64 -M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}" \
-  -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
-  -drive format=raw,file=fat:rw:"$work/esp" \
-  -display none -nodefaults -serial mon:stdio
+# Two hosts on one Ethernet segment (QEMU socket netdev, virtio-net), the same cluster key:
+# host A (10.0.0.1) on this terminal, host B (10.0.0.2) in the background with its console
+# on a TCP port. SINGLE=1 boots host A alone.
+key="cluster_key=ferry-make-run-demo-key"
+lport=$(( 20000 + RANDOM % 20000 )); bport=$((lport + 1))
+for h in a b; do
+  cp -r "$top/build/esp" "$work/esp-$h"
+done
+printf 'ip=10.0.0.1/24\n%s\n' "$key" >> "$work/esp-a/ferry.cfg"
+printf 'ip=10.0.0.2/24\n%s\n' "$key" >> "$work/esp-b/ferry.cfg"
+common=(-M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}"
+        -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd
+        -display none -nodefaults)
+b_pid=
+cleanup() {
+  [ -n "$b_pid" ] && kill "$b_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -z "${SINGLE:-}" ]; then
+  qemu-system-x86_64 "${common[@]}" -drive format=raw,file=fat:rw:"$work/esp-b" \
+    -netdev socket,id=n0,listen=127.0.0.1:$lport \
+    -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02 \
+    -serial tcp:127.0.0.1:$bport,server=on,wait=off >"$work/b.log" 2>&1 &
+  b_pid=$!
+  sleep 1                       # B listens on the segment's socket before A connects
+  cat >&2 <<EOT
+ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the background,
+       its console: telnet 127.0.0.1 $bport (or: nc 127.0.0.1 $bport). Ctrl-A X quits both.
+       Try on A:  vm create m mem=64 cpus=2      (the built-in memtest guest)
+                  vm start m
+                  migrate m 10.0.0.2             (a progress bar, then "migrate: done ...")
+       then on B: vm list / vm console m          (its heartbeats go on there)
+EOT
+  net=(-netdev socket,id=n0,connect=127.0.0.1:$lport -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01)
+else
+  echo "ferry: console on this terminal; Ctrl-A X quits." >&2
+  net=()
+fi
+qemu-system-x86_64 "${common[@]}" -drive format=raw,file=fat:rw:"$work/esp-a" "${net[@]}" \
+  -serial mon:stdio

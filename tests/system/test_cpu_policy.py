@@ -198,23 +198,10 @@ def test_migration_checks_the_cpu_and_cluster_baseline(workdir, hosts):
     page moves (the reason lists what qemu64 lacks) and keeps running; `cpu baseline compute`
     asks the target for its CPU, and a VM on the resulting `cluster` baseline migrates, its
     CPU policy unchanged on the target and equal to a cluster VM created there."""
-    from ferryhost import free_port
     from test_migrate import KEY, names, wait_result
-    from test_net import esp_with_config
-    port = free_port()
-    a = QemuHost(workdir, smp=2, mem_mb=256, name="max",
-                 esp=esp_with_config(workdir, "max", ["ip=10.0.0.1/24", KEY]),
-                 extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"])
-    b = QemuHost(workdir, smp=2, mem_mb=256, cpu="qemu64,+svm,+npt", name="q64",
-                 esp=esp_with_config(workdir, "q64", ["ip=10.0.0.2/24", KEY]),
-                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02"])
-    hosts.extend([a, b])
-    a.start()
-    b.start()
-    a.wait_prompt()
-    b.wait_prompt()
+    from test_net import two_hosts
+    a, b = two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[KEY],
+                     cfg_b=[KEY], qemu_b={"cpu": "qemu64,+svm,+npt"})
     create_and_start(a, "h", "host")
     a.command("migrate h 10.0.0.2")
     line = wait_result(a)

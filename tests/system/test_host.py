@@ -69,7 +69,8 @@ def test_qemu_one_node_console(workdir, hosts):
     for cmd in ("help", "version", "host", "mem", "log", "reboot"):
         assert re.search(rf"^\s+{cmd}\s", help_out, re.M), help_out
     assert "error: unknown command 'frobnicate'" in h.command("frobnicate now")
-    assert h.command("host extra").strip() == "usage: host"
+    assert h.command("host extra").strip() == "usage: host [numa-spanning on|off]"
+    assert "usage: host" in h.command("host numa-spanning maybe")
     assert "error: unterminated quote" in h.command('help "host')
     # Backspace editing: "hoxx" + two backspaces + "st" is "host".
     h.con.send("hoxx\x7f\x7fst\r")

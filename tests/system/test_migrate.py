@@ -208,16 +208,11 @@ def test_cross_vendor_vtx_to_amdv_and_back(workdir, hosts, bxhub):
     AMD-V host and back over one bxhub segment: the arch-neutral vCPU record, the XSAVE area
     trimmed to the VM's XCR0 and the VM's own CPU policy make the trip; heartbeats go on with
     the same sequence, check=ok, the TSC forward, and the guest keeps its Intel CPUID."""
-    from ferryhost import BochsHost, QemuHost
-    from test_net import esp_with_config
+    from ferryhost import BochsHost
+    from test_net import qemu_on_bxhub
     a = BochsHost(workdir, name="vmx", config=["ip=10.0.6.1/24", KEY],
                   e1000=("b0:c4:20:00:00:21", bxhub))
-    q = QemuHost(workdir, smp=2, mem_mb=256, name="svm",
-                 esp=esp_with_config(workdir, "svm", ["ip=10.0.6.2/24", KEY]),
-                 extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
-                        f"local.port={bxhub + 2},remote.type=inet,remote.host=127.0.0.1,"
-                        f"remote.port={bxhub + 3}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:22"])
+    q = qemu_on_bxhub(workdir, "svm", ["ip=10.0.6.2/24", KEY], bxhub, "52:54:00:00:00:22")
     hosts.extend([a, q])
     a.start()
     q.start()

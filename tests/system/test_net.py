@@ -45,14 +45,16 @@ def ping(h, addr, count=3):
     return int(m.group(1)), int(m.group(2)), out
 
 
-def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b=256):
-    """Hosts a (10.0.0.1) and b (10.0.0.2) on one segment through a QEMU socket netdev."""
+def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b=256,
+              qemu_a=None, qemu_b=None):
+    """Hosts a (10.0.0.1) and b (10.0.0.2) on one segment through a QEMU socket netdev;
+    qemu_a / qemu_b: more QemuHost arguments (cpu=, numa=, smp=)."""
     port = free_port()
-    a = QemuHost(workdir, smp=2, mem_mb=mem_a, name="a",
+    a = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_a, "name": "a", **(qemu_a or {})},
                  esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", *cfg_a]),
                  extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
                         "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"])
-    b = QemuHost(workdir, smp=2, mem_mb=mem_b, name="b",
+    b = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_b, "name": "b", **(qemu_b or {})},
                  esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", *cfg_b]),
                  extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
                         "-device", f"{dev_b},netdev=n0,mac=52:54:00:00:00:02"])
@@ -167,16 +169,21 @@ def test_bochs_e1000_hosts_ping_through_bxhub(workdir, hosts, bxhub):
     assert received == 3, out
 
 
+def qemu_on_bxhub(workdir, name, cfg, bxhub_port, mac):
+    """A QEMU host whose virtio-net joins bxhub's second port through a dgram netdev."""
+    return QemuHost(workdir, smp=2, mem_mb=256, name=name,
+                    esp=esp_with_config(workdir, name, cfg),
+                    extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
+                           f"local.port={bxhub_port + 2},remote.type=inet,remote.host=127.0.0.1,"
+                           f"remote.port={bxhub_port + 3}",
+                           "-device", f"virtio-net-pci,netdev=n0,mac={mac}"])
+
+
 def test_vtx_host_and_amdv_host_share_a_segment(workdir, hosts, bxhub):
     from ferryhost import BochsHost
     a = BochsHost(workdir, name="vmx", config=["ip=10.0.4.1/24"],
                   e1000=("b0:c4:20:00:00:03", bxhub))
-    q = QemuHost(workdir, smp=2, mem_mb=256, name="svm",
-                 esp=esp_with_config(workdir, "svm", ["ip=10.0.4.2/24"]),
-                 extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
-                        f"local.port={bxhub + 2},remote.type=inet,remote.host=127.0.0.1,"
-                        f"remote.port={bxhub + 3}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:04"])
+    q = qemu_on_bxhub(workdir, "svm", ["ip=10.0.4.2/24"], bxhub, "52:54:00:00:00:04")
     hosts.extend([a, q])
     a.start()
     q.start()

@@ -4,10 +4,10 @@ spans both nodes and the guest runs and checks all of it; an incoming migration 
 node of a spanning-off target is refused and the guest stays on its source."""
 import re
 
-from ferryhost import QemuHost, free_port
+from ferryhost import QemuHost
 from test_host import parse_host
 from test_migrate import KEY, names, wait_result
-from test_net import esp_with_config
+from test_net import two_hosts
 
 # Node 0: 448 MiB (cpus 0-1, the BSP's node: ferry's own memory is here); node 1: 192 MiB.
 NUMA = [(448, 2), (192, 2)]
@@ -75,20 +75,8 @@ def test_placement_and_spanning(workdir, hosts):
 
 
 def test_incoming_that_fits_no_node_is_refused(workdir, hosts):
-    port = free_port()
-    a = QemuHost(workdir, smp=2, mem_mb=768, name="a",
-                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", KEY]),
-                 extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"])
-    b = QemuHost(workdir, smp=4, numa=NUMA, mem_mb=640, name="b",
-                 esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", KEY]),
-                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
-                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02"])
-    hosts.extend([a, b])
-    a.start()
-    b.start()
-    a.wait_prompt()
-    b.wait_prompt()
+    a, b = two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[KEY],
+                     cfg_b=[KEY], mem_a=768, mem_b=640, qemu_b={"smp": 4, "numa": NUMA})
     free0, free1 = free_mib(b)
     big = even(max(free0, free1) + 24)
     a.command(f'vm create m mem={big} args="hb=16 pages=4"')
