@@ -17,16 +17,16 @@ CORE_ARCH_FLAGS := -ffreestanding -mgeneral-regs-only -mno-red-zone -mcmodel=ker
 GCC_INC := $(shell $(CC) -print-file-name=include)
 
 include net/lwip.mk
-include hv/mbedtls.mk
+include hv/base/mbedtls.mk
 
 CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) \
 	-DFERRY_GIT='"$(GIT_REV)"' -MMD -MP
 include tests/guest/guest.mk
 
-CORE_C := $(wildcard hv/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
+CORE_C := $(wildcard hv/*.c hv/*/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
 	$(wildcard net/*.c)
-CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*.S)
+CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*/*.S)
 CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS) $(MBEDTLS_SRCS))
 
 EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protector \
@@ -50,7 +50,7 @@ $(B)/core/%.c.o: %.c | $(NEWLIB)/libc.a
 	@echo "  CC      $<"
 	@$(CC) $(CORE_CFLAGS) -c $< -o $@
 
-$(B)/core/hv/builtin_images.S.o: hv/builtin_images.S $(GUEST_MEMTEST_ELF)
+$(B)/core/hv/vm/builtin_images.S.o: hv/vm/builtin_images.S $(GUEST_MEMTEST_ELF)
 	@mkdir -p $(@D)
 	@$(CC) -c -DMEMTEST_ELF='"$(GUEST_MEMTEST_ELF)"' $< -o $@
 
@@ -99,12 +99,12 @@ $(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
 
 # ---- tests ---------------------------------------------------------------
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit
-include $(sort $(wildcard tests/unit/*.mk))
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit/fakes
+include $(sort $(wildcard tests/unit/*/*.mk))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/unit/test_%)
 
 .SECONDEXPANSION:
-$(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*.h tests/guest/*/*.h hv/*.h) | $(DEPS_STAMP)
+$(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*/*.h tests/guest/*/*.h hv/*/*.h hv/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  UNIT    $@"
 	@$(CC) $(UNIT_CFLAGS) -o $@ $($*_SRCS) $($*_CFLAGS) -lcmocka
@@ -123,21 +123,21 @@ check-nosse: $(B)/core.elf
 
 # libFuzzer over the NIC -> lwIP glue (tests/fuzz/fuzz_netif.c); FUZZ_SECONDS per run.
 FUZZ_SECONDS ?= 10
-$(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/support.c $(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
+$(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c $(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $^ -o $@
 
-$(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig_stream.c hv/crc32c.c | $(DEPS_STAMP)
+$(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig/mig_stream.c hv/base/crc32c.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
 
-CPU_POLICY_FUZZ_SRCS := hv/cpu_policy_codec.c hv/cpu_policy.c hv/cpu_host_rules.c \
-	hv/cpu_features.c hv/cpu_baseline.c hv/crc32c.c tests/unit/fake_cpuid.c \
-	tests/unit/support.c
+CPU_POLICY_FUZZ_SRCS := hv/cpu/cpu_policy_codec.c hv/cpu/cpu_policy.c hv/cpu/cpu_host_rules.c \
+	hv/cpu/cpu_features.c hv/cpu/cpu_baseline.c hv/base/crc32c.c tests/unit/fakes/fake_cpuid.c \
+	tests/unit/fakes/support.c
 $(B)/fuzz_cpu_policy: tests/fuzz/fuzz_cpu_policy.c $(CPU_POLICY_FUZZ_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
 
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu

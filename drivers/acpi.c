@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "drivers/acpi.h"
-#include "hv/log.h"
+#include "hv/base/log.h"
 
 #define ACPI_HDR_LEN       36          /* 5.2.6 System Description Table Header */
 #define ACPI_MAX_TABLE_LEN (1u << 20)  /* far above real tables; bounds a corrupt length */

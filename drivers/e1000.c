@@ -14,9 +14,9 @@
 #include "drivers/nic.h"
 #include "drivers/pci.h"
 #include "drivers/pci_bar.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 /* Registers (SDM chapter 13) */
 #define REG_CTRL   0x0000

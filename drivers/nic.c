@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "drivers/nic.h"
-#include "hv/log.h"
+#include "hv/base/log.h"
 
 static struct nic *nics[NIC_MAX];
 static unsigned nnics;

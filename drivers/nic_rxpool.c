@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "drivers/nic.h"
-#include "hv/log.h"
-#include "hv/mem.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
 
 int nic_rxpool_init(struct nic_rxpool *p, unsigned nbufs, unsigned buf_size)
 {

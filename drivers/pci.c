@@ -11,8 +11,8 @@
 #include "arch/x86_64/cpu.h"
 #include "drivers/pci.h"
 #include "drivers/pci_bar.h"
-#include "hv/log.h"
-#include "hv/mem.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
 
 #define PCI_CFG_ADDR 0xcf8
 #define PCI_CFG_DATA 0xcfc

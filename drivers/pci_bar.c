@@ -1,4 +1,4 @@
-/* BAR decoding (see pci_bar.h); pure, so tests/unit/test_pci.c runs it on the host. */
+/* BAR decoding (see pci_bar.h); pure, so tests/unit/drivers/test_pci.c runs it on the host. */
 #include <errno.h>
 #include <string.h>
 

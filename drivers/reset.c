@@ -6,8 +6,8 @@
  */
 #include "arch/x86_64/cpu.h"
 #include "drivers/reset.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 #define GAS_SYSTEM_MEMORY 0
 #define GAS_SYSTEM_IO     1

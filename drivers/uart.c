@@ -6,7 +6,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "drivers/uart.h"
-#include "hv/spinlock.h"
+#include "hv/base/spinlock.h"
 
 #define LSR_DR   0x01
 #define LSR_THRE 0x20

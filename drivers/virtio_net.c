@@ -12,9 +12,9 @@
 
 #include "drivers/nic.h"
 #include "drivers/virtio_pci.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 #define VIRTIO_NET_DEV_TRANSITIONAL 0x1000
 #define VIRTIO_NET_DEV_MODERN       0x1041

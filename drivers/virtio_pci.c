@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "drivers/virtio_pci.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 #define PCI_CAP_VNDR 0x09
 #define PCI_COMMAND 0x04

@@ -14,15 +14,15 @@
 #include "arch/x86_64/smp.h"
 #include "arch/x86_64/tsc.h"
 #include "drivers/uart.h"
-#include "hv/config.h"
-#include "hv/control.h"
+#include "hv/base/config.h"
+#include "hv/console/control.h"
 #include "hv/host.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/migrate.h"
-#include "hv/sched.h"
-#include "hv/time.h"
-#include "hv/version.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/mig/mig.h"
+#include "hv/vm/sched.h"
+#include "hv/base/time.h"
+#include "hv/base/version.h"
 #include "drivers/nic.h"
 #include "drivers/pci.h"
 #include "net/bench.h"
@@ -131,7 +131,7 @@ static void setup_network(void)
         log_warn("net", "%s: cannot apply ip=%s", netdev_get(0)->name, hv_config.ip);
     else if (hv_config.ip[0] && !netdev_count())
         log_warn("net", "ip=%s in ferry.cfg, but there is no network interface", hv_config.ip);
-    migrate_init();
+    mig_init();
 }
 
 void hv_main(const struct boot_info *bi)

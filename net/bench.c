@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hv/time.h"
+#include "hv/base/time.h"
 #include "lwip/tcp.h"
 #include "net/bench.h"
 #include "net/netdev.h"

@@ -1,6 +1,6 @@
 /*
  * The migration transport: lwIP raw TCP connections that hand received
- * bytes to the migration engine (hv/migrate.c) and take its output as the
+ * bytes to the migration engine (hv/mig/mig.c) and take its output as the
  * send window allows. No threads: everything runs in the control loop.
  */
 #ifndef NET_MIG_TRANSPORT_H

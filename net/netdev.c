@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "drivers/nic.h"
-#include "hv/log.h"
+#include "hv/base/log.h"
 #include "lwip/dhcp.h"
 #include "lwip/ip4_addr.h"
 #include "net/netdev.h"

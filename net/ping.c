@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hv/time.h"
+#include "hv/base/time.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/prot/icmp.h"

@@ -1,7 +1,7 @@
 /* The core's side of net/port.h: the TSC clock, RDRAND (or TSC mixing) and panic. */
 #include "arch/x86_64/cpu.h"
-#include "hv/log.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/time.h"
 #include "net/port.h"
 
 uint64_t net_clock_ms(void)

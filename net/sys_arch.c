@@ -2,7 +2,7 @@
 // the clock and the fatal path come from the environment through net/port.h.
 #include <stdarg.h>
 
-#include "hv/log.h"
+#include "hv/base/log.h"
 #include "lwip/sys.h"
 #include "net/port.h"
 

@@ -1,6 +1,6 @@
 /* Picks the vCPU backend from what the CPU offers (arch/x86_64/virt_caps.c). */
 #include "arch/x86_64/backend.h"
-#include "hv/log.h"
+#include "hv/base/log.h"
 
 extern const struct vcpu_ops vmx_ops, svm_ops;
 

@@ -2,7 +2,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
-#include "hv/vm.h"
+#include "hv/vm/vm.h"
 
 #define XSAVE_LEGACY_AND_HEADER 576         /* 512 legacy + 64 header; AVX starts here */
 

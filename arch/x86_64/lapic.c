@@ -6,9 +6,9 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/trap.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 #define APIC_ID   0x020
 #define APIC_EOI  0x0b0

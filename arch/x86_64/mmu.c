@@ -6,8 +6,8 @@
  */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mmu.h"
-#include "hv/log.h"
-#include "hv/mem.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
 
 #define P  0x1ull
 #define W  0x2ull

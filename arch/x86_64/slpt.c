@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/slpt.h"
-#include "hv/mem.h"
+#include "hv/base/mem.h"
 
 enum slpt_op { OP_PROTECT, OP_UNPROTECT, OP_CLEAN };
 

@@ -12,9 +12,9 @@
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/smp.h"
 #include "arch/x86_64/trap.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/time.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/time.h"
 
 extern const uint8_t trampoline_start[], trampoline_end[], trampoline_params[];
 extern const uint8_t trampoline_long[];

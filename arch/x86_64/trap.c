@@ -10,7 +10,7 @@
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/trap.h"
 #include "arch/x86_64/trap_offsets.h"
-#include "hv/log.h"
+#include "hv/base/log.h"
 
 _Static_assert(sizeof(struct trap_frame) == TRAP_FRAME_SIZE, "isr.S pushes struct trap_frame");
 

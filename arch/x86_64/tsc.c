@@ -6,7 +6,7 @@
  */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/tsc.h"
-#include "hv/time.h"
+#include "hv/base/time.h"
 
 #define PM_HZ  3579545ull
 #define PIT_HZ 1193182ull

@@ -1,4 +1,4 @@
-/* TSC calibration (arch side of hv/time.h). */
+/* TSC calibration (arch side of hv/base/time.h). */
 #ifndef ARCH_TSC_H
 #define ARCH_TSC_H
 

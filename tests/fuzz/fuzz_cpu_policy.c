@@ -1,18 +1,18 @@
-// libFuzzer target: arbitrary bytes into the CPU policy decoder (hv/cpu_policy_codec.c), the
+// libFuzzer target: arbitrary bytes into the CPU policy decoder (hv/cpu/cpu_policy_codec.c), the
 // blob a migration target receives in HELLO, and every policy that decodes through the code
 // that uses one (cpu_policy_cpuid for every leaf it stores and some it does not, features,
 // the host check).
 //
 // Build and run from the repository root (make fuzz does this):
-//   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit"
-//   clang $F tests/fuzz/fuzz_cpu_policy.c hv/cpu_policy_codec.c hv/cpu_policy.c \
-//       hv/cpu_host_rules.c hv/cpu_features.c hv/cpu_baseline.c hv/crc32c.c \
-//       tests/unit/fake_cpuid.c tests/unit/support.c -o build/fuzz_cpu_policy
+//   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes"
+//   clang $F tests/fuzz/fuzz_cpu_policy.c hv/cpu/cpu_policy_codec.c hv/cpu/cpu_policy.c \
+//       hv/cpu/cpu_host_rules.c hv/cpu/cpu_features.c hv/cpu/cpu_baseline.c hv/base/crc32c.c \
+//       tests/unit/fakes/fake_cpuid.c tests/unit/fakes/support.c -o build/fuzz_cpu_policy
 //
 // Input: [ctl:1][bytes]. ctl bit 1 clear: with bit 0 clear the bytes are the blob as is (the
 // CRC stops almost everything); with bit 0 set they are the blob without its CRC, which the
 // harness appends, so mutations reach the structure and consistency checks. Bit 1 set: the
-// blob is a real one, a fake CPU (tests/unit/fake_cpuid.c, bytes[0]) under a baseline
+// blob is a real one, a fake CPU (tests/unit/fakes/fake_cpuid.c, bytes[0]) under a baseline
 // (bytes[1]), edited by the rest as [offset:2][xor:1] triples, its CRC then fixed: deep
 // coverage without a seed corpus.
 //
@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv/cpu_baseline.h"
-#include "hv/cpu_policy_codec.h"
-#include "hv/crc32c.h"
+#include "hv/cpu/cpu_baseline.h"
+#include "hv/cpu/cpu_policy_codec.h"
+#include "hv/base/crc32c.h"
 #include "fake_cpuid.h"
 
 static struct cpu_policy p, q;

@@ -1,9 +1,9 @@
-// libFuzzer target: arbitrary bytes into the migration stream decoder (hv/mig_stream.c), and
+// libFuzzer target: arbitrary bytes into the migration stream decoder (hv/mig/mig_stream.c), and
 // every delivered record through its payload parser.
 //
 // Build and run from the repository root:
 //   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I."
-//   clang $F tests/fuzz/fuzz_mig_stream.c hv/mig_stream.c hv/crc32c.c -o build/fuzz_mig_stream
+//   clang $F tests/fuzz/fuzz_mig_stream.c hv/mig/mig_stream.c hv/base/crc32c.c -o build/fuzz_mig_stream
 //   mkdir -p build/fuzz_corpus_mig
 //   build/fuzz_mig_stream -max_total_time=10 -max_len=20000 build/fuzz_corpus_mig
 //
@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv/crc32c.h"
-#include "hv/mig_stream.h"
+#include "hv/base/crc32c.h"
+#include "hv/mig/mig_stream.h"
 
 struct run {
     struct mig_decoder *d;

@@ -5,8 +5,8 @@
 // Build and run from the repository root:
 //   L=build/third_party/lwip/src
 //   S="$L/core/*.c $L/core/ipv4/*.c $L/netif/ethernet.c net/net.c net/sys_arch.c"
-//   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit -Inet -I$L/include"
-//   clang $F tests/fuzz/fuzz_netif.c tests/unit/support.c $S -o build/fuzz_netif
+//   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes -Inet -I$L/include"
+//   clang $F tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c $S -o build/fuzz_netif
 //   mkdir -p build/fuzz_corpus && build/fuzz_netif -max_total_time=10 build/fuzz_corpus
 //
 // Input, as in lwIP's own test/fuzz: records of [ctl:1][len:2, big endian][frame:len].

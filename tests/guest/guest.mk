@@ -12,8 +12,8 @@ GUEST_MEMTEST_SRCS := tests/guest/memtest/start.S tests/guest/memtest/memtest.c 
 GUEST_MEMTEST_OBJS := $(patsubst tests/guest/memtest/%,build/guest/memtest/%.o,\
 	$(GUEST_MEMTEST_SRCS))
 
-build/guest/memtest/%.o: tests/guest/memtest/% tests/guest/memtest/memtest_core.h hv/guest_boot.h \
-		hv/vcpu_state.h
+build/guest/memtest/%.o: tests/guest/memtest/% tests/guest/memtest/memtest_core.h hv/vm/guest_boot.h \
+		hv/cpu/vcpu_state.h
 	@mkdir -p $(@D)
 	@echo "  GUESTCC $<"
 	@$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@

@@ -19,13 +19,13 @@
 #include "arch/x86_64/svm/svm_npt.h"
 #include "arch/x86_64/svm/svm_state.h"
 #include "arch/x86_64/trap.h"
-#include "hv/dirty.h"
-#include "hv/gpt.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/spinlock.h"
-#include "hv/time.h"
-#include "hv/vcpu_ops.h"
+#include "hv/vm/dirty.h"
+#include "hv/vm/gpt.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/spinlock.h"
+#include "hv/base/time.h"
+#include "hv/vm/vcpu_ops.h"
 
 #define MSR_VM_HSAVE_PA 0xc0010117
 

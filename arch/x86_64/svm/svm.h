@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/svm/vmcb.h"
-#include "hv/vm.h"
+#include "hv/vm/vm.h"
 
 struct svm_vcpu {
     struct vmcb *vmcb;
@@ -14,7 +14,7 @@ struct svm_vcpu {
     /*
      * SYSENTER_ESP/EIP as the guest wrote them: AMD CPUs keep only their low 32 bits (VMSAVE
      * stores what the MSR holds), while an Intel-born guest may hold 64-bit values there.
-     * Every guest access to them exits (hv/msr.c), so these copies stay authoritative.
+     * Every guest access to them exits (hv/vm/msr.c), so these copies stay authoritative.
      */
     uint64_t sysenter_esp, sysenter_eip;
 };

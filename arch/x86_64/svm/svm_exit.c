@@ -6,8 +6,8 @@
  * guest's code bytes (prefixes + a known opcode). QEMU TCG has no NRIPS.
  */
 #include "arch/x86_64/svm/svm.h"
-#include "hv/gpt.h"
-#include "hv/vcpu_ops.h"
+#include "hv/vm/gpt.h"
+#include "hv/vm/vcpu_ops.h"
 
 /* Length of the instruction at RIP whose opcode (after prefixes) is `op` of op_len bytes. */
 static uint32_t measured_len(struct vcpu *v, const uint8_t *op, unsigned op_len)

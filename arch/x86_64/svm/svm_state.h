@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/svm/vmcb.h"
-#include "hv/vcpu_state.h"
+#include "hv/cpu/vcpu_state.h"
 
 #ifndef EFER_SVME
 #define EFER_SVME (1ull << 12)

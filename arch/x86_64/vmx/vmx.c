@@ -14,13 +14,13 @@
 #include "arch/x86_64/vmx/vmcs.h"
 #include "arch/x86_64/vmx/vmx.h"
 #include "arch/x86_64/vmx/vmx_caps.h"
-#include "hv/dirty.h"
-#include "hv/gpt.h"
-#include "hv/log.h"
-#include "hv/mem.h"
-#include "hv/spinlock.h"
-#include "hv/time.h"
-#include "hv/vcpu_ops.h"
+#include "hv/vm/dirty.h"
+#include "hv/vm/gpt.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/base/spinlock.h"
+#include "hv/base/time.h"
+#include "hv/vm/vcpu_ops.h"
 
 #define CR4_VMXE (1ul << 13)
 #define CR4_OSXSAVE (1ul << 18)

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hv/vm.h"
+#include "hv/vm/vm.h"
 
 #define MSR_VMX_MISC        0x485
 #define MSR_VMX_CR0_FIXED0  0x486

@@ -1,5 +1,5 @@
 /*
- * VT-x side of dirty logging (hv/dirty.c): EPT A/D flags (EPTP bit 6) and page-modification
+ * VT-x side of dirty logging (hv/vm/dirty.c): EPT A/D flags (EPTP bit 6) and page-modification
  * logging follow the VM's mode. Only the CPU a vCPU runs on can write its VMCS, so they are
  * switched there before an entry (hv/'s vm_flush_all waits for that), and the PML log is
  * drained into the VM's bitmap at every exit, KVM's practice, so that an exit is all a
@@ -8,7 +8,7 @@
 #include "arch/x86_64/vmx/vmcs.h"
 #include "arch/x86_64/vmx/vmx.h"
 #include "arch/x86_64/vmx/vmx_caps.h"
-#include "hv/dirty.h"
+#include "hv/vm/dirty.h"
 
 unsigned vmx_dirty_modes(void)
 {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hv/guest_boot.h"
+#include "hv/vm/guest_boot.h"
 #include "memtest_core.h"
 
 extern char _end[];                       /* memtest.ld: end of the image, 4 KiB aligned */

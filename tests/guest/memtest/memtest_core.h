@@ -1,7 +1,7 @@
 /*
  * memtest's hardware-free core, shared by the guest (memtest.c adds the
  * UART, CPUID, TSC and halting) and the host unit test
- * (tests/unit/test_memtest.c): cmdline parsing, number formatting, the
+ * (tests/unit/guest/test_memtest.c): cmdline parsing, number formatting, the
  * deterministic page contents and their checksums, the per-vCPU slice
  * layout and one loop iteration with its heartbeat line.
  *

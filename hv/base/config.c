@@ -1,0 +1,235 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "hv/base/cmdline.h"
+#include "hv/base/config.h"
+
+struct hv_config hv_config;
+
+typedef int (*config_set_fn)(struct hv_config *cfg, const char *value);
+
+static int set_hostname(struct hv_config *cfg, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof(cfg->hostname))
+        return -ERANGE;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c == '-' && i > 0)))
+            return -EINVAL;
+    }
+    memcpy(cfg->hostname, v, n + 1);
+    return 0;
+}
+
+static int set_log_level(struct hv_config *cfg, const char *v)
+{
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    for (unsigned i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0) {
+            cfg->log_level = (enum log_level)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static int set_serial_baud(struct hv_config *cfg, const char *v)
+{
+    uint64_t b;
+    int rc = cmdline_u64(v, 300, 115200, &b);
+    if (rc)
+        return rc;
+    if (115200 % b)
+        return -EINVAL;         /* must be an exact divisor of the 16550's clock */
+    cfg->serial_baud = (uint32_t)b;
+    return 0;
+}
+
+/* Syntax only here: the network layer applies them (and reports what it cannot). */
+static bool dotted_quad(const char *v, size_t *len)
+{
+    unsigned parts = 0, digits = 0, val = 0;
+    size_t i = 0;
+    for (; v[i] && v[i] != '/'; i++) {
+        if (v[i] == '.') {
+            if (!digits || ++parts > 3)
+                return false;
+            digits = val = 0;
+        } else if (v[i] >= '0' && v[i] <= '9' && digits < 3) {
+            val = val * 10 + (v[i] - '0');
+            digits++;
+            if (val > 255)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    *len = i;
+    return parts == 3 && digits;
+}
+
+static int set_ip(struct hv_config *cfg, const char *v)
+{
+    size_t n;
+    uint64_t prefix;
+    if (!strcmp(v, "dhcp")) {
+        strcpy(cfg->ip, v);
+        return 0;
+    }
+    if (!dotted_quad(v, &n) || (v[n] && (v[n] != '/' || cmdline_u64(v + n + 1, 1, 32, &prefix))) ||
+        strlen(v) >= sizeof(cfg->ip))
+        return -EINVAL;
+    strcpy(cfg->ip, v);
+    return 0;
+}
+
+static int set_gateway(struct hv_config *cfg, const char *v)
+{
+    size_t n;
+    if (!dotted_quad(v, &n) || v[n])
+        return -EINVAL;
+    strcpy(cfg->gateway, v);
+    return 0;
+}
+
+static int set_cluster_key(struct hv_config *cfg, const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 16 || n >= sizeof(cfg->cluster_key))
+        return -ERANGE;
+    memcpy(cfg->cluster_key, v, n + 1);
+    return 0;
+}
+
+static int set_count(uint32_t *out, const char *v, uint32_t lo, uint32_t hi)
+{
+    uint32_t n = 0;
+    if (!*v || strlen(v) > 2)
+        return -EINVAL;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9')
+            return -EINVAL;
+        n = n * 10 + (uint32_t)(*v - '0');
+    }
+    if (n < lo || n > hi)
+        return -ERANGE;
+    *out = n;
+    return 0;
+}
+
+static int set_incoming_max(struct hv_config *cfg, const char *v)
+{
+    return set_count(&cfg->migrate_incoming_max, v, 0, CONFIG_MIGRATE_MAX);
+}
+
+static int set_outgoing_max(struct hv_config *cfg, const char *v)
+{
+    return set_count(&cfg->migrate_outgoing_max, v, 1, CONFIG_MIGRATE_MAX);
+}
+
+static int set_numa_spanning(struct hv_config *cfg, const char *v)
+{
+    if (strcmp(v, "on") && strcmp(v, "off"))
+        return -EINVAL;
+    cfg->numa_spanning = !strcmp(v, "on");
+    return 0;
+}
+
+static const struct {
+    const char *key;
+    config_set_fn set;
+    const char *expect;
+} keys[] = {
+    { "hostname", set_hostname, "1-31 letters, digits and '-'" },
+    { "log_level", set_log_level, "error, warning, info or debug" },
+    { "serial_baud", set_serial_baud, "a divisor of 115200, e.g. 115200, 57600, 9600" },
+    { "ip", set_ip, "dhcp or a.b.c.d/prefix, for the first network interface" },
+    { "gateway", set_gateway, "a.b.c.d" },
+    { "cluster_key", set_cluster_key, "16-127 characters shared by the cluster's hosts" },
+    { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
+    { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
+    { "numa_spanning", set_numa_spanning, "on or off (a VM's memory may span NUMA nodes)" },
+};
+
+void config_defaults(struct hv_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    strcpy(cfg->hostname, "ferry");
+    cfg->log_level = LOG_INFO;
+    cfg->serial_baud = 115200;
+    cfg->migrate_incoming_max = 2;      /* Hyper-V's default of simultaneous migrations */
+    cfg->migrate_outgoing_max = 2;
+}
+
+static void trim(char **s, char **e)
+{
+    while (*s < *e && (**s == ' ' || **s == '\t'))
+        (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+        (*e)--;
+}
+
+static int parse_line(struct hv_config *cfg, char *s, char *e, unsigned lineno)
+{
+    trim(&s, &e);
+    if (s == e || *s == '#')
+        return 0;
+    *e = 0;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        log_warn("config", "ferry.cfg line %u: expected key=value, ignored", lineno);
+        return 1;
+    }
+    char *ke = eq, *v = eq + 1;
+    trim(&s, &ke);
+    *ke = 0;
+    trim(&v, &e);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(s, keys[i].key))
+            continue;
+        if (keys[i].set(cfg, v) == 0)
+            return 0;
+        log_warn("config", "ferry.cfg line %u: bad value '%s' for %s (expected %s), ignored",
+                 lineno, v, s, keys[i].expect);
+        return 1;
+    }
+    log_warn("config", "ferry.cfg line %u: unknown key '%s', ignored", lineno, s);
+    return 1;
+}
+
+int config_parse(const char *text, size_t len, struct hv_config *cfg)
+{
+    char line[256];
+    unsigned lineno = 0;
+    int problems = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = 0;
+        lineno++;
+        while (i < len && text[i] != '\n') {
+            if (n < sizeof(line) - 1)
+                line[n] = text[i];
+            n++;
+            i++;
+        }
+        if (n > 0 && text[i - 1] == '\r')
+            n--;                            /* CRLF: the CR is not content */
+        i++;
+        if (n >= sizeof(line)) {
+            log_warn("config", "ferry.cfg line %u: longer than %lu characters, ignored", lineno,
+                     (unsigned long)(sizeof(line) - 1));
+            problems++;
+            continue;
+        }
+        if (memchr(line, 0, n)) {
+            log_warn("config", "ferry.cfg line %u: contains a NUL byte, ignored", lineno);
+            problems++;
+            continue;
+        }
+        problems += parse_line(cfg, line, line + n, lineno);
+    }
+    return problems;
+}

@@ -1,0 +1,34 @@
+/*
+ * ferry.cfg: `key=value` lines, `#` comments, blank lines. Unknown keys and
+ * bad values are reported (log_warn, with the line number) and ignored; the
+ * defaults stand. The table in config.c is the list of keys.
+ */
+#ifndef HV_CONFIG_H
+#define HV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/base/log.h"
+
+struct hv_config {
+    char hostname[32];
+    enum log_level log_level;
+    uint32_t serial_baud;
+    char ip[32];                /* first interface: "dhcp", "a.b.c.d/prefix" or "" (none) */
+    char gateway[16];
+    char cluster_key[128];      /* shared by the hosts that migrate to each other */
+    uint32_t migrate_incoming_max;  /* concurrent incoming migrations, 0 (none) - 4 */
+    uint32_t migrate_outgoing_max;  /* concurrent outgoing migrations, 1 - 4 */
+    bool numa_spanning;             /* a VM may take memory from several NUMA nodes */
+};
+
+#define CONFIG_MIGRATE_MAX 4    /* = MIGRATE_SLOTS */
+
+void config_defaults(struct hv_config *cfg);
+/* Returns the number of problems reported (0 = clean). */
+int config_parse(const char *text, size_t len, struct hv_config *cfg);
+
+extern struct hv_config hv_config;
+
+#endif

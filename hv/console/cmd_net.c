@@ -1,0 +1,162 @@
+/* `pci`, `net`, `net ip`, `net bench`, `ping`: devices and the host's network. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drivers/nic.h"
+#include "drivers/pci.h"
+#include "hv/base/cmdline.h"
+#include "hv/console/commands.h"
+#include "lwip/ip4_addr.h"
+#include "net/bench.h"
+#include "net/netdev.h"
+#include "net/ping.h"
+
+int cmd_pci(struct con *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        con_usage(c, cmd_find("pci"));
+        return -EINVAL;
+    }
+    con_printf(c, "pci: %u functions (%s)\n", pci_count(), pci_access_method());
+    for (unsigned i = 0; i < pci_count(); i++) {
+        const struct pci_dev *d = pci_get(i);
+        con_printf(c, "%04x:%02x:%02x.%u %04x:%04x class %02x%02x %s\n", d->segment, d->bus, d->dev,
+                   d->fn, d->vendor, d->device, d->class_code, d->subclass,
+                   d->driver ? d->driver : "-");
+    }
+    return 0;
+}
+
+static void print_if(struct con *c, struct net_if *nif)
+{
+    struct nic *n = nif->drv;
+    char ip[16], mask[16], gw[16];
+    ip4addr_ntoa_r(netif_ip4_addr(&nif->netif), ip, sizeof(ip));
+    ip4addr_ntoa_r(netif_ip4_netmask(&nif->netif), mask, sizeof(mask));
+    ip4addr_ntoa_r(netif_ip4_gw(&nif->netif), gw, sizeof(gw));
+    con_printf(c, "%s: driver %s mac %02x:%02x:%02x:%02x:%02x:%02x link %s ip %s mask %s gw %s\n",
+               nif->name, n->driver, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+               n->mac[5], netif_is_link_up(&nif->netif) ? "up" : "down", ip, mask, gw);
+    con_printf(c, "  rx packets %llu bytes %llu errors %llu drops %llu\n",
+               (unsigned long long)nif->rx_packets, (unsigned long long)nif->rx_bytes,
+               (unsigned long long)(nif->rx_errors + n->rx_errors),
+               (unsigned long long)(nif->rx_drops + n->rx_drops));
+    con_printf(c, "  rx buffers %u ring %u spare %u lent %u, frames lent %llu copied %llu\n",
+               n->rxpool.nbufs, n->rxpool.nbufs - n->rxpool.nspare - n->rxpool.nlent,
+               n->rxpool.nspare, n->rxpool.nlent, (unsigned long long)n->rxpool.lent,
+               (unsigned long long)n->rxpool.short_spare);
+    con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)nif->tx_packets,
+               (unsigned long long)nif->tx_bytes, (unsigned long long)(nif->tx_errors + n->tx_errors));
+}
+
+static int parse_addr(struct con *c, const char *s, uint32_t *be)
+{
+    ip4_addr_t a;
+    if (!ip4addr_aton(s, &a)) {
+        con_printf(c, "error: '%s' is not an IPv4 address\n", s);
+        return -EINVAL;
+    }
+    *be = ip4_addr_get_u32(&a);
+    return 0;
+}
+
+static int net_bench_cmd(struct con *c, int argc, char **argv)
+{
+    uint32_t addr;
+    uint64_t secs = 5;
+    struct bench_result r;
+    if (parse_addr(c, argv[2], &addr))
+        return -EINVAL;
+    if (argc == 4 && cmdline_u64(argv[3], 1, 600, &secs)) {
+        con_puts(c, "error: seconds must be 1-600\n");
+        return -EINVAL;
+    }
+    int rc = net_bench_run(addr, (unsigned)secs, &r);
+    if (rc) {
+        con_printf(c, "bench: failed reason=%s\n", rc == -ECONNREFUSED ? "connection refused"
+                   : rc == -ETIMEDOUT ? "no answer" : rc == -ECONNRESET ? "connection reset"
+                   : "out of memory");
+        return rc;
+    }
+    uint64_t us = r.elapsed_us ? r.elapsed_us : 1;
+    uint64_t kbps = r.bytes * 8 * 1000 / us;        /* bits per ms = kbit/s */
+    con_printf(c, "bench: mbps=%llu.%llu bytes=%llu seconds=%llu.%03llu\n",
+               (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100),
+               (unsigned long long)r.bytes, (unsigned long long)(us / 1000000),
+               (unsigned long long)(us / 1000 % 1000));
+    return 0;
+}
+
+int cmd_net(struct con *c, int argc, char **argv)
+{
+    if (argc == 1) {
+        if (!netdev_count())
+            con_puts(c, "no network interfaces\n");
+        for (unsigned i = 0; i < netdev_count(); i++)
+            print_if(c, netdev_get(i));
+        return 0;
+    }
+    if ((argc == 4 || argc == 6) && !strcmp(argv[1], "ip")) {
+        struct net_if *nif = netdev_find(argv[2]);
+        if (!nif) {
+            con_printf(c, "error: no interface '%s'\n", argv[2]);
+            return -ENOENT;
+        }
+        if (argc == 6 && strcmp(argv[4], "gw")) {
+            con_usage(c, cmd_find("net"));
+            return -EINVAL;
+        }
+        if (netdev_configure(nif, argv[3], argc == 6 ? argv[5] : NULL)) {
+            con_printf(c, "error: bad address '%s' (a.b.c.d/prefix or dhcp)\n", argv[3]);
+            return -EINVAL;
+        }
+        print_if(c, nif);
+        return 0;
+    }
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "bench"))
+        return net_bench_cmd(c, argc, argv);
+    con_usage(c, cmd_find("net"));
+    return -EINVAL;
+}
+
+static void ping_reply(void *ctx, unsigned seq, unsigned bytes, uint64_t rtt_us, unsigned ttl)
+{
+    con_printf(ctx, "reply seq=%u bytes=%u ttl=%u time=%llu.%03llu ms\n", seq, bytes, ttl,
+               (unsigned long long)(rtt_us / 1000), (unsigned long long)(rtt_us % 1000));
+}
+
+static void ping_lost(void *ctx, unsigned seq)
+{
+    con_printf(ctx, "timeout seq=%u\n", seq);
+}
+
+int cmd_ping(struct con *c, int argc, char **argv)
+{
+    uint32_t addr;
+    uint64_t count = 4;
+    struct ping_result r;
+    if (argc < 2 || argc > 3) {
+        con_usage(c, cmd_find("ping"));
+        return -EINVAL;
+    }
+    if (parse_addr(c, argv[1], &addr))
+        return -EINVAL;
+    if (argc == 3 && cmdline_u64(argv[2], 1, 1000, &count)) {
+        con_puts(c, "error: count must be 1-1000\n");
+        return -EINVAL;
+    }
+    if (net_ping(addr, (unsigned)count, 1000, ping_reply, ping_lost, c, &r)) {
+        con_puts(c, "error: out of memory\n");
+        return -ENOMEM;
+    }
+    uint64_t avg = r.received ? r.sum_us / r.received : 0;
+    con_printf(c, "ping: sent=%u received=%u loss=%u%% min=%llu.%03llu avg=%llu.%03llu "
+               "max=%llu.%03llu ms\n", r.sent, r.received,
+               r.sent ? (r.sent - r.received) * 100 / r.sent : 0,
+               (unsigned long long)(r.min_us / 1000), (unsigned long long)(r.min_us % 1000),
+               (unsigned long long)(avg / 1000), (unsigned long long)(avg % 1000),
+               (unsigned long long)(r.max_us / 1000), (unsigned long long)(r.max_us % 1000));
+    return r.received ? 0 : -ETIMEDOUT;
+}

@@ -1,0 +1,145 @@
+/* Migration front end: listening, starting, polling, and the console's status lines. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/base/config.h"
+#include "hv/vm/dirty.h"
+#include "hv/base/log.h"
+#include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_int.h"
+#include "arch/x86_64/cpu.h"
+#include "net/netdev.h"
+#include "net/port.h"
+
+static char messages[4][200];
+static unsigned msg_head, msg_count;
+
+void mig_say(const char *fmt, ...)
+{
+    va_list ap;
+    char *m = messages[(msg_head + msg_count) % 4];
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof(messages[0]), fmt, ap);
+    va_end(ap);
+    if (msg_count < 4)
+        msg_count++;
+    else
+        msg_head = (msg_head + 1) % 4;
+    log_info("migrate", "%s", m);
+}
+
+bool mig_message(char *buf, size_t n)
+{
+    if (!msg_count)
+        return false;
+    snprintf(buf, n, "%s", messages[msg_head]);
+    msg_head = (msg_head + 1) % 4;
+    msg_count--;
+    return true;
+}
+
+int mig_init(void)
+{
+    if (strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN) {
+        log_info("migrate", "no cluster_key in ferry.cfg: not listening for migrations");
+        return -EACCES;
+    }
+    int rc = mig_listen(MIG_PORT, mig_dst_accept);
+    if (rc)
+        log_warn("migrate", "cannot listen on TCP %d (%d)", MIG_PORT, rc);
+    else
+        log_info("migrate", "listening for migrations on TCP %d", MIG_PORT);
+    return rc;
+}
+
+int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *err,
+                  size_t errlen)
+{
+    if (strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN) {
+        snprintf(err, errlen, "no cluster_key (at least %d characters) in ferry.cfg",
+                 MIG_AUTH_KEY_MIN);
+        return -EACCES;
+    }
+    return mig_src_start(vm, addr_be, o, err, errlen);
+}
+
+int mig_cancel(struct vm *vm) { return mig_src_cancel(vm); }
+
+void mig_poll(void)
+{
+    mig_src_poll();
+    mig_dst_poll();
+}
+
+void mig_status(void (*out)(void *ctx, const char *line), void *ctx)
+{
+    char line[200];
+    unsigned n = 0;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct mig_src_info o;
+        if (mig_src_info(i, &o))
+            continue;
+        snprintf(line, sizeof(line), "migrate: outgoing vm=%s state=%s round=%u percent=%u "
+                 "pages=%llu bytes=%llu mibps=%llu dirty_mibps=%llu expect_downtime_ms=%llu "
+                 "elapsed_ms=%llu throttle=%u dirty=%s", o.vm, o.state, o.round, o.percent,
+                 (unsigned long long)o.pages, (unsigned long long)o.bytes,
+                 (unsigned long long)(o.bw >> 20), (unsigned long long)(o.dirty_rate >> 20),
+                 (unsigned long long)o.expect_ms, (unsigned long long)o.elapsed_ms, o.throttle,
+                 o.dirty);
+        out(ctx, line);
+        n++;
+    }
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct mig_dst_info in;
+        if (mig_dst_info(i, &in))
+            continue;
+        snprintf(line, sizeof(line), "migrate: incoming vm=%s state=%s round=%u pages=%llu "
+                 "bytes=%llu", in.vm, in.state, in.round, (unsigned long long)in.pages,
+                 (unsigned long long)in.bytes);
+        out(ctx, line);
+        n++;
+    }
+    if (!n) {
+        snprintf(line, sizeof(line), "migrate: none under way (limits: outgoing %u, incoming "
+                 "%u%s)", hv_config.migrate_outgoing_max, hv_config.migrate_incoming_max,
+                 strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN ? ", not listening: no "
+                 "cluster_key" : "");
+        out(ctx, line);
+    }
+}
+
+void mig_progress(char *buf, size_t n)
+{
+    unsigned count = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct mig_src_info o;
+        if (mig_src_info(i, &o))
+            continue;
+        if (!count++)
+            mig_src_bar(&o, buf, n);
+    }
+    if (count > 1) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, " +%u more", count - 1);
+    }
+}
+
+/*
+ * A handshake nonce. RDRAND alone is not enough in emulators: two identically configured
+ * Bochs machines produce the same RDRAND sequence, and equal nonces fail the reflection
+ * check. The TSC and this host's first MAC address make two hosts' nonces differ.
+ */
+void mig_new_nonce(uint8_t out[MIG_AUTH_NONCE_SIZE])
+{
+    for (unsigned i = 0; i < MIG_AUTH_NONCE_SIZE; i += 8) {
+        uint64_t z = ((uint64_t)net_rand() << 32 | net_rand()) ^ (rdtsc() * 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+        memcpy(out + i, &z, 8);
+    }
+    struct net_if *nif = netdev_get(0);
+    for (unsigned i = 0; nif && i < 6; i++)
+        out[i] ^= nif->mac[i];
+}

@@ -1,0 +1,43 @@
+/*
+ * Live migration engines (source and target), driven from the control loop.
+ * Source: connect, authenticate, HELLO, pre-copy rounds with dirty logging,
+ * stop-and-copy (pause, last pages, vCPU/FPU/UART state), COMMIT; the VM is
+ * destroyed only when the target acknowledges. Any failure before that
+ * resumes the guest on the source. Target: one skeleton VM per incoming
+ * stream, started only after COMMIT; discarded on any failure.
+ */
+#ifndef HV_MIG_H
+#define HV_MIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/vm/vm.h"
+
+struct mig_opts {
+    uint32_t downtime_ms;       /* 0: default (300) */
+    uint32_t bandwidth_mbps;    /* 0: as fast as TCP goes; else Mbit/s (10^6 bits) */
+    uint32_t throttle_max;      /* auto-converge: most % of time the guest may sit out; 0 off */
+    uint16_t port;
+    enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
+};
+
+int mig_init(void);                         /* listens if a cluster key is configured */
+int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *err,
+                  size_t errlen);
+int mig_cancel(struct vm *vm);
+/* Test hooks for the commit protocol (`migrate inject`): this host, as a target, loses... */
+enum mig_fault {
+    MIGRATE_FAULT_NONE,
+    MIGRATE_FAULT_LOSE_ACK,     /* ...its next COMMIT_ACK (it runs the VM, the source never hears) */
+    MIGRATE_FAULT_LOSE_COMMIT,  /* ...the next COMMIT (it discards the VM and hangs up) */
+};
+void mig_dst_inject(enum mig_fault f);
+void mig_poll(void);                        /* every control-loop pass */
+/* Status lines ("migrate: ...") for the console, one per call; false when none. */
+bool mig_message(char *buf, size_t n);
+void mig_status(void (*out)(void *ctx, const char *line), void *ctx);
+/* The progress line of the outgoing migrations (empty string: none under way). */
+void mig_progress(char *buf, size_t n);
+
+#endif

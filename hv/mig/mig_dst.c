@@ -1,0 +1,443 @@
+/* The target side of a live migration (see hv/mig/mig.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/fpu.h"
+#include "hv/base/config.h"
+#include "hv/cpu/cpu_baseline.h"
+#include "hv/cpu/cpu_policy_codec.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_stream.h"
+#include "hv/mig/mig_int.h"
+#include "hv/vm/vmctl.h"
+
+enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
+
+struct dst_mig {
+    enum dst_state st;
+    struct mig_conn *conn;
+    struct mig_auth auth;
+    struct mig_decoder dec;
+    struct mig_enc enc;
+    uint8_t out[MIG_QUERY_DATA_MAX + 512];   /* a QUERY_REPLY with a CPU policy fits */
+    size_t out_len, out_off;
+    struct vm *vm;
+    char name[VM_NAME_MAX];
+    unsigned vcpus_got;
+    bool commit, failed, busy;      /* busy: over migrate_incoming_max, refused at HELLO */
+    uint64_t bytes, pages;
+    uint32_t round;
+    char why[120];                  /* why a record was refused: sent back in ERROR */
+    uint8_t src_nonce[MIG_AUTH_NONCE_SIZE];   /* the migration's identity (its QUERY arg) */
+    bool query;                     /* a query, not a migration: reply and end */
+};
+
+static struct dst_mig *incoming[MIGRATE_SLOTS];
+
+/* Migrations that committed here, newest last: what QUERY MIGRATION looks up. */
+#define DST_COMMITTED_KEEP 16
+static struct {
+    uint8_t nonce[MIG_AUTH_NONCE_SIZE];
+    bool used;
+} committed[DST_COMMITTED_KEEP];
+static unsigned committed_next;
+
+/* Test hooks (`migrate inject`): lose the next COMMIT_ACK, or the next COMMIT. */
+static enum mig_fault fault;
+
+void mig_dst_inject(enum mig_fault f) { fault = f; }
+
+static void dst_reset(struct dst_mig *d)
+{
+    char err[120];
+    if (d->vm)
+        vm_destroy(d->vm, err, sizeof(err));   /* the skeleton never ran */
+    d->vm = NULL;
+    if (d->conn)
+        mig_conn_close(d->conn);
+    d->conn = NULL;
+    d->st = D_IDLE;
+}
+
+static void send_rec(struct dst_mig *d, uint16_t type)
+{
+    mig_dec_sent(&d->dec, type);
+    d->out_len = d->enc.len;
+}
+
+static void refuse(struct dst_mig *d, uint16_t type, const char *why)
+{
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    mig_rec_reason(&d->enc, type, 1, why);
+    mig_dec_sent(&d->dec, type);
+    d->out_len += d->enc.len;
+    log_warn("migrate", "incoming %s %s: %s", d->name[0] ? "vm" : "stream", d->name, why);
+    d->failed = true;
+}
+
+static int accept_hello(struct dst_mig *d, const struct mig_record *r)
+{
+    struct mig_hello h;
+    char err[160];
+    if (mig_parse_hello(r, &h))
+        return -EBADMSG;
+    strncpy(d->name, h.name, sizeof(d->name) - 1);
+    if (d->busy) {
+        snprintf(err, sizeof(err), "busy: migrate_incoming_max=%u incoming migrations at once",
+                 hv_config.migrate_incoming_max);
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
+    /* The VM keeps its exact CPU (vendor, family, features): this host must offer all of it. */
+    static struct cpu_policy vmpol, hostpol;
+    static char missing[200];
+    if (cpu_policy_deserialize(&vmpol, h.policy, h.policy_len)) {
+        refuse(d, MIG_REC_REFUSE, "bad CPU policy in HELLO");
+        return 0;
+    }
+    if (vm_host_policy(&hostpol)) {
+        refuse(d, MIG_REC_REFUSE, "this host's CPUID does not fit a CPU policy");
+        return 0;
+    }
+    if (cpu_policy_check_host(&vmpol, &hostpol, missing, sizeof(missing))) {
+        snprintf(err, sizeof(err), "cpu missing=%s", missing);
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
+    struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1,
+                             .policy = &vmpol };
+    strcpy(cfg.name, d->name);
+    if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
+        refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
+        return 0;
+    }
+    if (vm_create(&cfg, err, sizeof(err))) {      /* empty image: a skeleton */
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
+    d->vm = vm_find(d->name);
+    d->vm->migration = VM_MIG_IN;
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
+    mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
+    d->out_len += d->enc.len;
+    d->st = D_STREAM;
+    return 0;
+}
+
+static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
+{
+    struct dst_mig *d = ctx;
+    struct vm *vm = d->vm;
+    if (!vm)
+        return -EPROTO;
+    d->pages += count;
+    if (gfn >= vm->mem_size / PAGE_SIZE || count > vm->mem_size / PAGE_SIZE - gfn)
+        return -ERANGE;
+    for (uint32_t i = 0; i < count; i++) {      /* RAM may be split across nodes */
+        uint8_t *dst = vm_page(vm, gfn + i);
+        if (!dst)
+            return -ERANGE;
+        if (zero)
+            memset(dst, 0, PAGE_SIZE);
+        else
+            memcpy(dst, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
+    }
+    return 0;
+}
+
+static int on_device(struct dst_mig *d, const struct mig_record *r)
+{
+    struct mig_dev_id id;
+    const uint8_t *blob;
+    size_t n;
+    if (mig_parse_device(r, &id, &blob, &n))
+        return -EBADMSG;
+    if (id.type == MIGRATE_DEV_XSAVE && fpu_area_check(blob, n)) {
+        snprintf(d->why, sizeof(d->why), "the XSAVE area (%lu bytes) holds state this CPU "
+                 "cannot load (its area is %lu bytes)", (unsigned long)n,
+                 (unsigned long)fpu_area_size());
+        return -EINVAL;
+    }
+    if (id.type == MIGRATE_DEV_XSAVE && id.instance < d->vm->nvcpus &&
+        d->vm->vcpus[id.instance].xsave) {
+        uint8_t *x = d->vm->vcpus[id.instance].xsave;
+        memcpy(x, blob, n);
+        memset(x + n, 0, fpu_area_size() - n);      /* components not in XSTATE_BV: init */
+        return 0;
+    }
+    if (id.type == MIG_DEV_UART16550 && id.instance == 0 && n == sizeof(struct uart_dev_state)) {
+        struct uart_dev_state us;
+        memcpy(&us, blob, sizeof(us));
+        return uart_dev_restore(&d->vm->uart, &us);
+    }
+    return -EINVAL;
+}
+
+static int handle(struct dst_mig *d, const struct mig_record *r);
+
+/* QUERY instead of HELLO: answer and end the conversation. */
+static int on_query(struct dst_mig *d, const struct mig_record *r)
+{
+    uint32_t kind, status = MIG_QSTAT_UNSUPPORTED;
+    const uint8_t *arg;
+    size_t n;
+    if (mig_parse_query(r, &kind, &arg, &n))
+        return -EBADMSG;
+    static uint8_t blob[CPU_POLICY_BLOB_MAX];
+    static struct cpu_policy hostpol;
+    int len = 0;
+    if (kind == MIG_QUERY_CPU && n == 0) {          /* for `cpu baseline compute` */
+        status = MIG_QSTAT_UNKNOWN;
+        if (!vm_host_policy(&hostpol) &&
+            (len = cpu_policy_serialize(&hostpol, blob, sizeof(blob))) > 0)
+            status = MIG_QSTAT_OK;
+        else
+            len = 0;
+    }
+    if (kind == MIG_QUERY_MIGRATION && n == MIG_AUTH_NONCE_SIZE) {
+        status = MIG_QSTAT_UNKNOWN;
+        for (unsigned i = 0; i < DST_COMMITTED_KEEP; i++)
+            if (committed[i].used && !memcmp(committed[i].nonce, arg, n))
+                status = MIG_QSTAT_RUNNING;
+        for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+            if (incoming[i] && incoming[i] != d && !incoming[i]->query &&
+                incoming[i]->st != D_IDLE && incoming[i]->st != D_DONE &&
+                !memcmp(incoming[i]->src_nonce, arg, n))
+                status = MIG_QSTAT_BUSY;
+    }
+    log_info("migrate", "query %u answered %u", kind, status);
+    mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
+    if (mig_rec_query_reply(&d->enc, kind, status, len ? blob : NULL, (size_t)len))
+        return -ENOSPC;
+    mig_dec_sent(&d->dec, MIG_REC_QUERY_REPLY);
+    d->out_len += d->enc.len;
+    d->query = true;
+    d->failed = true;               /* nothing more: flushed, then closed */
+    return 0;
+}
+
+static int on_record(const struct mig_record *r, void *ctx)
+{
+    struct dst_mig *d = ctx;
+    int rc = handle(d, r);
+    if (rc && !d->why[0])
+        snprintf(d->why, sizeof(d->why), "%s record refused (%d)", mig_rec_type_name(r->type),
+                 rc);
+    if (rc)
+        log_warn("migrate", "incoming %s: %s", d->name, d->why);
+    return rc;
+}
+
+static int handle(struct dst_mig *d, const struct mig_record *r)
+{
+    const uint8_t *b;
+    uint8_t mac[MIG_AUTH_MAC_SIZE], nonce[MIG_AUTH_NONCE_SIZE];
+    uint32_t idx;
+    struct vcpu_state st;
+    switch (r->type) {
+    case MIG_REC_AUTH_CHALLENGE:
+        if (mig_parse_auth(r, &b))
+            return -EBADMSG;
+        memcpy(d->src_nonce, b, sizeof(d->src_nonce));
+        mig_new_nonce(nonce);
+        if (mig_auth_init(&d->auth, (const uint8_t *)hv_config.cluster_key,
+                          strlen(hv_config.cluster_key), false, nonce) ||
+            mig_auth_challenge(&d->auth, nonce) || mig_auth_response(&d->auth, b, mac))
+            return -EACCES;
+        mig_enc_init(&d->enc, d->out, sizeof(d->out));
+        mig_stream_header_put(&d->enc);
+        mig_rec_auth(&d->enc, MIG_REC_AUTH_CHALLENGE, nonce);
+        mig_dec_sent(&d->dec, MIG_REC_AUTH_CHALLENGE);
+        mig_rec_auth(&d->enc, MIG_REC_AUTH_RESPONSE, mac);
+        send_rec(d, MIG_REC_AUTH_RESPONSE);
+        d->out_off = 0;
+        return 0;
+    case MIG_REC_AUTH_RESPONSE:
+        if (mig_parse_auth(r, &b) || mig_auth_verify(&d->auth, b)) {
+            log_warn("migrate", "incoming connection failed authentication (cluster_key?)");
+            return -EACCES;
+        }
+        d->st = D_HELLO;
+        return 0;
+    case MIG_REC_HELLO:
+        return accept_hello(d, r);
+    case MIG_REC_RAM:
+        return mig_ram_parse(r->payload, r->len, ram_run, d);
+    case MIG_REC_ROUND_END:
+        return mig_parse_round_end(r, &d->round, &d->pages);
+    case MIG_REC_STOP:
+    case MIG_REC_TSC:
+        return 0;
+    case MIG_REC_VCPU:
+        if (mig_parse_vcpu(r, &idx, &st) || idx >= d->vm->nvcpus)
+            return -EBADMSG;
+        /* XCR0 = x87 alone is every CPU's (and a guest without XSAVE never changes it). */
+        if (st.xcr0 > 1 && ((st.xcr0 & ~fpu_xcr0_supported()) ||
+                            !cpu_policy_xcr0_ok(&d->vm->policy, st.xcr0))) {
+            snprintf(d->why, sizeof(d->why), "the guest's XCR0 0x%llx does not fit its CPU "
+                     "policy on this host", (unsigned long long)st.xcr0);
+            return -EINVAL;
+        }
+        d->vm->vcpus[idx].init = st;
+        d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
+        d->vcpus_got++;
+        return 0;
+    case MIG_REC_DEVICE:
+        return on_device(d, r);
+    case MIG_REC_COMMIT:
+        if (d->vcpus_got != d->vm->nvcpus)
+            return -EPROTO;
+        if (fault == MIGRATE_FAULT_LOSE_COMMIT) {      /* as if it never arrived */
+            fault = MIGRATE_FAULT_NONE;
+            log_warn("migrate", "incoming %s: injected fault: COMMIT lost", d->name);
+            d->failed = true;
+            return 0;
+        }
+        d->commit = true;
+        return 0;
+    case MIG_REC_QUERY:
+        return on_query(d, r);
+    default:
+        return -EPROTO;
+    }
+}
+
+static void dst_recv(void *ctx, const uint8_t *data, size_t n)
+{
+    struct dst_mig *d = ctx;
+    d->bytes += n;
+    while (n && d->st != D_IDLE && !d->failed) {
+        int used = mig_dec_feed(&d->dec, data, n, on_record, d);
+        if (used <= 0) {
+            if (used < 0) {
+                log_warn("migrate", "incoming %s: stream error %d, discarded", d->name, used);
+                /* An authenticated source learns why; others just lose the connection. */
+                if (d->st >= D_HELLO && used != -EACCES)
+                    refuse(d, MIG_REC_ERROR, d->why[0] ? d->why : "bad stream");
+                d->failed = true;
+            }
+            return;
+        }
+        data += used;
+        n -= (size_t)used;
+    }
+}
+
+static void dst_closed(void *ctx, int err)
+{
+    struct dst_mig *d = ctx;
+    (void)err;
+    d->conn = NULL;
+    if (d->st != D_DONE && d->st != D_IDLE) {
+        log_warn("migrate", "incoming %s: connection closed before commit, discarded", d->name);
+        dst_reset(d);
+    }
+}
+
+static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_closed };
+
+static uint64_t dst_pages(void) { return (sizeof(struct dst_mig) + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
+{
+    unsigned active = 0, slot = MIGRATE_SLOTS;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (incoming[i] && !incoming[i]->busy)
+            active++;
+        else if (!incoming[i] && slot == MIGRATE_SLOTS)
+            slot = i;
+    if (slot == MIGRATE_SLOTS) {
+        log_warn("migrate", "incoming connection dropped: every slot is in use");
+        return NULL;
+    }
+    uint64_t pa = frame_alloc(0, dst_pages(), 1, FRAME_ZERO);
+    if (!pa) {
+        log_warn("migrate", "incoming connection refused: no memory for its state");
+        return NULL;
+    }
+    struct dst_mig *d = phys_to_virt(pa);
+    mig_dec_init(&d->dec, MIG_ROLE_DST);
+    d->conn = c;
+    d->st = D_AUTH;
+    /* Over the limit: authenticate anyway, so the source learns why from a REFUSE. */
+    d->busy = active >= hv_config.migrate_incoming_max;
+    *ops = &dst_ops;
+    incoming[slot] = d;
+    return d;
+}
+
+static void poll_one(struct dst_mig *d)
+{
+    char err[120];
+    if (d->st == D_IDLE || d->st == D_DONE)
+        return;
+    while (d->out_off < d->out_len) {
+        size_t n = mig_conn_write(d->conn, d->out + d->out_off, d->out_len - d->out_off);
+        if (!n)
+            return;
+        d->out_off += n;
+    }
+    d->out_len = d->out_off = 0;
+    if (d->failed) {
+        dst_reset(d);
+        return;
+    }
+    if (d->commit) {
+        memcpy(committed[committed_next].nonce, d->src_nonce, sizeof(d->src_nonce));
+        committed[committed_next].used = true;
+        committed_next = (committed_next + 1) % DST_COMMITTED_KEEP;
+        mig_enc_init(&d->enc, d->out, sizeof(d->out));
+        mig_rec_empty(&d->enc, MIG_REC_COMMIT_ACK);
+        mig_dec_sent(&d->dec, MIG_REC_COMMIT_ACK);
+        if (fault == MIGRATE_FAULT_LOSE_ACK) {
+            fault = MIGRATE_FAULT_NONE;
+            log_warn("migrate", "incoming %s: injected fault: COMMIT_ACK lost", d->name);
+            mig_conn_close(d->conn);
+            d->conn = NULL;
+        } else {
+            mig_conn_write(d->conn, d->out, d->enc.len);
+        }
+        d->commit = false;
+        struct vm *vm = d->vm;
+        d->vm = NULL;
+        d->st = D_DONE;
+        vm->migration = VM_MIG_NONE;
+        vm_start(vm, err, sizeof(err));
+        mig_say("migrate: incoming vm=%s running", vm->name);
+    }
+}
+
+void mig_dst_poll(void)
+{
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct dst_mig *d = incoming[i];
+        if (!d)
+            continue;
+        poll_one(d);
+        if (d->st == D_IDLE || d->st == D_DONE) {
+            if (d->conn)
+                mig_conn_close(d->conn);
+            incoming[i] = NULL;
+            frame_free(virt_to_phys(d), dst_pages());
+        }
+    }
+}
+
+int mig_dst_info(unsigned i, struct mig_dst_info *info)
+{
+    static const char *const n[] = { "idle", "authenticating", "hello", "receiving", "done" };
+    struct dst_mig *d = i < MIGRATE_SLOTS ? incoming[i] : NULL;
+    if (!d || d->st == D_IDLE || d->st == D_DONE)
+        return -ENOENT;
+    memset(info, 0, sizeof(*info));
+    info->vm = d->name[0] ? d->name : "-";
+    info->state = n[d->st];
+    info->bytes = d->bytes;
+    info->pages = d->pages;
+    info->round = d->round;
+    return 0;
+}

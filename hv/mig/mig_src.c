@@ -1,0 +1,813 @@
+/*
+ * The source side of a live migration (see hv/mig/mig.h). Each outgoing
+ * migration owns a struct src_mig, allocated from the frame allocator when
+ * it starts (with the VM's two dirty bitmaps) and freed by the poll loop
+ * once it has ended; callbacks only mark it ended, never free it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/fpu.h"
+#include "hv/base/config.h"
+#include "hv/cpu/cpu_policy_codec.h"
+#include "hv/vm/dirty.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_policy.h"
+#include "hv/mig/mig_stream.h"
+#include "hv/mig/mig_int.h"
+#include "hv/base/time.h"
+#include "hv/vm/vmctl.h"
+#include "net/mig_transport.h"
+
+/*
+ * S_RESOLVE, S_QUERY: the connection died after COMMIT and before COMMIT_ACK. The source
+ * reconnects (S_CONNECT, S_AUTH with resolving set) and asks the target with a QUERY
+ * whether that migration committed, for up to MIGRATE_RESOLVE_NS.
+ */
+enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_RESOLVE, S_QUERY,
+                 S_DONE };
+
+#define MIGRATE_RESOLVE_NS (30ull * 1000000000)
+#define MIGRATE_RETRY_NS   (2ull * 1000000000)
+
+struct src_mig {
+    enum src_state st;
+    struct vm *vm;
+    struct mig_conn *conn;
+    struct mig_auth auth;
+    struct mig_decoder dec;
+    struct mig_enc enc;
+    uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
+    size_t rec_len, rec_off;
+    uint64_t *bitmap, *final_bits;  /* pages to send this round; the last harvest */
+    uint64_t bitmap_pages;          /* frames holding both bitmaps */
+    uint64_t cursor, npages;
+    uint32_t round, downtime_ms, final_step, throttle, throttle_max;
+    enum dirty_mode dirty_mode;
+    bool paused, got_peer_nonce, authed, accepted, acked;
+    uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
+    uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
+    uint64_t last_progress;     /* the peer acknowledged data or sent a record */
+    size_t last_unacked;
+    /* Progress (for the bar and `migrate status`). */
+    uint64_t round_total, round_sent;    /* pages to send in this round, sent so far */
+    uint64_t bw, dirty_rate, expect_ms;  /* last round: bytes/s sent, bytes/s dirtied */
+    /* bandwidth= : a token bucket refilled at limit bytes/s */
+    uint64_t limit, tokens, t_tokens;
+    /* Resolving a lost COMMIT_ACK: this migration's identity is its first challenge nonce. */
+    uint32_t addr;
+    uint16_t port;
+    bool resolving, have_mig_nonce, got_reply;
+    uint8_t mig_nonce[MIG_AUTH_NONCE_SIZE];
+    uint32_t reply_status;
+    uint64_t resolve_until, retry_at;
+    char commit_reason[120];
+    uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
+    uint8_t xsave[16384];                   /* a vCPU's XSAVE area as it is sent */
+    char reason[160];
+};
+
+static struct src_mig *outgoing[MIGRATE_SLOTS];
+
+static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "precopy",
+                                           "stop", "commit", "commit", "commit", "done" };
+
+static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Ends the migration and says why. Before COMMIT the guest resumes here (the target discards
+ * its skeleton when the connection goes). After COMMIT was sent and before the target's ACK
+ * arrived, the target may already run the guest: resuming here could run it twice, so the
+ * guest stays paused on this host and the operator decides (see docs/migration-stream.md).
+ */
+static void fail(struct src_mig *s, const char *fmt, ...)
+{
+    va_list ap;
+    char err[120];
+    if (s->st == S_IDLE || s->st == S_DONE)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+    va_end(ap);
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    if (s->vm->dirty_on)
+        vm_dirty_stop(s->vm);
+    s->vm->throttle_pct = 0;
+    if (s->st == S_COMMIT || s->resolving) {
+        uint64_t now = time_ns();
+        if (!s->resolving) {              /* ask the target whether it committed */
+            snprintf(s->commit_reason, sizeof(s->commit_reason), "%s", s->reason);
+            s->resolving = true;
+            s->resolve_until = now + MIGRATE_RESOLVE_NS;
+            log_warn("migrate", "vm %s: %s after COMMIT; asking the target whether it runs it",
+                     s->vm->name, s->reason);
+        }
+        if (now < s->resolve_until) {
+            s->retry_at = now + MIGRATE_RETRY_NS;
+            s->st = S_RESOLVE;
+            return;
+        }
+        s->vm->migration = VM_MIG_NONE;
+        mig_say("migrate: failed vm=%s phase=commit reason=%s, and the target did not "
+                    "answer (%s); it may run it: vm kept paused here (check the target, then "
+                    "vm resume or vm destroy)", s->vm->name, s->commit_reason, s->reason);
+    } else {
+        s->vm->migration = VM_MIG_NONE;
+        if (s->paused)
+            vm_resume(s->vm, err, sizeof(err));       /* the guest goes on here */
+        mig_say("migrate: failed vm=%s phase=%s reason=%s", s->vm->name,
+                    phase_names[s->st], s->reason);
+    }
+    s->st = S_IDLE;
+}
+
+/* Encodes one record (or the header) into s->rec; it is sent by flush(). */
+static void emit_begin(struct src_mig *s)
+{
+    mig_enc_init(&s->enc, s->rec, sizeof(s->rec));
+}
+
+static int emit_end(struct src_mig *s, uint16_t type)
+{
+    if (type && mig_dec_sent(&s->dec, type)) {
+        fail(s, "protocol order (%s)", mig_rec_type_name(type));
+        return -EPROTO;
+    }
+    s->rec_len = s->enc.len;
+    s->rec_off = 0;
+    return 0;
+}
+
+/* bandwidth=: how many bytes may go now (SIZE_MAX without a limit). */
+static size_t allowance(struct src_mig *s)
+{
+    /* The guest is paused from stop-and-copy on: capping then only lengthens the downtime. */
+    if (!s->limit || s->st >= S_FINAL)
+        return SIZE_MAX;
+    uint64_t now = time_ns(), us = (now - s->t_tokens) / 1000;
+    if (us > 1000000)
+        us = 1000000;
+    s->tokens += s->limit * us / 1000000;
+    s->t_tokens = now;
+    uint64_t burst = s->limit / 20 > 16384 ? s->limit / 20 : 16384;   /* 50 ms */
+    if (s->tokens > burst)
+        s->tokens = burst;
+    return (size_t)s->tokens;
+}
+
+static bool flush(struct src_mig *s)
+{
+    while (s->rec_off < s->rec_len) {
+        size_t want = s->rec_len - s->rec_off, may = allowance(s);
+        if (!may)
+            return false;
+        size_t n = mig_conn_write(s->conn, s->rec + s->rec_off, want < may ? want : may);
+        if (!n)
+            return false;
+        if (s->limit && s->st < S_FINAL)
+            s->tokens -= n;
+        s->rec_off += n;
+        s->bytes += n;
+        s->round_bytes += n;
+    }
+    return true;
+}
+
+static bool page_zero(const uint64_t *p)
+{
+    for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static bool bit(const struct src_mig *s, uint64_t p)
+{
+    return s->bitmap[p / 64] >> (p % 64) & 1;
+}
+
+/* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
+static bool emit_ram(struct src_mig *s)
+{
+    unsigned in_rec = 0;
+    while (s->cursor < s->npages && !bit(s, s->cursor))
+        s->cursor++;
+    if (s->cursor >= s->npages)
+        return false;                 /* the round is over */
+    emit_begin(s);
+    mig_rec_begin(&s->enc, MIG_REC_RAM);
+    while (s->cursor < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
+        uint64_t p = s->cursor;
+        if (!bit(s, p)) {
+            s->cursor++;
+            continue;
+        }
+        uint8_t *first = vm_page(s->vm, p);
+        bool zero = page_zero((const uint64_t *)first);
+        uint32_t n = 1;
+        /* A run's data is contiguous in host memory: it ends where a RAM chunk does. */
+        while (p + n < s->npages && bit(s, p + n) && vm_page(s->vm, p + n) == first + n * PAGE_SIZE &&
+               page_zero((const uint64_t *)(first + n * PAGE_SIZE)) == zero &&
+               (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
+            n++;
+        if (mig_ram_run_put(&s->enc, p, n, zero, first))
+            break;                    /* record full */
+        s->cursor += n;
+        s->pages += n;
+        s->round_sent += n;
+        if (zero)
+            s->zero_pages += n;
+        else
+            in_rec += n;
+    }
+    if (mig_rec_end(&s->enc) < 0) {
+        fail(s, "cannot encode RAM");
+        return false;
+    }
+    return !emit_end(s, MIG_REC_RAM);
+}
+
+static void emit_simple(struct src_mig *s, uint16_t type)
+{
+    emit_begin(s);
+    mig_rec_empty(&s->enc, type);
+    emit_end(s, type);
+}
+
+static int on_record(const struct mig_record *r, void *ctx)
+{
+    struct src_mig *s = ctx;
+    const uint8_t *b;
+    uint32_t code;
+    const char *why;
+    size_t why_len;
+    switch (r->type) {
+    case MIG_REC_AUTH_CHALLENGE:
+        if (mig_parse_auth(r, &b))
+            return -EBADMSG;
+        memcpy(s->peer_nonce, b, MIG_AUTH_NONCE_SIZE);
+        if (mig_auth_response(&s->auth, s->peer_nonce, s->my_mac))
+            return -EACCES;
+        s->got_peer_nonce = true;
+        return 0;
+    case MIG_REC_AUTH_RESPONSE:
+        if (mig_parse_auth(r, &b) || mig_auth_verify(&s->auth, b))
+            return -EACCES;
+        s->authed = true;
+        return 0;
+    case MIG_REC_ACCEPT:
+        s->accepted = true;
+        return 0;
+    case MIG_REC_REFUSE:
+    case MIG_REC_ERROR:
+        if (mig_parse_reason(r, &code, &why, &why_len))
+            why = "?", why_len = 1;
+        /* The target discarded the VM (it says so only before it runs it): resume here. */
+        if (s->st == S_COMMIT)
+            s->st = S_FINAL;
+        if (r->type == MIG_REC_REFUSE && why_len > 12 && !memcmp(why, "cpu missing=", 12))
+            fail(s, "%.*s", (int)why_len, why);        /* reason=cpu missing=avx2,bmi2 */
+        else
+            fail(s, "%s: %.*s", r->type == MIG_REC_REFUSE ? "target refused" : "target error",
+                 (int)why_len, why);
+        return -ECANCELED;
+    case MIG_REC_COMMIT_ACK:
+        s->acked = true;
+        return 0;
+    case MIG_REC_QUERY_REPLY: {
+        uint32_t kind;
+        const uint8_t *data;
+        size_t n;
+        if (mig_parse_query_reply(r, &kind, &s->reply_status, &data, &n) ||
+            kind != MIG_QUERY_MIGRATION)
+            return -EBADMSG;
+        s->got_reply = true;
+        return 0;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+static void src_recv(void *ctx, const uint8_t *data, size_t n)
+{
+    struct src_mig *s = ctx;
+    s->last_progress = time_ns();
+    while (n && s->st != S_IDLE) {
+        int used = mig_dec_feed(&s->dec, data, n, on_record, s);
+        if (used < 0) {
+            if (s->st != S_IDLE && used == -EACCES)
+                fail(s, "authentication failed (is cluster_key the same on both hosts?)");
+            else if (s->st != S_IDLE)
+                fail(s, "bad stream from target (%d)", used);
+            return;
+        }
+        if (!used)
+            return;
+        data += used;
+        n -= (size_t)used;
+    }
+}
+
+static void src_closed(void *ctx, int err)
+{
+    struct src_mig *s = ctx;
+    s->conn = NULL;
+    if (s->st != S_IDLE && s->st != S_DONE && s->st != S_RESOLVE &&
+        !(s->st == S_COMMIT && s->acked) && !(s->st == S_QUERY && s->got_reply))
+        fail(s, err ? "connection lost" : "target closed the connection");
+}
+
+static void src_connected(void *ctx)
+{
+    struct src_mig *s = ctx;
+    uint8_t nonce[MIG_AUTH_NONCE_SIZE];
+    mig_new_nonce(nonce);
+    if (!s->have_mig_nonce) {
+        memcpy(s->mig_nonce, nonce, sizeof(nonce));
+        s->have_mig_nonce = true;
+    }
+    if (mig_auth_init(&s->auth, (const uint8_t *)hv_config.cluster_key,
+                      strlen(hv_config.cluster_key), true, nonce) ||
+        mig_auth_challenge(&s->auth, nonce)) {
+        fail(s, "cannot start authentication");
+        return;
+    }
+    emit_begin(s);
+    mig_stream_header_put(&s->enc);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_CHALLENGE, nonce);
+    emit_end(s, MIG_REC_AUTH_CHALLENGE);
+    s->st = S_AUTH;
+}
+
+static const struct mig_conn_ops src_ops = {
+    .recv = src_recv, .closed = src_closed, .connected = src_connected,
+};
+
+static uint64_t pages_for(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+static void src_free(struct src_mig *s)
+{
+    if (s->bitmap)
+        frame_free(virt_to_phys(s->bitmap), s->bitmap_pages);
+    frame_free(virt_to_phys(s), pages_for(sizeof(*s)));
+}
+
+int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *err,
+                      size_t errlen)
+{
+    unsigned active = 0, slot = MIGRATE_SLOTS;
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (outgoing[i])
+            active++;
+        else if (slot == MIGRATE_SLOTS)
+            slot = i;
+    if (vm->migration != VM_MIG_NONE) {
+        snprintf(err, errlen, "vm %s is already migrating", vm->name);
+        return -EBUSY;
+    }
+    if (active >= hv_config.migrate_outgoing_max || slot == MIGRATE_SLOTS) {
+        snprintf(err, errlen, "%u outgoing migrations under way (migrate_outgoing_max=%u)",
+                 active, hv_config.migrate_outgoing_max);
+        return -EBUSY;
+    }
+    if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+        snprintf(err, errlen, "vm %s is %s", vm->name, vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    if (o->dirty_mode != DIRTY_AUTO && !(vm_dirty_modes() & DIRTY_MODE_BIT(o->dirty_mode))) {
+        snprintf(err, errlen, "dirty mode '%s' is not available on this CPU",
+                 dirty_mode_name(o->dirty_mode));
+        return -ENOTSUP;
+    }
+    uint64_t pa = frame_alloc(vm->node, pages_for(sizeof(struct src_mig)), 1, FRAME_ZERO);
+    uint64_t words = vm->mem_size / PAGE_SIZE / 64 + 1;
+    uint64_t bpages = pages_for(2 * words * 8);
+    uint64_t bpa = pa ? frame_alloc(vm->node, bpages, 1, FRAME_ZERO) : 0;
+    if (!bpa) {
+        if (pa)
+            frame_free(pa, pages_for(sizeof(struct src_mig)));
+        snprintf(err, errlen, "no memory for the migration's state");
+        return -ENOMEM;
+    }
+    struct src_mig *s = phys_to_virt(pa);
+    s->bitmap = phys_to_virt(bpa);
+    s->final_bits = s->bitmap + words;
+    s->bitmap_pages = bpages;
+    mig_dec_init(&s->dec, MIG_ROLE_SRC);
+    s->vm = vm;
+    s->npages = vm->mem_size / PAGE_SIZE;
+    s->downtime_ms = o->downtime_ms;
+    s->throttle_max = o->throttle_max;
+    s->dirty_mode = o->dirty_mode;
+    s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
+    s->t_start = s->last_progress = s->t_tokens = time_ns();
+    s->addr = addr;
+    s->port = o->port;
+    s->st = S_CONNECT;
+    s->conn = mig_conn_connect(addr, o->port, &src_ops, s);
+    if (!s->conn) {
+        src_free(s);
+        snprintf(err, errlen, "no connection resources");
+        return -ENOMEM;
+    }
+    vm->migration = VM_MIG_OUT;
+    outgoing[slot] = s;
+    return 0;
+}
+
+static uint64_t count_bits(const struct src_mig *s)
+{
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < s->npages / 64; w++)
+        n += __builtin_popcountll(s->bitmap[w]);
+    return n;
+}
+
+static void start_round(struct src_mig *s)
+{
+    uint64_t words = s->npages / 64;
+    if (s->round == 0) {
+        for (uint64_t w = 0; w < words; w++)
+            s->bitmap[w] = ~0ull;
+    } else {
+        vm_dirty_harvest(s->vm, s->bitmap);
+    }
+    s->cursor = 0;
+    s->round_bytes = 0;
+    s->round_sent = 0;
+    s->round_total = count_bits(s);
+    s->t_round = time_ns();
+}
+
+/* bytes per second over ns without overflow for any guest size ferry runs (< 1 TiB). */
+static uint64_t per_second(uint64_t bytes, uint64_t ns)
+{
+    uint64_t us = ns / 1000 + 1;
+    return bytes * 1000000 / us;
+}
+
+/* End of a pre-copy round: decide whether to go on or stop and copy. */
+static void round_done(struct src_mig *s)
+{
+    char err[120];
+    uint64_t ns = time_ns() - s->t_round;
+    emit_begin(s);
+    mig_rec_round_end(&s->enc, s->round, s->pages);
+    emit_end(s, MIG_REC_ROUND_END);
+    s->bw = per_second(s->round_bytes, ns);
+    s->round++;
+    start_round(s);                  /* harvests what the guest wrote meanwhile */
+    uint64_t dirty = s->round_total;
+    s->dirty_rate = per_second(dirty * PAGE_SIZE, ns);
+    struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = s->bw,
+                                .dirty_rate = s->dirty_rate,
+                                .downtime_ms = s->downtime_ms, .round = s->round,
+                                .throttle_pct = s->throttle, .throttle_max = s->throttle_max };
+    enum mig_decision d = mig_policy_decide(&in, &s->expect_ms);
+    if (d == MIG_CONTINUE)
+        return;
+    if (d == MIG_THROTTLE) {
+        s->throttle = mig_policy_next_throttle(s->throttle, s->throttle_max);
+        __atomic_store_n(&s->vm->throttle_pct, s->throttle, __ATOMIC_RELAXED);
+        log_info("migrate", "vm %s: dirtying %llu KiB/s vs %llu KiB/s sent: throttled to %u%%",
+                 s->vm->name, (unsigned long long)(s->dirty_rate >> 10),
+                 (unsigned long long)(s->bw >> 10), s->throttle);
+        return;
+    }
+    log_info("migrate", "vm %s: %s after round %u: %llu dirty pages, expected downtime %llu ms",
+             s->vm->name, mig_decision_name(d), s->round, (unsigned long long)dirty,
+             (unsigned long long)s->expect_ms);
+    /* Stop and copy: pause, take the last dirty pages, then state. */
+    s->t_stop = time_ns();
+    if (s->vm->state == VM_RUNNING) {
+        if (vm_pause(s->vm, err, sizeof(err))) {
+            fail(s, "cannot pause: %s", err);
+            return;
+        }
+        s->paused = true;
+    }
+    /* Merge the final harvest into the pending bitmap (pages not yet sent this round stay). */
+    vm_dirty_harvest(s->vm, s->final_bits);
+    for (uint64_t w = 0; w < s->npages / 64; w++)
+        s->bitmap[w] |= s->final_bits[w];
+    s->cursor = 0;
+    s->round_total = count_bits(s);
+    s->round_sent = 0;
+    if (vm_save_vcpus(s->vm)) {
+        fail(s, "cannot read vcpu state");
+        return;
+    }
+    emit_simple(s, MIG_REC_STOP);
+    s->st = S_FINAL;
+}
+
+static void send_hello(struct src_mig *s)
+{
+    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
+                           .mem_bytes = s->vm->mem_size, .ndevices = 1 };
+    strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
+    int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
+    if (n < 0) {
+        fail(s, "cannot encode the CPU policy (%d)", n);
+        return;
+    }
+    h.policy = s->policy;
+    h.policy_len = (uint32_t)n;
+    h.devices[0] = (struct mig_dev_id){ MIG_DEV_UART16550, 0 };
+    emit_begin(s);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);
+    if (mig_dec_sent(&s->dec, MIG_REC_AUTH_RESPONSE)) {
+        fail(s, "protocol order (auth)");
+        return;
+    }
+    mig_rec_hello(&s->enc, &h);
+    emit_end(s, MIG_REC_HELLO);
+    s->st = S_HELLO;
+}
+
+/* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, FPU, UART, TSC, COMMIT. */
+static void final_step(struct src_mig *s)
+{
+    struct vm *vm = s->vm;
+    unsigned n = vm->nvcpus, k = s->final_step++;
+    emit_begin(s);
+    if (k == 0) {
+        mig_rec_round_end(&s->enc, s->round, s->pages);
+        emit_end(s, MIG_REC_ROUND_END);
+    } else if (k <= n) {
+        mig_rec_vcpu(&s->enc, k - 1, &vm->vcpus[k - 1].saved);
+        emit_end(s, MIG_REC_VCPU);
+    } else if (k <= 2 * n) {
+        struct mig_dev_id id = { MIGRATE_DEV_XSAVE, (uint16_t)(k - n - 1) };
+        /*
+         * Only what the VM's XCR0 can hold: hosts' area sizes differ (docs/migration-stream.md).
+         * XSAVE ran with the host's full mask, so XSTATE_BV may name components the guest cannot
+         * enable (and some CPUs set it for components still in their init state): cut it too.
+         */
+        struct vcpu *v = &vm->vcpus[k - n - 1];
+        uint64_t mask = (vm->policy.xcr0_mask | v->xcr0 | 0x3) & fpu_xcr0_supported(), bv;
+        size_t len = fpu_area_size_for(mask);
+        if (len > sizeof(s->xsave) || len < 576) {
+            fail(s, "XSAVE area of %lu bytes", (unsigned long)len);
+            return;
+        }
+        memcpy(s->xsave, v->xsave, len);
+        memcpy(&bv, s->xsave + 512, 8);
+        bv &= mask;
+        memcpy(s->xsave + 512, &bv, 8);
+        mig_rec_device(&s->enc, &id, s->xsave, len);
+        emit_end(s, MIG_REC_DEVICE);
+    } else if (k == 2 * n + 1) {
+        struct uart_dev_state us;
+        struct mig_dev_id id = { MIG_DEV_UART16550, 0 };
+        uart_dev_save(&vm->uart, &us);
+        mig_rec_device(&s->enc, &id, &us, sizeof(us));
+        emit_end(s, MIG_REC_DEVICE);
+    } else if (k == 2 * n + 2) {
+        mig_rec_tsc(&s->enc, vm->vcpus[0].saved.tsc, (uint32_t)time_tsc_khz());
+        emit_end(s, MIG_REC_TSC);
+    } else {
+        mig_rec_empty(&s->enc, MIG_REC_COMMIT);
+        emit_end(s, MIG_REC_COMMIT);
+        s->st = S_COMMIT;
+    }
+}
+
+static void finish(struct src_mig *s)
+{
+    char err[120];
+    uint64_t now = time_ns(), total_ms = (now - s->t_start) / 1000000;
+    uint64_t down_ms = (now - s->t_stop) / 1000000, us = (now - s->t_start) / 1000 + 1;
+    uint64_t kbps = s->bytes * 8 * 1000 / us;
+    char name[VM_NAME_MAX];
+    const char *mode = dirty_mode_name(s->vm->dirty_mode);
+    strcpy(name, s->vm->name);
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    s->paused = false;
+    s->st = S_DONE;
+    vm_dirty_stop(s->vm);
+    s->vm->migration = VM_MIG_NONE;
+    s->vm->throttle_pct = 0;
+    vm_destroy(s->vm, err, sizeof(err));
+    mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s", name,
+                (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
+                (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
+                (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
+                (unsigned long long)(kbps % 1000 / 100), s->throttle, mode,
+                s->resolving ? " confirmed=query" : "");
+}
+
+/* Reconnects to ask about the migration whose COMMIT_ACK was lost. */
+static void resolve_retry(struct src_mig *s)
+{
+    if (time_ns() < s->retry_at)
+        return;
+    mig_dec_init(&s->dec, MIG_ROLE_SRC);
+    s->got_peer_nonce = s->authed = s->got_reply = false;
+    s->rec_len = s->rec_off = 0;
+    s->last_progress = time_ns();
+    s->last_unacked = 0;
+    s->st = S_CONNECT;
+    s->conn = mig_conn_connect(s->addr, s->port, &src_ops, s);
+    if (!s->conn)
+        fail(s, "no connection resources");
+}
+
+static void send_query(struct src_mig *s)
+{
+    emit_begin(s);
+    mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);
+    if (mig_dec_sent(&s->dec, MIG_REC_AUTH_RESPONSE)) {
+        fail(s, "protocol order (auth)");
+        return;
+    }
+    mig_rec_query(&s->enc, MIG_QUERY_MIGRATION, s->mig_nonce, sizeof(s->mig_nonce));
+    emit_end(s, MIG_REC_QUERY);
+    s->st = S_QUERY;
+}
+
+/* The target's answer: it runs the VM (ours goes), it never committed (ours resumes), or ask again. */
+static void resolved(struct src_mig *s)
+{
+    char err[120];
+    if (s->reply_status == MIG_QSTAT_RUNNING) {
+        finish(s);
+        return;
+    }
+    if (s->reply_status != MIG_QSTAT_UNKNOWN) {
+        fail(s, "the target is still receiving it");     /* BUSY: retried */
+        return;
+    }
+    mig_conn_close(s->conn);
+    s->conn = NULL;
+    s->vm->migration = VM_MIG_NONE;
+    if (s->paused)
+        vm_resume(s->vm, err, sizeof(err));
+    mig_say("migrate: failed vm=%s phase=commit reason=%s; the target never committed it: "
+                "resumed here", s->vm->name, s->commit_reason);
+    s->st = S_IDLE;
+}
+
+#define MIGRATE_STALL_NS (10ull * 1000000000)
+
+/* A target that dies takes TCP minutes to notice: give up after 10 s without progress. */
+static bool stalled(struct src_mig *s)
+{
+    size_t un = mig_conn_unacked(s->conn);
+    uint64_t now = time_ns();
+    if (un < s->last_unacked || (un == 0 && s->rec_off >= s->rec_len && s->st == S_RAM) ||
+        (s->limit && !s->tokens))
+        s->last_progress = now;
+    s->last_unacked = un;
+    if (now - s->last_progress < MIGRATE_STALL_NS)
+        return false;
+    fail(s, "no progress from the target for %llu s", MIGRATE_STALL_NS / 1000000000);
+    return true;
+}
+
+static void poll_one(struct src_mig *s)
+{
+    if (s->st == S_RESOLVE) {
+        resolve_retry(s);
+        return;
+    }
+    if (s->st != S_IDLE && s->st != S_DONE && stalled(s))
+        return;
+    for (unsigned budget = 0; budget < 32; budget++) {
+        if (s->st == S_IDLE || s->st == S_DONE || s->st == S_CONNECT || s->st == S_RESOLVE ||
+            !flush(s))
+            return;
+        switch (s->st) {
+        case S_AUTH:
+            if (!s->authed)
+                return;
+            if (s->resolving)
+                send_query(s);
+            else
+                send_hello(s);
+            break;
+        case S_QUERY:
+            if (s->got_reply)
+                resolved(s);
+            return;
+        case S_HELLO:
+            if (!s->accepted)
+                return;
+            if (vm_dirty_start(s->vm, s->dirty_mode)) {
+                fail(s, "cannot start dirty logging");
+                return;
+            }
+            start_round(s);
+            s->st = S_RAM;
+            break;
+        case S_RAM:
+            if (!emit_ram(s) && s->st == S_RAM)
+                round_done(s);
+            break;
+        case S_FINAL:
+            if (s->cursor < s->npages && emit_ram(s))
+                break;
+            s->cursor = s->npages;
+            final_step(s);
+            break;
+        case S_COMMIT:
+            if (s->acked)
+                finish(s);
+            return;
+        default:
+            return;
+        }
+    }
+}
+
+void mig_src_poll(void)
+{
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+        struct src_mig *s = outgoing[i];
+        if (!s)
+            continue;
+        poll_one(s);
+        if (s->st == S_IDLE || s->st == S_DONE) {
+            outgoing[i] = NULL;
+            src_free(s);
+        }
+    }
+}
+
+static struct src_mig *find(const struct vm *vm)
+{
+    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        if (outgoing[i] && outgoing[i]->vm == vm)
+            return outgoing[i];
+    return NULL;
+}
+
+int mig_src_cancel(struct vm *vm)
+{
+    struct src_mig *s = find(vm);
+    if (!s || s->st == S_IDLE || s->st == S_DONE)
+        return -ENOENT;
+    if (s->st >= S_COMMIT)
+        return -EBUSY;                  /* the target may own it already */
+    fail(s, "cancelled");
+    return 0;
+}
+
+/* "round 3 42% 7.5 MiB/s dirty 1.2 MiB/s downtime~210ms": mibps with one decimal. */
+static int fmt_mibps(char *b, size_t n, uint64_t bytes_per_s)
+{
+    uint64_t tenths = bytes_per_s * 10 / (1024 * 1024);
+    return snprintf(b, n, "%llu.%llu", (unsigned long long)(tenths / 10),
+                    (unsigned long long)(tenths % 10));
+}
+
+int mig_src_info(unsigned i, struct mig_src_info *info)
+{
+    struct src_mig *s = i < MIGRATE_SLOTS ? outgoing[i] : NULL;
+    if (!s || s->st == S_IDLE || s->st == S_DONE)
+        return -ENOENT;
+    static const char *const n[] = { "idle", "connecting", "authenticating", "hello", "precopy",
+                                     "stop-and-copy", "commit", "resolving", "resolving",
+                                     "done" };
+    uint64_t now = time_ns();
+    memset(info, 0, sizeof(*info));
+    info->vm = s->vm->name;
+    info->state = n[s->st];
+    info->round = s->round;
+    info->pages = s->pages;
+    info->bytes = s->bytes;
+    info->percent = s->round_total ? (uint32_t)(s->round_sent * 100 / s->round_total) : 0;
+    if (s->st == S_COMMIT)
+        info->percent = 100;
+    /* This round's rate once it has run a little, else the last round's. */
+    uint64_t rns = now - s->t_round;
+    info->bw = rns > 200000000ull ? per_second(s->round_bytes, rns) : s->bw;
+    info->dirty_rate = s->dirty_rate;
+    info->expect_ms = s->expect_ms;
+    info->elapsed_ms = (now - s->t_start) / 1000000;
+    info->throttle = s->throttle;
+    info->dirty = s->vm->dirty_on ? dirty_mode_name(s->vm->dirty_mode) : "-";
+    return 0;
+}
+
+void mig_src_bar(const struct mig_src_info *in, char *b, size_t n)
+{
+    char bw[24], dr[24], bar[21];
+    unsigned fill = in->percent / 5;
+    for (unsigned k = 0; k < 20; k++)
+        bar[k] = k < fill ? '#' : '.';
+    bar[20] = 0;
+    fmt_mibps(bw, sizeof(bw), in->bw);
+    fmt_mibps(dr, sizeof(dr), in->dirty_rate);
+    snprintf(b, n, "[migrate %s %s r%u [%s] %3u%% %s MiB/s dirty %s MiB/s downtime~%llums%s]",
+             in->vm, in->state, in->round, bar, in->percent, bw, dr,
+             (unsigned long long)in->expect_ms, in->throttle ? " throttled" : "");
+}

@@ -1,0 +1,278 @@
+/*
+ * The generic half of every VM exit: the backend has turned the hardware's
+ * exit into a struct hv_exit; this file decides what it means (device
+ * models, CPU policy, MSR allow-list, MMIO emulation) and sets the result
+ * (advance RIP, inject a fault) the backend applies at the next entry.
+ * Returns false when the vCPU's time slice should end.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
+#include "arch/x86_64/percpu.h"
+#include "hv/emul/decode.h"
+#include "hv/vm/gpt.h"
+#include "hv/base/log.h"
+#include "hv/vm/msr.h"
+#include "hv/vm/vcpu.h"
+#include "hv/vm/vcpu_ops.h"
+
+static void inject_fault(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+    struct vcpu_event e = { .type = EVENT_EXCEPTION, .vector = vector, .has_error = has_error,
+                            .error = error };
+    hv_ops->vcpu_inject(v, &e);
+}
+
+void vcpu_inject_gp(struct vcpu *v) { inject_fault(v, 13, true, 0); }
+
+static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
+{
+    struct vcpu_state s;
+    struct cpuid_out out;
+    hv_ops->vcpu_get_state(v, &s);
+    cpu_policy_cpuid(&v->vm->policy, (uint32_t)v->gpr[GPR_RAX], (uint32_t)v->gpr[GPR_RCX],
+                     v->index, v->vm->nvcpus, s.cr4, v->xcr0 ? v->xcr0 : 1, &out);
+    v->gpr[GPR_RAX] = out.eax;
+    v->gpr[GPR_RBX] = out.ebx;
+    v->gpr[GPR_RCX] = out.ecx;
+    v->gpr[GPR_RDX] = out.edx;
+    ex->advance = true;
+}
+
+/* Port I/O to the VM's devices; an unclaimed port reads as all ones, writes vanish (as on a PC). */
+static int port_io(struct vm *vm, uint16_t port, bool write, unsigned size, uint32_t *val)
+{
+    for (unsigned i = 0; i < vm->nio; i++) {
+        const struct vm_io *d = &vm->io[i];
+        if (port >= d->base && port < d->base + d->count)
+            return d->fn(d->dev, port, write, size, val);
+    }
+    if (!write)
+        *val = 0xffffffffu;
+    return 0;
+}
+
+static uint64_t size_mask(unsigned size) { return size == 8 ? ~0ull : (1ull << (size * 8)) - 1; }
+
+static bool handle_string_io(struct vcpu *v, struct hv_exit *ex)
+{
+    struct vcpu_state s;
+    uint32_t val = 0;
+    unsigned sz = ex->io.size;
+    hv_ops->vcpu_get_state(v, &s);
+    /* One element per exit; the REP form re-executes until RCX is 0. */
+    if (ex->io.rep && v->gpr[GPR_RCX] == 0) {
+        ex->advance = true;
+        return true;
+    }
+    uint64_t addr = ex->io.in ? v->gpr[GPR_RDI] : v->gpr[GPR_RSI];
+    if (!ex->io.in && gpt_read(v->vm, &s, addr, &val, sz))
+        goto fault;
+    if (port_io(v->vm, ex->io.port, !ex->io.in, sz, &val))
+        goto fault;
+    if (ex->io.in && gpt_write(v->vm, &s, addr, &val, sz))
+        goto fault;
+    int64_t step = (s.rflags & (1u << 10)) ? -(int64_t)sz : (int64_t)sz;
+    v->gpr[ex->io.in ? GPR_RDI : GPR_RSI] += step;
+    if (ex->io.rep)
+        v->gpr[GPR_RCX]--;
+    ex->advance = !ex->io.rep || v->gpr[GPR_RCX] == 0;
+    return true;
+fault:
+    vm_stop(v->vm, "string I/O on port 0x%x at unmapped address 0x%llx", ex->io.port,
+            (unsigned long long)addr);
+    return false;
+}
+
+static bool handle_io(struct vcpu *v, struct hv_exit *ex)
+{
+    if (ex->io.string)
+        return handle_string_io(v, ex);
+    uint32_t val = (uint32_t)(v->gpr[GPR_RAX] & size_mask(ex->io.size));
+    if (port_io(v->vm, ex->io.port, !ex->io.in, ex->io.size, &val)) {
+        vcpu_inject_gp(v);
+        return true;
+    }
+    if (ex->io.in) {
+        if (ex->io.size == 4)
+            v->gpr[GPR_RAX] = val;      /* 32-bit results zero-extend */
+        else
+            v->gpr[GPR_RAX] = (v->gpr[GPR_RAX] & ~size_mask(ex->io.size)) |
+                              (val & size_mask(ex->io.size));
+    }
+    ex->advance = true;
+    return true;
+}
+
+static const struct vm_mmio *find_mmio(struct vm *vm, uint64_t gpa)
+{
+    for (unsigned i = 0; i < vm->nmmio; i++)
+        if (gpa >= vm->mmio[i].base && gpa - vm->mmio[i].base < vm->mmio[i].size)
+            return &vm->mmio[i];
+    return NULL;
+}
+
+static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
+{
+    const struct vm_mmio *d = find_mmio(v->vm, ex->mmio.gpa);
+    uint8_t code[15];
+    struct insn in;
+    struct vcpu_state s;
+
+    hv_ops->vcpu_get_state(v, &s);
+    if (!d || ex->mmio.fetch) {
+        vm_stop(v->vm, "%s of unmapped guest memory at GPA 0x%llx (rip 0x%llx)",
+                ex->mmio.fetch ? "instruction fetch" : ex->mmio.write ? "write" : "read",
+                (unsigned long long)ex->mmio.gpa, (unsigned long long)s.rip);
+        return false;
+    }
+    int rc = hv_ops->vcpu_fetch(v, code, sizeof(code));
+    if (!rc)
+        rc = insn_decode(code, sizeof(code), &in);
+    if (rc) {
+        vm_stop(v->vm, "cannot decode the MMIO instruction at rip 0x%llx (%d)",
+                (unsigned long long)s.rip, rc);
+        return false;
+    }
+    uint64_t val = 0, off = ex->mmio.gpa - d->base;
+    switch (in.op) {
+    case INSN_STORE:
+    case INSN_STORE_IMM:
+    case INSN_STOS:
+        val = in.op == INSN_STOS ? v->gpr[GPR_RAX] & size_mask(in.size) : insn_store_value(&in, v->gpr);
+        rc = d->fn(d->dev, off, true, in.size, &val);
+        break;
+    case INSN_LOAD:
+    case INSN_LOAD_ZX:
+    case INSN_LOAD_SX:
+        rc = d->fn(d->dev, off, false, in.size, &val);
+        if (!rc)
+            insn_load_complete(&in, v->gpr, val);
+        break;
+    default:
+        vm_stop(v->vm, "MMIO instruction at rip 0x%llx not emulated (op %u)",
+                (unsigned long long)s.rip, in.op);
+        return false;
+    }
+    if (rc) {
+        vcpu_inject_gp(v);
+        return true;
+    }
+    ex->insn_len = in.len;
+    ex->advance = in.op != INSN_STOS || !insn_string_step(&in, v->gpr, s.rflags);
+    return true;
+}
+
+/*
+ * XSETBV always exits. A policy without XSAVE (x86-64-v1/v2) makes it #UD, as
+ * on a CPU without XSAVE: ferry cannot stop the guest setting CR4.OSXSAVE, so
+ * the exit is where the hidden feature is refused. Otherwise XCR0 must be
+ * architecturally valid and within the policy's mask (#GP).
+ */
+static bool handle_xsetbv(struct vcpu *v, struct hv_exit *ex)
+{
+    uint64_t x = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
+    const struct cpu_policy *p = &v->vm->policy;
+
+    if (!cpu_policy_has(p, CPU_FEAT_XSAVE)) {
+        inject_fault(v, 6, false, 0);
+        return true;
+    }
+    if ((uint32_t)v->gpr[GPR_RCX] != 0 || !cpu_policy_xcr0_ok(p, x) ||
+        (x & ~fpu_xcr0_supported())) {
+        vcpu_inject_gp(v);
+        return true;
+    }
+    fpu_set_xcr0(x);
+    v->xcr0 = x;
+    ex->advance = true;
+    return true;
+}
+
+static bool handle_cr(struct vcpu *v, struct hv_exit *ex)
+{
+    struct vcpu_state s;
+    hv_ops->vcpu_get_state(v, &s);
+    uint64_t *reg = &s.gpr[ex->cr.gpr];
+    if (ex->cr.cr == 8) {               /* no virtual APIC yet: TPR reads 0, writes are kept nowhere */
+        if (!ex->cr.write)
+            *reg = 0;
+    } else if (ex->cr.write && (ex->cr.cr == 0 || ex->cr.cr == 4)) {
+        uint64_t val = *reg;
+        if (ex->cr.cr == 0 && (val >> 32 || ((val & (1ull << 31)) && !(val & 1)))) {
+            vcpu_inject_gp(v);
+            return true;
+        }
+        if (ex->cr.cr == 0)
+            s.cr0 = val;
+        else
+            s.cr4 = val;
+    } else {
+        vm_stop(v->vm, "unexpected CR%u %s exit", ex->cr.cr, ex->cr.write ? "write" : "read");
+        return false;
+    }
+    hv_ops->vcpu_set_state(v, &s);
+    ex->advance = true;
+    return true;
+}
+
+static bool stop_with_dump(struct vcpu *v, struct hv_exit *ex, const char *what)
+{
+    vm_stop(v->vm, "%s on vcpu %u (vendor reason %u)", what, v->index, ex->vendor_reason);
+    hv_ops->vcpu_dump(v);
+    return false;
+}
+
+bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
+{
+    switch (ex->reason) {
+    case EXIT_CPUID:
+        handle_cpuid(v, ex);
+        return true;
+    case EXIT_IO:
+        return handle_io(v, ex);
+    case EXIT_MMIO:
+        return handle_mmio(v, ex);
+    case EXIT_MSR_READ:
+    case EXIT_MSR_WRITE:
+        if (msr_access(v, (uint32_t)v->gpr[GPR_RCX], ex->reason == EXIT_MSR_WRITE))
+            vcpu_inject_gp(v);
+        else
+            ex->advance = true;
+        return true;
+    case EXIT_HLT:
+        ex->advance = true;
+        v->halted = true;               /* no virtual interrupts yet: only a request wakes it */
+        return false;
+    case EXIT_XSETBV:
+        return handle_xsetbv(v, ex);
+    case EXIT_CR:
+        return handle_cr(v, ex);
+    case EXIT_EXTINT:
+        /* The host interrupt (an IPI) is still pending: take it now. */
+        cpu_sti();
+        __asm__ volatile("nop");
+        cpu_cli();
+        if (this_cpu()->slice_expired)
+            return false;               /* the time-slice timer (SVM) */
+        return !v->request;
+    case EXIT_PREEMPT:
+        return false;
+    case EXIT_INVALID_INSN:
+        inject_fault(v, 6, false, 0);   /* #UD: e.g. SVM instructions, no nested virtualization */
+        return true;
+    case EXIT_NOP:
+        ex->advance = true;
+        return true;
+    case EXIT_DIRTY:
+        return true;                    /* the backend logged the page; the write retries */
+    case EXIT_SHUTDOWN:
+        return stop_with_dump(v, ex, "triple fault");
+    case EXIT_ENTRY_FAIL:
+        return stop_with_dump(v, ex, "VM entry failed");
+    default:
+        return stop_with_dump(v, ex, "unhandled exit");
+    }
+}

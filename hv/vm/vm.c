@@ -1,0 +1,368 @@
+/*
+ * VM lifecycle for the control plane: create (memory on one node, image,
+ * boot structures, devices, second-level tables, vCPUs placed on APs),
+ * start, pause, resume, destroy. Nothing is half-created: any failure
+ * undoes what was done and says why.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
+#include "hv/base/config.h"
+#include "hv/cpu/cpu_baseline.h"
+#include "hv/vm/guest_boot.h"
+#include "hv/host.h"
+#include "hv/base/log.h"
+#include "hv/base/mem.h"
+#include "hv/vm/numa.h"
+#include "hv/vm/sched.h"
+#include "hv/base/time.h"
+#include "hv/vm/vcpu_ops.h"
+#include "hv/vm/vmctl.h"
+
+extern const uint8_t builtin_memtest_start[], builtin_memtest_end[];
+
+static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
+{
+    (void)ctx;
+    struct cpuid_regs r = cpuid(leaf, sub);
+    return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
+}
+
+int vm_host_policy(struct cpu_policy *p)
+{
+    int rc = cpu_policy_from_host(p, host_cpuid, NULL);
+
+    /* The CPUID bit says the MSR exists (SDM Vol. 4 2.1). */
+    if (!rc && cpu_policy_has(p, CPU_FEAT_ARCH_CAPABILITIES))
+        cpu_policy_set_arch_caps(p, rdmsr(MSR_IA32_ARCH_CAPABILITIES));
+    return rc;
+}
+
+static int uart_port_io(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val)
+{
+    return uart_dev_io(dev, port - GUEST_UART_PORT, write, size, val);
+}
+
+static int find_image(const char *name, const void **img, size_t *len)
+{
+    if (!strcmp(name, "memtest")) {
+        *img = builtin_memtest_start;
+        *len = builtin_memtest_end - builtin_memtest_start;
+        return 0;
+    }
+    for (uint32_t i = 0; i < host.bi->nmodules; i++)
+        if (!strcmp(host.bi->modules[i].name, name)) {
+            *img = phys_to_virt(host.bi->modules[i].phys);
+            *len = host.bi->modules[i].size;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+static void free_vm(struct vm *vm)
+{
+    if (vm->dirty_bitmap) {
+        frame_free(virt_to_phys(vm->dirty_bitmap), vm->dirty_bitmap_pages);
+        vm->dirty_bitmap = NULL;
+    }
+    if (vm->arch)
+        hv_ops->vm_destroy(vm);
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i].xsave)
+            frame_free(virt_to_phys(vm->vcpus[i].xsave),
+                       (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE);
+    for (unsigned i = 0; i < vm->nchunks; i++)
+        frame_free(vm->chunks[i].hpa, vm->chunks[i].size / PAGE_SIZE);
+    memset(vm, 0, sizeof(*vm));
+}
+
+static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
+{
+    size_t xpages = (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE;
+    unsigned taken[VM_MAX_VCPUS];
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        v->vm = vm;
+        v->index = i;
+        v->pcpu = taken[i] = sched_pick_cpu(vm->node, taken, i);
+        if (!v->pcpu) {
+            snprintf(err, errlen, "no CPU can run guests (need an AP with %s)",
+                     hv_ops ? hv_ops->name : "VT-x or AMD-V");
+            return -ENODEV;
+        }
+        guest_boot_state(&v->init, entry, i);
+        v->xcr0 = v->init.xcr0;
+        if (xpages) {
+            uint64_t pa = frame_alloc(vm->node, xpages, 1, 0);
+            if (!pa) {
+                snprintf(err, errlen, "out of memory for vcpu state");
+                return -ENOMEM;
+            }
+            v->xsave = phys_to_virt(pa);
+            fpu_area_init(v->xsave);
+        }
+        v->request = VCPU_REQ_PAUSE;        /* created paused: `vm start` releases it */
+    }
+    return 0;
+}
+
+/* The VM's CPU policy: the given one, or the host's cut down to the baseline in cfg->cpu. */
+static int setup_policy(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *name = cfg->cpu[0] ? cfg->cpu : CPU_BASELINE_HOST;
+    char missing[96];                   /* err is 160: room for the words around it */
+    int rc;
+
+    if (cfg->policy) {
+        vm->policy = *cfg->policy;
+        return 0;
+    }
+    if ((rc = vm_host_policy(&vm->policy))) {
+        snprintf(err, errlen, "this host's CPUID does not fit a CPU policy (%d)", rc);
+        return rc;
+    }
+    rc = cpu_policy_apply_baseline(&vm->policy, name, missing, sizeof(missing));
+    if (rc == -ENOENT)
+        snprintf(err, errlen, "no CPU baseline '%s' (see cpu baselines)", name);
+    else if (rc == -ENODATA)
+        snprintf(err, errlen, "the cluster CPU baseline is not set (cpu baseline set cluster)");
+    else if (rc == -ENOTSUP)
+        snprintf(err, errlen, "this host cannot run CPU baseline %s: missing=%s", name, missing);
+    else if (rc)
+        snprintf(err, errlen, "cannot apply CPU baseline %s (%d)", name, rc);
+    return rc;
+}
+
+static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen, uint64_t *entry)
+{
+    const void *img;
+    size_t len;
+    if (find_image(image, &img, &len)) {
+        snprintf(err, errlen, "no image '%s' (built in: memtest; files in \\images\\ on the "
+                 "boot volume)", image);
+        return -ENOENT;
+    }
+    /* The image and the boot structures go to the first chunk (its node holds the vCPUs). */
+    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    int rc = guest_image_load(img, len, ram, vm->chunks[0].size, entry, err, errlen);
+    if (rc)
+        return rc;
+    rc = guest_boot_setup(ram, vm->mem_size, vm->nvcpus, vm->cmdline);
+    if (rc)
+        snprintf(err, errlen, "cannot set up the guest's boot structures (%d)", rc);
+    return rc;
+}
+
+int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    struct vm *vm = NULL;
+    uint64_t entry;
+    int rc;
+
+    if (!hv_ops) {
+        snprintf(err, errlen, "this CPU offers no usable VT-x or AMD-V");
+        return -ENODEV;
+    }
+    if (vm_find(cfg->name)) {
+        snprintf(err, errlen, "a VM named '%s' exists", cfg->name);
+        return -EEXIST;
+    }
+    for (unsigned i = 0; i < VM_MAX && !vm; i++)
+        if (vms[i].state == VM_EMPTY)
+            vm = &vms[i];
+    if (!vm) {
+        snprintf(err, errlen, "at most %d VMs", VM_MAX);
+        return -ENOSPC;
+    }
+    memset(vm, 0, sizeof(*vm));
+    strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
+    strncpy(vm->image, cfg->image, sizeof(vm->image) - 1);
+    strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
+    vm->mem_size = cfg->mem_mib << 20;
+    vm->nvcpus = cfg->cpus;
+    vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
+    if ((rc = setup_policy(vm, cfg, err, errlen)))
+        goto fail;
+
+    /* NUMA placement (hv/vm/numa.h): one node if it fits, else spanning if allowed. */
+    struct numa_host nh;
+    struct numa_placement pl;
+    struct numa_request req = { .mem_bytes = vm->mem_size, .vcpus = vm->nvcpus,
+                                .node = cfg->node, .spanning = hv_config.numa_spanning };
+    numa_snapshot(&nh);
+    if ((rc = numa_place(&nh, &req, &pl, err, errlen)))
+        goto fail;
+    vm->node = pl.cpu_node;
+    uint64_t gpa = 0;
+    for (unsigned i = 0; i < pl.nparts; i++) {
+        /* A node's free memory may be in several runs: the longest first, up to the chunks. */
+        for (uint64_t left = pl.part[i].bytes / PAGE_SIZE; left;) {
+            uint64_t run, pa = 0;
+            frame_node_blocks(pl.part[i].node, 512, &run);
+            run = run < left ? run : left;
+            if (run && vm->nchunks < VM_MAX_CHUNKS)
+                pa = frame_alloc(pl.part[i].node, run, 512, FRAME_STRICT | FRAME_ZERO);
+            if (!pa) {
+                snprintf(err, errlen, "node %u: no %llu MiB in at most %u runs of free memory",
+                         pl.part[i].node, (unsigned long long)(pl.part[i].bytes >> 20),
+                         VM_MAX_CHUNKS);
+                rc = -ENOMEM;
+                goto fail;
+            }
+            vm->chunks[vm->nchunks++] = (struct vm_mem_chunk){ gpa, pa, run * PAGE_SIZE,
+                                                               pl.part[i].node };
+            gpa += run * PAGE_SIZE;
+            left -= run;
+        }
+    }
+    /* An empty image makes a skeleton for an incoming migration: RAM and state arrive. */
+    entry = 0;
+    if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
+        goto fail;
+    uart_dev_init(&vm->uart);
+    vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
+    if ((rc = hv_ops->vm_init(vm))) {
+        snprintf(err, errlen, "cannot build second-level page tables (%d)", rc);
+        goto fail;
+    }
+    if ((rc = setup_vcpus(vm, entry, err, errlen)))
+        goto fail;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if ((rc = sched_add(&vm->vcpus[i]))) {
+            /* Those already queued must leave their run queues before the memory goes. */
+            snprintf(err, errlen, "CPU %u runs too many vCPUs", vm->vcpus[i].pcpu);
+            vm_stop(vm, "creation failed");
+            for (unsigned j = 0; j < i; j++)
+                while (!vm->vcpus[j].dead)
+                    cpu_relax();
+            goto fail;
+        }
+    char nodes[32];
+    vm_nodes(vm, nodes, sizeof(nodes));
+    log_info("vm", "created %s: %llu MiB on node %s, %u vcpus, image %s, cpu %s", vm->name,
+             (unsigned long long)cfg->mem_mib, nodes, vm->nvcpus, vm->image, vm->policy.name);
+    return 0;
+fail:
+    free_vm(vm);
+    return rc;
+}
+
+void vm_nodes(const struct vm *vm, char *buf, size_t n)
+{
+    size_t l = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < vm->nchunks && l < n; i++) {
+        bool seen = false;
+        for (unsigned j = 0; j < i; j++)
+            seen |= vm->chunks[j].node == vm->chunks[i].node;
+        if (!seen)
+            l += (size_t)snprintf(buf + l, n - l, l ? "+%u" : "%u", vm->chunks[i].node);
+    }
+}
+
+struct vm *vm_find(const char *name)
+{
+    for (unsigned i = 0; i < VM_MAX; i++)
+        if (vms[i].state != VM_EMPTY && !strcmp(vms[i].name, name))
+            return &vms[i];
+    return NULL;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+    static const char *const n[] = { "empty", "created", "running", "paused", "stopped" };
+    return s <= VM_STOPPED ? n[s] : "?";
+}
+
+static void request_all(struct vm *vm, uint32_t set, uint32_t clear)
+{
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        __atomic_and_fetch(&v->request, ~clear, __ATOMIC_SEQ_CST);
+        __atomic_or_fetch(&v->request, set, __ATOMIC_SEQ_CST);
+        sched_kick(v->pcpu);
+    }
+}
+
+/* Waits up to 2 s (host time) for every vCPU to satisfy done(). */
+static bool wait_all(struct vm *vm, bool (*done)(const struct vcpu *))
+{
+    uint64_t end = time_ns() + 2000000000ull;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        while (!done(&vm->vcpus[i]))
+            if (time_ns() > end)
+                return false;
+    return true;
+}
+
+static bool is_paused(const struct vcpu *v) { return v->paused || v->dead; }
+static bool is_running(const struct vcpu *v) { return !v->paused; }
+static bool is_dead(const struct vcpu *v) { return v->dead; }
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_CREATED) {
+        snprintf(err, errlen, "vm %s is %s; only a created VM can be started", vm->name,
+                 vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    vm->state = VM_RUNNING;
+    request_all(vm, 0, VCPU_REQ_PAUSE);
+    log_info("vm", "started %s", vm->name);
+    return 0;
+}
+
+int vm_pause(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_RUNNING) {
+        snprintf(err, errlen, "vm %s is %s, not running", vm->name, vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    request_all(vm, VCPU_REQ_PAUSE, 0);
+    if (!wait_all(vm, is_paused)) {
+        snprintf(err, errlen, "vm %s: a vcpu did not stop within 2 s", vm->name);
+        return -ETIMEDOUT;
+    }
+    if (vm->state == VM_RUNNING)
+        vm->state = VM_PAUSED;
+    return 0;
+}
+
+int vm_resume(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_PAUSED) {
+        snprintf(err, errlen, "vm %s is %s, not paused", vm->name, vm_state_name(vm->state));
+        return -EINVAL;
+    }
+    vm->state = VM_RUNNING;
+    request_all(vm, 0, VCPU_REQ_PAUSE);
+    wait_all(vm, is_running);
+    return 0;
+}
+
+int vm_destroy(struct vm *vm, char *err, size_t errlen)
+{
+    request_all(vm, VCPU_REQ_STOP, 0);
+    if (!wait_all(vm, is_dead)) {
+        snprintf(err, errlen, "vm %s: a vcpu did not stop within 2 s; not freed", vm->name);
+        return -ETIMEDOUT;
+    }
+    log_info("vm", "destroyed %s", vm->name);
+    free_vm(vm);
+    return 0;
+}
+
+/* Reads every vCPU's state into vcpu->saved (the VM must be paused); 0 or -ETIMEDOUT. */
+int vm_save_vcpus(struct vm *vm)
+{
+    request_all(vm, VCPU_REQ_SAVE, 0);
+    uint64_t end = time_ns() + 2000000000ull;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        while (__atomic_load_n(&vm->vcpus[i].request, __ATOMIC_ACQUIRE) & VCPU_REQ_SAVE)
+            if (time_ns() > end)
+                return -ETIMEDOUT;
+    return 0;
+}

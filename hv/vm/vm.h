@@ -1,0 +1,171 @@
+/*
+ * Virtual machines and their vCPUs, arch-neutral. A VM owns its guest RAM
+ * (host-contiguous chunks on one NUMA node), a port-I/O and MMIO dispatch
+ * table of device models, a CPU policy and per-reason exit counters. vCPUs
+ * are pinned to APs; the BSP (control plane) changes VM state only through
+ * requests the vCPU loops act on at their next exit.
+ */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/cpu/cpu_policy.h"
+#include "hv/dev/vuart.h"
+#include "hv/base/spinlock.h"
+#include "hv/cpu/vcpu_state.h"
+
+#define VM_MAX 16
+#define VM_MAX_VCPUS 8
+#define VM_NAME_MAX 32
+#define VM_MAX_CHUNKS 8            /* runs of host memory, on one or more nodes */
+#define VM_MAX_IO 8
+#define VM_MAX_MMIO 8
+
+enum vm_state { VM_EMPTY = 0, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
+
+/* How writes are logged (hv/vm/dirty.h): AUTO picks the best the hardware offers. */
+enum dirty_mode { DIRTY_AUTO = 0, DIRTY_WP, DIRTY_AD, DIRTY_PML, DIRTY_MODE_COUNT };
+
+/* Arch-neutral exit reasons: what hv/ handles. Vendor codes map onto these. */
+enum hv_exit_reason {
+    EXIT_NONE = 0, EXIT_CPUID, EXIT_IO, EXIT_MMIO, EXIT_MSR_READ, EXIT_MSR_WRITE, EXIT_HLT,
+    EXIT_XSETBV, EXIT_CR, EXIT_EXTINT, EXIT_PREEMPT, EXIT_SHUTDOWN, EXIT_EXCEPTION,
+    EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_DIRTY, EXIT_COUNT
+};
+
+struct hv_exit {
+    uint32_t reason;            /* enum hv_exit_reason */
+    uint32_t vendor_reason;     /* raw VMX exit reason / SVM exit code, for stats and dumps */
+    uint32_t insn_len;          /* 0 when unknown */
+    union {
+        struct { uint16_t port; uint8_t size; bool in, string, rep; } io;
+        struct { uint64_t gpa; bool write, fetch; } mmio;
+        struct { uint32_t msr; } msr;
+        struct { uint8_t cr; bool write; uint8_t gpr; } cr;
+        struct { uint8_t vector; } exc;
+    };
+    /* Set by hv/ for the backend to apply at the next entry. */
+    bool advance;               /* skip the exiting instruction */
+};
+
+struct vm_mem_chunk {
+    uint64_t gpa, hpa, size;
+    uint32_t node;
+};
+
+typedef int (*io_handler_fn)(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val);
+typedef int (*mmio_handler_fn)(void *dev, uint64_t off, bool write, unsigned size, uint64_t *val);
+
+struct vm_io { uint16_t base, count; io_handler_fn fn; void *dev; };
+struct vm_mmio { uint64_t base, size; mmio_handler_fn fn; void *dev; };
+
+#define VCPU_REQ_PAUSE 0x1
+#define VCPU_REQ_STOP  0x2
+#define VCPU_REQ_SAVE  0x4           /* (paused) copy the state to vcpu->saved on its CPU */
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    unsigned index;
+    unsigned pcpu;               /* the host CPU it is pinned to */
+    uint64_t gpr[GPR_COUNT];     /* guest GPRs, saved/restored by the backend around every entry */
+    void *arch;                  /* VMCS / VMCB and vendor state */
+    volatile uint32_t request;   /* VCPU_REQ_* from the control plane */
+    volatile bool paused;        /* acknowledged a pause request */
+    volatile bool halted;
+    bool started;
+    struct vcpu_state init;      /* state to load at the first entry */
+    struct vcpu_state saved;     /* filled on VCPU_REQ_SAVE (with the FPU in xsave) */
+    void *xsave;                 /* guest FPU/SIMD state while not loaded (XSAVE area) */
+    uint64_t xcr0;               /* the guest's XCR0 */
+#define VCPU_LAZY_MSRS 6
+    uint64_t lazy_msr[VCPU_LAZY_MSRS];  /* backend-kept: STAR, LSTAR, CSTAR, SFMASK, KGS, TSC_AUX */
+    uint64_t lazy_cr2;
+    uint64_t mtrr_def_type;
+    struct hv_exit exit;         /* the last exit; its result is applied at the next entry */
+    bool created;                /* the backend state exists (on pcpu) */
+    volatile uint32_t flush_req; /* flush cached second-level translations before entering */
+    volatile bool dead;          /* destroyed by its pcpu; the control plane may free it */
+    uint64_t exits[EXIT_COUNT];
+    uint64_t guest_tsc_ticks;    /* host TSC ticks spent in the guest */
+    uint64_t entries;
+    uint64_t throttle_until;     /* (TSC) not run before this while the VM is throttled */
+};
+
+enum vm_migration { VM_MIG_NONE, VM_MIG_OUT, VM_MIG_IN };
+
+struct vm {
+    enum vm_state state;
+    enum vm_migration migration;  /* the migration engine owns its state changes meanwhile */
+    char name[VM_NAME_MAX];
+    uint64_t mem_size;
+    unsigned node;
+    unsigned nchunks;
+    struct vm_mem_chunk chunks[VM_MAX_CHUNKS];
+    unsigned nvcpus;
+    struct vcpu vcpus[VM_MAX_VCPUS];
+    unsigned nio, nmmio;
+    struct vm_io io[VM_MAX_IO];
+    struct vm_mmio mmio[VM_MAX_MMIO];
+    struct cpu_policy policy;
+    struct uart_dev uart;
+    void *arch;                  /* EPT / NPT root and vendor per-VM state */
+    char image[48];
+    char cmdline[256];
+    char stop_reason[160];
+    struct spinlock lock;
+    /* Dirty logging (hv/vm/dirty.c): one bit per 4 KiB of guest RAM, set by write faults,
+     * drained PML logs and the hypervisor's own writes (A/D mode keeps the rest in the D bits). */
+    volatile bool dirty_on;
+    volatile uint32_t throttle_pct;  /* share of time its vCPUs sit out (migration converging) */
+    enum dirty_mode dirty_mode;  /* of the current or last session (AUTO: never started) */
+    bool dirty_resync;           /* a flush timed out: report every page until one completes */
+    uint64_t *dirty_bitmap;
+    uint64_t dirty_bitmap_pages;
+};
+
+extern struct vm vms[VM_MAX];
+
+struct vm *vm_find(const char *name);
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Guest page pfn in host memory (RAM may be split across NUMA nodes: chunks); NULL past RAM. */
+static inline uint8_t *vm_page(struct vm *vm, uint64_t pfn)
+{
+    return vm_gpa_to_hva(vm, pfn << 12, 4096);
+}
+
+/*
+ * Logs a write to guest RAM at gpa while dirty logging is on: from a write fault, a drained PML
+ * log, or the hypervisor writing guest memory itself (those writes bypass EPT/NPT). Callers run
+ * on a vCPU's CPU between an exit and the next entry (vm_dirty_stop waits for that).
+ */
+static inline void vm_dirty_log(struct vm *vm, uint64_t gpa)
+{
+    uint64_t page = gpa >> 12;
+    if (!__atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) || gpa >= vm->mem_size)
+        return;
+    __atomic_or_fetch(&vm->dirty_bitmap[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
+}
+
+/* For backends before each entry: EPT/NPT A/D flags, and PML, on for this VM now? */
+static inline bool vm_dirty_wants_ad(struct vm *vm)
+{
+    return __atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) &&
+           (vm->dirty_mode == DIRTY_AD || vm->dirty_mode == DIRTY_PML);
+}
+
+static inline bool vm_dirty_wants_pml(struct vm *vm)
+{
+    return __atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) && vm->dirty_mode == DIRTY_PML;
+}
+
+int vm_register_io(struct vm *vm, uint16_t base, uint16_t count, io_handler_fn fn, void *dev);
+int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t size, mmio_handler_fn fn, void *dev);
+
+/* Marks the VM stopped with a reason (once) and asks every vCPU to stop; callable from a vCPU. */
+void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

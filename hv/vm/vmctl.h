@@ -1,0 +1,35 @@
+/* VM control for the console (and later the network control plane). */
+#ifndef HV_VMCTL_H
+#define HV_VMCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/vm/vm.h"
+
+struct vm_config {
+    char name[VM_NAME_MAX];
+    uint64_t mem_mib;
+    unsigned cpus;
+    int node;                   /* -1: placed by hv/vm/numa.c; else pinned */
+    char image[48];
+    char args[256];
+    char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
+    const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
+};
+
+/* Each returns 0, or a negative errno with a one-line reason in err. */
+int vm_create(const struct vm_config *cfg, char *err, size_t errlen);
+int vm_start(struct vm *vm, char *err, size_t errlen);
+int vm_pause(struct vm *vm, char *err, size_t errlen);
+int vm_resume(struct vm *vm, char *err, size_t errlen);
+int vm_destroy(struct vm *vm, char *err, size_t errlen);
+const char *vm_state_name(enum vm_state s);
+/* "0", or "1+0" when the VM's memory spans nodes (the vCPUs' node first). */
+void vm_nodes(const struct vm *vm, char *buf, size_t n);
+int vm_save_vcpus(struct vm *vm);
+
+/* This host's own CPU policy ("host": CPUID after the host rules, IA32_ARCH_CAPABILITIES). */
+int vm_host_policy(struct cpu_policy *p);
+
+#endif

@@ -1,2 +1,0 @@
-UNIT_TESTS += config_regress
-config_regress_SRCS := tests/unit/test_config_regress.c hv/config.c hv/cmdline.c tests/unit/support.c

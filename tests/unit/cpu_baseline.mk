@@ -1,2 +1,0 @@
-UNIT_TESTS += cpu_baseline
-cpu_baseline_SRCS = tests/unit/test_cpu_baseline.c hv/cpu_baseline.c $(CPU_POLICY_SRCS)

@@ -1,2 +1,0 @@
-UNIT_TESTS += cpu_features
-cpu_features_SRCS = tests/unit/test_cpu_features.c $(CPU_POLICY_SRCS)

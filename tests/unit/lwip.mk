@@ -1,3 +1,0 @@
-UNIT_TESTS += lwip
-lwip_SRCS := tests/unit/test_lwip.c net/net.c net/sys_arch.c tests/unit/support.c $(LWIP_SRCS)
-lwip_CFLAGS := $(LWIP_INCLUDES)

@@ -1,2 +1,0 @@
-UNIT_TESTS += svm_npt
-svm_npt_SRCS := tests/unit/test_svm_npt.c arch/x86_64/svm/svm_npt.c tests/unit/support.c

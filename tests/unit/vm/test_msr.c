@@ -1,0 +1,188 @@
+/*
+ * Host tests for hv/vm/msr.c: MSRs follow the VM's CPU policy (an MSR whose
+ * feature is hidden does not exist, EFER bits need their features, the
+ * Intel-only MSRs exist only for Intel vendor strings, IA32_ARCH_CAPABILITIES
+ * and IA32_MISC_ENABLE are derived from the policy). The backend is a fake
+ * vcpu_ops keeping one state record.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/cpu.h"
+#include "hv/cpu/cpu_baseline.h"
+#include "hv/vm/msr.h"
+#include "hv/vm/vcpu_ops.h"
+#include "fake_cpuid.h"
+#include "support.h"
+
+#define MSR_TSC 0x10
+#define MSR_FEATURE_CTL 0x3a
+#define MSR_ARCH_CAPS 0x10a
+#define MSR_MISC_ENABLE 0x1a0
+#define MSR_SYSENTER_CS 0x174
+
+static struct vcpu_state state;
+static struct vm vm;
+
+static void fake_get(struct vcpu *v, struct vcpu_state *s) { (void)v; *s = state; }
+static void fake_set(struct vcpu *v, const struct vcpu_state *s) { (void)v; state = *s; }
+
+static const struct vcpu_ops fake_ops = { .name = "fake", .vcpu_get_state = fake_get,
+                                          .vcpu_set_state = fake_set };
+const struct vcpu_ops *hv_ops = &fake_ops;
+
+static void load(const struct fake_leaf *t, size_t n, const char *baseline)
+{
+    struct fake_host h = { .t = t, .n = n };
+    char miss[64];
+
+    memset(&vm, 0, sizeof(vm));
+    memset(&state, 0, sizeof(state));
+    vm.nvcpus = 1;
+    vm.vcpus[0].vm = &vm;
+    assert_int_equal(cpu_policy_from_host(&vm.policy, fake_cpuid, &h), 0);
+    cpu_policy_set_arch_caps(&vm.policy, ~0ull);
+    assert_int_equal(cpu_policy_apply_baseline(&vm.policy, baseline, miss, sizeof(miss)), 0);
+}
+
+#define LOAD(tbl, b) load(tbl, tbl##_len, b)
+
+/* RDMSR: 0 and the value, or the -errno that becomes #GP. */
+static int rd(uint32_t msr, uint64_t *val)
+{
+    struct vcpu *v = &vm.vcpus[0];
+    int rc;
+
+    v->gpr[GPR_RAX] = v->gpr[GPR_RDX] = 0xdeadbeef;
+    rc = msr_access(v, msr, false);
+    *val = v->gpr[GPR_RDX] << 32 | (uint32_t)v->gpr[GPR_RAX];
+    return rc;
+}
+
+static int wr(uint32_t msr, uint64_t val)
+{
+    struct vcpu *v = &vm.vcpus[0];
+
+    v->gpr[GPR_RAX] = (uint32_t)val;
+    v->gpr[GPR_RDX] = val >> 32;
+    return msr_access(v, msr, true);
+}
+
+static void test_host_policy_intel(void **state_)
+{
+    uint64_t v;
+
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    assert_int_equal(rd(MSR_ARCH_CAPS, &v), 0);
+    assert_int_equal(v, CPU_ARCH_CAPS_NOT_AFFECTED | CPU_ARCH_CAPS_AFFECTED);
+    assert_int_equal(wr(MSR_ARCH_CAPS, 0), -EPERM);
+    assert_int_equal(rd(MSR_MISC_ENABLE, &v), 0);
+    assert_int_equal(v, 0x1801);                    /* fast strings, no BTS, no PEBS */
+    assert_int_equal(wr(MSR_MISC_ENABLE, 1ull << 22), 0);   /* ignored */
+    assert_int_equal(rd(MSR_MISC_ENABLE, &v), 0);
+    assert_int_equal(v, 0x1801);
+    assert_int_equal(rd(MSR_FEATURE_CTL, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(wr(MSR_TSC_AUX, 7), 0);
+    assert_int_equal(rd(MSR_TSC_AUX, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(wr(MSR_EFER, 0xd01), 0);       /* SCE LME LMA NXE */
+    assert_int_equal(state.efer, 0x901);            /* LMA is not the guest's to set */
+    assert_int_equal(wr(MSR_EFER, 1ull << 12), -EPERM); /* SVME */
+    assert_int_equal(rd(0x48, &v), -EPERM);         /* SPEC_CTRL: hidden, not virtualized */
+}
+
+static void test_v2_hides_msrs(void **state_)
+{
+    uint64_t v;
+
+    (void)state_;
+    LOAD(intel_avx512_host, "x86-64-v2");
+    assert_int_equal(vm.policy.arch_caps, 0);
+    assert_int_equal(rd(MSR_ARCH_CAPS, &v), -EPERM);        /* not in the baseline */
+    assert_int_equal(rd(MSR_TSC_AUX, &v), -EPERM);          /* no RDTSCP, no RDPID */
+    assert_int_equal(wr(MSR_TSC_AUX, 1), -EPERM);
+    assert_int_equal(rd(MSR_MISC_ENABLE, &v), 0);
+    assert_int_equal(v, 0x1801);
+    assert_int_equal(wr(MSR_EFER, 0x901), 0);               /* v1 has SYSCALL, LM, NX */
+    assert_int_equal(rd(MSR_SYSENTER_CS, &v), 0);
+    assert_int_equal(rd(MSR_TSC, &v), 0);
+    assert_int_equal(rd(MSR_LSTAR, &v), 0);
+}
+
+static void test_amd_vendor(void **state_)
+{
+    uint64_t v;
+
+    (void)state_;
+    LOAD(amd_host, "host");
+    assert_int_equal(rd(MSR_MISC_ENABLE, &v), -EPERM);      /* Intel-only */
+    assert_int_equal(rd(MSR_FEATURE_CTL, &v), -EPERM);
+    assert_int_equal(rd(MSR_ARCH_CAPS, &v), -EPERM);        /* no CPUID bit */
+    assert_int_equal(vm.policy.arch_caps, 0);
+    assert_int_equal(rd(MSR_TSC_AUX, &v), 0);               /* RDTSCP */
+    LOAD(amd_host, "x86-64-v3");
+    assert_int_equal(rd(MSR_TSC_AUX, &v), -EPERM);
+}
+
+/* A policy without NX: EFER.NXE is reserved and MISC_ENABLE says XD is disabled. */
+static void test_efer_follows_policy(void **state_)
+{
+    struct cpuid_leaf *e1 = NULL;
+    uint64_t v;
+
+    (void)state_;
+    LOAD(intel_host, "host");
+    for (unsigned i = 0; i < vm.policy.nleaves; i++)
+        if (vm.policy.leaves[i].leaf == 0x80000001)
+            e1 = &vm.policy.leaves[i];
+    assert_non_null(e1);
+    e1->regs.edx &= ~(1u << 20);
+    assert_int_equal(wr(MSR_EFER, 0x901), -EPERM);
+    assert_int_equal(wr(MSR_EFER, 0x101), 0);
+    assert_int_equal(rd(MSR_MISC_ENABLE, &v), 0);
+    assert_int_equal(v, 0x1801 | 1ull << 34);
+    e1->regs.edx &= ~(1u << 11);                    /* no SYSCALL: no SCE, no STAR */
+    assert_int_equal(wr(MSR_EFER, 0x101), -EPERM);
+    assert_int_equal(rd(MSR_STAR, &v), -EPERM);
+    assert_int_equal(wr(MSR_EFER, 0x100), 0);
+}
+
+static void test_arch_caps_bits(void **state_)
+{
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    /* RDCL_NO IBRS_ALL SKIP_L1DFL MDS_NO PSCHANGE_MC_NO TSX_CTRL SBDR FBSDP PSDP RRSBA */
+    cpu_policy_set_arch_caps(&vm.policy, 0x8e0ebull);
+    /* IBRS_ALL (1), SKIP_L1DFL_VMENTRY (3) and TSX_CTRL (7) never pass */
+    assert_int_equal(vm.policy.arch_caps, 0x8e0ebull & (CPU_ARCH_CAPS_NOT_AFFECTED |
+                                                        CPU_ARCH_CAPS_AFFECTED));
+    assert_int_equal(vm.policy.arch_caps & (1u << 1 | 1u << 3 | 1u << 7), 0);
+    assert_true(vm.policy.arch_caps & 1);           /* RDCL_NO */
+    assert_true(vm.policy.arch_caps & (1u << 19));  /* RRSBA: a fact, passed */
+    LOAD(intel_host, "host");                       /* the Core has the bit too */
+    assert_int_equal(vm.policy.arch_caps, CPU_ARCH_CAPS_NOT_AFFECTED | CPU_ARCH_CAPS_AFFECTED);
+    LOAD(amd_host, "host");
+    cpu_policy_set_arch_caps(&vm.policy, ~0ull);
+    assert_int_equal(vm.policy.arch_caps, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_host_policy_intel),
+        cmocka_unit_test(test_v2_hides_msrs),
+        cmocka_unit_test(test_amd_vendor),
+        cmocka_unit_test(test_efer_follows_policy),
+        cmocka_unit_test(test_arch_caps_bits),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,2 +1,0 @@
-UNIT_TESTS += vmx_caps
-vmx_caps_SRCS := tests/unit/test_vmx_caps.c arch/x86_64/vmx/vmx_caps.c tests/unit/support.c

@@ -1,2 +1,0 @@
-UNIT_TESTS += vmx_caps_regress
-vmx_caps_regress_SRCS := tests/unit/test_vmx_caps_regress.c arch/x86_64/vmx/vmx_caps.c tests/unit/support.c

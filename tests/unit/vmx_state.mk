@@ -1,2 +1,0 @@
-UNIT_TESTS += vmx_state
-vmx_state_SRCS := tests/unit/test_vmx_state.c arch/x86_64/vmx/vmx_state.c tests/unit/support.c
