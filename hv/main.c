@@ -138,6 +138,7 @@ void hv_main(const struct boot_info *bi)
 {
     uart_init(UART_COM1, 115200);
     log_set_output(serial_out, serial_out_now);
+    log_set_halt(cpu_halt_forever);
     cpus[0].index = 0;
     cpus[0].online = 1;
     cpu_setup(&cpus[0]);

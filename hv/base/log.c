@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86_64/cpu.h"
 #include "hv/base/log.h"
 #include "hv/base/spinlock.h"
 #include "hv/base/time.h"
@@ -137,6 +136,11 @@ void log_emergency(const char *fmt, ...)
         output(buf, n);
 }
 
+/* Set at boot by the arch layer (base may not call up into it); until then, spin. */
+static void (*halt)(void);
+
+void log_set_halt(void (*fn)(void)) { halt = fn; }
+
 void panic(const char *fmt, ...)
 {
     char buf[256];
@@ -145,5 +149,8 @@ void panic(const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     log_emergency("\n*** PANIC: %s\n", buf);
-    cpu_halt_forever();
+    if (halt)
+        halt();
+    for (;;)
+        ;
 }

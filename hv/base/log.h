@@ -34,5 +34,7 @@ void log_emergency(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Copies the ring, oldest first; calls fn on each chunk. */
 void log_dump(void (*fn)(void *ctx, const char *s, size_t n), void *ctx);
 void __attribute__((noreturn, format(printf, 1, 2))) panic(const char *fmt, ...);
+/* How panic() stops this CPU (the arch layer's cli; hlt), set once at boot. */
+void log_set_halt(void (*fn)(void));
 
 #endif

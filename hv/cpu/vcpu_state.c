@@ -1,6 +1,5 @@
 #include "hv/base/log.h"
 #include "hv/cpu/vcpu_state.h"
-#include "hv/vm/vm.h"
 
 static void log_seg(const char *name, const struct seg *g)
 {
@@ -8,11 +7,11 @@ static void log_seg(const char *name, const struct seg *g)
             g->limit, (unsigned long long)g->base);
 }
 
-void vcpu_state_log(struct vm *vm, unsigned index, const struct vcpu_state *s)
+void vcpu_state_log(const char *vm_name, unsigned index, const struct vcpu_state *s)
 {
     static const char *const n[GPR_COUNT] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
         "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
-    log_err("vcpu", "vm %s vcpu %u: rip %016llx rflags %016llx activity %u", vm->name, index,
+    log_err("vcpu", "vm %s vcpu %u: rip %016llx rflags %016llx activity %u", vm_name, index,
             (unsigned long long)s->rip, (unsigned long long)s->rflags, s->activity);
     for (unsigned i = 0; i < GPR_COUNT; i += 4)
         log_err("vcpu", "  %-3s %016llx %-3s %016llx %-3s %016llx %-3s %016llx", n[i],

@@ -80,8 +80,7 @@ struct vcpu_state {
     struct vcpu_event pending;     /* event to deliver on the next entry */
 };
 
-struct vm;
 /* Logs a state record as errors (for dumps of a stopped vCPU). */
-void vcpu_state_log(struct vm *vm, unsigned index, const struct vcpu_state *s);
+void vcpu_state_log(const char *vm_name, unsigned index, const struct vcpu_state *s);
 
 #endif

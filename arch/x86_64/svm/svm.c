@@ -299,7 +299,7 @@ static void svm_dump(struct vcpu *v)
     log_err("svm", "  intercepts cr %x dr %x exc %x 1 %x 2 %x np %llx n_cr3 %llx asid %u", c->intercept_cr,
             c->intercept_dr, c->intercept_exc, c->intercept1, c->intercept2,
             (unsigned long long)c->np_control, (unsigned long long)c->n_cr3, c->guest_asid);
-    vcpu_state_log(v->vm, v->index, &s);
+    vcpu_state_log(v->vm->name, v->index, &s);
 }
 
 /* VMSAVE/VMLOAD and the VMCB carry the MSRs and CR2: only the FPU is lazy here. */

@@ -523,7 +523,7 @@ static void vmx_dump(struct vcpu *v)
     log_err("vmx", "  idt-vectoring 0x%x exit-intr 0x%x interruptibility 0x%x activity %u",
             vmcs_read32(VMCS_IDT_VECTORING_INFO), vmcs_read32(VMCS_EXIT_INTR_INFO),
             vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY), vmcs_read32(VMCS_GUEST_ACTIVITY));
-    vcpu_state_log(vm, v->index, &s);
+    vcpu_state_log(vm->name, v->index, &s);
 }
 
 const struct vcpu_ops vmx_ops = {
