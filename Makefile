@@ -2,6 +2,7 @@
 # `make run` boots it; `make test` runs every test. Dependencies come from
 # Debian through tools/deps.sh, run automatically when missing.
 .DEFAULT_GOAL := all
+.SECONDEXPANSION:
 SHELL := /bin/bash
 B := build
 TP := $(B)/third_party
@@ -24,17 +25,32 @@ CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 	-DFERRY_GIT='"$(GIT_REV)"' -MMD -MP
 include tests/guest/guest.mk
 
-CORE_C := $(wildcard hv/*.c hv/*/*.c arch/x86_64/*.c arch/x86_64/vmx/*.c arch/x86_64/svm/*.c drivers/*.c) \
-	$(wildcard net/*.c)
-CORE_S := $(wildcard arch/x86_64/*.S arch/x86_64/vmx/*.S arch/x86_64/svm/*.S hv/*/*.S)
-CORE_OBJS := $(patsubst %,$(B)/core/%.o,$(CORE_C) $(CORE_S) $(LWIP_SRCS) $(MBEDTLS_SRCS))
+# One archive per layer (docs/architecture.md; tools/check-layers.py holds the include rules).
+# Third-party code joins the layer that uses it: lwIP with net/, mbedTLS with base.
+LAYERS := base arch drivers net cpu emul dev vm backend mig mgmt console main
+LAYER_base    := $(wildcard hv/base/*.c) $(MBEDTLS_SRCS)
+LAYER_backend := $(wildcard arch/x86_64/backend.c arch/x86_64/vmx/*.[cS] arch/x86_64/svm/*.[cS])
+LAYER_arch    := $(filter-out $(LAYER_backend),$(wildcard arch/x86_64/*.[cS]))
+LAYER_drivers := $(wildcard drivers/*.c)
+LAYER_net     := $(wildcard net/*.c) $(LWIP_SRCS)
+LAYER_cpu     := $(wildcard hv/cpu/*.c)
+LAYER_emul    := $(wildcard hv/emul/*.c)
+LAYER_dev     := $(wildcard hv/dev/*.c)
+LAYER_vm      := $(wildcard hv/vm/*.c hv/vm/*.S)
+LAYER_mig     := $(wildcard hv/mig/*.c)
+LAYER_mgmt    := $(wildcard hv/mgmt/*.c)
+LAYER_console := $(wildcard hv/console/*.c)
+LAYER_main    := hv/main.c
+layer_objs = $(patsubst %,$(B)/core/%.o,$(LAYER_$(1)))
+CORE_OBJS := $(foreach l,$(LAYERS),$(call layer_objs,$(l)))
+LAYER_LIBS := $(patsubst %,$(B)/core/lib%.a,$(filter-out main,$(LAYERS)))
 
 EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -ffreestanding -DGNU_EFI_USE_MS_ABI \
 	-I/usr/include/efi -I/usr/include/efi/x86_64 -I. -MMD -MP
 EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 
-.PHONY: all deps run test unit system check-nosse fuzz clean
+.PHONY: all deps run test unit system check-nosse check-layers fuzz clean
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
 	$(GUEST_MEMTEST_BIN)
 
@@ -59,9 +75,16 @@ $(B)/core/%.S.o: %.S | $(NEWLIB)/libc.a
 	@echo "  AS      $<"
 	@$(CC) $(CORE_CFLAGS) -c $< -o $@
 
-$(B)/core.elf: $(CORE_OBJS) linker.ld $(NEWLIB)/libc.a
+$(B)/core/lib%.a: $$(call layer_objs,$$*)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+# Whole archives: every object of a layer is linked, as it was before the split (nothing is
+# reached only through a linker section today, but an archive would silently drop such code).
+$(B)/core.elf: $(LAYER_LIBS) $(call layer_objs,main) linker.ld $(NEWLIB)/libc.a
 	@echo "  LD      $@"
-	@ld -nostdlib -static -z max-page-size=4096 -T linker.ld -o $@ $(CORE_OBJS) \
+	@ld -nostdlib -static -z max-page-size=4096 -T linker.ld -o $@ $(call layer_objs,main) \
+		--whole-archive $(LAYER_LIBS) --no-whole-archive \
 		$(NEWLIB)/libc.a $(shell $(CC) -print-libgcc-file-name)
 
 $(B)/boot/%.c.o: %.c | $(DEPS_STAMP)
@@ -103,7 +126,6 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
 include $(sort $(wildcard tests/unit/*/*.mk))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/unit/test_%)
 
-.SECONDEXPANSION:
 $(B)/unit/test_%: $$($$*_SRCS) $$(wildcard tests/unit/*/*.h tests/guest/*/*.h hv/*/*.h hv/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  UNIT    $@"
@@ -121,9 +143,15 @@ check-nosse: $(B)/core.elf
 	@if tools/check-nosse.sh $(B)/nosse-probe.elf >/dev/null 2>&1; then \
 		echo "check-nosse: the scan missed SSE in a probe" >&2; exit 1; fi
 
+# The include rules hold on the tree, and the checker catches a back edge fed to it.
+check-layers:
+	@tools/check-layers.py
+	@$(PYTHON) -m pytest -q tests/tools
+
 # libFuzzer over the NIC -> lwIP glue (tests/fuzz/fuzz_netif.c); FUZZ_SECONDS per run.
 FUZZ_SECONDS ?= 10
-$(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c $(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
+$(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c tests/unit/fakes/fake_env.c \
+		$(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $^ -o $@
@@ -154,6 +182,7 @@ system: all
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-nosse
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory system

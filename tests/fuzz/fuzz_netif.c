@@ -6,7 +6,7 @@
 //   L=build/third_party/lwip/src
 //   S="$L/core/*.c $L/core/ipv4/*.c $L/netif/ethernet.c net/net.c net/sys_arch.c"
 //   F="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes -Inet -I$L/include"
-//   clang $F tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c $S -o build/fuzz_netif
+//   clang $F tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c tests/unit/fakes/fake_env.c $S -o build/fuzz_netif
 //   mkdir -p build/fuzz_corpus && build/fuzz_netif -max_total_time=10 build/fuzz_corpus
 //
 // Input, as in lwIP's own test/fuzz: records of [ctl:1][len:2, big endian][frame:len].
@@ -29,27 +29,11 @@
 #include "net/net.h"
 #include "net/port.h"
 
+#include "fake_env.h"
+
 static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t our_ip[4] = { 10, 0, 0, 1 };
-static uint64_t clock_ms = 1000;
-static uint64_t rng = 0x853c49e6748fea9bull;
 static struct net_if nif;
-
-uint64_t net_clock_ms(void) { return clock_ms; }
-
-uint32_t net_rand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-void net_panic(const char *msg)
-{
-    (void)msg;  // already logged by net_assert_fail
-    abort();
-}
 
 #define LEND_BUFS 32
 static uint8_t lend_buf[LEND_BUFS][2048];
@@ -230,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data += len;
         size -= len;
         if (ctl & 4) {
-            clock_ms += (uint64_t)(ctl >> 4) * 100;
+            fake_ms += (uint64_t)(ctl >> 4) * 100;
             net_poll();
         }
     }

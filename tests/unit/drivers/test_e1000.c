@@ -24,60 +24,13 @@
 #include "net/net.h"
 #include "net/netdev.h"
 #include "net/port.h"
+#include "fake_env.h"
 #include "support.h"
 
 static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
 static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
 static const uint8_t our_ip[4] = { 10, 0, 0, 1 };
 static const uint8_t peer_ip[4] = { 10, 0, 0, 2 };
-
-/* ---- environment ------------------------------------------------------------------- */
-static uint64_t now_ns = 1000000, fake_ms = 1000, rng = 0x853c49e6748fea9bull;
-static unsigned frames_out;
-static struct nic *registered;
-
-uint64_t frame_alloc(unsigned node, uint64_t pages, uint64_t align, unsigned flags)
-{
-    (void)node, (void)align;
-    void *p = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
-    assert_non_null(p);
-    assert_true(flags & FRAME_ZERO);
-    memset(p, 0, pages * PAGE_SIZE);
-    frames_out += pages;
-    return virt_to_phys(p);
-}
-
-void frame_free(uint64_t phys, uint64_t pages)
-{
-    free(phys_to_virt(phys));
-    frames_out -= pages;
-}
-
-uint64_t net_clock_ms(void) { return fake_ms; }
-
-uint32_t net_rand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-void net_panic(const char *msg)
-{
-    fail_msg("lwIP panic: %s", msg);
-    abort();
-}
-
-int nic_register(struct nic *n)
-{
-    strcpy(n->name, "eth0");
-    registered = n;
-    return 0;
-}
-
-unsigned nic_count(void) { return registered ? 1 : 0; }
-struct nic *nic_get(unsigned i) { return i == 0 ? registered : NULL; }
 
 /* ---- the fake 82540EM -------------------------------------------------------------- */
 static struct {
@@ -95,10 +48,10 @@ static uint32_t *reg(unsigned r) { return (uint32_t *)(fe.regs + r); }
 uint64_t time_ns(void)
 {
     *reg(REG_CTRL) &= ~CTRL_RST;
-    return now_ns += 1000;
+    return fake_now_ns += 1000;
 }
 
-void time_delay_us(uint64_t us) { now_ns += us * 1000; }
+void time_delay_us(uint64_t us) { fake_now_ns += us * 1000; }
 
 uint16_t pci_read16(const struct pci_dev *d, unsigned off)
 {
@@ -318,7 +271,7 @@ static int group_setup(void **state)
     pdev.device = 0x100e;
     pdev.bar[0] = (struct pci_bar){ .base = virt_to_phys(fe.regs), .size = MMIO_SIZE };
     assert_int_equal(e1000_probe(&pdev), 0);
-    assert_ptr_equal(registered, &dev()->nic);
+    assert_ptr_equal(fake_nic, &dev()->nic);
     net_init();
     netdev_attach_all();
     assert_int_equal(netdev_count(), 1);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "drivers/virtio_net.c"
+#include "fake_env.h"
 #include "support.h"
 
 #define BAR4_BASE 0xe000000000ull
@@ -57,38 +58,8 @@ static struct fdev {
 } fd;
 
 static struct pci_dev pdev;
-static unsigned frames_out;
-static uint64_t now_ns = 1000000;
 
 /* ---- service stubs ---------------------------------------------------------------- */
-uint64_t frame_alloc(unsigned node, uint64_t pages, uint64_t align, unsigned flags)
-{
-    (void)node, (void)align;
-    void *p = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
-    assert_non_null(p);
-    assert_true(flags & FRAME_ZERO);
-    memset(p, 0, pages * PAGE_SIZE);
-    frames_out += pages;
-    return virt_to_phys(p);
-}
-
-void frame_free(uint64_t phys, uint64_t pages)
-{
-    free(phys_to_virt(phys));
-    frames_out -= pages;
-}
-
-uint64_t time_ns(void) { return now_ns; }
-void time_delay_us(uint64_t us) { now_ns += us * 1000; }
-
-static struct nic *registered;
-int nic_register(struct nic *n)
-{
-    strcpy(n->name, "eth0");
-    registered = n;
-    return 0;
-}
-
 void pci_enable(const struct pci_dev *d, bool mem, bool io, bool master)
 {
     (void)d;
@@ -283,8 +254,8 @@ static int setup(void **state)
     pdev.bar[4] = (struct pci_bar){ .base = BAR4_BASE, .size = 0x4000, .is64 = true };
     memset(vnets, 0, sizeof(vnets));
     nvnets = 0;
-    registered = NULL;
-    frames_out = 0;
+    fake_nic = NULL;
+    fake_frames_out = 0;
     unit_log_reset();
     return 0;
 }
@@ -298,7 +269,7 @@ static int teardown(void **state)
         frame_free(vnets[0].buf_phys, vnets[0].buf_pages);
         assert_int_equal(nic_rxpool_destroy(&vnets[0].nic.rxpool), 0);  /* nothing still lent */
     }
-    assert_int_equal(frames_out, 0);
+    assert_int_equal(fake_frames_out, 0);
     return 0;
 }
 
@@ -368,8 +339,8 @@ static unsigned fd_tx(uint8_t *last, uint32_t *last_len)
 static struct nic *probe_ok(void)
 {
     assert_int_equal(virtio_net_probe(&pdev), 0);
-    assert_non_null(registered);
-    return registered;
+    assert_non_null(fake_nic);
+    return fake_nic;
 }
 
 struct rx_log {
@@ -457,7 +428,7 @@ static void test_without_version_1(void **state)
     assert_int_equal(virtio_net_probe(&pdev), -ENOTSUP);
     assert_int_equal(fd.status, VIRTIO_STATUS_FAILED);
     assert_int_equal(unit_log_count[LOG_ERR], 1);
-    assert_null(registered);
+    assert_null(fake_nic);
     assert_null(pdev.driver);
 }
 
@@ -510,12 +481,12 @@ static void test_link(void **state)
     struct nic *n = probe_ok();
     assert_true(n->ops->link_up(n));
     fd.net_status = 0;
-    now_ns += LINK_POLL_NS / 2;
+    fake_now_ns += LINK_POLL_NS / 2;
     assert_true(n->ops->link_up(n));                    /* still the cached value */
-    now_ns += LINK_POLL_NS;
+    fake_now_ns += LINK_POLL_NS;
     assert_false(n->ops->link_up(n));
     fd.net_status = VIRTIO_NET_S_LINK_UP;
-    now_ns += LINK_POLL_NS;
+    fake_now_ns += LINK_POLL_NS;
     assert_true(n->ops->link_up(n));
 }
 
@@ -525,7 +496,7 @@ static void test_link_without_status(void **state)
     fd.offered &= ~(1ull << VIRTIO_NET_F_STATUS);
     fd.net_status = 0;
     struct nic *n = probe_ok();
-    now_ns += LINK_POLL_NS * 2;
+    fake_now_ns += LINK_POLL_NS * 2;
     assert_true(n->ops->link_up(n));
 }
 

@@ -19,6 +19,7 @@
 #include "lwip/udp.h"
 #include "net/net.h"
 #include "net/port.h"
+#include "fake_env.h"
 #include "support.h"
 
 #define ETH_ARP 0x0806
@@ -32,28 +33,7 @@ static const uint8_t our_ip[4] = { 10, 0, 0, 1 };
 static const uint8_t peer_ip[4] = { 10, 0, 0, 2 };
 static const uint8_t other_ip[4] = { 10, 0, 0, 3 };
 
-// ---- Environment supplied to net/ -------------------------------------------------------------
-
-static uint64_t fake_ms = 1000;
-static uint64_t net_rng = 0x243f6a8885a308d3ull;
-
-static uint32_t rng_next(uint64_t *s)
-{
-    // xorshift64*: deterministic, good enough for ports, ISNs and test input.
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-uint64_t net_clock_ms(void) { return fake_ms; }
-uint32_t net_rand(void) { return rng_next(&net_rng); }
-
-void net_panic(const char *msg)
-{
-    fail_msg("lwIP panic: %s", msg);
-    abort();
-}
+// The environment net/ needs (clocks, net_rand, net_panic) is tests/unit/fakes/fake_env.c.
 
 // ---- Fake NIC ---------------------------------------------------------------------------------
 
@@ -399,7 +379,7 @@ static void random_ipv4(uint8_t *f, size_t len, uint64_t *rng)
 {
     static const uint8_t protos[] = { 1, 6, 17, 1, 6, 17, 2, 47 };
     uint8_t *ip = f + NET_ETH_HLEN, *l4 = ip + 20, *ck;
-    uint32_t r = rng_next(rng), pseudo;
+    uint32_t r = fake_rng_next(rng), pseudo;
     size_t plen = len - NET_ETH_HLEN - 20;
     uint8_t proto = protos[r & 7], src[4], dst[4];
 
@@ -412,9 +392,9 @@ static void random_ipv4(uint8_t *f, size_t len, uint64_t *rng)
     put_eth(f, r & 8 ? our_mac : bcast_mac, f + 6, ETH_IP);
     put_ipv4(ip, proto, src, r & 32 ? our_ip : dst, plen);
     if (r & 64)     // fragment: random offset and MF
-        put16(ip + 6, (uint16_t)(rng_next(rng) & 0x3fff));
+        put16(ip + 6, (uint16_t)(fake_rng_next(rng) & 0x3fff));
     if (r & 128)
-        put16(ip + 2, (uint16_t)(rng_next(rng) % 1600));
+        put16(ip + 2, (uint16_t)(fake_rng_next(rng) % 1600));
     put16(ip + 10, 0);
     put16(ip + 10, csum(ip, 20, 0));
     if (!(r & 256) || (ip[6] & 0x3f) || ip[7] || plen < 20)
@@ -444,11 +424,11 @@ static void random_frames(bool lent, uint64_t rng)
     uint8_t f[1600];
 
     for (int i = 0; i < 5000; i++) {
-        size_t len = rng_next(&rng) % (sizeof(f) + 1);
-        uint32_t kind = rng_next(&rng) % 4;
+        size_t len = fake_rng_next(&rng) % (sizeof(f) + 1);
+        uint32_t kind = fake_rng_next(&rng) % 4;
 
         for (size_t j = 0; j < len; j++)
-            f[j] = (uint8_t)rng_next(&rng);
+            f[j] = (uint8_t)fake_rng_next(&rng);
         if (kind == 1 && len >= 42) {
             // Random sender in our subnet, never the peer (keeps its ARP entry).
             uint8_t sha[6], tha[6], spa[4] = { 10, 0, 0, f[40] == peer_ip[3] ? 99 : f[40] };
@@ -800,6 +780,7 @@ static int test_setup(void **state)
 
 int main(void)
 {
+    fake_rng = 0x243f6a8885a308d3ull;   /* the sequence this file was written against */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_arp_reply, test_setup),
         cmocka_unit_test_setup(test_echo_reply, test_setup),
