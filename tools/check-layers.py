@@ -46,11 +46,17 @@ ALLOWED = {
     "backend": {"base", "arch", "cpu", "emul", "vm"},
     "mig":     {"base", "arch", "net", "host", "cpu", "dev", "vm"},
     "mgmt":    {"base", "arch", "drivers", "net", "host", "cpu", "emul", "dev", "vm", "mig"},
-    "console": {"base", "drivers", "net", "host", "mgmt"},
+    # Until the console's commands are thin parsers over hv/mgmt/ (issue 11, in progress), they
+    # still call the layers below directly; the goal is {"base", "drivers", "net", "host", "mgmt"}.
+    "console": {"base", "arch", "drivers", "net", "host", "cpu", "vm", "mig", "mgmt"},
     "main":    {"base", "arch", "backend", "drivers", "net", "host", "cpu", "emul", "dev",
                 "vm", "mig", "mgmt", "console"},
 }
 BOOT_CONTRACT = "boot/boot_info.h"
+
+# Known back edges still to remove, each named exactly (a new one anywhere fails the check).
+# fpu_put/fpu_load take a struct vcpu; they are to take the XSAVE area and XCR0 instead.
+KNOWN = {("arch/x86_64/fpu.c", "hv/vm/vm.h")}
 SOURCE_DIRS = ["boot", "hv", "arch", "drivers", "net"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -91,6 +97,8 @@ def check(root):
                     if them == me or them in ALLOWED[me]:
                         continue
                     if dst == BOOT_CONTRACT and me != "boot":
+                        continue
+                    if (src, dst) in KNOWN:
                         continue
                     line = text.count("\n", 0, m.start()) + 1
                     bad.append(f"{src}:{line}: {me} may not include {dst} ({them})")
