@@ -1,4 +1,4 @@
-/* The console's command handlers (hv/cmd_*.c) and their table (hv/console/commands.c). */
+/* The console's command handlers (hv/console/cmd_*.c) and their table (hv/console/commands.c). */
 #ifndef HV_COMMANDS_H
 #define HV_COMMANDS_H
 
