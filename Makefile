@@ -50,6 +50,7 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protec
 	-I/usr/include/efi -I/usr/include/efi/x86_64 -I. -MMD -MP
 EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 
+.SECONDARY:   # keep objects: the pattern chains would otherwise delete them after each build
 .PHONY: all deps run test unit system check-nosse check-layers fuzz clean
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
 	$(GUEST_MEMTEST_BIN)
@@ -76,6 +77,7 @@ $(B)/core/%.S.o: %.S | $(NEWLIB)/libc.a
 	@$(CC) $(CORE_CFLAGS) -c $< -o $@
 
 $(B)/core/lib%.a: $$(call layer_objs,$$*)
+	@mkdir -p $(@D)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^
 

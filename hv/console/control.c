@@ -47,12 +47,13 @@ static bool attached_step(struct con *con)
     size_t n;
     int ch;
 
-    if (attached->state == VM_EMPTY) {
+    struct uart_dev *u = attached->state == VM_EMPTY ? NULL : vm_console_uart(attached);
+    if (!u) {
         con_puts(con, "\n[vm destroyed; detached]\n" CON_PROMPT);
         attached = NULL;
         return false;
     }
-    while ((n = uart_dev_read_output(&attached->uart, &attached_cursor, buf, sizeof(buf), &lost))) {
+    while ((n = uart_dev_read_output(u, &attached_cursor, buf, sizeof(buf), &lost))) {
         if (lost)       /* the ring wrapped past us: say so before the (cut) rest */
             con_printf(con, "[%llu bytes of output lost]\n", (unsigned long long)lost);
         lost = 0;
@@ -64,7 +65,7 @@ static bool attached_step(struct con *con)
             attached = NULL;
             return false;
         }
-        uart_dev_input(&attached->uart, (uint8_t)ch);
+        uart_dev_input(u, (uint8_t)ch);
     }
     return true;
 }

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "hv/dev/dev_ids.h"
 #include "hv/dev/vuart.h"
 
 /* Port offsets. With LCR.DLAB set, 0 and 1 are the divisor latch (DLL, DLM). */
@@ -230,10 +232,15 @@ void uart_dev_save(const struct uart_dev *u, struct uart_dev_state *s)
         s->rx[i] = u->rx[(u->rx_head + i) % UART_DEV_FIFO];
 }
 
+static bool state_valid(const struct uart_dev_state *s)
+{
+    return s->rx_len <= UART_DEV_FIFO && !(s->ier & ~IER_MASK) && !(s->mcr & ~MCR_MASK) &&
+           !(s->fcr & (FCR_CLR_RX | FCR_CLR_TX));
+}
+
 int uart_dev_restore(struct uart_dev *u, const struct uart_dev_state *s)
 {
-    if (s->rx_len > UART_DEV_FIFO || (s->ier & ~IER_MASK) || (s->mcr & ~MCR_MASK) ||
-        (s->fcr & (FCR_CLR_RX | FCR_CLR_TX)))
+    if (!state_valid(s))
         return -EINVAL;
     u->ier = s->ier;
     u->lcr = s->lcr;
@@ -247,3 +254,79 @@ int uart_dev_restore(struct uart_dev *u, const struct uart_dev_state *s)
     u->rx_len = s->rx_len;
     return 0;
 }
+
+/* ---- the device type ---- */
+
+#define VUART_RECORD_V1 (8 + UART_DEV_FIFO)
+
+static int vuart_access(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
+{
+    uint32_t v = (uint32_t)*val;
+    int rc = uart_dev_io(vuart_of(opaque), (unsigned)off, write, size, &v);
+    if (!rc && !write)
+        *val = v;
+    return rc;
+}
+
+static int vuart_create(struct device *d, const void *cfg, char *err, size_t errlen)
+{
+    const struct vuart_cfg *c = cfg;
+    uint16_t port = c ? c->port : UART_DEV_COM1_BASE;
+    uart_dev_init(vuart_of(d));
+    int rc = dev_claim_pio(d, port, UART_DEV_NPORTS, vuart_access);
+    if (rc)
+        snprintf(err, errlen, "uart16550: ports 0x%x-0x%x %s", port, port + UART_DEV_NPORTS - 1,
+                 rc == -EBUSY ? "are taken" : "cannot be claimed");
+    return rc;
+}
+
+/* A reset clears the registers and input; the output ring keeps what the console has not read. */
+static void vuart_reset(struct device *d)
+{
+    struct uart_dev *u = vuart_of(d);
+    u->ier = u->lcr = u->mcr = u->scr = u->dlm = u->fcr = 0;
+    u->dll = 1;
+    u->rx_head = u->rx_len = 0;
+}
+
+/* Record v1: ier lcr mcr scr dll dlm fcr rx_len, then the 64-byte FIFO oldest first. */
+static void vuart_save(const struct device *d, uint8_t *rec)
+{
+    struct uart_dev_state s;
+    uart_dev_save(((const struct device *)d)->state, &s);
+    memcpy(rec, &s, VUART_RECORD_V1);
+}
+
+static int vuart_check(const struct device *d, const uint8_t *rec, char *why, size_t whylen)
+{
+    struct uart_dev_state s;
+    (void)d;
+    memcpy(&s, rec, sizeof(s));
+    if (!state_valid(&s)) {
+        snprintf(why, whylen, "rx_len %u or a reserved register bit out of range", s.rx_len);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void vuart_load(struct device *d, const uint8_t *rec)
+{
+    struct uart_dev_state s;
+    memcpy(&s, rec, sizeof(s));
+    (void)uart_dev_restore(vuart_of(d), &s);      /* checked before */
+}
+
+_Static_assert(sizeof(struct uart_dev_state) == VUART_RECORD_V1, "record v1 layout");
+
+const struct dev_type vuart_type = {
+    .name = "uart16550",
+    .id = DEV_ID_UART16550,
+    .version = 1,
+    .record_size = VUART_RECORD_V1,
+    .state_size = sizeof(struct uart_dev),
+    .create = vuart_create,
+    .reset = vuart_reset,
+    .save = vuart_save,
+    .check = vuart_check,
+    .load = vuart_load,
+};

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/dev/device.h"
+
 #define UART_DEV_COM1_BASE 0x3f8
 #define UART_DEV_NPORTS    8
 #define UART_DEV_RING      65536   /* a power of two */
@@ -69,5 +71,16 @@ struct uart_dev_state {
 void uart_dev_save(const struct uart_dev *u, struct uart_dev_state *s);
 /* -EINVAL, leaving the device untouched, if rx_len > 64 or a reserved register bit is set. */
 int uart_dev_restore(struct uart_dev *u, const struct uart_dev_state *s);
+
+/*
+ * The device type (hv/dev/device.h): "uart16550", record version 1 = struct
+ * uart_dev_state byte for byte (72 bytes). Its configuration names the base port.
+ */
+struct vuart_cfg {
+    uint16_t port;              /* 8 ports from here */
+};
+extern const struct dev_type vuart_type;
+/* The model behind a device of vuart_type. */
+static inline struct uart_dev *vuart_of(struct device *d) { return d->state; }
 
 #endif

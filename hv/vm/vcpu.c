@@ -44,14 +44,7 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
 /* Port I/O to the VM's devices; an unclaimed port reads as all ones, writes vanish (as on a PC). */
 static int port_io(struct vm *vm, uint16_t port, bool write, unsigned size, uint32_t *val)
 {
-    for (unsigned i = 0; i < vm->nio; i++) {
-        const struct vm_io *d = &vm->io[i];
-        if (port >= d->base && port < d->base + d->count)
-            return d->fn(d->dev, port, write, size, val);
-    }
-    if (!write)
-        *val = 0xffffffffu;
-    return 0;
+    return dev_set_pio(&vm->devs, port, write, size, val);
 }
 
 static uint64_t size_mask(unsigned size) { return size == 8 ? ~0ull : (1ull << (size * 8)) - 1; }
@@ -106,17 +99,9 @@ static bool handle_io(struct vcpu *v, struct hv_exit *ex)
     return true;
 }
 
-static const struct vm_mmio *find_mmio(struct vm *vm, uint64_t gpa)
-{
-    for (unsigned i = 0; i < vm->nmmio; i++)
-        if (gpa >= vm->mmio[i].base && gpa - vm->mmio[i].base < vm->mmio[i].size)
-            return &vm->mmio[i];
-    return NULL;
-}
-
 static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
 {
-    const struct vm_mmio *d = find_mmio(v->vm, ex->mmio.gpa);
+    const struct bus_range *d = bus_find(&v->vm->devs.bus, BUS_MMIO, ex->mmio.gpa);
     uint8_t code[15];
     struct insn in;
     struct vcpu_state s;
@@ -142,12 +127,12 @@ static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
     case INSN_STORE_IMM:
     case INSN_STOS:
         val = in.op == INSN_STOS ? v->gpr[GPR_RAX] & size_mask(in.size) : insn_store_value(&in, v->gpr);
-        rc = d->fn(d->dev, off, true, in.size, &val);
+        rc = d->fn(d->opaque, off, true, in.size, &val);
         break;
     case INSN_LOAD:
     case INSN_LOAD_ZX:
     case INSN_LOAD_SX:
-        rc = d->fn(d->dev, off, false, in.size, &val);
+        rc = d->fn(d->opaque, off, false, in.size, &val);
         if (!rc)
             insn_load_complete(&in, v->gpr, val);
         break;

@@ -12,6 +12,7 @@
 #include "arch/x86_64/fpu.h"
 #include "hv/base/config.h"
 #include "hv/cpu/cpu_baseline.h"
+#include "hv/dev/machine.h"
 #include "hv/vm/guest_boot.h"
 #include "hv/host.h"
 #include "hv/base/log.h"
@@ -41,11 +42,6 @@ int vm_host_policy(struct cpu_policy *p)
     return rc;
 }
 
-static int uart_port_io(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val)
-{
-    return uart_dev_io(dev, port - GUEST_UART_PORT, write, size, val);
-}
-
 static int find_image(const char *name, const void **img, size_t *len)
 {
     if (!strcmp(name, "memtest")) {
@@ -70,6 +66,7 @@ static void free_vm(struct vm *vm)
     }
     if (vm->arch)
         hv_ops->vm_destroy(vm);
+    dev_set_destroy(&vm->devs);
     for (unsigned i = 0; i < vm->nvcpus; i++)
         if (vm->vcpus[i].xsave)
             frame_free(virt_to_phys(vm->vcpus[i].xsave),
@@ -222,8 +219,10 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     entry = 0;
     if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
         goto fail;
-    uart_dev_init(&vm->uart);
-    vm_register_io(vm, GUEST_UART_PORT, 8, uart_port_io, &vm->uart);
+    /* The machine's devices (hv/dev/machine.c); MMIO claims may not cover guest RAM. */
+    dev_set_init(&vm->devs, vm->node, vm_ram_overlaps, vm);
+    if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
+        goto fail;
     if ((rc = hv_ops->vm_init(vm))) {
         snprintf(err, errlen, "cannot build second-level page tables (%d)", rc);
         goto fail;
@@ -248,6 +247,12 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 fail:
     free_vm(vm);
     return rc;
+}
+
+struct uart_dev *vm_console_uart(struct vm *vm)
+{
+    struct device *d = dev_find(&vm->devs, vuart_type.id, 0);
+    return d ? vuart_of(d) : NULL;
 }
 
 void vm_nodes(const struct vm *vm, char *buf, size_t n)

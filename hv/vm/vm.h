@@ -1,7 +1,8 @@
 /*
  * Virtual machines and their vCPUs, arch-neutral. A VM owns its guest RAM
- * (host-contiguous chunks on one NUMA node), a port-I/O and MMIO dispatch
- * table of device models, a CPU policy and per-reason exit counters. vCPUs
+ * (host-contiguous chunks on one or more NUMA nodes), a device set (the
+ * machine's devices and the port-I/O and MMIO buses they claim ranges on),
+ * a CPU policy and per-reason exit counters. vCPUs
  * are pinned to APs; the BSP (control plane) changes VM state only through
  * requests the vCPU loops act on at their next exit.
  */
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "hv/cpu/cpu_policy.h"
+#include "hv/dev/device.h"
 #include "hv/dev/vuart.h"
 #include "hv/base/spinlock.h"
 #include "hv/cpu/vcpu_state.h"
@@ -20,8 +22,6 @@
 #define VM_MAX_VCPUS 8
 #define VM_NAME_MAX 32
 #define VM_MAX_CHUNKS 8            /* runs of host memory, on one or more nodes */
-#define VM_MAX_IO 8
-#define VM_MAX_MMIO 8
 
 enum vm_state { VM_EMPTY = 0, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
 
@@ -54,12 +54,6 @@ struct vm_mem_chunk {
     uint64_t gpa, hpa, size;
     uint32_t node;
 };
-
-typedef int (*io_handler_fn)(void *dev, uint16_t port, bool write, unsigned size, uint32_t *val);
-typedef int (*mmio_handler_fn)(void *dev, uint64_t off, bool write, unsigned size, uint64_t *val);
-
-struct vm_io { uint16_t base, count; io_handler_fn fn; void *dev; };
-struct vm_mmio { uint64_t base, size; mmio_handler_fn fn; void *dev; };
 
 #define VCPU_REQ_PAUSE 0x1
 #define VCPU_REQ_STOP  0x2
@@ -107,11 +101,8 @@ struct vm {
     struct vm_mem_chunk chunks[VM_MAX_CHUNKS];
     unsigned nvcpus;
     struct vcpu vcpus[VM_MAX_VCPUS];
-    unsigned nio, nmmio;
-    struct vm_io io[VM_MAX_IO];
-    struct vm_mmio mmio[VM_MAX_MMIO];
+    struct dev_set devs;         /* its devices and their port/MMIO buses (hv/dev/device.h) */
     struct cpu_policy policy;
-    struct uart_dev uart;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];
     char cmdline[256];
@@ -162,8 +153,10 @@ static inline bool vm_dirty_wants_pml(struct vm *vm)
     return __atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) && vm->dirty_mode == DIRTY_PML;
 }
 
-int vm_register_io(struct vm *vm, uint16_t base, uint16_t count, io_handler_fn fn, void *dev);
-int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t size, mmio_handler_fn fn, void *dev);
+/* The 16550 the console shows and types into (the machine's uart16550#0), or NULL. */
+struct uart_dev *vm_console_uart(struct vm *vm);
+/* For the buses: does [base, base+size) of guest-physical space overlap the VM's RAM? */
+bool vm_ram_overlaps(void *vm, enum bus_space sp, uint64_t base, uint64_t size);
 
 /* Marks the VM stopped with a reason (once) and asks every vCPU to stop; callable from a vCPU. */
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,4 +1,4 @@
-/* Guest-physical to host addresses, device registration, and stopping a VM. */
+/* Guest-physical to host addresses, the RAM the MMIO bus must avoid, and stopping a VM. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,20 +21,17 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
     return NULL;
 }
 
-int vm_register_io(struct vm *vm, uint16_t base, uint16_t count, io_handler_fn fn, void *dev)
+bool vm_ram_overlaps(void *ctx, enum bus_space sp, uint64_t base, uint64_t size)
 {
-    if (vm->nio == VM_MAX_IO || count == 0 || (uint32_t)base + count > 0x10000)
-        return -ENOSPC;
-    vm->io[vm->nio++] = (struct vm_io){ base, count, fn, dev };
-    return 0;
-}
-
-int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t size, mmio_handler_fn fn, void *dev)
-{
-    if (vm->nmmio == VM_MAX_MMIO || size == 0 || vm_gpa_to_hva(vm, base, 1))
-        return -ENOSPC;
-    vm->mmio[vm->nmmio++] = (struct vm_mmio){ base, size, fn, dev };
-    return 0;
+    const struct vm *vm = ctx;
+    if (sp != BUS_MMIO)
+        return false;
+    for (unsigned i = 0; i < vm->nchunks; i++) {
+        const struct vm_mem_chunk *c = &vm->chunks[i];
+        if (base < c->gpa + c->size && c->gpa < base + size)
+            return true;
+    }
+    return false;
 }
 
 void vm_stop(struct vm *vm, const char *fmt, ...)

@@ -1,0 +1,14 @@
+/*
+ * Stable migration type ids of guest devices: they travel in HELLO and DEVICE
+ * records, so an id is never reused or renumbered (retire it instead).
+ * 0x7f00-0x7fff are for unit tests and never appear in a machine.
+ */
+#ifndef HV_DEV_DEV_IDS_H
+#define HV_DEV_DEV_IDS_H
+
+enum dev_id {
+    DEV_ID_UART16550 = 1,
+    DEV_ID_TEST_FIRST = 0x7f00,
+};
+
+#endif

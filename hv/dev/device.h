@@ -1,0 +1,128 @@
+/*
+ * The device framework: a device type describes itself (name, a stable
+ * migration type id, the version and size of its state record, and create /
+ * reset / save / check / load / destroy); a machine description lists what a
+ * VM gets, in creation order; a VM's device set holds the devices and the
+ * buses they claim their port and MMIO ranges on (hv/dev/bus.h).
+ *
+ * State records are fixed-width and little-endian (hv/dev/devrec.h), hold no
+ * host pointers or host clocks, and are versioned by the type: a record of
+ * another version is refused, never guessed at. Migration checks every
+ * device's record as it arrives (dev_stage) and loads them only once all of
+ * them arrived and passed (dev_set_load_staged), so a bad record leaves every
+ * device untouched. Adding a device: docs/architecture.md, "How to add a device".
+ */
+#ifndef HV_DEV_DEVICE_H
+#define HV_DEV_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/dev/bus.h"
+
+#define DEV_RECORD_MAX 16384      /* bytes of one device's state record */
+#define DEV_NAME_MAX   24         /* "name#instance" for messages */
+
+struct device;
+
+struct dev_type {
+    const char *name;             /* "uart16550": in messages and `vm devices` */
+    uint16_t id;                  /* stable migration type id (hv/dev/dev_ids.h), never reused */
+    uint16_t version;             /* of the record this build saves and loads */
+    uint32_t record_size;         /* exact bytes of that record, <= DEV_RECORD_MAX */
+    uint32_t state_size;          /* bytes of the device's private state, zeroed at create */
+    /* Claims ranges (dev_claim_*) and sets the power-on state; cfg comes from the machine. */
+    int (*create)(struct device *d, const void *cfg, char *err, size_t errlen);
+    void (*reset)(struct device *d);                      /* power-on state again */
+    void (*save)(const struct device *d, uint8_t *rec);   /* record_size bytes */
+    /* Is rec loadable into d? 0, or -EINVAL with a reason; must not change d. */
+    int (*check)(const struct device *d, const uint8_t *rec, char *why, size_t whylen);
+    void (*load)(struct device *d, const uint8_t *rec);   /* only after check passed */
+    void (*destroy)(struct device *d);                    /* optional: ranges go anyway */
+};
+
+struct dev_set;
+
+struct device {
+    const struct dev_type *type;
+    uint16_t instance;
+    struct dev_set *set;
+    void *state;                  /* state_size bytes, the type's */
+    uint8_t *staged;              /* an incoming record that passed check, not yet loaded */
+    bool has_staged;
+};
+
+/* One entry of a machine description: create type as instance, with cfg. */
+struct dev_machine_entry {
+    const struct dev_type *type;
+    uint16_t instance;
+    const void *cfg;
+};
+
+struct dev_machine {
+    const char *name;
+    const struct dev_machine_entry *devs;
+    unsigned ndevs;
+};
+
+/* A VM's devices, in creation order, and its buses. */
+struct dev_set {
+    struct bus bus;
+    struct device **devs;         /* in creation order; each device stays where it is */
+    unsigned ndevs, cap;
+    unsigned node;
+    /* The guest's clock, for devices that keep time (timers); NULL reads as 0. */
+    uint64_t (*clock_ns)(void *ctx);
+    void *clock_ctx;
+};
+
+void dev_set_init(struct dev_set *s, unsigned node, bus_reserved_fn reserved, void *ctx);
+/* Creates m's devices in order; on failure destroys those it made and says which failed. */
+int dev_set_build(struct dev_set *s, const struct dev_machine *m, char *err, size_t errlen);
+/* Creates one device: -EEXIST (type and instance taken), -EINVAL (bad type), -ENOMEM, or
+ * the create hook's error (-EBUSY for a range clash). Nothing remains of a failed one. */
+int dev_add(struct dev_set *s, const struct dev_type *t, uint16_t instance, const void *cfg,
+            char *err, size_t errlen);
+void dev_set_reset(struct dev_set *s);
+/* Destroys every device (newest first), frees their memory and the buses. */
+void dev_set_destroy(struct dev_set *s);
+struct device *dev_find(const struct dev_set *s, uint16_t type_id, uint16_t instance);
+/* "uart16550#0" */
+void dev_label(const struct device *d, char *buf, size_t n);
+uint64_t dev_now_ns(const struct device *d);
+
+/* For create hooks: claim a range for this device (released when it is destroyed). */
+int dev_claim_pio(struct device *d, uint16_t base, uint16_t count, bus_access_fn fn);
+int dev_claim_mmio(struct device *d, uint64_t base, uint64_t size, bus_access_fn fn);
+
+/* Port I/O as a PC does it: an unclaimed port reads all ones and drops writes. */
+int dev_set_pio(const struct dev_set *s, uint16_t port, bool write, unsigned size,
+                uint32_t *val);
+
+/* ---- state records ---- */
+
+/* Saves d's record into buf: its size, or -ENOSPC. */
+int dev_save(const struct device *d, uint8_t *buf, size_t cap);
+/*
+ * An incoming record for d: the version must be d's type's, the length its
+ * record_size, and the type's check must pass; then it is kept (staged) for
+ * dev_set_load_staged. A second record for the same device is refused. 0 or
+ * -EINVAL/-EEXIST with a reason in why; d is never changed.
+ */
+int dev_stage(struct device *d, uint16_t version, const uint8_t *rec, size_t len, char *why,
+              size_t whylen);
+/* 0 when every device has a staged record, else -ENOENT naming the first without. */
+int dev_set_staged_complete(const struct dev_set *s, char *why, size_t whylen);
+/* Loads every staged record (all were checked) and forgets them. */
+void dev_set_load_staged(struct dev_set *s);
+/* Forgets staged records without loading them. */
+void dev_set_drop_staged(struct dev_set *s);
+
+/* ---- known types (hv/dev/machine.c) ---- */
+
+const struct dev_type *dev_type_by_id(uint16_t id);
+/* Can this host load records of type id at version? 0, or -ENOENT/-EPROTO with a reason. */
+int dev_type_check_known(uint16_t id, uint16_t version, char *why, size_t whylen);
+
+#endif

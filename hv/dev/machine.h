@@ -1,0 +1,19 @@
+/*
+ * Machine descriptions: what a VM gets, in creation order, with the constants
+ * (ports, MMIO bases) in one table; and the registry of device types this host
+ * can load, which is what an incoming migration's device list is checked
+ * against.
+ */
+#ifndef HV_DEV_MACHINE_H
+#define HV_DEV_MACHINE_H
+
+#include "hv/dev/device.h"
+
+/* Today's only machine: the 16550 at COM1 (the boot contract's console). */
+extern const struct dev_machine machine_ferry_min;
+
+/* Every device type a machine of this build can hold (dev_type_by_id looks here). */
+extern const struct dev_type *const dev_known_types[];
+extern const unsigned dev_known_count;
+
+#endif

@@ -1,0 +1,77 @@
+/* See fake_vm.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_vm.h"
+
+static uint64_t fake_clock(void *ctx) { return ((struct fake_vm *)ctx)->now_ns; }
+
+static bool fake_ram(void *ctx, enum bus_space sp, uint64_t base, uint64_t size)
+{
+    (void)ctx;
+    return sp == BUS_MMIO && base < FAKE_VM_RAM && size;
+}
+
+void fake_vm_init(struct fake_vm *fv)
+{
+    memset(fv, 0, sizeof(*fv));
+    dev_set_init(&fv->devs, 0, fake_ram, fv);
+    fv->devs.clock_ns = fake_clock;
+    fv->devs.clock_ctx = fv;
+    fv->now_ns = 1000000000ull;
+}
+
+void fake_vm_destroy(struct fake_vm *fv) { dev_set_destroy(&fv->devs); }
+
+uint32_t fake_vm_in(struct fake_vm *fv, uint16_t port, unsigned size)
+{
+    uint32_t v = 0;
+    if (dev_set_pio(&fv->devs, port, false, size, &v))
+        return 0xdeadbeef;              /* the guest would take #GP; tests compare values */
+    return v;
+}
+
+void fake_vm_out(struct fake_vm *fv, uint16_t port, unsigned size, uint32_t val)
+{
+    (void)dev_set_pio(&fv->devs, port, true, size, &val);
+}
+
+int fake_vm_mmio_read(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t *val)
+{
+    *val = 0;
+    return bus_access(&fv->devs.bus, BUS_MMIO, gpa, false, size, val);
+}
+
+int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t val)
+{
+    return bus_access(&fv->devs.bus, BUS_MMIO, gpa, true, size, &val);
+}
+
+int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t whylen)
+{
+    static uint8_t rec[DEV_RECORD_MAX];
+    for (unsigned i = 0; i < from->devs.ndevs; i++) {
+        const struct device *d = from->devs.devs[i];
+        struct device *t = dev_find(&to->devs, d->type->id, d->instance);
+        int n = dev_save(d, rec, sizeof(rec));
+        if (!t) {
+            snprintf(why, whylen, "no %s#%u on the target", d->type->name, d->instance);
+            dev_set_drop_staged(&to->devs);
+            return -ENOENT;
+        }
+        int rc = n < 0 ? n : dev_stage(t, d->type->version, rec, (size_t)n, why, whylen);
+        if (rc) {
+            dev_set_drop_staged(&to->devs);
+            return rc;
+        }
+    }
+    int rc = dev_set_staged_complete(&to->devs, why, whylen);
+    if (rc) {
+        dev_set_drop_staged(&to->devs);
+        return rc;
+    }
+    dev_set_load_staged(&to->devs);
+    return 0;
+}

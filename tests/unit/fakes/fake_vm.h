@@ -1,0 +1,47 @@
+/*
+ * A fake VM for device tests: a device set with its buses, guest RAM the MMIO
+ * bus must avoid, and a guest clock only the test advances. Accesses go
+ * through the same calls the exit path makes (dev_set_pio for port I/O,
+ * bus_access for MMIO), so a test drives a device exactly as a guest would.
+ * Frames come from fake_env.c (counted: fake_frames_out shows leaks).
+ */
+#ifndef FAKE_VM_H
+#define FAKE_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/dev/device.h"
+
+#define FAKE_VM_RAM (64ull << 20)       /* guest RAM at 0..64 MiB */
+
+struct fake_vm {
+    struct dev_set devs;
+    uint64_t now_ns;                    /* the guest clock devices read (dev_now_ns) */
+};
+
+void fake_vm_init(struct fake_vm *fv);
+void fake_vm_destroy(struct fake_vm *fv);
+
+uint32_t fake_vm_in(struct fake_vm *fv, uint16_t port, unsigned size);
+void fake_vm_out(struct fake_vm *fv, uint16_t port, unsigned size, uint32_t val);
+static inline uint8_t fake_vm_inb(struct fake_vm *fv, uint16_t port)
+{
+    return (uint8_t)fake_vm_in(fv, port, 1);
+}
+static inline void fake_vm_outb(struct fake_vm *fv, uint16_t port, uint8_t v)
+{
+    fake_vm_out(fv, port, 1, v);
+}
+/* 0, -ENOENT (nothing there: the guest would be stopped) or the device's error. */
+int fake_vm_mmio_read(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t *val);
+int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t val);
+
+/*
+ * Moves every device's state from one fake VM to another the way a migration
+ * does: save each, stage each on the target (checked), then load all. 0, or
+ * the first refusal (nothing loaded) with its reason in why.
+ */
+int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t whylen);
+
+#endif
