@@ -10,6 +10,7 @@
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
 #include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_devices.h"
 #include "hv/mig/mig_stream.h"
 #include "hv/mig/mig_int.h"
 #include "hv/vm/vmctl.h"
@@ -26,7 +27,8 @@ struct dst_mig {
     size_t out_len, out_off;
     struct vm *vm;
     char name[VM_NAME_MAX];
-    unsigned vcpus_got;
+    unsigned vcpus_got;             /* distinct vCPUs whose state arrived (vcpu_seen) */
+    uint64_t vcpu_seen[(MIG_MAX_VCPUS + 63) / 64];
     bool commit, failed, busy;      /* busy: over migrate_incoming_max, refused at HELLO */
     uint64_t bytes, pages;
     uint32_t round;
@@ -107,6 +109,11 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
+    /* Every device must be one this host can load, at the record version the VM uses. */
+    if (mig_devices_known(&h, err, sizeof(err))) {
+        refuse(d, MIG_REC_REFUSE, err);
+        return 0;
+    }
     struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1,
                              .policy = &vmpol };
     strcpy(cfg.name, d->name);
@@ -120,12 +127,34 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     }
     d->vm = vm_find(d->name);
     d->vm->migration = VM_MIG_IN;
+    if (mig_devices_match(&d->vm->devs, &h, err, sizeof(err))) {
+        refuse(d, MIG_REC_REFUSE, err);          /* the skeleton goes with the refusal */
+        return 0;
+    }
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
     mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
     d->out_len += d->enc.len;
     d->st = D_STREAM;
     return 0;
+}
+
+/*
+ * A source of another stream version: answer with our stream header and an ERROR saying
+ * so (both framings are the same in every version), then close. Nothing was reserved.
+ */
+static void refuse_version(struct dst_mig *d)
+{
+    char why[120];
+    snprintf(why, sizeof(why), "version: this host speaks migration stream version %u, the "
+             "source %u", MIG_STREAM_VERSION, d->dec.peer_version);
+    mig_enc_init(&d->enc, d->out, sizeof(d->out));
+    mig_stream_header_put(&d->enc);
+    mig_rec_reason(&d->enc, MIG_REC_ERROR, 1, why);
+    d->out_len = d->enc.len;
+    d->out_off = 0;
+    log_warn("migrate", "incoming stream refused: %s", why);
+    d->failed = true;
 }
 
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
@@ -149,32 +178,28 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     return 0;
 }
 
-static int on_device(struct dst_mig *d, const struct mig_record *r)
+/* A vCPU's XSAVE area: vCPU state, not a device (it stays with the vCPU on every host). */
+static int on_xsave(struct dst_mig *d, const struct mig_record *r)
 {
-    struct mig_dev_id id;
+    uint32_t idx;
     const uint8_t *blob;
     size_t n;
-    if (mig_parse_device(r, &id, &blob, &n))
+    if (mig_parse_xsave(r, &idx, &blob, &n))
         return -EBADMSG;
-    if (id.type == MIGRATE_DEV_XSAVE && fpu_area_check(blob, n)) {
+    if (fpu_area_check(blob, n)) {
         snprintf(d->why, sizeof(d->why), "the XSAVE area (%lu bytes) holds state this CPU "
                  "cannot load (its area is %lu bytes)", (unsigned long)n,
                  (unsigned long)fpu_area_size());
         return -EINVAL;
     }
-    if (id.type == MIGRATE_DEV_XSAVE && id.instance < d->vm->nvcpus &&
-        d->vm->vcpus[id.instance].xsave) {
-        uint8_t *x = d->vm->vcpus[id.instance].xsave;
-        memcpy(x, blob, n);
-        memset(x + n, 0, fpu_area_size() - n);      /* components not in XSTATE_BV: init */
-        return 0;
+    if (idx >= d->vm->nvcpus || !d->vm->vcpus[idx].xsave) {
+        snprintf(d->why, sizeof(d->why), "XSAVE record for vCPU %u of %u", idx, d->vm->nvcpus);
+        return -EINVAL;
     }
-    if (id.type == MIG_DEV_UART16550 && id.instance == 0 && n == sizeof(struct uart_dev_state)) {
-        struct uart_dev_state us;
-        memcpy(&us, blob, sizeof(us));
-        return uart_dev_restore(&d->vm->uart, &us);
-    }
-    return -EINVAL;
+    uint8_t *x = d->vm->vcpus[idx].xsave;
+    memcpy(x, blob, n);
+    memset(x + n, 0, fpu_area_size() - n);      /* components not in XSTATE_BV: init */
+    return 0;
 }
 
 static int handle(struct dst_mig *d, const struct mig_record *r);
@@ -282,14 +307,27 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
                      "policy on this host", (unsigned long long)st.xcr0);
             return -EINVAL;
         }
+        if (d->vcpu_seen[idx / 64] & (1ull << (idx % 64))) {
+            snprintf(d->why, sizeof(d->why), "vCPU %u state sent twice", idx);
+            return -EINVAL;
+        }
+        d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
         d->vcpus_got++;
         return 0;
+    case MIG_REC_XSAVE:
+        return on_xsave(d, r);
     case MIG_REC_DEVICE:
-        return on_device(d, r);
+        return mig_devices_stage(&d->vm->devs, r, d->why, sizeof(d->why));
     case MIG_REC_COMMIT:
-        if (d->vcpus_got != d->vm->nvcpus)
+        if (d->vcpus_got != d->vm->nvcpus) {
+            snprintf(d->why, sizeof(d->why), "state of %u of %u vCPUs received", d->vcpus_got,
+                     d->vm->nvcpus);
+            return -EPROTO;
+        }
+        /* Every device's record arrived and passed its check: only now is any loaded. */
+        if (mig_devices_commit(&d->vm->devs, d->why, sizeof(d->why)))
             return -EPROTO;
         if (fault == MIGRATE_FAULT_LOSE_COMMIT) {      /* as if it never arrived */
             fault = MIGRATE_FAULT_NONE;
@@ -313,6 +351,11 @@ static void dst_recv(void *ctx, const uint8_t *data, size_t n)
     while (n && d->st != D_IDLE && !d->failed) {
         int used = mig_dec_feed(&d->dec, data, n, on_record, d);
         if (used <= 0) {
+            if (used == -EPROTONOSUPPORT && d->st == D_AUTH && d->dec.peer_version &&
+                d->dec.peer_version != MIG_STREAM_VERSION) {
+                refuse_version(d);
+                return;
+            }
             if (used < 0) {
                 log_warn("migrate", "incoming %s: stream error %d, discarded", d->name, used);
                 /* An authenticated source learns why; others just lose the connection. */

@@ -6,7 +6,6 @@
 #include "net/mig_transport.h"
 
 #define MIGRATE_SLOTS 4                 /* most migrations each way (the config keys cap it) */
-#define MIGRATE_DEV_XSAVE 0x100         /* device record: a vCPU's XSAVE area (instance = vcpu) */
 
 void mig_new_nonce(uint8_t out[32]);
 void mig_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

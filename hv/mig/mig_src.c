@@ -16,6 +16,7 @@
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
 #include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_devices.h"
 #include "hv/mig/mig_policy.h"
 #include "hv/mig/mig_stream.h"
 #include "hv/mig/mig_int.h"
@@ -67,7 +68,7 @@ struct src_mig {
     uint64_t resolve_until, retry_at;
     char commit_reason[120];
     uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
-    uint8_t xsave[16384];                   /* a vCPU's XSAVE area as it is sent */
+    uint8_t xsave[MIG_XSAVE_MAX];           /* a vCPU's XSAVE area or a device record, as sent */
     char reason[160];
 };
 
@@ -303,6 +304,10 @@ static void src_recv(void *ctx, const uint8_t *data, size_t n)
         if (used < 0) {
             if (s->st != S_IDLE && used == -EACCES)
                 fail(s, "authentication failed (is cluster_key the same on both hosts?)");
+            else if (s->st != S_IDLE && used == -EPROTONOSUPPORT && s->dec.peer_version &&
+                     s->dec.peer_version != MIG_STREAM_VERSION)
+                fail(s, "version: the target speaks migration stream version %u, this host %u",
+                     s->dec.peer_version, MIG_STREAM_VERSION);
             else if (s->st != S_IDLE)
                 fail(s, "bad stream from target (%d)", used);
             return;
@@ -510,7 +515,7 @@ static void round_done(struct src_mig *s)
 static void send_hello(struct src_mig *s)
 {
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
-                           .mem_bytes = s->vm->mem_size, .ndevices = 1 };
+                           .mem_bytes = s->vm->mem_size };
     strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
     int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
     if (n < 0) {
@@ -519,7 +524,10 @@ static void send_hello(struct src_mig *s)
     }
     h.policy = s->policy;
     h.policy_len = (uint32_t)n;
-    h.devices[0] = (struct mig_dev_id){ MIG_DEV_UART16550, 0 };
+    if (mig_devices_hello(&s->vm->devs, &h)) {
+        fail(s, "more than %u devices", MIG_MAX_DEVICES);
+        return;
+    }
     emit_begin(s);
     mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);
     if (mig_dec_sent(&s->dec, MIG_REC_AUTH_RESPONSE)) {
@@ -531,11 +539,11 @@ static void send_hello(struct src_mig *s)
     s->st = S_HELLO;
 }
 
-/* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, FPU, UART, TSC, COMMIT. */
+/* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, their XSAVE areas, devices, TSC, COMMIT. */
 static void final_step(struct src_mig *s)
 {
     struct vm *vm = s->vm;
-    unsigned n = vm->nvcpus, k = s->final_step++;
+    unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step++;
     emit_begin(s);
     if (k == 0) {
         mig_rec_round_end(&s->enc, s->round, s->pages);
@@ -544,7 +552,6 @@ static void final_step(struct src_mig *s)
         mig_rec_vcpu(&s->enc, k - 1, &vm->vcpus[k - 1].saved);
         emit_end(s, MIG_REC_VCPU);
     } else if (k <= 2 * n) {
-        struct mig_dev_id id = { MIGRATE_DEV_XSAVE, (uint16_t)(k - n - 1) };
         /*
          * Only what the VM's XCR0 can hold: hosts' area sizes differ (docs/migration-stream.md).
          * XSAVE ran with the host's full mask, so XSTATE_BV may name components the guest cannot
@@ -561,15 +568,16 @@ static void final_step(struct src_mig *s)
         memcpy(&bv, s->xsave + 512, 8);
         bv &= mask;
         memcpy(s->xsave + 512, &bv, 8);
-        mig_rec_device(&s->enc, &id, s->xsave, len);
+        mig_rec_xsave(&s->enc, k - n - 1, s->xsave, len);
+        emit_end(s, MIG_REC_XSAVE);
+    } else if (k <= 2 * n + ndev) {
+        /* Every device the same way (hv/mig/mig_devices.c); s->xsave is free scratch now. */
+        if (mig_devices_put(&s->enc, vm->devs.devs[k - 2 * n - 1], s->xsave)) {
+            fail(s, "cannot encode the state of a device");
+            return;
+        }
         emit_end(s, MIG_REC_DEVICE);
-    } else if (k == 2 * n + 1) {
-        struct uart_dev_state us;
-        struct mig_dev_id id = { MIG_DEV_UART16550, 0 };
-        uart_dev_save(&vm->uart, &us);
-        mig_rec_device(&s->enc, &id, &us, sizeof(us));
-        emit_end(s, MIG_REC_DEVICE);
-    } else if (k == 2 * n + 2) {
+    } else if (k == 2 * n + ndev + 1) {
         mig_rec_tsc(&s->enc, vm->vcpus[0].saved.tsc, (uint32_t)time_tsc_khz());
         emit_end(s, MIG_REC_TSC);
     } else {

@@ -36,8 +36,10 @@ static const struct mig_type_info mig_types[] = {
     [MIG_REC_ROUND_END]      = { "ROUND_END", 16, 16 },
     [MIG_REC_STOP]           = { "STOP", 0, 0 },
     [MIG_REC_VCPU]           = { "VCPU", 4 + MIG_VCPU_STATE_SIZE, 4 + MIG_VCPU_STATE_SIZE },
-    [MIG_REC_DEVICE]         = { "DEVICE", 4, ANY },
+    [MIG_REC_DEVICE]         = { "DEVICE", MIG_DEV_HDR_SIZE + 1,
+                                 MIG_DEV_HDR_SIZE + MIG_DEV_RECORD_MAX },
     [MIG_REC_TSC]            = { "TSC", 16, 16 },
+    [MIG_REC_XSAVE]          = { "XSAVE", 4 + MIG_XSAVE_MIN, 4 + MIG_XSAVE_MAX },
     [MIG_REC_COMMIT]         = { "COMMIT", 0, 0 },
     [MIG_REC_COMMIT_ACK]     = { "COMMIT_ACK", 0, 0 },
     [MIG_REC_QUERY]          = { "QUERY", 8, 8 + MIG_QUERY_ARG_MAX },
@@ -89,6 +91,7 @@ static const struct mig_order_rule {
     { PH(PRECOPY),        MIG_REC_STOP,           MIG_ROLE_SRC, MIG_PH_STOPPED },
     { PH(STOPPED),        MIG_REC_VCPU,           MIG_ROLE_SRC, STAY },
     { PH(STOPPED),        MIG_REC_DEVICE,         MIG_ROLE_SRC, STAY },
+    { PH(STOPPED),        MIG_REC_XSAVE,          MIG_ROLE_SRC, STAY },
     { PH(STOPPED),        MIG_REC_TSC,            MIG_ROLE_SRC, STAY },
     { PH(STOPPED),        MIG_REC_COMMIT,         MIG_ROLE_SRC, MIG_PH_COMMITTED },
     { PH(COMMITTED),      MIG_REC_COMMIT_ACK,     MIG_ROLE_DST, MIG_PH_END },
@@ -298,6 +301,7 @@ void mig_dec_init(struct mig_decoder *d, enum mig_role self)
     d->role = (uint8_t)self;
     d->phase = MIG_PH_AUTH_SRC_NONCE;
     d->have_header = false;
+    d->peer_version = 0;
     d->err = 0;
     d->bad_type = 0;
     d->fill = 0;
@@ -317,7 +321,8 @@ static int dec_stream_header(struct mig_decoder *d)
         return -EINVAL;
     if (rd32(d->buf + 12) != crc32c_update(0, d->buf, 12))
         return -EBADMSG;
-    if (rd16(d->buf + 8) != MIG_STREAM_VERSION || rd16(d->buf + 10))
+    d->peer_version = rd16(d->buf + 8);
+    if (d->peer_version != MIG_STREAM_VERSION || rd16(d->buf + 10))
         return -EPROTONOSUPPORT;
     d->have_header = true;
     d->fill = 0;
@@ -622,6 +627,8 @@ int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
     for (unsigned i = 0; i < h->ndevices; i++) {
         mig_put_u16(e, h->devices[i].type);
         mig_put_u16(e, h->devices[i].instance);
+        mig_put_u16(e, h->devices[i].version);
+        mig_put_u16(e, 0);
     }
     return mig_rec_end(e);
 }
@@ -735,14 +742,30 @@ int mig_rec_device(struct mig_enc *e, const struct mig_dev_id *id, const void *b
 {
     int rc;
 
-    if (!id->type || (n && !blob))
+    if (!id->type || !id->version || !n || n > MIG_DEV_RECORD_MAX || !blob)
         return -EINVAL;
     rc = mig_rec_begin(e, MIG_REC_DEVICE);
     if (rc)
         return rc;
     mig_put_u16(e, id->type);
     mig_put_u16(e, id->instance);
+    mig_put_u16(e, id->version);
+    mig_put_u16(e, 0);
     mig_put_bytes(e, blob, n);
+    return mig_rec_end(e);
+}
+
+int mig_rec_xsave(struct mig_enc *e, uint32_t vcpu, const void *area, size_t n)
+{
+    int rc;
+
+    if (vcpu >= MIG_MAX_VCPUS || n < MIG_XSAVE_MIN || n > MIG_XSAVE_MAX || !area)
+        return -EINVAL;
+    rc = mig_rec_begin(e, MIG_REC_XSAVE);
+    if (rc)
+        return rc;
+    mig_put_u32(e, vcpu);
+    mig_put_bytes(e, area, n);
     return mig_rec_end(e);
 }
 
@@ -784,6 +807,9 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
     for (unsigned i = 0; i < h.ndevices; i++) {
         h.devices[i].type = mig_get_u16(&rd);
         h.devices[i].instance = mig_get_u16(&rd);
+        h.devices[i].version = mig_get_u16(&rd);
+        if (mig_get_u16(&rd) || !h.devices[i].type || !h.devices[i].version)
+            return -EINVAL;
     }
     if (!mig_rd_done(&rd))
         return -EINVAL;
@@ -847,11 +873,26 @@ int mig_parse_vcpu(const struct mig_record *r, uint32_t *index, struct vcpu_stat
 int mig_parse_device(const struct mig_record *r, struct mig_dev_id *id, const uint8_t **blob,
                      size_t *n)
 {
-    if (r->type != MIG_REC_DEVICE || r->len < 4 || !rd16(r->payload))
+    if (r->type != MIG_REC_DEVICE || r->len <= MIG_DEV_HDR_SIZE ||
+        r->len > MIG_DEV_HDR_SIZE + MIG_DEV_RECORD_MAX || !rd16(r->payload) ||
+        !rd16(r->payload + 4) || rd16(r->payload + 6))
         return -EINVAL;
     id->type = rd16(r->payload);
     id->instance = rd16(r->payload + 2);
-    *blob = r->payload + 4;
+    id->version = rd16(r->payload + 4);
+    *blob = r->payload + MIG_DEV_HDR_SIZE;
+    *n = r->len - MIG_DEV_HDR_SIZE;
+    return 0;
+}
+
+int mig_parse_xsave(const struct mig_record *r, uint32_t *vcpu, const uint8_t **area,
+                    size_t *n)
+{
+    if (r->type != MIG_REC_XSAVE || r->len < 4 + MIG_XSAVE_MIN || r->len > 4 + MIG_XSAVE_MAX ||
+        rd32(r->payload) >= MIG_MAX_VCPUS)
+        return -EINVAL;
+    *vcpu = rd32(r->payload);
+    *area = r->payload + 4;
     *n = r->len - 4;
     return 0;
 }

@@ -30,7 +30,7 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     1
+#define MIG_STREAM_VERSION     2   /* 2: device records versioned, XSAVE its own record */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -51,8 +51,9 @@ enum mig_rec_type {
     MIG_REC_ROUND_END      = 0x21,   /* round u32, reserved u32, pages u64 */
     MIG_REC_STOP           = 0x30,   /* empty: the source has paused the guest */
     MIG_REC_VCPU           = 0x31,   /* index u32, struct vcpu_state encoding */
-    MIG_REC_DEVICE         = 0x32,   /* device type u16, instance u16, state blob */
+    MIG_REC_DEVICE         = 0x32,   /* type u16, instance u16, version u16, reserved u16, record */
     MIG_REC_TSC            = 0x33,   /* guest TSC u64, TSC kHz u32, reserved u32 */
+    MIG_REC_XSAVE          = 0x34,   /* vCPU index u32, its XSAVE area (standard form) */
     MIG_REC_COMMIT         = 0x40,   /* empty: everything was sent */
     MIG_REC_COMMIT_ACK     = 0x41,   /* empty: the target owns the guest now */
     MIG_REC_QUERY          = 0x50,   /* kind u32, reserved u32, argument (instead of HELLO) */
@@ -72,7 +73,7 @@ enum mig_phase {
     MIG_PH_HELLO,           /* src sends HELLO */
     MIG_PH_DECIDE,          /* dst sends ACCEPT or REFUSE */
     MIG_PH_PRECOPY,         /* src sends RAM, ROUND_END, then STOP */
-    MIG_PH_STOPPED,         /* src sends RAM, ROUND_END, VCPU, DEVICE, TSC, then COMMIT */
+    MIG_PH_STOPPED,         /* src sends RAM, ROUND_END, VCPU, XSAVE, DEVICE, TSC, COMMIT */
     MIG_PH_COMMITTED,       /* dst sends COMMIT_ACK (or ERROR) */
     MIG_PH_QUERIED,         /* dst sends QUERY_REPLY (or ERROR) */
     MIG_PH_END,             /* nothing more, either way */
@@ -143,6 +144,7 @@ struct mig_decoder {
     uint8_t role;             /* enum mig_role: who we are; records come from the other */
     uint8_t phase;            /* enum mig_phase */
     bool have_header;         /* the peer's stream header was read and is good */
+    uint16_t peer_version;    /* the version in the peer's stream header (0: none read yet) */
     int err;                  /* sticky error, 0 while healthy */
     uint16_t bad_type;        /* for logs: type of the record that caused err (0: none) */
     uint32_t fill;            /* bytes held in buf */
@@ -154,7 +156,8 @@ struct mig_decoder {
 /*
  * Errors of mig_dec_feed:
  *   -EINVAL           stream header magic is not "FERRYMIG"
- *   -EPROTONOSUPPORT  stream header version not 1, or header/record flags set
+ *   -EPROTONOSUPPORT  stream header version not MIG_STREAM_VERSION (peer_version says
+ *                     which), or header/record flags set
  *   -EBADMSG          CRC mismatch (stream header or record)
  *   -E2BIG            record length above MIG_REC_MAX_PAYLOAD (seen in its header)
  *   -ENOMSG           unknown record type
@@ -205,20 +208,28 @@ bool mig_rd_done(const struct mig_rd *r);
 #define MIG_AUTH_BYTES     32
 #define MIG_NAME_MAX       32        /* VM name including its NUL (hv/vm/vm.h VM_NAME_MAX) */
 #define MIG_MAX_VCPUS      256
-#define MIG_MAX_DEVICES    16
-#define MIG_POLICY_MAX     (MIG_REC_MAX_PAYLOAD - MIG_HELLO_FIXED - 4 * MIG_MAX_DEVICES)
+#define MIG_MAX_DEVICES    256
+#define MIG_HELLO_DEV_SIZE 8         /* type u16, instance u16, version u16, reserved u16 */
+#define MIG_POLICY_MAX     (MIG_REC_MAX_PAYLOAD - MIG_HELLO_FIXED - \
+                            MIG_HELLO_DEV_SIZE * MIG_MAX_DEVICES)
+#define MIG_DEV_RECORD_MAX 16384     /* a device's state record (hv/dev/device.h) */
+#define MIG_DEV_HDR_SIZE   8         /* DEVICE payload before the record */
+#define MIG_XSAVE_MIN      576       /* legacy area + XSAVE header */
+#define MIG_XSAVE_MAX      16384
 #define MIG_HELLO_FIXED    56
 #define MIG_REASON_MAX     200       /* reason text bytes */
 #define MIG_VCPU_STATE_FORMAT 1      /* version of the vcpu_state encoding */
 #define MIG_VCPU_STATE_SIZE   483    /* bytes of that encoding */
 #define MIG_GFN_LIMIT      (1ull << 40)   /* 52-bit guest-physical addresses */
 
-/* Device types in HELLO and DEVICE records. */
-enum mig_dev_type { MIG_DEV_UART16550 = 1 };
-
+/*
+ * A device in HELLO and DEVICE records: its type's stable id (hv/dev/dev_ids.h; the
+ * stream itself knows no device), its instance and the version of its record.
+ */
 struct mig_dev_id {
-    uint16_t type;        /* enum mig_dev_type */
+    uint16_t type;        /* non-zero */
     uint16_t instance;
+    uint16_t version;     /* non-zero */
 };
 
 struct mig_hello {
@@ -261,7 +272,10 @@ int mig_parse_query_reply(const struct mig_record *r, uint32_t *kind, uint32_t *
                           const uint8_t **data, size_t *n);
 int mig_rec_tsc(struct mig_enc *e, uint64_t tsc, uint32_t tsc_khz);
 int mig_rec_vcpu(struct mig_enc *e, uint32_t index, const struct vcpu_state *s);
+/* n: 1..MIG_DEV_RECORD_MAX bytes of record. */
 int mig_rec_device(struct mig_enc *e, const struct mig_dev_id *id, const void *blob, size_t n);
+/* n: MIG_XSAVE_MIN..MIG_XSAVE_MAX bytes of XSAVE area. */
+int mig_rec_xsave(struct mig_enc *e, uint32_t vcpu, const void *area, size_t n);
 
 /*
  * Parsers of delivered records: 0, or -EINVAL (wrong type, bad layout or
@@ -278,6 +292,8 @@ int mig_parse_tsc(const struct mig_record *r, uint64_t *tsc, uint32_t *tsc_khz);
 int mig_parse_vcpu(const struct mig_record *r, uint32_t *index, struct vcpu_state *s);
 int mig_parse_device(const struct mig_record *r, struct mig_dev_id *id, const uint8_t **blob,
                      size_t *n);
+int mig_parse_xsave(const struct mig_record *r, uint32_t *vcpu, const uint8_t **area,
+                    size_t *n);
 
 /*
  * struct vcpu_state, field by field (docs/migration-stream.md, "vCPU state"):

@@ -107,6 +107,10 @@ static void check_payload(const struct mig_record *r)
         if (mig_parse_device(r, &id, &b, &n) == 0)
             same_bytes(r, &e, mig_rec_device(&e, &id, b, n));
         break;
+    case MIG_REC_XSAVE:
+        if (mig_parse_xsave(r, &u32, &b, &n) == 0)
+            same_bytes(r, &e, mig_rec_xsave(&e, u32, b, n));
+        break;
     case MIG_REC_TSC:
         if (mig_parse_tsc(r, &u64, &u32) == 0)
             same_bytes(r, &e, mig_rec_tsc(&e, u64, u32));
@@ -156,7 +160,7 @@ static void put32(uint8_t *p, uint32_t v)
 static const uint16_t known_types[] = {
     MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_ACCEPT,
     MIG_REC_REFUSE, MIG_REC_RAM, MIG_REC_ROUND_END, MIG_REC_STOP, MIG_REC_VCPU,
-    MIG_REC_DEVICE, MIG_REC_TSC, MIG_REC_COMMIT, MIG_REC_COMMIT_ACK, MIG_REC_ERROR,
+    MIG_REC_DEVICE, MIG_REC_XSAVE, MIG_REC_TSC, MIG_REC_COMMIT, MIG_REC_COMMIT_ACK, MIG_REC_ERROR,
 };
 
 // The peer's opening: the source's AUTH_CHALLENGE, AUTH_RESPONSE and a HELLO, or the
@@ -165,7 +169,7 @@ static void opening(struct mig_enc *e, enum mig_role self)
 {
     static const uint8_t nonce[MIG_AUTH_BYTES] = "fuzz-nonce-fuzz-nonce-fuzz-nonc";
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 1 << 24,
-                           .name = "fuzz", .ndevices = 1, .devices = { { 1, 0 } } };
+                           .name = "fuzz", .ndevices = 1, .devices = { { 1, 0, 1 } } };
 
     mig_rec_auth(e, MIG_REC_AUTH_CHALLENGE, nonce);
     mig_rec_auth(e, MIG_REC_AUTH_RESPONSE, nonce);

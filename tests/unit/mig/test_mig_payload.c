@@ -41,7 +41,7 @@ static struct mig_hello sample_hello(void)
     struct mig_hello h = {
         .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 64ull << 20,
         .name = "web-1", .policy = policy_blob, .policy_len = sizeof(policy_blob),
-        .ndevices = 2, .devices = { { MIG_DEV_UART16550, 0 }, { 7, 3 } },
+        .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
     };
     return h;
 }
@@ -396,7 +396,7 @@ static void test_hello_rejects(void **state)
     {
         size_t off;
 
-        off = 8 + 0;  HELLO_BAD(sbuf[off] = 2);                 /* version */
+        off = 8 + 0;  HELLO_BAD(sbuf[off] = 1);                 /* version 1: an old peer */
         off = 8 + 2;  HELLO_BAD(sbuf[off] = 1);                 /* flags */
         off = 8 + 4;  HELLO_BAD(sbuf[off] = 0);                 /* 0 vCPUs */
         off = 8 + 5;  HELLO_BAD(sbuf[off] = 1);                 /* 258 vCPUs */
@@ -407,6 +407,12 @@ static void test_hello_rejects(void **state)
         off = 8 + 48; HELLO_BAD(sbuf[off]++);                   /* policy length */
         off = 8 + 52; HELLO_BAD(sbuf[off] = 3);                 /* device count */
         off = 8 + 54; HELLO_BAD(sbuf[off] = 1);                 /* reserved */
+        /* Device entries: type u16, instance u16, version u16, reserved u16. */
+        size_t dev = 8 + MIG_HELLO_FIXED + h.policy_len;
+        off = dev + 0; HELLO_BAD(sbuf[off] = 0);                /* type 0 */
+        off = dev + 4; HELLO_BAD(sbuf[off] = 0);                /* version 0 */
+        off = dev + 6; HELLO_BAD(sbuf[off] = 1);                /* reserved */
+        off = dev + 8 + 7; HELLO_BAD(sbuf[off] = 1);            /* the second's reserved */
     }
     r.len--;
     assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
@@ -447,16 +453,43 @@ static void test_small_parsers_reject(void **state)
     p[12] = 1;
     assert_int_equal(mig_parse_tsc(&r, &u64, &u32), -EINVAL);
     r.type = MIG_REC_DEVICE;
-    r.len = 4;
+    r.len = 9;
     memset(p, 0, sizeof(p));
+    p[4] = 1;
     assert_int_equal(mig_parse_device(&r, &id, &b, &n), -EINVAL);       /* type 0 */
     p[0] = 1;
     assert_int_equal(mig_parse_device(&r, &id, &b, &n), 0);
-    assert_int_equal(n, 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(id.version, 1);
+    p[6] = 1;
+    assert_int_equal(mig_parse_device(&r, &id, &b, &n), -EINVAL);       /* reserved */
+    p[6] = 0;
+    p[4] = 0;
+    assert_int_equal(mig_parse_device(&r, &id, &b, &n), -EINVAL);       /* version 0 */
+    p[4] = 1;
+    r.len = 8;
+    assert_int_equal(mig_parse_device(&r, &id, &b, &n), -EINVAL);       /* no record */
+    /* XSAVE: a vCPU index below MIG_MAX_VCPUS and at least the legacy area and header. */
+    static uint8_t xs[4 + MIG_XSAVE_MIN];
+    struct mig_record x = { .type = MIG_REC_XSAVE, .len = sizeof(xs), .payload = xs };
+    memset(xs, 0, sizeof(xs));
+    xs[0] = 3;
+    assert_int_equal(mig_parse_xsave(&x, &u32, &b, &n), 0);
+    assert_int_equal(u32, 3);
+    assert_int_equal(n, MIG_XSAVE_MIN);
+    x.len--;
+    assert_int_equal(mig_parse_xsave(&x, &u32, &b, &n), -EINVAL);
+    x.len++;
+    xs[1] = 1;                                                          /* vCPU 259 */
+    assert_int_equal(mig_parse_xsave(&x, &u32, &b, &n), -EINVAL);
     r.type = MIG_REC_AUTH_CHALLENGE;
     assert_int_equal(mig_parse_auth(&r, &b), -EINVAL);                  /* 4 bytes */
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
-    assert_int_equal(mig_rec_device(&enc, &(struct mig_dev_id){ 0, 0 }, NULL, 0), -EINVAL);
+    assert_int_equal(mig_rec_device(&enc, &(struct mig_dev_id){ 0, 0, 1 }, "a", 1), -EINVAL);
+    assert_int_equal(mig_rec_device(&enc, &(struct mig_dev_id){ 1, 0, 0 }, "a", 1), -EINVAL);
+    assert_int_equal(mig_rec_device(&enc, &(struct mig_dev_id){ 1, 0, 1 }, "a", 0), -EINVAL);
+    assert_int_equal(mig_rec_xsave(&enc, 0, xs, MIG_XSAVE_MIN - 1), -EINVAL);
+    assert_int_equal(mig_rec_xsave(&enc, MIG_MAX_VCPUS, xs, MIG_XSAVE_MIN), -EINVAL);
 }
 
 int main(void)

@@ -106,7 +106,7 @@ static struct mig_hello sample_hello(void)
     struct mig_hello h = {
         .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 64ull << 20,
         .name = "web-1", .policy = policy_blob, .policy_len = sizeof(policy_blob),
-        .ndevices = 2, .devices = { { MIG_DEV_UART16550, 0 }, { 7, 3 } },
+        .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
     };
     return h;
 }
@@ -148,7 +148,7 @@ static size_t build_src_stream(uint8_t *buf, size_t cap, uint32_t data_pages)
 {
     struct mig_hello h = sample_hello();
     struct vcpu_state v0 = sample_vcpu(1), v1 = sample_vcpu(2);
-    struct mig_dev_id uart = { MIG_DEV_UART16550, 0 };
+    struct mig_dev_id uart = { 1, 0, 1 };
     uint8_t blob[72];
 
     fill_pages();
@@ -224,7 +224,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x01\x00\x00\x00", 12);
+    assert_memory_equal(b, "FERRYMIG\x02\x00\x00\x00", 12);    /* version 2 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
@@ -322,7 +322,7 @@ static void test_parse_src_records(void **state)
     assert_memory_equal(b, nonce, MIG_AUTH_BYTES);
     r = rec_at(2);
     assert_int_equal(mig_parse_hello(&r, &h), 0);
-    assert_int_equal(h.version, 1);
+    assert_int_equal(h.version, MIG_STREAM_VERSION);
     assert_int_equal(h.vcpus, want.vcpus);
     assert_int_equal(h.mem_bytes, want.mem_bytes);
     assert_string_equal(h.name, "web-1");
@@ -330,7 +330,7 @@ static void test_parse_src_records(void **state)
     assert_memory_equal(h.policy, policy_blob, sizeof(policy_blob));
     assert_int_equal(h.ndevices, 2);
     assert_memory_equal(h.devices, want.devices, 2 * sizeof(h.devices[0]));
-    assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * 4);
+    assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * MIG_HELLO_DEV_SIZE);
     r = rec_at(3);
     ram_seen = 0;
     assert_int_equal(mig_ram_parse(r.payload, r.len, ram_cb, NULL), 0);
@@ -345,8 +345,9 @@ static void test_parse_src_records(void **state)
     assert_memory_equal(&v, &v1, sizeof(v));
     r = rec_at(9);
     assert_int_equal(mig_parse_device(&r, &id, &b, &n), 0);
-    assert_int_equal(id.type, MIG_DEV_UART16550);
+    assert_int_equal(id.type, 1);
     assert_int_equal(id.instance, 0);
+    assert_int_equal(id.version, 1);
     assert_int_equal(n, 72);
     assert_int_equal(b[71], 0x5a);
     r = rec_at(10);
@@ -531,7 +532,7 @@ static size_t any_record(uint8_t *p, uint16_t type)
 {
     struct mig_hello h = sample_hello();
     struct vcpu_state v = sample_vcpu(3);
-    struct mig_dev_id id = { MIG_DEV_UART16550, 0 };
+    struct mig_dev_id id = { 1, 0, 1 };
     int n;
 
     mig_enc_init(&enc, p, 1u << 20);
@@ -789,7 +790,7 @@ static void test_bad_stream_header(void **state)
     assert_int_equal(feed(b, 16), -EINVAL);                 /* sticky */
 
     memcpy(b, "FERRYMIG", 8);
-    b[8] = 2;                                               /* version 2, valid CRC */
+    b[8] = 1;                           /* an old peer: version 1, valid CRC */
     {
         uint32_t crc = crc32c_update(0, b, 12);
         for (int i = 0; i < 4; i++)
@@ -797,7 +798,8 @@ static void test_bad_stream_header(void **state)
     }
     dst_start();
     assert_int_equal(feed(b, 16), -EPROTONOSUPPORT);
-    b[8] = 1;
+    assert_int_equal(dec.peer_version, 1);      /* what the engine names in its refusal */
+    b[8] = MIG_STREAM_VERSION;
     b[10] = 1;                                              /* flags */
     {
         uint32_t crc = crc32c_update(0, b, 12);

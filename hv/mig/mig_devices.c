@@ -1,0 +1,103 @@
+/* Devices in a migration; see hv/mig/mig_devices.h. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "hv/mig/mig_devices.h"
+
+_Static_assert(MIG_DEV_RECORD_MAX >= DEV_RECORD_MAX, "a device record fits a DEVICE record");
+
+int mig_devices_hello(const struct dev_set *s, struct mig_hello *h)
+{
+    if (s->ndevs > MIG_MAX_DEVICES)
+        return -E2BIG;
+    for (unsigned i = 0; i < s->ndevs; i++) {
+        const struct device *d = s->devs[i];
+        h->devices[i] = (struct mig_dev_id){ d->type->id, d->instance, d->type->version };
+    }
+    h->ndevices = (uint16_t)s->ndevs;
+    return 0;
+}
+
+int mig_devices_known(const struct mig_hello *h, char *why, size_t whylen)
+{
+    for (unsigned i = 0; i < h->ndevices; i++) {
+        int rc = dev_type_check_known(h->devices[i].type, h->devices[i].version, why, whylen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mig_devices_match(const struct dev_set *s, const struct mig_hello *h, char *why,
+                      size_t whylen)
+{
+    for (unsigned i = 0; i < h->ndevices; i++) {
+        const struct mig_dev_id *id = &h->devices[i];
+        const struct device *d = dev_find(s, id->type, id->instance);
+        const struct dev_type *t = dev_type_by_id(id->type);
+        if (!d) {
+            snprintf(why, whylen, "device %s#%u is not in this host's machine",
+                     t ? t->name : "?", id->instance);
+            return -ENOENT;
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (h->devices[j].type == id->type && h->devices[j].instance == id->instance) {
+                snprintf(why, whylen, "device %s#%u listed twice", t->name, id->instance);
+                return -EINVAL;
+            }
+    }
+    if (h->ndevices != s->ndevs) {
+        for (unsigned i = 0; i < s->ndevs; i++) {
+            const struct device *d = s->devs[i];
+            bool listed = false;
+            for (unsigned j = 0; j < h->ndevices; j++)
+                listed |= h->devices[j].type == d->type->id &&
+                          h->devices[j].instance == d->instance;
+            if (!listed) {
+                char label[DEV_NAME_MAX + 8];
+                dev_label(d, label, sizeof(label));
+                snprintf(why, whylen, "the VM lacks device %s that this host's machine has",
+                         label);
+                return -ENOENT;
+            }
+        }
+    }
+    return 0;
+}
+
+int mig_devices_put(struct mig_enc *e, const struct device *d, uint8_t *scratch)
+{
+    int n = dev_save(d, scratch, MIG_DEV_RECORD_MAX);
+    if (n < 0)
+        return n;
+    struct mig_dev_id id = { d->type->id, d->instance, d->type->version };
+    return mig_rec_device(e, &id, scratch, (size_t)n);
+}
+
+int mig_devices_stage(struct dev_set *s, const struct mig_record *r, char *why,
+                      size_t whylen)
+{
+    struct mig_dev_id id;
+    const uint8_t *rec;
+    size_t n;
+    if (mig_parse_device(r, &id, &rec, &n)) {
+        snprintf(why, whylen, "malformed DEVICE record");
+        return -EBADMSG;
+    }
+    struct device *d = dev_find(s, id.type, id.instance);
+    if (!d) {
+        snprintf(why, whylen, "DEVICE record for type 0x%04x#%u, which HELLO did not list",
+                 id.type, id.instance);
+        return -ENOENT;
+    }
+    return dev_stage(d, id.version, rec, n, why, whylen);
+}
+
+int mig_devices_commit(struct dev_set *s, char *why, size_t whylen)
+{
+    int rc = dev_set_staged_complete(s, why, whylen);
+    if (rc)
+        return rc;
+    dev_set_load_staged(s);
+    return 0;
+}
