@@ -29,14 +29,15 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "inject")) {
-        static const char *const names[] = { "none", "lose-ack", "lose-commit" };
-        for (unsigned i = 0; i < 3; i++)
+        static const char *const names[] = { "none", "lose-ack", "lose-commit", "old-stream" };
+        for (unsigned i = 0; i < 4; i++)
             if (!strcmp(argv[2], names[i])) {
                 mig_dst_inject((enum mig_fault)i);
-                con_printf(c, "migrate: next incoming migration: %s\n", names[i]);
+                con_printf(c, "migrate: next %s migration: %s\n",
+                           i == MIGRATE_FAULT_OLD_STREAM ? "outgoing" : "incoming", names[i]);
                 return 0;
             }
-        con_printf(c, "error: faults: none, lose-ack, lose-commit\n");
+        con_printf(c, "error: faults: none, lose-ack, lose-commit, old-stream\n");
         return -EINVAL;
     }
     if (argc == 3 && !strcmp(argv[1], "cancel")) {

@@ -32,7 +32,7 @@ const struct con_cmd con_commands[] = {
     { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },
     { .name = "migrate",
       .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] "
-               "| status | cancel VM | inject none|lose-ack|lose-commit",
+               "| status | cancel VM | inject none|lose-ack|lose-commit|old-stream",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },

@@ -26,11 +26,13 @@ int mig_init(void);                         /* listens if a cluster key is confi
 int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *err,
                   size_t errlen);
 int mig_cancel(struct vm *vm);
-/* Test hooks for the commit protocol (`migrate inject`): this host, as a target, loses... */
+/* Test hooks (`migrate inject`): this host, as a target, loses... */
 enum mig_fault {
     MIGRATE_FAULT_NONE,
     MIGRATE_FAULT_LOSE_ACK,     /* ...its next COMMIT_ACK (it runs the VM, the source never hears) */
     MIGRATE_FAULT_LOSE_COMMIT,  /* ...the next COMMIT (it discards the VM and hangs up) */
+    /* As a source, its next stream header says version 1, as a host of the last release. */
+    MIGRATE_FAULT_OLD_STREAM,
 };
 void mig_dst_inject(enum mig_fault f);
 void mig_poll(void);                        /* every control-loop pass */

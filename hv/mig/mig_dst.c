@@ -50,7 +50,13 @@ static unsigned committed_next;
 /* Test hooks (`migrate inject`): lose the next COMMIT_ACK, or the next COMMIT. */
 static enum mig_fault fault;
 
-void mig_dst_inject(enum mig_fault f) { fault = f; }
+void mig_dst_inject(enum mig_fault f)
+{
+    if (f == MIGRATE_FAULT_OLD_STREAM)
+        mig_src_old_stream = true;
+    else
+        fault = f;
+}
 
 static void dst_reset(struct dst_mig *d)
 {

@@ -148,6 +148,11 @@ void mig_enc_reset(struct mig_enc *e)
 
 int mig_stream_header_put(struct mig_enc *e)
 {
+    return mig_stream_header_put_as(e, MIG_STREAM_VERSION);
+}
+
+int mig_stream_header_put_as(struct mig_enc *e, uint16_t version)
+{
     uint8_t *p;
 
     if (e->open)
@@ -156,7 +161,7 @@ int mig_stream_header_put(struct mig_enc *e)
         return -ENOSPC;
     p = e->buf + e->len;
     memcpy(p, MIG_STREAM_MAGIC, 8);
-    le16(p + 8, MIG_STREAM_VERSION);
+    le16(p + 8, version);
     le16(p + 10, 0);
     le32(p + 12, crc32c_update(0, p, 12));
     e->len += MIG_STREAM_HDR_SIZE;

@@ -100,6 +100,8 @@ void mig_enc_init(struct mig_enc *e, void *buf, size_t cap);
 void mig_enc_reset(struct mig_enc *e);
 /* The 16-byte stream header; first thing on each direction. 0 or -ENOSPC. */
 int mig_stream_header_put(struct mig_enc *e);
+/* The same, announcing another version: only for the `migrate inject old-stream` test hook. */
+int mig_stream_header_put_as(struct mig_enc *e, uint16_t version);
 
 /* Opens a record: 0, -EINVAL if one is open, -ENOSPC if not even an empty one fits. */
 int mig_rec_begin(struct mig_enc *e, uint16_t type);
