@@ -287,8 +287,8 @@ static void svm_dump(struct vcpu *v)
 }
 
 /* VMSAVE/VMLOAD and the VMCB carry the MSRs and CR2: only the FPU is lazy here. */
-static void svm_vcpu_load(struct vcpu *v) { fpu_load(v); }
-static void svm_vcpu_put(struct vcpu *v) { fpu_put(v); }
+static void svm_vcpu_load(struct vcpu *v) { fpu_load(v->xsave, v->xcr0); }
+static void svm_vcpu_put(struct vcpu *v) { fpu_put(v->xsave, &v->xcr0); }
 
 const struct vcpu_ops svm_ops = {
     .name = "svm",

@@ -362,7 +362,7 @@ static void vmx_vcpu_load(struct vcpu *v)
     struct vmx_vcpu *x = v->arch;
     vmx_insn_pa("vmptrld", x->vmcs_pa);
     /* The host GS base and TR are per CPU: a vCPU only ever runs on its own pCPU. */
-    fpu_load(v);
+    fpu_load(v->xsave, v->xcr0);
     for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
         wrmsr(lazy_msrs[i], v->lazy_msr[i]);
     __asm__ volatile("mov %0, %%cr2" :: "r"(v->lazy_cr2));
@@ -370,7 +370,7 @@ static void vmx_vcpu_load(struct vcpu *v)
 
 static void vmx_vcpu_put(struct vcpu *v)
 {
-    fpu_put(v);
+    fpu_put(v->xsave, &v->xcr0);
     for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
         v->lazy_msr[i] = rdmsr(lazy_msrs[i]);
     v->lazy_cr2 = read_cr2();
