@@ -2,7 +2,6 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
-#include "hv/vm/vm.h"
 
 #define XSAVE_LEGACY_AND_HEADER 576         /* 512 legacy + 64 header; AVX starts here */
 
@@ -78,32 +77,32 @@ void fpu_area_init(void *area)
     *(uint32_t *)((uint8_t *)area + 24) = 0x1f80;  /* MXCSR reset value */
 }
 
-void fpu_put(struct vcpu *v)
+void fpu_put(void *area, uint64_t *xcr0)
 {
-    if (!area_size || !v->xsave)
+    if (!area_size || !area)
         return;
     if (fxsave_only) {
         uint64_t bv = 0x3;
-        __asm__ volatile("fxsave64 %0" : "+m"(*(uint8_t (*)[512])v->xsave) :: "memory");
-        memcpy((uint8_t *)v->xsave + 512, &bv, 8);
+        __asm__ volatile("fxsave64 %0" : "+m"(*(uint8_t (*)[512])area) :: "memory");
+        memcpy((uint8_t *)area + 512, &bv, 8);
         return;
     }
-    v->xcr0 = get_xcr0();
+    *xcr0 = get_xcr0();
     fpu_set_xcr0(supported);
-    __asm__ volatile("xsave64 %0" : "+m"(*(uint8_t (*)[area_size])v->xsave)
+    __asm__ volatile("xsave64 %0" : "+m"(*(uint8_t (*)[area_size])area)
                      : "a"(~0u), "d"(~0u) : "memory");
 }
 
-void fpu_load(struct vcpu *v)
+void fpu_load(const void *area, uint64_t xcr0)
 {
-    if (!area_size || !v->xsave)
+    if (!area_size || !area)
         return;
     if (fxsave_only) {
-        __asm__ volatile("fxrstor64 %0" :: "m"(*(uint8_t (*)[512])v->xsave) : "memory");
+        __asm__ volatile("fxrstor64 %0" :: "m"(*(const uint8_t (*)[512])area) : "memory");
         return;
     }
     fpu_set_xcr0(supported);
-    __asm__ volatile("xrstor64 %0" :: "m"(*(uint8_t (*)[area_size])v->xsave),
+    __asm__ volatile("xrstor64 %0" :: "m"(*(const uint8_t (*)[area_size])area),
                      "a"(~0u), "d"(~0u) : "memory");
-    fpu_set_xcr0(v->xcr0 ? v->xcr0 : 1);
+    fpu_set_xcr0(xcr0 ? xcr0 : 1);
 }

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vcpu;
-
 void fpu_cpu_init(void);            /* per CPU, after CR4.OSXSAVE is set */
 size_t fpu_area_size(void);         /* 0: no XSAVE, state is not switched */
 /* Bytes of the standard-format area that hold the components in xcr0 (>= 576, 64-aligned). */
@@ -19,8 +17,10 @@ size_t fpu_area_size_for(uint64_t xcr0);
 int fpu_area_check(const void *area, size_t n);
 void fpu_area_init(void *area);     /* the architectural init state */
 uint64_t fpu_xcr0_supported(void);
-void fpu_put(struct vcpu *v);       /* registers -> v->xsave, remembers the guest's XCR0 */
-void fpu_load(struct vcpu *v);      /* v->xsave -> registers, guest's XCR0 */
+/* Registers -> area (a vCPU's XSAVE area, NULL: none); with XSAVE, *xcr0 = the guest's XCR0. */
+void fpu_put(void *area, uint64_t *xcr0);
+/* area -> registers, then the guest's xcr0 (0: the reset value, x87 only). */
+void fpu_load(const void *area, uint64_t xcr0);
 void fpu_set_xcr0(uint64_t v);
 
 #endif

@@ -95,28 +95,11 @@ static int svm_cpu_init(void)
     return 0;
 }
 
-static uint64_t npt_alloc(void *ctx)
-{
-    return frame_alloc(((struct vm *)ctx)->node, 1, 1, FRAME_ZERO);
-}
-
-static void *npt_p2v(uint64_t pa, void *ctx)
-{
-    (void)ctx;
-    return phys_to_virt(pa);
-}
-
-static void npt_free(uint64_t pa, void *ctx)
-{
-    (void)ctx;
-    frame_free(pa, 1);
-}
-
 static void svm_vm_destroy(struct vm *vm)
 {
     uint64_t *root = vm->arch;
     if (root && *root)
-        npt_free_tables(*root, npt_free, npt_p2v, NULL);
+        npt_free_tables(*root, slpt_frame_free, slpt_frame_p2v, NULL);
     if (root)
         *root = 0;
     vm->arch = NULL;
@@ -125,12 +108,13 @@ static void svm_vm_destroy(struct vm *vm)
 static int svm_vm_init(struct vm *vm)
 {
     uint64_t *root = &npt_roots[vm - vms];
-    struct npt_chunk c[VM_MAX_CHUNKS];
+    struct slpt_chunk c[VM_MAX_CHUNKS];
     *root = 0;
     vm->arch = root;
     for (unsigned i = 0; i < vm->nchunks; i++)
-        c[i] = (struct npt_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
-    int n = npt_map_chunks(root, c, vm->nchunks, svm_caps.npt_1g, npt_alloc, npt_p2v, vm);
+        c[i] = (struct slpt_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
+    int n = npt_map_chunks(root, c, vm->nchunks, svm_caps.npt_1g, slpt_frame_alloc,
+                           slpt_frame_p2v, &vm->node);
     if (n < 0) {
         svm_vm_destroy(vm);
         return n;
@@ -210,7 +194,7 @@ static void svm_vcpu_destroy(struct vcpu *v)
 
 static void svm_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ *(uint64_t *)vm->arch, NPT_P, NPT_D, vm->node };
+    *t = (struct slpt){ *(uint64_t *)vm->arch, npt_fmt.present, npt_fmt.dirty, vm->node };
 }
 
 /*
@@ -303,8 +287,8 @@ static void svm_dump(struct vcpu *v)
 }
 
 /* VMSAVE/VMLOAD and the VMCB carry the MSRs and CR2: only the FPU is lazy here. */
-static void svm_vcpu_load(struct vcpu *v) { fpu_load(v); }
-static void svm_vcpu_put(struct vcpu *v) { fpu_put(v); }
+static void svm_vcpu_load(struct vcpu *v) { fpu_load(v->xsave, v->xcr0); }
+static void svm_vcpu_put(struct vcpu *v) { fpu_put(v->xsave, &v->xcr0); }
 
 const struct vcpu_ops svm_ops = {
     .name = "svm",

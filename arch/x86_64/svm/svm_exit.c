@@ -1,8 +1,10 @@
 /*
- * #VMEXIT decoding: the exit code (APM vol. 2 app. C) becomes an
- * arch-neutral struct hv_exit. Instruction lengths come from the VMCB's
- * next-RIP when the CPU offers NRIPS; otherwise IOIO exits carry the next
- * RIP in EXITINFO2 and the few other advancing exits are measured from the
+ * #VMEXIT decoding: each exit code (APM vol. 2 app. C) that ferry handles has
+ * an entry in a table of designated initializers that turns it into an
+ * arch-neutral struct hv_exit. A code without an entry becomes EXIT_UNHANDLED:
+ * hv/ stops that VM with a VMCB dump. Instruction lengths come from the VMCB's
+ * next-RIP when the CPU offers NRIPS; otherwise IOIO exits carry the next RIP
+ * in EXITINFO2 and the few other advancing exits are measured from the
  * guest's code bytes (prefixes + a known opcode). QEMU TCG has no NRIPS.
  */
 #include "arch/x86_64/svm/svm.h"
@@ -33,10 +35,58 @@ static uint32_t insn_len(struct vcpu *v, const struct vmcb *vmcb, const uint8_t 
     return measured_len(v, op, n);
 }
 
-static void decode_io(struct hv_exit *e, const struct vmcb *vmcb)
+typedef void (*svm_exit_fn)(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e);
+
+static void exit_simple(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    (void)v, (void)vmcb, (void)e;
+}
+
+/* The exit retires the instruction `op`: its length, or stop the VM if it cannot be measured. */
+static void advance(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e, const uint8_t *op,
+                    unsigned n)
+{
+    e->insn_len = insn_len(v, vmcb, op, n);
+    if (e->insn_len == 0)
+        e->reason = EXIT_UNHANDLED;   /* could not measure the instruction: stop, do not guess */
+}
+
+static void exit_cpuid(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0xa2 }, 2);
+}
+
+static void exit_hlt(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    advance(v, vmcb, e, (const uint8_t[]){ 0xf4 }, 1);
+}
+
+static void exit_msr(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    /* EXITINFO1: 0 RDMSR, 1 WRMSR */
+    if (vmcb->control.exitinfo1 & 1) {
+        e->reason = EXIT_MSR_WRITE;
+        advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x30 }, 2);
+    } else {
+        advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x32 }, 2);
+    }
+}
+
+static void exit_xsetbv(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x01, 0xd1 }, 3);
+}
+
+/* INVD would drop dirty lines the host owns: do WBINVD's job, i.e. nothing (EXIT_NOP). */
+static void exit_invd(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x08 }, 2);
+}
+
+static void exit_io(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
 {
     uint64_t i1 = vmcb->control.exitinfo1;
-    e->reason = EXIT_IO;
+    (void)v;
     e->io.in = i1 & IOIO_IN;
     e->io.string = i1 & IOIO_STR;
     e->io.rep = i1 & IOIO_REP;
@@ -45,77 +95,58 @@ static void decode_io(struct hv_exit *e, const struct vmcb *vmcb)
     e->insn_len = (uint32_t)(vmcb->control.exitinfo2 - vmcb->save.rip);
 }
 
+static void exit_npf(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    /* EXITINFO1: the #PF-style error code (bit 1 write, bit 4 fetch); EXITINFO2: the GPA */
+    (void)v;
+    e->mmio.gpa = vmcb->control.exitinfo2;
+    e->mmio.write = vmcb->control.exitinfo1 & 2;
+    e->mmio.fetch = vmcb->control.exitinfo1 & 16;
+}
+
+/* Indexed by exit code up to NPF (0x400), as KVM's svm_exit_handlers. */
+#define SVM_EXIT_TABLE (VMEXIT_NPF + 1)
+
+static const struct { uint8_t reason; svm_exit_fn fn; } exit_table[SVM_EXIT_TABLE] = {
+    [VMEXIT_INTR] = { EXIT_EXTINT, exit_simple },
+    [VMEXIT_NMI] = { EXIT_EXTINT, exit_simple },
+    [VMEXIT_SMI] = { EXIT_EXTINT, exit_simple },
+    [VMEXIT_INIT] = { EXIT_EXTINT, exit_simple },
+    [VMEXIT_CPUID] = { EXIT_CPUID, exit_cpuid },
+    [VMEXIT_HLT] = { EXIT_HLT, exit_hlt },
+    [VMEXIT_MSR] = { EXIT_MSR_READ, exit_msr },
+    [VMEXIT_XSETBV] = { EXIT_XSETBV, exit_xsetbv },
+    [VMEXIT_IOIO] = { EXIT_IO, exit_io },
+    [VMEXIT_NPF] = { EXIT_MMIO, exit_npf },
+    [VMEXIT_SHUTDOWN] = { EXIT_SHUTDOWN, exit_simple },
+    /* No nested SVM: the SVM instructions and MONITOR/MWAIT get #UD. */
+    [VMEXIT_VMRUN] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_VMMCALL] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_VMLOAD] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_VMSAVE] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_STGI] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_CLGI] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_SKINIT] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_MONITOR] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_MWAIT] = { EXIT_INVALID_INSN, exit_simple },
+    [VMEXIT_INVD] = { EXIT_NOP, exit_invd },
+};
+
 void svm_decode_exit(struct vcpu *v, struct hv_exit *e)
 {
     struct svm_vcpu *x = v->arch;
     const struct vmcb *vmcb = x->vmcb;
-    static const uint8_t op_cpuid[] = { 0x0f, 0xa2 }, op_hlt[] = { 0xf4 },
-                         op_rdmsr[] = { 0x0f, 0x32 }, op_wrmsr[] = { 0x0f, 0x30 },
-                         op_xsetbv[] = { 0x0f, 0x01, 0xd1 };
     uint64_t code = vmcb->control.exitcode;
 
     e->vendor_reason = (uint32_t)code;
-    switch (code) {
-    case VMEXIT_INTR:
-    case VMEXIT_NMI:
-    case VMEXIT_SMI:
-    case VMEXIT_INIT:
-        e->reason = EXIT_EXTINT;
-        return;
-    case VMEXIT_CPUID:
-        e->reason = EXIT_CPUID;
-        e->insn_len = insn_len(v, vmcb, op_cpuid, 2);
-        break;
-    case VMEXIT_HLT:
-        e->reason = EXIT_HLT;
-        e->insn_len = insn_len(v, vmcb, op_hlt, 1);
-        break;
-    case VMEXIT_MSR: {
-        bool wr = vmcb->control.exitinfo1 & 1;
-        e->reason = wr ? EXIT_MSR_WRITE : EXIT_MSR_READ;
-        e->insn_len = insn_len(v, vmcb, wr ? op_wrmsr : op_rdmsr, 2);
-        break;
-    }
-    case VMEXIT_XSETBV:
-        e->reason = EXIT_XSETBV;
-        e->insn_len = insn_len(v, vmcb, op_xsetbv, 3);
-        break;
-    case VMEXIT_IOIO:
-        decode_io(e, vmcb);
-        return;
-    case VMEXIT_NPF:
-        /* EXITINFO1: the #PF-style error code (bit 1 write, bit 4 fetch); EXITINFO2: the GPA */
-        e->reason = EXIT_MMIO;
-        e->mmio.gpa = vmcb->control.exitinfo2;
-        e->mmio.write = vmcb->control.exitinfo1 & 2;
-        e->mmio.fetch = vmcb->control.exitinfo1 & 16;
-        return;
-    case VMEXIT_SHUTDOWN:
-        e->reason = EXIT_SHUTDOWN;
-        return;
-    case VMEXIT_VMRUN:
-    case VMEXIT_VMMCALL:
-    case VMEXIT_VMLOAD:
-    case VMEXIT_VMSAVE:
-    case VMEXIT_STGI:
-    case VMEXIT_CLGI:
-    case VMEXIT_SKINIT:
-    case VMEXIT_MONITOR:
-    case VMEXIT_MWAIT:
-        e->reason = EXIT_INVALID_INSN;
-        return;
-    case VMEXIT_INVD:
-        /* INVD would drop dirty lines the host owns: do WBINVD's job, i.e. nothing. */
-        e->reason = EXIT_NOP;
-        e->insn_len = insn_len(v, vmcb, (const uint8_t[]){ 0x0f, 0x08 }, 2);
-        break;
-    case VMEXIT_INVALID:
+    if (code == VMEXIT_INVALID) {     /* VMRUN refused the guest state (APM 15.5.1) */
         e->reason = EXIT_ENTRY_FAIL;
         return;
-    default:
+    }
+    if (code >= SVM_EXIT_TABLE || !exit_table[code].fn) {
         e->reason = EXIT_UNHANDLED;
         return;
     }
-    if (e->insn_len == 0)
-        e->reason = EXIT_UNHANDLED;   /* could not measure the instruction: stop, do not guess */
+    e->reason = exit_table[code].reason;
+    exit_table[code].fn(v, vmcb, e);
 }

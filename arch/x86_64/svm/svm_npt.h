@@ -4,15 +4,18 @@
  * tables in the host's paging mode, rooted at the VMCB's N_CR3, and every
  * access through them is checked as a user-mode access (15.25.5), so every
  * level carries P|RW|US. Memory type comes from the PAT/PCD/PWT bits, left 0
- * (WB; the guest's own PAT, G_PAT, combines with it). Pure code, no hardware
- * access: tables are reached through the caller's p2v, so the host unit
- * tests run it on simulated memory.
+ * (WB; the guest's own PAT, G_PAT, combines with it). The tables are built,
+ * walked and freed by the shared second-level code (arch/x86_64/slpt.c) with
+ * npt_fmt; tables are reached through the caller's p2v, so the host unit tests
+ * run it on simulated memory.
  */
 #ifndef SVM_NPT_H
 #define SVM_NPT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "arch/x86_64/slpt.h"
 
 #define NPT_P     0x1ull
 #define NPT_RW    0x2ull
@@ -26,16 +29,18 @@
 #define NPT_PERM  (NPT_P | NPT_RW | NPT_US)
 #define NPT_ADDR_MASK 0x000ffffffffff000ull
 
-#define NPT_GPA_LIMIT (1ull << 48)  /* 4-level tables */
-#define NPT_HPA_LIMIT (1ull << 52)
-#define NPT_NOT_MAPPED (~0ull)
+#define NPT_GPA_LIMIT SLPT_GPA_LIMIT  /* 4-level tables */
+#define NPT_HPA_LIMIT SLPT_HPA_LIMIT
+#define NPT_NOT_MAPPED SLPT_NOT_MAPPED
 
-struct npt_chunk { uint64_t gpa, hpa, size; };
+/* The NPT format for the shared builder: P|RW|US on every level, PS on large leaves. */
+extern const struct slpt_fmt npt_fmt;
 
-/* alloc returns a zeroed 4 KiB page's physical address, 0 if there is none. */
-typedef uint64_t (*npt_alloc_fn)(void *ctx);
-typedef void *(*npt_p2v_fn)(uint64_t pa, void *ctx);
-typedef void (*npt_free_fn)(uint64_t pa, void *ctx);
+/* NPT's names for the shared builder's types; alloc returns a zeroed 4 KiB page, 0 if none. */
+#define npt_chunk slpt_chunk
+typedef slpt_alloc_fn npt_alloc_fn;
+typedef slpt_p2v_fn npt_p2v_fn;
+typedef slpt_free_fn npt_free_fn;
 
 /*
  * Maps every chunk (gpa, hpa, size all 4 KiB-aligned, gpa + size <= 2^48,

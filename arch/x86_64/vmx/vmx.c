@@ -181,18 +181,6 @@ static void invvpid(uint16_t vpid)
     __asm__ volatile("invvpid %0, %1" :: "m"(d), "r"(type) : "cc", "memory");
 }
 
-static uint64_t ept_alloc(void *ctx)
-{
-    struct vm *vm = ctx;
-    return frame_alloc(vm->node, 1, 1, FRAME_ZERO);
-}
-
-static void *ept_p2v(uint64_t pa, void *ctx)
-{
-    (void)ctx;
-    return phys_to_virt(pa);
-}
-
 static struct vmx_vm vmx_vms[VM_MAX];
 static struct vmx_vcpu vmx_vcpus[VM_MAX][VM_MAX_VCPUS];
 
@@ -201,13 +189,14 @@ static void vmx_vm_destroy(struct vm *vm);
 static int vmx_vm_init(struct vm *vm)
 {
     struct vmx_vm *x = &vmx_vms[vm - vms];
-    struct ept_chunk c[VM_MAX_CHUNKS];
+    struct slpt_chunk c[VM_MAX_CHUNKS];
 
     memset(x, 0, sizeof(*x));
     for (unsigned i = 0; i < vm->nchunks; i++)
-        c[i] = (struct ept_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
+        c[i] = (struct slpt_chunk){ vm->chunks[i].gpa, vm->chunks[i].hpa, vm->chunks[i].size };
     vm->arch = x;           /* so that vmx_vm_destroy frees a partial table */
-    int n = ept_map_chunks(&x->ept_root, c, vm->nchunks, vmx_caps.ept_1g, ept_alloc, ept_p2v, vm);
+    int n = ept_map_chunks(&x->ept_root, c, vm->nchunks, vmx_caps.ept_1g, slpt_frame_alloc,
+                           slpt_frame_p2v, &vm->node);
     if (n < 0) {
         vmx_vm_destroy(vm);
         return n;
@@ -217,22 +206,12 @@ static int vmx_vm_init(struct vm *vm)
     return 0;
 }
 
-static void free_ept_level(uint64_t pa, unsigned level)
-{
-    uint64_t *t = phys_to_virt(pa);
-    for (unsigned i = 0; level > 1 && i < 512; i++)
-        if ((t[i] & EPT_RWX) && !(t[i] & EPT_LARGE))
-            free_ept_level(t[i] & EPT_ADDR_MASK, level - 1);
-    frame_free(pa, 1);
-}
-
 static void vmx_vm_destroy(struct vm *vm)
 {
     struct vmx_vm *x = vm->arch;
     if (!x)
         return;
-    if (x->ept_root)
-        free_ept_level(x->ept_root, 4);
+    slpt_free_tables(&ept_fmt, x->ept_root, slpt_frame_free, slpt_frame_p2v, NULL);
     x->ept_root = 0;
     vm->arch = NULL;
 }
@@ -383,7 +362,7 @@ static void vmx_vcpu_load(struct vcpu *v)
     struct vmx_vcpu *x = v->arch;
     vmx_insn_pa("vmptrld", x->vmcs_pa);
     /* The host GS base and TR are per CPU: a vCPU only ever runs on its own pCPU. */
-    fpu_load(v);
+    fpu_load(v->xsave, v->xcr0);
     for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
         wrmsr(lazy_msrs[i], v->lazy_msr[i]);
     __asm__ volatile("mov %0, %%cr2" :: "r"(v->lazy_cr2));
@@ -391,7 +370,7 @@ static void vmx_vcpu_load(struct vcpu *v)
 
 static void vmx_vcpu_put(struct vcpu *v)
 {
-    fpu_put(v);
+    fpu_put(v->xsave, &v->xcr0);
     for (unsigned i = 0; i < VCPU_LAZY_MSRS; i++)
         v->lazy_msr[i] = rdmsr(lazy_msrs[i]);
     v->lazy_cr2 = read_cr2();
@@ -399,7 +378,8 @@ static void vmx_vcpu_put(struct vcpu *v)
 
 static void vmx_vm_slpt(struct vm *vm, struct slpt *t)
 {
-    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, EPT_RWX, EPT_DIRTY, vm->node };
+    *t = (struct slpt){ ((struct vmx_vm *)vm->arch)->ept_root, ept_fmt.present, ept_fmt.dirty,
+                        vm->node };
 }
 
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)

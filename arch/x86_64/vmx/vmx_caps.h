@@ -1,9 +1,11 @@
-/* Pure helpers for VT-x capability MSRs and EPT tables (unit-tested on the host). */
+/* Pure helpers for VT-x capability MSRs and the EPT format (unit-tested on the host). */
 #ifndef VMX_CAPS_H
 #define VMX_CAPS_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "arch/x86_64/slpt.h"
 
 /*
  * A control value from its capability MSR (SDM vol. 3 app. A.3-A.5): bits
@@ -30,14 +32,17 @@ static inline uint64_t vmx_fixed_cr(uint64_t v, uint64_t fixed0, uint64_t fixed1
 #define EPT_DIRTY (1ull << 9)
 #define EPT_ADDR_MASK 0x000ffffffffff000ull
 
-struct ept_chunk { uint64_t gpa, hpa, size; };
+/* The EPT format for the shared builder (arch/x86_64/slpt.c): tables R|W|X, leaves also WB. */
+extern const struct slpt_fmt ept_fmt;
 
-typedef uint64_t (*ept_alloc_fn)(void *ctx);        /* a zeroed 4 KiB page's physical address, 0 if none */
-typedef void *(*ept_p2v_fn)(uint64_t pa, void *ctx);
+/* EPT's names for the shared builder's types. */
+#define ept_chunk slpt_chunk
+typedef slpt_alloc_fn ept_alloc_fn;
+typedef slpt_p2v_fn ept_p2v_fn;
 
 /*
- * Maps every chunk (4 KiB-aligned) into a 4-level EPT rooted at *root (allocated
- * if 0), with 1 GiB pages where allowed and aligned, else 2 MiB, else 4 KiB.
+ * slpt_map_chunks() with ept_fmt: every chunk (4 KiB-aligned) into a 4-level EPT rooted at
+ * *root (allocated if 0), with 1 GiB pages where allowed and aligned, else 2 MiB, else 4 KiB.
  * Returns the number of table pages allocated, or -ENOMEM / -EINVAL.
  */
 int ept_map_chunks(uint64_t *root, const struct ept_chunk *c, unsigned n, bool use_1g,
