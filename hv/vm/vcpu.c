@@ -12,6 +12,7 @@
 #include "arch/x86_64/fpu.h"
 #include "arch/x86_64/percpu.h"
 #include "hv/emul/decode.h"
+#include "hv/emul/mmio.h"
 #include "hv/vm/gpt.h"
 #include "hv/base/log.h"
 #include "hv/vm/msr.h"
@@ -99,55 +100,53 @@ static bool handle_io(struct vcpu *v, struct hv_exit *ex)
     return true;
 }
 
+struct mmio_target { const struct bus_range *r; uint64_t off; };
+
+static int mmio_access(void *ctx, bool write, unsigned size, uint64_t *val)
+{
+    const struct mmio_target *t = ctx;
+    return t->r->fn(t->r->opaque, t->off, write, size, val);
+}
+
 static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
 {
-    const struct bus_range *d = bus_find(&v->vm->devs.bus, BUS_MMIO, ex->mmio.gpa);
+    struct mmio_target t = { bus_find(&v->vm->devs.bus, BUS_MMIO, ex->mmio.gpa), 0 };
+    struct emul_mmio_result res;
     uint8_t code[15];
-    struct insn in;
     struct vcpu_state s;
 
     hv_ops->vcpu_get_state(v, &s);
-    if (!d || ex->mmio.fetch) {
+    if (!t.r || ex->mmio.fetch) {
         vm_stop(v->vm, "%s of unmapped guest memory at GPA 0x%llx (rip 0x%llx)",
                 ex->mmio.fetch ? "instruction fetch" : ex->mmio.write ? "write" : "read",
                 (unsigned long long)ex->mmio.gpa, (unsigned long long)s.rip);
         return false;
     }
+    t.off = ex->mmio.gpa - t.r->base;
     int rc = hv_ops->vcpu_fetch(v, code, sizeof(code));
-    if (!rc)
-        rc = insn_decode(code, sizeof(code), &in);
     if (rc) {
         vm_stop(v->vm, "cannot decode the MMIO instruction at rip 0x%llx (%d)",
                 (unsigned long long)s.rip, rc);
         return false;
     }
-    uint64_t val = 0, off = ex->mmio.gpa - d->base;
-    switch (in.op) {
-    case INSN_STORE:
-    case INSN_STORE_IMM:
-    case INSN_STOS:
-        val = in.op == INSN_STOS ? v->gpr[GPR_RAX] & size_mask(in.size) : insn_store_value(&in, v->gpr);
-        rc = d->fn(d->opaque, off, true, in.size, &val);
-        break;
-    case INSN_LOAD:
-    case INSN_LOAD_ZX:
-    case INSN_LOAD_SX:
-        rc = d->fn(d->opaque, off, false, in.size, &val);
-        if (!rc)
-            insn_load_complete(&in, v->gpr, val);
-        break;
-    default:
-        vm_stop(v->vm, "MMIO instruction at rip 0x%llx not emulated (op %u)",
-                (unsigned long long)s.rip, in.op);
+    emul_mmio(code, sizeof(code), v->gpr, s.rflags, mmio_access, &t, &res);
+    switch (res.status) {
+    case EMUL_MMIO_UNDECODABLE:
+        vm_stop(v->vm, "cannot decode the MMIO instruction at rip 0x%llx (%d)",
+                (unsigned long long)s.rip, res.err);
         return false;
-    }
-    if (rc) {
+    case EMUL_MMIO_UNSUPPORTED:
+        vm_stop(v->vm, "MMIO instruction at rip 0x%llx not emulated (op %u)",
+                (unsigned long long)s.rip, res.op);
+        return false;
+    case EMUL_MMIO_DEVICE_ERROR:
         vcpu_inject_gp(v);
         return true;
+    default:
+        ex->insn_len = res.len;
+        ex->advance = res.advance;
+        return true;
     }
-    ex->insn_len = in.len;
-    ex->advance = in.op != INSN_STOS || !insn_string_step(&in, v->gpr, s.rflags);
-    return true;
 }
 
 /*
