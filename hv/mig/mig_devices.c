@@ -42,7 +42,8 @@ int mig_devices_match(const struct dev_set *s, const struct mig_hello *h, char *
         }
         for (unsigned j = 0; j < i; j++)
             if (h->devices[j].type == id->type && h->devices[j].instance == id->instance) {
-                snprintf(why, whylen, "device %s#%u listed twice", t->name, id->instance);
+                snprintf(why, whylen, "device %s#%u listed twice", t ? t->name : "?",
+                         id->instance);
                 return -EINVAL;
             }
     }
