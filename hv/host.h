@@ -1,6 +1,6 @@
 /*
  * What the core knows about the machine it runs on, gathered once at boot
- * by hv_main and read by the console (`host`, `mem`) and, later, by VM
+ * by hv_main and read by hv/mgmt/ (the console's `host`, `mem`), VM
  * placement and migration.
  */
 #ifndef HV_HOST_H
@@ -25,6 +25,5 @@ struct host {
 extern struct host host;
 
 void hv_main(const struct boot_info *bi) __attribute__((noreturn));
-void hv_control_loop(void) __attribute__((noreturn));
 
 #endif

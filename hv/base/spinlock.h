@@ -6,6 +6,12 @@
 
 struct spinlock { volatile int locked; };
 
+/* A spin-wait loop's pause: kinder to the sibling hyperthread and to the memory bus. */
+static inline void spin_relax(void)
+{
+    __builtin_ia32_pause();
+}
+
 static inline bool spin_trylock(struct spinlock *l)
 {
     return !__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
@@ -15,7 +21,7 @@ static inline void spin_lock(struct spinlock *l)
 {
     while (!spin_trylock(l))
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+            spin_relax();
 }
 
 static inline void spin_unlock(struct spinlock *l)

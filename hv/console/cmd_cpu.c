@@ -10,48 +10,37 @@
 #include <string.h>
 
 #include "hv/console/commands.h"
-#include "hv/cpu/cpu_baseline.h"
-#include "hv/cpu/cpu_policy_codec.h"
-#include "hv/mig/mig_query.h"
-#include "hv/mig/mig_stream.h"
-#include "hv/vm/vmctl.h"
-#include "lwip/ip4_addr.h"
-#include "net/mig_transport.h"
+#include "hv/mgmt/mgmt.h"
+#include "hv/mgmt/mgmt_cpu.h"
 
-static struct cpu_policy host_policy;
-static char list[2048];
+static struct mgmt_cpu_info info;
 
-static void print_policy(struct con *c, const char *prefix, const struct cpu_policy *p)
+static void print_policy(struct con *c, const char *prefix, const struct mgmt_cpu_info *p)
 {
-    struct cpu_policy_fms f = cpu_policy_fms(p);
-    struct cpu_featset s;
-
     con_printf(c, "%s vendor %s family 0x%x model 0x%x stepping 0x%x xcr0 0x%llx", prefix,
-               p->vendor, f.family, f.model, f.stepping, (unsigned long long)p->xcr0_mask);
+               p->vendor, p->family, p->model, p->stepping, (unsigned long long)p->xcr0);
     if (p->arch_caps)
         con_printf(c, " arch_caps 0x%llx", (unsigned long long)p->arch_caps);
     con_puts(c, "\n");
-    cpu_policy_features(p, &s);
-    cpu_featset_format(&s, ' ', list, sizeof(list));
     con_puts(c, "features: ");
-    con_puts(c, list);
+    con_puts(c, p->features);
     con_puts(c, "\n");
 }
 
 static int show_host(struct con *c)
 {
-    char missing[512];
+    char missing[MGMT_CPU_MISSING_MAX], err[MGMT_ERR_MAX];
     int rc;
 
-    if ((rc = vm_host_policy(&host_policy))) {
-        con_printf(c, "error: this host's CPUID does not fit a CPU policy (%d)\n", rc);
+    if ((rc = mgmt_cpu_host(&info, err, sizeof(err)))) {
+        con_printf(c, "error: %s\n", err);
         return rc;
     }
-    print_policy(c, "cpu:", &host_policy);
-    for (unsigned i = 0; i < cpu_baseline_count(); i++) {
-        const char *name = cpu_baseline_name(i);
+    print_policy(c, "cpu:", &info);
+    for (unsigned i = 0; i < mgmt_cpu_baseline_count(); i++) {
+        const char *name;
 
-        rc = cpu_baseline_check(&host_policy, name, missing, sizeof(missing));
+        rc = mgmt_cpu_host_fit(i, &name, missing, sizeof(missing));
         con_printf(c, "baseline %s: %s%s\n", name,
                    rc == -ENODATA ? "not set" : rc ? "missing=" : "ok", rc ? missing : "");
     }
@@ -60,35 +49,33 @@ static int show_host(struct con *c)
 
 static int show_vm(struct con *c, const char *name)
 {
-    struct vm *vm = vm_find(name);
-    char prefix[64];
+    char prefix[64], err[MGMT_ERR_MAX];
+    int rc = mgmt_cpu_vm(name, &info, err, sizeof(err));
 
-    if (!vm) {
-        con_printf(c, "error: no VM named '%s'\n", name);
-        return -ENOENT;
+    if (rc) {
+        con_printf(c, "error: %s\n", err);
+        return rc;
     }
-    snprintf(prefix, sizeof(prefix), "vm %s: baseline %s", vm->name, vm->policy.name);
-    print_policy(c, prefix, &vm->policy);
+    snprintf(prefix, sizeof(prefix), "vm %s: baseline %s", name, info.baseline);
+    print_policy(c, prefix, &info);
     return 0;
 }
 
 static void show_baselines(struct con *c)
 {
-    struct cpu_featset s;
+    static struct mgmt_cpu_baseline b;
 
-    for (unsigned i = 0; i < cpu_baseline_count(); i++) {
-        const char *name = cpu_baseline_name(i);
-        int rc = cpu_baseline_features(name, &s);
+    for (unsigned i = 0; i < mgmt_cpu_baseline_count(); i++) {
+        int rc = mgmt_cpu_baseline(i, &b);
 
-        con_printf(c, "%s: %s", name, cpu_baseline_desc(i));
+        con_printf(c, "%s: %s", b.name, b.desc);
         if (rc == -ENODATA)
             con_puts(c, "; not set");
         con_puts(c, "\n");
         if (rc)
             continue;
-        cpu_featset_format(&s, ' ', list, sizeof(list));
-        con_printf(c, "  %u features: ", cpu_featset_count(&s));
-        con_puts(c, list);
+        con_printf(c, "  %u features: ", b.nfeatures);
+        con_puts(c, b.features);
         con_puts(c, "\n");
     }
 }
@@ -96,23 +83,14 @@ static void show_baselines(struct con *c)
 /* `cpu baseline set cluster F[,F...] [F...]`: a stored set until network discovery fills it. */
 static int set_cluster(struct con *c, int argc, char **argv)
 {
-    struct cpu_featset all = { { 0 } }, one;
-    char bad[32];
+    char err[MGMT_ERR_MAX];
+    int n = mgmt_cpu_cluster_set(argv + 4, (unsigned)(argc - 4), err, sizeof(err));
 
-    for (int i = 4; i < argc; i++) {
-        int rc = cpu_featset_parse(argv[i], &one, bad, sizeof(bad));
-
-        if (rc) {
-            con_printf(c, "error: %s feature '%s' (names as in cpu show)\n",
-                       rc == -EINVAL ? "not a settable" : "unknown", bad);
-            return rc;
-        }
-        for (unsigned w = 0; w < CPU_FEATSET_WORDS; w++)
-            all.w[w] |= one.w[w];
+    if (n < 0) {
+        con_printf(c, "error: %s\n", err);
+        return n;
     }
-    cpu_baseline_set_cluster(&all);
-    cpu_baseline_features(CPU_BASELINE_CLUSTER, &all);
-    con_printf(c, "baseline cluster: %u features\n", cpu_featset_count(&all));
+    con_printf(c, "baseline cluster: %u features\n", (unsigned)n);
     return 0;
 }
 
@@ -123,44 +101,25 @@ static int set_cluster(struct con *c, int argc, char **argv)
  */
 static int compute_cluster(struct con *c, int argc, char **argv)
 {
-    static uint8_t blob[CPU_POLICY_BLOB_MAX];
-    static struct cpu_policy peer;
-    struct cpu_featset all, one;
-    char err[160];
+    struct mgmt_cpu_cluster cl;
+    char err[MGMT_ERR_MAX], vendor[13];
+    unsigned n;
+    int rc;
 
-    if (vm_host_policy(&host_policy)) {
-        con_puts(c, "error: this host's CPUID does not fit a CPU policy\n");
-        return -EIO;
+    if ((rc = mgmt_cpu_cluster_begin(&cl, &n, err, sizeof(err)))) {
+        con_printf(c, "error: %s\n", err);
+        return rc;
     }
-    cpu_policy_features(&host_policy, &all);
-    con_printf(c, "cpu: this host: %u features\n", cpu_featset_count(&all));
+    con_printf(c, "cpu: this host: %u features\n", n);
     for (int i = 3; i < argc; i++) {
-        ip4_addr_t a;
-        uint32_t status;
-        size_t n;
-        if (!ip4addr_aton(argv[i], &a)) {
-            con_printf(c, "error: '%s' is not an IPv4 address; nothing stored\n", argv[i]);
-            return -EINVAL;
-        }
-        int rc = mig_query(ip4_addr_get_u32(&a), MIG_PORT, MIG_QUERY_CPU, NULL, 0, &status,
-                           blob, sizeof(blob), &n, 10000, err, sizeof(err));
-        if (!rc && (status != MIG_QSTAT_OK || cpu_policy_deserialize(&peer, blob, n))) {
-            snprintf(err, sizeof(err), "it sent no usable CPU policy (status %u)", status);
-            rc = -EPROTO;
-        }
-        if (rc) {
-            con_printf(c, "error: %s: %s; nothing stored\n", argv[i], err);
+        if ((rc = mgmt_cpu_cluster_add(&cl, argv[i], vendor, &n, err, sizeof(err)))) {
+            con_printf(c, "error: %s\n", err);
             return rc;
         }
-        cpu_policy_features(&peer, &one);
-        con_printf(c, "cpu: %s: %s, %u features\n", argv[i], peer.vendor,
-                   cpu_featset_count(&one));
-        cpu_featset_and(&all, &all, &one);
+        con_printf(c, "cpu: %s: %s, %u features\n", argv[i], vendor, n);
     }
-    cpu_baseline_set_cluster(&all);
-    cpu_baseline_features(CPU_BASELINE_CLUSTER, &all);
-    con_printf(c, "baseline cluster: %u features from %d hosts\n", cpu_featset_count(&all),
-               argc - 3);
+    n = mgmt_cpu_cluster_commit(&cl);
+    con_printf(c, "baseline cluster: %u features from %d hosts\n", n, argc - 3);
     return 0;
 }
 
@@ -177,7 +136,7 @@ int cmd_cpu(struct con *c, int argc, char **argv)
         return 0;
     }
     if (argc >= 5 && !strcmp(argv[1], "baseline") && !strcmp(argv[2], "set") &&
-        !strcmp(argv[3], CPU_BASELINE_CLUSTER))
+        !strcmp(argv[3], "cluster"))
         return set_cluster(c, argc, argv);
     con_usage(c, cmd_find("cpu"));
     return -EINVAL;

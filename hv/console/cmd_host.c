@@ -1,110 +1,72 @@
 /* `host` and `mem`: what the machine is, as ferry sees it. Stable lines first. */
-#include <stdio.h>
 #include <string.h>
 
-#include "arch/x86_64/percpu.h"
-#include "arch/x86_64/smp.h"
-#include "hv/console/commands.h"
-#include "hv/base/config.h"
-#include "hv/host.h"
 #include "hv/base/mem.h"
-#include "hv/base/time.h"
+#include "hv/console/commands.h"
+#include "hv/mgmt/mgmt_host.h"
+
 
 static uint64_t mib(uint64_t pages)
 {
     return (pages * PAGE_SIZE + (1ull << 19)) >> 20;
 }
 
-/* "0-1,4" for the online CPUs on node, "none" if there are none. */
-static void node_cpus(unsigned node, char *buf, size_t n)
+static void print_cpus(struct con *c, const struct mgmt_host_info *h)
 {
-    size_t off = 0;
-    buf[0] = 0;
-    for (unsigned i = 0; i < cpu_count; i++) {
-        if (!cpus[i].online || cpus[i].node != node)
-            continue;
-        unsigned j = i;
-        while (j + 1 < cpu_count && cpus[j + 1].online && cpus[j + 1].node == node)
-            j++;
-        off += snprintf(buf + off, off < n ? n - off : 0, off ? ",%u" : "%u", i);
-        if (j > i)
-            off += snprintf(buf + off, off < n ? n - off : 0, "-%u", j);
-        i = j;
-    }
-    if (!off)
-        snprintf(buf, n, "none");
-}
-
-static void print_cpus(struct con *c)
-{
-    char vendor[13], brand[49];
-    unsigned online = 0;
-
-    cpu_vendor(vendor);
-    cpu_brand(brand);
-    con_printf(c, "cpu vendor: %s\n", vendor);
-    for (unsigned i = 0; i < cpu_count; i++)
-        online += cpus[i].online;
-    con_printf(c, "cpus: %u online (apic", online);
-    for (unsigned i = 0; i < cpu_count; i++)
-        if (cpus[i].online)
-            con_printf(c, " %u", cpus[i].apic_id);
+    con_printf(c, "cpu vendor: %s\n", h->vendor);
+    con_printf(c, "cpus: %u online (apic", h->cpus_online);
+    for (unsigned i = 0; i < h->cpus_online; i++)
+        con_printf(c, " %u", h->apic_ids[i]);
     con_puts(c, ")\n");
-    (void)brand;
 }
 
-static void print_nodes(struct con *c)
+static void print_nodes(struct con *c, const struct mgmt_host_info *h)
 {
-    con_printf(c, "numa nodes: %u\n", frame_nodes());
-    con_printf(c, "numa spanning: %s\n", hv_config.numa_spanning ? "on" : "off");
-    for (unsigned n = 0; n < frame_nodes(); n++) {
-        struct frame_stats st;
-        char list[128];
-        frame_node_stats(n, &st);
-        node_cpus(n, list, sizeof(list));
-        con_printf(c, "node %u: cpus %s mem %llu MiB free %llu MiB\n", n, list,
+    con_printf(c, "numa nodes: %u\n", h->nodes);
+    con_printf(c, "numa spanning: %s\n", h->numa_spanning ? "on" : "off");
+    for (unsigned n = 0; n < h->nodes; n++) {
+        struct mgmt_mem_node st;
+        mgmt_mem_node(n, &st);
+        con_printf(c, "node %u: cpus %s mem %llu MiB free %llu MiB\n", n, st.cpus,
                    (unsigned long long)mib(st.ram_pages), (unsigned long long)mib(st.free_pages));
     }
 }
 
-static void print_details(struct con *c)
+static void print_details(struct con *c, const struct mgmt_host_info *h)
 {
-    char brand[49];
-    cpu_brand(brand);
-    con_printf(c, "hostname: %s\n", hv_config.hostname);
-    con_printf(c, "cpu model: %s\n", brand[0] ? brand : "unknown");
-    con_printf(c, "cpu source: %s (%u listed, %u started)\n", host.cpu_source, cpu_count,
-               smp_online());
-    con_printf(c, "tsc: %llu kHz (%s)\n", (unsigned long long)time_tsc_khz(), host.tsc_source);
-    if (!host.have_acpi) {
+    con_printf(c, "hostname: %s\n", h->hostname);
+    con_printf(c, "cpu model: %s\n", h->brand[0] ? h->brand : "unknown");
+    con_printf(c, "cpu source: %s (%u listed, %u started)\n", h->cpu_source, h->cpus_listed,
+               h->cpus_started);
+    con_printf(c, "tsc: %llu kHz (%s)\n", (unsigned long long)h->tsc_khz, h->tsc_source);
+    if (!h->have_acpi) {
         con_puts(c, "acpi: none\n");
         return;
     }
-    const struct acpi_info *a = &host.acpi;
-    con_printf(c, "acpi: rsdp 0x%llx rev %u tables", (unsigned long long)a->rsdp_phys, a->revision);
-    for (unsigned i = 0; i < a->tables_found && i < ACPI_MAX_SIGS; i++)
-        con_printf(c, " %s%s", a->table_sigs[i], (a->table_bad_mask >> i) & 1 ? "(bad)" : "");
-    con_printf(c, " bad %u\n", a->tables_bad);
-    if (a->nnodes > 1) {
+    con_printf(c, "acpi: rsdp 0x%llx rev %u tables", (unsigned long long)h->rsdp, h->acpi_revision);
+    for (unsigned i = 0; i < h->ntables; i++)
+        con_printf(c, " %s%s", h->tables[i], (h->table_bad_mask >> i) & 1 ? "(bad)" : "");
+    con_printf(c, " bad %u\n", h->tables_bad);
+    if (h->slit_nodes > 1) {
         con_puts(c, "distances:");
-        for (unsigned i = 0; i < a->nnodes; i++) {
+        for (unsigned i = 0; i < h->slit_nodes; i++) {
             con_printf(c, " node %u:", i);
-            for (unsigned j = 0; j < a->nnodes; j++)
-                con_printf(c, " %u", a->slit[i][j]);
+            for (unsigned j = 0; j < h->slit_nodes; j++)
+                con_printf(c, " %u", h->slit[i][j]);
         }
         con_puts(c, "\n");
     }
-    for (unsigned i = 0; i < a->nmcfg; i++)
-        con_printf(c, "pci ecam: segment %u buses %u-%u at 0x%llx\n", a->mcfg[i].segment,
-                   a->mcfg[i].bus_start, a->mcfg[i].bus_end, (unsigned long long)a->mcfg[i].base);
+    for (unsigned i = 0; i < h->necam; i++)
+        con_printf(c, "pci ecam: segment %u buses %u-%u at 0x%llx\n", h->ecam[i].segment,
+                   h->ecam[i].bus_start, h->ecam[i].bus_end, (unsigned long long)h->ecam[i].base);
 }
 
 int cmd_host(struct con *c, int argc, char **argv)
 {
-    char virt[96];
+    static struct mgmt_host_info h;
     if (argc == 3 && !strcmp(argv[1], "numa-spanning") &&
         (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
-        hv_config.numa_spanning = !strcmp(argv[2], "on");
+        mgmt_host_set_numa_spanning(!strcmp(argv[2], "on"));
         con_printf(c, "numa spanning: %s (new and incoming VMs)\n", argv[2]);
         return 0;
     }
@@ -112,28 +74,24 @@ int cmd_host(struct con *c, int argc, char **argv)
         con_usage(c, cmd_find("host"));
         return -1;
     }
-    print_cpus(c);
-    print_nodes(c);
-    virt_caps_format(&host.virt, virt, sizeof(virt));
-    con_printf(c, "virt: %s\n", virt);
-    if (host.virt.disabled_by_firmware)
-        con_printf(c, "virt note: %s is disabled by firmware\n",
-                   host.virt.kind == VIRT_VMX ? "vmx" : "svm");
-    print_details(c);
+    mgmt_host_info(&h);
+    print_cpus(c, &h);
+    print_nodes(c, &h);
+    con_printf(c, "virt: %s\n", h.virt);
+    if (h.virt_disabled)
+        con_printf(c, "virt note: %s is disabled by firmware\n", h.virt_disabled);
+    print_details(c, &h);
     return 0;
 }
 
 static void print_map(struct con *c)
 {
-    static const char *const names[] = { "?", "usable", "reserved", "acpi", "acpi-nvs", "core",
-                                         "mmio" };
-    const struct boot_info *bi = host.bi;
-    for (uint32_t i = 0; i < bi->nregions; i++) {
-        const struct boot_mem_region *r = &bi->regions[i];
-        con_printf(c, "  0x%010llx-0x%010llx %8llu KiB %s\n", (unsigned long long)r->base,
-                   (unsigned long long)(r->base + r->pages * PAGE_SIZE - 1),
-                   (unsigned long long)(r->pages * 4),
-                   r->type < sizeof(names) / sizeof(names[0]) ? names[r->type] : "?");
+    for (unsigned i = 0; i < mgmt_mem_region_count(); i++) {
+        struct mgmt_mem_region r;
+        mgmt_mem_region(i, &r);
+        con_printf(c, "  0x%010llx-0x%010llx %8llu KiB %s\n", (unsigned long long)r.base,
+                   (unsigned long long)(r.base + r.pages * PAGE_SIZE - 1),
+                   (unsigned long long)(r.pages * 4), r.type);
     }
 }
 
@@ -147,20 +105,23 @@ int cmd_mem(struct con *c, int argc, char **argv)
         con_usage(c, cmd_find("mem"));
         return -1;
     }
-    for (unsigned n = 0; n < frame_nodes(); n++) {
-        struct frame_stats st;
-        frame_node_stats(n, &st);
-        con_printf(c, "node %u: ram %llu MiB managed %llu MiB free %llu MiB (%llu pages) zones %u\n",
-                   n, (unsigned long long)mib(st.ram_pages), (unsigned long long)mib(st.total_pages),
+    for (unsigned n = 0; n < mgmt_mem_nodes(); n++) {
+        struct mgmt_mem_node st;
+        mgmt_mem_node(n, &st);
+        con_printf(c,
+                   "node %u: ram %llu MiB managed %llu MiB free %llu MiB (%llu pages) zones %u\n",
+                   n, (unsigned long long)mib(st.ram_pages),
+                   (unsigned long long)mib(st.managed_pages),
                    (unsigned long long)mib(st.free_pages), (unsigned long long)st.free_pages,
                    st.zones);
     }
-    for (unsigned i = 0; i < frame_zone_count(); i++) {
-        const struct frame_zone *z = frame_zone_get(i);
-        con_printf(c, "  zone %u: node %u 0x%010llx-0x%010llx %llu pages, %llu free\n", i, z->node,
-                   (unsigned long long)z->base,
-                   (unsigned long long)(z->base + z->pages * PAGE_SIZE - 1),
-                   (unsigned long long)z->pages, (unsigned long long)z->free);
+    for (unsigned i = 0; i < mgmt_mem_zone_count(); i++) {
+        struct mgmt_mem_zone z;
+        mgmt_mem_zone(i, &z);
+        con_printf(c, "  zone %u: node %u 0x%010llx-0x%010llx %llu pages, %llu free\n", i, z.node,
+                   (unsigned long long)z.base,
+                   (unsigned long long)(z.base + z.pages * PAGE_SIZE - 1),
+                   (unsigned long long)z.pages, (unsigned long long)z.free);
     }
     return 0;
 }

@@ -1,16 +1,12 @@
 /* `pci`, `net`, `net ip`, `net bench`, `ping`: devices and the host's network. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "drivers/nic.h"
-#include "drivers/pci.h"
 #include "hv/base/cmdline.h"
 #include "hv/console/commands.h"
-#include "lwip/ip4_addr.h"
-#include "net/bench.h"
-#include "net/netdev.h"
-#include "net/ping.h"
+#include "hv/mgmt/mgmt.h"
+#include "hv/mgmt/mgmt_host.h"
+#include "hv/mgmt/mgmt_net.h"
 
 int cmd_pci(struct con *c, int argc, char **argv)
 {
@@ -19,46 +15,40 @@ int cmd_pci(struct con *c, int argc, char **argv)
         con_usage(c, cmd_find("pci"));
         return -EINVAL;
     }
-    con_printf(c, "pci: %u functions (%s)\n", pci_count(), pci_access_method());
-    for (unsigned i = 0; i < pci_count(); i++) {
-        const struct pci_dev *d = pci_get(i);
-        con_printf(c, "%04x:%02x:%02x.%u %04x:%04x class %02x%02x %s\n", d->segment, d->bus, d->dev,
-                   d->fn, d->vendor, d->device, d->class_code, d->subclass,
-                   d->driver ? d->driver : "-");
+    con_printf(c, "pci: %u functions (%s)\n", mgmt_pci_count(), mgmt_pci_method());
+    for (unsigned i = 0; i < mgmt_pci_count(); i++) {
+        struct mgmt_pci_fn d;
+        mgmt_pci_get(i, &d);
+        con_printf(c, "%04x:%02x:%02x.%u %04x:%04x class %02x%02x %s\n", d.segment, d.bus, d.dev,
+                   d.fn, d.vendor, d.device, d.class_code, d.subclass,
+                   d.driver ? d.driver : "-");
     }
     return 0;
 }
 
-static void print_if(struct con *c, struct net_if *nif)
+static void print_if(struct con *c, unsigned i)
 {
-    struct nic *n = nif->drv;
-    char ip[16], mask[16], gw[16];
-    ip4addr_ntoa_r(netif_ip4_addr(&nif->netif), ip, sizeof(ip));
-    ip4addr_ntoa_r(netif_ip4_netmask(&nif->netif), mask, sizeof(mask));
-    ip4addr_ntoa_r(netif_ip4_gw(&nif->netif), gw, sizeof(gw));
+    struct mgmt_net_if f;
+    mgmt_net_if_get(i, &f);
     con_printf(c, "%s: driver %s mac %02x:%02x:%02x:%02x:%02x:%02x link %s ip %s mask %s gw %s\n",
-               nif->name, n->driver, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
-               n->mac[5], netif_is_link_up(&nif->netif) ? "up" : "down", ip, mask, gw);
+               f.name, f.driver, f.mac[0], f.mac[1], f.mac[2], f.mac[3], f.mac[4], f.mac[5],
+               f.link_up ? "up" : "down", f.ip, f.mask, f.gw);
     con_printf(c, "  rx packets %llu bytes %llu errors %llu drops %llu\n",
-               (unsigned long long)nif->rx_packets, (unsigned long long)nif->rx_bytes,
-               (unsigned long long)(nif->rx_errors + n->rx_errors),
-               (unsigned long long)(nif->rx_drops + n->rx_drops));
+               (unsigned long long)f.rx_packets, (unsigned long long)f.rx_bytes,
+               (unsigned long long)f.rx_errors, (unsigned long long)f.rx_drops);
     con_printf(c, "  rx buffers %u ring %u spare %u lent %u, frames lent %llu copied %llu\n",
-               n->rxpool.nbufs, n->rxpool.nbufs - n->rxpool.nspare - n->rxpool.nlent,
-               n->rxpool.nspare, n->rxpool.nlent, (unsigned long long)n->rxpool.lent,
-               (unsigned long long)n->rxpool.short_spare);
-    con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)nif->tx_packets,
-               (unsigned long long)nif->tx_bytes, (unsigned long long)(nif->tx_errors + n->tx_errors));
+               f.rx_bufs, f.rx_ring, f.rx_spare, f.rx_lent, (unsigned long long)f.rx_frames_lent,
+               (unsigned long long)f.rx_frames_copied);
+    con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)f.tx_packets,
+               (unsigned long long)f.tx_bytes, (unsigned long long)f.tx_errors);
 }
 
 static int parse_addr(struct con *c, const char *s, uint32_t *be)
 {
-    ip4_addr_t a;
-    if (!ip4addr_aton(s, &a)) {
+    if (mgmt_ip4_parse(s, be)) {
         con_printf(c, "error: '%s' is not an IPv4 address\n", s);
         return -EINVAL;
     }
-    *be = ip4_addr_get_u32(&a);
     return 0;
 }
 
@@ -66,18 +56,17 @@ static int net_bench_cmd(struct con *c, int argc, char **argv)
 {
     uint32_t addr;
     uint64_t secs = 5;
-    struct bench_result r;
+    struct mgmt_bench_result r;
+    const char *reason;
     if (parse_addr(c, argv[2], &addr))
         return -EINVAL;
     if (argc == 4 && cmdline_u64(argv[3], 1, 600, &secs)) {
         con_puts(c, "error: seconds must be 1-600\n");
         return -EINVAL;
     }
-    int rc = net_bench_run(addr, (unsigned)secs, &r);
+    int rc = mgmt_net_bench(addr, (unsigned)secs, &r, &reason);
     if (rc) {
-        con_printf(c, "bench: failed reason=%s\n", rc == -ECONNREFUSED ? "connection refused"
-                   : rc == -ETIMEDOUT ? "no answer" : rc == -ECONNRESET ? "connection reset"
-                   : "out of memory");
+        con_printf(c, "bench: failed reason=%s\n", reason);
         return rc;
     }
     uint64_t us = r.elapsed_us ? r.elapsed_us : 1;
@@ -92,15 +81,15 @@ static int net_bench_cmd(struct con *c, int argc, char **argv)
 int cmd_net(struct con *c, int argc, char **argv)
 {
     if (argc == 1) {
-        if (!netdev_count())
+        if (!mgmt_net_if_count())
             con_puts(c, "no network interfaces\n");
-        for (unsigned i = 0; i < netdev_count(); i++)
-            print_if(c, netdev_get(i));
+        for (unsigned i = 0; i < mgmt_net_if_count(); i++)
+            print_if(c, i);
         return 0;
     }
     if ((argc == 4 || argc == 6) && !strcmp(argv[1], "ip")) {
-        struct net_if *nif = netdev_find(argv[2]);
-        if (!nif) {
+        int i = mgmt_net_if_find(argv[2]);
+        if (i < 0) {
             con_printf(c, "error: no interface '%s'\n", argv[2]);
             return -ENOENT;
         }
@@ -108,11 +97,11 @@ int cmd_net(struct con *c, int argc, char **argv)
             con_usage(c, cmd_find("net"));
             return -EINVAL;
         }
-        if (netdev_configure(nif, argv[3], argc == 6 ? argv[5] : NULL)) {
+        if (mgmt_net_if_configure((unsigned)i, argv[3], argc == 6 ? argv[5] : NULL)) {
             con_printf(c, "error: bad address '%s' (a.b.c.d/prefix or dhcp)\n", argv[3]);
             return -EINVAL;
         }
-        print_if(c, nif);
+        print_if(c, (unsigned)i);
         return 0;
     }
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "bench"))
@@ -136,7 +125,7 @@ int cmd_ping(struct con *c, int argc, char **argv)
 {
     uint32_t addr;
     uint64_t count = 4;
-    struct ping_result r;
+    struct mgmt_ping_result r;
     if (argc < 2 || argc > 3) {
         con_usage(c, cmd_find("ping"));
         return -EINVAL;
@@ -147,7 +136,7 @@ int cmd_ping(struct con *c, int argc, char **argv)
         con_puts(c, "error: count must be 1-1000\n");
         return -EINVAL;
     }
-    if (net_ping(addr, (unsigned)count, 1000, ping_reply, ping_lost, c, &r)) {
+    if (mgmt_net_ping(addr, (unsigned)count, 1000, ping_reply, ping_lost, c, &r)) {
         con_puts(c, "error: out of memory\n");
         return -ENOMEM;
     }

@@ -1,11 +1,10 @@
 /* The command table and the small system commands. */
 #include <string.h>
 
-#include "drivers/reset.h"
-#include "hv/console/commands.h"
-#include "hv/host.h"
 #include "hv/base/log.h"
 #include "hv/base/version.h"
+#include "hv/console/commands.h"
+#include "hv/mgmt/mgmt_host.h"
 
 const struct con_cmd con_commands[] = {
     { .name = "help", .usage = "[COMMAND]", .help = "list commands, or explain one", .run = cmd_help },
@@ -104,5 +103,5 @@ int cmd_reboot(struct con *c, int argc, char **argv)
         return -1;
     }
     con_puts(c, "rebooting\n");
-    reset_system(host.have_acpi ? &host.acpi : NULL);
+    mgmt_host_reboot();
 }

@@ -3,19 +3,19 @@
  * runs commands, streams an attached VM's UART output, and drives the
  * network stack's timers. Nothing here may block: every step polls.
  */
-#include "arch/x86_64/cpu.h"
 #include "drivers/uart.h"
+#include "hv/base/log.h"
+#include "hv/base/spinlock.h"
+#include "hv/base/time.h"
 #include "hv/console/console.h"
 #include "hv/console/control.h"
-#include "hv/host.h"
-#include "hv/base/log.h"
-#include "hv/mig/mig.h"
-#include "hv/base/time.h"
-#include "net/netdev.h"
+#include "hv/mgmt/mgmt_mig.h"
+#include "hv/mgmt/mgmt_net.h"
+#include "hv/mgmt/mgmt_vm.h"
 
 #define CTRL_RBRACKET 0x1d
 
-static struct vm *attached;
+static int attached = -1;       /* the mgmt_console_open handle of the attached VM */
 static struct con_line line;
 static bool in_command;
 static bool started;
@@ -23,7 +23,7 @@ static bool started;
 bool control_console_idle(void)
 {
     /* Before the loop starts (boot) the console is ours. */
-    return !started || (!attached && !in_command && line.len == 0);
+    return !started || (attached < 0 && !in_command && line.len == 0);
 }
 static uint64_t attached_cursor;
 
@@ -33,9 +33,9 @@ static void serial_sink(void *ctx, const char *s, size_t n)
     uart_write(s, n);
 }
 
-void control_attach(struct vm *vm)
+void control_attach(int h)
 {
-    attached = vm;
+    attached = h;
     attached_cursor = 0;       /* show everything still buffered */
 }
 
@@ -47,13 +47,12 @@ static bool attached_step(struct con *con)
     size_t n;
     int ch;
 
-    struct uart_dev *u = attached->state == VM_EMPTY ? NULL : vm_console_uart(attached);
-    if (!u) {
+    if (!mgmt_console_alive(attached)) {
         con_puts(con, "\n[vm destroyed; detached]\n" CON_PROMPT);
-        attached = NULL;
+        attached = -1;
         return false;
     }
-    while ((n = uart_dev_read_output(u, &attached_cursor, buf, sizeof(buf), &lost))) {
+    while ((n = mgmt_console_read(attached, &attached_cursor, buf, sizeof(buf), &lost))) {
         if (lost)       /* the ring wrapped past us: say so before the (cut) rest */
             con_printf(con, "[%llu bytes of output lost]\n", (unsigned long long)lost);
         lost = 0;
@@ -62,10 +61,10 @@ static bool attached_step(struct con *con)
     while ((ch = uart_getc()) >= 0) {
         if (ch == CTRL_RBRACKET) {
             con_puts(con, "\n[detached]\n" CON_PROMPT);
-            attached = NULL;
+            attached = -1;
             return false;
         }
-        uart_dev_input(u, (uint8_t)ch);
+        mgmt_console_input(attached, (uint8_t)ch);
     }
     return true;
 }
@@ -94,7 +93,7 @@ static void bar_step(struct con *con)
     if (now < bar_next || !control_console_idle())
         return;
     bar_next = now + BAR_PERIOD_NS;
-    mig_progress(bar, sizeof(bar));
+    mgmt_migrate_progress(bar, sizeof(bar));
     if (!bar[0]) {
         if (bar_clear(con))
             con_puts(con, CON_PROMPT);
@@ -119,16 +118,16 @@ void hv_control_loop(void)
             log_flush_pending();
             con_puts(&serial, CON_PROMPT);
         }
-        mig_poll();
+        mgmt_migrate_poll();
         char msg[200];
-        if (control_console_idle() && mig_message(msg, sizeof(msg)))
+        if (control_console_idle() && mgmt_migrate_message(msg, sizeof(msg)))
             con_printf(&serial, "%s%s\n" CON_PROMPT, bar_clear(&serial) ? "" : "\n", msg);
         bar_step(&serial);
-        if (attached && attached_step(&serial)) {
-            net_service();
+        if (attached >= 0 && attached_step(&serial)) {
+            mgmt_net_service();
             continue;
         }
-        while (!attached && (ch = uart_getc()) >= 0) {
+        while (attached < 0 && (ch = uart_getc()) >= 0) {
             if (!con_line_feed(&line, ch, &serial))
                 continue;
             in_command = true;
@@ -137,10 +136,10 @@ void hv_control_loop(void)
             in_command = false;
             line.len = 0;
             log_flush_pending();
-            if (!attached)
+            if (attached < 0)
                 con_puts(&serial, CON_PROMPT);
         }
-        net_service();
-        cpu_relax();
+        mgmt_net_service();
+        spin_relax();
     }
 }

@@ -4,10 +4,11 @@
 
 #include <stdbool.h>
 
-#include "hv/vm/vm.h"
-
-void control_attach(struct vm *vm);
+/* h: a handle from mgmt_console_open. */
+void control_attach(int h);
 /* True while the BSP may print: not inside a command, a half-typed line or an attached VM. */
 bool control_console_idle(void);
+/* The BSP's endless loop: the serial console, migrations, the network stack. */
+void hv_control_loop(void) __attribute__((noreturn));
 
 #endif

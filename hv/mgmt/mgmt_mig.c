@@ -1,0 +1,65 @@
+/* Migration operations over hv/mig/mig.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/mgmt/mgmt_internal.h"
+#include "hv/mgmt/mgmt_mig.h"
+#include "hv/mig/mig.h"
+
+int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_migrate_args *a,
+                       char *err, size_t errlen)
+{
+    struct mig_opts o = {
+        .downtime_ms = a->downtime_ms, .bandwidth_mbps = a->bandwidth_mbps,
+        .throttle_max = a->throttle_max, .port = a->port, .dirty_mode = (enum dirty_mode)a->dirty,
+    };
+    int rc;
+    /* mig_start refuses a VM that is migrating already, with its own reason. */
+    struct vm *vm = mgmt_vm_get(name, true, &rc, err, errlen);
+    return vm ? mig_start(vm, addr_be, &o, err, errlen) : rc;
+}
+
+int mgmt_migrate_cancel(const char *name, char *err, size_t errlen)
+{
+    struct vm *vm = vm_find(name);
+    int rc = vm ? mig_cancel(vm) : -ENOENT;
+    if (rc)
+        snprintf(err, errlen, "no migration of '%s' %s", name,
+                 rc == -EBUSY ? "that can still be cancelled" : "under way");
+    return rc;
+}
+
+int mgmt_migrate_inject(const char *fault)
+{
+    static const char *const names[] = {
+        [MIGRATE_FAULT_NONE] = "none", [MIGRATE_FAULT_LOSE_ACK] = "lose-ack",
+        [MIGRATE_FAULT_LOSE_COMMIT] = "lose-commit", [MIGRATE_FAULT_OLD_STREAM] = "old-stream",
+    };
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(fault, names[i])) {
+            mig_dst_inject((enum mig_fault)i);
+            return 0;
+        }
+    return -EINVAL;
+}
+
+void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
+{
+    mig_status(out, ctx);
+}
+
+void mgmt_migrate_poll(void)
+{
+    mig_poll();
+}
+
+bool mgmt_migrate_message(char *buf, size_t n)
+{
+    return mig_message(buf, n);
+}
+
+void mgmt_migrate_progress(char *buf, size_t n)
+{
+    mig_progress(buf, n);
+}

@@ -1,0 +1,47 @@
+/*
+ * Live migration as the management interfaces drive it: options with their rules, start,
+ * cancel, status lines, the target's fault injection (tests of the commit protocol), and the
+ * per-pass hooks of the control loop (poll, one-shot messages, the progress line).
+ */
+#ifndef HV_MGMT_MIG_H
+#define HV_MGMT_MIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/mgmt/mgmt_vm.h"
+
+#define MGMT_MIGRATE_HOST_MAX 32
+
+struct mgmt_migrate_args {
+    uint32_t downtime_ms;           /* 0: the engine's default */
+    uint32_t bandwidth_mbps;        /* 0: unlimited */
+    uint32_t throttle_max;          /* auto-converge ceiling, percent; 0 off */
+    uint16_t port;
+    enum mgmt_dirty_mode dirty;     /* AUTO: the best the CPU offers */
+};
+
+/* The migration port, the default throttle ceiling, the rest 0/AUTO. */
+void mgmt_migrate_defaults(struct mgmt_migrate_args *a);
+/* key "downtime" (1-60000 ms), "bandwidth" (1-100000 Mbit/s), "throttle" (0-99 %), "dirty"
+ * (wp|ad|pml): 0 or -EINVAL. */
+int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *val);
+/* "ADDR" or "ADDR:PORT": host (the ADDR text), *port (if given) and *addr_be, or -EINVAL and
+ * err. */
+int mgmt_migrate_target(const char *s, char host[MGMT_MIGRATE_HOST_MAX], uint16_t *port,
+                        uint32_t *addr_be, char *err, size_t errlen);
+int mgmt_migrate_start(const char *vm, uint32_t addr_be, const struct mgmt_migrate_args *a,
+                       char *err, size_t errlen);
+int mgmt_migrate_cancel(const char *vm, char *err, size_t errlen);
+/* The faults this host, as a target, can inject into its next incoming migration. */
+#define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream"
+int mgmt_migrate_inject(const char *fault);         /* 0 or -EINVAL */
+/* The status lines ("migrate: ..."), one call of out per line. */
+void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx);
+
+void mgmt_migrate_poll(void);                       /* every control-loop pass */
+bool mgmt_migrate_message(char *buf, size_t n);     /* a pending one-shot line; false: none */
+void mgmt_migrate_progress(char *buf, size_t n);    /* "" when nothing is under way */
+
+#endif

@@ -1,0 +1,41 @@
+/* The host's network: interfaces and their counters, addresses, ping, TCP throughput. */
+#ifndef HV_MGMT_NET_H
+#define HV_MGMT_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mgmt_net_if {
+    char name[16];
+    const char *driver;
+    uint8_t mac[6];
+    bool link_up;
+    char ip[16], mask[16], gw[16];
+    uint64_t rx_packets, rx_bytes, rx_errors, rx_drops;         /* stack and driver summed */
+    unsigned rx_bufs, rx_ring, rx_spare, rx_lent;               /* the driver's RX pool */
+    uint64_t rx_frames_lent, rx_frames_copied;
+    uint64_t tx_packets, tx_bytes, tx_errors;
+};
+unsigned mgmt_net_if_count(void);
+void mgmt_net_if_get(unsigned i, struct mgmt_net_if *out);
+int mgmt_net_if_find(const char *name);                     /* index, or -ENOENT */
+/* addr "a.b.c.d/prefix" or "dhcp"; gw may be NULL: 0 or -EINVAL. */
+int mgmt_net_if_configure(unsigned i, const char *addr, const char *gw);
+
+struct mgmt_ping_result { unsigned sent, received; uint64_t min_us, max_us, sum_us; };
+typedef void (*mgmt_ping_reply_fn)(void *ctx, unsigned seq, unsigned bytes, uint64_t rtt_us,
+                                   unsigned ttl);
+typedef void (*mgmt_ping_lost_fn)(void *ctx, unsigned seq);
+/* Blocks (servicing the network) until count echoes were answered or timed out; the callbacks
+ * report each as it happens. 0 or -ENOMEM. */
+int mgmt_net_ping(uint32_t addr_be, unsigned count, unsigned timeout_ms, mgmt_ping_reply_fn reply,
+                  mgmt_ping_lost_fn lost, void *ctx, struct mgmt_ping_result *r);
+
+/* TCP throughput to another ferry host's bench port; on failure *reason says why. */
+struct mgmt_bench_result { uint64_t bytes, elapsed_us; };
+int mgmt_net_bench(uint32_t addr_be, unsigned seconds, struct mgmt_bench_result *r,
+                   const char **reason);
+
+void mgmt_net_service(void);            /* the control loop's network step */
+
+#endif
