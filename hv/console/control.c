@@ -120,7 +120,8 @@ void hv_control_loop(void)
         }
         mgmt_migrate_poll();
         char msg[200];
-        if (control_console_idle() && mgmt_migrate_message(msg, sizeof(msg)))
+        if (control_console_idle() && (mgmt_migrate_message(msg, sizeof(msg)) ||
+                                       mgmt_vm_event(msg, sizeof(msg))))
             con_printf(&serial, "%s%s\n" CON_PROMPT, bar_clear(&serial) ? "" : "\n", msg);
         bar_step(&serial);
         if (attached >= 0 && attached_step(&serial)) {

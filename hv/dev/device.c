@@ -30,6 +30,12 @@ uint64_t dev_now_ns(const struct device *d)
     return d->set->clock_ns ? d->set->clock_ns(d->set->clock_ctx) : 0;
 }
 
+void dev_guest_exit(struct device *d, uint32_t code)
+{
+    if (d->set->platform && d->set->platform->guest_exit)
+        d->set->platform->guest_exit(d->set->platform_ctx, code);
+}
+
 struct device *dev_find(const struct dev_set *s, uint16_t type_id, uint16_t instance)
 {
     for (unsigned i = 0; i < s->ndevs; i++)

@@ -66,6 +66,12 @@ struct dev_machine {
     unsigned ndevs;
 };
 
+/* What devices may ask of the VM they are in (hv/vm fills it; a test's fake VM its own). */
+struct dev_platform {
+    /* The guest asked to end with this code (the debug-exit port): called on a vCPU's CPU. */
+    void (*guest_exit)(void *ctx, uint32_t code);
+};
+
 /* A VM's devices, in creation order, and its buses. */
 struct dev_set {
     struct bus bus;
@@ -75,6 +81,8 @@ struct dev_set {
     /* The guest's clock, for devices that keep time (timers); NULL reads as 0. */
     uint64_t (*clock_ns)(void *ctx);
     void *clock_ctx;
+    const struct dev_platform *platform;  /* NULL: requests are ignored */
+    void *platform_ctx;
 };
 
 void dev_set_init(struct dev_set *s, unsigned node, bus_reserved_fn reserved, void *ctx);
@@ -91,6 +99,8 @@ struct device *dev_find(const struct dev_set *s, uint16_t type_id, uint16_t inst
 /* "uart16550#0" */
 void dev_label(const struct device *d, char *buf, size_t n);
 uint64_t dev_now_ns(const struct device *d);
+/* Asks the VM to end with code (no-op without a platform). */
+void dev_guest_exit(struct device *d, uint32_t code);
 
 /* For create hooks: claim a range for this device (released when it is destroyed). */
 int dev_claim_pio(struct device *d, uint16_t base, uint16_t count, bus_access_fn fn);

@@ -28,6 +28,7 @@ static const char *const exit_names[EXIT_COUNT] = {
     [EXIT_PREEMPT] = "timeslice", [EXIT_SHUTDOWN] = "shutdown", [EXIT_EXCEPTION] = "exception",
     [EXIT_ENTRY_FAIL] = "entry-fail", [EXIT_UNHANDLED] = "unhandled",
     [EXIT_INVALID_INSN] = "invalid-insn", [EXIT_NOP] = "nop", [EXIT_DIRTY] = "dirty",
+    [EXIT_HYPERCALL] = "hypercall",
 };
 
 struct vm *mgmt_vm_get(const char *name, bool busy_ok, int *rc, char *err, size_t errlen)
@@ -92,6 +93,16 @@ unsigned mgmt_vm_list(struct mgmt_vm_info *out, unsigned max)
         n++;
     }
     return n;
+}
+
+bool mgmt_vm_event(char *buf, size_t n)
+{
+    char name[VM_NAME_MAX];
+    uint32_t code;
+    if (!vm_exit_event(name, sizeof(name), &code))
+        return false;
+    snprintf(buf, n, "vm: %s exited code=%u", name, code);
+    return true;
 }
 
 int mgmt_vm_start(const char *name, char *err, size_t errlen)

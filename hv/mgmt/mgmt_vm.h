@@ -71,6 +71,9 @@ struct mgmt_vm_stats {
     char stop_reason[160];
     uint64_t pages, nonzero_pages;      /* a migration sends the nonzero ones at least */
 };
+/* The next VM event for the console ("vm: NAME exited code=N"); false when none. */
+bool mgmt_vm_event(char *buf, size_t n);
+
 /* Allowed while the VM migrates. */
 int mgmt_vm_stats(const char *name, struct mgmt_vm_stats *out, char *err, size_t errlen);
 

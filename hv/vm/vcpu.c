@@ -202,6 +202,23 @@ static bool handle_cr(struct vcpu *v, struct hv_exit *ex)
     return true;
 }
 
+/*
+ * VMCALL (VT-x) / VMMCALL (AMD-V): ferry offers no hypercalls yet, so every call number is
+ * unknown and answers as KVM does, -KVM_ENOSYS (-1000) in RAX, or -KVM_EPERM (-1) from a
+ * CPL other than 0; never #UD and never a stopped VM (guests probe hypervisors this way).
+ */
+#define HYPERCALL_ENOSYS ((uint64_t)-1000)
+#define HYPERCALL_EPERM  ((uint64_t)-1)
+
+static void handle_hypercall(struct vcpu *v, struct hv_exit *ex)
+{
+    struct vcpu_state s;
+    hv_ops->vcpu_get_state(v, &s);
+    unsigned cpl = (s.ss.attr >> 5) & 3;            /* SS.DPL is the CPL (SDM 5.5) */
+    v->gpr[GPR_RAX] = cpl ? HYPERCALL_EPERM : HYPERCALL_ENOSYS;
+    ex->advance = true;
+}
+
 static bool stop_with_dump(struct vcpu *v, struct hv_exit *ex, const char *what)
 {
     vm_stop(v->vm, "%s on vcpu %u (vendor reason %u)", what, v->index, ex->vendor_reason);
@@ -249,6 +266,9 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
         return true;
     case EXIT_NOP:
         ex->advance = true;
+        return true;
+    case EXIT_HYPERCALL:
+        handle_hypercall(v, ex);
         return true;
     case EXIT_DIRTY:
         return true;                    /* the backend logged the page; the write retries */

@@ -153,6 +153,23 @@ static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen
     return rc;
 }
 
+/* debug-exit: runs on the vCPU's CPU; the control plane reports it (vm_exit_event). */
+static void vm_guest_exit(void *ctx, uint32_t code)
+{
+    struct vm *vm = ctx;
+    spin_lock(&vm->lock);
+    bool first = !vm->exited && vm->state != VM_STOPPED;
+    if (first) {
+        vm->exit_code = code;
+        __atomic_store_n(&vm->exited, true, __ATOMIC_RELEASE);
+    }
+    spin_unlock(&vm->lock);
+    if (first)
+        vm_stop(vm, "guest exited code=%u", code);
+}
+
+static const struct dev_platform vm_platform = { .guest_exit = vm_guest_exit };
+
 int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 {
     struct vm *vm = NULL;
@@ -221,6 +238,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         goto fail;
     /* The machine's devices (hv/dev/machine.c); MMIO claims may not cover guest RAM. */
     dev_set_init(&vm->devs, vm->node, vm_ram_overlaps, vm);
+    vm->devs.platform = &vm_platform;
+    vm->devs.platform_ctx = vm;
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
         goto fail;
     if ((rc = hv_ops->vm_init(vm))) {
@@ -247,6 +266,22 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 fail:
     free_vm(vm);
     return rc;
+}
+
+
+bool vm_exit_event(char *name, size_t n, uint32_t *code)
+{
+    for (unsigned i = 0; i < VM_MAX; i++) {
+        struct vm *vm = &vms[i];
+        if (vm->state != VM_EMPTY && __atomic_load_n(&vm->exited, __ATOMIC_ACQUIRE) &&
+            !vm->exit_reported) {
+            vm->exit_reported = true;
+            snprintf(name, n, "%s", vm->name);
+            *code = vm->exit_code;
+            return true;
+        }
+    }
+    return false;
 }
 
 struct uart_dev *vm_console_uart(struct vm *vm)

@@ -32,7 +32,8 @@ enum dirty_mode { DIRTY_AUTO = 0, DIRTY_WP, DIRTY_AD, DIRTY_PML, DIRTY_MODE_COUN
 enum hv_exit_reason {
     EXIT_NONE = 0, EXIT_CPUID, EXIT_IO, EXIT_MMIO, EXIT_MSR_READ, EXIT_MSR_WRITE, EXIT_HLT,
     EXIT_XSETBV, EXIT_CR, EXIT_EXTINT, EXIT_PREEMPT, EXIT_SHUTDOWN, EXIT_EXCEPTION,
-    EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_DIRTY, EXIT_COUNT
+    EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_DIRTY, EXIT_HYPERCALL,
+    EXIT_COUNT
 };
 
 struct hv_exit {
@@ -107,6 +108,9 @@ struct vm {
     char image[48];
     char cmdline[256];
     char stop_reason[160];
+    volatile bool exited;        /* the guest ended itself through the debug-exit port... */
+    uint32_t exit_code;          /* ...with this code */
+    bool exit_reported;          /* the console said so (vm_exit_event) */
     struct spinlock lock;
     /* Dirty logging (hv/vm/dirty.c): one bit per 4 KiB of guest RAM, set by write faults,
      * drained PML logs and the hypervisor's own writes (A/D mode keeps the rest in the D bits). */
@@ -157,6 +161,9 @@ static inline bool vm_dirty_wants_pml(struct vm *vm)
 struct uart_dev *vm_console_uart(struct vm *vm);
 /* For the buses: does [base, base+size) of guest-physical space overlap the VM's RAM? */
 bool vm_ram_overlaps(void *vm, enum bus_space sp, uint64_t base, uint64_t size);
+
+/* The next VM whose guest exited and was not reported yet: its name and code; false if none. */
+bool vm_exit_event(char *name, size_t n, uint32_t *code);
 
 /* Marks the VM stopped with a reason (once) and asks every vCPU to stop; callable from a vCPU. */
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

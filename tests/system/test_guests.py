@@ -108,6 +108,29 @@ def test_memtest_lifecycle(guest_host):
     # VT-x ends slices with the preemption timer, SVM with the APIC timer (an external interrupt)
     assert re.search(r"^exits (timeslice|extint) \d+$", stats, re.M), stats
 
+    # VMCALL (VT-x) / VMMCALL (AMD-V): an unknown hypercall answers -KVM_ENOSYS (-1000) in RAX,
+    # never #UD and never a stopped VM.
+    assert h.command('vm create hc mem=4 args="mode=idle hypercall=42"').strip() == "vm hc: ok"
+    h.command("vm start hc")
+    deadline = time.time() + 120
+    while "HYPERCALL nr=42" not in (out := h.vm_output("hc", 0)):
+        assert time.time() < deadline, out
+        time.sleep(1)
+    assert "HYPERCALL nr=42 rax=0xfffffffffffffc18" in out, out
+    assert exits(h, "hc", "hypercall") == 1
+    assert vm_row(h, "hc")[1] == "running"
+    assert h.command("vm destroy hc").strip() == "vm hc: ok"
+
+    # The debug-exit port (0xF4): the guest ends itself with a code; the console says so and
+    # `vm stats` keeps it.
+    assert h.command('vm create ex mem=4 args="exit=3"').strip() == "vm ex: ok"
+    h.command("vm start ex")
+    h.expect(r"vm: ex exited code=3\r?\n", timeout=120)
+    h.wait_prompt()
+    assert vm_row(h, "ex")[1] == "stopped"
+    assert "stopped: guest exited code=3" in h.command("vm stats ex")
+    assert h.command("vm destroy ex").strip() == "vm ex: ok"
+
     # Destroying both gives every frame back.
     assert h.command("vm destroy bad").strip() == "vm bad: ok"
     assert h.command("vm destroy beat").strip() == "vm beat: ok"

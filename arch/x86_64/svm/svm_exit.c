@@ -77,6 +77,12 @@ static void exit_xsetbv(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit 
     advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x01, 0xd1 }, 3);
 }
 
+/* VMMCALL: ferry's hypercall instruction on AMD (APM vol. 3, VMMCALL). */
+static void exit_vmmcall(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
+{
+    advance(v, vmcb, e, (const uint8_t[]){ 0x0f, 0x01, 0xd9 }, 3);
+}
+
 /* INVD would drop dirty lines the host owns: do WBINVD's job, i.e. nothing (EXIT_NOP). */
 static void exit_invd(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e)
 {
@@ -121,7 +127,6 @@ static const struct { uint8_t reason; svm_exit_fn fn; } exit_table[SVM_EXIT_TABL
     [VMEXIT_SHUTDOWN] = { EXIT_SHUTDOWN, exit_simple },
     /* No nested SVM: the SVM instructions and MONITOR/MWAIT get #UD. */
     [VMEXIT_VMRUN] = { EXIT_INVALID_INSN, exit_simple },
-    [VMEXIT_VMMCALL] = { EXIT_INVALID_INSN, exit_simple },
     [VMEXIT_VMLOAD] = { EXIT_INVALID_INSN, exit_simple },
     [VMEXIT_VMSAVE] = { EXIT_INVALID_INSN, exit_simple },
     [VMEXIT_STGI] = { EXIT_INVALID_INSN, exit_simple },
@@ -130,6 +135,7 @@ static const struct { uint8_t reason; svm_exit_fn fn; } exit_table[SVM_EXIT_TABL
     [VMEXIT_MONITOR] = { EXIT_INVALID_INSN, exit_simple },
     [VMEXIT_MWAIT] = { EXIT_INVALID_INSN, exit_simple },
     [VMEXIT_INVD] = { EXIT_NOP, exit_invd },
+    [VMEXIT_VMMCALL] = { EXIT_HYPERCALL, exit_vmmcall },
 };
 
 void svm_decode_exit(struct vcpu *v, struct hv_exit *e)

@@ -57,6 +57,7 @@ static const struct { uint8_t reason; vmx_exit_fn fn; } exit_table[VMX_EXIT_REAS
     [VMX_EXIT_EPT_VIOLATION] = { EXIT_MMIO, exit_ept },
     [VMX_EXIT_PREEMPT] = { EXIT_PREEMPT, exit_simple },
     [VMX_EXIT_XSETBV] = { EXIT_XSETBV, exit_simple },
+    [VMX_EXIT_VMCALL] = { EXIT_HYPERCALL, exit_simple },   /* SDM 25.1.2: always exits */
     /* SDM 28.2.5: the log was drained at this exit (vmx.c); the write did not happen: retry. */
     [VMX_EXIT_PML_FULL] = { EXIT_DIRTY, exit_simple },
 };

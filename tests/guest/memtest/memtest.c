@@ -151,6 +151,27 @@ static void load_xcr0(uint64_t x)
     print_cpuid(0xd, 0);
 }
 
+/* One hypercall with nr in RAX, by the CPU's own instruction; prints what RAX came back as. */
+static void hypercall(uint64_t nr)
+{
+    struct mt_line l;
+    uint32_t r[4];
+    uint64_t rax = nr;
+
+    cpuid(0, 0, r);
+    if (r[1] == 0x68747541 || r[1] == 0x6f677948)      /* "Auth"enticAMD, "Hygo"nGenuine */
+        __asm__ volatile("vmmcall" : "+a"(rax) : : "memory");
+    else
+        __asm__ volatile("vmcall" : "+a"(rax) : : "memory");
+    mt_line_reset(&l);
+    mt_put_str(&l, "HYPERCALL nr=");
+    mt_put_dec(&l, nr);
+    mt_put_str(&l, " rax=0x");
+    mt_put_hex(&l, rax, 1);
+    mt_line_end(&l);
+    print_line(&l);
+}
+
 static void print_banner(const struct guest_boot_info *bi, const struct mt_config *cfg)
 {
     struct mt_line l;
@@ -221,6 +242,13 @@ void memtest_main(const struct guest_boot_info *bi)
         }
         if (cfg.xcr0)
             load_xcr0(cfg.xcr0);
+        if (cfg.hypercall)
+            hypercall(cfg.hypercall_nr);
+        if (cfg.exit) {
+            print_str("EXIT now");
+            __asm__ volatile("outl %0, %w1" : : "a"((uint32_t)cfg.exit_code), "Nd"(0xf4));
+            halt_forever();                  /* not reached: the VM is stopped */
+        }
         __atomic_store_n(&banner_done, 1, __ATOMIC_RELEASE);
     } else {
         if (cfg.mode == MT_MODE_TRIPLE)

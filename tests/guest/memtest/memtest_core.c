@@ -53,6 +53,10 @@ static bool parse_word(const char *w, unsigned n, struct mt_config *c, bool *del
         return parse_dec(val, vn, &c->pages);
     if (word_is(w, k, "delay"))
         return parse_dec(val, vn, &c->delay) && (*delay_set = true);
+    if (word_is(w, k, "exit"))
+        return parse_dec(val, vn, &v) && v <= 0xffffffffu && (c->exit_code = v, c->exit = true);
+    if (word_is(w, k, "hypercall"))
+        return parse_dec(val, vn, &c->hypercall_nr) && (c->hypercall = true);
     if (word_is(w, k, "xcr0"))
         return parse_dec(val, vn, &v) && v >= 1 && (c->xcr0 = v, true);
     if (!word_is(w, k, "mode"))

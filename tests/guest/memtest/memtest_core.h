@@ -31,6 +31,10 @@ struct mt_config {
     uint64_t delay;                 /* PAUSEs after each iteration */
     enum mt_mode mode;
     uint64_t xcr0;                  /* vCPU 0 loads it with XSETBV after the banner (0: no) */
+    bool hypercall;                 /* vCPU 0 makes one (VMCALL/VMMCALL) after the banner... */
+    uint64_t hypercall_nr;          /* ...with this number in RAX */
+    bool exit;                      /* vCPU 0 then writes exit_code to the debug-exit port */
+    uint64_t exit_code;             /* (4 bytes, port 0xF4) */
     unsigned bad_words;             /* words not understood (ignored) */
     const char *bad;                /* the first of them, bad_len bytes */
     unsigned bad_len;

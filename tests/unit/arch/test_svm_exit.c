@@ -99,13 +99,13 @@ static uint32_t expected_reason(uint64_t code)
         return EXIT_MMIO;
     case VMEXIT_SHUTDOWN:
         return EXIT_SHUTDOWN;
-    case VMEXIT_VMRUN: case VMEXIT_VMMCALL: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE:
+    case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE:
     case VMEXIT_STGI: case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_MONITOR:
     case VMEXIT_MWAIT:
         return EXIT_INVALID_INSN;
     case VMEXIT_INVALID:
         return EXIT_ENTRY_FAIL;
-    default:                    /* CPUID, HLT, MSR, XSETBV, INVD: unmeasurable here */
+    default:                    /* CPUID, HLT, MSR, XSETBV, INVD, VMMCALL: unmeasurable here */
         return EXIT_UNHANDLED;
     }
 }
@@ -151,6 +151,7 @@ static const struct measured measured[] = {
     { VMEXIT_MSR, 1, { 0x0f, 0x30 }, 2, EXIT_MSR_WRITE },
     { VMEXIT_XSETBV, 0, { 0x0f, 0x01, 0xd1 }, 3, EXIT_XSETBV },
     { VMEXIT_INVD, 0, { 0x0f, 0x08 }, 2, EXIT_NOP },
+    { VMEXIT_VMMCALL, 0, { 0x0f, 0x01, 0xd9 }, 3, EXIT_HYPERCALL },
 };
 #define NMEASURED (sizeof(measured) / sizeof(measured[0]))
 

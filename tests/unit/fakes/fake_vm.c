@@ -14,12 +14,23 @@ static bool fake_ram(void *ctx, enum bus_space sp, uint64_t base, uint64_t size)
     return sp == BUS_MMIO && base < FAKE_VM_RAM && size;
 }
 
+static void fake_exit(void *ctx, uint32_t code)
+{
+    struct fake_vm *fv = ctx;
+    fv->exits++;
+    fv->exit_code = code;
+}
+
+static const struct dev_platform fake_platform = { .guest_exit = fake_exit };
+
 void fake_vm_init(struct fake_vm *fv)
 {
     memset(fv, 0, sizeof(*fv));
     dev_set_init(&fv->devs, 0, fake_ram, fv);
     fv->devs.clock_ns = fake_clock;
     fv->devs.clock_ctx = fv;
+    fv->devs.platform = &fake_platform;
+    fv->devs.platform_ctx = fv;
     fv->now_ns = 1000000000ull;
 }
 

@@ -18,6 +18,8 @@
 struct fake_vm {
     struct dev_set devs;
     uint64_t now_ns;                    /* the guest clock devices read (dev_now_ns) */
+    unsigned exits;                     /* guest_exit requests seen... */
+    uint32_t exit_code;                 /* ...and the last one's code */
 };
 
 void fake_vm_init(struct fake_vm *fv);

@@ -132,6 +132,18 @@ static void test_cmdline_values(void **state)
     assert_int_equal(c.mode, MT_MODE_NORMAL);
     assert_int_equal(c.pages, 16);
     assert_int_equal(c.xcr0, 0);
+    assert_false(c.hypercall);
+    mt_parse_cmdline("hypercall=42", &c);
+    assert_true(c.hypercall);
+    assert_int_equal(c.hypercall_nr, 42);
+    mt_parse_cmdline("hypercall=x", &c);
+    assert_false(c.hypercall);
+    assert_int_equal(c.bad_words, 1);
+    mt_parse_cmdline("exit=3", &c);
+    assert_true(c.exit);
+    assert_int_equal(c.exit_code, 3);
+    mt_parse_cmdline("exit=4294967296", &c);                 /* more than 32 bits */
+    assert_false(c.exit);
     mt_parse_cmdline("xcr0=231", &c);
     assert_int_equal(c.xcr0, 0xe7);
     mt_parse_cmdline("xcr0=0 xcr0=0x7", &c);      /* decimal, and not 0 */
