@@ -16,6 +16,10 @@ _Static_assert(MGMT_VM_MAX_VCPUS == VM_MAX_VCPUS, "vCPU limits differ");
 _Static_assert(EXIT_COUNT <= MGMT_EXIT_MAX, "mgmt_vm_stats has too few exit slots");
 _Static_assert(sizeof(((struct vm_config *)0)->image) ==
                sizeof(((struct mgmt_vm_create_args *)0)->image), "image sizes differ");
+_Static_assert(sizeof(((struct vm_config *)0)->kernel) ==
+               sizeof(((struct mgmt_vm_create_args *)0)->kernel), "kernel sizes differ");
+_Static_assert(sizeof(((struct vm_config *)0)->initrd) ==
+               sizeof(((struct mgmt_vm_create_args *)0)->initrd), "initrd sizes differ");
 _Static_assert(sizeof(((struct vm_config *)0)->args) ==
                sizeof(((struct mgmt_vm_create_args *)0)->args), "args sizes differ");
 _Static_assert(sizeof(((struct vm_config *)0)->cpu) ==
@@ -69,6 +73,8 @@ int mgmt_vm_create(const struct mgmt_vm_create_args *a, char *err, size_t errlen
     cfg.cpus = a->cpus;
     cfg.node = a->node;
     strcpy(cfg.image, a->image);
+    strcpy(cfg.kernel, a->kernel);
+    strcpy(cfg.initrd, a->initrd);
     strcpy(cfg.args, a->args);
     strcpy(cfg.cpu, a->cpu);
     return vm_create(&cfg, err, errlen);

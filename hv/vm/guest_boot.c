@@ -258,16 +258,21 @@ static void gdt_tss(uint8_t *ram, uint64_t gpa, uint64_t base, uint32_t limit, u
 }
 
 /* The TSS descriptor is marked busy, as after LTR: the state loads TR directly. */
+void guest_boot_write_gdt(uint8_t *ram, unsigned code, unsigned data, unsigned tss)
+{
+    memset(ram + GUEST_GDT_GPA, 0, GUEST_TSS_GPA + GUEST_TSS_LIMIT + 1 - GUEST_GDT_GPA);
+    put64(ram, GUEST_GDT_GPA + code, gdt_flat(GUEST_ATTR_CODE));
+    put64(ram, GUEST_GDT_GPA + data, gdt_flat(GUEST_ATTR_DATA));
+    gdt_tss(ram, GUEST_GDT_GPA + tss, GUEST_TSS_GPA, GUEST_TSS_LIMIT, GUEST_ATTR_TSS);
+}
+
 static void write_gdt(uint8_t *ram)
 {
-    put64(ram, GUEST_GDT_GPA, 0);
-    put64(ram, GUEST_GDT_GPA + GUEST_SEL_CODE, gdt_flat(GUEST_ATTR_CODE));
-    put64(ram, GUEST_GDT_GPA + GUEST_SEL_DATA, gdt_flat(GUEST_ATTR_DATA));
-    gdt_tss(ram, GUEST_GDT_GPA + GUEST_SEL_TSS, GUEST_TSS_GPA, GUEST_TSS_LIMIT, GUEST_ATTR_TSS);
+    guest_boot_write_gdt(ram, GUEST_SEL_CODE, GUEST_SEL_DATA, GUEST_SEL_TSS);
 }
 
 /* Identity map [0, ram_size) with 2 MiB pages; nothing beyond is present. */
-static void write_page_tables(uint8_t *ram, uint64_t ram_size)
+void guest_boot_identity_map(uint8_t *ram, uint64_t ram_size)
 {
     uint64_t pages = ram_size / PAGE_2M;
 
@@ -313,7 +318,7 @@ int guest_boot_setup(uint8_t *ram, uint64_t ram_size, unsigned nvcpus, const cha
 
     memset(ram, 0, GUEST_IMAGE_MIN_GPA);   /* also zeroes the TSS and unused PDs */
     write_gdt(ram);
-    write_page_tables(ram, ram_size);
+    guest_boot_identity_map(ram, ram_size);
     for (unsigned i = 0; i < nvcpus; i++)
         write_boot_info(ram, ram_size, i, nvcpus, cmdline, cmdlen);
     return 0;

@@ -90,7 +90,10 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
                      hv_ops ? hv_ops->name : "VT-x or AMD-V");
             return -ENODEV;
         }
-        guest_boot_state(&v->init, entry, i);
+        if (vm->linux_guest)
+            linux_boot_state(&vm->linux_boot, &v->init);
+        else
+            guest_boot_state(&v->init, entry, i);
         v->xcr0 = v->init.xcr0;
         if (xpages) {
             uint64_t pa = frame_alloc(vm->node, xpages, 1, 0);
@@ -153,6 +156,30 @@ static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen
     return rc;
 }
 
+/* kernel= [initrd=]: the Linux boot protocol; vCPU 0 enters the kernel (linux_boot.h). */
+static int load_linux(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    const void *k, *rd = NULL;
+    size_t klen, rdlen = 0;
+    if (vm->nvcpus != 1) {
+        snprintf(err, errlen, "kernel=: one vCPU for now (more need the local APIC's INIT/SIPI)");
+        return -EINVAL;
+    }
+    if (find_image(cfg->kernel, &k, &klen)) {
+        snprintf(err, errlen, "no kernel '%s' in \\images\\ on the boot volume", cfg->kernel);
+        return -ENOENT;
+    }
+    if (cfg->initrd[0] && find_image(cfg->initrd, &rd, &rdlen)) {
+        snprintf(err, errlen, "no initrd '%s' in \\images\\ on the boot volume", cfg->initrd);
+        return -ENOENT;
+    }
+    int rc = linux_load(k, klen, rd, rdlen, vm->cmdline, phys_to_virt(vm->chunks[0].hpa),
+                        vm->chunks[0].size, vm->mem_size, &vm->linux_boot, err, errlen);
+    if (!rc)
+        vm->linux_guest = true;
+    return rc;
+}
+
 /* debug-exit: runs on the vCPU's CPU; the control plane reports it (vm_exit_event). */
 static void vm_guest_exit(void *ctx, uint32_t code)
 {
@@ -193,7 +220,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     }
     memset(vm, 0, sizeof(*vm));
     strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
-    strncpy(vm->image, cfg->image, sizeof(vm->image) - 1);
+    strncpy(vm->image, cfg->kernel[0] ? cfg->kernel : cfg->image, sizeof(vm->image) - 1);
     strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
@@ -234,7 +261,12 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     }
     /* An empty image makes a skeleton for an incoming migration: RAM and state arrive. */
     entry = 0;
-    if (cfg->image[0] && (rc = load_guest(vm, cfg->image, err, errlen, &entry)))
+    rc = 0;
+    if (cfg->kernel[0])
+        rc = load_linux(vm, cfg, err, errlen);
+    else if (cfg->image[0])
+        rc = load_guest(vm, cfg->image, err, errlen, &entry);
+    if (rc)
         goto fail;
     /* The machine's devices (hv/dev/machine.c); MMIO claims may not cover guest RAM. */
     dev_set_init(&vm->devs, vm->node, vm_ram_overlaps, vm);

@@ -17,6 +17,7 @@
 #include "hv/dev/vuart.h"
 #include "hv/base/spinlock.h"
 #include "hv/cpu/vcpu_state.h"
+#include "hv/vm/linux_boot.h"
 
 #define VM_MAX 16
 #define VM_MAX_VCPUS 8
@@ -106,6 +107,8 @@ struct vm {
     struct cpu_policy policy;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];
+    bool linux_guest;            /* booted through the Linux boot protocol (kernel=) */
+    struct linux_boot linux_boot;
     char cmdline[256];
     char stop_reason[160];
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */

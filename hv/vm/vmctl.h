@@ -13,6 +13,8 @@ struct vm_config {
     unsigned cpus;
     int node;                   /* -1: placed by hv/vm/numa.c; else pinned */
     char image[48];
+    char kernel[48];                    /* a Linux bzImage instead of image= (hv/vm/linux_boot.h) */
+    char initrd[48];                    /* with kernel=: its initial ramdisk ("": none) */
     char args[256];
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
