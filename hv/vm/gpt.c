@@ -7,6 +7,7 @@
 #define CR0_PG (1ull << 31)
 #define CR4_PSE (1ull << 4)
 #define CR4_PAE (1ull << 5)
+#define CR4_LA57 (1ull << 12)
 #define EFER_LMA (1ull << 10)
 #define PTE_P 1ull
 #define PTE_PS 0x80ull
@@ -45,8 +46,8 @@ int gpt_translate(struct vm *vm, const struct vcpu_state *s, uint64_t gva, uint6
         *gpa = gva;
         return 0;
     }
-    if (s->efer & EFER_LMA)
-        return walk64(vm, s->cr3, gva, 4, gpa);
+    if (s->efer & EFER_LMA)     /* 5-level paging with CR4.LA57 (SDM 4.5): Linux turns it on */
+        return walk64(vm, s->cr3, gva, (s->cr4 & CR4_LA57) ? 5 : 4, gpa);
     if (s->cr4 & CR4_PAE) {
         uint64_t pdpte;
         gva &= 0xffffffffull;
