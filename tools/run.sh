@@ -99,6 +99,10 @@ lport=$(( 20000 + RANDOM % 20000 )); bport=$((lport + 1))
 for h in a b; do
   cp -r "$top/build/esp" "$work/esp-$h"
 done
+# Debian's cloud kernel on host A (tools/fetch-linux.sh put it in build/linux).
+if [ -f "$top/build/linux/vmlinuz" ]; then
+  mkdir -p "$work/esp-a/images" && cp "$top/build/linux/vmlinuz" "$work/esp-a/images/vmlinuz"
+fi
 printf 'ip=10.0.0.1/24\n%s\n' "$key" >> "$work/esp-a/ferry.cfg"
 printf 'ip=10.0.0.2/24\n%s\n' "$key" >> "$work/esp-b/ferry.cfg"
 common=(-M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}"
@@ -124,6 +128,8 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
                   vm start m
                   migrate m 10.0.0.2             (a progress bar, then "migrate: done ...")
        then on B: vm list / vm console m          (its heartbeats go on there)
+       Linux on A: vm create lin mem=128 kernel=vmlinuz args="console=ttyS0 earlyprintk=serial"
+                  vm start lin, vm console lin   (boots until it needs the local APIC: issue 12)
 EOT
   net=(-netdev socket,id=n0,connect=127.0.0.1:$lport -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01)
 else
