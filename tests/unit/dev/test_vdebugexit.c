@@ -13,12 +13,7 @@
 #include "hv/dev/machine.h"
 #include "hv/dev/vdebugexit.h"
 
-static void build(struct fake_vm *fv)
-{
-    char err[120];
-    fake_vm_init(fv);
-    assert_int_equal(dev_set_build(&fv->devs, &machine_ferry_min, err, sizeof(err)), 0);
-}
+static void build(struct fake_vm *fv) { fake_vm_build(fv, &machine_ferry_min); }
 
 static void test_writes_end_the_vm_with_their_value(void **state)
 {

@@ -20,12 +20,7 @@
 
 #define COM1 0x3f8
 
-static void build(struct fake_vm *fv)
-{
-    char err[120];
-    fake_vm_init(fv);
-    assert_int_equal(dev_set_build(&fv->devs, &machine_ferry_min, err, sizeof(err)), 0);
-}
+static void build(struct fake_vm *fv) { fake_vm_build(fv, &machine_ferry_min); }
 
 static void test_guest_drives_com1_through_the_bus(void **state)
 {

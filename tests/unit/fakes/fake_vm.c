@@ -34,6 +34,16 @@ void fake_vm_init(struct fake_vm *fv)
     fv->now_ns = 1000000000ull;
 }
 
+void fake_vm_build(struct fake_vm *fv, const struct dev_machine *m)
+{
+    char err[160];
+    fake_vm_init(fv);
+    if (dev_set_build(&fv->devs, m, err, sizeof(err))) {
+        fprintf(stderr, "fake_vm_build: %s\n", err);
+        abort();
+    }
+}
+
 void fake_vm_destroy(struct fake_vm *fv) { dev_set_destroy(&fv->devs); }
 
 uint32_t fake_vm_in(struct fake_vm *fv, uint16_t port, unsigned size)

@@ -23,6 +23,8 @@ struct fake_vm {
 };
 
 void fake_vm_init(struct fake_vm *fv);
+/* fake_vm_init, then the machine's devices (aborts, saying why, if they cannot be built). */
+void fake_vm_build(struct fake_vm *fv, const struct dev_machine *m);
 void fake_vm_destroy(struct fake_vm *fv);
 
 uint32_t fake_vm_in(struct fake_vm *fv, uint16_t port, unsigned size);

@@ -40,12 +40,7 @@ static const struct dev_machine uart_only = { "uart-only", m_entries, 1 };
 static uint8_t wire[1 << 20];
 static uint8_t scratch[MIG_DEV_RECORD_MAX];
 
-static void build(struct fake_vm *fv, const struct dev_machine *m)
-{
-    char err[120];
-    fake_vm_init(fv);
-    assert_int_equal(dev_set_build(&fv->devs, m, err, sizeof(err)), 0);
-}
+static void build(struct fake_vm *fv, const struct dev_machine *m) { fake_vm_build(fv, m); }
 
 /* The record the encoder just wrote at off, as the decoder would deliver it. */
 static struct mig_record record_at(size_t off)
