@@ -1,0 +1,134 @@
+/* PCI configuration mechanism #1 and the host bridge; see hv/dev/vpci.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/dev/dev_ids.h"
+#include "hv/dev/devrec.h"
+#include "hv/dev/vpci.h"
+
+#define REC_SIZE (4 + 256)
+
+/* What the guest may change in the bridge's space: command (I/O, memory, bus master, parity,
+ * SERR), cache line size and latency timer. Everything else is read-only. */
+static uint8_t wmask(unsigned reg)
+{
+    switch (reg) {
+    case 0x04: return 0x47;
+    case 0x05: return 0x01;
+    case 0x0c: case 0x0d: return 0xff;
+    default: return 0;
+    }
+}
+
+static void bridge_defaults(uint8_t *c)
+{
+    memset(c, 0, 256);
+    c[0x00] = 0x86, c[0x01] = 0x80;         /* vendor: Intel */
+    c[0x02] = 0x37, c[0x03] = 0x12;         /* device: 440FX host bridge */
+    c[0x08] = 0x02;                         /* revision */
+    c[0x0b] = 0x06;                         /* class: bridge, subclass 0 (host), prog-if 0 */
+}
+
+static struct vpci *vp(void *opaque) { return ((struct device *)opaque)->state; }
+
+static uint64_t ones(unsigned size) { return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
+
+static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
+{
+    struct vpci *p = vp(opaque);
+    if ((size != 1 && size != 2 && size != 4) || off + size > 8 ||
+        (off < 4 && off + size > 4))
+        return -EINVAL;
+    if (off < 4) {
+        /* Only a dword access at 0xCF8 is CONFIG_ADDRESS; narrower ones go nowhere. */
+        if (size == 4 && off == 0) {
+            if (write)
+                p->addr = (uint32_t)*val & VPCI_ADDR_MASK;
+            else
+                *val = p->addr;
+        } else if (!write) {
+            *val = ones(size);
+        }
+        return 0;
+    }
+    unsigned bus = (p->addr >> 16) & 0xff, devfn = (p->addr >> 8) & 0xff;
+    unsigned reg = (p->addr & 0xfc) + (unsigned)(off - 4);
+    bool bridge = (p->addr & VPCI_ADDR_ENABLE) && bus == 0 && devfn == 0;
+    if (!write) {
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++)
+            v |= (uint64_t)(bridge ? p->bridge[reg + i] : 0xff) << (8 * i);
+        *val = v;
+        return 0;
+    }
+    if (bridge)
+        for (unsigned i = 0; i < size; i++) {
+            uint8_t m = wmask(reg + i), b = (uint8_t)(*val >> (8 * i));
+            p->bridge[reg + i] = (uint8_t)((p->bridge[reg + i] & ~m) | (b & m));
+        }
+    return 0;                               /* writes to absent functions vanish */
+}
+
+static int vpci_create(struct device *d, const void *cfg, char *err, size_t errlen)
+{
+    const struct vpci_cfg *c = cfg;
+    uint16_t port = c ? c->port : VPCI_PORT;
+    bridge_defaults(vp(d)->bridge);
+    int rc = dev_claim_pio(d, port, 8, vpci_io);
+    if (rc)
+        snprintf(err, errlen, "pci: ports 0x%x-0x%x %s", port, port + 7,
+                 rc == -EBUSY ? "are taken" : "cannot be claimed");
+    return rc;
+}
+
+static void vpci_reset(struct device *d)
+{
+    vp(d)->addr = 0;
+    bridge_defaults(vp(d)->bridge);
+}
+
+static void vpci_save(const struct device *d, uint8_t *rec)
+{
+    const struct vpci *p = d->state;
+    devrec_put32(&rec, p->addr);
+    memcpy(rec, p->bridge, 256);
+}
+
+static int vpci_check(const struct device *d, const uint8_t *rec, char *why, size_t n)
+{
+    uint8_t def[256];
+    (void)d;
+    uint32_t addr = devrec_get32(&rec);
+    if (addr & ~VPCI_ADDR_MASK) {
+        snprintf(why, n, "CONFIG_ADDRESS 0x%08x has reserved bits set", addr);
+        return -EINVAL;
+    }
+    bridge_defaults(def);
+    for (unsigned i = 0; i < 256; i++)
+        if ((rec[i] ^ def[i]) & ~wmask(i)) {
+            snprintf(why, n, "host bridge register 0x%02x is read-only", i);
+            return -EINVAL;
+        }
+    return 0;
+}
+
+static void vpci_load(struct device *d, const uint8_t *rec)
+{
+    struct vpci *p = d->state;
+    p->addr = devrec_get32(&rec);
+    memcpy(p->bridge, rec, 256);
+}
+
+const struct dev_type vpci_type = {
+    .name = "pci-host",
+    .id = DEV_ID_PCI_HOST,
+    .version = 1,
+    .record_size = REC_SIZE,
+    .state_size = sizeof(struct vpci),
+    .create = vpci_create,
+    .reset = vpci_reset,
+    .save = vpci_save,
+    .check = vpci_check,
+    .load = vpci_load,
+};

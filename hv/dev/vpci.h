@@ -1,0 +1,35 @@
+/*
+ * The guest's PCI host bridge: configuration mechanism #1 (PCI Local Bus
+ * spec 3.0, 3.2.2.3.2) on ports 0xCF8 (CONFIG_ADDRESS, dword accesses only)
+ * and 0xCFC-0xCFF (CONFIG_DATA, 1/2/4 bytes within the dword), over bus 0.
+ * Function 00:00.0 is the host bridge itself (an Intel 440FX's identity,
+ * 8086:1237, class 06/00/00, as Linux and firmware expect to find one); every
+ * other function reads as absent (all ones) until the virtio devices of the
+ * next issue register here. ECAM (MMIO configuration through an MCFG table)
+ * comes with the guest's ACPI tables and the PCI hole below 4 GiB.
+ * Record version 1: CONFIG_ADDRESS u32, then the bridge's 256-byte
+ * configuration space; only its writable bytes may differ from power-on.
+ */
+#ifndef HV_DEV_VPCI_H
+#define HV_DEV_VPCI_H
+
+#include <stdint.h>
+
+#include "hv/dev/device.h"
+
+#define VPCI_PORT          0xcf8
+#define VPCI_ADDR_ENABLE   0x80000000u
+#define VPCI_ADDR_MASK     0x80fffffcu     /* enable, bus, device, function, dword register */
+
+struct vpci_cfg {
+    uint16_t port;                          /* 0xCF8: eight ports from here */
+};
+
+struct vpci {
+    uint32_t addr;                          /* CONFIG_ADDRESS */
+    uint8_t bridge[256];                    /* 00:00.0's configuration space */
+};
+
+extern const struct dev_type vpci_type;
+
+#endif

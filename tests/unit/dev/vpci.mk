@@ -1,0 +1,4 @@
+UNIT_TESTS += vpci
+vpci_SRCS := tests/unit/dev/test_vpci.c hv/dev/vpci.c hv/dev/vdebugexit.c hv/dev/vuart.c \
+	hv/dev/machine.c hv/dev/device.c hv/dev/bus.c tests/unit/fakes/fake_vm.c \
+	tests/unit/fakes/fake_env.c tests/unit/fakes/support.c
