@@ -129,6 +129,8 @@ $(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
 # ---- tests ---------------------------------------------------------------
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit/fakes
+# Every device model with the framework and the machine: for tests that build today's machine.
+DEV_MACHINE_SRCS := $(wildcard hv/dev/*.c)
 include $(sort $(wildcard tests/unit/*/*.mk))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/unit/test_%)
 

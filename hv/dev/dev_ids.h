@@ -10,6 +10,7 @@ enum dev_id {
     DEV_ID_UART16550 = 1,
     DEV_ID_DEBUG_EXIT = 2,
     DEV_ID_PCI_HOST = 3,
+    DEV_ID_PIT = 4,
     DEV_ID_TEST_FIRST = 0x7f00,
 };
 

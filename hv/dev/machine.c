@@ -4,6 +4,7 @@
 #include "hv/dev/machine.h"
 #include "hv/dev/vdebugexit.h"
 #include "hv/dev/vpci.h"
+#include "hv/dev/vpit.h"
 #include "hv/dev/vuart.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -11,11 +12,13 @@
 static const struct vuart_cfg com1 = { .port = UART_DEV_COM1_BASE };
 static const struct vdebugexit_cfg debug_exit = { .port = VDEBUGEXIT_PORT };
 static const struct vpci_cfg pci = { .port = VPCI_PORT };
+static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61 };
 
 static const struct dev_machine_entry ferry_min[] = {
     { &vuart_type, 0, &com1 },
     { &vdebugexit_type, 0, &debug_exit },
     { &vpci_type, 0, &pci },
+    { &vpit_type, 0, &pit },
 };
 
 const struct dev_machine machine_ferry_min = { "ferry-min", ferry_min, ARRAY_LEN(ferry_min) };
@@ -24,5 +27,6 @@ const struct dev_type *const dev_known_types[] = {
     &vuart_type,
     &vdebugexit_type,
     &vpci_type,
+    &vpit_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

@@ -10,7 +10,7 @@
 #include "hv/dev/device.h"
 
 /* Today's only machine: the 16550 at COM1 (the boot contract's console), debug-exit at 0xF4,
- * the PCI host bridge at 0xCF8. */
+ * the PCI host bridge at 0xCF8, the 8254 PIT at 0x40 with port 0x61. */
 extern const struct dev_machine machine_ferry_min;
 
 /* Every device type a machine of this build can hold (dev_type_by_id looks here). */

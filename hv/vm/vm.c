@@ -197,6 +197,13 @@ static void vm_guest_exit(void *ctx, uint32_t code)
 
 static const struct dev_platform vm_platform = { .guest_exit = vm_guest_exit };
 
+/* The clock devices count in (timers): host time; records keep times relative to it. */
+static uint64_t vm_clock_ns(void *ctx)
+{
+    (void)ctx;
+    return time_ns();
+}
+
 int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 {
     struct vm *vm = NULL;
@@ -272,6 +279,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     dev_set_init(&vm->devs, vm->node, vm_ram_overlaps, vm);
     vm->devs.platform = &vm_platform;
     vm->devs.platform_ctx = vm;
+    vm->devs.clock_ns = vm_clock_ns;
+    vm->devs.clock_ctx = vm;
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
         goto fail;
     if ((rc = hv_ops->vm_init(vm))) {

@@ -1,4 +1,3 @@
 UNIT_TESTS += vpci
-vpci_SRCS := tests/unit/dev/test_vpci.c hv/dev/vpci.c hv/dev/vdebugexit.c hv/dev/vuart.c \
-	hv/dev/machine.c hv/dev/device.c hv/dev/bus.c tests/unit/fakes/fake_vm.c \
+vpci_SRCS := tests/unit/dev/test_vpci.c $(DEV_MACHINE_SRCS) tests/unit/fakes/fake_vm.c \
 	tests/unit/fakes/fake_env.c tests/unit/fakes/support.c
