@@ -63,11 +63,15 @@ def test_memtest_lifecycle(guest_host):
     assert row[1:5] == ["created", "8", "2", "0"], row
     assert h.command("vm start beat").strip() == "vm beat: ok"
 
+    # The banner first: the 64 KiB output ring wraps within seconds at this heartbeat rate.
+    deadline = time.time() + 60
+    while not re.search(r"MEMTEST vcpu=0 .* ready\n", out := h.vm_output("beat", 0)):
+        assert time.time() < deadline, out
+        time.sleep(0.5)
+    assert "MEMTEST start vcpus=2 mem=8388608" in out
     beats = h.wait_heartbeats("beat", 0, 5)
     check_beats(beats, 0, 5)
     h.wait_heartbeats("beat", 1, 1)
-    out = h.vm_output("beat", 0)
-    assert "MEMTEST start vcpus=2 mem=8388608" in out
     # The CPU policy hides VMX (leaf 1 ECX bit 5) and sets the hypervisor bit (31).
     ecx = int(re.search(r"CPUID leaf=0x1 eax=\w+ ebx=\w+ ecx=(\w+)", out).group(1), 16)
     assert not ecx & (1 << 5) and ecx & (1 << 31)
@@ -120,6 +124,22 @@ def test_memtest_lifecycle(guest_host):
     assert exits(h, "hc", "hypercall") == 1
     assert vm_row(h, "hc")[1] == "running"
     assert h.command("vm destroy hc").strip() == "vm hc: ok"
+
+    # The PIT against the TSC, the way Linux calibrates (channel 2, mode 0, gate on port 0x61):
+    # over 6M TSC cycles the guest counts the ticks the host's TSC rate says it should.
+    assert h.command('vm create pit mem=4 args="mode=idle pit=1"').strip() == "vm pit: ok"
+    h.command("vm start pit")
+    deadline = time.time() + 120
+    while "PIT ticks=" not in (out := h.vm_output("pit", 0)):
+        assert time.time() < deadline, out
+        time.sleep(1)
+    m = re.search(r"PIT ticks=(\d+) tsc=(\d+) out2=0", out)
+    assert m, out
+    khz = int(re.search(r"^tsc: (\d+) kHz", h.command("host"), re.M).group(1))
+    ticks, want = int(m.group(1)), int(m.group(2)) * 1193.182 / khz
+    print(f"\nPIT ticks={ticks} expected={want:.0f} ({100 * (ticks - want) / want:+.2f}%)")
+    assert abs(ticks - want) <= 0.1 * want, (ticks, want, out)
+    assert h.command("vm destroy pit").strip() == "vm pit: ok"
 
     # The debug-exit port (0xF4): the guest ends itself with a code; the console says so and
     # `vm stats` keeps it.

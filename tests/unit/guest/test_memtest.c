@@ -139,6 +139,10 @@ static void test_cmdline_values(void **state)
     mt_parse_cmdline("hypercall=x", &c);
     assert_false(c.hypercall);
     assert_int_equal(c.bad_words, 1);
+    mt_parse_cmdline("pit=1", &c);
+    assert_true(c.pit);
+    mt_parse_cmdline("pit=2", &c);
+    assert_false(c.pit);
     mt_parse_cmdline("exit=3", &c);
     assert_true(c.exit);
     assert_int_equal(c.exit_code, 3);
