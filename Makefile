@@ -179,8 +179,15 @@ $(B)/fuzz_linux_boot: tests/fuzz/fuzz_linux_boot.c hv/vm/linux_boot.c hv/vm/gues
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
 
-fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot
-	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux
+$(B)/fuzz_devices: tests/fuzz/fuzz_devices.c $(DEV_MACHINE_SRCS) tests/unit/fakes/fake_vm.c \
+		tests/unit/fakes/fake_env.c tests/unit/fakes/support.c | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+
+fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
+		$(B)/fuzz_devices
+	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
+		$(B)/fuzz_corpus_dev
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -189,6 +196,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_cpu 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_linux_boot -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_linux 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_devices -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_dev 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

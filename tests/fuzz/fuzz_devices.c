@@ -1,0 +1,80 @@
+// libFuzzer over every device of today's machine (hv/dev/machine.c), as a guest and as a
+// migration peer would drive them. The input is a list of operations: port reads and writes of
+// any size at the machine's ports (and a few beside them), clock steps, migrations to a second
+// VM, and hostile records. Invariants: nothing crashes or reads out of bounds (ASan/UBSan); a
+// record a device saved always passes its own type's check and loads (a migration between two
+// hosts of this build never fails); a record a peer invents is refused or loads, never half.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_vm.h"
+#include "hv/dev/machine.h"
+
+static const uint16_t ports[] = {
+    0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0xf4, 0xf5, 0xcf8, 0xcf9, 0xcfa,
+    0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x40, 0x41, 0x42, 0x43, 0x61, 0x60,
+};
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "fuzz_devices: %s: %s\n", what, why);
+    abort();
+}
+
+/* Every device's saved record must pass its own check on the other VM, and load. */
+static void migrate(struct fake_vm *a, struct fake_vm *b)
+{
+    char why[200];
+    if (fake_vm_migrate(a, b, why, sizeof(why)))
+        die("a saved record was refused", why);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint8_t rec[DEV_RECORD_MAX];
+    struct fake_vm a, b;
+    char why[200];
+    fake_vm_build(&a, &machine_ferry_min);
+    fake_vm_build(&b, &machine_ferry_min);
+    b.now_ns = 5000000000000ull;
+    struct fake_vm *cur = &a, *other = &b;
+    for (size_t i = 0; i + 4 <= size; i += 4) {
+        uint8_t op = data[i] & 7, p = data[i + 1], v = data[i + 2], w = data[i + 3];
+        uint16_t port = ports[p % (sizeof(ports) / sizeof(ports[0]))];
+        unsigned sz = 1u << (w & 3);                     /* 1, 2, 4, 8: 8 must be refused */
+        switch (op) {
+        case 0: case 1:
+            (void)fake_vm_in(cur, port, sz > 4 ? 4 : sz);
+            break;
+        case 2: case 3:
+            fake_vm_out(cur, port, sz > 4 ? 4 : sz, (uint32_t)v * 0x01010101u ^ w);
+            break;
+        case 4:
+            cur->now_ns += (uint64_t)v << (w & 31);
+            break;
+        case 5:
+            migrate(cur, other);
+            cur = cur == &a ? &b : &a;
+            other = cur == &a ? &b : &a;
+            break;
+        default: {                                       /* a peer's invented record */
+            struct device *d = other->devs.devs[p % other->devs.ndevs];
+            int n = dev_save(d, rec, sizeof(rec));
+            if (n <= 0)
+                die("save", "no record");
+            rec[(size_t)v * 7 % (size_t)n] ^= (uint8_t)(w | 1);
+            if (dev_stage(d, d->type->version, rec, (size_t)n, why, sizeof(why)) == 0)
+                dev_set_load_staged(&other->devs);
+            else
+                dev_set_drop_staged(&other->devs);
+            break;
+        }
+        }
+    }
+    migrate(cur, other);
+    fake_vm_destroy(&a);
+    fake_vm_destroy(&b);
+    return 0;
+}
