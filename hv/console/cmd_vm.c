@@ -77,6 +77,21 @@ static int cmd_stats(struct con *c, const char *name)
     return 0;
 }
 
+/* `vm devices NAME`: one line per device, in the machine's order. */
+static int cmd_devices(struct con *c, const char *name)
+{
+    static struct mgmt_dev_info d[MGMT_DEV_MAX];
+    char err[MGMT_ERR_MAX];
+    int n = mgmt_vm_devices(name, d, MGMT_DEV_MAX, err, sizeof(err));
+    if (n < 0) {
+        con_printf(c, "error: %s\n", err);
+        return n;
+    }
+    for (int i = 0; i < n; i++)
+        con_printf(c, "%s v%u %s\n", d[i].label, d[i].version, d[i].ranges);
+    return 0;
+}
+
 /* `vm dirty NAME start [wp|ad|pml]|verify|stop` (the oracle is hv/mgmt/mgmt_dirty.c's). */
 static int cmd_dirty(struct con *c, const char *name, const char *op, const char *mode_arg)
 {
@@ -142,6 +157,8 @@ int cmd_vm(struct con *c, int argc, char **argv)
     const char *op = argv[1], *name = argv[2];
     if (!strcmp(op, "stats"))
         return cmd_stats(c, name);
+    if (!strcmp(op, "devices"))
+        return cmd_devices(c, name);
     if (!strcmp(op, "console")) {
         int h = mgmt_console_open(name, err, sizeof(err));
         if (h < 0) {

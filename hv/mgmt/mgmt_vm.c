@@ -101,6 +101,36 @@ unsigned mgmt_vm_list(struct mgmt_vm_info *out, unsigned max)
     return n;
 }
 
+int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, char *err,
+                    size_t errlen)
+{
+    int rc;
+    struct vm *vm = mgmt_vm_get(name, true, &rc, err, errlen);
+    if (!vm)
+        return rc;
+    unsigned n = 0;
+    for (; n < vm->devs.ndevs && n < max; n++) {
+        const struct device *d = vm->devs.devs[n];
+        struct mgmt_dev_info *o = &out[n];
+        size_t len = 0;
+        dev_label(d, o->label, sizeof(o->label));
+        o->version = d->type->version;
+        o->ranges[0] = 0;
+        for (unsigned sp = 0; sp < BUS_SPACES; sp++)
+            for (unsigned i = 0; i < vm->devs.bus.n[sp] && len < sizeof(o->ranges); i++) {
+                const struct bus_range *r = &vm->devs.bus.r[sp][i];
+                if (r->owner != d)
+                    continue;
+                len += (size_t)snprintf(o->ranges + len, sizeof(o->ranges) - len,
+                                        "%s%s 0x%llx-0x%llx", len ? ", " : "",
+                                        sp == BUS_PIO ? "io" : "mmio",
+                                        (unsigned long long)r->base,
+                                        (unsigned long long)(r->base + r->size - 1));
+            }
+    }
+    return (int)n;
+}
+
 bool mgmt_vm_event(char *buf, size_t n)
 {
     char name[VM_NAME_MAX];

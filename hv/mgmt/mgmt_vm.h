@@ -75,6 +75,17 @@ struct mgmt_vm_stats {
     char stop_reason[160];
     uint64_t pages, nonzero_pages;      /* a migration sends the nonzero ones at least */
 };
+/* A VM's device as `vm devices` shows it: "uart16550#0", its record version, its ranges. */
+#define MGMT_DEV_MAX 64
+struct mgmt_dev_info {
+    char label[32];
+    unsigned version;
+    char ranges[96];            /* "io 0x3f8-0x3ff", several separated by ", " */
+};
+/* The VM's devices in creation order (at most max): how many, or a negative errno. */
+int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, char *err,
+                    size_t errlen);
+
 /* The next VM event for the console ("vm: NAME exited code=N"); false when none. */
 bool mgmt_vm_event(char *buf, size_t n);
 

@@ -61,6 +61,10 @@ def test_memtest_lifecycle(guest_host):
     assert h.command('vm create beat mem=8 cpus=2 args="hb=8 pages=8"').strip() == "vm beat: ok"
     row = vm_row(h, "beat")
     assert row[1:5] == ["created", "8", "2", "0"], row
+    # The machine every VM gets (hv/dev/machine.c), in creation order, with its ranges.
+    assert h.command("vm devices beat").strip().splitlines() == [
+        "uart16550#0 v1 io 0x3f8-0x3ff", "debug-exit#0 v1 io 0xf4-0xf4",
+        "pci-host#0 v1 io 0xcf8-0xcff", "pit8254#0 v1 io 0x40-0x43, io 0x61-0x61"]
     assert h.command("vm start beat").strip() == "vm beat: ok"
 
     # The banner first: the 64 KiB output ring wraps within seconds at this heartbeat rate.

@@ -136,6 +136,22 @@ int mgmt_vm_pause(const char *name, char *err, size_t errlen) { return op(name, 
 int mgmt_vm_resume(const char *name, char *err, size_t errlen) { return op(name, err, errlen); }
 int mgmt_vm_destroy(const char *name, char *err, size_t errlen) { return op(name, err, errlen); }
 
+int mgmt_vm_devices(const char *name, struct mgmt_dev_info *d, unsigned max, char *err,
+                    size_t errlen)
+{
+    int rc = lookup(name, true, err, errlen);
+    if (rc < 0)
+        return rc;
+    assert_true(max >= 2);
+    strcpy(d[0].label, "uart16550#0");
+    d[0].version = 1;
+    strcpy(d[0].ranges, "io 0x3f8-0x3ff");
+    strcpy(d[1].label, "testdev#1");
+    d[1].version = 3;
+    strcpy(d[1].ranges, "io 0x510-0x513, mmio 0xfed00000-0xfed0003f");
+    return 2;
+}
+
 int mgmt_vm_stats(const char *name, struct mgmt_vm_stats *s, char *err, size_t errlen)
 {
     int rc = lookup(name, true, err, errlen);
@@ -223,6 +239,16 @@ static void test_stats(void **state)
                              "stopped: triple fault\n"
                              "memory pages 16384 nonzero 321\n");
     assert_int_equal(run("vm stats nope"), -ENOENT);
+    assert_string_equal(out, "error: no VM named 'nope'\n");
+}
+
+static void test_devices(void **state)
+{
+    (void)state;
+    assert_int_equal(run("vm devices db"), 0);
+    assert_string_equal(out, "uart16550#0 v1 io 0x3f8-0x3ff\n"
+                             "testdev#1 v3 io 0x510-0x513, mmio 0xfed00000-0xfed0003f\n");
+    assert_int_equal(run("vm devices nope"), -ENOENT);
     assert_string_equal(out, "error: no VM named 'nope'\n");
 }
 
@@ -323,6 +349,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_devices),
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_state_changes_and_errors),
         cmocka_unit_test(test_dirty),
