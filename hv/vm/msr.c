@@ -127,7 +127,9 @@ static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
          msr == MSR_SYSENTER_EIP || msr == MSR_LSTAR || msr == MSR_CSTAR ||
          msr == MSR_KERNEL_GS_BASE) && !canonical(*val))
         return -EPERM;
-    if (msr == MSR_TSC_AUX && *val >> 32)
+    /* TSC_AUX and SFMASK have 32 bits (SDM 2.2, AMD APM 6.1.1): the rest would reach the host's
+     * WRMSR when the lazy MSRs are switched, and #GP there, in host mode. */
+    if ((msr == MSR_TSC_AUX || msr == MSR_SFMASK) && *val >> 32)
         return -EPERM;
     if (msr == MSR_EFER) {
         /* SCE, LME, NXE are the guest's (as the policy allows); LMA follows paging, kept. */

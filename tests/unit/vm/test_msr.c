@@ -93,6 +93,11 @@ static void test_host_policy_intel(void **state_)
     assert_int_equal(wr(MSR_TSC_AUX, 7), 0);
     assert_int_equal(rd(MSR_TSC_AUX, &v), 0);
     assert_int_equal(v, 7);
+    assert_int_equal(wr(MSR_TSC_AUX, 1ull << 32), -EPERM);
+    assert_int_equal(wr(MSR_SFMASK, 0x47700), 0);
+    assert_int_equal(wr(MSR_SFMASK, 1ull << 32), -EPERM);   /* bits 63:32 reserved */
+    assert_int_equal(rd(MSR_SFMASK, &v), 0);
+    assert_int_equal(v, 0x47700);
     assert_int_equal(wr(MSR_EFER, 0xd01), 0);       /* SCE LME LMA NXE */
     assert_int_equal(state.efer, 0x901);            /* LMA is not the guest's to set */
     assert_int_equal(wr(MSR_EFER, 1ull << 12), -EPERM); /* SVME */
