@@ -37,9 +37,10 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "inject")) {
-        if (!mgmt_migrate_inject(argv[2])) {
-            con_printf(c, "migrate: next %s migration: %s\n",
-                       strcmp(argv[2], "old-stream") ? "incoming" : "outgoing", argv[2]);
+        bool outgoing;
+        if (!mgmt_migrate_inject(argv[2], &outgoing)) {
+            con_printf(c, "migrate: next %s migration: %s\n", outgoing ? "outgoing" : "incoming",
+                       argv[2]);
             return 0;
         }
         con_printf(c, "error: faults: " MGMT_MIGRATE_FAULTS "\n");

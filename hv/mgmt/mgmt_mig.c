@@ -30,7 +30,7 @@ int mgmt_migrate_cancel(const char *name, char *err, size_t errlen)
     return rc;
 }
 
-int mgmt_migrate_inject(const char *fault)
+int mgmt_migrate_inject(const char *fault, bool *outgoing)
 {
     static const char *const names[] = {
         [MIGRATE_FAULT_NONE] = "none", [MIGRATE_FAULT_LOSE_ACK] = "lose-ack",
@@ -38,7 +38,8 @@ int mgmt_migrate_inject(const char *fault)
     };
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(fault, names[i])) {
-            mig_dst_inject((enum mig_fault)i);
+            mig_inject((enum mig_fault)i);
+            *outgoing = i == MIGRATE_FAULT_OLD_STREAM;
             return 0;
         }
     return -EINVAL;

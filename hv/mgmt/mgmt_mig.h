@@ -36,7 +36,8 @@ int mgmt_migrate_start(const char *vm, uint32_t addr_be, const struct mgmt_migra
 int mgmt_migrate_cancel(const char *vm, char *err, size_t errlen);
 /* The faults this host, as a target, can inject into its next incoming migration. */
 #define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream"
-int mgmt_migrate_inject(const char *fault);         /* 0 or -EINVAL */
+/* 0 or -EINVAL; *outgoing: the fault is this host's as a source (else as a target). */
+int mgmt_migrate_inject(const char *fault, bool *outgoing);
 /* The status lines ("migrate: ..."), one call of out per line. */
 void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx);
 

@@ -40,6 +40,14 @@ bool mig_message(char *buf, size_t n)
     return true;
 }
 
+void mig_inject(enum mig_fault f)
+{
+    if (f == MIGRATE_FAULT_OLD_STREAM)
+        mig_src_inject_old_stream();
+    else
+        mig_dst_inject(f);
+}
+
 int mig_init(void)
 {
     if (strlen(hv_config.cluster_key) < MIG_AUTH_KEY_MIN) {

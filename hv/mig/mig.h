@@ -34,7 +34,7 @@ enum mig_fault {
     /* As a source, its next stream header says version 1, as a host of the last release. */
     MIGRATE_FAULT_OLD_STREAM,
 };
-void mig_dst_inject(enum mig_fault f);
+void mig_inject(enum mig_fault f);         /* arms the fault for the side it concerns */
 void mig_poll(void);                        /* every control-loop pass */
 /* Status lines ("migrate: ...") for the console, one per call; false when none. */
 bool mig_message(char *buf, size_t n);

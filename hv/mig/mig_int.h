@@ -8,7 +8,8 @@
 #define MIGRATE_SLOTS 4                 /* most migrations each way (the config keys cap it) */
 
 void mig_new_nonce(uint8_t out[32]);
-extern bool mig_src_old_stream;          /* `migrate inject old-stream`: the next source */
+void mig_dst_inject(enum mig_fault f);   /* the target's faults (lose-ack, lose-commit) */
+void mig_src_inject_old_stream(void);    /* the next outgoing stream says version 1 */
 void mig_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *err,
                       size_t errlen);

@@ -128,7 +128,9 @@ static void fail(struct src_mig *s, const char *fmt, ...)
 }
 
 /* Encodes one record (or the header) into s->rec; it is sent by flush(). */
-bool mig_src_old_stream;
+static bool old_stream;                 /* `migrate inject old-stream` */
+
+void mig_src_inject_old_stream(void) { old_stream = true; }
 
 static void emit_begin(struct src_mig *s)
 {
@@ -346,11 +348,11 @@ static void src_connected(void *ctx)
         return;
     }
     emit_begin(s);
-    if (mig_src_old_stream)                 /* test hook: speak as the last release */
+    if (old_stream)                         /* test hook: speak as the last release */
         mig_stream_header_put_as(&s->enc, 1);
     else
         mig_stream_header_put(&s->enc);
-    mig_src_old_stream = false;
+    old_stream = false;
     mig_rec_auth(&s->enc, MIG_REC_AUTH_CHALLENGE, nonce);
     emit_end(s, MIG_REC_AUTH_CHALLENGE);
     s->st = S_AUTH;
