@@ -31,6 +31,17 @@ static uint64_t elapsed(const struct vpit_channel *c, uint64_t now)
 
 static uint32_t modulus(const struct vpit_channel *c) { return c->bcd ? 10000 : 65536; }
 
+/* A written BCD count in binary; a digit above 9 counts as 9 (the chip's result is undefined). */
+static uint32_t from_bcd(uint32_t v)
+{
+    uint32_t n = 0;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+        uint32_t d = (v >> shift) & 15;
+        n = n * 10 + (d > 9 ? 9 : d);
+    }
+    return n;
+}
+
 static uint16_t to_bcd(uint32_t v)
 {
     return (uint16_t)(v % 10 | (v / 10 % 10) << 4 | (v / 100 % 10) << 8 | (v / 1000 % 10) << 12);
@@ -132,10 +143,8 @@ static void write_count(struct vpit *p, unsigned i, uint8_t v, uint64_t now)
     default:
         return;                              /* not programmed: the write goes nowhere */
     }
-    if (c->bcd)                              /* digits above 9 count as 9: what the chip does is undefined */
-        n = ((n >> 12 & 15) > 9 ? 9 : n >> 12 & 15) * 1000 +
-            ((n >> 8 & 15) > 9 ? 9 : n >> 8 & 15) * 100 +
-            ((n >> 4 & 15) > 9 ? 9 : n >> 4 & 15) * 10 + ((n & 15) > 9 ? 9 : n & 15);
+    if (c->bcd)
+        n = from_bcd(n);
     c->reload = n ? n : modulus(c);
     c->armed = true;
     restart(c, i != 2 || p->gate2, now);

@@ -293,7 +293,7 @@ static void vuart_reset(struct device *d)
 static void vuart_save(const struct device *d, uint8_t *rec)
 {
     struct uart_dev_state s;
-    uart_dev_save(((const struct device *)d)->state, &s);
+    uart_dev_save(d->state, &s);
     memcpy(rec, &s, VUART_RECORD_V1);
 }
 
