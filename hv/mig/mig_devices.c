@@ -28,14 +28,21 @@ int mig_devices_known(const struct mig_hello *h, char *why, size_t whylen)
     return 0;
 }
 
-int mig_devices_match(const struct dev_set *s, const struct mig_hello *h, char *why,
+static bool in_machine(const struct dev_machine *m, uint16_t type, uint16_t instance)
+{
+    for (unsigned i = 0; i < m->ndevs; i++)
+        if (m->devs[i].type->id == type && m->devs[i].instance == instance)
+            return true;
+    return false;
+}
+
+int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, char *why,
                       size_t whylen)
 {
     for (unsigned i = 0; i < h->ndevices; i++) {
         const struct mig_dev_id *id = &h->devices[i];
-        const struct device *d = dev_find(s, id->type, id->instance);
         const struct dev_type *t = dev_type_by_id(id->type);
-        if (!d) {
+        if (!in_machine(m, id->type, id->instance)) {
             snprintf(why, whylen, "device %s#%u is not in this host's machine",
                      t ? t->name : "?", id->instance);
             return -ENOENT;
@@ -47,20 +54,16 @@ int mig_devices_match(const struct dev_set *s, const struct mig_hello *h, char *
                 return -EINVAL;
             }
     }
-    if (h->ndevices != s->ndevs) {
-        for (unsigned i = 0; i < s->ndevs; i++) {
-            const struct device *d = s->devs[i];
-            bool listed = false;
-            for (unsigned j = 0; j < h->ndevices; j++)
-                listed |= h->devices[j].type == d->type->id &&
-                          h->devices[j].instance == d->instance;
-            if (!listed) {
-                char label[DEV_NAME_MAX + 8];
-                dev_label(d, label, sizeof(label));
-                snprintf(why, whylen, "the VM lacks device %s that this host's machine has",
-                         label);
-                return -ENOENT;
-            }
+    /* Every listed device is in the machine, none twice: equal sets if the counts agree. */
+    for (unsigned i = 0; h->ndevices != m->ndevs && i < m->ndevs; i++) {
+        const struct dev_machine_entry *e = &m->devs[i];
+        bool listed = false;
+        for (unsigned j = 0; j < h->ndevices; j++)
+            listed |= h->devices[j].type == e->type->id && h->devices[j].instance == e->instance;
+        if (!listed) {
+            snprintf(why, whylen, "the VM lacks device %s#%u that this host's machine has",
+                     e->type->name, e->instance);
+            return -ENOENT;
         }
     }
     return 0;

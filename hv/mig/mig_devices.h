@@ -1,8 +1,8 @@
 /*
  * The device half of a migration, for every device the same way: the source
  * lists its VM's devices in HELLO and sends one DEVICE record each after
- * STOP; the target refuses a HELLO naming a device type or record version it
- * cannot load (before reserving anything) or a device its machine lacks,
+ * STOP; the target refuses, before reserving anything, a HELLO naming a
+ * device type or record version it cannot load or a device its machine lacks,
  * checks each DEVICE record as it arrives, and loads them all at COMMIT only
  * when every device's record arrived and passed. Nothing here names a device.
  */
@@ -18,8 +18,9 @@
 int mig_devices_hello(const struct dev_set *s, struct mig_hello *h);
 /* Target, before reserving anything: can this host load every listed device? */
 int mig_devices_known(const struct mig_hello *h, char *why, size_t whylen);
-/* Target, on its skeleton: exactly the listed devices (type, instance, version)? */
-int mig_devices_match(const struct dev_set *s, const struct mig_hello *h, char *why,
+/* Target, before reserving anything: are the listed devices exactly the machine's (the one
+ * its skeleton will be built from)? */
+int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, char *why,
                       size_t whylen);
 /* Source, after STOP: the DEVICE record of d (scratch: MIG_DEV_RECORD_MAX bytes). */
 int mig_devices_put(struct mig_enc *e, const struct device *d, uint8_t *scratch);

@@ -10,6 +10,7 @@
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
 #include "hv/mig/mig_auth.h"
+#include "hv/dev/machine.h"
 #include "hv/mig/mig_devices.h"
 #include "hv/mig/mig_stream.h"
 #include "hv/mig/mig_int.h"
@@ -50,13 +51,7 @@ static unsigned committed_next;
 /* Test hooks (`migrate inject`): lose the next COMMIT_ACK, or the next COMMIT. */
 static enum mig_fault fault;
 
-void mig_dst_inject(enum mig_fault f)
-{
-    if (f == MIGRATE_FAULT_OLD_STREAM)
-        mig_src_old_stream = true;
-    else
-        fault = f;
-}
+void mig_dst_inject(enum mig_fault f) { fault = f; }
 
 static void dst_reset(struct dst_mig *d)
 {
@@ -115,8 +110,10 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
-    /* Every device must be one this host can load, at the record version the VM uses. */
-    if (mig_devices_known(&h, err, sizeof(err))) {
+    /* Every device must be one this host can load, at the record version the VM uses, and
+     * the list must be the machine the skeleton gets. */
+    if (mig_devices_known(&h, err, sizeof(err)) ||
+        mig_devices_match(&machine_ferry_min, &h, err, sizeof(err))) {
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
@@ -133,10 +130,6 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     }
     d->vm = vm_find(d->name);
     d->vm->migration = VM_MIG_IN;
-    if (mig_devices_match(&d->vm->devs, &h, err, sizeof(err))) {
-        refuse(d, MIG_REC_REFUSE, err);          /* the skeleton goes with the refusal */
-        return 0;
-    }
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
     mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
