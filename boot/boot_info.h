@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define BOOT_INFO_MAGIC   0x4f464e4959525246ull /* "FRRYINFO" */
-#define BOOT_INFO_VERSION 1
+#define BOOT_INFO_VERSION 2
 
 #define CORE_VIRT_BASE  0xffffffff80000000ull
 #define DIRECT_MAP_BASE 0xffff800000000000ull
@@ -77,6 +77,14 @@ struct boot_info {
     uint64_t image_pages;
 
     char loader_log[BOOT_LOG_SIZE]; /* loader messages, NUL-terminated */
+
+    /* The firmware's clock (EFI GetTime) just before the hand-off, and the TSC then. */
+    uint16_t time_year;            /* 0: no clock */
+    uint8_t time_month, time_day, time_hour, time_minute, time_second, reserved1;
+    int16_t time_zone;             /* minutes from UTC (local = UTC - zone); 2047: unspecified */
+    uint16_t reserved2;
+    uint32_t reserved3;
+    uint64_t time_tsc;
 };
 
 #endif

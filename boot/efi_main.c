@@ -53,6 +53,26 @@ static void find_rsdp(void)
         loader_log("loader: firmware offers no ACPI RSDP");
 }
 
+/* The firmware's clock for the guests' RTCs, with the TSC to advance it by. */
+static void loader_time(void)
+{
+    EFI_TIME t;
+    uint32_t lo, hi;
+    if (RT->GetTime(&t, NULL) == EFI_SUCCESS && t.Year >= 1970 && t.Month >= 1 &&
+        t.Month <= 12 && t.Day >= 1 && t.Day <= 31 && t.Hour < 24 && t.Minute < 60 &&
+        t.Second < 60) {
+        bi->time_year = t.Year;
+        bi->time_month = t.Month;
+        bi->time_day = t.Day;
+        bi->time_hour = t.Hour;
+        bi->time_minute = t.Minute;
+        bi->time_second = t.Second;
+        bi->time_zone = t.TimeZone;
+    }
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    bi->time_tsc = (uint64_t)hi << 32 | lo;
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     EFI_PHYSICAL_ADDRESS bi_phys;
@@ -80,5 +100,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         return EFI_LOAD_ERROR;
     }
     Print(L"ferry: starting core\r\n");
+    loader_time();
     loader_exit_and_jump(image, bi, bi_phys, &core);
 }

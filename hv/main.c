@@ -17,6 +17,7 @@
 #include "hv/base/config.h"
 #include "hv/console/control.h"
 #include "hv/host.h"
+#include "hv/base/civil.h"
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
 #include "hv/mig/mig.h"
@@ -134,6 +135,22 @@ static void setup_network(void)
     mig_init();
 }
 
+/* The firmware's time of day (for the guests' RTCs), in UTC: local = UTC - zone (UEFI). */
+static void setup_wall_clock(const struct boot_info *bi)
+{
+    if (!bi->time_year) {
+        log_warn("time", "the firmware has no clock: guests' RTCs start at 1970");
+        return;
+    }
+    struct civil_time t = { bi->time_year, bi->time_month, bi->time_day, bi->time_hour,
+                            bi->time_minute, bi->time_second, 0 };
+    int64_t s = civil_to_unix(&t) + (bi->time_zone != 2047 ? bi->time_zone * 60 : 0);
+    time_set_wall(s, bi->time_tsc);
+    log_info("time", "firmware clock %04u-%02u-%02u %02u:%02u:%02u (zone %d)", bi->time_year,
+             bi->time_month, bi->time_day, bi->time_hour, bi->time_minute, bi->time_second,
+             bi->time_zone);
+}
+
 void hv_main(const struct boot_info *bi)
 {
     uart_init(UART_COM1, 115200);
@@ -159,6 +176,7 @@ void hv_main(const struct boot_info *bi)
                                     host.have_acpi && host.acpi.pm_tmr_32bit);
     log_info("time", "tsc %llu kHz (calibrated against %s)",
              (unsigned long long)time_tsc_khz(), host.tsc_source);
+    setup_wall_clock(bi);
     setup_memory(bi);
     load_config(bi);
     lapic_init();

@@ -37,8 +37,12 @@ struct cpu {
     void *volatile work_arg;
     /* The running vCPU's time slice: set by the scheduler, enforced by the backend. */
     uint64_t slice_end_tsc;
-    bool slice_armed;             /* SVM: the APIC timer is counting this slice down */
-    volatile bool slice_expired;  /* SVM: the APIC timer fired */
+    /* The next guest exit the backend must force: the slice's end or, sooner, the next
+     * event of the running VM's device clocks (a timer interrupt to deliver). */
+    uint64_t deadline_tsc;
+    bool slice_armed;             /* SVM: the APIC timer is counting down to armed_tsc */
+    uint64_t armed_tsc;
+    volatile bool timer_fired;    /* the APIC timer's interrupt came (SVM, idle wake-ups) */
 };
 
 extern struct cpu cpus[MAX_CPUS];

@@ -76,6 +76,23 @@ uint64_t time_ns(void)
     return d / tsc_khz * 1000000 + d % tsc_khz * 1000000 / tsc_khz;
 }
 
+static int64_t wall_s;
+static uint64_t wall_tsc;
+
+void time_set_wall(int64_t unix_s, uint64_t tsc)
+{
+    wall_s = unix_s;
+    wall_tsc = tsc;
+}
+
+uint64_t time_wall_ns(void)
+{
+    if (wall_s <= 0)
+        return 0;
+    uint64_t d = rdtsc() - wall_tsc;
+    return (uint64_t)wall_s * 1000000000u + d / tsc_khz * 1000000 + d % tsc_khz * 1000000 / tsc_khz;
+}
+
 void time_delay_us(uint64_t us)
 {
     uint64_t end = rdtsc() + us * tsc_khz / 1000;

@@ -11,6 +11,8 @@ enum dev_id {
     DEV_ID_DEBUG_EXIT = 2,
     DEV_ID_PCI_HOST = 3,
     DEV_ID_PIT = 4,
+    DEV_ID_PIC = 5,
+    DEV_ID_RTC = 6,
     DEV_ID_TEST_FIRST = 0x7f00,
 };
 

@@ -36,6 +36,60 @@ void dev_guest_exit(struct device *d, uint32_t code)
         d->set->platform->guest_exit(d->set->platform_ctx, code);
 }
 
+uint64_t dev_wall_ns(const struct device *d)
+{
+    const struct dev_set *s = d->set;
+    return s->platform && s->platform->wall_ns ? s->platform->wall_ns(s->platform_ctx) : 0;
+}
+
+void dev_intr_changed(struct device *d)
+{
+    const struct dev_set *s = d->set;
+    if (s->platform && s->platform->intr_changed)
+        s->platform->intr_changed(s->platform_ctx);
+}
+
+void dev_irq_set(struct device *d, unsigned line, bool level)
+{
+    struct dev_set *s = d->set;
+    if (line >= DEV_IRQ_LINES || ((s->irq_level >> line) & 1) == level)
+        return;
+    s->irq_level ^= 1u << line;
+    for (unsigned i = 0; i < s->nsinks; i++)
+        s->sinks[i].fn(s->sinks[i].dev, line, level);
+}
+
+void dev_irq_pulse(struct device *d, unsigned line)
+{
+    dev_irq_set(d, line, true);
+    dev_irq_set(d, line, false);
+}
+
+int dev_irq_sink(struct device *d, dev_irq_fn fn)
+{
+    struct dev_set *s = d->set;
+    if (s->nsinks == DEV_IRQ_SINKS)
+        return -ENOSPC;
+    s->sinks[s->nsinks].dev = d;
+    s->sinks[s->nsinks].fn = fn;
+    s->nsinks++;
+    return 0;
+}
+
+uint64_t dev_set_poll(struct dev_set *s, uint64_t now_ns)
+{
+    uint64_t next = 0;
+    for (unsigned i = 0; i < s->ndevs; i++) {
+        struct device *d = s->devs[i];
+        if (!d->type->poll)
+            continue;
+        uint64_t t = d->type->poll(d, now_ns);
+        if (t && (!next || t < next))
+            next = t;
+    }
+    return next;
+}
+
 struct device *dev_find(const struct dev_set *s, uint16_t type_id, uint16_t instance)
 {
     for (unsigned i = 0; i < s->ndevs; i++)
@@ -63,10 +117,21 @@ static int grow(struct dev_set *s)
     return 0;
 }
 
+/* A controller that goes stops listening to the lines. */
+static void drop_sink(struct dev_set *s, struct device *d)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->nsinks; i++)
+        if (s->sinks[i].dev != d)
+            s->sinks[n++] = s->sinks[i];
+    s->nsinks = n;
+}
+
 static void free_device(struct device *d)
 {
     if (d->type->destroy)
         d->type->destroy(d);
+    drop_sink(d->set, d);
     bus_release(&d->set->bus, d);
     frame_free(virt_to_phys(d), block_pages(d->type));
 }
@@ -107,6 +172,7 @@ int dev_add(struct dev_set *s, const struct dev_type *t, uint16_t instance, cons
     int rc = t->create(d, cfg, err, errlen);
     if (rc) {
         bus_release(&s->bus, d);
+        drop_sink(s, d);
         frame_free(pa, block_pages(t));
         return rc;
     }
@@ -133,6 +199,7 @@ void dev_set_reset(struct dev_set *s)
 {
     for (unsigned i = 0; i < s->ndevs; i++)
         s->devs[i]->type->reset(s->devs[i]);
+    s->irq_level = 0;           /* every device's outputs are low again */
 }
 
 void dev_set_destroy(struct dev_set *s)
@@ -144,6 +211,7 @@ void dev_set_destroy(struct dev_set *s)
                    (s->cap * sizeof(struct device *) + PAGE_SIZE - 1) / PAGE_SIZE);
     s->devs = NULL;
     s->cap = 0;
+    s->irq_level = 0;
     bus_free(&s->bus);
 }
 

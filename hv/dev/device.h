@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/base/spinlock.h"
 #include "hv/dev/bus.h"
 
 #define DEV_RECORD_MAX 16384      /* bytes of one device's state record */
@@ -40,6 +41,9 @@ struct dev_type {
     int (*check)(const struct device *d, const uint8_t *rec, char *why, size_t whylen);
     void (*load)(struct device *d, const uint8_t *rec);   /* only after check passed */
     void (*destroy)(struct device *d);                    /* optional: ranges go anyway */
+    /* Optional, for devices that keep time: bring outputs (interrupt lines) up to now and
+     * return the guest-clock time (ns) at which they next change, 0 if nothing is due. */
+    uint64_t (*poll)(struct device *d, uint64_t now_ns);
 };
 
 struct dev_set;
@@ -70,7 +74,23 @@ struct dev_machine {
 struct dev_platform {
     /* The guest asked to end with this code (the debug-exit port): called on a vCPU's CPU. */
     void (*guest_exit)(void *ctx, uint32_t code);
+    /* An interrupt controller's output may have risen: whoever takes it should look (a kick
+     * of the vCPU it goes to). Called with the set locked, on any CPU. */
+    void (*intr_changed)(void *ctx);
+    /* Wall-clock time (ns since 1970-01-01 UTC) of the host, for the RTC; NULL reads 0. */
+    uint64_t (*wall_ns)(void *ctx);
 };
+
+/*
+ * Interrupt lines: the machine's wires from devices to interrupt controllers, numbered as
+ * ISA IRQs / GSIs (0-23). A device drives a line with dev_irq_set (level) or dev_irq_pulse
+ * (an edge); each controller that registered with dev_irq_sink sees every change (the 8259
+ * pair and, later, the I/O APIC both listen to the ISA lines, as on a PC).
+ */
+#define DEV_IRQ_LINES 24
+#define DEV_IRQ_SINKS 2
+
+typedef void (*dev_irq_fn)(struct device *sink, unsigned line, bool level);
 
 /* A VM's devices, in creation order, and its buses. */
 struct dev_set {
@@ -83,6 +103,12 @@ struct dev_set {
     void *clock_ctx;
     const struct dev_platform *platform;  /* NULL: requests are ignored */
     void *platform_ctx;
+    uint32_t irq_level;           /* the lines' current levels, bit per line */
+    struct { struct device *dev; dev_irq_fn fn; } sinks[DEV_IRQ_SINKS];
+    unsigned nsinks;
+    /* Serializes the devices: every access, poll and input from outside takes it (the VM
+     * layer does; the framework's functions assume it is held). */
+    struct spinlock lock;
 };
 
 void dev_set_init(struct dev_set *s, unsigned node, bus_reserved_fn reserved, void *ctx);
@@ -101,6 +127,20 @@ void dev_label(const struct device *d, char *buf, size_t n);
 uint64_t dev_now_ns(const struct device *d);
 /* Asks the VM to end with code (no-op without a platform). */
 void dev_guest_exit(struct device *d, uint32_t code);
+/* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */
+uint64_t dev_wall_ns(const struct device *d);
+
+/* Drives a line to level; only a change reaches the controllers. Lines >= DEV_IRQ_LINES are
+ * ignored. */
+void dev_irq_set(struct device *d, unsigned line, bool level);
+/* A rising then a falling edge: one event to an edge-triggered input. */
+void dev_irq_pulse(struct device *d, unsigned line);
+/* For a controller's create hook: it wants every line change; -ENOSPC past DEV_IRQ_SINKS. */
+int dev_irq_sink(struct device *d, dev_irq_fn fn);
+/* For controllers: tell the platform the output may have risen. */
+void dev_intr_changed(struct device *d);
+/* Polls every device that keeps time; the soonest next change (ns), 0 if none is due. */
+uint64_t dev_set_poll(struct dev_set *s, uint64_t now_ns);
 
 /* For create hooks: claim a range for this device (released when it is destroyed). */
 int dev_claim_pio(struct device *d, uint16_t base, uint16_t count, bus_access_fn fn);

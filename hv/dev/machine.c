@@ -4,21 +4,29 @@
 #include "hv/dev/machine.h"
 #include "hv/dev/vdebugexit.h"
 #include "hv/dev/vpci.h"
+#include "hv/dev/vpic.h"
 #include "hv/dev/vpit.h"
+#include "hv/dev/vrtc.h"
 #include "hv/dev/vuart.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct vuart_cfg com1 = { .port = UART_DEV_COM1_BASE };
+/* ISA interrupt lines: PIT 0, COM1 4, RTC 8 (the 8259 pair takes them all). */
+static const struct vpic_cfg pic = { .master = VPIC_MASTER, .slave = VPIC_SLAVE,
+                                     .elcr = VPIC_ELCR };
+static const struct vuart_cfg com1 = { .port = UART_DEV_COM1_BASE, .irq = 4 };
 static const struct vdebugexit_cfg debug_exit = { .port = VDEBUGEXIT_PORT };
 static const struct vpci_cfg pci = { .port = VPCI_PORT };
-static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61 };
+static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61, .irq = 0 };
+static const struct vrtc_cfg rtc = { .port = VRTC_PORT, .irq = 8 };
 
 static const struct dev_machine_entry ferry_min[] = {
+    { &vpic_type, 0, &pic },
     { &vuart_type, 0, &com1 },
     { &vdebugexit_type, 0, &debug_exit },
     { &vpci_type, 0, &pci },
     { &vpit_type, 0, &pit },
+    { &vrtc_type, 0, &rtc },
 };
 
 const struct dev_machine machine_ferry_min = { "ferry-min", ferry_min, ARRAY_LEN(ferry_min) };
@@ -28,5 +36,7 @@ const struct dev_type *const dev_known_types[] = {
     &vdebugexit_type,
     &vpci_type,
     &vpit_type,
+    &vpic_type,
+    &vrtc_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

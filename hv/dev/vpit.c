@@ -148,6 +148,8 @@ static void write_count(struct vpit *p, unsigned i, uint8_t v, uint64_t now)
     c->reload = n ? n : modulus(c);
     c->armed = true;
     restart(c, i != 2 || p->gate2, now);
+    if (i == 0)
+        p->irq_seen = 0;
 }
 
 static uint8_t read_count(struct vpit *p, unsigned i, uint64_t now)
@@ -217,6 +219,8 @@ static void control(struct vpit *p, uint8_t v, uint64_t now)
         return;
     }
     memset(c, 0, sizeof(*c));
+    if (sc == 0)
+        p->irq_seen = 0;
     c->rw = (uint8_t)rw;
     c->mode = (uint8_t)((v >> 1) & 7);
     if (c->mode > 5)
@@ -265,9 +269,51 @@ static int port61_io(void *opaque, uint64_t off, bool write, unsigned size, uint
     return 0;
 }
 
+/* The number of rising edges of channel 0's OUT after t ticks, and the tick of the next one
+ * (0: none to come). Modes 2 and 3 rise once a period; 0 at the terminal count; 4 after its
+ * strobe; 1 and 5 never run on channel 0 (its gate never rises). */
+static uint64_t edges_at(const struct vpit_channel *c, uint64_t t, uint64_t *next)
+{
+    uint64_t n = c->reload, per = n < 2 ? 2 : n, at = c->mode == 4 ? n + 1 : n;
+    if (c->mode == 2 || c->mode == 3) {
+        *next = (t / per + 1) * per;
+        return t / per;
+    }
+    if (c->mode == 0 || c->mode == 4) {
+        *next = t >= at ? 0 : at;
+        return t >= at;
+    }
+    *next = 0;
+    return 0;
+}
+
+/* Guest time of tick `tick` of a running channel (the first ns at which it has passed). */
+static uint64_t ns_of_tick(const struct vpit_channel *c, uint64_t tick)
+{
+    uint64_t ticks = tick > c->held ? tick - c->held : 0;
+    return c->start_ns + (uint64_t)(((unsigned __int128)ticks * 1000000000u + VPIT_HZ - 1) /
+                                    VPIT_HZ);
+}
+
+static uint64_t vpit_poll(struct device *d, uint64_t now)
+{
+    struct vpit *p = d->state;
+    const struct vpit_channel *c = &p->ch[0];
+    uint64_t next;
+    if (!c->armed || !c->running)
+        return 0;
+    uint64_t edges = edges_at(c, elapsed(c, now), &next);
+    if (edges > p->irq_seen) {
+        p->irq_seen = edges;
+        dev_irq_pulse(d, p->irq);
+    }
+    return next ? ns_of_tick(c, next) : 0;
+}
+
 static int vpit_create(struct device *d, const void *cfg, char *err, size_t errlen)
 {
     const struct vpit_cfg *c = cfg;
+    ((struct vpit *)d->state)->irq = c ? c->irq : 0;
     uint16_t port = c ? c->port : VPIT_PORT, p61 = c ? c->port61 : VPIT_PORT61;
     int rc = dev_claim_pio(d, port, 4, pit_io);
     if (!rc)
@@ -278,7 +324,13 @@ static int vpit_create(struct device *d, const void *cfg, char *err, size_t errl
     return rc;
 }
 
-static void vpit_reset(struct device *d) { memset(d->state, 0, sizeof(struct vpit)); }
+static void vpit_reset(struct device *d)
+{
+    struct vpit *p = d->state;
+    uint8_t irq = p->irq;
+    memset(p, 0, sizeof(*p));
+    p->irq = irq;
+}
 
 static uint8_t flags_of(const struct vpit_channel *c)
 {
@@ -352,6 +404,9 @@ static void vpit_load(struct device *d, const uint8_t *rec)
     uint8_t b = devrec_get8(&rec);
     p->gate2 = b & 1;
     p->speaker = b & 2;
+    /* The edges before the save were delivered on the source. */
+    uint64_t next;
+    p->irq_seen = edges_at(&p->ch[0], elapsed(&p->ch[0], now), &next);
 }
 
 const struct dev_type vpit_type = {
@@ -365,4 +420,5 @@ const struct dev_type vpit_type = {
     .save = vpit_save,
     .check = vpit_check,
     .load = vpit_load,
+    .poll = vpit_poll,
 };

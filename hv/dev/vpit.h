@@ -6,8 +6,10 @@
  * (bit 0, read/write), the speaker data bit (1), the refresh toggle (4,
  * every 15 us) and channel 2's OUT (5). Linux calibrates the TSC against
  * channel 2 this way. Counters are computed from the guest clock when read,
- * never ticked. Channel 0's OUT is the platform's IRQ 0: raised once there is
- * interrupt delivery (issue 12's next step); until then OUT is only readable.
+ * never ticked. Channel 0's OUT drives interrupt line `irq` (IRQ 0): each
+ * rising edge is one pulse, found when the device is polled (periodic modes
+ * 2 and 3 give one per period; edges missed between two polls make one, as
+ * a PC's edge-triggered input would latch only one).
  * Record version 1 keeps every counter relative to the guest clock (elapsed
  * ticks since it was loaded), so it resumes where it was on any host.
  */
@@ -25,6 +27,7 @@
 
 struct vpit_cfg {
     uint16_t port, port61;
+    uint8_t irq;                       /* the line channel 0's OUT drives */
 };
 
 struct vpit_channel {
@@ -46,6 +49,8 @@ struct vpit_channel {
 struct vpit {
     struct vpit_channel ch[3];
     bool gate2, speaker;
+    uint8_t irq;
+    uint64_t irq_seen;                 /* channel 0: the last period (or edge) delivered */
 };
 
 extern const struct dev_type vpit_type;

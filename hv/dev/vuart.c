@@ -107,6 +107,11 @@ static uint8_t uart_iir(const struct uart_dev *u)
     return iir | ((u->fcr & FCR_ENABLE) ? IIR_FIFO : 0);
 }
 
+bool uart_dev_irq(const struct uart_dev *u)
+{
+    return (u->mcr & MCR_OUT2) && !(u->mcr & MCR_LOOP) && !(uart_iir(u) & IIR_NO_INT);
+}
+
 /* 8.6.3: in loopback, CTS <- RTS, DSR <- DTR, RI <- OUT1, DCD <- OUT2. */
 static uint8_t uart_msr(const struct uart_dev *u)
 {
@@ -262,9 +267,19 @@ int uart_dev_restore(struct uart_dev *u, const struct uart_dev_state *s)
 static int vuart_access(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
 {
     uint32_t v = (uint32_t)*val;
-    int rc = uart_dev_io(vuart_of(opaque), (unsigned)off, write, size, &v);
+    struct uart_dev *u = vuart_of(opaque);
+    int rc = uart_dev_io(u, (unsigned)off, write, size, &v);
     if (!rc && !write)
         *val = v;
+    dev_irq_set(opaque, u->irq, uart_dev_irq(u));
+    return rc;
+}
+
+int vuart_input(struct device *d, uint8_t c)
+{
+    struct uart_dev *u = vuart_of(d);
+    int rc = uart_dev_input(u, c);
+    dev_irq_set(d, u->irq, uart_dev_irq(u));
     return rc;
 }
 
@@ -273,6 +288,7 @@ static int vuart_create(struct device *d, const void *cfg, char *err, size_t err
     const struct vuart_cfg *c = cfg;
     uint16_t port = c ? c->port : UART_DEV_COM1_BASE;
     uart_dev_init(vuart_of(d));
+    vuart_of(d)->irq = c ? c->irq : 4;
     int rc = dev_claim_pio(d, port, UART_DEV_NPORTS, vuart_access);
     if (rc)
         snprintf(err, errlen, "uart16550: ports 0x%x-0x%x %s", port, port + UART_DEV_NPORTS - 1,
@@ -287,6 +303,7 @@ static void vuart_reset(struct device *d)
     u->ier = u->lcr = u->mcr = u->scr = u->dlm = u->fcr = 0;
     u->dll = 1;
     u->rx_head = u->rx_len = 0;
+    dev_irq_set(d, u->irq, false);
 }
 
 /* Record v1: ier lcr mcr scr dll dlm fcr rx_len, then the 64-byte FIFO oldest first. */
@@ -314,6 +331,7 @@ static void vuart_load(struct device *d, const uint8_t *rec)
     struct uart_dev_state s;
     memcpy(&s, rec, sizeof(s));
     (void)uart_dev_restore(vuart_of(d), &s);      /* checked before */
+    dev_irq_set(d, vuart_of(d)->irq, uart_dev_irq(vuart_of(d)));
 }
 
 _Static_assert(sizeof(struct uart_dev_state) == VUART_RECORD_V1, "record v1 layout");

@@ -5,10 +5,10 @@
  * several readers can follow the output independently and each learns how
  * much it lost when the ring lapped it. Input from the console goes into a
  * 64-byte receive FIFO. Registers behave like a 16550A closely enough for
- * Linux's 8250 probe (scratch, IER, loopback and FIFO tests). No interrupts
- * are delivered yet: IER is stored and IIR reports honestly what would be
- * pending, nothing more. Line status errors and modem status deltas never
- * occur. The caller serializes all calls on one device (the VM's lock).
+ * Linux's 8250 probe (scratch, IER, loopback and FIFO tests). The interrupt
+ * output (what IIR reports pending) drives the configured line (IRQ 4 for
+ * COM1) while MCR.OUT2 is set, as a PC gates it, and not in loopback. Line
+ * status errors and modem status deltas never occur. The caller serializes all calls on one device (the VM's lock).
  * Reference: TI/National PC16550D datasheet.
  */
 #ifndef HV_DEV_UART_H
@@ -33,6 +33,7 @@ struct uart_dev {
     uint64_t out_total;         /* bytes ever written; the ring holds the last UART_DEV_RING */
     uint64_t tx_bytes;          /* THR writes, loopback included */
     uint64_t rx_bytes;          /* bytes the guest read from RBR */
+    uint8_t irq;                /* the interrupt line (configuration, not state) */
 };
 
 /* Power-on state: FIFOs off, 115200 8N1 divisor (1), everything empty. */
@@ -57,6 +58,8 @@ size_t uart_dev_read_output(const struct uart_dev *u, uint64_t *cursor, char *bu
 
 /* Queues one byte of console input; -ENOSPC when the receive FIFO is full. */
 int uart_dev_input(struct uart_dev *u, uint8_t c);
+/* The interrupt output: an enabled source pending, OUT2 set, not in loopback. */
+bool uart_dev_irq(const struct uart_dev *u);
 
 /*
  * Migration record: the registers and the receive FIFO (oldest byte first in
@@ -78,9 +81,12 @@ int uart_dev_restore(struct uart_dev *u, const struct uart_dev_state *s);
  */
 struct vuart_cfg {
     uint16_t port;              /* 8 ports from here */
+    uint8_t irq;                /* the line it drives */
 };
 extern const struct dev_type vuart_type;
 /* The model behind a device of vuart_type. */
 static inline struct uart_dev *vuart_of(struct device *d) { return d->state; }
+/* Console input into the device, its interrupt line updated (the caller holds the set's lock). */
+int vuart_input(struct device *d, uint8_t c);
 
 #endif

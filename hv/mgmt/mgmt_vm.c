@@ -9,6 +9,7 @@
 #include "hv/mgmt/mgmt_internal.h"
 #include "hv/mgmt/mgmt_vm.h"
 #include "hv/vm/dirty.h"
+#include "hv/vm/intr.h"
 #include "hv/vm/vmctl.h"
 
 _Static_assert(MGMT_VM_NAME_MAX == VM_NAME_MAX, "VM name sizes differ");
@@ -32,7 +33,7 @@ static const char *const exit_names[EXIT_COUNT] = {
     [EXIT_PREEMPT] = "timeslice", [EXIT_SHUTDOWN] = "shutdown", [EXIT_EXCEPTION] = "exception",
     [EXIT_ENTRY_FAIL] = "entry-fail", [EXIT_UNHANDLED] = "unhandled",
     [EXIT_INVALID_INSN] = "invalid-insn", [EXIT_NOP] = "nop", [EXIT_DIRTY] = "dirty",
-    [EXIT_HYPERCALL] = "hypercall",
+    [EXIT_HYPERCALL] = "hypercall", [EXIT_INTR_WINDOW] = "intr-window",
 };
 
 struct vm *mgmt_vm_get(const char *name, bool busy_ok, int *rc, char *err, size_t errlen)
@@ -238,5 +239,5 @@ size_t mgmt_console_read(int h, uint64_t *cursor, char *buf, size_t n, uint64_t 
 
 void mgmt_console_input(int h, uint8_t ch)
 {
-    uart_dev_input(vm_console_uart(&vms[h]), ch);
+    vm_console_input(&vms[h], ch);
 }

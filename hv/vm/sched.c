@@ -6,6 +6,7 @@
 #include "arch/x86_64/smp.h"
 #include "arch/x86_64/trap.h"
 #include "hv/base/log.h"
+#include "hv/vm/intr.h"
 #include "hv/vm/sched.h"
 #include "hv/vm/vcpu.h"
 #include "hv/base/time.h"
@@ -122,8 +123,17 @@ static struct vcpu *pick(struct runq *q, uint64_t *wake)
         if ((req & VCPU_REQ_SAVE) && (req & VCPU_REQ_PAUSE))
             save_state(q, v);
         v->paused = req & VCPU_REQ_PAUSE;
-        if (v->paused || v->halted)
+        if (v->paused)
             continue;
+        if (v->halted) {
+            uint64_t t;
+            if (!vcpu_halt_wakes(v, &t)) {
+                if (t && (!*wake || (int64_t)(t - *wake) < 0))
+                    *wake = t;
+                continue;
+            }
+            v->halted = false;
+        }
         if (v->throttle_until && (int64_t)(v->throttle_until - now) > 0) {
             if (!*wake || (int64_t)(v->throttle_until - *wake) < 0)
                 *wake = v->throttle_until;
@@ -152,10 +162,11 @@ static void run_slice(struct runq *q, struct vcpu *v)
     struct cpu *c = this_cpu();
     c->slice_end_tsc = rdtsc() + time_tsc_khz() * SCHED_SLICE_US / 1000;
     c->slice_armed = false;
-    c->slice_expired = false;
+    c->timer_fired = false;
     for (;;) {
         if (__atomic_load_n(&v->request, __ATOMIC_ACQUIRE))
             return;
+        vcpu_intr_before_entry(v);
         if (hv_ops->vcpu_run(v, &v->exit)) {
             vm_stop(v->vm, "VM entry failed on vcpu %u", v->index);
             hv_ops->vcpu_dump(v);
@@ -183,7 +194,7 @@ static void sched_loop(void *arg)
         uint64_t wake;
         struct vcpu *v = pick(q, &wake);
         if (!v) {
-            if (wake) {         /* a throttled vCPU's turn comes; a kick may come sooner */
+            if (wake) {         /* a device event or a throttled vCPU's turn; or a kick */
                 uint64_t left = wake - rdtsc();
                 lapic_timer_oneshot((int64_t)left > 0 ? left * 1000 / time_tsc_khz() + 1 : 1);
             }
@@ -203,7 +214,7 @@ static void sched_loop(void *arg)
 static void timer_wake(struct trap_frame *tf)
 {
     (void)tf;
-    this_cpu()->slice_expired = true;
+    this_cpu()->timer_fired = true;
 }
 
 void sched_start(void)

@@ -33,8 +33,15 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
     struct vcpu_state s;
     struct cpuid_out out;
     hv_ops->vcpu_get_state(v, &s);
-    cpu_policy_cpuid(&v->vm->policy, (uint32_t)v->gpr[GPR_RAX], (uint32_t)v->gpr[GPR_RCX],
+    uint32_t leaf = (uint32_t)v->gpr[GPR_RAX];
+    cpu_policy_cpuid(&v->vm->policy, leaf, (uint32_t)v->gpr[GPR_RCX],
                      v->index, v->vm->nvcpus, s.cr4, v->xcr0 ? v->xcr0 : 1, &out);
+    if (leaf == 1) {
+        /* The machine has no local APIC yet (its interrupts come through the 8259 pair):
+         * CPUID says so, as a CPU with its APIC disabled does. */
+        out.edx &= ~(1u << 9);
+        out.ecx &= ~(1u << 21);         /* nor x2APIC */
+    }
     v->gpr[GPR_RAX] = out.eax;
     v->gpr[GPR_RBX] = out.ebx;
     v->gpr[GPR_RCX] = out.ecx;
@@ -45,7 +52,10 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
 /* Port I/O to the VM's devices; an unclaimed port reads as all ones, writes vanish (as on a PC). */
 static int port_io(struct vm *vm, uint16_t port, bool write, unsigned size, uint32_t *val)
 {
-    return dev_set_pio(&vm->devs, port, write, size, val);
+    spin_lock(&vm->devs.lock);
+    int rc = dev_set_pio(&vm->devs, port, write, size, val);
+    spin_unlock(&vm->devs.lock);
+    return rc;
 }
 
 static uint64_t size_mask(unsigned size) { return size == 8 ? ~0ull : (1ull << (size * 8)) - 1; }
@@ -105,7 +115,11 @@ struct mmio_target { const struct bus_range *r; uint64_t off; };
 static int mmio_access(void *ctx, bool write, unsigned size, uint64_t *val)
 {
     const struct mmio_target *t = ctx;
-    return t->r->fn(t->r->opaque, t->off, write, size, val);
+    struct dev_set *s = ((struct device *)t->r->opaque)->set;
+    spin_lock(&s->lock);
+    int rc = t->r->fn(t->r->opaque, t->off, write, size, val);
+    spin_unlock(&s->lock);
+    return rc;
 }
 
 static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
@@ -243,10 +257,17 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
         else
             ex->advance = true;
         return true;
-    case EXIT_HLT:
+    case EXIT_HLT: {
+        /* Asleep until an interrupt it can take (hv/vm/intr.c); IF cannot change meanwhile. */
+        struct vcpu_state s;
+        hv_ops->vcpu_get_state(v, &s);
         ex->advance = true;
-        v->halted = true;               /* no virtual interrupts yet: only a request wakes it */
+        v->halt_if = s.rflags & (1u << 9);
+        v->halted = true;
         return false;
+    }
+    case EXIT_INTR_WINDOW:
+        return true;                    /* the guest can take the interrupt now: next entry */
     case EXIT_XSETBV:
         return handle_xsetbv(v, ex);
     case EXIT_CR:
@@ -256,11 +277,10 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
         cpu_sti();
         __asm__ volatile("nop");
         cpu_cli();
-        if (this_cpu()->slice_expired)
-            return false;               /* the time-slice timer (SVM) */
-        return !v->request;
+        return !v->request && (int64_t)(rdtsc() - this_cpu()->slice_end_tsc) < 0;
     case EXIT_PREEMPT:
-        return false;
+        /* The slice's end, or a device event due: then polling at the next entry delivers it. */
+        return (int64_t)(rdtsc() - this_cpu()->slice_end_tsc) < 0;
     case EXIT_INVALID_INSN:
         inject_fault(v, 6, false, 0);   /* #UD: e.g. SVM instructions, no nested virtualization */
         return true;

@@ -29,6 +29,11 @@ struct vcpu_ops {
     void (*vcpu_get_state)(struct vcpu *v, struct vcpu_state *s);
     void (*vcpu_set_state)(struct vcpu *v, const struct vcpu_state *s);
     int (*vcpu_inject)(struct vcpu *v, const struct vcpu_event *e);
+    /* Before an entry: can an external interrupt be injected now (no event queued, RFLAGS.IF
+     * set, no STI / MOV SS shadow once a pending RIP advance retires)? With pending and not
+     * ready, the backend arms interrupt-window exiting (VT-x) / a V_IRQ request (SVM) so the
+     * guest exits as soon as it can take one; otherwise it disarms them. */
+    bool (*vcpu_irq_ready)(struct vcpu *v, bool pending);
     /* Reads up to n bytes of guest code at RIP (through the guest's page tables). */
     int (*vcpu_fetch)(struct vcpu *v, uint8_t *buf, size_t n);
     /* Logs the hardware state (VMCS / VMCB) of a vCPU that stopped. */

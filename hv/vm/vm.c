@@ -14,6 +14,7 @@
 #include "hv/cpu/cpu_baseline.h"
 #include "hv/dev/machine.h"
 #include "hv/vm/guest_boot.h"
+#include "hv/vm/intr.h"
 #include "hv/host.h"
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
@@ -195,7 +196,17 @@ static void vm_guest_exit(void *ctx, uint32_t code)
         vm_stop(vm, "guest exited code=%u", code);
 }
 
-static const struct dev_platform vm_platform = { .guest_exit = vm_guest_exit };
+static uint64_t vm_wall_ns(void *ctx)
+{
+    (void)ctx;
+    return time_wall_ns();
+}
+
+static const struct dev_platform vm_platform = {
+    .guest_exit = vm_guest_exit,
+    .intr_changed = vm_intr_changed,
+    .wall_ns = vm_wall_ns,
+};
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
 static uint64_t vm_clock_ns(void *ctx)
@@ -283,6 +294,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->devs.clock_ctx = vm;
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
         goto fail;
+    vm_intr_init(vm);
     if ((rc = hv_ops->vm_init(vm))) {
         snprintf(err, errlen, "cannot build second-level page tables (%d)", rc);
         goto fail;

@@ -34,7 +34,7 @@ enum hv_exit_reason {
     EXIT_NONE = 0, EXIT_CPUID, EXIT_IO, EXIT_MMIO, EXIT_MSR_READ, EXIT_MSR_WRITE, EXIT_HLT,
     EXIT_XSETBV, EXIT_CR, EXIT_EXTINT, EXIT_PREEMPT, EXIT_SHUTDOWN, EXIT_EXCEPTION,
     EXIT_ENTRY_FAIL, EXIT_UNHANDLED, EXIT_INVALID_INSN, EXIT_NOP, EXIT_DIRTY, EXIT_HYPERCALL,
-    EXIT_COUNT
+    EXIT_INTR_WINDOW, EXIT_COUNT
 };
 
 struct hv_exit {
@@ -72,6 +72,7 @@ struct vcpu {
     volatile uint32_t request;   /* VCPU_REQ_* from the control plane */
     volatile bool paused;        /* acknowledged a pause request */
     volatile bool halted;
+    bool halt_if;                /* RFLAGS.IF at the HLT: an interrupt can wake it */
     bool started;
     struct vcpu_state init;      /* state to load at the first entry */
     struct vcpu_state saved;     /* filled on VCPU_REQ_SAVE (with the FPU in xsave) */
@@ -88,6 +89,7 @@ struct vcpu {
     uint64_t exits[EXIT_COUNT];
     uint64_t guest_tsc_ticks;    /* host TSC ticks spent in the guest */
     uint64_t entries;
+    uint64_t interrupts;         /* external interrupts injected */
     uint64_t throttle_until;     /* (TSC) not run before this while the VM is throttled */
 };
 
@@ -104,6 +106,7 @@ struct vm {
     unsigned nvcpus;
     struct vcpu vcpus[VM_MAX_VCPUS];
     struct dev_set devs;         /* its devices and their port/MMIO buses (hv/dev/device.h) */
+    struct device *pic;          /* the 8259 pair whose output is vCPU 0's INTR (hv/vm/intr.h) */
     struct cpu_policy policy;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];

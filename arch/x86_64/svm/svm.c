@@ -40,7 +40,7 @@ static uint64_t npt_roots[VM_MAX];
 static void timer_handler(struct trap_frame *tf)
 {
     (void)tf;
-    this_cpu()->slice_expired = true;
+    this_cpu()->timer_fired = true;
 }
 
 static int svm_global_init(void)
@@ -224,10 +224,15 @@ static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     vm->control.clean = 0;          /* nothing is cached: TCG has no clean bits anyway */
     uint64_t injected = vm->control.event_inj;
     struct cpu *cpu = this_cpu();
-    if (!cpu->slice_armed) {
-        /* Armed once per slice: re-arming at every entry would never let it expire. */
-        int64_t left = (int64_t)(cpu->slice_end_tsc - rdtsc());
-        lapic_timer_oneshot(left > 0 ? (uint64_t)left * 1000 / time_tsc_khz() : 0);
+    if (cpu->timer_fired) {
+        cpu->timer_fired = false;
+        cpu->slice_armed = false;
+    }
+    if (!cpu->slice_armed || cpu->armed_tsc != cpu->deadline_tsc) {
+        /* Armed when the target moves, not at every entry (it would never expire). */
+        int64_t left = (int64_t)(cpu->deadline_tsc - rdtsc());
+        lapic_timer_oneshot(left > 0 ? (uint64_t)left * 1000 / time_tsc_khz() + 1 : 1);
+        cpu->armed_tsc = cpu->deadline_tsc;
         cpu->slice_armed = true;
     }
     uint64_t t0 = rdtsc();
@@ -261,6 +266,30 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *e)
     if (!rc)
         x->vmcb->control.event_inj = ev;
     return rc;
+}
+
+#define RFLAGS_IF (1ull << 9)
+#define VINTR_REQUEST (VINTR_IRQ | VINTR_IGN_TPR | VINTR_PRIO_MASK)
+
+static bool svm_irq_ready(struct vcpu *v, bool pending)
+{
+    struct vmcb *vm = ((struct svm_vcpu *)v->arch)->vmcb;
+    bool ready = false;
+    if (pending) {
+        /* The exiting instruction retires first and takes its shadow with it. */
+        bool shadow = (vm->control.int_state & INT_STATE_SHADOW) && !v->exit.advance;
+        ready = !(vm->control.event_inj & EVTINJ_V) && (vm->save.rflags & RFLAGS_IF) && !shadow;
+    }
+    /* APM 15.21.4: a virtual interrupt request at top priority; its delivery is intercepted
+     * (VINTR), so the guest exits the moment it could take an interrupt. */
+    if (pending && !ready) {
+        vm->control.vintr |= VINTR_REQUEST;
+        vm->control.intercept1 |= VMCB_I1_VINTR;
+    } else {
+        vm->control.vintr &= ~VINTR_REQUEST;
+        vm->control.intercept1 &= ~VMCB_I1_VINTR;
+    }
+    return ready;
 }
 
 static int svm_fetch(struct vcpu *v, uint8_t *buf, size_t n)
@@ -301,6 +330,7 @@ const struct vcpu_ops svm_ops = {
     .vcpu_get_state = svm_get_state,
     .vcpu_set_state = svm_set_state,
     .vcpu_inject = svm_inject,
+    .vcpu_irq_ready = svm_irq_ready,
     .vcpu_fetch = svm_fetch,
     .vcpu_dump = svm_dump,
     .vcpu_put = svm_vcpu_put,

@@ -392,8 +392,8 @@ static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
         vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
                      vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~(INTR_STI | INTR_MOVSS));
     }
-    /* What is left of the slice the scheduler started (SDM 26.5.1: counts TSC >> shift). */
-    int64_t left = (int64_t)(this_cpu()->slice_end_tsc - rdtsc());
+    /* Until the slice's end or the next device event (SDM 26.5.1: counts TSC >> shift). */
+    int64_t left = (int64_t)(this_cpu()->deadline_tsc - rdtsc());
     uint64_t ticks = left > 0 ? (uint64_t)left >> vmx_caps.preempt_shift : 0;
     vmcs_write32(VMCS_PREEMPT_TIMER, ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
     /* The flush request first: it orders what the control plane changed before it. */
@@ -481,6 +481,29 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *e)
     return 0;
 }
 
+#define PROC_INTR_WINDOW (1u << 2)      /* SDM 25.6.2: exit when the guest can take one */
+#define RFLAGS_IF (1ull << 9)
+
+static bool vmx_irq_ready(struct vcpu *v, bool pending)
+{
+    struct vmx_vcpu *x = v->arch;
+    bool ready = false;
+    if (pending) {
+        uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+        if (v->exit.advance)
+            intr &= ~(INTR_STI | INTR_MOVSS);   /* the exiting instruction retires first */
+        ready = !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31)) &&
+                (vmcs_readnat(VMCS_GUEST_RFLAGS) & RFLAGS_IF) && !(intr & (INTR_STI | INTR_MOVSS));
+    }
+    bool window = pending && !ready;
+    if (window != x->intr_window) {
+        uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
+        vmcs_write32(VMCS_PROC_CTLS, window ? p | PROC_INTR_WINDOW : p & ~PROC_INTR_WINDOW);
+        x->intr_window = window;
+    }
+    return ready;
+}
+
 static int vmx_fetch(struct vcpu *v, uint8_t *buf, size_t n)
 {
     struct vcpu_state s;
@@ -517,6 +540,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_get_state = vmx_get_state,
     .vcpu_set_state = vmx_set_state,
     .vcpu_inject = vmx_inject,
+    .vcpu_irq_ready = vmx_irq_ready,
     .vcpu_fetch = vmx_fetch,
     .vcpu_dump = vmx_dump,
     .vcpu_put = vmx_vcpu_put,

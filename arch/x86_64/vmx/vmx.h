@@ -29,6 +29,7 @@ struct vmx_vcpu {
     uint64_t pml_pa;             /* this vCPU's page-modification log (0: no PML here) */
     uint64_t *pml;
     bool ad_on, pml_on;          /* what the VMCS has now (EPTP bit 6, the PML control) */
+    bool intr_window;            /* interrupt-window exiting is on */
 };
 
 struct vmx_vm {

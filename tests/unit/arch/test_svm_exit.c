@@ -99,6 +99,8 @@ static uint32_t expected_reason(uint64_t code)
         return EXIT_MMIO;
     case VMEXIT_SHUTDOWN:
         return EXIT_SHUTDOWN;
+    case VMEXIT_VINTR:
+        return EXIT_INTR_WINDOW;
     case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE:
     case VMEXIT_STGI: case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_MONITOR:
     case VMEXIT_MWAIT:
@@ -130,7 +132,7 @@ static void test_events_do_not_fetch(void **state)
 {
     (void)state;
     static const uint64_t codes[] = { VMEXIT_INTR, VMEXIT_NMI, VMEXIT_SMI, VMEXIT_INIT,
-                                      VMEXIT_SHUTDOWN, VMEXIT_VMRUN, VMEXIT_MWAIT, VMEXIT_NPF,
+                                      VMEXIT_SHUTDOWN, VMEXIT_VINTR, VMEXIT_VMRUN, VMEXIT_MWAIT, VMEXIT_NPF,
                                       VMEXIT_INVALID, VMEXIT_IOIO, 0x7e };
     G.fail = true;
     for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {

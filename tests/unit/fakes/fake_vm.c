@@ -21,7 +21,21 @@ static void fake_exit(void *ctx, uint32_t code)
     fv->exit_code = code;
 }
 
-static const struct dev_platform fake_platform = { .guest_exit = fake_exit };
+static void fake_intr(void *ctx) { ((struct fake_vm *)ctx)->intr_kicks++; }
+
+static uint64_t fake_wall(void *ctx) { return ((struct fake_vm *)ctx)->wall_ns; }
+
+static const struct dev_platform fake_platform = { .guest_exit = fake_exit,
+                                                   .intr_changed = fake_intr,
+                                                   .wall_ns = fake_wall };
+
+uint64_t fake_vm_poll(struct fake_vm *fv) { return dev_set_poll(&fv->devs, fv->now_ns); }
+
+void fake_vm_advance(struct fake_vm *fv, uint64_t ns)
+{
+    fv->now_ns += ns;
+    fv->wall_ns += ns;
+}
 
 void fake_vm_init(struct fake_vm *fv)
 {
@@ -32,6 +46,7 @@ void fake_vm_init(struct fake_vm *fv)
     fv->devs.platform = &fake_platform;
     fv->devs.platform_ctx = fv;
     fv->now_ns = 1000000000ull;
+    fv->wall_ns = 1796560622ull * 1000000000ull;    /* 2026-12-06 12:37:02 UTC */
 }
 
 void fake_vm_build(struct fake_vm *fv, const struct dev_machine *m)

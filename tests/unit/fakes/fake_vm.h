@@ -20,6 +20,8 @@ struct fake_vm {
     uint64_t now_ns;                    /* the guest clock devices read (dev_now_ns) */
     unsigned exits;                     /* guest_exit requests seen... */
     uint32_t exit_code;                 /* ...and the last one's code */
+    uint64_t wall_ns;                   /* the host's wall clock (dev_wall_ns), test-moved */
+    unsigned intr_kicks;                /* intr_changed calls (a controller's output rose) */
 };
 
 void fake_vm_init(struct fake_vm *fv);
@@ -37,6 +39,11 @@ static inline void fake_vm_outb(struct fake_vm *fv, uint16_t port, uint8_t v)
 {
     fake_vm_out(fv, port, 1, v);
 }
+/* Polls the devices at now_ns (dev_set_poll): the next event's time, 0 if none. */
+uint64_t fake_vm_poll(struct fake_vm *fv);
+/* Advances both clocks by ns (the guest clock and the wall clock move together). */
+void fake_vm_advance(struct fake_vm *fv, uint64_t ns);
+
 /* 0, -ENOENT (nothing there: the guest would be stopped) or the device's error. */
 int fake_vm_mmio_read(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t *val);
 int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t val);

@@ -1,0 +1,36 @@
+/*
+ * Interrupts into vCPUs and the guest's device clocks (hv/vm/intr.c).
+ *
+ * The machine's 8259 pair drives vCPU 0's INTR pin (a PC without a local
+ * APIC: the CPUID APIC bit is clear). Before every entry the vCPU polls the
+ * VM's timekeeping devices (which raises their lines), and when the PIC
+ * requests an interrupt either injects it (the CPU's INTA: vpic_ack) or,
+ * while the guest cannot take one, arms an interrupt-window exit. A HLT puts
+ * the vCPU to sleep in the scheduler until an interrupt it can take is
+ * pending or the next device event is due; an interrupt raised from another
+ * CPU (console input) kicks the vCPU's CPU.
+ */
+#ifndef HV_VM_INTR_H
+#define HV_VM_INTR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/vm/vm.h"
+
+/* After the machine is built: find the interrupt controller. */
+void vm_intr_init(struct vm *vm);
+/* The platform hook (struct dev_platform): a controller's output may have risen. */
+void vm_intr_changed(void *ctx);
+
+/* Before an entry, on the vCPU's CPU: poll the devices, inject or open a window. Sets the
+ * CPU's deadline_tsc to the sooner of the slice's end and the next device event. */
+void vcpu_intr_before_entry(struct vcpu *v);
+/* A halted vCPU (HLT with RFLAGS.IF as halt_if): may it run again? If not, *wake_tsc gets
+ * when to look again (0: only a kick wakes it). */
+bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
+
+/* Console input into the VM's COM1 (serialized with the vCPUs' device accesses). */
+void vm_console_input(struct vm *vm, uint8_t ch);
+
+#endif
