@@ -77,6 +77,11 @@ void fpu_area_init(void *area)
     *(uint32_t *)((uint8_t *)area + 24) = 0x1f80;  /* MXCSR reset value */
 }
 
+uint64_t fpu_live_xcr0(uint64_t fallback)
+{
+    return area_size && !fxsave_only ? get_xcr0() : fallback;
+}
+
 void fpu_put(void *area, uint64_t *xcr0)
 {
     if (!area_size || !area)

@@ -22,5 +22,8 @@ void fpu_put(void *area, uint64_t *xcr0);
 /* area -> registers, then the guest's xcr0 (0: the reset value, x87 only). */
 void fpu_load(const void *area, uint64_t xcr0);
 void fpu_set_xcr0(uint64_t v);
+/* The XCR0 in the CPU now (a loaded vCPU's: a guest's XSETBV that did not exit, as under
+ * QEMU TCG's SVM, changed it there); fallback without XSAVE. */
+uint64_t fpu_live_xcr0(uint64_t fallback);
 
 #endif

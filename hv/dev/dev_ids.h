@@ -13,6 +13,7 @@ enum dev_id {
     DEV_ID_PIT = 4,
     DEV_ID_PIC = 5,
     DEV_ID_RTC = 6,
+    DEV_ID_KVMCLOCK = 7,
     DEV_ID_TEST_FIRST = 0x7f00,
 };
 

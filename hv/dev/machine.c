@@ -3,6 +3,7 @@
 
 #include "hv/dev/machine.h"
 #include "hv/dev/vdebugexit.h"
+#include "hv/dev/vkvmclock.h"
 #include "hv/dev/vpci.h"
 #include "hv/dev/vpic.h"
 #include "hv/dev/vpit.h"
@@ -27,6 +28,7 @@ static const struct dev_machine_entry ferry_min[] = {
     { &vpci_type, 0, &pci },
     { &vpit_type, 0, &pit },
     { &vrtc_type, 0, &rtc },
+    { &vkvmclock_type, 0, NULL },
 };
 
 const struct dev_machine machine_ferry_min = { "ferry-min", ferry_min, ARRAY_LEN(ferry_min) };
@@ -38,5 +40,6 @@ const struct dev_type *const dev_known_types[] = {
     &vpit_type,
     &vpic_type,
     &vrtc_type,
+    &vkvmclock_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

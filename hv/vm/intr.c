@@ -3,9 +3,11 @@
 #include "arch/x86_64/percpu.h"
 #include "hv/base/time.h"
 #include "hv/dev/dev_ids.h"
+#include "hv/dev/vkvmclock.h"
 #include "hv/dev/vpic.h"
 #include "hv/dev/vuart.h"
 #include "hv/vm/intr.h"
+#include "hv/vm/pvclock.h"
 #include "hv/vm/sched.h"
 #include "hv/vm/vcpu_ops.h"
 
@@ -20,6 +22,9 @@ void vm_intr_changed(void *ctx)
 void vm_intr_init(struct vm *vm)
 {
     vm->pic = dev_find(&vm->devs, DEV_ID_PIC, 0);
+    vm->kvmclock = dev_find(&vm->devs, DEV_ID_KVMCLOCK, 0);
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        vm->vcpus[i].pvclock_gen = vm->kvmclock ? ((struct vkvmclock *)vm->kvmclock->state)->gen : 0;
 }
 
 static bool intr_pending(struct vcpu *v)
@@ -45,6 +50,7 @@ static uint64_t poll_devices(struct vcpu *v)
 void vcpu_intr_before_entry(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
+    pvclock_before_entry(v);
     uint64_t next = poll_devices(v);
     c->deadline_tsc = next && (int64_t)(next - c->slice_end_tsc) < 0 ? next : c->slice_end_tsc;
     bool pending = intr_pending(v);

@@ -16,6 +16,7 @@
 #include "hv/vm/gpt.h"
 #include "hv/base/log.h"
 #include "hv/vm/msr.h"
+#include "hv/vm/pvclock.h"
 #include "hv/vm/vcpu.h"
 #include "hv/vm/vcpu_ops.h"
 
@@ -34,9 +35,12 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
     struct cpuid_out out;
     hv_ops->vcpu_get_state(v, &s);
     uint32_t leaf = (uint32_t)v->gpr[GPR_RAX];
+    v->xcr0 = fpu_live_xcr0(v->xcr0);   /* leaf 0xD's sizes follow the XCR0 in force */
     cpu_policy_cpuid(&v->vm->policy, leaf, (uint32_t)v->gpr[GPR_RCX],
                      v->index, v->vm->nvcpus, s.cr4, v->xcr0 ? v->xcr0 : 1, &out);
-    if (leaf == 1) {
+    if (pvclock_cpuid(leaf, &out)) {
+        /* the paravirtual clock's leaves (hv/vm/pvclock.h) */
+    } else if (leaf == 1) {
         /* The machine has no local APIC yet (its interrupts come through the 8259 pair):
          * CPUID says so, as a CPU with its APIC disabled does. */
         out.edx &= ~(1u << 9);
@@ -233,6 +237,20 @@ static void handle_hypercall(struct vcpu *v, struct hv_exit *ex)
     ex->advance = true;
 }
 
+/* The paravirtual clock's MSRs (hv/vm/pvclock.h): 0 handled, -EPERM #GP, 1 not theirs. */
+static int pv_msr(struct vcpu *v, bool write)
+{
+    uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
+    int rc = pvclock_msr(v, (uint32_t)v->gpr[GPR_RCX], write, &val);
+    if (rc == 1)
+        return 1;
+    if (!rc && !write) {
+        v->gpr[GPR_RAX] = (uint32_t)val;
+        v->gpr[GPR_RDX] = val >> 32;
+    }
+    return rc;
+}
+
 static bool stop_with_dump(struct vcpu *v, struct hv_exit *ex, const char *what)
 {
     vm_stop(v->vm, "%s on vcpu %u (vendor reason %u)", what, v->index, ex->vendor_reason);
@@ -251,12 +269,17 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
     case EXIT_MMIO:
         return handle_mmio(v, ex);
     case EXIT_MSR_READ:
-    case EXIT_MSR_WRITE:
-        if (msr_access(v, (uint32_t)v->gpr[GPR_RCX], ex->reason == EXIT_MSR_WRITE))
+    case EXIT_MSR_WRITE: {
+        bool write = ex->reason == EXIT_MSR_WRITE;
+        int rc = pv_msr(v, write);
+        if (rc == 1)
+            rc = msr_access(v, (uint32_t)v->gpr[GPR_RCX], write);
+        if (rc)
             vcpu_inject_gp(v);
         else
             ex->advance = true;
         return true;
+    }
     case EXIT_HLT: {
         /* Asleep until an interrupt it can take (hv/vm/intr.c); IF cannot change meanwhile. */
         struct vcpu_state s;

@@ -26,10 +26,24 @@
 
 extern const uint8_t builtin_memtest_start[], builtin_memtest_end[];
 
+/* QEMU's TCG says so at 0x40000000 ("TCGTCGTCGTCG"). */
+static bool host_is_qemu_tcg(void)
+{
+    if (!(cpuid(1, 0).ecx & (1u << 31)))
+        return false;
+    struct cpuid_regs r = cpuid(0x40000000, 0);
+    return r.ebx == 0x54474354 && r.ecx == 0x43544743 && r.edx == 0x47435447;
+}
+
 static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
 {
     (void)ctx;
     struct cpuid_regs r = cpuid(leaf, sub);
+    /* QEMU 7.2's TCG walks a 5-level guest's page tables wrong under nested paging (Debian's
+     * kernel triple-faults as it moves to its per-CPU areas; with no5lvl it boots): guests of
+     * an emulated host get 4-level paging. */
+    if (leaf == 7 && sub == 0 && host_is_qemu_tcg())
+        r.ecx &= ~(1u << 16);
     return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
 }
 

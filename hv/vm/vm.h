@@ -90,6 +90,7 @@ struct vcpu {
     uint64_t guest_tsc_ticks;    /* host TSC ticks spent in the guest */
     uint64_t entries;
     uint64_t interrupts;         /* external interrupts injected */
+    uint32_t pvclock_gen;        /* the clock generation its time structure was written for */
     uint64_t throttle_until;     /* (TSC) not run before this while the VM is throttled */
 };
 
@@ -107,6 +108,7 @@ struct vm {
     struct vcpu vcpus[VM_MAX_VCPUS];
     struct dev_set devs;         /* its devices and their port/MMIO buses (hv/dev/device.h) */
     struct device *pic;          /* the 8259 pair whose output is vCPU 0's INTR (hv/vm/intr.h) */
+    struct device *kvmclock;     /* the paravirtual clock's state (hv/vm/pvclock.h) */
     struct cpu_policy policy;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];

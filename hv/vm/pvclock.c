@@ -1,0 +1,165 @@
+/* The paravirtual clock; see hv/vm/pvclock.h (and the pvclock ABI's structures below). */
+#include <errno.h>
+#include <string.h>
+
+#include "hv/base/time.h"
+#include "hv/dev/dev_ids.h"
+#include "hv/dev/vkvmclock.h"
+#include "hv/vm/pvclock.h"
+#include "hv/vm/vcpu_ops.h"
+
+#define KVM_FEATURE_NOP_IO_DELAY       (1u << 1)
+#define KVM_FEATURE_CLOCKSOURCE2       (1u << 3)
+#define KVM_FEATURE_CLOCKSOURCE_STABLE (1u << 24)
+#define PVCLOCK_TSC_STABLE             (1u << 0)
+#define SIG4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+/* The ABI's layouts (little-endian, packed). */
+struct pvclock_vcpu_time_info {
+    uint32_t version;                  /* odd while being written */
+    uint32_t pad0;
+    uint64_t tsc_timestamp;
+    uint64_t system_time;              /* ns at tsc_timestamp */
+    uint32_t tsc_to_system_mul;        /* ns = ((ticks << shift) * mul) >> 32 */
+    int8_t tsc_shift;
+    uint8_t flags;
+    uint8_t pad[2];
+} __attribute__((packed));
+_Static_assert(sizeof(struct pvclock_vcpu_time_info) == 32, "pvclock ABI");
+
+struct pvclock_wall_clock {
+    uint32_t version;
+    uint32_t sec;                      /* wall-clock time when the clock read 0 */
+    uint32_t nsec;
+} __attribute__((packed));
+
+bool pvclock_cpuid(uint32_t leaf, struct cpuid_out *out)
+{
+    if (leaf == PVCLOCK_CPUID_BASE) {
+        *out = (struct cpuid_out){ PVCLOCK_CPUID_BASE + 1, SIG4('K', 'V', 'M', 'K'),
+                                   SIG4('V', 'M', 'K', 'V'), SIG4('M', 0, 0, 0) };
+        return true;
+    }
+    if (leaf == PVCLOCK_CPUID_BASE + 1) {
+        *out = (struct cpuid_out){ KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_NOP_IO_DELAY |
+                                   KVM_FEATURE_CLOCKSOURCE_STABLE, 0, 0, 0 };
+        return true;
+    }
+    return false;
+}
+
+/* Ticks of khz scaled to ns: shift brings khz * 2^shift into (1e6, 2e6] kHz, so that the
+ * multiplier 2^32 * 1e6 / (khz * 2^shift) lies in [2^31, 2^32). */
+void pvclock_scale(uint64_t khz, uint32_t *mul, int8_t *shift)
+{
+    int s = 0;
+    uint64_t k = khz ? khz : 1;
+    while (k > 2000000) {
+        k >>= 1;
+        s--;
+    }
+    while (k <= 1000000) {
+        k <<= 1;
+        s++;
+    }
+    /* Recompute from khz itself so the halvings lose no precision. */
+    unsigned __int128 denom = s >= 0 ? (unsigned __int128)khz << s : (unsigned __int128)khz >> -s;
+    unsigned __int128 m = ((unsigned __int128)1000000 << 32) / (denom ? denom : 1);
+    *mul = m > 0xffffffffu ? 0xffffffffu : (uint32_t)m;
+    *shift = (int8_t)s;
+}
+
+static struct device *clock_dev(struct vm *vm) { return dev_find(&vm->devs, DEV_ID_KVMCLOCK, 0); }
+
+/* The guest RAM behind [gpa, gpa + len), or NULL (not RAM, or across a chunk). */
+static void *guest_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (gpa + len < gpa || gpa + len > vm->mem_size)
+        return NULL;
+    void *p = vm_gpa_to_hva(vm, gpa, len);
+    if (p)
+        vm_dirty_log(vm, gpa);
+    return p;
+}
+
+/* This vCPU's structure, from the clock's reading and the guest TSC at one moment. */
+static void write_time_info(struct vcpu *v, struct device *d, uint64_t msr)
+{
+    volatile struct pvclock_vcpu_time_info *ti;
+    struct vcpu_state s;
+    if (!(msr & 1) || !(ti = guest_ptr(v->vm, msr & ~1ull, sizeof(*ti))))
+        return;
+    hv_ops->vcpu_get_state(v, &s);      /* s.tsc: the guest's TSC now */
+    uint64_t now = vkvmclock_now(d);
+    uint32_t mul;
+    int8_t shift;
+    pvclock_scale(time_tsc_khz(), &mul, &shift);
+    uint32_t ver = ti->version;
+    ti->version = (ver | 1) + ((ver & 1) ? 2 : 0);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    ti->tsc_timestamp = s.tsc;
+    ti->system_time = now;
+    ti->tsc_to_system_mul = mul;
+    ti->tsc_shift = shift;
+    ti->flags = PVCLOCK_TSC_STABLE;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    ti->version = (ti->version | 1) + 1;
+}
+
+static void write_wall_clock(struct vm *vm, struct device *d, uint64_t gpa)
+{
+    volatile struct pvclock_wall_clock *wc = guest_ptr(vm, gpa, sizeof(*wc));
+    if (!wc)
+        return;
+    /* The wall-clock time at which the clock read 0: now minus its reading. */
+    uint64_t wall = time_wall_ns(), at0 = wall - vkvmclock_now(d);
+    uint32_t ver = wc->version;
+    wc->version = (ver | 1) + ((ver & 1) ? 2 : 0);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    wc->sec = (uint32_t)(at0 / 1000000000u);
+    wc->nsec = (uint32_t)(at0 % 1000000000u);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    wc->version = (wc->version | 1) + 1;
+}
+
+int pvclock_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
+{
+    if (msr != MSR_KVM_WALL_CLOCK && msr != MSR_KVM_SYSTEM_TIME)
+        return 1;
+    struct device *d = clock_dev(v->vm);
+    if (!d || v->index >= VKVMCLOCK_VCPUS)
+        return -EPERM;
+    struct dev_set *set = &v->vm->devs;
+    struct vkvmclock *k = d->state;
+    int rc = 0;
+    spin_lock(&set->lock);
+    uint64_t *reg = msr == MSR_KVM_WALL_CLOCK ? &k->wall_msr : &k->system_msr[v->index];
+    if (!write) {
+        *val = *reg;
+    } else if ((*val & 2) || *val >> 52 || (msr == MSR_KVM_WALL_CLOCK && (*val & 1))) {
+        rc = -EPERM;                    /* misaligned or beyond any physical address */
+    } else {
+        *reg = *val;
+        if (msr == MSR_KVM_WALL_CLOCK)
+            write_wall_clock(v->vm, d, *val);
+        else
+            write_time_info(v, d, *val);
+        v->pvclock_gen = k->gen;
+    }
+    spin_unlock(&set->lock);
+    return rc;
+}
+
+void pvclock_before_entry(struct vcpu *v)
+{
+    struct device *d = v->vm->kvmclock;
+    if (!d || v->index >= VKVMCLOCK_VCPUS)
+        return;
+    struct vkvmclock *k = d->state;
+    if (__atomic_load_n(&k->gen, __ATOMIC_ACQUIRE) == v->pvclock_gen)
+        return;
+    spin_lock(&v->vm->devs.lock);
+    write_time_info(v, d, k->system_msr[v->index]);
+    v->pvclock_gen = k->gen;
+    spin_unlock(&v->vm->devs.lock);
+}
