@@ -53,7 +53,7 @@ EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 .SECONDARY:   # keep objects: the pattern chains would otherwise delete them after each build
 .PHONY: all deps run test unit system check-nosse check-layers fuzz clean
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
-	$(GUEST_MEMTEST_BIN) $(B)/linux/vmlinuz
+	$(GUEST_MEMTEST_BIN) $(B)/linux/vmlinuz $(B)/linux/initrd.img
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
@@ -62,6 +62,11 @@ $(DEPS_STAMP): tools/deps.sh
 # The Linux guest the system tests boot (Debian's cloud kernel, fetched, never committed).
 $(B)/linux/vmlinuz: tools/fetch-linux.sh | $(DEPS_STAMP)
 	@tools/fetch-linux.sh
+
+# The Linux test guest's initramfs: Debian's busybox-static and tests/guest/initramfs/init.
+$(B)/linux/initrd.img: tools/mkinitramfs.py tests/guest/initramfs/init | $(DEPS_STAMP)
+	@echo "  INITRD  $@"
+	@python3 tools/mkinitramfs.py $@ /bin/busybox
 
 $(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
 	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"

@@ -100,9 +100,12 @@ for h in a b; do
   cp -r "$top/build/esp" "$work/esp-$h"
 done
 # Debian's cloud kernel on host A (tools/fetch-linux.sh put it in build/linux).
-if [ -f "$top/build/linux/vmlinuz" ]; then
-  mkdir -p "$work/esp-a/images" && cp "$top/build/linux/vmlinuz" "$work/esp-a/images/vmlinuz"
-fi
+# Debian's cloud kernel and the project's busybox initramfs on host A (make all builds both).
+for f in vmlinuz initrd.img; do
+  if [ -f "$top/build/linux/$f" ]; then
+    mkdir -p "$work/esp-a/images" && cp "$top/build/linux/$f" "$work/esp-a/images/$f"
+  fi
+done
 printf 'ip=10.0.0.1/24\n%s\n' "$key" >> "$work/esp-a/ferry.cfg"
 printf 'ip=10.0.0.2/24\n%s\n' "$key" >> "$work/esp-b/ferry.cfg"
 common=(-M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}"
@@ -128,8 +131,9 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
                   vm start m
                   migrate m 10.0.0.2             (a progress bar, then "migrate: done ...")
        then on B: vm list / vm console m          (its heartbeats go on there)
-       Linux on A: vm create lin mem=128 kernel=vmlinuz args="console=ttyS0 earlyprintk=serial"
-                  vm start lin, vm console lin   (boots until it needs the local APIC: issue 12)
+       Linux on A: vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0"
+                  vm start lin, vm console lin   (Debian's kernel to a busybox shell in ~10 s;
+                                                  one vCPU for now; Ctrl-] detaches)
 EOT
   net=(-netdev socket,id=n0,connect=127.0.0.1:$lport -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01)
 else

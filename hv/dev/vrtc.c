@@ -76,11 +76,11 @@ static int64_t shown_s(const struct device *d)
     return r->cmos[REG_B] & B_SET ? r->frozen_s : floor_div(guest_ns(d), NS);
 }
 
-static uint8_t time_reg(const struct device *d, unsigned reg)
+/* Time register reg for the clock reading s, in B's format. */
+static uint8_t reg_at(const struct vrtc *r, int64_t s, unsigned reg)
 {
-    const struct vrtc *r = rtc(d);
     struct civil_time t;
-    civil_from_unix(shown_s(d), &t);
+    civil_from_unix(s, &t);
     switch (reg) {
     case SEC: return to_reg(r, t.second);
     case MIN: return to_reg(r, t.minute);
@@ -93,10 +93,43 @@ static uint8_t time_reg(const struct device *d, unsigned reg)
     }
 }
 
+static const uint8_t time_regs[] = { SEC, MIN, HOUR, WDAY, MDAY, MONTH, YEAR, VRTC_CENTURY };
+
+/* While SET holds the updates the time registers are bytes the guest writes one at a time,
+ * so a date may pass through one its month lacks (31 Feb on the way from 31 Dec to 15 Feb)
+ * without being normalized; they are read as a time only when SET is cleared. */
+static uint8_t time_reg(const struct device *d, unsigned reg)
+{
+    const struct vrtc *r = rtc(d);
+    return r->cmos[REG_B] & B_SET ? r->cmos[reg] : reg_at(r, shown_s(d), reg);
+}
+
+/* The time the held registers say, in B's format (the weekday is derived from the date). */
+static int64_t held_s(const struct vrtc *r)
+{
+    const uint8_t *c = r->cmos;
+    unsigned day = from_reg(r, c[MDAY]), month = from_reg(r, c[MONTH]);
+    struct civil_time t = {
+        .year = (int64_t)(from_reg(r, c[VRTC_CENTURY]) % 100) * 100 + from_reg(r, c[YEAR]) % 100,
+        .month = month < 1 ? 1 : month > 12 ? 12 : month,
+        .day = day < 1 ? 1 : day > 31 ? 31 : day,
+        .hour = hour_of(r, c[HOUR]),
+        .minute = from_reg(r, c[MIN]) % 60,
+        .second = from_reg(r, c[SEC]) % 60,
+    };
+    int64_t s = civil_to_unix(&t);
+    return s < 0 ? 0 : s > MAX_S ? MAX_S : s;
+}
+
 /* A guest write of one time register: the clock moves to the new reading. */
 static void set_time_reg(struct device *d, unsigned reg, uint8_t v)
 {
     struct vrtc *r = rtc(d);
+    if (r->cmos[REG_B] & B_SET) {
+        r->cmos[reg] = v;
+        r->frozen_s = held_s(r);
+        return;
+    }
     int64_t s = shown_s(d);
     struct civil_time t;
     civil_from_unix(s, &t);
@@ -113,10 +146,6 @@ static void set_time_reg(struct device *d, unsigned reg, uint8_t v)
     }
     int64_t ns = civil_to_unix(&t);
     ns = ns < 0 ? 0 : ns > MAX_S ? MAX_S : ns;          /* the offset stays within int64 ns */
-    if (r->cmos[REG_B] & B_SET) {
-        r->frozen_s = ns;
-        return;
-    }
     /* The divider keeps its phase within the second. */
     r->offset_ns += (ns - s) * NS;
     r->last_s += ns - s;
@@ -237,16 +266,22 @@ static void data_write(struct device *d, uint8_t v)
         r->cmos[REG_A] = v & ~A_UIP;
         resync(d);
         break;
-    case REG_B:
-        if ((v & B_SET) && !(r->cmos[REG_B] & B_SET))
+    case REG_B: {
+        uint8_t old = r->cmos[REG_B];
+        if ((v & B_SET) && !(old & B_SET))
             r->frozen_s = shown_s(d);
-        if (!(v & B_SET) && (r->cmos[REG_B] & B_SET)) {
+        if (!(v & B_SET) && (old & B_SET)) {
             /* The clock starts from what was written, at the start of that second. */
+            r->frozen_s = held_s(r);
             r->offset_ns = r->frozen_s * NS - (int64_t)dev_wall_ns(d);
             r->last_s = r->frozen_s;
         }
         r->cmos[REG_B] = v & B_SET ? v & ~B_UIE : v;    /* SET clears UIE */
+        if ((v & B_SET) && !(old & B_SET))              /* the registers hold what they show */
+            for (unsigned k = 0; k < sizeof(time_regs); k++)
+                r->cmos[time_regs[k]] = reg_at(r, r->frozen_s, time_regs[k]);
         break;
+    }
     case REG_C:
     case REG_D:
         return;                                         /* read-only */
@@ -307,7 +342,8 @@ static int vrtc_create(struct device *d, const void *cfg, char *err, size_t errl
     return 0;
 }
 
-/* cmos[128], index, NMI mask, two zero bytes, offset_ns i64, frozen_s i64. */
+/* cmos[128] (under SET, its time registers as the guest wrote them), index, NMI mask, two zero
+ * bytes, offset_ns i64, frozen_s i64. */
 static void vrtc_save(const struct device *d, uint8_t *rec)
 {
     const struct vrtc *r = rtc(d);

@@ -32,6 +32,8 @@
 #define MSR_MISC_ENABLE    0x1a0
 #define MSR_PAT            0x277
 #define MSR_MTRR_DEF_TYPE  0x2ff
+#define MSR_XSS            0xda0        /* supervisor state components for XSAVES */
+#define MSR_K8_INT_PENDING 0xc0010055   /* AMD family 0Fh/10h: C1E and SMI message status */
 
 #define EFER_SCE   (1ull << 0)
 #define EFER_LME   (1ull << 8)
@@ -61,12 +63,15 @@ static const struct { uint32_t msr; int16_t feat, alt; } msr_features[] = {
     { MSR_GS_BASE, CPU_FEAT_LM, -1 },
     { MSR_KERNEL_GS_BASE, CPU_FEAT_LM, -1 },
     { MSR_TSC_AUX, CPU_FEAT_RDTSCP, CPU_FEAT_RDPID },
+    { MSR_XSS, CPU_FEAT_XSAVES, -1 },
 };
 
 static bool msr_exists(const struct cpu_policy *p, uint32_t msr)
 {
     if (msr == MSR_FEATURE_CTL || msr == MSR_MISC_ENABLE)
         return !strcmp(p->vendor, "GenuineIntel");
+    if (msr == MSR_K8_INT_PENDING)
+        return !strcmp(p->vendor, "AuthenticAMD");
     for (size_t i = 0; i < sizeof(msr_features) / sizeof(msr_features[0]); i++)
         if (msr_features[i].msr == msr)
             return cpu_policy_has(p, msr_features[i].feat) ||
@@ -186,6 +191,19 @@ static int emulated_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
         if (!write)
             *val = msr_misc_enable(&v->vm->policy);
         return 0;                               /* writes are ignored */
+    case MSR_XSS:
+        /* No supervisor state is offered (CPUID 0xD.1 ECX/EDX are 0): only 0 is valid, and
+         * the CPU's own IA32_XSS (0) is what the guest's XSAVES uses. */
+        if (write)
+            return *val ? -EPERM : 0;
+        *val = 0;
+        return 0;
+    case MSR_K8_INT_PENDING:
+        /* Linux reads it on CPUs with erratum 400 (QEMU's family 0Fh models): C1E never
+         * activates on a vCPU, so the "C1E active" bits read 0; writes are ignored. */
+        if (!write)
+            *val = 0;
+        return 0;
     case MSR_ARCH_CAPS:
         if (write)
             return -EPERM;                      /* read-only */

@@ -44,6 +44,14 @@ static struct cpuid_out host_cpuid(uint32_t leaf, uint32_t sub, void *ctx)
      * an emulated host get 4-level paging. */
     if (leaf == 7 && sub == 0 && host_is_qemu_tcg())
         r.ecx &= ~(1u << 16);
+    /* A state component the CPU lists in XCR0's mask but does not describe (sub-leaf size 0:
+     * Bochs 2.7 lists PKRU so) is not offered: Linux would find its XSAVE layout broken. */
+    if (leaf == 0xd && sub == 0)
+        for (unsigned i = 2; i < 32; i++)
+            if ((r.eax >> i & 1) && !cpuid(0xd, i).eax)
+                r.eax &= ~(1u << i);
+    if (leaf == 7 && sub == 0 && (cpuid(0xd, 0).eax & (1u << 9)) && !cpuid(0xd, 9).eax)
+        r.ecx &= ~(3u << 3);            /* PKU and OSPKE go with their state (PKRU) */
     return (struct cpuid_out){ r.eax, r.ebx, r.ecx, r.edx };
 }
 
