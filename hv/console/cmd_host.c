@@ -1,6 +1,7 @@
 /* `host` and `mem`: what the machine is, as ferry sees it. Stable lines first. */
 #include <string.h>
 
+#include "hv/base/civil.h"
 #include "hv/base/mem.h"
 #include "hv/console/commands.h"
 #include "hv/mgmt/mgmt_host.h"
@@ -39,6 +40,16 @@ static void print_details(struct con *c, const struct mgmt_host_info *h)
     con_printf(c, "cpu source: %s (%u listed, %u started)\n", h->cpu_source, h->cpus_listed,
                h->cpus_started);
     con_printf(c, "tsc: %llu kHz (%s)\n", (unsigned long long)h->tsc_khz, h->tsc_source);
+    con_printf(c, "uptime: %llu.%03llu s\n", (unsigned long long)(h->uptime_ns / 1000000000u),
+               (unsigned long long)(h->uptime_ns / 1000000u % 1000));
+    if (h->wall_ns) {
+        struct civil_time t;
+        civil_from_unix((int64_t)(h->wall_ns / 1000000000u), &t);
+        con_printf(c, "wall clock: %04lld-%02u-%02u %02u:%02u:%02u UTC\n", (long long)t.year,
+                   t.month, t.day, t.hour, t.minute, t.second);
+    } else {
+        con_puts(c, "wall clock: unknown (the firmware has no clock)\n");
+    }
     if (!h->have_acpi) {
         con_puts(c, "acpi: none\n");
         return;

@@ -76,7 +76,9 @@ const struct cpu_rule cpu_host_rules[] = {
       "perf TSC, MONITORX: no virtual APIC, or MSRs not virtualized" },
     { 0x80000001, SUB_ANY, R_EDX, BIT(14), 0, "AMD's copy of leaf 1 MCA" },
     { 0x80000007, SUB_ANY, R_EAX | R_EBX | R_ECX, ~0u, 0, "no RAS (MCA) or power MSRs" },
-    { 0x80000007, SUB_ANY, R_EDX, ~BIT(8), 0, "power management: only the invariant TSC stays" },
+    { 0x80000007, SUB_ANY, R_EDX, ~0u, 0,
+      "no power management, nor an invariant TSC: a guest's TSC rate is its host's and changes "
+      "when it migrates (no TSC scaling); guests keep time with the paravirtual clock" },
     { 0x80000008, SUB_ANY, R_EBX, BIT(1) | BIT(12) | BIT(14) | BIT(15) | BIT(17) | BIT(23) |
       BIT(24) | BIT(25), 0,
       "IRPERF, AMD IBPB/IBRS/STIBP/SSBD, VIRT_SPEC_CTRL, PPIN: MSRs not virtualized yet" },

@@ -272,7 +272,6 @@ static void data_write(struct device *d, uint8_t v)
             r->frozen_s = shown_s(d);
         if (!(v & B_SET) && (old & B_SET)) {
             /* The clock starts from what was written, at the start of that second. */
-            r->frozen_s = held_s(r);
             r->offset_ns = r->frozen_s * NS - (int64_t)dev_wall_ns(d);
             r->last_s = r->frozen_s;
         }

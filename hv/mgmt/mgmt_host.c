@@ -52,6 +52,8 @@ void mgmt_host_info(struct mgmt_host_info *o)
         if (cpus[i].online)
             o->apic_ids[o->cpus_online++] = cpus[i].apic_id;
     o->cpus_listed = cpu_count;
+    o->uptime_ns = time_ns();
+    o->wall_ns = time_wall_ns();
     o->cpus_started = smp_online();
     o->cpu_source = host.cpu_source;
     o->nodes = frame_nodes();

@@ -28,6 +28,8 @@ struct mgmt_host_info {
     char hostname[32];
     uint64_t tsc_khz;
     const char *tsc_source;
+    uint64_t uptime_ns;                 /* host time since boot (the TSC's) */
+    uint64_t wall_ns;                   /* the wall clock, ns since 1970 UTC; 0: unknown */
     bool have_acpi;
     uint64_t rsdp;
     unsigned acpi_revision, ntables, tables_bad;

@@ -93,6 +93,7 @@ static void save_state(struct runq *q, struct vcpu *v)
 {
     if (v->created) {
         switch_to(q, v);
+        hv_ops->vcpu_retire(v);     /* the state after the last exit's instruction */
         hv_ops->vcpu_get_state(v, &v->saved);
         hv_ops->vcpu_put(v);        /* FPU into v->xsave, lazy MSRs into v */
         q->loaded = NULL;

@@ -27,6 +27,9 @@ struct vcpu_ops {
      * describes the next exit in *exit. Returns 0, or -EIO if entry failed. */
     int (*vcpu_run)(struct vcpu *v, struct hv_exit *exit);
     void (*vcpu_get_state)(struct vcpu *v, struct vcpu_state *s);
+    /* Applies a pending v->exit.advance now (RIP past the instruction that exited, its STI /
+     * MOV SS shadow gone) so that a saved state never repeats an instruction already done. */
+    void (*vcpu_retire)(struct vcpu *v);
     void (*vcpu_set_state)(struct vcpu *v, const struct vcpu_state *s);
     int (*vcpu_inject)(struct vcpu *v, const struct vcpu_event *e);
     /* Before an entry: can an external interrupt be injected now (no event queued, RFLAGS.IF

@@ -20,7 +20,7 @@ from test_guests import free_pages, vm_row
 
 ARGS = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr hb=1"
 # What a healthy boot never prints.
-COMPLAINTS = ("WARNING:", "Call Trace", "BUG:", "soft lockup", "Kernel panic", "Oops",
+COMPLAINTS = ("WARNING: CPU", "cut here", "Call Trace", "BUG:", "soft lockup", "Kernel panic", "Oops",
               "clocksource: Marking", "timekeeping watchdog", "Unable to calibrate",
               "TSC unstable", "hung_task", "nobody cared", "spurious")
 
@@ -74,6 +74,13 @@ def exits(h, vm):
             for m in re.finditer(r"^exits (\S+) (\d+)$", h.command(f"vm stats {vm}"), re.M)}
 
 
+def host_uptime(h):
+    """ferry's uptime in seconds (`host`)."""
+    m = re.search(r"^uptime: ([\d.]+) s$", h.command("host"), re.M)
+    assert m
+    return float(m.group(1))
+
+
 def type_into(h, vm, line, want, timeout=60):
     """Types a line into the guest's console (attached) and waits for `want` in its output."""
     h.con.send(f"vm console {vm}\r")
@@ -103,24 +110,25 @@ def boot_linux(h, boot_timeout=240):
     # The platform as Linux found it: the paravirtual clock (so no calibration against the
     # PIT), the RTC with the host's date, the UART with its interrupt, the initramfs's init.
     assert "Hypervisor detected: KVM" in out and "kvm-clock: Using msrs 4b564d01" in out, out
-    assert "clocksource: Switched to clocksource kvm-clock" in out, out
+    assert re.findall(r"clocksource: Switched to clocksource (\S+)", out) == ["kvm-clock"], out
     m = re.search(r"rtc_cmos rtc_cmos: setting system clock to (\d{4}-\d\d-\d\d)T", out)
     assert m, out
     rtc = datetime.date.fromisoformat(m.group(1))
     assert abs((rtc - today).days) <= 1, (rtc, today)
     assert "serial8250: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A" in out, out
     assert "Run /init as init process" in out and "ferry-init: up cpus=1" in out, out
-    # The heartbeats go on and the guest's uptime follows the host's clock.
-    first = heartbeats(out)[-1]
-    t0 = time.time()
-    time.sleep(12)
-    out = h.vm_output("lin", 2)
-    last = heartbeats(out)[-1]
-    host_s = time.time() - t0
-    assert last[0] > first[0] + 5, (first, last)
-    assert last[1] == 1
-    ratio = (last[2] - first[2]) / host_s
-    assert 0.6 < ratio < 1.4, (first, last, host_s)
+    # The heartbeats go on and the guest's uptime follows the host's clock (ferry's own, which
+    # under Bochs runs slower than this machine's: an emulated TSC).
+    first, h0 = heartbeats(out)[-1], host_uptime(h)
+    deadline = time.time() + 240
+    while (h1 := host_uptime(h)) - h0 < 8:
+        assert time.time() < deadline, (h0, h1)
+        time.sleep(2)
+    last = heartbeats(h.vm_output("lin", 2))[-1]
+    h1 = host_uptime(h)
+    assert last[0] > first[0] + 4 and last[1] == 1, (first, last)
+    # Heartbeats come every second: each reading is up to ~1 s old.
+    assert abs((last[2] - first[2]) - (h1 - h0)) < 3, (first, last, h0, h1)
     # A command typed on the console reaches the shell (receive interrupts on IRQ 4).
     type_into(h, "lin", "echo ferry-typed-$((6*7))", "ferry-typed-42")
     out = h.vm_output("lin", 1)
@@ -143,3 +151,43 @@ def test_linux_boots_to_init_under_vtx(workdir, hosts):
     hosts.append(h)
     h.start().wait_prompt()
     boot_linux(h, boot_timeout=600)
+
+
+def test_linux_migrates_qemu_to_qemu(workdir, hosts):
+    """A running one-vCPU Linux moves between two AMD-V hosts: its heartbeat counter goes on
+    from where it was, its uptime neither jumps back nor forward by more than the downtime plus
+    a second, its console still takes commands, and its log stays clean."""
+    from test_migrate import KEY, names, wait_result
+    from test_net import two_hosts
+    images = [os.path.join(BUILD, "linux", f) for f in ("vmlinuz", "initrd.img")]
+    a, b = two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[KEY],
+                     cfg_b=[KEY], mem_a=512, mem_b=512, images_a=images)
+    out = a.command(f'vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="{ARGS}"',
+                    timeout=120)
+    assert out.strip() == "vm lin: ok", out
+    a.command("vm start lin")
+    deadline = time.time() + 240
+    while len(heartbeats(out := a.vm_output("lin", 2))) < 3:
+        assert time.time() < deadline, out[-3000:]
+    before = heartbeats(a.vm_output("lin", 1))[-1]
+    assert a.command("migrate lin 10.0.0.2").startswith("migrate: started vm=lin")
+    line = wait_result(a, timeout=300)
+    m = re.match(r"migrate: done vm=lin total_ms=(\d+) downtime_ms=(\d+) ", line)
+    assert m, line
+    print(f"\n{line}")
+    downtime = int(m.group(2)) / 1000
+    assert "lin" not in names(a) and "lin" in names(b)
+    deadline = time.time() + 120
+    while not (after := [x for x in heartbeats(b.vm_output("lin", 2)) if x[0] > before[0]]):
+        assert time.time() < deadline
+    # The counter goes on; the first uptime after the move is no earlier than the last before
+    # and no later than it plus the time between them on the host (heartbeats are 1 s apart).
+    first = after[0]
+    assert first[1] == 1
+    gap = first[0] - before[0]
+    assert before[2] < first[2] <= before[2] + gap * 1.2 + downtime + 1.5, (before, first, line)
+    type_into(b, "lin", "echo moved-$((7*6))", "moved-42")
+    out = b.vm_output("lin", 1)
+    bad = [c for c in COMPLAINTS if c in out]
+    assert not bad, (bad, out)
+    assert re.findall(r"clocksource: Switched to clocksource (\S+)", out) in ([], ["kvm-clock"])

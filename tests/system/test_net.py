@@ -9,11 +9,16 @@ import pytest
 from ferryhost import BUILD, QemuHost, free_port
 
 
-def esp_with_config(workdir, name, lines):
+def esp_with_config(workdir, name, lines, images=()):
+    """A copy of the boot volume with more ferry.cfg lines and files (paths) in \\images\\."""
     esp = os.path.join(workdir, f"esp-{name}")
     shutil.copytree(os.path.join(BUILD, "esp"), esp)
     with open(os.path.join(esp, "ferry.cfg"), "a") as f:
         f.write("\n".join(lines) + "\n")
+    if images:
+        os.makedirs(os.path.join(esp, "images"), exist_ok=True)
+        for path in images:
+            shutil.copy(path, os.path.join(esp, "images", os.path.basename(path)))
     return esp
 
 
@@ -46,12 +51,13 @@ def ping(h, addr, count=3):
 
 
 def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b=256,
-              qemu_a=None, qemu_b=None):
+              qemu_a=None, qemu_b=None, images_a=()):
     """Hosts a (10.0.0.1) and b (10.0.0.2) on one segment through a QEMU socket netdev;
-    qemu_a / qemu_b: more QemuHost arguments (cpu=, numa=, smp=)."""
+    qemu_a / qemu_b: more QemuHost arguments (cpu=, numa=, smp=); images_a: files for a's
+    \\images\\."""
     port = free_port()
     a = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_a, "name": "a", **(qemu_a or {})},
-                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", *cfg_a]),
+                 esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", *cfg_a], images_a),
                  extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
                         "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"])
     b = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_b, "name": "b", **(qemu_b or {})},

@@ -204,16 +204,23 @@ static void svm_vm_slpt(struct vm *vm, struct slpt *t)
  */
 static unsigned svm_dirty_modes(void) { return DIRTY_MODE_BIT(DIRTY_AD); }
 
+static void svm_retire(struct vcpu *v)
+{
+    struct vmcb *vm = ((struct svm_vcpu *)v->arch)->vmcb;
+    if (!v->exit.advance)
+        return;
+    vm->save.rip += v->exit.insn_len;
+    vm->control.int_state &= ~INT_STATE_SHADOW;       /* the instruction retired */
+    v->exit.advance = false;
+}
+
 static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
 {
     struct svm_vcpu *x = v->arch;
     struct vmcb *vm = x->vmcb;
     unsigned c = this_cpu()->index;
 
-    if (exit->advance) {
-        vm->save.rip += exit->insn_len;
-        vm->control.int_state &= ~INT_STATE_SHADOW;   /* the instruction retired */
-    }
+    svm_retire(v);                        /* the last exit's result (exit is &v->exit) */
     if (__atomic_exchange_n(&v->flush_req, 0, __ATOMIC_ACQ_REL))
         vm->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
     if (last_run[c] != v) {
@@ -328,6 +335,7 @@ const struct vcpu_ops svm_ops = {
     .vcpu_destroy = svm_vcpu_destroy,
     .vcpu_run = svm_vcpu_run,
     .vcpu_get_state = svm_get_state,
+    .vcpu_retire = svm_retire,
     .vcpu_set_state = svm_set_state,
     .vcpu_inject = svm_inject,
     .vcpu_irq_ready = svm_irq_ready,

@@ -382,16 +382,23 @@ static void vmx_vm_slpt(struct vm *vm, struct slpt *t)
                         vm->node };
 }
 
+static void vmx_retire(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->arch;
+    if (!v->exit.advance)
+        return;
+    vmcs_writenat(VMCS_GUEST_RIP, vmcs_readnat(VMCS_GUEST_RIP) + x->last_insn_len);
+    /* The instruction retired: STI / MOV SS blocking ends with it. */
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
+                 vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~(INTR_STI | INTR_MOVSS));
+    v->exit.advance = false;
+}
+
 static int vmx_vcpu_run(struct vcpu *v, struct hv_exit *exit)
 {
     struct vmx_vcpu *x = v->arch;
 
-    if (exit->advance) {
-        vmcs_writenat(VMCS_GUEST_RIP, vmcs_readnat(VMCS_GUEST_RIP) + x->last_insn_len);
-        /* The instruction retired: STI / MOV SS blocking ends with it. */
-        vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY,
-                     vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~(INTR_STI | INTR_MOVSS));
-    }
+    vmx_retire(v);                        /* the last exit's result (exit is &v->exit) */
     /* Until the slice's end or the next device event (SDM 26.5.1: counts TSC >> shift). */
     int64_t left = (int64_t)(this_cpu()->deadline_tsc - rdtsc());
     uint64_t ticks = left > 0 ? (uint64_t)left >> vmx_caps.preempt_shift : 0;
@@ -538,6 +545,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_destroy = vmx_vcpu_destroy,
     .vcpu_run = vmx_vcpu_run,
     .vcpu_get_state = vmx_get_state,
+    .vcpu_retire = vmx_retire,
     .vcpu_set_state = vmx_set_state,
     .vcpu_inject = vmx_inject,
     .vcpu_irq_ready = vmx_irq_ready,
