@@ -10,7 +10,10 @@
 
 #define PM_HZ  3579545ull
 #define PIT_HZ 1193182ull
-#define CAL_MS 20
+/* Long enough that the reads at either end (microseconds under emulation) cost < 0.01%:
+ * hosts that a guest migrates between must agree on the rate of the same clock (a guest
+ * watching its TSC against kvm-clock notices 0.05%). */
+#define CAL_MS 100
 
 static uint64_t tsc_khz = 1000000;   /* 1 GHz guess until calibrated */
 static uint64_t tsc_boot;
@@ -19,8 +22,12 @@ static uint64_t cal_pm(uint16_t port, bool wide)
 {
     uint32_t mask = wide ? 0xffffffffu : 0xffffffu;
     uint32_t ticks = PM_HZ * CAL_MS / 1000, elapsed = 0;
-    uint32_t last = inl(port) & mask;
-    uint64_t t0 = rdtsc();
+    uint32_t first = inl(port) & mask, last;
+    uint64_t t0;
+    /* Start and stop just as the counter moves, so both ends are measured alike. */
+    for (unsigned i = 0; ((last = inl(port) & mask)) == first && i < 1000000; i++)
+        ;
+    t0 = rdtsc();
     while (elapsed < ticks) {
         uint32_t now = inl(port) & mask;
         elapsed += (now - last) & mask;

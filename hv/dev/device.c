@@ -25,10 +25,12 @@ void dev_label(const struct device *d, char *buf, size_t n)
     snprintf(buf, n, "%s#%u", d->type->name, d->instance);
 }
 
-uint64_t dev_now_ns(const struct device *d)
+uint64_t dev_set_now(const struct dev_set *s)
 {
-    return d->set->clock_ns ? d->set->clock_ns(d->set->clock_ctx) : 0;
+    return s->clock_ns ? s->clock_ns(s->clock_ctx) : 0;
 }
+
+uint64_t dev_now_ns(const struct device *d) { return dev_set_now(d->set); }
 
 void dev_guest_exit(struct device *d, uint32_t code)
 {

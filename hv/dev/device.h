@@ -125,6 +125,8 @@ struct device *dev_find(const struct dev_set *s, uint16_t type_id, uint16_t inst
 /* "uart16550#0" */
 void dev_label(const struct device *d, char *buf, size_t n);
 uint64_t dev_now_ns(const struct device *d);
+/* The set's guest clock (0 without one). */
+uint64_t dev_set_now(const struct dev_set *s);
 /* Asks the VM to end with code (no-op without a platform). */
 void dev_guest_exit(struct device *d, uint32_t code);
 /* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */

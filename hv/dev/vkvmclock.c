@@ -7,16 +7,29 @@
 #include "hv/dev/devrec.h"
 #include "hv/dev/vkvmclock.h"
 
-#define REC_SIZE (8 + 8 + 8 * VKVMCLOCK_VCPUS)
+#define REC_SIZE (8 + 8 + 8 + 4 + 1 + 1 + 2 + 8 + 8 * VKVMCLOCK_VCPUS)
 /* A registration: a 4-byte aligned guest-physical address below 2^52 (the system-time MSR's
  * bit 0 is its enable bit). */
 #define MSR_VALID(v) (!((v) & 2) && (v) >> 52 == 0)
 
 static struct vkvmclock *kc(const struct device *d) { return d->state; }
 
-uint64_t vkvmclock_now(const struct device *d)
+uint64_t vkvmclock_scale(uint64_t ticks, uint32_t mul, int8_t shift)
 {
-    return (uint64_t)((int64_t)dev_now_ns(d) + kc(d)->offset_ns);
+    if (shift < 0)
+        ticks >>= -shift;
+    else
+        ticks <<= shift;
+    return (uint64_t)(((unsigned __int128)ticks * mul) >> 32);
+}
+
+uint64_t vkvmclock_at(const struct vkvmclock *k, uint64_t tsc)
+{
+    if (!k->based)
+        return 0;
+    /* A TSC behind the base (another vCPU's, a hair earlier) reads the base: never back. */
+    return k->base_ns + (tsc > k->base_tsc ? vkvmclock_scale(tsc - k->base_tsc, k->mul,
+                                                             k->shift) : 0);
 }
 
 static void vkvmclock_reset(struct device *d)
@@ -24,7 +37,6 @@ static void vkvmclock_reset(struct device *d)
     struct vkvmclock *k = kc(d);
     uint32_t gen = k->gen;
     memset(k, 0, sizeof(*k));
-    k->offset_ns = -(int64_t)dev_now_ns(d);        /* the clock starts at 0 */
     k->gen = gen + 1;
 }
 
@@ -35,11 +47,18 @@ static int vkvmclock_create(struct device *d, const void *cfg, char *err, size_t
     return 0;
 }
 
-/* reading u64, wall_msr u64, system_msr[64] u64. */
+/* base_ns, base_tsc, spare u64 (0), mul u32, shift, based, two zero bytes, wall_msr,
+ * system_msr[64]. */
 static void vkvmclock_save(const struct device *d, uint8_t *rec)
 {
     const struct vkvmclock *k = kc(d);
-    devrec_put64(&rec, vkvmclock_now(d));
+    devrec_put64(&rec, k->base_ns);
+    devrec_put64(&rec, k->base_tsc);
+    devrec_put64(&rec, 0);
+    devrec_put32(&rec, k->mul);
+    devrec_put8(&rec, (uint8_t)k->shift);
+    devrec_put8(&rec, k->based);
+    devrec_put16(&rec, 0);
     devrec_put64(&rec, k->wall_msr);
     for (unsigned i = 0; i < VKVMCLOCK_VCPUS; i++)
         devrec_put64(&rec, k->system_msr[i]);
@@ -48,10 +67,20 @@ static void vkvmclock_save(const struct device *d, uint8_t *rec)
 static int vkvmclock_check(const struct device *d, const uint8_t *rec, char *why, size_t n)
 {
     (void)d;
-    uint64_t now = devrec_get64(&rec), wall = devrec_get64(&rec);
-    if (now >> 62 || !MSR_VALID(wall) || (wall & 1)) {
-        snprintf(why, n, "clock reading 0x%llx or wall-clock address 0x%llx out of range",
-                 (unsigned long long)now, (unsigned long long)wall);
+    uint64_t base_ns = devrec_get64(&rec);
+    (void)devrec_get64(&rec);
+    uint64_t spare = devrec_get64(&rec);
+    uint32_t mul = devrec_get32(&rec);
+    int8_t shift = (int8_t)devrec_get8(&rec);
+    uint8_t based = devrec_get8(&rec);
+    uint16_t pad = devrec_get16(&rec);
+    uint64_t wall = devrec_get64(&rec);
+    /* mul/shift as pvclock_scale makes them: mul in [2^31, 2^32), |shift| <= 32. */
+    if (spare || pad || based > 1 || base_ns >> 62 || (based && (mul < 0x80000000u ||
+        shift < -32 || shift > 32)) || !MSR_VALID(wall) || (wall & 1)) {
+        snprintf(why, n, "clock line (%llu ns, mul 0x%x, shift %d) or wall-clock address 0x%llx "
+                 "out of range", (unsigned long long)base_ns, mul, shift,
+                 (unsigned long long)wall);
         return -EINVAL;
     }
     for (unsigned i = 0; i < VKVMCLOCK_VCPUS; i++) {
@@ -68,11 +97,17 @@ static int vkvmclock_check(const struct device *d, const uint8_t *rec, char *why
 static void vkvmclock_load(struct device *d, const uint8_t *rec)
 {
     struct vkvmclock *k = kc(d);
-    uint64_t now = devrec_get64(&rec);
-    k->offset_ns = (int64_t)now - (int64_t)dev_now_ns(d);
+    k->base_ns = devrec_get64(&rec);
+    k->base_tsc = devrec_get64(&rec);
+    (void)devrec_get64(&rec);
+    k->mul = devrec_get32(&rec);
+    k->shift = (int8_t)devrec_get8(&rec);
+    k->based = devrec_get8(&rec);
+    (void)devrec_get16(&rec);
     k->wall_msr = devrec_get64(&rec);
     for (unsigned i = 0; i < VKVMCLOCK_VCPUS; i++)
         k->system_msr[i] = devrec_get64(&rec);
+    k->rebase = k->based;
     k->gen++;
 }
 

@@ -356,7 +356,11 @@ static void vpit_save(const struct device *d, uint8_t *rec)
         devrec_put64(&rec, elapsed(c, now));
     }
     devrec_put8(&rec, (uint8_t)(p->gate2 | p->speaker << 1));
-    devrec_put8(&rec, 0);
+    /* Version 2: an edge of channel 0 that happened but was not polled yet is still owed. */
+    uint64_t next;
+    const struct vpit_channel *c0 = &p->ch[0];
+    bool owed = c0->armed && edges_at(c0, elapsed(c0, now), &next) > p->irq_seen;
+    devrec_put8(&rec, owed);
     devrec_put16(&rec, 0);
 }
 
@@ -375,8 +379,8 @@ static int vpit_check(const struct device *d, const uint8_t *rec, char *why, siz
             return -EINVAL;
         }
     }
-    if (devrec_get8(&rec) & ~3u || devrec_get8(&rec) || devrec_get16(&rec)) {
-        snprintf(why, n, "port 0x61 reserved bits set");
+    if (devrec_get8(&rec) & ~3u || devrec_get8(&rec) > 1 || devrec_get16(&rec)) {
+        snprintf(why, n, "port 0x61 or IRQ 0 reserved bits set");
         return -EINVAL;
     }
     return 0;
@@ -401,18 +405,18 @@ static void vpit_load(struct device *d, const uint8_t *rec)
         c->held = devrec_get64(&rec);        /* counting goes on from here on this host */
         c->start_ns = now;
     }
-    uint8_t b = devrec_get8(&rec);
+    uint8_t b = devrec_get8(&rec), owed = devrec_get8(&rec);
     p->gate2 = b & 1;
     p->speaker = b & 2;
-    /* The edges before the save were delivered on the source. */
-    uint64_t next;
-    p->irq_seen = edges_at(&p->ch[0], elapsed(&p->ch[0], now), &next);
+    /* The edges before the save were delivered on the source, but for one it still owed. */
+    uint64_t next, edges = edges_at(&p->ch[0], elapsed(&p->ch[0], now), &next);
+    p->irq_seen = edges && owed ? edges - 1 : edges;
 }
 
 const struct dev_type vpit_type = {
     .name = "pit8254",
     .id = DEV_ID_PIT,
-    .version = 1,
+    .version = 2,
     .record_size = REC_SIZE,
     .state_size = sizeof(struct vpit),
     .create = vpit_create,

@@ -10,8 +10,10 @@
  * rising edge is one pulse, found when the device is polled (periodic modes
  * 2 and 3 give one per period; edges missed between two polls make one, as
  * a PC's edge-triggered input would latch only one).
- * Record version 1 keeps every counter relative to the guest clock (elapsed
- * ticks since it was loaded), so it resumes where it was on any host.
+ * Record version 2 keeps every counter relative to the guest clock (elapsed
+ * ticks since it was loaded), so it resumes where it was on any host, and
+ * whether channel 0 owes an edge it reached before the save but no poll saw
+ * (version 1 lost it: a one-shot timer then never fired on the target).
  */
 #ifndef HV_DEV_VPIT_H
 #define HV_DEV_VPIT_H

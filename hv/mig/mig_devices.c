@@ -69,6 +69,13 @@ int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, ch
     return 0;
 }
 
+void mig_devices_poll(struct dev_set *s)
+{
+    spin_lock(&s->lock);
+    (void)dev_set_poll(s, dev_set_now(s));
+    spin_unlock(&s->lock);
+}
+
 int mig_devices_put(struct mig_enc *e, const struct device *d, uint8_t *scratch)
 {
     int n = dev_save(d, scratch, MIG_DEV_RECORD_MAX);

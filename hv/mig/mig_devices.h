@@ -24,6 +24,8 @@ int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, ch
                       size_t whylen);
 /* Source, after STOP: the DEVICE record of d (scratch: MIG_DEV_RECORD_MAX bytes). */
 int mig_devices_put(struct mig_enc *e, const struct device *d, uint8_t *scratch);
+/* Before the first device record: every device's clock brought up to now, under the lock. */
+void mig_devices_poll(struct dev_set *s);
 /* Target: a DEVICE record for s, checked and kept for commit; the reason in why. */
 int mig_devices_stage(struct dev_set *s, const struct mig_record *r, char *why,
                       size_t whylen);

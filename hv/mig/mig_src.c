@@ -579,7 +579,11 @@ static void final_step(struct src_mig *s)
         mig_rec_xsave(&s->enc, k - n - 1, s->xsave, len);
         emit_end(s, MIG_REC_XSAVE);
     } else if (k <= 2 * n + ndev) {
-        /* Every device the same way (hv/mig/mig_devices.c); s->xsave is free scratch now. */
+        /* Every device the same way (hv/mig/mig_devices.c); s->xsave is free scratch now. The
+         * vCPUs are stopped, so nobody polls the device clocks: bring them up to now first
+         * (a timer's edge due since the last entry lands in the PIC's saved state). */
+        if (k == 2 * n + 1)
+            mig_devices_poll(&vm->devs);
         if (mig_devices_put(&s->enc, vm->devs.devs[k - 2 * n - 1], s->xsave)) {
             fail(s, "cannot encode the state of a device");
             return;

@@ -82,37 +82,60 @@ static void *guest_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
     return p;
 }
 
-/* This vCPU's structure, from the clock's reading and the guest TSC at one moment. */
-static void write_time_info(struct vcpu *v, struct device *d, uint64_t msr)
+/* The guest's TSC on this vCPU now (it is loaded on this CPU). */
+static uint64_t guest_tsc(struct vcpu *v)
 {
-    volatile struct pvclock_vcpu_time_info *ti;
     struct vcpu_state s;
-    if (!(msr & 1) || !(ti = guest_ptr(v->vm, msr & ~1ull, sizeof(*ti))))
-        return;
-    hv_ops->vcpu_get_state(v, &s);      /* s.tsc: the guest's TSC now */
-    uint64_t now = vkvmclock_now(d);
+    hv_ops->vcpu_get_state(v, &s);
+    return s.tsc;
+}
+
+/* The clock's line starts at the first registration (reading 0), and after a migration goes
+ * on from where the source left it, now at this host's TSC rate. */
+static void settle(struct vkvmclock *k, uint64_t tsc)
+{
     uint32_t mul;
     int8_t shift;
     pvclock_scale(time_tsc_khz(), &mul, &shift);
+    if (!k->based) {
+        k->base_ns = 0;
+        k->based = true;
+    } else if (k->rebase) {
+        k->base_ns = vkvmclock_at(k, tsc);
+    } else {
+        return;
+    }
+    k->base_tsc = tsc;
+    k->mul = mul;
+    k->shift = shift;
+    k->rebase = false;
+}
+
+/* This vCPU's structure: the clock's line as seen from its TSC now. */
+static void write_time_info(struct vcpu *v, struct vkvmclock *k, uint64_t msr, uint64_t tsc)
+{
+    volatile struct pvclock_vcpu_time_info *ti;
+    if (!(msr & 1) || !(ti = guest_ptr(v->vm, msr & ~1ull, sizeof(*ti))))
+        return;
     uint32_t ver = ti->version;
     ti->version = (ver | 1) + ((ver & 1) ? 2 : 0);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    ti->tsc_timestamp = s.tsc;
-    ti->system_time = now;
-    ti->tsc_to_system_mul = mul;
-    ti->tsc_shift = shift;
+    ti->tsc_timestamp = tsc;
+    ti->system_time = vkvmclock_at(k, tsc);
+    ti->tsc_to_system_mul = k->mul;
+    ti->tsc_shift = k->shift;
     ti->flags = PVCLOCK_TSC_STABLE;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     ti->version = (ti->version | 1) + 1;
 }
 
-static void write_wall_clock(struct vm *vm, struct device *d, uint64_t gpa)
+static void write_wall_clock(struct vm *vm, struct vkvmclock *k, uint64_t gpa, uint64_t tsc)
 {
     volatile struct pvclock_wall_clock *wc = guest_ptr(vm, gpa, sizeof(*wc));
     if (!wc)
         return;
     /* The wall-clock time at which the clock read 0: now minus its reading. */
-    uint64_t wall = time_wall_ns(), at0 = wall - vkvmclock_now(d);
+    uint64_t wall = time_wall_ns(), at0 = wall - vkvmclock_at(k, tsc);
     uint32_t ver = wc->version;
     wc->version = (ver | 1) + ((ver & 1) ? 2 : 0);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -131,6 +154,7 @@ int pvclock_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
         return -EPERM;
     struct dev_set *set = &v->vm->devs;
     struct vkvmclock *k = d->state;
+    uint64_t tsc = write ? guest_tsc(v) : 0;
     int rc = 0;
     spin_lock(&set->lock);
     uint64_t *reg = msr == MSR_KVM_WALL_CLOCK ? &k->wall_msr : &k->system_msr[v->index];
@@ -140,10 +164,11 @@ int pvclock_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
         rc = -EPERM;                    /* misaligned or beyond any physical address */
     } else {
         *reg = *val;
+        settle(k, tsc);
         if (msr == MSR_KVM_WALL_CLOCK)
-            write_wall_clock(v->vm, d, *val);
+            write_wall_clock(v->vm, k, *val, tsc);
         else
-            write_time_info(v, d, *val);
+            write_time_info(v, k, *val, tsc);
         v->pvclock_gen = k->gen;
     }
     spin_unlock(&set->lock);
@@ -158,8 +183,11 @@ void pvclock_before_entry(struct vcpu *v)
     struct vkvmclock *k = d->state;
     if (__atomic_load_n(&k->gen, __ATOMIC_ACQUIRE) == v->pvclock_gen)
         return;
+    uint64_t tsc = guest_tsc(v);
     spin_lock(&v->vm->devs.lock);
-    write_time_info(v, d, k->system_msr[v->index]);
+    if (k->based)
+        settle(k, tsc);
+    write_time_info(v, k, k->system_msr[v->index], tsc);
     v->pvclock_gen = k->gen;
     spin_unlock(&v->vm->devs.lock);
 }
