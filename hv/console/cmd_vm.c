@@ -88,7 +88,8 @@ static int cmd_devices(struct con *c, const char *name)
         return n;
     }
     for (int i = 0; i < n; i++)
-        con_printf(c, "%s v%u %s\n", d[i].label, d[i].version, d[i].ranges);
+        con_printf(c, "%s v%u %s\n", d[i].label, d[i].version,
+                   d[i].ranges[0] ? d[i].ranges : "(no ports or memory)");
     return 0;
 }
 

@@ -63,8 +63,10 @@ def test_memtest_lifecycle(guest_host):
     assert row[1:5] == ["created", "8", "2", "0"], row
     # The machine every VM gets (hv/dev/machine.c), in creation order, with its ranges.
     assert h.command("vm devices beat").strip().splitlines() == [
+        "pic8259#0 v1 io 0x20-0x21, io 0xa0-0xa1, io 0x4d0-0x4d1",
         "uart16550#0 v1 io 0x3f8-0x3ff", "debug-exit#0 v1 io 0xf4-0xf4",
-        "pci-host#0 v1 io 0xcf8-0xcff", "pit8254#0 v1 io 0x40-0x43, io 0x61-0x61"]
+        "pci-host#0 v1 io 0xcf8-0xcff", "pit8254#0 v2 io 0x40-0x43, io 0x61-0x61",
+        "rtc-cmos#0 v1 io 0x70-0x71", "kvmclock#0 v1 (no ports or memory)"]
     assert h.command("vm start beat").strip() == "vm beat: ok"
 
     # The banner first: the 64 KiB output ring wraps within seconds at this heartbeat rate.
