@@ -32,6 +32,15 @@ uint64_t dev_set_now(const struct dev_set *s)
 
 uint64_t dev_now_ns(const struct device *d) { return dev_set_now(d->set); }
 
+unsigned dev_vcpu(const struct device *d) { return d->set->vcpu; }
+
+void dev_vcpu_kick(struct device *d, unsigned vcpu)
+{
+    const struct dev_set *s = d->set;
+    if (s->platform && s->platform->vcpu_kick)
+        s->platform->vcpu_kick(s->platform_ctx, vcpu);
+}
+
 void dev_guest_exit(struct device *d, uint32_t code)
 {
     if (d->set->platform && d->set->platform->guest_exit)
@@ -42,6 +51,13 @@ uint64_t dev_wall_ns(const struct device *d)
 {
     const struct dev_set *s = d->set;
     return s->platform && s->platform->wall_ns ? s->platform->wall_ns(s->platform_ctx) : 0;
+}
+
+void dev_guest_reset(struct device *d)
+{
+    const struct dev_set *s = d->set;
+    if (s->platform && s->platform->reset)
+        s->platform->reset(s->platform_ctx);
 }
 
 void dev_intr_changed(struct device *d)

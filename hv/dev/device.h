@@ -79,6 +79,12 @@ struct dev_platform {
     void (*intr_changed)(void *ctx);
     /* Wall-clock time (ns since 1970-01-01 UTC) of the host, for the RTC; NULL reads 0. */
     uint64_t (*wall_ns)(void *ctx);
+    /* The guest pulled the CPU reset line (8042 command, port 0xCF9): the VM stops running
+     * at once and restarts as after power-on. Called with the set locked, on a vCPU's CPU. */
+    void (*reset)(void *ctx);
+    /* A local APIC accepted an interrupt for vCPU `vcpu`: wake its host CPU (an IPI) so it
+     * looks before its next entry. Called with the set locked, on any CPU. */
+    void (*vcpu_kick)(void *ctx, unsigned vcpu);
 };
 
 /*
@@ -106,6 +112,9 @@ struct dev_set {
     uint32_t irq_level;           /* the lines' current levels, bit per line */
     struct { struct device *dev; dev_irq_fn fn; } sinks[DEV_IRQ_SINKS];
     unsigned nsinks;
+    /* The vCPU making the current access; the caller sets it with the set's lock held (per-vCPU
+     * devices such as the local APIC answer as that vCPU's). 0 for accesses from outside. */
+    unsigned vcpu;
     /* Serializes the devices: every access, poll and input from outside takes it (the VM
      * layer does; the framework's functions assume it is held). */
     struct spinlock lock;
@@ -127,8 +136,14 @@ void dev_label(const struct device *d, char *buf, size_t n);
 uint64_t dev_now_ns(const struct device *d);
 /* The set's guest clock (0 without one). */
 uint64_t dev_set_now(const struct dev_set *s);
+/* The vCPU making the current access (dev_set.vcpu). */
+unsigned dev_vcpu(const struct device *d);
+/* Asks the platform to wake vcpu's host CPU (no-op without a platform that can). */
+void dev_vcpu_kick(struct device *d, unsigned vcpu);
 /* Asks the VM to end with code (no-op without a platform). */
 void dev_guest_exit(struct device *d, uint32_t code);
+/* Asks the VM to reset (no-op without a platform). */
+void dev_guest_reset(struct device *d);
 /* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */
 uint64_t dev_wall_ns(const struct device *d);
 

@@ -3,6 +3,7 @@
 
 #include "hv/dev/machine.h"
 #include "hv/dev/vdebugexit.h"
+#include "hv/dev/vi8042.h"
 #include "hv/dev/vkvmclock.h"
 #include "hv/dev/vpci.h"
 #include "hv/dev/vpic.h"
@@ -20,6 +21,7 @@ static const struct vdebugexit_cfg debug_exit = { .port = VDEBUGEXIT_PORT };
 static const struct vpci_cfg pci = { .port = VPCI_PORT };
 static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61, .irq = 0 };
 static const struct vrtc_cfg rtc = { .port = VRTC_PORT, .irq = 8 };
+static const struct vi8042_cfg kbc = { .data = VI8042_DATA, .cmd = VI8042_CMD };
 
 static const struct dev_machine_entry ferry_min[] = {
     { &vpic_type, 0, &pic },
@@ -29,6 +31,7 @@ static const struct dev_machine_entry ferry_min[] = {
     { &vpit_type, 0, &pit },
     { &vrtc_type, 0, &rtc },
     { &vkvmclock_type, 0, NULL },
+    { &vi8042_type, 0, &kbc },
 };
 
 const struct dev_machine machine_ferry_min = { "ferry-min", ferry_min, ARRAY_LEN(ferry_min) };
@@ -41,5 +44,6 @@ const struct dev_type *const dev_known_types[] = {
     &vpic_type,
     &vrtc_type,
     &vkvmclock_type,
+    &vi8042_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

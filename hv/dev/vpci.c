@@ -41,12 +41,18 @@ static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64
         (off < 4 && off + size > 4))
         return -EINVAL;
     if (off < 4) {
-        /* Only a dword access at 0xCF8 is CONFIG_ADDRESS; narrower ones go nowhere. */
+        /* Only a dword access at 0xCF8 is CONFIG_ADDRESS; a byte written at 0xCF9 is the PIIX
+         * reset control register, whose RST_CPU bit (2) resets the machine (Linux's
+         * reboot=pci: 0x02, then 0x06); the register is not kept, so it reads like the other
+         * narrow accesses, which go nowhere. */
         if (size == 4 && off == 0) {
             if (write)
                 p->addr = (uint32_t)*val & VPCI_ADDR_MASK;
             else
                 *val = p->addr;
+        } else if (write && size == 1 && off == 1) {
+            if (*val & 4)
+                dev_guest_reset(opaque);
         } else if (!write) {
             *val = ones(size);
         }

@@ -136,6 +136,8 @@ bool mgmt_vm_event(char *buf, size_t n)
 {
     char name[VM_NAME_MAX];
     uint32_t code;
+    if (vm_reset_event(buf, n))
+        return true;
     if (!vm_exit_event(name, sizeof(name), &code))
         return false;
     snprintf(buf, n, "vm: %s exited code=%u", name, code);

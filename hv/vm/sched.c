@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <string.h>
 
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/smp.h"
@@ -103,6 +105,26 @@ static void save_state(struct runq *q, struct vcpu *v)
     __atomic_and_fetch(&v->request, ~VCPU_REQ_SAVE, __ATOMIC_RELEASE);
 }
 
+/* A guest reset (paused): the backend state goes and is made again from vcpu->init at the
+ * next run, like a CPU's power-on; the FPU area back to its initial state. */
+static void reset_vcpu(struct runq *q, struct vcpu *v)
+{
+    if (v->created) {
+        if (q->loaded == v) {
+            hv_ops->vcpu_put(v);
+            q->loaded = NULL;
+        }
+        hv_ops->vcpu_destroy(v);
+        v->created = false;
+    }
+    if (v->xsave)
+        fpu_area_init(v->xsave);
+    v->xcr0 = v->init.xcr0;
+    v->halted = false;
+    memset(&v->exit, 0, sizeof(v->exit));
+    __atomic_and_fetch(&v->request, ~VCPU_REQ_RESET, __ATOMIC_RELEASE);
+}
+
 /*
  * Next runnable vCPU, retiring stopped ones and acknowledging pauses on the way. A throttled
  * vCPU (its VM's throttle_pct > 0, set while a migration converges) sits out until its
@@ -123,6 +145,8 @@ static struct vcpu *pick(struct runq *q, uint64_t *wake)
         }
         if ((req & VCPU_REQ_SAVE) && (req & VCPU_REQ_PAUSE))
             save_state(q, v);
+        if ((req & VCPU_REQ_RESET) && (req & VCPU_REQ_PAUSE))
+            reset_vcpu(q, v);
         v->paused = req & VCPU_REQ_PAUSE;
         if (v->paused)
             continue;

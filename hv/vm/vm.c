@@ -218,6 +218,17 @@ static void vm_guest_exit(void *ctx, uint32_t code)
         vm_stop(vm, "guest exited code=%u", code);
 }
 
+static void request_all(struct vm *vm, uint32_t set, uint32_t clear);
+
+/* The reset line (8042, 0xCF9): on a vCPU's CPU. Every vCPU stops at its next exit (a PC's
+ * CPUs stop at once); the control plane does the rest (vm_reset_event). */
+static void vm_guest_reset(void *ctx)
+{
+    struct vm *vm = ctx;
+    __atomic_store_n(&vm->reset_pending, true, __ATOMIC_RELEASE);
+    request_all(vm, VCPU_REQ_PAUSE, 0);
+}
+
 static uint64_t vm_wall_ns(void *ctx)
 {
     (void)ctx;
@@ -228,6 +239,7 @@ static const struct dev_platform vm_platform = {
     .guest_exit = vm_guest_exit,
     .intr_changed = vm_intr_changed,
     .wall_ns = vm_wall_ns,
+    .reset = vm_guest_reset,
 };
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
@@ -261,6 +273,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     memset(vm, 0, sizeof(*vm));
     strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
     strncpy(vm->image, cfg->kernel[0] ? cfg->kernel : cfg->image, sizeof(vm->image) - 1);
+    strncpy(vm->initrd, cfg->initrd, sizeof(vm->initrd) - 1);
     strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
@@ -456,6 +469,85 @@ int vm_resume(struct vm *vm, char *err, size_t errlen)
     request_all(vm, 0, VCPU_REQ_PAUSE);
     wait_all(vm, is_running);
     return 0;
+}
+
+static bool reset_done(const struct vcpu *v) { return !(v->request & VCPU_REQ_RESET); }
+
+#define RESET_STORM_MAX 10                      /* resets within... */
+#define RESET_STORM_NS  (10 * 1000000000ull)    /* ...this long stop the VM */
+
+/* The guest's reset, on the control plane; the vCPUs were asked to pause by vm_guest_reset. */
+static int guest_reset(struct vm *vm, char *err, size_t errlen)
+{
+    uint64_t now = time_ns(), entry = 0;
+    int rc;
+    if (!wait_all(vm, is_paused)) {
+        snprintf(err, errlen, "a vcpu did not stop within 2 s");
+        return -ETIMEDOUT;
+    }
+    if (now - vm->reset_window_ns > RESET_STORM_NS) {
+        vm->reset_window_ns = now;
+        vm->resets = 0;
+    }
+    if (++vm->resets > RESET_STORM_MAX) {
+        snprintf(err, errlen, "reset storm: %u resets within %llu s", vm->resets,
+                 (unsigned long long)(RESET_STORM_NS / 1000000000ull));
+        return -ELOOP;
+    }
+    if (!vm->image[0]) {
+        snprintf(err, errlen, "reset: the VM came by migration and this host has no image "
+                 "to boot it from");
+        return -ENOENT;
+    }
+    /* Power-on again: the image and its boot structures reloaded (RAM otherwise kept, as a
+     * PC's), the devices reset, every vCPU at its initial state on its own CPU. */
+    if (vm->linux_guest) {
+        struct vm_config cfg = { 0 };
+        strncpy(cfg.kernel, vm->image, sizeof(cfg.kernel) - 1);
+        strncpy(cfg.initrd, vm->initrd, sizeof(cfg.initrd) - 1);
+        rc = load_linux(vm, &cfg, err, errlen);
+    } else {
+        rc = load_guest(vm, vm->image, err, errlen, &entry);
+    }
+    if (rc)
+        return rc;
+    spin_lock(&vm->devs.lock);
+    dev_set_reset(&vm->devs);
+    spin_unlock(&vm->devs.lock);
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (vm->linux_guest)
+            linux_boot_state(&vm->linux_boot, &v->init);
+        else
+            guest_boot_state(&v->init, entry, i);
+    }
+    request_all(vm, VCPU_REQ_RESET, 0);
+    if (!wait_all(vm, reset_done)) {
+        snprintf(err, errlen, "a vcpu did not reset within 2 s");
+        return -ETIMEDOUT;
+    }
+    request_all(vm, 0, VCPU_REQ_PAUSE);
+    return 0;
+}
+
+bool vm_reset_event(char *msg, size_t n)
+{
+    for (unsigned i = 0; i < VM_MAX; i++) {
+        struct vm *vm = &vms[i];
+        char err[120];
+        if (vm->state != VM_RUNNING || vm->migration != VM_MIG_NONE ||
+            !__atomic_exchange_n(&vm->reset_pending, false, __ATOMIC_ACQ_REL))
+            continue;
+        if (guest_reset(vm, err, sizeof(err))) {
+            vm_stop(vm, "%s", err);
+            snprintf(msg, n, "vm: %s stopped: %s", vm->name, err);
+        } else {
+            log_info("vm", "%s reset by the guest", vm->name);
+            snprintf(msg, n, "vm: %s reset by the guest", vm->name);
+        }
+        return true;
+    }
+    return false;
 }
 
 int vm_destroy(struct vm *vm, char *err, size_t errlen)

@@ -60,6 +60,7 @@ struct vm_mem_chunk {
 #define VCPU_REQ_PAUSE 0x1
 #define VCPU_REQ_STOP  0x2
 #define VCPU_REQ_SAVE  0x4           /* (paused) copy the state to vcpu->saved on its CPU */
+#define VCPU_REQ_RESET 0x8           /* (paused) back to the power-on state (vcpu->init) */
 
 struct vm;
 
@@ -112,6 +113,7 @@ struct vm {
     struct cpu_policy policy;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];
+    char initrd[48];             /* with kernel=: the initrd's file name, for a reset's reload */
     bool linux_guest;            /* booted through the Linux boot protocol (kernel=) */
     struct linux_boot linux_boot;
     char cmdline[256];
@@ -119,6 +121,9 @@ struct vm {
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */
     uint32_t exit_code;          /* ...with this code */
     bool exit_reported;          /* the console said so (vm_exit_event) */
+    volatile bool reset_pending; /* the guest pulled the reset line (vm_reset_event serves it) */
+    unsigned resets;             /* guest resets in the current storm window... */
+    uint64_t reset_window_ns;    /* ...which began then (host time) */
     struct spinlock lock;
     /* Dirty logging (hv/vm/dirty.c): one bit per 4 KiB of guest RAM, set by write faults,
      * drained PML logs and the hypervisor's own writes (A/D mode keeps the rest in the D bits). */
@@ -172,6 +177,10 @@ bool vm_ram_overlaps(void *vm, enum bus_space sp, uint64_t base, uint64_t size);
 
 /* The next VM whose guest exited and was not reported yet: its name and code; false if none. */
 bool vm_exit_event(char *name, size_t n, uint32_t *code);
+/* Carries out the next guest reset request (the control plane calls it): the image reloaded,
+ * devices and vCPUs at their power-on state, running again. True if one was served; msg says
+ * what happened ("vm: NAME reset by the guest", or why the VM was stopped instead). */
+bool vm_reset_event(char *msg, size_t n);
 
 /* Marks the VM stopped with a reason (once) and asks every vCPU to stop; callable from a vCPU. */
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -58,7 +58,7 @@ def test_linux_boots_to_init(workdir, hosts):
     assert vm_row(h, "x") is None
     assert free_pages(h) == before
 
-    boot_linux(h)
+    boot_linux(h, reboot=True)
     assert free_pages(h) == before
 
 
@@ -92,7 +92,7 @@ def type_into(h, vm, line, want, timeout=60):
     h.expect(re.escape("ferry> "))
 
 
-def boot_linux(h, boot_timeout=240):
+def boot_linux(h, boot_timeout=240, reboot=False):
     out = h.command(f'vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="{ARGS}"',
                     timeout=120)
     assert out.strip() == "vm lin: ok", out
@@ -139,6 +139,24 @@ def boot_linux(h, boot_timeout=240):
     assert e.get("hlt", 0) > 10 and e.get("intr-window", 0) > 0, e
     row = vm_row(h, "lin")
     assert row[1] == "running", row
+    if reboot:
+        # busybox's reboot -f: the kernel pulls the 8042's reset line; ferry reloads the kernel
+        # and initramfs and the guest boots again from the start.
+        h.con.send("vm console lin\r")
+        h.expect(r"attached to lin")
+        h.con.send("reboot -f\r")
+        h.expect(r"Linux version 6\.1", timeout=60)
+        h.con.send("\x1d")
+        h.expect(re.escape("[detached]"))
+        h.expect(re.escape("ferry> "))
+        assert "lin reset by the guest" in h.command("log")
+        deadline = time.time() + boot_timeout
+        while (out := h.vm_output("lin", 2)).count("ferry-init: up cpus=1") < 2:
+            assert time.time() < deadline, out[-3000:]
+        tail = out[out.rindex("Linux version 6.1"):]
+        bad = [c for c in COMPLAINTS if c in tail]
+        assert not bad, (bad, tail)
+        assert vm_row(h, "lin")[1] == "running"
     assert h.command("vm destroy lin").strip() == "vm lin: ok"
 
 

@@ -25,9 +25,20 @@ static void fake_intr(void *ctx) { ((struct fake_vm *)ctx)->intr_kicks++; }
 
 static uint64_t fake_wall(void *ctx) { return ((struct fake_vm *)ctx)->wall_ns; }
 
+static void fake_reset(void *ctx) { ((struct fake_vm *)ctx)->resets++; }
+
+static void fake_kick(void *ctx, unsigned vcpu)
+{
+    struct fake_vm *fv = ctx;
+    if (vcpu < FAKE_VM_VCPUS)
+        fv->vcpu_kicks[vcpu]++;
+}
+
 static const struct dev_platform fake_platform = { .guest_exit = fake_exit,
                                                    .intr_changed = fake_intr,
-                                                   .wall_ns = fake_wall };
+                                                   .wall_ns = fake_wall,
+                                                   .reset = fake_reset,
+                                                   .vcpu_kick = fake_kick };
 
 uint64_t fake_vm_poll(struct fake_vm *fv) { return dev_set_poll(&fv->devs, fv->now_ns); }
 

@@ -14,6 +14,7 @@
 #include "hv/dev/device.h"
 
 #define FAKE_VM_RAM (64ull << 20)       /* guest RAM at 0..64 MiB */
+#define FAKE_VM_VCPUS 64                /* vCPUs whose kicks are counted */
 
 struct fake_vm {
     struct dev_set devs;
@@ -22,6 +23,8 @@ struct fake_vm {
     uint32_t exit_code;                 /* ...and the last one's code */
     uint64_t wall_ns;                   /* the host's wall clock (dev_wall_ns), test-moved */
     unsigned intr_kicks;                /* intr_changed calls (a controller's output rose) */
+    unsigned resets;                    /* reset requests (the CPU reset line) */
+    unsigned vcpu_kicks[FAKE_VM_VCPUS]; /* vcpu_kick calls, per vCPU woken */
 };
 
 void fake_vm_init(struct fake_vm *fv);
@@ -39,6 +42,8 @@ static inline void fake_vm_outb(struct fake_vm *fv, uint16_t port, uint8_t v)
 {
     fake_vm_out(fv, port, 1, v);
 }
+/* Later accesses are vCPU n's (dev_set.vcpu): per-vCPU devices answer as n's. */
+static inline void fake_vm_set_vcpu(struct fake_vm *fv, unsigned n) { fv->devs.vcpu = n; }
 /* Polls the devices at now_ns (dev_set_poll): the next event's time, 0 if none. */
 uint64_t fake_vm_poll(struct fake_vm *fv);
 /* Advances both clocks by ns (the guest clock and the wall clock move together). */
