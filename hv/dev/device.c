@@ -17,6 +17,7 @@ void dev_set_init(struct dev_set *s, unsigned node, bus_reserved_fn reserved, vo
 {
     memset(s, 0, sizeof(*s));
     s->node = node;
+    s->poll_stale = true;
     bus_init(&s->bus, node, reserved, ctx);
 }
 
@@ -218,6 +219,7 @@ void dev_set_reset(struct dev_set *s)
     for (unsigned i = 0; i < s->ndevs; i++)
         s->devs[i]->type->reset(s->devs[i]);
     s->irq_level = 0;           /* every device's outputs are low again */
+    s->poll_stale = true;
 }
 
 void dev_set_destroy(struct dev_set *s)
@@ -325,6 +327,7 @@ void dev_set_load_staged(struct dev_set *s)
             d->type->load(d, d->staged);
         d->has_staged = false;
     }
+    s->poll_stale = true;       /* timers came with the records */
 }
 
 void dev_set_drop_staged(struct dev_set *s)

@@ -104,6 +104,7 @@ struct dev_set {
     struct device **devs;         /* in creation order; each device stays where it is */
     unsigned ndevs, cap;
     unsigned node;
+    unsigned nvcpus;              /* the VM's vCPUs (per-vCPU devices size themselves by it) */
     /* The guest's clock, for devices that keep time (timers); NULL reads as 0. */
     uint64_t (*clock_ns)(void *ctx);
     void *clock_ctx;
@@ -118,6 +119,10 @@ struct dev_set {
     /* Serializes the devices: every access, poll and input from outside takes it (the VM
      * layer does; the framework's functions assume it is held). */
     struct spinlock lock;
+    /* For the VM's poller: the last poll's answer (guest-clock ns, 0: nothing due), and
+     * whether an access since may have moved it (then the next entry polls again). */
+    uint64_t poll_next;
+    bool poll_stale;
 };
 
 void dev_set_init(struct dev_set *s, unsigned node, bus_reserved_fn reserved, void *ctx);

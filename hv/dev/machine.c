@@ -5,6 +5,7 @@
 #include "hv/dev/vdebugexit.h"
 #include "hv/dev/vi8042.h"
 #include "hv/dev/vkvmclock.h"
+#include "hv/dev/vlapic.h"
 #include "hv/dev/vpci.h"
 #include "hv/dev/vpic.h"
 #include "hv/dev/vpit.h"
@@ -22,9 +23,14 @@ static const struct vpci_cfg pci = { .port = VPCI_PORT };
 static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61, .irq = 0 };
 static const struct vrtc_cfg rtc = { .port = VRTC_PORT, .irq = 8 };
 static const struct vi8042_cfg kbc = { .data = VI8042_DATA, .cmd = VI8042_CMD };
+/* One local APIC per vCPU, vCPU 0's left in virtual wire mode as firmware leaves it (the
+ * 8259's INTR through its LINT0): guests boot without firmware. */
+static const struct vlapic_cfg lapic = { .base = VLAPIC_BASE, .nvcpus = 0,
+                                         .bios_virtual_wire = true };
 
 static const struct dev_machine_entry ferry_min[] = {
     { &vpic_type, 0, &pic },
+    { &vlapic_type, 0, &lapic },
     { &vuart_type, 0, &com1 },
     { &vdebugexit_type, 0, &debug_exit },
     { &vpci_type, 0, &pci },
@@ -45,5 +51,6 @@ const struct dev_type *const dev_known_types[] = {
     &vrtc_type,
     &vkvmclock_type,
     &vi8042_type,
+    &vlapic_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

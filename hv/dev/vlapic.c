@@ -532,7 +532,7 @@ static int vlapic_create(struct device *d, const void *cfg, char *err, size_t er
 {
     const struct vlapic_cfg *c = cfg;
     struct vlapic *a = d->state;
-    unsigned n = c ? c->nvcpus : 1;
+    unsigned n = c && c->nvcpus ? c->nvcpus : d->set->nvcpus ? d->set->nvcpus : 1;
     if (!n || n > VLAPIC_MAX_VCPUS) {
         snprintf(err, errlen, "lapic: %u vCPUs, 1..%u allowed", n, VLAPIC_MAX_VCPUS);
         return -EINVAL;

@@ -54,7 +54,7 @@ typedef void (*vlapic_eoi_fn)(struct device *lapic, unsigned vcpu, uint8_t vecto
 
 struct vlapic_cfg {
     uint64_t base;                 /* 0: VLAPIC_BASE */
-    unsigned nvcpus;               /* 1..VLAPIC_MAX_VCPUS */
+    unsigned nvcpus;               /* 1..VLAPIC_MAX_VCPUS; 0: the set's (the VM's vCPUs) */
     vlapic_eoi_fn eoi_level;       /* may be NULL */
     /* Reset vCPU 0 as a PC firmware leaves it for the OS (MP spec 3.6.2.2, virtual wire
      * mode): SVR enabled, LINT0 ExtINT, LINT1 NMI, so the 8259's INTR reaches vCPU 0 of a

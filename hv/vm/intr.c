@@ -4,6 +4,7 @@
 #include "hv/base/time.h"
 #include "hv/dev/dev_ids.h"
 #include "hv/dev/vkvmclock.h"
+#include "hv/dev/vlapic.h"
 #include "hv/dev/vpic.h"
 #include "hv/dev/vuart.h"
 #include "hv/vm/intr.h"
@@ -19,17 +20,45 @@ void vm_intr_changed(void *ctx)
         sched_kick(vm->vcpus[0].pcpu);
 }
 
+void vm_vcpu_kick(void *ctx, unsigned vcpu)
+{
+    struct vm *vm = ctx;
+    if (vcpu < vm->nvcpus && vm->vcpus[vcpu].pcpu)
+        sched_kick(vm->vcpus[vcpu].pcpu);
+}
+
 void vm_intr_init(struct vm *vm)
 {
     vm->pic = dev_find(&vm->devs, DEV_ID_PIC, 0);
+    vm->lapic = dev_find(&vm->devs, DEV_ID_LAPIC, 0);
     vm->kvmclock = dev_find(&vm->devs, DEV_ID_KVMCLOCK, 0);
     for (unsigned i = 0; i < vm->nvcpus; i++)
         vm->vcpus[i].pvclock_gen = vm->kvmclock ? ((struct vkvmclock *)vm->kvmclock->state)->gen : 0;
 }
 
+/* Where the vCPU's next interrupt comes from: its local APIC, the 8259 pair (through LINT0
+ * in ExtINT mode, or as a machine without APICs wires it to vCPU 0), or nowhere. Lock held. */
+enum intr_src { INTR_NONE, INTR_LAPIC, INTR_PIC };
+
+static enum intr_src intr_source(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    if (vm->lapic) {
+        if (vlapic_pending(vm->lapic, v->index) >= 0)
+            return INTR_LAPIC;
+        if (vm->pic && vlapic_extint_enabled(vm->lapic, v->index) && vpic_intr(vm->pic))
+            return INTR_PIC;
+        return INTR_NONE;
+    }
+    return v->index == 0 && vm->pic && vpic_intr(vm->pic) ? INTR_PIC : INTR_NONE;
+}
+
 static bool intr_pending(struct vcpu *v)
 {
-    return v->index == 0 && v->vm->pic && vpic_intr(v->vm->pic);
+    spin_lock(&v->vm->devs.lock);
+    enum intr_src src = intr_source(v);
+    spin_unlock(&v->vm->devs.lock);
+    return src != INTR_NONE;
 }
 
 /* Polls the VM's device clocks (vCPU 0 does, for the whole VM); the next event in TSC, 0: none. */
@@ -38,8 +67,15 @@ static uint64_t poll_devices(struct vcpu *v)
     if (v->index)
         return 0;
     struct dev_set *s = &v->vm->devs;
+    uint64_t now = time_ns(), tsc = rdtsc(), next;
     spin_lock(&s->lock);
-    uint64_t now = time_ns(), tsc = rdtsc(), next = dev_set_poll(s, now);
+    /* Only when something is due or a device was touched since the last poll: most exits
+     * (a UART byte, a CPUID) change no timer, and polling every device costs each of them. */
+    if (s->poll_stale || (s->poll_next && now >= s->poll_next)) {
+        s->poll_next = dev_set_poll(s, now);
+        s->poll_stale = false;
+    }
+    next = s->poll_next;
     spin_unlock(&s->lock);
     if (!next)
         return 0;
@@ -57,15 +93,36 @@ void vcpu_intr_before_entry(struct vcpu *v)
     if (!hv_ops->vcpu_irq_ready(v, pending))
         return;
     struct dev_set *s = &v->vm->devs;
+    int vec = -1;
     spin_lock(&s->lock);
-    bool still = vpic_intr(v->vm->pic);
-    uint8_t vec = still ? vpic_ack(v->vm->pic) : 0;
+    switch (intr_source(v)) {          /* again: it may have changed since the look above */
+    case INTR_LAPIC: vec = vlapic_ack(v->vm->lapic, v->index); break;
+    case INTR_PIC: vec = vpic_ack(v->vm->pic); break;
+    default: break;
+    }
     spin_unlock(&s->lock);
-    if (still) {
-        struct vcpu_event e = { .type = EVENT_EXTINT, .vector = vec };
+    if (vec >= 0) {
+        struct vcpu_event e = { .type = EVENT_EXTINT, .vector = (uint8_t)vec };
         hv_ops->vcpu_inject(v, &e);
         v->interrupts++;
     }
+}
+
+void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val)
+{
+    struct device *d = v->vm->lapic;
+    if (!d) {
+        if (!write)
+            *val = 0;
+        return;
+    }
+    struct vlapic_cpu *c = &((struct vlapic *)d->state)->cpu[v->index];
+    spin_lock(&v->vm->devs.lock);
+    if (write)
+        c->tpr = (uint32_t)(*val & 0xf) << 4;
+    else
+        *val = c->tpr >> 4;
+    spin_unlock(&v->vm->devs.lock);
 }
 
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
@@ -81,5 +138,6 @@ void vm_console_input(struct vm *vm, uint8_t ch)
         return;
     spin_lock(&vm->devs.lock);
     vuart_input(d, ch);
+    vm->devs.poll_stale = true;
     spin_unlock(&vm->devs.lock);
 }

@@ -1,10 +1,12 @@
 /*
  * Interrupts into vCPUs and the guest's device clocks (hv/vm/intr.c).
  *
- * The machine's 8259 pair drives vCPU 0's INTR pin (a PC without a local
- * APIC: the CPUID APIC bit is clear). Before every entry the vCPU polls the
- * VM's timekeeping devices (which raises their lines), and when the PIC
- * requests an interrupt either injects it (the CPU's INTA: vpic_ack) or,
+ * Each vCPU has a local APIC (hv/dev/vlapic.h); the machine's 8259 pair
+ * reaches vCPU 0 through its LINT0 in ExtINT mode (virtual wire, as firmware
+ * leaves a PC). Before every entry vCPU 0 polls the VM's timekeeping devices
+ * (which raises their lines and fires APIC timers), and when the vCPU's APIC
+ * has a vector that beats its PPR, or the PIC requests through LINT0, the
+ * vCPU either injects it (the CPU's acknowledge: vlapic_ack or vpic_ack) or,
  * while the guest cannot take one, arms an interrupt-window exit. A HLT puts
  * the vCPU to sleep in the scheduler until an interrupt it can take is
  * pending or the next device event is due; an interrupt raised from another
@@ -22,6 +24,8 @@
 void vm_intr_init(struct vm *vm);
 /* The platform hook (struct dev_platform): a controller's output may have risen. */
 void vm_intr_changed(void *ctx);
+/* The platform hook: a local APIC accepted something for that vCPU. */
+void vm_vcpu_kick(void *ctx, unsigned vcpu);
 
 /* Before an entry, on the vCPU's CPU: poll the devices, inject or open a window. Sets the
  * CPU's deadline_tsc to the sooner of the slice's end and the next device event. */
@@ -29,6 +33,9 @@ void vcpu_intr_before_entry(struct vcpu *v);
 /* A halted vCPU (HLT with RFLAGS.IF as halt_if): may it run again? If not, *wake_tsc gets
  * when to look again (0: only a kick wakes it). */
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
+
+/* CR8 as the local APIC's TPR (bits 7:4); without a local APIC it reads 0, writes vanish. */
+void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val);
 
 /* Console input into the VM's COM1 (serialized with the vCPUs' device accesses). */
 void vm_console_input(struct vm *vm, uint8_t ch);

@@ -14,6 +14,7 @@
 #include "hv/emul/decode.h"
 #include "hv/emul/mmio.h"
 #include "hv/vm/gpt.h"
+#include "hv/vm/intr.h"
 #include "hv/base/log.h"
 #include "hv/vm/msr.h"
 #include "hv/vm/pvclock.h"
@@ -40,11 +41,10 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
                      v->index, v->vm->nvcpus, s.cr4, v->xcr0 ? v->xcr0 : 1, &out);
     if (pvclock_cpuid(leaf, &out)) {
         /* the paravirtual clock's leaves (hv/vm/pvclock.h) */
-    } else if (leaf == 1) {
-        /* The machine has no local APIC yet (its interrupts come through the 8259 pair):
-         * CPUID says so, as a CPU with its APIC disabled does. */
+    } else if (leaf == 1 && !v->vm->lapic) {
+        /* A machine without local APICs: CPUID says so, as a CPU with its APIC disabled. */
         out.edx &= ~(1u << 9);
-        out.ecx &= ~(1u << 21);         /* nor x2APIC */
+        out.ecx &= ~(1u << 21);
     }
     v->gpr[GPR_RAX] = out.eax;
     v->gpr[GPR_RBX] = out.ebx;
@@ -54,9 +54,12 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
 }
 
 /* Port I/O to the VM's devices; an unclaimed port reads as all ones, writes vanish (as on a PC). */
-static int port_io(struct vm *vm, uint16_t port, bool write, unsigned size, uint32_t *val)
+static int port_io(struct vcpu *v, uint16_t port, bool write, unsigned size, uint32_t *val)
 {
+    struct vm *vm = v->vm;
     spin_lock(&vm->devs.lock);
+    vm->devs.vcpu = v->index;
+    vm->devs.poll_stale = true;
     int rc = dev_set_pio(&vm->devs, port, write, size, val);
     spin_unlock(&vm->devs.lock);
     return rc;
@@ -78,7 +81,7 @@ static bool handle_string_io(struct vcpu *v, struct hv_exit *ex)
     uint64_t addr = ex->io.in ? v->gpr[GPR_RDI] : v->gpr[GPR_RSI];
     if (!ex->io.in && gpt_read(v->vm, &s, addr, &val, sz))
         goto fault;
-    if (port_io(v->vm, ex->io.port, !ex->io.in, sz, &val))
+    if (port_io(v, ex->io.port, !ex->io.in, sz, &val))
         goto fault;
     if (ex->io.in && gpt_write(v->vm, &s, addr, &val, sz))
         goto fault;
@@ -99,7 +102,7 @@ static bool handle_io(struct vcpu *v, struct hv_exit *ex)
     if (ex->io.string)
         return handle_string_io(v, ex);
     uint32_t val = (uint32_t)(v->gpr[GPR_RAX] & size_mask(ex->io.size));
-    if (port_io(v->vm, ex->io.port, !ex->io.in, ex->io.size, &val)) {
+    if (port_io(v, ex->io.port, !ex->io.in, ex->io.size, &val)) {
         vcpu_inject_gp(v);
         return true;
     }
@@ -114,13 +117,15 @@ static bool handle_io(struct vcpu *v, struct hv_exit *ex)
     return true;
 }
 
-struct mmio_target { const struct bus_range *r; uint64_t off; };
+struct mmio_target { const struct bus_range *r; uint64_t off; unsigned vcpu; };
 
 static int mmio_access(void *ctx, bool write, unsigned size, uint64_t *val)
 {
     const struct mmio_target *t = ctx;
     struct dev_set *s = ((struct device *)t->r->opaque)->set;
     spin_lock(&s->lock);
+    s->vcpu = t->vcpu;                  /* the local APIC is the accessing vCPU's own */
+    s->poll_stale = true;
     int rc = t->r->fn(t->r->opaque, t->off, write, size, val);
     spin_unlock(&s->lock);
     return rc;
@@ -128,7 +133,7 @@ static int mmio_access(void *ctx, bool write, unsigned size, uint64_t *val)
 
 static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
 {
-    struct mmio_target t = { bus_find(&v->vm->devs.bus, BUS_MMIO, ex->mmio.gpa), 0 };
+    struct mmio_target t = { bus_find(&v->vm->devs.bus, BUS_MMIO, ex->mmio.gpa), 0, v->index };
     struct emul_mmio_result res;
     uint8_t code[15];
     struct vcpu_state s;
@@ -198,9 +203,12 @@ static bool handle_cr(struct vcpu *v, struct hv_exit *ex)
     struct vcpu_state s;
     hv_ops->vcpu_get_state(v, &s);
     uint64_t *reg = &s.gpr[ex->cr.gpr];
-    if (ex->cr.cr == 8) {               /* no virtual APIC yet: TPR reads 0, writes are kept nowhere */
-        if (!ex->cr.write)
-            *reg = 0;
+    if (ex->cr.cr == 8) {               /* CR8 is the local APIC's TPR bits 7:4 (SDM 10.8.6) */
+        if (ex->cr.write && (*reg >> 4)) {
+            vcpu_inject_gp(v);          /* reserved bits 63:4 */
+            return true;
+        }
+        vcpu_cr8(v, ex->cr.write, reg);
     } else if (ex->cr.write && (ex->cr.cr == 0 || ex->cr.cr == 4)) {
         uint64_t val = *reg;
         if (ex->cr.cr == 0 && (val >> 32 || ((val & (1ull << 31)) && !(val & 1)))) {

@@ -240,6 +240,7 @@ static const struct dev_platform vm_platform = {
     .intr_changed = vm_intr_changed,
     .wall_ns = vm_wall_ns,
     .reset = vm_guest_reset,
+    .vcpu_kick = vm_vcpu_kick,
 };
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
@@ -323,6 +324,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         goto fail;
     /* The machine's devices (hv/dev/machine.c); MMIO claims may not cover guest RAM. */
     dev_set_init(&vm->devs, vm->node, vm_ram_overlaps, vm);
+    vm->devs.nvcpus = vm->nvcpus;
     vm->devs.platform = &vm_platform;
     vm->devs.platform_ctx = vm;
     vm->devs.clock_ns = vm_clock_ns;

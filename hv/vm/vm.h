@@ -110,6 +110,7 @@ struct vm {
     struct dev_set devs;         /* its devices and their port/MMIO buses (hv/dev/device.h) */
     struct device *pic;          /* the 8259 pair whose output is vCPU 0's INTR (hv/vm/intr.h) */
     struct device *kvmclock;     /* the paravirtual clock's state (hv/vm/pvclock.h) */
+    struct device *lapic;        /* the vCPUs' local APICs (hv/dev/vlapic.h) */
     struct cpu_policy policy;
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];

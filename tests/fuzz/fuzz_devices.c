@@ -1,7 +1,8 @@
 // libFuzzer over every device of today's machine (hv/dev/machine.c), as a guest and as a
 // migration peer would drive them. The input is a list of operations: port reads and writes of
-// any size at the machine's ports (and a few beside them), clock steps, migrations to a second
-// VM, and hostile records. Invariants: nothing crashes or reads out of bounds (ASan/UBSan); a
+// any size at the machine's ports (and a few beside them), local APIC register accesses by
+// either vCPU, clock steps with polls (timers fire, lines move), the CPU's acknowledges and
+// EOIs, migrations to a second VM, and hostile records. Invariants: nothing crashes or reads out of bounds (ASan/UBSan); a
 // record a device saved always passes its own type's check and loads (a migration between two
 // hosts of this build never fails); a record a peer invents is refused or loads, never half.
 #include <stdint.h>
@@ -10,12 +11,30 @@
 #include <string.h>
 
 #include "fake_vm.h"
+#include "hv/dev/dev_ids.h"
 #include "hv/dev/machine.h"
+#include "hv/dev/vlapic.h"
+#include "hv/dev/vpic.h"
 
 static const uint16_t ports[] = {
     0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0xf4, 0xf5, 0xcf8, 0xcf9, 0xcfa,
-    0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x40, 0x41, 0x42, 0x43, 0x61, 0x60,
+    0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x40, 0x41, 0x42, 0x43, 0x61, 0x60, 0x64, 0x20, 0x21,
+    0xa0, 0xa1, 0x4d0, 0x4d1, 0x70, 0x71,
 };
+
+/* What a vCPU does to take an interrupt: the APIC's or the PIC's, then perhaps an EOI. */
+static void take_interrupt(struct fake_vm *fv, unsigned vcpu, uint8_t how)
+{
+    struct device *lapic = dev_find(&fv->devs, DEV_ID_LAPIC, 0);
+    struct device *pic = dev_find(&fv->devs, DEV_ID_PIC, 0);
+    bool level;
+    if (lapic && vlapic_pending(lapic, vcpu) >= 0)
+        (void)vlapic_ack(lapic, vcpu);
+    else if (pic && (!lapic || vlapic_extint_enabled(lapic, vcpu)) && vpic_intr(pic))
+        (void)vpic_ack(pic);
+    if (lapic && (how & 1))
+        (void)vlapic_eoi(lapic, vcpu, &level);
+}
 
 static void die(const char *what, const char *why)
 {
@@ -41,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b.now_ns = 5000000000000ull;
     struct fake_vm *cur = &a, *other = &b;
     for (size_t i = 0; i + 4 <= size; i += 4) {
-        uint8_t op = data[i] & 7, p = data[i + 1], v = data[i + 2], w = data[i + 3];
+        uint8_t op = data[i] & 15, p = data[i + 1], v = data[i + 2], w = data[i + 3];
         uint16_t port = ports[p % (sizeof(ports) / sizeof(ports[0]))];
         unsigned sz = 1u << (w & 3);                     /* 1, 2, 4, 8: 8 must be refused */
         switch (op) {
@@ -52,7 +71,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fake_vm_out(cur, port, sz > 4 ? 4 : sz, (uint32_t)v * 0x01010101u ^ w);
             break;
         case 4:
-            cur->now_ns += (uint64_t)v << (w & 31);
+            fake_vm_advance(cur, (uint64_t)v << (w & 31));
+            (void)fake_vm_poll(cur);
+            break;
+        case 6: case 7: {                                /* the local APIC page, either vCPU */
+            uint64_t val = (uint64_t)v * 0x01010101u ^ (uint64_t)p << 8;
+            fake_vm_set_vcpu(cur, data[i] >> 7);
+            uint64_t gpa = VLAPIC_BASE + (((uint64_t)p << 4) | (w & 0xf));
+            if (op == 6)
+                (void)fake_vm_mmio_read(cur, gpa, sz, &val);
+            else
+                (void)fake_vm_mmio_write(cur, gpa, sz, val);
+            break;
+        }
+        case 8:
+            take_interrupt(cur, (data[i] >> 7) & 1, w);
             break;
         case 5:
             migrate(cur, other);

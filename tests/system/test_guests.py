@@ -64,9 +64,11 @@ def test_memtest_lifecycle(guest_host):
     # The machine every VM gets (hv/dev/machine.c), in creation order, with its ranges.
     assert h.command("vm devices beat").strip().splitlines() == [
         "pic8259#0 v1 io 0x20-0x21, io 0xa0-0xa1, io 0x4d0-0x4d1",
+        "lapic#0 v1 mmio 0xfee00000-0xfee00fff",
         "uart16550#0 v1 io 0x3f8-0x3ff", "debug-exit#0 v1 io 0xf4-0xf4",
         "pci-host#0 v1 io 0xcf8-0xcff", "pit8254#0 v2 io 0x40-0x43, io 0x61-0x61",
-        "rtc-cmos#0 v1 io 0x70-0x71", "kvmclock#0 v1 (no ports or memory)"]
+        "rtc-cmos#0 v1 io 0x70-0x71", "kvmclock#0 v1 (no ports or memory)",
+        "i8042#0 v1 io 0x60-0x60, io 0x64-0x64"]
     assert h.command("vm start beat").strip() == "vm beat: ok"
 
     # The banner first: the 64 KiB output ring wraps within seconds at this heartbeat rate.
@@ -123,7 +125,7 @@ def test_memtest_lifecycle(guest_host):
     assert h.command('vm create hc mem=4 args="mode=idle hypercall=42"').strip() == "vm hc: ok"
     h.command("vm start hc")
     deadline = time.time() + 120
-    while "HYPERCALL nr=42" not in (out := h.vm_output("hc", 0)):
+    while not re.search(r"HYPERCALL nr=42 rax=\S+\n", out := h.vm_output("hc", 0)):
         assert time.time() < deadline, out
         time.sleep(1)
     assert "HYPERCALL nr=42 rax=0xfffffffffffffc18" in out, out

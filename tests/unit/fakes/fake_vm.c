@@ -57,6 +57,7 @@ void fake_vm_init(struct fake_vm *fv)
     fv->devs.platform = &fake_platform;
     fv->devs.platform_ctx = fv;
     fv->now_ns = 1000000000ull;
+    fv->devs.nvcpus = 2;                /* per-vCPU devices (the local APICs) get two */
     fv->wall_ns = 1796560622ull * 1000000000ull;    /* 2026-12-06 12:37:02 UTC */
 }
 
