@@ -23,6 +23,27 @@ uint64_t vkvmclock_scale(uint64_t ticks, uint32_t mul, int8_t shift)
     return (uint64_t)(((unsigned __int128)ticks * mul) >> 32);
 }
 
+/* Ticks of khz scaled to ns: shift brings khz * 2^shift into (1e6, 2e6] kHz, so that the
+ * multiplier 2^32 * 1e6 / (khz * 2^shift) lies in [2^31, 2^32). */
+void vkvmclock_rate(uint64_t khz, uint32_t *mul, int8_t *shift)
+{
+    int s = 0;
+    uint64_t k = khz ? khz : 1;
+    while (k > 2000000) {
+        k >>= 1;
+        s--;
+    }
+    while (k <= 1000000) {
+        k <<= 1;
+        s++;
+    }
+    /* Recompute from khz itself so the halvings lose no precision. */
+    unsigned __int128 denom = s >= 0 ? (unsigned __int128)khz << s : (unsigned __int128)khz >> -s;
+    unsigned __int128 m = ((unsigned __int128)1000000 << 32) / (denom ? denom : 1);
+    *mul = m > 0xffffffffu ? 0xffffffffu : (uint32_t)m;
+    *shift = (int8_t)s;
+}
+
 uint64_t vkvmclock_at(const struct vkvmclock *k, uint64_t tsc)
 {
     if (!k->based)
@@ -75,7 +96,7 @@ static int vkvmclock_check(const struct device *d, const uint8_t *rec, char *why
     uint8_t based = devrec_get8(&rec);
     uint16_t pad = devrec_get16(&rec);
     uint64_t wall = devrec_get64(&rec);
-    /* mul/shift as pvclock_scale makes them: mul in [2^31, 2^32), |shift| <= 32. */
+    /* mul/shift as vkvmclock_rate makes them: mul in [2^31, 2^32), |shift| <= 32. */
     if (spare || pad || based > 1 || base_ns >> 62 || (based && (mul < 0x80000000u ||
         shift < -32 || shift > 32)) || !MSR_VALID(wall) || (wall & 1)) {
         snprintf(why, n, "clock line (%llu ns, mul 0x%x, shift %d) or wall-clock address 0x%llx "

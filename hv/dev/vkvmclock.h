@@ -36,6 +36,8 @@ struct vkvmclock {
 
 extern const struct dev_type vkvmclock_type;
 
+/* The multiplier and shift that turn ticks of a khz clock into ns (for vkvmclock_scale). */
+void vkvmclock_rate(uint64_t khz, uint32_t *mul, int8_t *shift);
 /* The pvclock formula: ns for `ticks` TSC ticks at mul/shift. */
 uint64_t vkvmclock_scale(uint64_t ticks, uint32_t mul, int8_t shift);
 /* The clock's reading at guest TSC `tsc` (0 before the first registration). */

@@ -48,27 +48,6 @@ bool pvclock_cpuid(uint32_t leaf, struct cpuid_out *out)
     return false;
 }
 
-/* Ticks of khz scaled to ns: shift brings khz * 2^shift into (1e6, 2e6] kHz, so that the
- * multiplier 2^32 * 1e6 / (khz * 2^shift) lies in [2^31, 2^32). */
-void pvclock_scale(uint64_t khz, uint32_t *mul, int8_t *shift)
-{
-    int s = 0;
-    uint64_t k = khz ? khz : 1;
-    while (k > 2000000) {
-        k >>= 1;
-        s--;
-    }
-    while (k <= 1000000) {
-        k <<= 1;
-        s++;
-    }
-    /* Recompute from khz itself so the halvings lose no precision. */
-    unsigned __int128 denom = s >= 0 ? (unsigned __int128)khz << s : (unsigned __int128)khz >> -s;
-    unsigned __int128 m = ((unsigned __int128)1000000 << 32) / (denom ? denom : 1);
-    *mul = m > 0xffffffffu ? 0xffffffffu : (uint32_t)m;
-    *shift = (int8_t)s;
-}
-
 static struct device *clock_dev(struct vm *vm) { return dev_find(&vm->devs, DEV_ID_KVMCLOCK, 0); }
 
 /* The guest RAM behind [gpa, gpa + len), or NULL (not RAM, or across a chunk). */
@@ -96,7 +75,7 @@ static void settle(struct vkvmclock *k, uint64_t tsc)
 {
     uint32_t mul;
     int8_t shift;
-    pvclock_scale(time_tsc_khz(), &mul, &shift);
+    vkvmclock_rate(time_tsc_khz(), &mul, &shift);
     if (!k->based) {
         k->base_ns = 0;
         k->based = true;

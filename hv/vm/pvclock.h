@@ -29,7 +29,5 @@ int pvclock_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);
 /* Before an entry: rewrite this vCPU's time structure if a migration moved the clock. */
 void pvclock_before_entry(struct vcpu *v);
 
-/* For tests: the multiplier and shift that turn ticks of khz into ns (pvclock formula). */
-void pvclock_scale(uint64_t khz, uint32_t *mul, int8_t *shift);
 
 #endif

@@ -1,0 +1,3 @@
+UNIT_TESTS += vkvmclock
+vkvmclock_SRCS := tests/unit/dev/test_vkvmclock.c $(DEV_MACHINE_SRCS) tests/unit/fakes/fake_vm.c \
+	tests/unit/fakes/fake_env.c tests/unit/fakes/support.c
