@@ -51,11 +51,21 @@ def direct_boot(work):
         p.wait()
 
 
-def cpu_seconds(pid):
-    """user+sys CPU seconds of a process and its threads (/proc/PID/stat, clock ticks)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pgid):
+    """user+sys CPU seconds of every process in the group (the harness starts QEMU under
+    `timeout` in its own session), from /proc/PID/stat in clock ticks."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:                       # field 5: the process group
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def exits(h, vm):
