@@ -24,19 +24,7 @@ static uint64_t ns_for(uint64_t n) { return (n * 1000000000ull + VPIT_HZ - 1) / 
 
 static struct fake_vm fv;
 
-static int setup(void **state)
-{
-    (void)state;
-    fake_vm_build(&fv, &machine_ferry_min);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fake_vm_destroy(&fv);
-    return 0;
-}
+FAKE_VM_FIXTURE(fv, &machine_ferry_min)
 
 static uint16_t read16(struct fake_vm *v, uint16_t port)
 {

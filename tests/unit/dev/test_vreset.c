@@ -20,19 +20,7 @@
 
 static struct fake_vm fv;
 
-static int setup(void **state)
-{
-    (void)state;
-    fake_vm_build(&fv, &machine_ferry_min);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fake_vm_destroy(&fv);
-    return 0;
-}
+FAKE_VM_FIXTURE(fv, &machine_ferry_min)
 
 static void test_8042_reads_as_absent_and_pulses_reset(void **state)
 {

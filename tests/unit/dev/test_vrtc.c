@@ -30,19 +30,7 @@
 
 static struct fake_vm fv;
 
-static int setup(void **state)
-{
-    (void)state;
-    fake_vm_build(&fv, &machine_ferry_min);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fake_vm_destroy(&fv);
-    return 0;
-}
+FAKE_VM_FIXTURE(fv, &machine_ferry_min)
 
 static uint8_t cmos_read(struct fake_vm *v, uint8_t reg)
 {

@@ -60,4 +60,19 @@ int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t
  */
 int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t whylen);
 
+/* cmocka's setup and teardown for a test file whose fake VM `v` runs machine m. */
+#define FAKE_VM_FIXTURE(v, m)                                                                   \
+    static int setup(void **state)                                                              \
+    {                                                                                           \
+        (void)state;                                                                            \
+        fake_vm_build(&(v), (m));                                                               \
+        return 0;                                                                               \
+    }                                                                                           \
+    static int teardown(void **state)                                                           \
+    {                                                                                           \
+        (void)state;                                                                            \
+        fake_vm_destroy(&(v));                                                                  \
+        return 0;                                                                               \
+    }
+
 #endif

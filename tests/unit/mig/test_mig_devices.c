@@ -25,7 +25,7 @@
 const struct dev_type *const dev_known_types[] = { &vuart_type, &testdev_type };
 const unsigned dev_known_count = 2;
 
-static const struct vuart_cfg com1 = { 0x3f8 };
+static const struct vuart_cfg com1 = { .port = 0x3f8, .irq = 4 };
 static const struct testdev_cfg td0 = { .port = 0x510, .mmio = 0xfed00000 };
 static const struct dev_machine_entry m_entries[] = {
     { &vuart_type, 0, &com1 }, { &testdev_type, 0, &td0 },
