@@ -134,6 +134,7 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
        Linux on A: vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0"
                   vm start lin, vm console lin   (Debian's kernel to a busybox shell in ~10 s;
                                                   one vCPU for now; Ctrl-] detaches)
+                  migrate lin 10.0.0.2           (then on B: vm console lin)
 EOT
   net=(-netdev socket,id=n0,connect=127.0.0.1:$lport -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01)
 else
