@@ -12,20 +12,15 @@
 #include "hv/vm/sched.h"
 #include "hv/vm/vcpu_ops.h"
 
-/* The PIC's output rose: vCPU 0 must look (it may sleep in HLT or run on another CPU). */
-void vm_intr_changed(void *ctx)
-{
-    struct vm *vm = ctx;
-    if (vm->nvcpus && vm->vcpus[0].pcpu)
-        sched_kick(vm->vcpus[0].pcpu);
-}
-
 void vm_vcpu_kick(void *ctx, unsigned vcpu)
 {
     struct vm *vm = ctx;
     if (vcpu < vm->nvcpus && vm->vcpus[vcpu].pcpu)
         sched_kick(vm->vcpus[vcpu].pcpu);
 }
+
+/* The PIC's output rose: vCPU 0 must look (it may sleep in HLT or run on another CPU). */
+void vm_intr_changed(void *ctx) { vm_vcpu_kick(ctx, 0); }
 
 void vm_intr_init(struct vm *vm)
 {
@@ -53,54 +48,41 @@ static enum intr_src intr_source(struct vcpu *v)
     return v->index == 0 && vm->pic && vpic_intr(vm->pic) ? INTR_PIC : INTR_NONE;
 }
 
-static bool intr_pending(struct vcpu *v)
-{
-    spin_lock(&v->vm->devs.lock);
-    enum intr_src src = intr_source(v);
-    spin_unlock(&v->vm->devs.lock);
-    return src != INTR_NONE;
-}
-
-/* Polls the VM's device clocks (vCPU 0 does, for the whole VM); the next event in TSC, 0: none. */
+/* Polls the VM's device clocks (vCPU 0 does, for the whole VM): the next event in TSC, 0 if
+ * none. The set's lock is held. */
 static uint64_t poll_devices(struct vcpu *v)
 {
+    struct dev_set *s = &v->vm->devs;
     if (v->index)
         return 0;
-    struct dev_set *s = &v->vm->devs;
-    uint64_t now = time_ns(), tsc = rdtsc(), next;
-    spin_lock(&s->lock);
+    uint64_t now = time_ns(), tsc = rdtsc();
     /* Only when something is due or a device was touched since the last poll: most exits
      * (a UART byte, a CPUID) change no timer, and polling every device costs each of them. */
     if (s->poll_stale || (s->poll_next && now >= s->poll_next)) {
         s->poll_next = dev_set_poll(s, now);
         s->poll_stale = false;
     }
-    next = s->poll_next;
-    spin_unlock(&s->lock);
-    if (!next)
+    if (!s->poll_next)
         return 0;
     /* Rounded up so that the exit comes after the event, not just before it. */
-    return tsc + (next - now) * time_tsc_khz() / 1000000 + 1;
+    return tsc + (s->poll_next - now) * time_tsc_khz() / 1000000 + 1;
 }
 
 void vcpu_intr_before_entry(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
-    pvclock_before_entry(v);
-    uint64_t next = poll_devices(v);
-    c->deadline_tsc = next && (int64_t)(next - c->slice_end_tsc) < 0 ? next : c->slice_end_tsc;
-    bool pending = intr_pending(v);
-    if (!hv_ops->vcpu_irq_ready(v, pending))
-        return;
     struct dev_set *s = &v->vm->devs;
     int vec = -1;
+    pvclock_before_entry(v);
+    /* One look under the lock: the devices polled, where an interrupt would come from, and
+     * (if the guest can take it now) its acknowledge; else the backend opens a window. */
     spin_lock(&s->lock);
-    switch (intr_source(v)) {          /* again: it may have changed since the look above */
-    case INTR_LAPIC: vec = vlapic_ack(v->vm->lapic, v->index); break;
-    case INTR_PIC: vec = vpic_ack(v->vm->pic); break;
-    default: break;
-    }
+    uint64_t next = poll_devices(v);
+    enum intr_src src = intr_source(v);
+    if (hv_ops->vcpu_irq_ready(v, src != INTR_NONE))
+        vec = src == INTR_LAPIC ? vlapic_ack(v->vm->lapic, v->index) : vpic_ack(v->vm->pic);
     spin_unlock(&s->lock);
+    c->deadline_tsc = next && (int64_t)(next - c->slice_end_tsc) < 0 ? next : c->slice_end_tsc;
     if (vec >= 0) {
         struct vcpu_event e = { .type = EVENT_EXTINT, .vector = (uint8_t)vec };
         hv_ops->vcpu_inject(v, &e);
@@ -127,8 +109,11 @@ void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val)
 
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
 {
+    spin_lock(&v->vm->devs.lock);
     *wake_tsc = poll_devices(v);
-    return v->halt_if && intr_pending(v);
+    bool pending = intr_source(v) != INTR_NONE;
+    spin_unlock(&v->vm->devs.lock);
+    return v->halt_if && pending;
 }
 
 void vm_console_input(struct vm *vm, uint8_t ch)

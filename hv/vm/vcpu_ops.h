@@ -35,7 +35,8 @@ struct vcpu_ops {
     /* Before an entry: can an external interrupt be injected now (no event queued, RFLAGS.IF
      * set, no STI / MOV SS shadow once a pending RIP advance retires)? With pending and not
      * ready, the backend arms interrupt-window exiting (VT-x) / a V_IRQ request (SVM) so the
-     * guest exits as soon as it can take one; otherwise it disarms them. */
+     * guest exits as soon as it can take one; otherwise it disarms them. Called with the VM's
+     * device lock held: it only reads and writes the VMCS/VMCB. */
     bool (*vcpu_irq_ready)(struct vcpu *v, bool pending);
     /* Reads up to n bytes of guest code at RIP (through the guest's page tables). */
     int (*vcpu_fetch)(struct vcpu *v, uint8_t *buf, size_t n);
