@@ -21,6 +21,7 @@ enum gpr {
 };
 
 #define SEG_UNUSABLE 0x10000u
+#define SEG_ATTR_L   (1u << 9)      /* 64-bit code segment */
 
 struct seg {
     uint16_t sel;
@@ -53,7 +54,9 @@ struct vcpu_event {
     uint32_t error;
 };
 
-enum vcpu_activity { ACT_RUNNING = 0, ACT_HALTED = 1 };
+/* ACT_WAIT_SIPI: an AP after INIT (SDM 10.4.2), held by ferry until a SIPI; a backend never
+ * enters a vCPU in it (hv/vm/intr.c). */
+enum vcpu_activity { ACT_RUNNING = 0, ACT_HALTED = 1, ACT_WAIT_SIPI = 2 };
 
 /* Interruptibility: blocking by STI / MOV SS, NMI blocking. */
 #define INTR_STI   0x1

@@ -16,6 +16,8 @@ enum dev_id {
     DEV_ID_KVMCLOCK = 7,
     DEV_ID_LAPIC = 8,
     DEV_ID_I8042 = 9,                   /* 8 is the local APIC's */
+    DEV_ID_IOAPIC = 10,
+    DEV_ID_ACPI_PM = 11,
     DEV_ID_TEST_FIRST = 0x7f00,
 };
 

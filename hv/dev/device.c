@@ -54,6 +54,13 @@ uint64_t dev_wall_ns(const struct device *d)
     return s->platform && s->platform->wall_ns ? s->platform->wall_ns(s->platform_ctx) : 0;
 }
 
+void dev_guest_power_off(struct device *d)
+{
+    const struct dev_set *s = d->set;
+    if (s->platform && s->platform->power_off)
+        s->platform->power_off(s->platform_ctx);
+}
+
 void dev_guest_reset(struct device *d)
 {
     const struct dev_set *s = d->set;

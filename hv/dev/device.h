@@ -85,6 +85,9 @@ struct dev_platform {
     /* A local APIC accepted an interrupt for vCPU `vcpu`: wake its host CPU (an IPI) so it
      * looks before its next entry. Called with the set locked, on any CPU. */
     void (*vcpu_kick)(void *ctx, unsigned vcpu);
+    /* The guest turned the machine off (ACPI S5): the VM stops for good, as after a
+     * debug-exit. Called with the set locked, on a vCPU's CPU. */
+    void (*power_off)(void *ctx);
 };
 
 /*
@@ -149,6 +152,8 @@ void dev_vcpu_kick(struct device *d, unsigned vcpu);
 void dev_guest_exit(struct device *d, uint32_t code);
 /* Asks the VM to reset (no-op without a platform). */
 void dev_guest_reset(struct device *d);
+/* Asks the VM to power off (no-op without a platform). */
+void dev_guest_power_off(struct device *d);
 /* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */
 uint64_t dev_wall_ns(const struct device *d);
 

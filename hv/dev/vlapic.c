@@ -335,14 +335,14 @@ static bool dest_match(const struct vlapic_cpu *c, unsigned id, bool logical, ui
     return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xf);   /* cluster, member bitmap */
 }
 
-static void deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector)
+static void deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector, bool level)
 {
     struct vlapic *a = d->state;
     struct vlapic_cpu *c = &a->cpu[t];
     switch (mode) {
     case DM_FIXED:
     case DM_LOWEST:
-        (void)vlapic_accept(d, t, vector, false);   /* accept kicks */
+        (void)vlapic_accept(d, t, vector, level);   /* accept kicks */
         return;
     case DM_NMI:
         c->nmi = true;
@@ -394,7 +394,28 @@ static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint8_t dest)
         targets &= -targets;             /* no arbitration: the lowest-numbered target */
     for (unsigned i = 0; targets; i++, targets >>= 1)
         if (targets & 1)
-            deliver(d, i, mode, vector);
+            deliver(d, i, mode, vector, false);
+}
+
+unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsigned mode,
+                            uint8_t vector, bool level)
+{
+    struct vlapic *a = d->state;
+    if (mode != DM_FIXED && mode != DM_LOWEST && mode != DM_NMI && mode != DM_INIT)
+        return 0;                        /* SMI, reserved, SIPI and ExtINT messages: dropped */
+    uint64_t targets = 0;
+    for (unsigned i = 0; i < a->n; i++)
+        if (!a->cpu[i].hw_disabled && dest_match(&a->cpu[i], i, logical, dest))
+            targets |= 1ull << i;
+    if (mode == DM_LOWEST)
+        targets &= -targets;
+    unsigned n = 0;
+    for (unsigned i = 0; targets; i++, targets >>= 1)
+        if (targets & 1) {
+            deliver(d, i, mode, vector, level && (mode == DM_FIXED || mode == DM_LOWEST));
+            n++;
+        }
+    return n;
 }
 
 /* ---- registers ---- */

@@ -105,6 +105,15 @@ extern const struct dev_type vlapic_type;
  * 0-15 log "receive illegal vector" (ESR bit 6) instead; a software- or hardware-disabled APIC
  * drops it. 0, -EINVAL (no such vCPU), -EPERM (dropped: disabled or illegal vector). */
 int vlapic_accept(struct device *d, unsigned vcpu, uint8_t vector, bool level);
+/*
+ * An interrupt message from the I/O APIC (or an MSI): delivery mode as in a redirection entry
+ * (0 fixed, 1 lowest priority, 4 NMI, 5 INIT; SMI, SIPI, ExtINT and reserved are dropped),
+ * destination as for an IPI (physical: APIC ID, 0xFF everyone; logical: LDR/DFR), level sets
+ * the TMR bit of a fixed vector so its EOI reaches cfg->eoi_level. Lowest priority goes to the
+ * lowest-numbered target (no arbitration). Returns how many APICs it went to.
+ */
+unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsigned mode,
+                            uint8_t vector, bool level);
 /* The vector the vCPU should take now, -1 if none beats the PPR. */
 int vlapic_pending(const struct device *d, unsigned vcpu);
 /* The CPU's acknowledge: that vector moves IRR -> ISR and is returned; -1 if none. */

@@ -51,7 +51,7 @@ static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64
             else
                 *val = p->addr;
         } else if (write && size == 1 && off == 1) {
-            if (*val & 4)
+            if (*val & VPCI_RESET_CPU)
                 dev_guest_reset(opaque);
         } else if (!write) {
             *val = ones(size);

@@ -20,6 +20,10 @@
 #define VPCI_PORT          0xcf8
 #define VPCI_ADDR_ENABLE   0x80000000u
 #define VPCI_ADDR_MASK     0x80fffffcu     /* enable, bus, device, function, dword register */
+/* The PIIX reset control register (0xCF9, byte writes) and its bits: RST_CPU resets. */
+#define VPCI_RESET_PORT    (VPCI_PORT + 1)
+#define VPCI_RESET_SYS     0x02u
+#define VPCI_RESET_CPU     0x04u
 
 struct vpci_cfg {
     uint16_t port;                          /* 0xCF8: eight ports from here */

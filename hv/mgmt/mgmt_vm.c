@@ -136,11 +136,15 @@ bool mgmt_vm_event(char *buf, size_t n)
 {
     char name[VM_NAME_MAX];
     uint32_t code;
+    bool off;
     if (vm_reset_event(buf, n))
         return true;
-    if (!vm_exit_event(name, sizeof(name), &code))
+    if (!vm_exit_event(name, sizeof(name), &code, &off))
         return false;
-    snprintf(buf, n, "vm: %s exited code=%u", name, code);
+    if (off)
+        snprintf(buf, n, "vm: %s powered off", name);
+    else
+        snprintf(buf, n, "vm: %s exited code=%u", name, code);
     return true;
 }
 

@@ -86,7 +86,7 @@ struct mgmt_dev_info {
 int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, char *err,
                     size_t errlen);
 
-/* The next VM event for the console ("vm: NAME exited code=N"); false when none. */
+/* The next VM event for the console ("vm: NAME exited code=N", "vm: NAME powered off"); false when none. */
 bool mgmt_vm_event(char *buf, size_t n);
 
 /* Allowed while the VM migrates. */

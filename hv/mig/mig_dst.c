@@ -14,6 +14,7 @@
 #include "hv/mig/mig_devices.h"
 #include "hv/mig/mig_stream.h"
 #include "hv/mig/mig_int.h"
+#include "hv/vm/intr.h"
 #include "hv/vm/vmctl.h"
 
 enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
@@ -313,6 +314,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
+        vcpu_init_loaded(&d->vm->vcpus[idx], false);   /* an AP waiting for its SIPI waits on */
         d->vcpus_got++;
         return 0;
     case MIG_REC_XSAVE:

@@ -533,7 +533,7 @@ static bool vcpu_state_valid(const struct vcpu_state *s)
     for (size_t i = 0; i < ARRAY_SIZE(segs); i++)
         if (segs[i]->attr & ~(0xfffu | SEG_UNUSABLE))
             return false;
-    return s->activity <= ACT_HALTED &&
+    return s->activity <= ACT_WAIT_SIPI &&
            !(s->interruptibility & ~(uint32_t)(INTR_STI | INTR_MOVSS | INTR_NMI)) &&
            s->pending.type <= EVENT_SOFTINT && s->pending.has_error <= 1;
 }

@@ -96,6 +96,13 @@ static int copy(struct vm *vm, const struct vcpu_state *s, uint64_t gva, void *b
     return 0;
 }
 
+uint64_t gpt_code_address(const struct vcpu_state *s)
+{
+    if ((s->efer & EFER_LMA) && (s->cs.attr & SEG_ATTR_L))
+        return s->rip;                  /* 64-bit code: CS's base counts as 0 */
+    return (s->cs.base + s->rip) & 0xffffffffull;
+}
+
 int gpt_read(struct vm *vm, const struct vcpu_state *s, uint64_t gva, void *buf, size_t n)
 {
     return copy(vm, s, gva, buf, n, false);

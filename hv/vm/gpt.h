@@ -17,6 +17,9 @@ struct vm;
 /* 0 and *gpa, or -EFAULT (not present / outside guest RAM). */
 int gpt_translate(struct vm *vm, const struct vcpu_state *s, uint64_t gva, uint64_t *gpa);
 /* Copies n bytes at gva (may cross pages); 0 or -EFAULT. */
+/* The linear address of the instruction at RIP: CS's base plus RIP outside 64-bit code (real
+ * mode, an AP's trampoline), RIP itself in 64-bit code. */
+uint64_t gpt_code_address(const struct vcpu_state *s);
 int gpt_read(struct vm *vm, const struct vcpu_state *s, uint64_t gva, void *buf, size_t n);
 int gpt_write(struct vm *vm, const struct vcpu_state *s, uint64_t gva, const void *buf, size_t n);
 

@@ -332,6 +332,35 @@ static void set_seg(struct seg *s, uint16_t sel, uint32_t attr, uint32_t limit, 
     s->base = base;
 }
 
+void guest_boot_init_state(struct vcpu_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->version = VCPU_STATE_VERSION;
+    s->activity = ACT_WAIT_SIPI;
+    s->rip = 0xfff0;
+    s->rflags = 2;
+    s->cr0 = 0x60000010;                 /* CD, NW, ET */
+    s->pat = 0x0007040600070406ull;
+    s->xcr0 = 1;
+    s->dr7 = 0x400;
+    set_seg(&s->cs, 0xf000, 0x9b, 0xffff, 0xffff0000);
+    set_seg(&s->ds, 0, 0x93, 0xffff, 0);
+    s->es = s->ss = s->fs = s->gs = s->ds;
+    set_seg(&s->ldtr, 0, 0x82, 0xffff, 0);
+    set_seg(&s->tr, 0, 0x8b, 0xffff, 0);
+    s->gdtr.limit = 0xffff;
+    s->idtr.limit = 0xffff;
+    s->pending.type = EVENT_NONE;
+}
+
+void guest_boot_sipi_state(struct vcpu_state *s, uint8_t vector)
+{
+    s->activity = ACT_RUNNING;
+    s->cs.sel = (uint16_t)(vector << 8);
+    s->cs.base = (uint64_t)vector << 12;
+    s->rip = 0;
+}
+
 void guest_boot_state(struct vcpu_state *s, uint64_t entry, unsigned vcpu)
 {
     memset(s, 0, sizeof(*s));

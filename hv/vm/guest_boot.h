@@ -125,4 +125,10 @@ void guest_boot_identity_map(uint8_t *ram, uint64_t ram_size);
 /* The initial state of vCPU `vcpu` (< the nvcpus given to guest_boot_setup). */
 void guest_boot_state(struct vcpu_state *s, uint64_t entry, unsigned vcpu);
 
+/* An AP's state after INIT (SDM Vol. 3A table 10-1), in wait-for-SIPI (ACT_WAIT_SIPI); the TSC
+ * is the caller's to keep. */
+void guest_boot_init_state(struct vcpu_state *s);
+/* What a SIPI with vector makes of it: real mode at vector << 12 (CS = vector << 8, IP = 0). */
+void guest_boot_sipi_state(struct vcpu_state *s, uint8_t vector);
+
 #endif

@@ -1,4 +1,6 @@
 /* Interrupt delivery, device clocks and HLT wake-ups; see hv/vm/intr.h. */
+#include <string.h>
+
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/percpu.h"
 #include "hv/base/time.h"
@@ -7,6 +9,7 @@
 #include "hv/dev/vlapic.h"
 #include "hv/dev/vpic.h"
 #include "hv/dev/vuart.h"
+#include "hv/vm/guest_boot.h"
 #include "hv/vm/intr.h"
 #include "hv/vm/pvclock.h"
 #include "hv/vm/sched.h"
@@ -107,13 +110,70 @@ void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val)
     spin_unlock(&v->vm->devs.lock);
 }
 
+/* An INIT or SIPI IPI for the vCPU is waiting (a racy look: vcpu_take_ipis takes it locked). */
+static bool ipi_waiting(const struct vcpu *v)
+{
+    const struct device *d = v->vm->lapic;
+    if (!d)
+        return false;
+    const struct vlapic_cpu *c = &((const struct vlapic *)d->state)->cpu[v->index];
+    return __atomic_load_n(&c->init, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&c->sipi, __ATOMIC_ACQUIRE);
+}
+
+bool vcpu_take_ipis(struct vcpu *v)
+{
+    if (ipi_waiting(v)) {
+        struct vlapic_events ev;
+        spin_lock(&v->vm->devs.lock);
+        bool took = vlapic_take_events(v->vm->lapic, v->index, &ev);
+        spin_unlock(&v->vm->devs.lock);
+        struct vcpu_state s;
+        if (took && ev.init) {
+            /* SDM 10.4.2 / table 10-1: the CPU resets to wait-for-SIPI; its TSC runs on. */
+            hv_ops->vcpu_retire(v);
+            hv_ops->vcpu_get_state(v, &s);
+            uint64_t tsc = s.tsc;
+            guest_boot_init_state(&s);
+            s.tsc = tsc;
+            s.activity = ACT_RUNNING;   /* the backend's view; ferry holds it (wait_sipi) */
+            hv_ops->vcpu_set_state(v, &s);
+            memset(&v->exit, 0, sizeof(v->exit));
+            v->wait_sipi = true;
+        }
+        if (took && ev.sipi && v->wait_sipi) {
+            hv_ops->vcpu_get_state(v, &s);
+            guest_boot_sipi_state(&s, ev.sipi_vector);
+            hv_ops->vcpu_set_state(v, &s);
+            v->wait_sipi = false;
+            v->halted = false;
+        }
+        /* An NMI IPI is not delivered yet (nothing ferry runs sends one but Linux's
+         * backtrace and watchdog paths); it is dropped. */
+    }
+    if (v->wait_sipi)
+        v->halted = true;
+    return !v->wait_sipi;
+}
+
+void vcpu_init_loaded(struct vcpu *v, bool fresh)
+{
+    v->tsc_fresh = fresh;
+    v->wait_sipi = v->init.activity == ACT_WAIT_SIPI;
+    if (v->wait_sipi)
+        v->init.activity = ACT_RUNNING;
+    v->halted = v->wait_sipi;
+}
+
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
 {
     spin_lock(&v->vm->devs.lock);
     *wake_tsc = poll_devices(v);
     bool pending = intr_source(v) != INTR_NONE;
     spin_unlock(&v->vm->devs.lock);
-    return v->halt_if && pending;
+    if (ipi_waiting(v))
+        return true;                     /* INIT or SIPI: vcpu_take_ipis decides */
+    return !v->wait_sipi && v->halt_if && pending;
 }
 
 void vm_console_input(struct vm *vm, uint8_t ch)

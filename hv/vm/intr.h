@@ -30,8 +30,17 @@ void vm_vcpu_kick(void *ctx, unsigned vcpu);
 /* Before an entry, on the vCPU's CPU: poll the devices, inject or open a window. Sets the
  * CPU's deadline_tsc to the sooner of the slice's end and the next device event. */
 void vcpu_intr_before_entry(struct vcpu *v);
-/* A halted vCPU (HLT with RFLAGS.IF as halt_if): may it run again? If not, *wake_tsc gets
- * when to look again (0: only a kick wakes it). */
+/* Before an entry, on the vCPU's CPU: INIT and SIPI IPIs its local APIC took (hv/dev/vlapic.h).
+ * INIT resets it to wait-for-SIPI (its TSC kept); a SIPI in that state starts it in real mode
+ * at the vector's page. False while it waits for a SIPI (it is marked halted: not entered). */
+bool vcpu_take_ipis(struct vcpu *v);
+/* After vcpu->init was (re)written: a wait-for-SIPI state makes the vCPU wait (the backend is
+ * given it as running); fresh (a boot, not a migration): its TSC is set from the VM's origin
+ * when it is created, so every vCPU of the VM reads the same TSC. */
+void vcpu_init_loaded(struct vcpu *v, bool fresh);
+/* A halted vCPU (HLT with RFLAGS.IF as halt_if, or an AP in wait-for-SIPI): may it run
+ * again? If not, *wake_tsc gets when to look again (0: only a kick wakes it). An INIT or SIPI
+ * IPI waiting always lets it run (vcpu_take_ipis then decides). */
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
 
 /* CR8 as the local APIC's TPR (bits 7:4); without a local APIC it reads 0, writes vanish. */

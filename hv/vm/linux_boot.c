@@ -31,6 +31,7 @@
 #define HDR_INIT_SIZE       0x260
 #define HDR_END_MAX         0x280          /* past every field of protocol 2.15 */
 /* struct boot_params */
+#define BP_ACPI_RSDP_ADDR   0x070
 #define BP_E820_ENTRIES     0x1e8
 #define BP_E820_TABLE       0x2d0
 #define E820_ENTRY_SIZE     20
@@ -185,6 +186,11 @@ int linux_load(const uint8_t *k, size_t klen, const uint8_t *initrd, size_t ilen
     *out = (struct linux_boot){ .load_gpa = load, .entry = load + 0x200, .initrd_gpa = rd_gpa,
                                 .initrd_size = ilen, .version = h.version };
     return 0;
+}
+
+void linux_set_acpi_rsdp(uint8_t *ram, uint64_t gpa)
+{
+    wr64(ram + LINUX_ZERO_PAGE_GPA + BP_ACPI_RSDP_ADDR, gpa);
 }
 
 void linux_boot_state(const struct linux_boot *lb, struct vcpu_state *s)

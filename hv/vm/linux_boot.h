@@ -69,6 +69,10 @@ int linux_load(const uint8_t *k, size_t klen, const uint8_t *initrd, size_t ilen
                const char *cmdline, uint8_t *ram, uint64_t chunk, uint64_t ram_size,
                struct linux_boot *out, char *err, size_t errlen);
 
+/* Tells the kernel where the RSDP is (boot_params.acpi_rsdp_addr, protocol 2.14; older
+ * kernels find it by scanning 0xE0000-0xFFFFF). After linux_load. */
+void linux_set_acpi_rsdp(uint8_t *ram, uint64_t gpa);
+
 /* vCPU 0's state at the kernel's 64-bit entry. */
 void linux_boot_state(const struct linux_boot *lb, struct vcpu_state *s);
 

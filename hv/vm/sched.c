@@ -102,6 +102,8 @@ static void save_state(struct runq *q, struct vcpu *v)
     } else {
         v->saved = v->init;         /* never ran */
     }
+    if (v->wait_sipi)
+        v->saved.activity = ACT_WAIT_SIPI;
     __atomic_and_fetch(&v->request, ~VCPU_REQ_SAVE, __ATOMIC_RELEASE);
 }
 
@@ -120,7 +122,7 @@ static void reset_vcpu(struct runq *q, struct vcpu *v)
     if (v->xsave)
         fpu_area_init(v->xsave);
     v->xcr0 = v->init.xcr0;
-    v->halted = false;
+    v->halted = v->wait_sipi;           /* an AP of a Linux guest waits for its SIPI again */
     memset(&v->exit, 0, sizeof(v->exit));
     __atomic_and_fetch(&v->request, ~VCPU_REQ_RESET, __ATOMIC_RELEASE);
 }
@@ -176,6 +178,18 @@ static void run_slice(struct runq *q, struct vcpu *v)
             hv_ops->vcpu_put(q->loaded);
             q->loaded = NULL;
         }
+        if (v->tsc_fresh) {
+            /* The VM's first vCPU to be created sets its TSC's origin; the others (APs created
+             * when their SIPI comes) read the same TSC from it. */
+            uint64_t now = rdtsc(), origin = 0;
+            if (!__atomic_compare_exchange_n(&v->vm->tsc_origin, &origin, now, false,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                now = now > origin ? now : origin;
+            else
+                origin = now;
+            v->init.tsc = now - origin;
+            v->tsc_fresh = false;
+        }
         int rc = hv_ops->vcpu_create(v);
         if (rc) {
             vm_stop(v->vm, "cannot create vcpu %u on cpu %u (%d)", v->index, v->pcpu, rc);
@@ -191,6 +205,8 @@ static void run_slice(struct runq *q, struct vcpu *v)
     for (;;) {
         if (__atomic_load_n(&v->request, __ATOMIC_ACQUIRE))
             return;
+        if (!vcpu_take_ipis(v))
+            return;                     /* wait-for-SIPI: halted until one comes */
         vcpu_intr_before_entry(v);
         if (hv_ops->vcpu_run(v, &v->exit)) {
             vm_stop(v->vm, "VM entry failed on vcpu %u", v->index);

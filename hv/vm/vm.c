@@ -99,6 +99,19 @@ static void free_vm(struct vm *vm)
     memset(vm, 0, sizeof(*vm));
 }
 
+/* A vCPU's power-on state: Linux's BSP at the kernel's entry and its APs waiting for a SIPI
+ * (the kernel starts them), or every vCPU of an image= guest at its entry. */
+static void boot_state(struct vm *vm, struct vcpu *v, uint64_t entry)
+{
+    if (vm->linux_guest && v->index)
+        guest_boot_init_state(&v->init);
+    else if (vm->linux_guest)
+        linux_boot_state(&vm->linux_boot, &v->init);
+    else
+        guest_boot_state(&v->init, entry, v->index);
+    vcpu_init_loaded(v, true);
+}
+
 static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
 {
     size_t xpages = (fpu_area_size() + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -113,10 +126,7 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
                      hv_ops ? hv_ops->name : "VT-x or AMD-V");
             return -ENODEV;
         }
-        if (vm->linux_guest)
-            linux_boot_state(&vm->linux_boot, &v->init);
-        else
-            guest_boot_state(&v->init, entry, i);
+        boot_state(vm, v, entry);
         v->xcr0 = v->init.xcr0;
         if (xpages) {
             uint64_t pa = frame_alloc(vm->node, xpages, 1, 0);
@@ -184,10 +194,6 @@ static int load_linux(struct vm *vm, const struct vm_config *cfg, char *err, siz
 {
     const void *k, *rd = NULL;
     size_t klen, rdlen = 0;
-    if (vm->nvcpus != 1) {
-        snprintf(err, errlen, "kernel=: one vCPU for now (more need the local APIC's INIT/SIPI)");
-        return -EINVAL;
-    }
     if (find_image(cfg->kernel, &k, &klen)) {
         snprintf(err, errlen, "no kernel '%s' in \\images\\ on the boot volume", cfg->kernel);
         return -ENOENT;
@@ -196,26 +202,51 @@ static int load_linux(struct vm *vm, const struct vm_config *cfg, char *err, siz
         snprintf(err, errlen, "no initrd '%s' in \\images\\ on the boot volume", cfg->initrd);
         return -ENOENT;
     }
-    int rc = linux_load(k, klen, rd, rdlen, vm->cmdline, phys_to_virt(vm->chunks[0].hpa),
-                        vm->chunks[0].size, vm->mem_size, &vm->linux_boot, err, errlen);
-    if (!rc)
-        vm->linux_guest = true;
-    return rc;
+    uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
+    int rc = linux_load(k, klen, rd, rdlen, vm->cmdline, ram, vm->chunks[0].size, vm->mem_size,
+                        &vm->linux_boot, err, errlen);
+    if (rc)
+        return rc;
+    /* The machine's ACPI tables in the BIOS area (reserved in the e820 map). */
+    struct acpi_machine am;
+    machine_ferry_min_acpi(vm->nvcpus, &am);
+    long n = acpi_tables_build(&am, ram + ACPI_TABLES_GPA, ACPI_TABLES_GPA, ACPI_TABLES_MAX);
+    if (n < 0) {
+        snprintf(err, errlen, "ACPI tables for %u vCPUs do not fit in %u bytes", vm->nvcpus,
+                 ACPI_TABLES_MAX);
+        return (int)n;
+    }
+    linux_set_acpi_rsdp(ram, ACPI_TABLES_GPA);
+    vm->linux_guest = true;
+    return 0;
 }
 
-/* debug-exit: runs on the vCPU's CPU; the control plane reports it (vm_exit_event). */
-static void vm_guest_exit(void *ctx, uint32_t code)
+/* debug-exit, ACPI S5: runs on the vCPU's CPU; the control plane reports it (vm_exit_event). */
+static bool guest_ended(struct vm *vm, uint32_t code, bool power_off)
 {
-    struct vm *vm = ctx;
     spin_lock(&vm->lock);
     bool first = !vm->exited && vm->state != VM_STOPPED;
     if (first) {
         vm->exit_code = code;
+        vm->powered_off = power_off;
         __atomic_store_n(&vm->exited, true, __ATOMIC_RELEASE);
     }
     spin_unlock(&vm->lock);
-    if (first)
+    return first;
+}
+
+static void vm_guest_exit(void *ctx, uint32_t code)
+{
+    struct vm *vm = ctx;
+    if (guest_ended(vm, code, false))
         vm_stop(vm, "guest exited code=%u", code);
+}
+
+static void vm_guest_power_off(void *ctx)
+{
+    struct vm *vm = ctx;
+    if (guest_ended(vm, 0, true))
+        vm_stop(vm, "guest powered off (ACPI S5)");
 }
 
 static void request_all(struct vm *vm, uint32_t set, uint32_t clear);
@@ -241,6 +272,7 @@ static const struct dev_platform vm_platform = {
     .wall_ns = vm_wall_ns,
     .reset = vm_guest_reset,
     .vcpu_kick = vm_vcpu_kick,
+    .power_off = vm_guest_power_off,
 };
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
@@ -359,7 +391,7 @@ fail:
 }
 
 
-bool vm_exit_event(char *name, size_t n, uint32_t *code)
+bool vm_exit_event(char *name, size_t n, uint32_t *code, bool *power_off)
 {
     for (unsigned i = 0; i < VM_MAX; i++) {
         struct vm *vm = &vms[i];
@@ -368,6 +400,7 @@ bool vm_exit_event(char *name, size_t n, uint32_t *code)
             vm->exit_reported = true;
             snprintf(name, n, "%s", vm->name);
             *code = vm->exit_code;
+            *power_off = vm->powered_off;
             return true;
         }
     }
@@ -516,12 +549,10 @@ static int guest_reset(struct vm *vm, char *err, size_t errlen)
     spin_lock(&vm->devs.lock);
     dev_set_reset(&vm->devs);
     spin_unlock(&vm->devs.lock);
+    vm->tsc_origin = 0;                 /* the TSC starts again from 0, as after power-on */
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         struct vcpu *v = &vm->vcpus[i];
-        if (vm->linux_guest)
-            linux_boot_state(&vm->linux_boot, &v->init);
-        else
-            guest_boot_state(&v->init, entry, i);
+        boot_state(vm, v, entry);
     }
     request_all(vm, VCPU_REQ_RESET, 0);
     if (!wait_all(vm, reset_done)) {

@@ -74,6 +74,8 @@ struct vcpu {
     volatile bool paused;        /* acknowledged a pause request */
     volatile bool halted;
     bool halt_if;                /* RFLAGS.IF at the HLT: an interrupt can wake it */
+    bool wait_sipi;              /* an AP after INIT: not entered until a SIPI (also halted) */
+    bool tsc_fresh;              /* init.tsc is set at creation from the VM's TSC origin */
     bool started;
     struct vcpu_state init;      /* state to load at the first entry */
     struct vcpu_state saved;     /* filled on VCPU_REQ_SAVE (with the FPU in xsave) */
@@ -108,6 +110,7 @@ struct vm {
     unsigned nvcpus;
     struct vcpu vcpus[VM_MAX_VCPUS];
     struct dev_set devs;         /* its devices and their port/MMIO buses (hv/dev/device.h) */
+    uint64_t tsc_origin;         /* host TSC at which a fresh guest's TSC reads 0 (0: unset) */
     struct device *pic;          /* the 8259 pair whose output is vCPU 0's INTR (hv/vm/intr.h) */
     struct device *kvmclock;     /* the paravirtual clock's state (hv/vm/pvclock.h) */
     struct device *lapic;        /* the vCPUs' local APICs (hv/dev/vlapic.h) */
@@ -121,6 +124,7 @@ struct vm {
     char stop_reason[160];
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */
     uint32_t exit_code;          /* ...with this code */
+    bool powered_off;            /* ...or turned itself off (ACPI S5) */
     bool exit_reported;          /* the console said so (vm_exit_event) */
     volatile bool reset_pending; /* the guest pulled the reset line (vm_reset_event serves it) */
     unsigned resets;             /* guest resets in the current storm window... */
@@ -176,8 +180,9 @@ struct uart_dev *vm_console_uart(struct vm *vm);
 /* For the buses: does [base, base+size) of guest-physical space overlap the VM's RAM? */
 bool vm_ram_overlaps(void *vm, enum bus_space sp, uint64_t base, uint64_t size);
 
-/* The next VM whose guest exited and was not reported yet: its name and code; false if none. */
-bool vm_exit_event(char *name, size_t n, uint32_t *code);
+/* The next VM whose guest exited (or powered off) and was not reported yet: its name and code;
+ * false if none. */
+bool vm_exit_event(char *name, size_t n, uint32_t *code, bool *power_off);
 /* Carries out the next guest reset request (the control plane calls it): the image reloaded,
  * devices and vCPUs at their power-on state, running again. True if one was served; msg says
  * what happened ("vm: NAME reset by the guest", or why the VM was stopped instead). */

@@ -1,7 +1,7 @@
 // libFuzzer over every device of today's machine (hv/dev/machine.c), as a guest and as a
 // migration peer would drive them. The input is a list of operations: port reads and writes of
 // any size at the machine's ports (and a few beside them), local APIC register accesses by
-// either vCPU, clock steps with polls (timers fire, lines move), the CPU's acknowledges and
+// either vCPU, I/O APIC window accesses (IOREGSEL, IOWIN, EOI and the rest), clock steps with polls (timers fire, lines move), the CPU's acknowledges and
 // EOIs, migrations to a second VM, and hostile records. Invariants: nothing crashes or reads out of bounds (ASan/UBSan); a
 // record a device saved always passes its own type's check and loads (a migration between two
 // hosts of this build never fails); a record a peer invents is refused or loads, never half.
@@ -13,13 +13,15 @@
 #include "fake_vm.h"
 #include "hv/dev/dev_ids.h"
 #include "hv/dev/machine.h"
+#include "hv/dev/vioapic.h"
 #include "hv/dev/vlapic.h"
 #include "hv/dev/vpic.h"
 
 static const uint16_t ports[] = {
     0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0xf4, 0xf5, 0xcf8, 0xcf9, 0xcfa,
     0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x40, 0x41, 0x42, 0x43, 0x61, 0x60, 0x64, 0x20, 0x21,
-    0xa0, 0xa1, 0x4d0, 0x4d1, 0x70, 0x71,
+    0xa0, 0xa1, 0x4d0, 0x4d1, 0x70, 0x71, 0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x606,
+    0x607, 0x608, 0x609, 0x60a, 0x60b, 0x60c,
 };
 
 /* What a vCPU does to take an interrupt: the APIC's or the PIC's, then perhaps an EOI. */
@@ -87,6 +89,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 8:
             take_interrupt(cur, (data[i] >> 7) & 1, w);
             break;
+        case 9: {                                        /* the I/O APIC's window */
+            uint64_t val = (uint64_t)v * 0x01010101u ^ (uint64_t)w << 24;
+            uint64_t gpa = VIOAPIC_BASE + (p & 0xfc);
+            if (w & 4)
+                (void)fake_vm_mmio_read(cur, gpa, sz, &val);
+            else
+                (void)fake_vm_mmio_write(cur, gpa, sz, val);
+            break;
+        }
         case 5:
             migrate(cur, other);
             cur = cur == &a ? &b : &a;

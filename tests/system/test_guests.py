@@ -68,7 +68,8 @@ def test_memtest_lifecycle(guest_host):
         "uart16550#0 v1 io 0x3f8-0x3ff", "debug-exit#0 v1 io 0xf4-0xf4",
         "pci-host#0 v1 io 0xcf8-0xcff", "pit8254#0 v2 io 0x40-0x43, io 0x61-0x61",
         "rtc-cmos#0 v1 io 0x70-0x71", "kvmclock#0 v1 (no ports or memory)",
-        "i8042#0 v1 io 0x60-0x60, io 0x64-0x64"]
+        "i8042#0 v1 io 0x60-0x60, io 0x64-0x64", "ioapic#0 v1 mmio 0xfec00000-0xfec000ff",
+        "acpi-pm#0 v1 io 0x600-0x60b"]
     assert h.command("vm start beat").strip() == "vm beat: ok"
 
     # The banner first: the 64 KiB output ring wraps within seconds at this heartbeat rate.

@@ -303,7 +303,7 @@ static int svm_fetch(struct vcpu *v, uint8_t *buf, size_t n)
 {
     struct vcpu_state s;
     svm_get_state(v, &s);
-    return gpt_read(v->vm, &s, s.rip, buf, n);
+    return gpt_read(v->vm, &s, gpt_code_address(&s), buf, n);
 }
 
 static void svm_dump(struct vcpu *v)

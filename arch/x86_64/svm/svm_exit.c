@@ -12,15 +12,19 @@
 #include "hv/vm/vcpu_ops.h"
 
 /* Length of the instruction at RIP whose opcode (after prefixes) is `op` of op_len bytes. */
-static uint32_t measured_len(struct vcpu *v, const uint8_t *op, unsigned op_len)
+static uint32_t measured_len(struct vcpu *v, const struct vmcb *vmcb, const uint8_t *op,
+                             unsigned op_len)
 {
     uint8_t b[15];
     unsigned i = 0;
+    /* REX prefixes exist in 64-bit code only (CS.L with EFER.LMA); elsewhere 0x40-0x4f are
+     * INC/DEC (an AP's real-mode trampoline runs CPUID). */
+    bool rex = (vmcb->save.efer & (1ull << 10)) && (vmcb->save.cs.attrib & SEG_ATTR_L);
     if (hv_ops->vcpu_fetch(v, b, sizeof(b)))
         return 0;
     while (i < 14 && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf2 || b[i] == 0xf3 ||
                       b[i] == 0x2e || b[i] == 0x36 || b[i] == 0x3e || b[i] == 0x26 ||
-                      b[i] == 0x64 || b[i] == 0x65 || (b[i] & 0xf0) == 0x40))
+                      b[i] == 0x64 || b[i] == 0x65 || (rex && (b[i] & 0xf0) == 0x40)))
         i++;
     for (unsigned k = 0; k < op_len; k++)
         if (i + k >= sizeof(b) || b[i + k] != op[k])
@@ -32,7 +36,7 @@ static uint32_t insn_len(struct vcpu *v, const struct vmcb *vmcb, const uint8_t 
 {
     if (svm_caps.nrips && vmcb->control.nrip > vmcb->save.rip)
         return (uint32_t)(vmcb->control.nrip - vmcb->save.rip);
-    return measured_len(v, op, n);
+    return measured_len(v, vmcb, op, n);
 }
 
 typedef void (*svm_exit_fn)(struct vcpu *v, const struct vmcb *vmcb, struct hv_exit *e);

@@ -515,7 +515,7 @@ static int vmx_fetch(struct vcpu *v, uint8_t *buf, size_t n)
 {
     struct vcpu_state s;
     vmx_read_guest_state(&s);
-    return gpt_read(v->vm, &s, s.rip, buf, n);
+    return gpt_read(v->vm, &s, gpt_code_address(&s), buf, n);
 }
 
 static void vmx_dump(struct vcpu *v)

@@ -27,6 +27,8 @@ static uint64_t fake_wall(void *ctx) { return ((struct fake_vm *)ctx)->wall_ns; 
 
 static void fake_reset(void *ctx) { ((struct fake_vm *)ctx)->resets++; }
 
+static void fake_power_off(void *ctx) { ((struct fake_vm *)ctx)->power_offs++; }
+
 static void fake_kick(void *ctx, unsigned vcpu)
 {
     struct fake_vm *fv = ctx;
@@ -38,7 +40,8 @@ static const struct dev_platform fake_platform = { .guest_exit = fake_exit,
                                                    .intr_changed = fake_intr,
                                                    .wall_ns = fake_wall,
                                                    .reset = fake_reset,
-                                                   .vcpu_kick = fake_kick };
+                                                   .vcpu_kick = fake_kick,
+                                                   .power_off = fake_power_off };
 
 uint64_t fake_vm_poll(struct fake_vm *fv) { return dev_set_poll(&fv->devs, fv->now_ns); }
 

@@ -24,6 +24,7 @@ struct fake_vm {
     uint64_t wall_ns;                   /* the host's wall clock (dev_wall_ns), test-moved */
     unsigned intr_kicks;                /* intr_changed calls (a controller's output rose) */
     unsigned resets;                    /* reset requests (the CPU reset line) */
+    unsigned power_offs;                /* power-off requests (ACPI S5) */
     unsigned vcpu_kicks[FAKE_VM_VCPUS]; /* vcpu_kick calls, per vCPU woken */
 };
 
