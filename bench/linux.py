@@ -2,15 +2,16 @@
 """Linux guest benchmark, side by side in one run on QEMU TCG (AMD-V):
 
 1. Boot time to init: Debian's cloud kernel with the project's initramfs (build/linux/) booted
-   directly by QEMU TCG (-kernel/-initrd, -cpu max, one CPU), then the same kernel, initramfs
-   and command line as a ferry guest (`vm create ... kernel= initrd=`) inside QEMU TCG. Both:
+   directly by QEMU TCG (-kernel/-initrd, -cpu max, N CPUs), then the same kernel, initramfs
+   and command line as a ferry guest with N vCPUs (`vm create ... cpus=N kernel= initrd=`)
+   inside QEMU TCG (one host CPU for ferry's console, one per vCPU). Both:
    the wall time from start (QEMU's launch / `vm start`) to the init's first line, and the
    guest's own uptime in that line. The ratio ferry/direct is the figure.
 2. Idle cost: the same ferry guest idling at its shell (hb=0: no heartbeats): VM exits per
    second by reason, and the QEMU process's CPU use (user+sys) against the same host with no
    VM, measured over the same interval.
 
-    bench/linux.py [idle_seconds]       (run `make` first)
+    bench/linux.py [idle_seconds] [cpus]       (run `make` first; cpus defaults to 1)
 """
 import os
 import re
@@ -27,10 +28,10 @@ ARGS = "console=ttyS0 nokaslr hb=0"
 INIT = re.compile(r"ferry-init: up cpus=(\d+) uptime=([\d.]+)")
 
 
-def direct_boot(work):
+def direct_boot(work, cpus):
     """QEMU TCG boots the kernel itself: (wall seconds to the init line, guest uptime)."""
     log = os.path.join(work, "direct.log")
-    argv = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "512",
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(cpus), "-m", "512",
             "-display", "none", "-nodefaults", "-no-reboot",
             "-kernel", os.path.join(BUILD, "linux", "vmlinuz"),
             "-initrd", os.path.join(BUILD, "linux", "initrd.img"),
@@ -73,17 +74,17 @@ def exits(h, vm):
             for m in re.finditer(r"^exits (\S+) (\d+)$", h.command(f"vm stats {vm}"), re.M)}
 
 
-def ferry_boot_and_idle(work, idle):
+def ferry_boot_and_idle(work, idle, cpus):
     esp = os.path.join(work, "esp")
     shutil.copytree(os.path.join(BUILD, "esp"), esp)
     os.makedirs(os.path.join(esp, "images"))
     for f in ("vmlinuz", "initrd.img"):
         shutil.copy(os.path.join(BUILD, "linux", f), os.path.join(esp, "images", f))
-    h = QemuHost(work, smp=2, mem_mb=512, esp=esp)
+    h = QemuHost(work, smp=cpus + 1, mem_mb=512, esp=esp)
     try:
         h.start().wait_prompt()
-        h.command(f'vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="{ARGS}"',
-                  timeout=120)
+        h.command(f'vm create lin mem=128 cpus={cpus} kernel=vmlinuz initrd=initrd.img '
+                  f'args="{ARGS}"', timeout=120)
         t0 = time.time()
         h.command("vm start lin")
         while not (m := INIT.search(h.vm_output("lin", 0.2))):
@@ -109,15 +110,16 @@ def ferry_boot_and_idle(work, idle):
 
 def main():
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else 20
+    cpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     work = tempfile.mkdtemp(prefix="ferry-bench-linux-")
-    d_wall, d_up = direct_boot(work)
-    (f_wall, f_up), rate, guest_cpu, empty_cpu = ferry_boot_and_idle(work, idle)
+    d_wall, d_up = direct_boot(work, cpus)
+    (f_wall, f_up), rate, guest_cpu, empty_cpu = ferry_boot_and_idle(work, idle, cpus)
     print(f"boot to init, wall: direct QEMU TCG {d_wall:.1f} s, inside ferry {f_wall:.1f} s, "
           f"ratio {f_wall / d_wall:.2f}")
     print(f"boot to init, guest uptime: direct {d_up:.2f} s, inside ferry {f_up:.2f} s, "
           f"ratio {f_up / d_up:.2f}")
     total = sum(rate.values())
-    print(f"idle 1-vCPU guest: {total:.0f} exits/s (" +
+    print(f"idle {cpus}-vCPU guest: {total:.0f} exits/s (" +
           " ".join(f"{k}={v:.0f}" for k, v in sorted(rate.items(), key=lambda x: -x[1]) if v) +
           ")")
     print(f"QEMU process CPU over {idle:.0f} s: with the idle guest {guest_cpu * 100:.0f}% of a "

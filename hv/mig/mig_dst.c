@@ -314,7 +314,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
-        vcpu_init_loaded(&d->vm->vcpus[idx], false);   /* an AP waiting for its SIPI waits on */
+        vcpu_init_loaded(&d->vm->vcpus[idx]);   /* one TSC for all; an AP waiting for SIPI waits */
         d->vcpus_got++;
         return 0;
     case MIG_REC_XSAVE:

@@ -554,6 +554,7 @@ static void final_step(struct src_mig *s)
     unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step++;
     emit_begin(s);
     if (k == 0) {
+        vm_saved_tsc_align(vm);
         mig_rec_round_end(&s->enc, s->round, s->pages);
         emit_end(s, MIG_REC_ROUND_END);
     } else if (k <= n) {

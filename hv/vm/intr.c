@@ -156,9 +156,9 @@ bool vcpu_take_ipis(struct vcpu *v)
     return !v->wait_sipi;
 }
 
-void vcpu_init_loaded(struct vcpu *v, bool fresh)
+void vcpu_init_loaded(struct vcpu *v)
 {
-    v->tsc_fresh = fresh;
+    v->tsc_pending = true;
     v->wait_sipi = v->init.activity == ACT_WAIT_SIPI;
     if (v->wait_sipi)
         v->init.activity = ACT_RUNNING;

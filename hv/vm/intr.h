@@ -34,10 +34,11 @@ void vcpu_intr_before_entry(struct vcpu *v);
  * INIT resets it to wait-for-SIPI (its TSC kept); a SIPI in that state starts it in real mode
  * at the vector's page. False while it waits for a SIPI (it is marked halted: not entered). */
 bool vcpu_take_ipis(struct vcpu *v);
-/* After vcpu->init was (re)written: a wait-for-SIPI state makes the vCPU wait (the backend is
- * given it as running); fresh (a boot, not a migration): its TSC is set from the VM's origin
- * when it is created, so every vCPU of the VM reads the same TSC. */
-void vcpu_init_loaded(struct vcpu *v, bool fresh);
+/* After vcpu->init was (re)written (a boot, a reset, an incoming migration): a wait-for-SIPI
+ * state makes the vCPU wait (the backend is given it as running); init.tsc becomes relative
+ * to the VM's TSC origin (vm->tsc_origin, set when its first vCPU is created), so vCPUs created
+ * at different moments still read one TSC. */
+void vcpu_init_loaded(struct vcpu *v);
 /* A halted vCPU (HLT with RFLAGS.IF as halt_if, or an AP in wait-for-SIPI): may it run
  * again? If not, *wake_tsc gets when to look again (0: only a kick wakes it). An INIT or SIPI
  * IPI waiting always lets it run (vcpu_take_ipis then decides). */

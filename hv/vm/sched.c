@@ -97,10 +97,18 @@ static void save_state(struct runq *q, struct vcpu *v)
         switch_to(q, v);
         hv_ops->vcpu_retire(v);     /* the state after the last exit's instruction */
         hv_ops->vcpu_get_state(v, &v->saved);
+        v->saved_host_tsc = rdtsc();
         hv_ops->vcpu_put(v);        /* FPU into v->xsave, lazy MSRs into v */
         q->loaded = NULL;
     } else {
-        v->saved = v->init;         /* never ran */
+        v->saved = v->init;         /* never ran (an AP still waiting for its SIPI) */
+        v->saved_host_tsc = 0;
+        uint64_t origin = __atomic_load_n(&v->vm->tsc_origin, __ATOMIC_ACQUIRE);
+        if (v->tsc_pending && origin) {
+            /* Its TSC is the VM's: what it would read now had it been created. */
+            v->saved_host_tsc = rdtsc();
+            v->saved.tsc += v->saved_host_tsc - origin;
+        }
     }
     if (v->wait_sipi)
         v->saved.activity = ACT_WAIT_SIPI;
@@ -178,17 +186,18 @@ static void run_slice(struct runq *q, struct vcpu *v)
             hv_ops->vcpu_put(q->loaded);
             q->loaded = NULL;
         }
-        if (v->tsc_fresh) {
+        if (v->tsc_pending) {
             /* The VM's first vCPU to be created sets its TSC's origin; the others (APs created
-             * when their SIPI comes) read the same TSC from it. */
+             * when their SIPI comes, vCPUs of a migrated VM a little later) count from it too,
+             * so every vCPU reads the same TSC. */
             uint64_t now = rdtsc(), origin = 0;
             if (!__atomic_compare_exchange_n(&v->vm->tsc_origin, &origin, now, false,
                                              __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 now = now > origin ? now : origin;
             else
                 origin = now;
-            v->init.tsc = now - origin;
-            v->tsc_fresh = false;
+            v->init.tsc += now - origin;
+            v->tsc_pending = false;
         }
         int rc = hv_ops->vcpu_create(v);
         if (rc) {

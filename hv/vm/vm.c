@@ -109,7 +109,7 @@ static void boot_state(struct vm *vm, struct vcpu *v, uint64_t entry)
         linux_boot_state(&vm->linux_boot, &v->init);
     else
         guest_boot_state(&v->init, entry, v->index);
-    vcpu_init_loaded(v, true);
+    vcpu_init_loaded(v);
 }
 
 static int setup_vcpus(struct vm *vm, uint64_t entry, char *err, size_t errlen)
@@ -390,6 +390,18 @@ fail:
     return rc;
 }
 
+
+void vm_saved_tsc_align(struct vm *vm)
+{
+    uint64_t ref = vm->vcpus[0].saved_host_tsc;
+    for (unsigned i = 1; i < vm->nvcpus && ref; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (v->saved_host_tsc) {
+            v->saved.tsc += ref - v->saved_host_tsc;    /* modulo 2^64: either sign */
+            v->saved_host_tsc = ref;
+        }
+    }
+}
 
 bool vm_exit_event(char *name, size_t n, uint32_t *code, bool *power_off)
 {

@@ -75,7 +75,8 @@ struct vcpu {
     volatile bool halted;
     bool halt_if;                /* RFLAGS.IF at the HLT: an interrupt can wake it */
     bool wait_sipi;              /* an AP after INIT: not entered until a SIPI (also halted) */
-    bool tsc_fresh;              /* init.tsc is set at creation from the VM's TSC origin */
+    bool tsc_pending;            /* init.tsc counts from the VM's TSC origin (set at creation) */
+    uint64_t saved_host_tsc;     /* host TSC when `saved` was taken (0: never ran) */
     bool started;
     struct vcpu_state init;      /* state to load at the first entry */
     struct vcpu_state saved;     /* filled on VCPU_REQ_SAVE (with the FPU in xsave) */
@@ -188,6 +189,9 @@ bool vm_exit_event(char *name, size_t n, uint32_t *code, bool *power_off);
  * what happened ("vm: NAME reset by the guest", or why the VM was stopped instead). */
 bool vm_reset_event(char *msg, size_t n);
 
+/* Every vCPU's saved TSC as it read at the moment vCPU 0's state was saved (each was saved on
+ * its own CPU a little apart; the guest's TSCs are one clock), for a migration's records. */
+void vm_saved_tsc_align(struct vm *vm);
 /* Marks the VM stopped with a reason (once) and asks every vCPU to stop; callable from a vCPU. */
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

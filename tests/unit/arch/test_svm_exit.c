@@ -59,6 +59,8 @@ static int setup(void **state)
     memset(&v, 0, sizeof(v));
     v.arch = &sv;
     vmcb->save.rip = 0x1000;
+    vmcb->save.efer = 1ull << 10;       /* 64-bit code (LMA, CS.L) unless a test says otherwise */
+    vmcb->save.cs.attrib = SEG_ATTR_L | 0x9b;
     return 0;
 }
 
@@ -190,6 +192,21 @@ static void test_measured_lengths(void **state)
         G.fail = true;
         assert_int_equal(decode(m->code, m->info1, 0).reason, EXIT_UNHANDLED);
         G.fail = false;
+        /* Outside 64-bit code (an AP's real-mode trampoline) 0x48 is DEC, not a REX prefix:
+         * the instruction at RIP is not the exit's, so it is not measured as one. */
+        vmcb->save.efer = 0;
+        vmcb->save.cs.attrib = 0x9b;
+        b[0] = 0x66, b[1] = 0x2e, b[2] = 0x48;
+        memcpy(b + 3, m->op, m->op_len);
+        set_code(b, 3 + m->op_len);
+        assert_int_equal(decode(m->code, m->info1, 0).reason, EXIT_UNHANDLED);
+        b[2] = 0x66;                                 /* legacy prefixes still count there */
+        set_code(b, 3 + m->op_len);
+        e = decode(m->code, m->info1, 0);
+        assert_int_equal(e.reason, m->reason);
+        assert_int_equal(e.insn_len, 3 + m->op_len);
+        vmcb->save.efer = 1ull << 10;
+        vmcb->save.cs.attrib = SEG_ATTR_L | 0x9b;
     }
 }
 

@@ -204,7 +204,8 @@ static int vcpu_decode_after(void (*corrupt)(struct vcpu_state *), size_t cut, i
     return mig_get_vcpu_state(&rd, &t);
 }
 
-static void bad_activity(struct vcpu_state *s) { s->activity = 2; }
+static void wait_sipi(struct vcpu_state *s) { s->activity = ACT_WAIT_SIPI; }
+static void bad_activity(struct vcpu_state *s) { s->activity = ACT_WAIT_SIPI + 1; }
 static void bad_attr(struct vcpu_state *s) { s->cs.attr |= 0x1000; }
 static void bad_intr(struct vcpu_state *s) { s->interruptibility |= 0x4; }
 static void bad_event(struct vcpu_state *s) { s->pending.type = EVENT_SOFTINT + 1; }
@@ -217,6 +218,7 @@ static void test_vcpu_state_rejects(void **state)
     assert_int_equal(vcpu_decode_after(NULL, 0, 2), -EINVAL);
     assert_int_equal(vcpu_decode_after(NULL, 1, -1), -EINVAL);
     assert_int_equal(vcpu_decode_after(NULL, MIG_VCPU_STATE_SIZE, -1), -EINVAL);
+    assert_int_equal(vcpu_decode_after(wait_sipi, 0, -1), 0);     /* an AP before its SIPI */
     assert_int_equal(vcpu_decode_after(bad_activity, 0, -1), -EINVAL);
     assert_int_equal(vcpu_decode_after(bad_attr, 0, -1), -EINVAL);
     assert_int_equal(vcpu_decode_after(bad_intr, 0, -1), -EINVAL);
