@@ -53,7 +53,7 @@ EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 .SECONDARY:   # keep objects: the pattern chains would otherwise delete them after each build
 .PHONY: all deps run test unit system check-nosse check-layers fuzz clean
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
-	$(GUEST_MEMTEST_BIN) $(B)/linux/vmlinuz $(B)/linux/initrd.img
+	$(GUEST_MEMTEST_BIN) $(GUEST_MBTEST_ELF) $(B)/linux/vmlinuz $(B)/linux/initrd.img
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
@@ -184,15 +184,21 @@ $(B)/fuzz_linux_boot: tests/fuzz/fuzz_linux_boot.c hv/vm/linux_boot.c hv/vm/gues
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
 
+$(B)/fuzz_multiboot: tests/fuzz/fuzz_multiboot.c hv/vm/multiboot.c tests/unit/vm/mb_image.h \
+		| $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+		tests/fuzz/fuzz_multiboot.c hv/vm/multiboot.c -o $@
+
 $(B)/fuzz_devices: tests/fuzz/fuzz_devices.c $(DEV_MACHINE_SRCS) tests/unit/fakes/fake_vm.c \
 		tests/unit/fakes/fake_env.c tests/unit/fakes/support.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
 
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
-		$(B)/fuzz_devices
+		$(B)/fuzz_devices $(B)/fuzz_multiboot
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
-		$(B)/fuzz_corpus_dev
+		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -203,6 +209,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_linux 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_devices -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_dev 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_multiboot -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_mb 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

@@ -11,7 +11,7 @@
 
 static int parse_create(struct con *c, int argc, char **argv, struct mgmt_vm_create_args *a)
 {
-    static const char *const keys[] = { "mem", "cpus", "node", "image", "kernel", "initrd",
+    static const char *const keys[] = { "mem", "cpus", "node", "image", "kernel", "initrd", "module",
                                         "args", "cpu" };
     unsigned nodes = mgmt_mem_nodes();
 
@@ -29,7 +29,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct mgmt_vm_cre
                 break;
         if (!v || mgmt_vm_create_set(a, keys[k], v, nodes)) {
             con_printf(c, "error: bad option '%s' (mem=2-4096 even MiB, cpus=1-%d, node=0-%u, "
-                       "image=NAME|kernel=FILE [initrd=FILE], args=\"...\", cpu=BASELINE)\n",
+                       "image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", cpu=BASELINE)\n",
                        argv[i], MGMT_VM_MAX_VCPUS,
                        nodes - 1);
             return -EINVAL;

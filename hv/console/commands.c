@@ -15,7 +15,7 @@ const struct con_cmd con_commands[] = {
     { .name = "mem", .usage = "[map]", .help = "frame allocator per node and zone; map: firmware memory map", .run = cmd_mem },
     { .name = "log", .usage = "", .help = "show the log ring buffer", .run = cmd_log },
     { .name = "vm",
-      .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE | kernel=FILE [initrd=FILE]] "
+      .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE | kernel=FILE [initrd=FILE|module=A,B,...]] "
                "[args=\"...\"] "
                "[cpu=BASELINE] | start|pause|resume|destroy|console|stats|devices NAME | list | "
                "dirty NAME start [wp|ad|pml]|verify|stop",

@@ -22,6 +22,7 @@ enum gpr {
 
 #define SEG_UNUSABLE 0x10000u
 #define SEG_ATTR_L   (1u << 9)      /* 64-bit code segment */
+#define SEG_ATTR_DB  (1u << 10)     /* 32-bit code / stack segment */
 
 struct seg {
     uint16_t sel;

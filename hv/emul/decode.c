@@ -31,6 +31,7 @@ struct prefixes {
     uint8_t rex;           /* REX immediately before the opcode, 0 if none */
     uint8_t rep;           /* last of F2/F3, 0 if none */
     bool opsz, adsz, lock;
+    bool m32;              /* 32-bit protected mode: no REX, 32-bit addresses, absolute disp32 */
     int8_t seg;
 };
 
@@ -89,17 +90,18 @@ static int fetch_imm(struct cursor *c, unsigned size, struct insn *out)
 }
 
 /* SDM 2.1.1, 2.2.1: legacy prefixes in any order, then at most one effective REX. */
-static int decode_prefixes(struct cursor *c, struct prefixes *px, uint8_t *opc)
+static int decode_prefixes(struct cursor *c, struct prefixes *px, uint8_t *opc, bool m32)
 {
     memset(px, 0, sizeof(*px));
     px->seg = -1;
+    px->m32 = m32;
     for (;;) {
         uint8_t b;
         int rc = fetch(c, &b);
 
         if (rc)
             return rc;
-        if ((b & 0xf0) == 0x40) {
+        if (!px->m32 && (b & 0xf0) == 0x40) {   /* INC/DEC outside 64-bit mode */
             px->rex = b;            /* a later REX replaces an earlier one */
             continue;
         }
@@ -168,7 +170,8 @@ static int decode_modrm(struct cursor *c, const struct prefixes *px, struct insn
         if (rc)
             return rc;
     } else if (mod == 0 && rm == 5) {
-        out->base = INSN_BASE_RIP;  /* SDM 2.2.1.6: RIP-relative, EIP-relative with 0x67 */
+        /* SDM 2.2.1.6: RIP-relative (EIP-relative with 0x67); in 32-bit mode an absolute disp32 */
+        out->base = px->m32 ? -1 : INSN_BASE_RIP;
         disp32 = true;
     } else {
         out->base = (int8_t)(rm | ((px->rex & REX_B) ? 8 : 0));
@@ -265,11 +268,12 @@ static int decode_moffs(struct cursor *c, const struct prefixes *px, uint8_t opc
                         struct insn *out)
 {
     unsigned size = (opc & 1) ? op_size(px) : 1;
-    int rc = fetch_signed(c, px->adsz ? 4 : 8, &out->disp);
+    bool four = px->adsz || px->m32;
+    int rc = fetch_signed(c, four ? 4 : 8, &out->disp);
 
     if (rc)
         return rc;
-    if (px->adsz)
+    if (four)
         out->disp = (int64_t)(uint32_t)out->disp;
     out->op = opc < 0xa2 ? INSN_LOAD : INSN_STORE;
     out->size = (uint8_t)size;
@@ -327,6 +331,8 @@ static int decode_opcode(struct cursor *c, const struct prefixes *px, uint8_t op
     case 0x3a: case 0x3b: return decode_rm_reg(c, px, out, INSN_CMP_REV, bsz, bsz);
     case 0x84: case 0x85: return decode_rm_reg(c, px, out, INSN_TEST, bsz, bsz);
     case 0x63:
+        if (px->m32)
+            return -ENOTSUP;        /* ARPL outside 64-bit mode */
         /* MOVSXD; without REX.W it is a plain 32/16-bit move (SDM MOVSXD). */
         if (px->rex & REX_W)
             return decode_rm_reg(c, px, out, INSN_LOAD_SX, 4, 8);
@@ -363,7 +369,7 @@ static int check_prefixes(const struct prefixes *px, struct insn *out)
     return 0;
 }
 
-int insn_decode(const uint8_t *code, size_t len, struct insn *out)
+int insn_decode_mode(const uint8_t *code, size_t len, unsigned bits, struct insn *out)
 {
     struct cursor c = { .code = code, .avail = len < INSN_MAX_LEN ? len : INSN_MAX_LEN };
     struct prefixes px;
@@ -372,10 +378,14 @@ int insn_decode(const uint8_t *code, size_t len, struct insn *out)
 
     memset(out, 0, sizeof(*out));
     out->reg = out->base = out->index = -1;
-    rc = decode_prefixes(&c, &px, &opc);
+    if (bits != 64 && bits != 32)
+        return -ENOTSUP;            /* 16-bit code (real mode, a 16-bit segment) */
+    rc = decode_prefixes(&c, &px, &opc, bits == 32);
     if (rc)
         return rc;
-    out->addr_size = px.adsz ? 4 : 8;
+    if (px.m32 && px.adsz)
+        return -ENOTSUP;            /* 16-bit addressing forms */
+    out->addr_size = px.adsz || px.m32 ? 4 : 8;
     out->seg = px.seg;
     rc = decode_opcode(&c, &px, opc, out);
     if (rc)
@@ -385,6 +395,11 @@ int insn_decode(const uint8_t *code, size_t len, struct insn *out)
         return rc;
     out->len = (uint8_t)c.pos;
     return 0;
+}
+
+int insn_decode(const uint8_t *code, size_t len, struct insn *out)
+{
+    return insn_decode_mode(code, len, 64, out);
 }
 
 uint64_t insn_store_value(const struct insn *in, const uint64_t *gpr)

@@ -5,7 +5,7 @@
  * a struct insn, and the helpers below apply it: the value a store writes, the
  * register update of a load, the flags of a CMP/TEST, the RSI/RDI/RCX update
  * of a string op. On SVM without NRIPS, insn.len is also the instruction
- * length to skip. Only 64-bit mode is decoded, and only the forms a guest
+ * length to skip. 64-bit and 32-bit modes are decoded, and only the forms a guest
  * plausibly uses on MMIO: MOV (88/89/8A/8B, C6/C7, A0-A3 moffs), MOVZX, MOVSX,
  * MOVSXD, STOS, MOVS, and CMP/TEST with a memory operand. Anything else that
  * is a valid instruction returns -ENOTSUP; bad encodings (truncated, longer
@@ -60,6 +60,11 @@ struct insn {
 /* Decodes one 64-bit-mode instruction from code[0..len). 0, -EINVAL (bad encoding or truncated),
  * or -ENOTSUP (valid but not emulated). *out is meaningless unless 0 is returned. */
 int insn_decode(const uint8_t *code, size_t len, struct insn *out);
+/* The same for code of `bits` 64 or 32 (protected mode with a 32-bit code segment: a Multiboot
+ * kernel, an AP's trampoline after its far jump): there 0x40-0x4F are INC/DEC (-ENOTSUP), not
+ * REX; addresses are 32-bit; ModRM mod=00 r/m=101 is an absolute disp32, moffs 4 bytes; 0x67
+ * (16-bit addressing) and 63 (ARPL) are -ENOTSUP. bits 16 (real mode): -ENOTSUP. */
+int insn_decode_mode(const uint8_t *code, size_t len, unsigned bits, struct insn *out);
 
 /* Source operand masked to size: the value a store/STOS writes, or what CMP/TEST compares
  * the memory operand against. Meaningless for MOVS and loads. */

@@ -6,13 +6,13 @@
 
 static uint64_t size_mask(unsigned size) { return size == 8 ? ~0ull : (1ull << (size * 8)) - 1; }
 
-void emul_mmio(const uint8_t *code, size_t n, uint64_t *gpr, uint64_t rflags, emul_access_fn fn,
-               void *ctx, struct emul_mmio_result *out)
+void emul_mmio(const uint8_t *code, size_t n, unsigned bits, uint64_t *gpr, uint64_t rflags,
+               emul_access_fn fn, void *ctx, struct emul_mmio_result *out)
 {
     struct insn in;
     uint64_t val = 0;
     memset(out, 0, sizeof(*out));
-    out->err = insn_decode(code, n, &in);
+    out->err = insn_decode_mode(code, n, bits, &in);
     if (out->err) {
         out->status = EMUL_MMIO_UNDECODABLE;
         return;

@@ -32,8 +32,9 @@ struct emul_mmio_result {
     int err;                   /* the decoder's or the device's error */
 };
 
-/* gpr: the vCPU's registers (RAX..R15), updated for loads and STOS. */
-void emul_mmio(const uint8_t *code, size_t n, uint64_t *gpr, uint64_t rflags, emul_access_fn fn,
-               void *ctx, struct emul_mmio_result *out);
+/* bits: the code's mode, 64 or 32 (insn_decode_mode); gpr: the vCPU's registers (RAX..R15),
+ * updated for loads and STOS. */
+void emul_mmio(const uint8_t *code, size_t n, unsigned bits, uint64_t *gpr, uint64_t rflags,
+               emul_access_fn fn, void *ctx, struct emul_mmio_result *out);
 
 #endif

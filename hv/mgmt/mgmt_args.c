@@ -81,6 +81,8 @@ int mgmt_vm_create_set(struct mgmt_vm_create_args *a, const char *key, const cha
         return set_str(a->kernel, sizeof(a->kernel), val, false);
     } else if (!strcmp(key, "initrd")) {
         return set_str(a->initrd, sizeof(a->initrd), val, false);
+    } else if (!strcmp(key, "module")) {
+        return set_str(a->modules, sizeof(a->modules), val, false);
     } else if (!strcmp(key, "args")) {
         return set_str(a->args, sizeof(a->args), val, true);
     } else if (!strcmp(key, "cpu")) {
@@ -112,12 +114,15 @@ int mgmt_vm_create_check(const struct mgmt_vm_create_args *a, unsigned nodes, ch
     else if (!terminated(a->image, sizeof(a->image)) || !a->image[0])
         why = "bad image name";
     else if (!terminated(a->kernel, sizeof(a->kernel)) ||
-             !terminated(a->initrd, sizeof(a->initrd)))
-        why = "bad kernel or initrd name";
+             !terminated(a->initrd, sizeof(a->initrd)) ||
+             !terminated(a->modules, sizeof(a->modules)))
+        why = "bad kernel, initrd or module name";
     else if (a->kernel[0] && a->image_set)
         why = "image= and kernel= exclude each other";
     else if (a->initrd[0] && !a->kernel[0])
         why = "initrd= goes with kernel=";
+    else if (a->modules[0] && !a->kernel[0])
+        why = "module= goes with kernel=";
     else if (!terminated(a->args, sizeof(a->args)))
         why = "guest arguments too long";
     else if (!terminated(a->cpu, sizeof(a->cpu)) || !a->cpu[0])

@@ -21,6 +21,8 @@ _Static_assert(sizeof(((struct vm_config *)0)->kernel) ==
                sizeof(((struct mgmt_vm_create_args *)0)->kernel), "kernel sizes differ");
 _Static_assert(sizeof(((struct vm_config *)0)->initrd) ==
                sizeof(((struct mgmt_vm_create_args *)0)->initrd), "initrd sizes differ");
+_Static_assert(sizeof(((struct vm_config *)0)->modules) ==
+               sizeof(((struct mgmt_vm_create_args *)0)->modules), "modules sizes differ");
 _Static_assert(sizeof(((struct vm_config *)0)->args) ==
                sizeof(((struct mgmt_vm_create_args *)0)->args), "args sizes differ");
 _Static_assert(sizeof(((struct vm_config *)0)->cpu) ==
@@ -76,6 +78,7 @@ int mgmt_vm_create(const struct mgmt_vm_create_args *a, char *err, size_t errlen
     strcpy(cfg.image, a->image);
     strcpy(cfg.kernel, a->kernel);
     strcpy(cfg.initrd, a->initrd);
+    strcpy(cfg.modules, a->modules);
     strcpy(cfg.args, a->args);
     strcpy(cfg.cpu, a->cpu);
     return vm_create(&cfg, err, errlen);

@@ -25,8 +25,9 @@ struct mgmt_vm_create_args {
     int node;                   /* -1: placed by hv/vm/numa.c; else pinned (< nodes) */
     char image[48];             /* "memtest" or a loaded file's name */
     bool image_set;             /* image= was given (it excludes kernel=) */
-    char kernel[48];            /* a Linux bzImage from \images\ ("": image= instead) */
+    char kernel[48];            /* a bzImage or Multiboot kernel from \images\ ("": image=) */
     char initrd[48];            /* with kernel=: its initrd ("": none) */
+    char modules[160];          /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];             /* the guest's command line */
     char cpu[16];               /* CPU baseline: "host", "x86-64-v2", ... */
 };
@@ -34,7 +35,8 @@ struct mgmt_vm_create_args {
 /* 64 MiB, 1 vCPU, placed, memtest, host CPU; no name. */
 void mgmt_vm_create_defaults(struct mgmt_vm_create_args *a);
 bool mgmt_vm_name_valid(const char *s);
-/* Sets option key ("mem", "cpus", "node", "image", "kernel", "initrd", "args", "cpu") from its
+/* Sets option key ("mem", "cpus", "node", "image", "kernel", "initrd", "module", "args", "cpu")
+ * from its
  * text (image= and kernel= exclude each other); nodes is the
  * host's NUMA node count. 0, or -EINVAL (unknown key or bad value: a unchanged). */
 int mgmt_vm_create_set(struct mgmt_vm_create_args *a, const char *key, const char *val,

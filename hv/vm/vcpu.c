@@ -152,7 +152,10 @@ static bool handle_mmio(struct vcpu *v, struct hv_exit *ex)
                 (unsigned long long)s.rip, rc);
         return false;
     }
-    emul_mmio(code, sizeof(code), v->gpr, s.rflags, mmio_access, &t, &res);
+    /* The code's mode: 64-bit (EFER.LMA with CS.L), 32-bit (CS.D), else 16-bit (refused). */
+    unsigned bits = (s.efer & (1ull << 10)) && (s.cs.attr & SEG_ATTR_L) ? 64
+                    : (s.cs.attr & SEG_ATTR_DB) ? 32 : 16;
+    emul_mmio(code, sizeof(code), bits, v->gpr, s.rflags, mmio_access, &t, &res);
     switch (res.status) {
     case EMUL_MMIO_UNDECODABLE:
         vm_stop(v->vm, "cannot decode the MMIO instruction at rip 0x%llx (%d)",

@@ -99,14 +99,16 @@ static void free_vm(struct vm *vm)
     memset(vm, 0, sizeof(*vm));
 }
 
-/* A vCPU's power-on state: Linux's BSP at the kernel's entry and its APs waiting for a SIPI
- * (the kernel starts them), or every vCPU of an image= guest at its entry. */
+/* A vCPU's power-on state: a kernel='s BSP at its entry and its APs waiting for a SIPI (the
+ * kernel starts them), or every vCPU of an image= guest at its entry. */
 static void boot_state(struct vm *vm, struct vcpu *v, uint64_t entry)
 {
-    if (vm->linux_guest && v->index)
+    if ((vm->linux_guest || vm->mb_guest) && v->index)
         guest_boot_init_state(&v->init);
     else if (vm->linux_guest)
         linux_boot_state(&vm->linux_boot, &v->init);
+    else if (vm->mb_guest)
+        mb_boot_state(&vm->mb_boot, &v->init);
     else
         guest_boot_state(&v->init, entry, v->index);
     vcpu_init_loaded(v);
@@ -189,24 +191,94 @@ static int load_guest(struct vm *vm, const char *image, char *err, size_t errlen
     return rc;
 }
 
-/* kernel= [initrd=]: the Linux boot protocol; vCPU 0 enters the kernel (linux_boot.h). */
-static int load_linux(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+/* module=A,B,...: the Multiboot modules, each found on the boot volume. */
+static int find_modules(const char *list, struct mb_module *m, char names[][48], unsigned *n,
+                        char *err, size_t errlen)
+{
+    *n = 0;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (*n == MB_MAX_MODULES) {
+            snprintf(err, errlen, "module=: at most %d modules", MB_MAX_MODULES);
+            return -E2BIG;
+        }
+        if (!l || l >= 48) {
+            snprintf(err, errlen, "module=: an empty or too long name in '%s'", list);
+            return -EINVAL;
+        }
+        memcpy(names[*n], p, l);
+        names[*n][l] = 0;
+        const void *data;
+        if (find_image(names[*n], &data, &m[*n].len)) {
+            snprintf(err, errlen, "no module '%s' in \\images\\ on the boot volume", names[*n]);
+            return -ENOENT;
+        }
+        m[*n].data = data;
+        m[*n].name = names[*n];
+        (*n)++;
+        p += l + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Is k a bzImage (the setup header's "HdrS")? Else it may be a Multiboot kernel. */
+static bool is_bzimage(const uint8_t *k, size_t len)
+{
+    return len >= 0x206 && !memcmp(k + 0x202, "HdrS", 4);
+}
+
+/*
+ * kernel=: a Linux bzImage through the 64-bit boot protocol with initrd= (linux_boot.h), or a
+ * Multiboot kernel with module= (multiboot.h). vCPU 0 enters the kernel, the others wait for
+ * the kernel's INIT/SIPI; both find the machine's ACPI tables in the BIOS area.
+ */
+static int load_kernel(struct vm *vm, const char *kernel, const char *initrd, const char *modules,
+                       char *err, size_t errlen)
 {
     const void *k, *rd = NULL;
     size_t klen, rdlen = 0;
-    if (find_image(cfg->kernel, &k, &klen)) {
-        snprintf(err, errlen, "no kernel '%s' in \\images\\ on the boot volume", cfg->kernel);
-        return -ENOENT;
-    }
-    if (cfg->initrd[0] && find_image(cfg->initrd, &rd, &rdlen)) {
-        snprintf(err, errlen, "no initrd '%s' in \\images\\ on the boot volume", cfg->initrd);
-        return -ENOENT;
-    }
     uint8_t *ram = phys_to_virt(vm->chunks[0].hpa);
-    int rc = linux_load(k, klen, rd, rdlen, vm->cmdline, ram, vm->chunks[0].size, vm->mem_size,
+    int rc;
+    if (find_image(kernel, &k, &klen)) {
+        snprintf(err, errlen, "no kernel '%s' in \\images\\ on the boot volume", kernel);
+        return -ENOENT;
+    }
+    struct mb_header mbh;
+    char ignored[8];
+    if (!is_bzimage(k, klen) && mb_parse(k, klen, &mbh, ignored, sizeof(ignored)) != -ENOENT) {
+        if (initrd[0]) {
+            snprintf(err, errlen, "initrd= is for Linux: a Multiboot kernel takes module=");
+            return -EINVAL;
+        }
+        struct mb_module mods[MB_MAX_MODULES];
+        char names[MB_MAX_MODULES][48];
+        unsigned nmods;
+        if ((rc = find_modules(modules, mods, names, &nmods, err, errlen)))
+            return rc;
+        rc = mb_load(k, klen, kernel, mods, nmods, vm->cmdline, ram, vm->chunks[0].size,
+                     vm->mem_size, &vm->mb_boot, err, errlen);
+        if (rc)
+            return rc;
+        vm->mb_guest = true;
+    } else {
+        if (modules[0]) {
+            snprintf(err, errlen, "module= is for Multiboot kernels: Linux takes initrd=");
+            return -EINVAL;
+        }
+        if (initrd[0] && find_image(initrd, &rd, &rdlen)) {
+            snprintf(err, errlen, "no initrd '%s' in \\images\\ on the boot volume", initrd);
+            return -ENOENT;
+        }
+        rc = linux_load(k, klen, rd, rdlen, vm->cmdline, ram, vm->chunks[0].size, vm->mem_size,
                         &vm->linux_boot, err, errlen);
-    if (rc)
-        return rc;
+        if (rc == -ENOEXEC && !is_bzimage(k, klen))
+            snprintf(err, errlen, "kernel: not a bzImage (no HdrS setup header) and not a "
+                     "Multiboot kernel (no header in its first 8 KiB)");
+        if (rc)
+            return rc;
+        vm->linux_guest = true;
+    }
     /* The machine's ACPI tables in the BIOS area (reserved in the e820 map). */
     struct acpi_machine am;
     machine_ferry_min_acpi(vm->nvcpus, &am);
@@ -216,8 +288,8 @@ static int load_linux(struct vm *vm, const struct vm_config *cfg, char *err, siz
                  ACPI_TABLES_MAX);
         return (int)n;
     }
-    linux_set_acpi_rsdp(ram, ACPI_TABLES_GPA);
-    vm->linux_guest = true;
+    if (vm->linux_guest)
+        linux_set_acpi_rsdp(ram, ACPI_TABLES_GPA);
     return 0;
 }
 
@@ -307,6 +379,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
     strncpy(vm->image, cfg->kernel[0] ? cfg->kernel : cfg->image, sizeof(vm->image) - 1);
     strncpy(vm->initrd, cfg->initrd, sizeof(vm->initrd) - 1);
+    strncpy(vm->modules, cfg->modules, sizeof(vm->modules) - 1);
     strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
@@ -349,7 +422,7 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     entry = 0;
     rc = 0;
     if (cfg->kernel[0])
-        rc = load_linux(vm, cfg, err, errlen);
+        rc = load_kernel(vm, cfg->kernel, cfg->initrd, cfg->modules, err, errlen);
     else if (cfg->image[0])
         rc = load_guest(vm, cfg->image, err, errlen, &entry);
     if (rc)
@@ -548,11 +621,9 @@ static int guest_reset(struct vm *vm, char *err, size_t errlen)
     }
     /* Power-on again: the image and its boot structures reloaded (RAM otherwise kept, as a
      * PC's), the devices reset, every vCPU at its initial state on its own CPU. */
-    if (vm->linux_guest) {
-        struct vm_config cfg = { 0 };
-        strncpy(cfg.kernel, vm->image, sizeof(cfg.kernel) - 1);
-        strncpy(cfg.initrd, vm->initrd, sizeof(cfg.initrd) - 1);
-        rc = load_linux(vm, &cfg, err, errlen);
+    if (vm->linux_guest || vm->mb_guest) {
+        vm->linux_guest = vm->mb_guest = false;
+        rc = load_kernel(vm, vm->image, vm->initrd, vm->modules, err, errlen);
     } else {
         rc = load_guest(vm, vm->image, err, errlen, &entry);
     }

@@ -18,6 +18,7 @@
 #include "hv/base/spinlock.h"
 #include "hv/cpu/vcpu_state.h"
 #include "hv/vm/linux_boot.h"
+#include "hv/vm/multiboot.h"
 
 #define VM_MAX 16
 #define VM_MAX_VCPUS 8
@@ -119,8 +120,11 @@ struct vm {
     void *arch;                  /* EPT / NPT root and vendor per-VM state */
     char image[48];
     char initrd[48];             /* with kernel=: the initrd's file name, for a reset's reload */
+    char modules[160];           /* with a Multiboot kernel=: module=, for a reset's reload */
     bool linux_guest;            /* booted through the Linux boot protocol (kernel=) */
     struct linux_boot linux_boot;
+    bool mb_guest;               /* a Multiboot kernel (kernel=, hv/vm/multiboot.h) */
+    struct mb_boot mb_boot;
     char cmdline[256];
     char stop_reason[160];
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */

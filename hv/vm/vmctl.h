@@ -15,6 +15,7 @@ struct vm_config {
     char image[48];
     char kernel[48];                    /* a Linux bzImage instead of image= (hv/vm/linux_boot.h) */
     char initrd[48];                    /* with kernel=: its initial ramdisk ("": none) */
+    char modules[160];                  /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */

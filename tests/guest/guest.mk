@@ -30,3 +30,24 @@ $(GUEST_MEMTEST_BIN): $(GUEST_MEMTEST_ELF)
 
 .PHONY: guests
 guests: $(GUEST_MEMTEST_ELF) $(GUEST_MEMTEST_BIN)
+
+# The Multiboot test kernel: a 32-bit ELF (gcc -m32 compiles freestanding code without a
+# multilib; ld -m elf_i386 links it), loaded by ferry's Multiboot loader (hv/vm/multiboot.c).
+GUEST_MBTEST_ELF := build/guest/mbtest.elf
+GUEST32_CFLAGS := -m32 -march=i686 -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding \
+	-nostdlib -fno-pic -fno-pie -mgeneral-regs-only -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns
+GUEST_MBTEST_OBJS := build/guest/mbtest/start.S.o build/guest/mbtest/mbtest.c.o
+
+build/guest/mbtest/%.o: tests/guest/mbtest/%
+	@mkdir -p $(@D)
+	@echo "  GUESTCC $<"
+	@$(GUEST_CC) $(GUEST32_CFLAGS) -c $< -o $@
+
+$(GUEST_MBTEST_ELF): $(GUEST_MBTEST_OBJS) tests/guest/mbtest/mbtest.ld
+	@mkdir -p $(@D)
+	@echo "  GUESTLD $@"
+	@ld -m elf_i386 -nostdlib -static -no-pie --build-id=none -z noexecstack \
+		-z max-page-size=4096 --no-warn-rwx-segments -T tests/guest/mbtest/mbtest.ld -o $@ $(GUEST_MBTEST_OBJS)
+
+guests: $(GUEST_MBTEST_ELF)

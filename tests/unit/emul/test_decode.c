@@ -588,6 +588,48 @@ static uint64_t rng(void)
     return rng_state;
 }
 
+/* 32-bit protected-mode code (a Multiboot kernel's LAPIC accesses, as gcc -m32 emits them). */
+static void test_32bit_mode(void **state)
+{
+    struct insn in;
+    (void)state;
+    static const uint8_t ld_moffs[] = { 0xa1, 0x20, 0x00, 0xe0, 0xfe, 0xc7 };   /* + junk */
+    assert_int_equal(insn_decode_mode(ld_moffs, sizeof(ld_moffs), 32, &in), 0);
+    assert_int_equal(in.len, 5);
+    assert_int_equal(in.op, INSN_LOAD);
+    assert_int_equal(in.size, 4);
+    assert_int_equal(in.disp, 0xfee00020);
+    assert_int_equal(in.addr_size, 4);
+    /* The same bytes in 64-bit mode take an 8-byte moffs: what went wrong before. */
+    static const uint8_t ld_moffs64[] = { 0xa1, 0x20, 0x00, 0xe0, 0xfe, 0, 0, 0, 0 };
+    assert_int_equal(insn_decode(ld_moffs64, sizeof(ld_moffs64), &in), 0);
+    assert_int_equal(in.len, 9);
+    static const uint8_t st_imm[] = { 0xc7, 0x05, 0xf0, 0x00, 0xe0, 0xfe, 0xff, 0x01, 0x00, 0x00 };
+    assert_int_equal(insn_decode_mode(st_imm, sizeof(st_imm), 32, &in), 0);
+    assert_int_equal(in.len, 10);
+    assert_int_equal(in.op, INSN_STORE_IMM);
+    assert_int_equal(in.base, -1);                  /* absolute, not EIP-relative */
+    assert_int_equal(in.disp, (int32_t)0xfee000f0);
+    assert_int_equal(in.imm, 0x1ff);
+    uint64_t gpr[GPR_COUNT] = { 0 };
+    assert_int_equal(insn_effective_addr(&in, gpr, 0x100000), 0xfee000f0);
+    static const uint8_t st_reg[] = { 0x89, 0x3d, 0x80, 0x00, 0xe0, 0xfe };      /* mov %edi */
+    assert_int_equal(insn_decode_mode(st_reg, sizeof(st_reg), 32, &in), 0);
+    assert_int_equal(in.len, 6);
+    assert_int_equal(in.reg, GPR_RDI);
+    static const uint8_t ld_sib[] = { 0x8b, 0x44, 0x24, 0xfc };                  /* -4(%esp) */
+    assert_int_equal(insn_decode_mode(ld_sib, sizeof(ld_sib), 32, &in), 0);
+    gpr[GPR_RSP] = 0x2;
+    assert_int_equal(insn_effective_addr(&in, gpr, 0), 0xfffffffeull);         /* wraps at 4 GiB */
+    /* 0x48 is DEC EAX there, not REX.W; 16-bit addressing, ARPL and 16-bit code: not emulated. */
+    static const uint8_t dec[] = { 0x48, 0x89, 0x07 }, a16[] = { 0x67, 0x8b, 0x07 };
+    static const uint8_t arpl[] = { 0x63, 0x07 };
+    assert_int_equal(insn_decode_mode(dec, sizeof(dec), 32, &in), -ENOTSUP);
+    assert_int_equal(insn_decode_mode(a16, sizeof(a16), 32, &in), -ENOTSUP);
+    assert_int_equal(insn_decode_mode(arpl, sizeof(arpl), 32, &in), -ENOTSUP);
+    assert_int_equal(insn_decode_mode(ld_sib, sizeof(ld_sib), 16, &in), -ENOTSUP);
+}
+
 /* Random bytes, half of them starting with a prefix or supported opcode so that many decode. */
 static void test_random_robustness(void **state)
 {
@@ -608,7 +650,7 @@ static void test_random_robustness(void **state)
             b[i] = (uint8_t)rng();
         for (size_t i = 0; i < len && i < 3 && (rng() & 1); i++)
             b[i] = lead[rng() % sizeof(lead)];
-        rc = insn_decode(len ? b : NULL, len, &in);
+        rc = insn_decode_mode(len ? b : NULL, len, (iter & 1) ? 32 : 64, &in);
         free(b);
         if (rc) {
             assert_true(rc == -EINVAL || rc == -ENOTSUP);
@@ -635,6 +677,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_32bit_mode),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_register_direct_rejected),
         cmocka_unit_test(test_lock_rejected),

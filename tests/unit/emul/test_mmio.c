@@ -58,7 +58,7 @@ static struct emul_mmio_result run(const char *code, size_t n, uint64_t gpa)
     struct emul_mmio_result r;
     uint8_t buf[15] = { 0 };
     memcpy(buf, code, n);
-    emul_mmio(buf, sizeof(buf), gpr, 0x2, access_fn, &a, &r);
+    emul_mmio(buf, sizeof(buf), 64, gpr, 0x2, access_fn, &a, &r);
     return r;
 }
 

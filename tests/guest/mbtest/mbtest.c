@@ -1,0 +1,365 @@
+/*
+ * The Multiboot test kernel (tests/system/test_multiboot.py boots it on both backends): it
+ * checks what a Multiboot loader promised (EAX magic, the information structure: memory
+ * sizes, the memory map, the command line, each module's place, string and contents), finds
+ * ferry's ACPI tables (RSDP by scanning the BIOS area, RSDT, MADT: its CPUs, the I/O APIC, the
+ * IRQ 0 override), takes PIT interrupts through the I/O APIC and local APIC timer interrupts,
+ * starts every other CPU by INIT/SIPI, and reports on COM1 and through the debug-exit port:
+ * "MBTEST ok ..." and code 0x55, or "MBTEST fail: why" and code 0x80 + n.
+ *
+ * Command line (after the kernel's name): mem=MiB cpus=N mods=M, what the VM was given.
+ * A module's contents must be "module NAME\n" with NAME its string in the module list.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PASS        0x55
+#define LAPIC       0xfee00000u
+#define PM_TMR      0x608
+#define PM_HZ       3579545u
+#define VEC_PIT     0x30
+#define VEC_LAPIC   0x31
+#define VEC_SPUR    0xff
+
+struct mb_info {
+    uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+    uint32_t syms[4], mmap_length, mmap_addr, drives_length, drives_addr, config_table;
+    uint32_t boot_loader_name;
+};
+
+extern char tramp_start[], tramp_end[];
+extern void isr_pit(void), isr_lapic(void), isr_other(void), isr_spurious(void);
+
+static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen;
+static uint64_t idt[256];
+
+static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
+static inline uint8_t inb(uint16_t p)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(p)); }
+static inline uint32_t inl(uint16_t p)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+static inline uint32_t rd(uint32_t a) { return *(volatile uint32_t *)a; }
+static inline void wr(uint32_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+
+static void putc_(char c)
+{
+    while (!(inb(0x3fd) & 0x20))
+        ;
+    outb(0x3f8, (uint8_t)c);
+}
+
+static void puts_(const char *s)
+{
+    while (*s)
+        putc_(*s++);
+}
+
+static void putu(uint32_t v)
+{
+    char b[11];
+    int i = 10;
+    b[i] = 0;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    puts_(b + i);
+}
+
+static void puthex(uint32_t v)
+{
+    puts_("0x");
+    for (int s = 28; s >= 0; s -= 4)
+        putc_("0123456789abcdef"[(v >> s) & 15]);
+}
+
+static __attribute__((noreturn)) void finish(uint32_t code)
+{
+    outl(0xf4, code);
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+static __attribute__((noreturn)) void fail(unsigned n, const char *why, uint32_t val)
+{
+    puts_("MBTEST fail: ");
+    puts_(why);
+    puts_(" (");
+    puthex(val);
+    puts_(")\n");
+    finish(0x80 + n);
+}
+
+static size_t len(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static bool starts(const char *s, const char *p)
+{
+    while (*p)
+        if (*s++ != *p++)
+            return false;
+    return true;
+}
+
+/* The number after "key=" in the command line, or fail. */
+static uint32_t arg(const char *cmd, const char *key)
+{
+    size_t k = len(key);
+    for (const char *p = cmd; *p; p++) {
+        if ((p == cmd || p[-1] == ' ') && starts(p, key) && p[k] == '=') {
+            uint32_t v = 0;
+            for (p += k + 1; *p >= '0' && *p <= '9'; p++)
+                v = v * 10 + (uint32_t)(*p - '0');
+            return v;
+        }
+    }
+    fail(2, "command line lacks an argument", (uint32_t)k);
+}
+
+static uint32_t pm_now(void) { return inl(PM_TMR); }
+
+/* Spins until *counter reaches want or `ms` of PM-timer time pass: false on the timeout. */
+static bool wait_for(volatile uint32_t *counter, uint32_t want, uint32_t ms)
+{
+    uint32_t t0 = pm_now(), limit = ms * (PM_HZ / 1000);
+    while (*counter < want)
+        if (pm_now() - t0 > limit)
+            return false;
+    return true;
+}
+
+static void delay_us(uint32_t us)
+{
+    uint32_t t0 = pm_now(), n = us * 4;       /* ~3.58 ticks per us: at least that long */
+    while (pm_now() - t0 < n)
+        ;
+}
+
+void on_interrupt(uint32_t vector)
+{
+    if (vector == VEC_PIT)
+        pit_ticks++;
+    else if (vector == VEC_LAPIC)
+        lapic_ticks++;
+    else
+        fail(3, "an unexpected interrupt or exception", vector);
+    wr(LAPIC + 0xb0, 0);                     /* EOI */
+}
+
+static void gate(unsigned v, void (*fn)(void))
+{
+    uint32_t a = (uint32_t)fn;
+    idt[v] = (a & 0xffffu) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
+             (uint64_t)(a >> 16) << 48;
+}
+
+static uint8_t sum(const uint8_t *p, uint32_t n)
+{
+    uint8_t s = 0;
+    while (n--)
+        s = (uint8_t)(s + *p++);
+    return s;
+}
+
+static void check_info(uint32_t magic, const struct mb_info *mi, const char *cmd)
+{
+    if (magic != 0x2badb002)
+        fail(1, "EAX is not the Multiboot magic", magic);
+    const uint32_t need = 1 | 4 | 8 | 64;    /* memory, cmdline, modules, memory map */
+    if ((mi->flags & need) != need)
+        fail(4, "info flags lack memory, cmdline, modules or map", mi->flags);
+    uint32_t mem = arg(cmd, "mem"), mods = arg(cmd, "mods");
+    if (mi->mem_lower != 636)
+        fail(5, "mem_lower is not 636 KiB", mi->mem_lower);
+    if (mi->mem_upper != mem * 1024 - 1024)
+        fail(6, "mem_upper is not the VM's memory above 1 MiB", mi->mem_upper);
+    /* The map: entries sorted, no overlap, RAM (type 1) up to mem MiB less the legacy hole. */
+    uint32_t ram_kib = 0, end = 0, top = 0;
+    for (uint32_t a = mi->mmap_addr; a < mi->mmap_addr + mi->mmap_length;) {
+        uint32_t size = rd(a), base = rd(a + 4), base_hi = rd(a + 8), l = rd(a + 12);
+        uint32_t type = rd(a + 20);
+        if (size < 20 || base_hi || rd(a + 16) || base < end)
+            fail(7, "a memory map entry is malformed or out of order", a);
+        if (type == 1)
+            ram_kib += l >> 10;
+        end = base + l;
+        top = type == 1 ? end : top;
+        a += size + 4;
+    }
+    if (ram_kib != mem * 1024 - (1024 - 636) || top != mem << 20)
+        fail(8, "the memory map's RAM is not the VM's", ram_kib);
+    if (mi->mods_count != mods)
+        fail(9, "module count", mi->mods_count);
+    uint32_t prev_end = 0x100000;
+    for (uint32_t i = 0; i < mods; i++) {
+        uint32_t m = mi->mods_addr + 16 * i, start = rd(m), stop = rd(m + 4);
+        const char *name = (const char *)rd(m + 8);
+        if (start & 0xfff || start < prev_end || stop <= start || stop > mem << 20)
+            fail(10, "a module is misplaced", start);
+        /* Its contents: "module NAME\n". */
+        const char *c = (const char *)start;
+        size_t n = len(name);
+        if (stop - start != 8 + n || !starts(c, "module ") || !starts(c + 7, name) ||
+            c[7 + n] != '\n')
+            fail(11, "a module's contents do not match its string", i);
+        prev_end = stop;
+    }
+    if (!(mi->flags & (1u << 9)) || !starts((const char *)mi->boot_loader_name, "ferry"))
+        fail(12, "no boot loader name", mi->flags);
+}
+
+struct madt_facts { uint32_t ncpus, ids[8], ioapic, irq0_gsi; };
+
+/* RSDP in 0xE0000-0xFFFFF, RSDT, MADT: the CPUs, the I/O APIC, where IRQ 0 goes. */
+static void find_madt(struct madt_facts *f)
+{
+    const uint8_t *rsdp = 0;
+    for (uint32_t a = 0xe0000; a < 0x100000 && !rsdp; a += 16)
+        if (starts((const char *)a, "RSD PTR ") && !sum((const uint8_t *)a, 20))
+            rsdp = (const uint8_t *)a;
+    if (!rsdp)
+        fail(13, "no RSDP in the BIOS area", 0);
+    const uint8_t *rsdt = (const uint8_t *)rd((uint32_t)rsdp + 16);
+    if (!starts((const char *)rsdt, "RSDT") || sum(rsdt, rd((uint32_t)rsdt + 4)))
+        fail(14, "bad RSDT", (uint32_t)rsdt);
+    const uint8_t *madt = 0;
+    for (uint32_t i = 36; i < rd((uint32_t)rsdt + 4); i += 4) {
+        const uint8_t *t = (const uint8_t *)rd((uint32_t)rsdt + i);
+        if (starts((const char *)t, "APIC"))
+            madt = t;
+    }
+    if (!madt || sum(madt, rd((uint32_t)madt + 4)))
+        fail(15, "no MADT, or a bad one", (uint32_t)madt);
+    f->ncpus = 0;
+    f->ioapic = 0;
+    f->irq0_gsi = 0;
+    for (const uint8_t *e = madt + 44; e < madt + rd((uint32_t)madt + 4); e += e[1]) {
+        if (e[1] < 2)
+            fail(16, "a MADT entry of length < 2", e[0]);
+        if (e[0] == 0 && (rd((uint32_t)e + 4) & 1) && f->ncpus < 8)
+            f->ids[f->ncpus++] = e[3];
+        else if (e[0] == 1)
+            f->ioapic = rd((uint32_t)e + 4);
+        else if (e[0] == 2 && e[3] == 0)
+            f->irq0_gsi = rd((uint32_t)e + 4);
+    }
+    if (!f->ioapic || f->irq0_gsi != 2)
+        fail(17, "the MADT lacks the I/O APIC or IRQ 0's override", f->irq0_gsi);
+}
+
+static void ioapic_route(uint32_t base, unsigned pin, uint32_t lo, uint8_t dest)
+{
+    wr(base, 0x11 + 2 * pin);
+    wr(base + 0x10, (uint32_t)dest << 24);
+    wr(base, 0x10 + 2 * pin);
+    wr(base + 0x10, lo);
+}
+
+static void ipi(uint8_t dest, uint32_t lo)
+{
+    wr(LAPIC + 0x310, (uint32_t)dest << 24);
+    wr(LAPIC + 0x300, lo);
+    while (rd(LAPIC + 0x300) & (1u << 12))   /* delivery status */
+        ;
+}
+
+void ap_main(void)
+{
+    wr(LAPIC + 0xf0, 0x100 | VEC_SPUR);
+    uint32_t id = rd(LAPIC + 0x20) >> 24;
+    __atomic_fetch_or(&ap_seen, 1u << id, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);
+}
+
+void mb_main(uint32_t magic, const struct mb_info *mi)
+{
+    const char *cmd = (mi->flags & 4) ? (const char *)mi->cmdline : "";
+    puts_("MBTEST start: ");
+    puts_(cmd);
+    putc_('\n');
+    check_info(magic, mi, cmd);
+
+    struct madt_facts f;
+    find_madt(&f);
+    uint32_t cpus = arg(cmd, "cpus");
+    if (f.ncpus != cpus)
+        fail(18, "the MADT's CPU count is not the VM's", f.ncpus);
+
+    /* Interrupts: the IDT, the 8259 pair masked, this CPU's local APIC on. */
+    for (unsigned v = 0; v < 256; v++)
+        gate(v, isr_other);
+    gate(VEC_PIT, isr_pit);
+    gate(VEC_LAPIC, isr_lapic);
+    gate(VEC_SPUR, isr_spurious);
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = { sizeof(idt) - 1, (uint32_t)idt };
+    __asm__ volatile("lidt %0" :: "m"(idtr));
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+    wr(LAPIC + 0xf0, 0x100 | VEC_SPUR);
+    wr(LAPIC + 0x80, 0);
+    uint8_t me = (uint8_t)(rd(LAPIC + 0x20) >> 24);
+
+    /* The PIT at 100 Hz, IRQ 0 through the I/O APIC's pin the MADT names, to this CPU. */
+    ioapic_route(f.ioapic, f.irq0_gsi, VEC_PIT, me);
+    outb(0x43, 0x34);
+    outb(0x40, 11932 & 0xff);
+    outb(0x40, 11932 >> 8);
+    __asm__ volatile("sti");
+    if (!wait_for(&pit_ticks, 5, 5000))
+        fail(19, "no PIT interrupts through the I/O APIC", pit_ticks);
+    ioapic_route(f.ioapic, f.irq0_gsi, VEC_PIT | 0x10000, me);    /* masked again */
+
+    /* The local APIC timer, periodic, divide by 16. */
+    wr(LAPIC + 0x3e0, 0x3);
+    wr(LAPIC + 0x320, 0x20000 | VEC_LAPIC);
+    wr(LAPIC + 0x380, 100000);
+    if (!wait_for(&lapic_ticks, 5, 5000))
+        fail(20, "no local APIC timer interrupts", lapic_ticks);
+    wr(LAPIC + 0x320, 0x10000);
+
+    /* Every other CPU by INIT, then SIPI twice (vector 8: the trampoline at 0x8000). */
+    for (char *s = tramp_start, *d = (char *)0x8000; s < tramp_end;)
+        *d++ = *s++;
+    for (uint32_t i = 0; i < f.ncpus; i++) {
+        if (f.ids[i] == me)
+            continue;
+        ipi((uint8_t)f.ids[i], 0x4500);       /* INIT, level assert */
+        delay_us(10000);
+        ipi((uint8_t)f.ids[i], 0x4608);       /* SIPI, vector 8 */
+        delay_us(200);
+        ipi((uint8_t)f.ids[i], 0x4608);
+    }
+    if (!wait_for(&ap_count, f.ncpus - 1, 5000))
+        fail(21, "not every AP started", ap_count);
+    for (uint32_t i = 0; i < f.ncpus; i++)
+        if (f.ids[i] != me && !(ap_seen & (1u << f.ids[i])))
+            fail(22, "an AP did not report its own APIC ID", f.ids[i]);
+
+    puts_("MBTEST ok cpus=");
+    putu(f.ncpus);
+    puts_(" mods=");
+    putu(mi->mods_count);
+    puts_(" pit=");
+    putu(pit_ticks);
+    puts_(" lapic=");
+    putu(lapic_ticks);
+    puts_(" aps=");
+    putu(ap_count);
+    putc_('\n');
+    finish(PASS);
+}
