@@ -99,11 +99,11 @@ lport=$(( 20000 + RANDOM % 20000 )); bport=$((lport + 1))
 for h in a b; do
   cp -r "$top/build/esp" "$work/esp-$h"
 done
-# Debian's cloud kernel on host A (tools/fetch-linux.sh put it in build/linux).
-# Debian's cloud kernel and the project's busybox initramfs on host A (make all builds both).
-for f in vmlinuz initrd.img; do
-  if [ -f "$top/build/linux/$f" ]; then
-    mkdir -p "$work/esp-a/images" && cp "$top/build/linux/$f" "$work/esp-a/images/$f"
+# Debian's cloud kernel and the project's busybox initramfs on host A (make all builds both),
+# and the Multiboot test kernel.
+for f in build/linux/vmlinuz build/linux/initrd.img build/guest/mbtest.elf; do
+  if [ -f "$top/$f" ]; then
+    mkdir -p "$work/esp-a/images" && cp "$top/$f" "$work/esp-a/images/"
   fi
 done
 printf 'ip=10.0.0.1/24\n%s\n' "$key" >> "$work/esp-a/ferry.cfg"
@@ -131,10 +131,12 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
                   vm start m
                   migrate m 10.0.0.2             (a progress bar, then "migrate: done ...")
        then on B: vm list / vm console m          (its heartbeats go on there)
-       Linux on A: vm create lin mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0"
-                  vm start lin, vm console lin   (Debian's kernel to a busybox shell in ~10 s;
-                                                  one vCPU for now; Ctrl-] detaches)
+       Linux on A: vm create lin mem=128 cpus=2 kernel=vmlinuz initrd=initrd.img args="console=ttyS0"
+                  vm start lin, vm console lin   (Debian's kernel to a busybox shell in ~10 s,
+                                                  both CPUs up; Ctrl-] detaches)
                   migrate lin 10.0.0.2           (then on B: vm console lin)
+       Multiboot: vm create mb cpus=2 kernel=mbtest.elf args="mem=64 cpus=2 mods=0"
+                  vm start mb                    (checks its boot, interrupts and APs: code=85)
 EOT
   net=(-netdev socket,id=n0,connect=127.0.0.1:$lport -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01)
 else
