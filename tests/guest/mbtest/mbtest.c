@@ -5,7 +5,12 @@
  * ferry's ACPI tables (RSDP by scanning the BIOS area, RSDT, MADT: its CPUs, the I/O APIC, the
  * IRQ 0 override), takes PIT interrupts through the I/O APIC and local APIC timer interrupts,
  * starts every other CPU by INIT/SIPI, and reports on COM1 and through the debug-exit port:
- * "MBTEST ok ..." and code 0x55, or "MBTEST fail: why" and code 0x80 + n.
+ * "MBTEST ok ..." and code 0x55, or "MBTEST fail: why" and code 0x80 + n. On the way it
+ * misbehaves as a buggy guest would and checks the architectural answer: an I/O APIC route to
+ * an APIC that does not exist (the interrupt goes nowhere), an ICR write with reserved bits set
+ * (ignored: the IPI still goes), a SIPI to a CPU that does not exist (nothing happens), a
+ * vector raised again and again without an EOI (one delivery until the EOI, then the one
+ * pending), a timer divide register of 0 (divide by 2).
  *
  * Command line (after the kernel's name): mem=MiB cpus=N mods=M, what the VM was given.
  * A module's contents must be "module NAME\n" with NAME its string in the module list.
@@ -20,6 +25,8 @@
 #define PM_HZ       3579545u
 #define VEC_PIT     0x30
 #define VEC_LAPIC   0x31
+#define VEC_IPI     0x32
+#define VEC_NOEOI   0x33
 #define VEC_SPUR    0xff
 
 struct mb_info {
@@ -29,9 +36,10 @@ struct mb_info {
 };
 
 extern char tramp_start[], tramp_end[];
-extern void isr_pit(void), isr_lapic(void), isr_other(void), isr_spurious(void);
+extern void isr_pit(void), isr_lapic(void), isr_ipi(void), isr_noeoi(void), isr_other(void);
+extern void isr_spurious(void);
 
-static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen;
+static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen, ipis, noeoi;
 static uint64_t idt[256];
 
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
@@ -156,7 +164,12 @@ void on_interrupt(uint32_t vector)
         pit_ticks++;
     else if (vector == VEC_LAPIC)
         lapic_ticks++;
-    else
+    else if (vector == VEC_IPI)
+        ipis++;
+    else if (vector == VEC_NOEOI) {
+        noeoi++;
+        return;                              /* no EOI: the bug under test */
+    } else
         fail(3, "an unexpected interrupt or exception", vector);
     wr(LAPIC + 0xb0, 0);                     /* EOI */
 }
@@ -305,6 +318,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
         gate(v, isr_other);
     gate(VEC_PIT, isr_pit);
     gate(VEC_LAPIC, isr_lapic);
+    gate(VEC_IPI, isr_ipi);
+    gate(VEC_NOEOI, isr_noeoi);
     gate(VEC_SPUR, isr_spurious);
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = { sizeof(idt) - 1, (uint32_t)idt };
     __asm__ volatile("lidt %0" :: "m"(idtr));
@@ -322,12 +337,39 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     __asm__ volatile("sti");
     if (!wait_for(&pit_ticks, 5, 5000))
         fail(19, "no PIT interrupts through the I/O APIC", pit_ticks);
+    /* Routed to an APIC that does not exist: the PIT's interrupts go nowhere. */
+    ioapic_route(f.ioapic, f.irq0_gsi, VEC_PIT, 9);
+    uint32_t before = pit_ticks;
+    delay_us(50000);
+    if (pit_ticks != before)
+        fail(23, "an I/O APIC route to a missing APIC delivered", pit_ticks - before);
     ioapic_route(f.ioapic, f.irq0_gsi, VEC_PIT | 0x10000, me);    /* masked again */
 
-    /* The local APIC timer, periodic, divide by 16. */
-    wr(LAPIC + 0x3e0, 0x3);
+    /* An ICR write with reserved bits (31:20) set: ignored, the self IPI still arrives. */
+    ipi(me, 0xfff04000 | VEC_IPI);
+    if (!wait_for(&ipis, 1, 1000))
+        fail(24, "an IPI with reserved ICR bits was lost", ipis);
+    /* The same vector three times without an EOI: one delivery (it stays in service), the
+     * next held in IRR; the EOI lets exactly that one in. */
+    for (int i = 0; i < 3; i++)
+        ipi(me, 0x4000 | VEC_NOEOI);
+    delay_us(2000);
+    if (noeoi != 1)
+        fail(25, "a vector in service was delivered again before its EOI", noeoi);
+    wr(LAPIC + 0xb0, 0);
+    if (!wait_for(&noeoi, 2, 1000))
+        fail(26, "the pending vector did not come after the EOI", noeoi);
+    delay_us(2000);
+    if (noeoi != 2)
+        fail(27, "more than one pending delivery of a vector", noeoi);
+    wr(LAPIC + 0xb0, 0);
+    /* A SIPI to an APIC ID no CPU has: nothing happens (the CPUs are counted below). */
+    ipi(7, 0x4608);
+
+    /* The local APIC timer, periodic, divide register 0 (divide by 2). */
+    wr(LAPIC + 0x3e0, 0x0);
     wr(LAPIC + 0x320, 0x20000 | VEC_LAPIC);
-    wr(LAPIC + 0x380, 100000);
+    wr(LAPIC + 0x380, 800000);                /* 1.6 ms at ferry's 1 GHz timer clock / 2 */
     if (!wait_for(&lapic_ticks, 5, 5000))
         fail(20, "no local APIC timer interrupts", lapic_ticks);
     wr(LAPIC + 0x320, 0x10000);
@@ -360,6 +402,7 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putu(lapic_ticks);
     puts_(" aps=");
     putu(ap_count);
+    puts_(" bad=ok");
     putc_('\n');
     finish(PASS);
 }

@@ -44,6 +44,8 @@ _start:
 
     STUB isr_pit, 0x30
     STUB isr_lapic, 0x31
+    STUB isr_ipi, 0x32
+    STUB isr_noeoi, 0x33
     STUB isr_other, 0
     .globl isr_spurious
 isr_spurious:
