@@ -28,7 +28,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct mgmt_vm_cre
             if ((v = cmdline_opt(argv[i], keys[k])))
                 break;
         if (!v || mgmt_vm_create_set(a, keys[k], v, nodes)) {
-            con_printf(c, "error: bad option '%s' (mem=2-4096 even MiB, cpus=1-%d, node=0-%u, "
+            con_printf(c, "error: bad option '%s' (mem=2-1048576 even MiB, cpus=1-%d, node=0-%u, "
                        "image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", cpu=BASELINE)\n",
                        argv[i], MGMT_VM_MAX_VCPUS,
                        nodes - 1);

@@ -22,7 +22,8 @@ static const struct vpic_cfg pic = { .master = VPIC_MASTER, .slave = VPIC_SLAVE,
                                      .elcr = VPIC_ELCR };
 static const struct vuart_cfg com1 = { .port = UART_DEV_COM1_BASE, .irq = 4 };
 static const struct vdebugexit_cfg debug_exit = { .port = VDEBUGEXIT_PORT };
-static const struct vpci_cfg pci = { .port = VPCI_PORT };
+static const struct vpci_cfg pci = { .port = VPCI_PORT, .ecam = VPCI_ECAM_BASE,
+                                     .ecam_buses = VPCI_ECAM_BUSES };
 static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61, .irq = 0 };
 static const struct vrtc_cfg rtc = { .port = VRTC_PORT, .irq = 8 };
 static const struct vi8042_cfg kbc = { .data = VI8042_DATA, .cmd = VI8042_CMD };
@@ -62,6 +63,8 @@ void machine_ferry_min_acpi(unsigned nvcpus, struct acpi_machine *out)
         .reset_port = VPCI_RESET_PORT,
         .reset_value = VPCI_RESET_CPU | VPCI_RESET_SYS,
         .rtc_century = VRTC_CENTURY,
+        .ecam_base = pci.ecam,
+        .ecam_bus_end = (uint8_t)(pci.ecam_buses - 1),
     };
 }
 

@@ -34,6 +34,28 @@ static struct vpci *vp(void *opaque) { return ((struct device *)opaque)->state; 
 
 static uint64_t ones(unsigned size) { return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
 
+/* One configuration access: the bridge (00:00.0) answers from its 256 bytes (its extended
+ * space reads 0: no extended capabilities); every other function is absent (all ones, writes
+ * vanish). reg + size stays within the 4 KiB space (callers align). */
+static int cfg_access(struct vpci *p, unsigned bus, unsigned devfn, unsigned reg, bool write,
+                      unsigned size, uint64_t *val)
+{
+    bool bridge = bus == 0 && devfn == 0;
+    if (!write) {
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++)
+            v |= (uint64_t)(!bridge ? 0xff : reg + i < 256 ? p->bridge[reg + i] : 0) << (8 * i);
+        *val = v;
+        return 0;
+    }
+    if (bridge)
+        for (unsigned i = 0; i < size && reg + i < 256; i++) {
+            uint8_t m = wmask(reg + i), b = (uint8_t)(*val >> (8 * i));
+            p->bridge[reg + i] = (uint8_t)((p->bridge[reg + i] & ~m) | (b & m));
+        }
+    return 0;                               /* writes to absent functions vanish */
+}
+
 static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
 {
     struct vpci *p = vp(opaque);
@@ -58,22 +80,23 @@ static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64
         }
         return 0;
     }
-    unsigned bus = (p->addr >> 16) & 0xff, devfn = (p->addr >> 8) & 0xff;
-    unsigned reg = (p->addr & 0xfc) + (unsigned)(off - 4);
-    bool bridge = (p->addr & VPCI_ADDR_ENABLE) && bus == 0 && devfn == 0;
-    if (!write) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < size; i++)
-            v |= (uint64_t)(bridge ? p->bridge[reg + i] : 0xff) << (8 * i);
-        *val = v;
+    if (!(p->addr & VPCI_ADDR_ENABLE)) {
+        if (!write)
+            *val = ones(size);              /* configuration disabled: nothing answers */
         return 0;
     }
-    if (bridge)
-        for (unsigned i = 0; i < size; i++) {
-            uint8_t m = wmask(reg + i), b = (uint8_t)(*val >> (8 * i));
-            p->bridge[reg + i] = (uint8_t)((p->bridge[reg + i] & ~m) | (b & m));
-        }
-    return 0;                               /* writes to absent functions vanish */
+    return cfg_access(p, (p->addr >> 16) & 0xff, (p->addr >> 8) & 0xff,
+                      (p->addr & 0xfc) + (unsigned)(off - 4), write, size, val);
+}
+
+/* ECAM (PCI Express base spec 7.2.2): bus << 20 | device << 15 | function << 12 | register,
+ * 1, 2 or 4 bytes naturally aligned. */
+static int vpci_ecam(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
+{
+    if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)))
+        return -EINVAL;
+    return cfg_access(vp(opaque), (unsigned)(off >> 20), (unsigned)(off >> 12) & 0xff,
+                      (unsigned)off & 0xfff, write, size, val);
 }
 
 static int vpci_create(struct device *d, const void *cfg, char *err, size_t errlen)
@@ -82,9 +105,17 @@ static int vpci_create(struct device *d, const void *cfg, char *err, size_t errl
     uint16_t port = c ? c->port : VPCI_PORT;
     bridge_defaults(vp(d)->bridge);
     int rc = dev_claim_pio(d, port, 8, vpci_io);
-    if (rc)
+    if (rc) {
         snprintf(err, errlen, "pci: ports 0x%x-0x%x %s", port, port + 7,
                  rc == -EBUSY ? "are taken" : "cannot be claimed");
+        return rc;
+    }
+    if (c && c->ecam && c->ecam_buses) {
+        rc = dev_claim_mmio(d, c->ecam, (uint64_t)c->ecam_buses << 20, vpci_ecam);
+        if (rc)
+            snprintf(err, errlen, "pci: ECAM at 0x%llx %s", (unsigned long long)c->ecam,
+                     rc == -EBUSY ? "is taken (or over guest RAM)" : "cannot be claimed");
+    }
     return rc;
 }
 

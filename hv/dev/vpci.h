@@ -5,8 +5,9 @@
  * Function 00:00.0 is the host bridge itself (an Intel 440FX's identity,
  * 8086:1237, class 06/00/00, as Linux and firmware expect to find one); every
  * other function reads as absent (all ones) until the virtio devices of the
- * next issue register here. ECAM (MMIO configuration through an MCFG table)
- * comes with the guest's ACPI tables and the PCI hole below 4 GiB.
+ * next issue register here. With cfg->ecam the same space is also reachable
+ * through ECAM (PCI Express enhanced configuration: bus/device/function/register
+ * in the MMIO offset, the MCFG table says where), for buses 0..ecam_buses-1.
  * Record version 1: CONFIG_ADDRESS u32, then the bridge's 256-byte
  * configuration space; only its writable bytes may differ from power-on.
  */
@@ -25,8 +26,14 @@
 #define VPCI_RESET_SYS     0x02u
 #define VPCI_RESET_CPU     0x04u
 
+/* ECAM in the PC hole (above 3 GiB of low RAM, below the APICs): bus 0 only, 1 MiB. */
+#define VPCI_ECAM_BASE     0xe0000000ull
+#define VPCI_ECAM_BUSES    1
+
 struct vpci_cfg {
     uint16_t port;                          /* 0xCF8: eight ports from here */
+    uint64_t ecam;                          /* MMIO configuration space, 0: none */
+    unsigned ecam_buses;                    /* buses 0..ecam_buses-1, 1 MiB each */
 };
 
 struct vpci {

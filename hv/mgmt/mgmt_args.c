@@ -106,7 +106,7 @@ int mgmt_vm_create_check(const struct mgmt_vm_create_args *a, unsigned nodes, ch
         why = "a VM name is 1-31 letters, digits, '-' or '_'";
     else if (a->mem_mib < MGMT_VM_MEM_MIB_MIN || a->mem_mib > MGMT_VM_MEM_MIB_MAX ||
              a->mem_mib % 2)
-        why = "memory must be 2-4096 MiB, even";
+        why = "memory must be 2-1048576 MiB, even";
     else if (a->cpus < 1 || a->cpus > MGMT_VM_MAX_VCPUS)
         why = "a VM has 1-8 vCPUs";
     else if (a->node < -1 || (a->node >= 0 && (unsigned)a->node >= nodes))

@@ -131,6 +131,12 @@ static struct vm *get(const char *name, int *rc, char *err, size_t errlen)
         *rc = -EBUSY;
         return NULL;
     }
+    if (vm && vm->mem_size > VM_LOW_RAM_END) {
+        snprintf(err, errlen, "the dirty-logging check takes VMs of at most %llu MiB (no hole in "
+                 "their RAM)", (unsigned long long)(VM_LOW_RAM_END >> 20));
+        *rc = -EINVAL;
+        return NULL;
+    }
     return vm;
 }
 

@@ -185,9 +185,9 @@ int mgmt_vm_destroy(const char *name, char *err, size_t errlen)
 /* Pages that are not all zeros: what a migration must send at least. */
 static uint64_t nonzero_pages(struct vm *vm)
 {
-    uint64_t pages = vm->mem_size / PAGE_SIZE, nonzero = 0;
-    for (uint64_t p = 0; p < pages; p++)
-        for (unsigned w = 0; w < PAGE_SIZE / 8; w++)
+    uint64_t nonzero = 0;
+    for (uint64_t p = 0; p < vm->gfn_end; p++)
+        for (unsigned w = 0; w < PAGE_SIZE / 8 && vm_page(vm, p); w++)
             if (((const uint64_t *)vm_page(vm, p))[w]) {
                 nonzero++;
                 break;

@@ -14,7 +14,7 @@
 #define MGMT_VM_NAME_MAX 32     /* with the NUL: names are 1-31 letters, digits, '-', '_' */
 #define MGMT_VM_MAX_VCPUS 8
 #define MGMT_VM_MEM_MIB_MIN 2
-#define MGMT_VM_MEM_MIB_MAX 4096
+#define MGMT_VM_MEM_MIB_MAX 1048576         /* 1 TiB; the host's free memory decides */
 #define MGMT_VM_NODES_MAX 32    /* room for vm_nodes()' "0+1" */
 #define MGMT_EXIT_MAX 32
 

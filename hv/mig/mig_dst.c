@@ -164,8 +164,8 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     if (!vm)
         return -EPROTO;
     d->pages += count;
-    if (gfn >= vm->mem_size / PAGE_SIZE || count > vm->mem_size / PAGE_SIZE - gfn)
-        return -ERANGE;
+    if (gfn >= vm->gfn_end || count > vm->gfn_end - gfn)
+        return -ERANGE;                         /* and each page must be RAM: vm_page below */
     for (uint32_t i = 0; i < count; i++) {      /* RAM may be split across nodes */
         uint8_t *dst = vm_page(vm, gfn + i);
         if (!dst)

@@ -399,7 +399,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
         return -ENOTSUP;
     }
     uint64_t pa = frame_alloc(vm->node, pages_for(sizeof(struct src_mig)), 1, FRAME_ZERO);
-    uint64_t words = vm->mem_size / PAGE_SIZE / 64 + 1;
+    uint64_t words = vm->gfn_end / 64 + 1;
     uint64_t bpages = pages_for(2 * words * 8);
     uint64_t bpa = pa ? frame_alloc(vm->node, bpages, 1, FRAME_ZERO) : 0;
     if (!bpa) {
@@ -414,7 +414,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->bitmap_pages = bpages;
     mig_dec_init(&s->dec, MIG_ROLE_SRC);
     s->vm = vm;
-    s->npages = vm->mem_size / PAGE_SIZE;
+    s->npages = vm->gfn_end;                /* frame numbers, the hole's bits never set */
     s->downtime_ms = o->downtime_ms;
     s->throttle_max = o->throttle_max;
     s->dirty_mode = o->dirty_mode;
@@ -448,6 +448,7 @@ static void start_round(struct src_mig *s)
     if (s->round == 0) {
         for (uint64_t w = 0; w < words; w++)
             s->bitmap[w] = ~0ull;
+        vm_bitmap_ram_only(s->vm, s->bitmap);
     } else {
         vm_dirty_harvest(s->vm, s->bitmap);
     }

@@ -38,7 +38,7 @@ unsigned vm_dirty_modes(void)
 
 static uint64_t bitmap_pages(const struct vm *vm)
 {
-    uint64_t bits = vm->mem_size / PAGE_SIZE;
+    uint64_t bits = vm->gfn_end + 64;               /* whole words past the last frame */
     return (bits / 8 + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
@@ -91,10 +91,10 @@ int vm_dirty_start(struct vm *vm, enum dirty_mode mode)
     int rc;
     if (mode == DIRTY_WP) {
         __atomic_store_n(&vm->dirty_on, true, __ATOMIC_SEQ_CST);
-        rc = slpt_protect_range(&t, 0, vm->mem_size, true);
+        rc = slpt_protect_range(&t, 0, vm->gfn_end << 12, true);
     } else {
         /* D clear first: PML logs only 0->1 changes, and a D left from before is no news. */
-        rc = slpt_clean_range(&t, 0, vm->mem_size);
+        rc = slpt_clean_range(&t, 0, vm->gfn_end << 12);
         __atomic_store_n(&vm->dirty_on, true, __ATOMIC_SEQ_CST);
     }
     /* Backends switch A/D and PML on at each vCPU's next entry, with the flush. */
@@ -130,7 +130,7 @@ static void rearm(struct vm *vm, const struct slpt *t, const uint64_t *out, uint
  */
 uint64_t vm_dirty_harvest(struct vm *vm, uint64_t *out)
 {
-    uint64_t words = vm->mem_size / PAGE_SIZE / 64, n = 0;
+    uint64_t words = (vm->gfn_end + 63) / 64, n = 0;
     bool ok = true;
     struct slpt t;
     hv_ops->vm_slpt(vm, &t);
@@ -139,7 +139,7 @@ uint64_t vm_dirty_harvest(struct vm *vm, uint64_t *out)
     for (uint64_t w = 0; w < words; w++)
         out[w] = __atomic_exchange_n(&vm->dirty_bitmap[w], 0, __ATOMIC_ACQ_REL);
     if (vm->dirty_mode == DIRTY_AD)
-        slpt_harvest_dirty(&t, 0, vm->mem_size, out);
+        slpt_harvest_dirty(&t, 0, vm->gfn_end << 12, out);
     else
         rearm(vm, &t, out, words);
     ok = !vm_flush_all(vm) && ok;
@@ -150,11 +150,15 @@ uint64_t vm_dirty_harvest(struct vm *vm, uint64_t *out)
                 vm->name);
     bool all = !ok || vm->dirty_resync;
     vm->dirty_resync = !ok;
-    for (uint64_t w = 0; w < words; w++) {
-        if (all)
+    if (all) {
+        for (uint64_t w = 0; w < words; w++)
             out[w] = ~0ull;
-        n += __builtin_popcountll(out[w]);
+        if (vm->gfn_end % 64)
+            out[words - 1] = (1ull << (vm->gfn_end % 64)) - 1;
+        vm_bitmap_ram_only(vm, out);
     }
+    for (uint64_t w = 0; w < words; w++)
+        n += __builtin_popcountll(out[w]);
     return n;
 }
 
@@ -168,7 +172,7 @@ void vm_dirty_stop(struct vm *vm)
     struct slpt t;
     hv_ops->vm_slpt(vm, &t);
     if (vm->dirty_mode == DIRTY_WP)
-        slpt_protect_range(&t, 0, vm->mem_size, false);
+        slpt_protect_range(&t, 0, vm->gfn_end << 12, false);
     __atomic_store_n(&vm->dirty_on, false, __ATOMIC_SEQ_CST);
     if (vm_flush_all(vm))
         log_err("dirty", "vm %s: a vCPU did not flush in time; its bitmap is not reused",

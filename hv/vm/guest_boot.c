@@ -274,7 +274,9 @@ static void write_gdt(uint8_t *ram)
 /* Identity map [0, ram_size) with 2 MiB pages; nothing beyond is present. */
 void guest_boot_identity_map(uint8_t *ram, uint64_t ram_size)
 {
-    uint64_t pages = ram_size / PAGE_2M;
+    /* The four PDs map 4 GiB: a larger guest (a kernel= one: RAM past the PC hole) has what
+     * its loader placed below 4 GiB mapped, and builds its own page tables for the rest. */
+    uint64_t pages = (ram_size < 4 * GiB ? ram_size : 4 * GiB) / PAGE_2M;
 
     put64(ram, GUEST_PML4_GPA, GUEST_PDPT_GPA | PTE_P | PTE_RW);
     for (uint64_t pd = 0; pd < 4 && pd * GiB < ram_size; pd++)

@@ -118,7 +118,8 @@ int guest_boot_setup(uint8_t *ram, uint64_t ram_size, unsigned nvcpus, const cha
 
 /* Pieces other loaders share (hv/vm/linux_boot.c): a flat code and data segment and the busy
  * TSS at the given selectors (TSS takes two slots; GDT at GUEST_GDT_GPA, at most 0x7f0 bytes
- * long), and the identity map of [0, ram_size) with 2 MiB pages at GUEST_PML4_GPA. */
+ * long), and the identity map of [0, ram_size) (at most 4 GiB) with 2 MiB pages at
+ * GUEST_PML4_GPA. */
 void guest_boot_write_gdt(uint8_t *ram, unsigned code, unsigned data, unsigned tss);
 void guest_boot_identity_map(uint8_t *ram, uint64_t ram_size);
 

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hv/dev/vpci.h"
 #include "hv/vm/guest_boot.h"
+#include "hv/vm/layout.h"
 #include "hv/vm/linux_boot.h"
 
 /* Setup header fields, as offsets into the image and into the zero page alike. */
@@ -111,20 +113,26 @@ int linux_parse(const uint8_t *k, size_t len, struct linux_header *h, char *err,
     return 0;
 }
 
-/* The e820 map: low RAM, the legacy hole, everything from 1 MiB. */
+/* The e820 map: low RAM, the legacy hole, RAM from 1 MiB to the PC hole, ECAM (reserved, as
+ * Linux wants MCFG's area to be before it uses it), RAM from 4 GiB. */
 static unsigned write_e820(uint8_t *zp, uint64_t ram_size)
 {
-    static const struct { uint64_t start; int end_is_ram; uint64_t end; uint32_t type; } map[] = {
-        { 0, 0, LOW_RAM_END, E820_RAM },
-        { LOW_RAM_END, 0, ONE_MIB, E820_RESERVED },
-        { ONE_MIB, 1, 0, E820_RAM },
+    uint64_t low_end, gfn_end;
+    vm_layout(ram_size, &low_end, &gfn_end);
+    const struct { uint64_t start, end; uint32_t type; } map[] = {
+        { 0, LOW_RAM_END, E820_RAM },
+        { LOW_RAM_END, ONE_MIB, E820_RESERVED },
+        { ONE_MIB, low_end, E820_RAM },
+        { VPCI_ECAM_BASE, VPCI_ECAM_BASE + ((uint64_t)VPCI_ECAM_BUSES << 20), E820_RESERVED },
+        { VM_HIGH_RAM, gfn_end << 12, E820_RAM },
     };
     unsigned n = 0;
     for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        uint64_t end = map[i].end_is_ram ? ram_size : map[i].end;
+        if (map[i].end <= map[i].start)
+            continue;                       /* no RAM above 4 GiB */
         uint8_t *e = zp + BP_E820_TABLE + n * E820_ENTRY_SIZE;
         wr64(e, map[i].start);
-        wr64(e + 8, end - map[i].start);
+        wr64(e + 8, map[i].end - map[i].start);
         wr32(e + 16, map[i].type);
         n++;
     }

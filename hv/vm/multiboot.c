@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hv/dev/vpci.h"
+#include "hv/vm/layout.h"
 #include "hv/vm/multiboot.h"
 
 #define FLAG_ALIGN       (1u << 0)
@@ -211,29 +213,37 @@ int mb_load(const uint8_t *k, size_t klen, const char *kname, const struct mb_mo
         memcpy(str, mods[i].name, l);
         str += l;
     }
-    /* The memory map: low RAM, the legacy hole, everything from 1 MiB (entries of 24 bytes:
-     * size 20, base, length, type). */
-    static const struct { uint64_t start; int end_is_ram; uint64_t end; uint32_t type; } map[] = {
-        { 0, 0, LOW_RAM_END, 1 }, { LOW_RAM_END, 0, ONE_MIB, 2 }, { ONE_MIB, 1, 0, 1 },
+    /* The memory map: low RAM, the legacy hole, RAM from 1 MiB to the PC hole, ECAM (reserved),
+     * RAM from 4 GiB (entries of 24 bytes: size 20, base, length, type). */
+    uint64_t low_end, gfn_end;
+    vm_layout(ram_size, &low_end, &gfn_end);
+    const struct { uint64_t start, end; uint32_t type; } map[] = {
+        { 0, LOW_RAM_END, 1 }, { LOW_RAM_END, ONE_MIB, 2 }, { ONE_MIB, low_end, 1 },
+        { VPCI_ECAM_BASE, VPCI_ECAM_BASE + ((uint64_t)VPCI_ECAM_BUSES << 20), 2 },
+        { FOUR_GIB, gfn_end << 12, 1 },
     };
     uint8_t *mm = ram + MMAP_GPA;
-    for (unsigned i = 0; i < 3; i++, mm += 24) {
-        uint64_t end = map[i].end_is_ram ? ram_size : map[i].end;
+    uint32_t nmap = 0;
+    for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (map[i].end <= map[i].start)
+            continue;
         wr32(mm, 20);
         wr64(mm + 4, map[i].start);
-        wr64(mm + 12, end - map[i].start);
+        wr64(mm + 12, map[i].end - map[i].start);
         wr32(mm + 20, map[i].type);
+        mm += 24;
+        nmap++;
     }
     memcpy(ram + LOADER_GPA, "ferry", 6);
     uint8_t *info = ram + MB_INFO_GPA;
     wr32(info, MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MODS | MB_INFO_MEM_MAP | MB_INFO_LOADER);
     wr32(info + 4, (uint32_t)(LOW_RAM_END >> 10));
-    uint64_t upper = (ram_size - ONE_MIB) >> 10;
+    uint64_t upper = (low_end - ONE_MIB) >> 10;         /* up to the first hole (3.3) */
     wr32(info + 8, upper > 0xffffffffu ? 0xffffffffu : (uint32_t)upper);
     wr32(info + 16, (uint32_t)MB_CMDLINE_GPA);
     wr32(info + 20, nmods);
     wr32(info + 24, (uint32_t)MB_MODS_GPA);
-    wr32(info + 44, 3 * 24);
+    wr32(info + 44, nmap * 24);
     wr32(info + 48, (uint32_t)MMAP_GPA);
     wr32(info + 64, (uint32_t)LOADER_GPA);
     *out = (struct mb_boot){ .entry = entry, .kernel_start = lo, .kernel_end = hi,

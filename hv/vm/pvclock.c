@@ -53,8 +53,8 @@ static struct device *clock_dev(struct vm *vm) { return dev_find(&vm->devs, DEV_
 /* The guest RAM behind [gpa, gpa + len), or NULL (not RAM, or across a chunk). */
 static void *guest_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
-    if (gpa + len < gpa || gpa + len > vm->mem_size)
-        return NULL;
+    if (gpa + len < gpa || gpa + len > vm->gfn_end << 12)
+        return NULL;                    /* the hole: vm_gpa_to_hva finds no chunk */
     void *p = vm_gpa_to_hva(vm, gpa, len);
     if (p)
         vm_dirty_log(vm, gpa);

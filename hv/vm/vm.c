@@ -383,6 +383,13 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     strncpy(vm->cmdline, cfg->args, sizeof(vm->cmdline) - 1);
     vm->mem_size = cfg->mem_mib << 20;
     vm->nvcpus = cfg->cpus;
+    if (!cfg->kernel[0] && cfg->image[0] && vm->mem_size > VM_LOW_RAM_END) {
+        snprintf(err, errlen, "image= guests take at most %llu MiB (their boot contract has "
+                 "RAM from 0 without a hole); kernel= guests may have more",
+                 (unsigned long long)(VM_LOW_RAM_END >> 20));
+        memset(vm, 0, sizeof(*vm));
+        return -EINVAL;
+    }
     vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
     if ((rc = setup_policy(vm, cfg, err, errlen)))
         goto fail;
@@ -396,13 +403,19 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     if ((rc = numa_place(&nh, &req, &pl, err, errlen)))
         goto fail;
     vm->node = pl.cpu_node;
+    vm_layout(vm->mem_size, &vm->low_end, &vm->gfn_end);
     uint64_t gpa = 0;
     for (unsigned i = 0; i < pl.nparts; i++) {
-        /* A node's free memory may be in several runs: the longest first, up to the chunks. */
+        /* A node's free memory may be in several runs: the longest first, up to the chunks;
+         * a run never spans the hole below 4 GiB (the RAM past it starts at 4 GiB). */
         for (uint64_t left = pl.part[i].bytes / PAGE_SIZE; left;) {
             uint64_t run, pa = 0;
+            if (gpa == vm->low_end && gpa < VM_HIGH_RAM)
+                gpa = VM_HIGH_RAM;
             frame_node_blocks(pl.part[i].node, 512, &run);
             run = run < left ? run : left;
+            if (gpa < vm->low_end && run > (vm->low_end - gpa) / PAGE_SIZE)
+                run = (vm->low_end - gpa) / PAGE_SIZE;
             if (run && vm->nchunks < VM_MAX_CHUNKS)
                 pa = frame_alloc(pl.part[i].node, run, 512, FRAME_STRICT | FRAME_ZERO);
             if (!pa) {

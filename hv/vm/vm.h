@@ -17,6 +17,7 @@
 #include "hv/dev/vuart.h"
 #include "hv/base/spinlock.h"
 #include "hv/cpu/vcpu_state.h"
+#include "hv/vm/layout.h"
 #include "hv/vm/linux_boot.h"
 #include "hv/vm/multiboot.h"
 
@@ -24,6 +25,7 @@
 #define VM_MAX_VCPUS 8
 #define VM_NAME_MAX 32
 #define VM_MAX_CHUNKS 8            /* runs of host memory, on one or more nodes */
+
 
 enum vm_state { VM_EMPTY = 0, VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
 
@@ -105,7 +107,9 @@ struct vm {
     enum vm_state state;
     enum vm_migration migration;  /* the migration engine owns its state changes meanwhile */
     char name[VM_NAME_MAX];
-    uint64_t mem_size;
+    uint64_t mem_size;           /* bytes of RAM (without the hole) */
+    uint64_t low_end;            /* RAM is [0, low_end) and, past it, [4 GiB, gfn_end << 12) */
+    uint64_t gfn_end;            /* frame numbers run to here (the hole's are no RAM) */
     unsigned node;
     unsigned nchunks;
     struct vm_mem_chunk chunks[VM_MAX_CHUNKS];
@@ -150,6 +154,13 @@ extern struct vm vms[VM_MAX];
 struct vm *vm_find(const char *name);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 /* Guest page pfn in host memory (RAM may be split across NUMA nodes: chunks); NULL past RAM. */
+/* Clears, in a bitmap over [0, gfn_end), the bits of the hole's frames (they are no RAM). */
+static inline void vm_bitmap_ram_only(const struct vm *vm, uint64_t *bits)
+{
+    for (uint64_t f = vm->low_end >> 12; f < VM_HIGH_RAM >> 12 && f < vm->gfn_end; f++)
+        bits[f / 64] &= ~(1ull << (f % 64));
+}
+
 static inline uint8_t *vm_page(struct vm *vm, uint64_t pfn)
 {
     return vm_gpa_to_hva(vm, pfn << 12, 4096);
@@ -163,7 +174,7 @@ static inline uint8_t *vm_page(struct vm *vm, uint64_t pfn)
 static inline void vm_dirty_log(struct vm *vm, uint64_t gpa)
 {
     uint64_t page = gpa >> 12;
-    if (!__atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) || gpa >= vm->mem_size)
+    if (!__atomic_load_n(&vm->dirty_on, __ATOMIC_ACQUIRE) || gpa >= vm->gfn_end << 12)
         return;
     __atomic_or_fetch(&vm->dirty_bitmap[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
 }

@@ -66,6 +66,12 @@ def test_linux_boots_to_init(workdir, hosts):
     assert free_pages(h) == before
 
 
+def e820(out):
+    """The e820 map of the guest's last boot in out, as (start, end, type) strings."""
+    boot = out[out.rindex("Linux version 6.1"):]
+    return re.findall(r"BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] (\w+)", boot)
+
+
 def heartbeats(out):
     """The init's heartbeats: (counter, cpus, uptime in seconds)."""
     return [(int(m.group(1)), int(m.group(2)), float(m.group(3)))
@@ -129,10 +135,12 @@ def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
         assert time.time() < deadline, out[-3000:]
     assert "Linux version 6.1." in out, out
     assert f"Command line: {ARGS}\n" in out, out
-    # Exactly ferry's e820 map (hv/vm/linux_boot.c): low RAM, the legacy hole, 1 MiB to 128 MiB.
-    assert ("BIOS-e820: [mem 0x0000000000000000-0x000000000009efff] usable\n"
-            "[    0.000000] BIOS-e820: [mem 0x000000000009f000-0x00000000000fffff] reserved\n"
-            "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable\n") in out, out
+    # Exactly ferry's e820 map (hv/vm/linux_boot.c): low RAM, the legacy hole, 1 MiB to 128 MiB,
+    # ECAM (reserved), and nothing else.
+    assert e820(out) == [("0000000000000000", "000000000009efff", "usable"),
+                         ("000000000009f000", "00000000000fffff", "reserved"),
+                         ("0000000000100000", "0000000007ffffff", "usable"),
+                         ("00000000e0000000", "00000000e00fffff", "reserved")], out
     # The platform as Linux found it: the paravirtual clock (so no calibration against the
     # PIT), the RTC with the host's date, the UART with its interrupt, the initramfs's init.
     assert "Hypervisor detected: KVM" in out and "kvm-clock: Using msrs 4b564d01" in out, out
@@ -152,6 +160,8 @@ def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
     assert "ACPI: PM-Timer IO Port: 0x608" in out, out
     assert "ACPI: Using IOAPIC for interrupt routing" in out, out
     assert "ACPI: PM: (supports S0 S5)" in out, out
+    # ECAM from the MCFG, in an e820-reserved area.
+    assert "PCI: MMCONFIG for domain 0000 [bus 00-00] at [mem 0xe0000000-0xe00fffff]" in out, out
     assert "Run /init as init process" in out and f"ferry-init: up cpus={cpus}" in out, out
     if cpus > 1:
         # Its APs started by INIT/SIPI (hv/vm/intr.c), all online.
@@ -226,6 +236,38 @@ def test_linux_boots_to_init_under_vtx(workdir, hosts):
     hosts.append(h)
     h.start().wait_prompt()
     boot_linux(h, cpus=2, boot_timeout=600)
+
+
+def test_linux_with_ram_above_4_gib(workdir, hosts):
+    """A 5 GiB Linux guest on a 6 GiB QEMU host: its RAM is laid out like a PC's (3 GiB below
+    the hole for the APICs and PCI, 2 GiB from 4 GiB), the e820 map says exactly that, and
+    Linux boots on it and counts it all."""
+    h = QemuHost(workdir, smp=2, mem_mb=6144, esp=esp_with_kernel(workdir))
+    hosts.append(h)
+    h.start().wait_prompt()
+    before = free_pages(h)
+    out = h.command('vm create big mem=5120 kernel=vmlinuz initrd=initrd.img '
+                    f'args="{ARGS}"', timeout=180)
+    assert out.strip() == "vm big: ok", out
+    # image= guests keep their hole-free contract: at most 3 GiB.
+    out = h.command("vm create img mem=3074")
+    assert "error: image= guests take at most 3072 MiB" in out, out
+    h.command("vm start big")
+    deadline = time.time() + 300
+    while not heartbeats(out := h.vm_output("big", 2)):
+        assert time.time() < deadline, out[-3000:]
+    assert e820(out)[2:] == [("0000000000100000", "00000000bfffffff", "usable"),
+                             ("00000000e0000000", "00000000e00fffff", "reserved"),
+                             ("0000000100000000", "000000017fffffff", "usable")], out
+    m = re.search(r"Memory: \d+K/(\d+)K available", out)
+    assert m and int(m.group(1)) > 5 * 1024 * 1024 - 2048, out
+    type_into(h, "big", "grep MemTotal /proc/meminfo", "MemTotal:")
+    mt = re.findall(r"MemTotal: +(\d+) kB", h.vm_output("big", 1))
+    assert mt and int(mt[-1]) > 4800 * 1024, mt
+    bad = complaints(h.vm_output("big", 1))
+    assert not bad, bad
+    assert h.command("vm destroy big").strip() == "vm big: ok"
+    assert free_pages(h) == before
 
 
 def test_linux_migrates_qemu_to_qemu(workdir, hosts):

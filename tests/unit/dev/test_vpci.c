@@ -66,6 +66,38 @@ static void test_type1_probe_and_the_bridge(void **state)
     fake_vm_destroy(&fv);
 }
 
+/* ECAM at 0xE0000000 (bus 0): the same space as through 0xCF8/0xCFC, and the bridge's extended
+ * space reads 0 (no extended capabilities). */
+static void test_ecam(void **state)
+{
+    struct fake_vm fv;
+    uint64_t v = 0;
+    (void)state;
+    fake_vm_build(&fv, &machine_ferry_min);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE, 4, &v), 0);
+    assert_int_equal(v, 0x12378086);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + 0x0b, 1, &v), 0);
+    assert_int_equal(v, 0x06);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + 0x100, 4, &v), 0);
+    assert_int_equal(v, 0);                                         /* extended: none */
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + (1 << 15), 4, &v), 0);
+    assert_int_equal(v, 0xffffffffu);                               /* 00:01.0 absent */
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + (1 << 12) + 2, 2, &v), 0);
+    assert_int_equal(v, 0xffff);                                    /* 00:00.1 absent */
+    /* A write through ECAM is what the ports read back (and the other way round). */
+    assert_int_equal(fake_vm_mmio_write(&fv, VPCI_ECAM_BASE + 0x04, 2, 0xffff), 0);
+    assert_int_equal(cfg_read(&fv, 0, 0x04, 2), 0x0147);
+    fake_vm_out(&fv, 0xcf8, 4, cfg_addr(0, 0, 0, 0x0c));
+    fake_vm_out(&fv, 0xcfc, 1, 0x10);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + 0x0c, 1, &v), 0);
+    assert_int_equal(v, 0x10);
+    /* Misaligned or too wide: refused (the guest takes #GP); bus 1 is not there at all. */
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + 1, 2, &v), -EINVAL);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE, 8, &v), -EINVAL);
+    assert_int_equal(fake_vm_mmio_read(&fv, VPCI_ECAM_BASE + (1 << 20), 4, &v), -ENOENT);
+    fake_vm_destroy(&fv);
+}
+
 static void test_state_migrates_and_is_checked(void **state)
 {
     struct fake_vm a, b;
@@ -100,6 +132,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type1_probe_and_the_bridge),
         cmocka_unit_test(test_state_migrates_and_is_checked),
+        cmocka_unit_test(test_ecam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

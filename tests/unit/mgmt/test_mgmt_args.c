@@ -83,7 +83,7 @@ static void test_create_bad_options_leave_args(void **state)
     before = a;
     assert_int_equal(mgmt_vm_create_set(&a, "mem", "3", 1), -EINVAL);        /* odd */
     assert_int_equal(mgmt_vm_create_set(&a, "mem", "0", 1), -EINVAL);
-    assert_int_equal(mgmt_vm_create_set(&a, "mem", "4098", 1), -EINVAL);
+    assert_int_equal(mgmt_vm_create_set(&a, "mem", "1048578", 1), -EINVAL); /* past 1 TiB */
     assert_int_equal(mgmt_vm_create_set(&a, "mem", "", 1), -EINVAL);
     assert_int_equal(mgmt_vm_create_set(&a, "mem", "64k", 1), -EINVAL);
     assert_int_equal(mgmt_vm_create_set(&a, "cpus", "0", 1), -EINVAL);
@@ -99,8 +99,17 @@ static void test_create_bad_options_leave_args(void **state)
     assert_int_equal(mgmt_vm_create_set(&a, "cpu", "0123456789abcdef", 1), -EINVAL);
     assert_int_equal(mgmt_vm_create_set(&a, "cpus ", "1", 1), -EINVAL);
     assert_int_equal(mgmt_vm_create_set(&a, "memory", "64", 1), -EINVAL);
+    assert_int_equal(mgmt_vm_create_set(&a, "module", "", 1), -EINVAL);
+    char long_mods[200];
+    memset(long_mods, 'm', sizeof(long_mods) - 1);
+    long_mods[sizeof(long_mods) - 1] = 0;
+    assert_int_equal(mgmt_vm_create_set(&a, "module", long_mods, 1), -EINVAL);
     assert_memory_equal(&a, &before, sizeof(a));
     assert_int_equal(mgmt_vm_create_set(&a, "image", long_image, 1), 0);    /* 47 fits */
+    assert_int_equal(mgmt_vm_create_set(&a, "mem", "5120", 1), 0);          /* above 4 GiB */
+    assert_int_equal(a.mem_mib, 5120);
+    assert_int_equal(mgmt_vm_create_set(&a, "module", "a.txt,b.bin", 1), 0);
+    assert_string_equal(a.modules, "a.txt,b.bin");
 }
 
 static void test_create_check_reasons(void **state)
@@ -117,7 +126,7 @@ static void test_create_check_reasons(void **state)
     strcpy(a.name, "ok");
     a.mem_mib = 5;
     assert_int_equal(mgmt_vm_create_check(&a, 1, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "memory must be 2-4096 MiB, even");
+    assert_string_equal(err, "memory must be 2-1048576 MiB, even");
     a.mem_mib = 64;
     a.cpus = 0;
     assert_int_equal(mgmt_vm_create_check(&a, 1, err, sizeof(err)), -EINVAL);

@@ -322,6 +322,7 @@ static void setup_vm(bool ept, uint64_t mem_size, const struct vm_mem_chunk *c, 
     memset(F.vm, 0, sizeof(*F.vm));
     strcpy(F.vm->name, "t");
     F.vm->mem_size = mem_size;
+    vm_layout(mem_size, &F.vm->low_end, &F.vm->gfn_end);
     F.vm->nchunks = n;
     memcpy(F.vm->chunks, c, n * sizeof(*c));
     F.vm->nvcpus = NV;

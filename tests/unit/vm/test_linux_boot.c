@@ -113,17 +113,37 @@ static void test_loads_like_the_protocol_says(void **state)
     assert_int_equal(r32(zp + 0x21c), sizeof(rd));
     assert_int_equal(zp[0x1ef], 0);                                  /* sentinel */
     assert_int_equal(zp[0x270], 0);                                  /* past the header */
-    /* e820: low RAM, the legacy hole, the rest of RAM. */
-    assert_int_equal(zp[0x1e8], 3);
-    static const uint64_t want[3][3] = {
+    /* e820: low RAM, the legacy hole, the rest of RAM, ECAM. */
+    assert_int_equal(zp[0x1e8], 4);
+    static const uint64_t want[4][3] = {
         { 0, 0x9f000, 1 }, { 0x9f000, 0x100000 - 0x9f000, 2 }, { 0x100000, RAM - 0x100000, 1 },
+        { 0xe0000000, 0x100000, 2 },
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const uint8_t *e = zp + 0x2d0 + 20 * i;
         assert_int_equal(r64(e), want[i][0]);
         assert_int_equal(r64(e + 8), want[i][1]);
         assert_int_equal(r32(e + 16), want[i][2]);
     }
+    /* A VM past 3 GiB: its RAM above the PC hole starts at 4 GiB, and the map says so; the
+     * identity map stops at 4 GiB (below the zero page it must not reach). */
+    const uint64_t big = 5ull << 30;
+    assert_int_equal(linux_load(img, sizeof(img), rd, sizeof(rd), "", ram, RAM, big, &lb, err,
+                                sizeof(err)), 0);
+    assert_int_equal(zp[0x1e8], 5);
+    static const uint64_t want_big[5][3] = {
+        { 0, 0x9f000, 1 }, { 0x9f000, 0x100000 - 0x9f000, 2 }, { 0x100000, 0xc0000000 - 0x100000, 1 },
+        { 0xe0000000, 0x100000, 2 }, { 0x100000000ull, big - 0xc0000000, 1 },
+    };
+    for (int i = 0; i < 5; i++) {
+        const uint8_t *e = zp + 0x2d0 + 20 * i;
+        assert_int_equal(r64(e), want_big[i][0]);
+        assert_int_equal(r64(e + 8), want_big[i][1]);
+        assert_int_equal(r32(e + 16), want_big[i][2]);
+    }
+    assert_int_equal(r64(ram + GUEST_PD_GPA + 2047 * 8), 0xffe00000ull | 0x83);
+    assert_int_equal(r64(zp), 0);                                   /* 0x8000: untouched */
+    assert_int_equal(load("console=ttyS0 root=/dev/ram0", sizeof(rd), RAM, &lb), 0);
     /* GDT: __BOOT_CS 0x10 a 64-bit code segment, __BOOT_DS 0x18 a writable data segment. */
     uint64_t cs = r64(ram + GUEST_GDT_GPA + 0x10), ds = r64(ram + GUEST_GDT_GPA + 0x18);
     assert_int_equal(r64(ram + GUEST_GDT_GPA + 0x08), 0);

@@ -88,12 +88,13 @@ static void test_elf_kernel_and_info(void **state)
     assert_int_equal(r32(mods + 12), 0);
     assert_int_equal(b.mods_end, (b1 + 0xfff) & ~0xfffu);
     assert_int_equal(ram[b1], 0xcc);                            /* nothing past the last */
-    /* The memory map: three entries of 20 bytes (+ the size field). */
+    /* The memory map: four entries of 20 bytes (+ the size field), ECAM's reserved. */
     uint32_t mm = r32(MB_INFO_GPA + 48);
-    assert_int_equal(r32(MB_INFO_GPA + 44), 72);
-    static const uint64_t want[3][3] = { { 0, 0x9f000, 1 }, { 0x9f000, 0x61000, 2 },
-                                         { 0x100000, RAM - 0x100000, 1 } };
-    for (unsigned i = 0; i < 3; i++) {
+    assert_int_equal(r32(MB_INFO_GPA + 44), 96);
+    static const uint64_t want[4][3] = { { 0, 0x9f000, 1 }, { 0x9f000, 0x61000, 2 },
+                                         { 0x100000, RAM - 0x100000, 1 },
+                                         { 0xe0000000, 0x100000, 2 } };
+    for (unsigned i = 0; i < 4; i++) {
         assert_int_equal(r32(mm + 24 * i), 20);
         assert_int_equal(r64(mm + 24 * i + 4), want[i][0]);
         assert_int_equal(r64(mm + 24 * i + 12), want[i][1]);
@@ -115,6 +116,23 @@ static void test_elf_kernel_and_info(void **state)
     assert_int_equal(s.cs.limit, 0xffffffffu);
     assert_int_equal(s.ss.sel, MB_DATA_SEL);
     assert_int_equal(s.activity, ACT_RUNNING);
+}
+
+/* A VM past 3 GiB: mem_upper stops at the PC hole; the map has the RAM from 4 GiB. */
+static void test_map_of_a_large_vm(void **state)
+{
+    (void)state;
+    struct mb_boot b;
+    mbi_elf(img);
+    const uint64_t big = 6ull << 30;
+    assert_int_equal(mb_load(img, MBI_ELF_SIZE, "k", NULL, 0, "", ram, RAM, big, &b, err,
+                             sizeof(err)), 0);
+    assert_int_equal(r32(MB_INFO_GPA + 8), (0xc0000000u - 0x100000u) >> 10);
+    assert_int_equal(r32(MB_INFO_GPA + 44), 5 * 24);
+    uint32_t mm = r32(MB_INFO_GPA + 48) + 4 * 24;
+    assert_int_equal(r64(mm + 4), 0x100000000ull);
+    assert_int_equal(r64(mm + 12), big - 0xc0000000ull);
+    assert_int_equal(r32(mm + 20), 1);
 }
 
 static void test_aout_kludge(void **state)
@@ -240,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_elf_kernel_and_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aout_kludge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_of_a_large_vm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
