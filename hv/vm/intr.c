@@ -81,6 +81,12 @@ void vcpu_intr_before_entry(struct vcpu *v)
      * (if the guest can take it now) its acknowledge; else the backend opens a window. */
     spin_lock(&s->lock);
     uint64_t next = poll_devices(v);
+    /* An NMI first: it goes whenever the guest is not inside an NMI handler (or a shadow). */
+    if (hv_ops->vcpu_nmi_ready && hv_ops->vcpu_nmi_ready(v, v->nmi_pending)) {
+        struct vcpu_event e = { .type = EVENT_NMI, .vector = 2 };
+        hv_ops->vcpu_inject(v, &e);
+        v->nmi_pending = false;
+    }
     enum intr_src src = intr_source(v);
     if (hv_ops->vcpu_irq_ready(v, src != INTR_NONE))
         vec = src == INTR_LAPIC ? vlapic_ack(v->vm->lapic, v->index) : vpic_ack(v->vm->pic);
@@ -110,7 +116,7 @@ void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val)
     spin_unlock(&v->vm->devs.lock);
 }
 
-/* An INIT or SIPI IPI for the vCPU is waiting (a racy look: vcpu_take_ipis takes it locked). */
+/* An INIT, SIPI or NMI for the vCPU is waiting (a racy look: vcpu_take_ipis takes it locked). */
 static bool ipi_waiting(const struct vcpu *v)
 {
     const struct device *d = v->vm->lapic;
@@ -118,7 +124,8 @@ static bool ipi_waiting(const struct vcpu *v)
         return false;
     const struct vlapic_cpu *c = &((const struct vlapic *)d->state)->cpu[v->index];
     return __atomic_load_n(&c->init, __ATOMIC_ACQUIRE) ||
-           __atomic_load_n(&c->sipi, __ATOMIC_ACQUIRE);
+           __atomic_load_n(&c->sipi, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&c->nmi, __ATOMIC_ACQUIRE);
 }
 
 bool vcpu_take_ipis(struct vcpu *v)
@@ -148,8 +155,11 @@ bool vcpu_take_ipis(struct vcpu *v)
             v->wait_sipi = false;
             v->halted = false;
         }
-        /* An NMI IPI is not delivered yet (nothing ferry runs sends one but Linux's
-         * backtrace and watchdog paths); it is dropped. */
+        /* An NMI (IPI, I/O APIC, local APIC) waits for vcpu_intr_before_entry; one that comes
+         * while another waits merges with it, as on the CPU's NMI latch. An AP waiting for its
+         * SIPI ignores it. */
+        if (took && ev.nmi && !v->wait_sipi)
+            v->nmi_pending = true;
     }
     if (v->wait_sipi)
         v->halted = true;
@@ -172,8 +182,8 @@ bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
     bool pending = intr_source(v) != INTR_NONE;
     spin_unlock(&v->vm->devs.lock);
     if (ipi_waiting(v))
-        return true;                     /* INIT or SIPI: vcpu_take_ipis decides */
-    return !v->wait_sipi && v->halt_if && pending;
+        return true;                     /* INIT, SIPI or NMI: vcpu_take_ipis decides */
+    return !v->wait_sipi && (v->nmi_pending || (v->halt_if && pending));
 }
 
 void vm_console_input(struct vm *vm, uint8_t ch)

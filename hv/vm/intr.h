@@ -30,9 +30,10 @@ void vm_vcpu_kick(void *ctx, unsigned vcpu);
 /* Before an entry, on the vCPU's CPU: poll the devices, inject or open a window. Sets the
  * CPU's deadline_tsc to the sooner of the slice's end and the next device event. */
 void vcpu_intr_before_entry(struct vcpu *v);
-/* Before an entry, on the vCPU's CPU: INIT and SIPI IPIs its local APIC took (hv/dev/vlapic.h).
- * INIT resets it to wait-for-SIPI (its TSC kept); a SIPI in that state starts it in real mode
- * at the vector's page. False while it waits for a SIPI (it is marked halted: not entered). */
+/* Before an entry, on the vCPU's CPU: INIT, SIPI and NMI events its local APIC took
+ * (hv/dev/vlapic.h). INIT resets it to wait-for-SIPI (its TSC kept); a SIPI in that state starts
+ * it in real mode at the vector's page; an NMI waits in vcpu->nmi_pending for an entry that can
+ * inject it. False while it waits for a SIPI (it is marked halted: not entered). */
 bool vcpu_take_ipis(struct vcpu *v);
 /* After vcpu->init was (re)written (a boot, a reset, an incoming migration): a wait-for-SIPI
  * state makes the vCPU wait (the backend is given it as running); init.tsc becomes relative

@@ -38,6 +38,11 @@ struct vcpu_ops {
      * guest exits as soon as it can take one; otherwise it disarms them. Called with the VM's
      * device lock held: it only reads and writes the VMCS/VMCB. */
     bool (*vcpu_irq_ready)(struct vcpu *v, bool pending);
+    /* Before every entry, first: can an NMI be injected now (no event queued, no MOV SS / STI
+     * shadow, the guest's last NMI handler done: VT-x's virtual-NMI blocking, SVM's IRET)?
+     * With pending and not ready, the backend arranges an exit for when it can (NMI-window
+     * exiting; SVM: the IRET intercept). Called with the device lock held. */
+    bool (*vcpu_nmi_ready)(struct vcpu *v, bool pending);
     /* Reads up to n bytes of guest code at RIP (through the guest's page tables). */
     int (*vcpu_fetch)(struct vcpu *v, uint8_t *buf, size_t n);
     /* Logs the hardware state (VMCS / VMCB) of a vCPU that stopped. */

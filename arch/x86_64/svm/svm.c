@@ -272,7 +272,31 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *e)
     int rc = svm_event_encode(e, &ev);
     if (!rc)
         x->vmcb->control.event_inj = ev;
+    if (!rc && e->type == EVENT_NMI) {
+        /* The CPU masks NMIs until the guest's IRET (APM 15.20); SVM does not show that
+         * mask, so ferry keeps it: IRET is intercepted, and the next NMI waits for an exit
+         * after it (svm_nmi_ready). */
+        x->nmi_masked = true;
+        x->vmcb->control.intercept1 |= VMCB_I1_IRET;
+    }
     return rc;
+}
+
+static bool svm_nmi_ready(struct vcpu *v, bool pending)
+{
+    struct svm_vcpu *x = v->arch;
+    struct vmcb *vm = x->vmcb;
+    if (x->nmi_masked && v->exit.vendor_reason == VMEXIT_IRET) {
+        /* The IRET has not run yet: let it (one entry); NMIs are open from the next exit on,
+         * which an interrupt window brings soon if one waits (svm_irq_ready). */
+        vm->control.intercept1 &= ~VMCB_I1_IRET;
+        x->nmi_masked = false;
+        x->nmi_after_iret = pending;
+        return false;
+    }
+    x->nmi_after_iret = false;
+    bool shadow = (vm->control.int_state & INT_STATE_SHADOW) && !v->exit.advance;
+    return pending && !x->nmi_masked && !(vm->control.event_inj & EVTINJ_V) && !shadow;
 }
 
 #define RFLAGS_IF (1ull << 9)
@@ -280,7 +304,8 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *e)
 
 static bool svm_irq_ready(struct vcpu *v, bool pending)
 {
-    struct vmcb *vm = ((struct svm_vcpu *)v->arch)->vmcb;
+    struct svm_vcpu *x = v->arch;
+    struct vmcb *vm = x->vmcb;
     bool ready = false;
     if (pending) {
         /* The exiting instruction retires first and takes its shadow with it. */
@@ -289,7 +314,7 @@ static bool svm_irq_ready(struct vcpu *v, bool pending)
     }
     /* APM 15.21.4: a virtual interrupt request at top priority; its delivery is intercepted
      * (VINTR), so the guest exits the moment it could take an interrupt. */
-    if (pending && !ready) {
+    if ((pending && !ready) || x->nmi_after_iret) {
         vm->control.vintr |= VINTR_REQUEST;
         vm->control.intercept1 |= VMCB_I1_VINTR;
     } else {
@@ -339,6 +364,7 @@ const struct vcpu_ops svm_ops = {
     .vcpu_set_state = svm_set_state,
     .vcpu_inject = svm_inject,
     .vcpu_irq_ready = svm_irq_ready,
+    .vcpu_nmi_ready = svm_nmi_ready,
     .vcpu_fetch = svm_fetch,
     .vcpu_dump = svm_dump,
     .vcpu_put = svm_vcpu_put,

@@ -17,6 +17,8 @@ struct svm_vcpu {
      * Every guest access to them exits (hv/vm/msr.c), so these copies stay authoritative.
      */
     uint64_t sysenter_esp, sysenter_eip;
+    bool nmi_masked;             /* an NMI was injected and its handler's IRET not seen yet */
+    bool nmi_after_iret;         /* that IRET runs at this entry, an NMI waits: exit soon */
 };
 
 struct svm_caps {

@@ -123,6 +123,7 @@ static const struct { uint8_t reason; svm_exit_fn fn; } exit_table[SVM_EXIT_TABL
     [VMEXIT_SMI] = { EXIT_EXTINT, exit_simple },
     [VMEXIT_INIT] = { EXIT_EXTINT, exit_simple },
     [VMEXIT_VINTR] = { EXIT_INTR_WINDOW, exit_simple },
+    [VMEXIT_IRET] = { EXIT_INTR_WINDOW, exit_simple },   /* an NMI handler ends (svm_nmi_ready) */
     [VMEXIT_CPUID] = { EXIT_CPUID, exit_cpuid },
     [VMEXIT_HLT] = { EXIT_HLT, exit_hlt },
     [VMEXIT_MSR] = { EXIT_MSR_READ, exit_msr },

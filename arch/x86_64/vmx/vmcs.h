@@ -158,6 +158,7 @@ static inline void vmcs_writenat(vmcsnat_t f, uint64_t v) { vmcs_write_raw(f.enc
 #define VMX_EXIT_INIT        3
 #define VMX_EXIT_SIPI        4
 #define VMX_EXIT_INTR_WINDOW 7
+#define VMX_EXIT_NMI_WINDOW  8
 #define VMX_EXIT_CPUID       10
 #define VMX_EXIT_VMCALL      18
 #define VMX_EXIT_HLT         12

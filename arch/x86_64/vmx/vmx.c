@@ -124,9 +124,11 @@ int vmx_controls_init(void)
     struct vmx_caps_cache *k = &vmx_caps;
     int rc = 0;
     k->revision = basic & 0x7fffffff;
-    /* pin: external-interrupt exiting, NMI exiting, preemption timer */
+    /* pin: external-interrupt exiting, NMI exiting, preemption timer; virtual NMIs where
+     * offered (the guest's NMI blocking tracked, NMI-window exiting) */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS),
-                          0, (1u << 0) | (1u << 3) | (1u << 6), &k->pin);
+                          (1u << 5), (1u << 0) | (1u << 3) | (1u << 6), &k->pin);
+    k->vnmi = k->pin & (1u << 5);
     /* proc: HLT, TSC offsetting, unconditional I/O, MSR bitmaps, secondary controls */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS),
                           (1u << 25), (1u << 3) | (1u << 7) | (1u << 28) | (1u << 31), &k->proc);
@@ -489,6 +491,7 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *e)
 }
 
 #define PROC_INTR_WINDOW (1u << 2)      /* SDM 25.6.2: exit when the guest can take one */
+#define PROC_NMI_WINDOW  (1u << 22)     /* ... an NMI (with virtual NMIs) */
 #define RFLAGS_IF (1ull << 9)
 
 static bool vmx_irq_ready(struct vcpu *v, bool pending)
@@ -507,6 +510,28 @@ static bool vmx_irq_ready(struct vcpu *v, bool pending)
         uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
         vmcs_write32(VMCS_PROC_CTLS, window ? p | PROC_INTR_WINDOW : p & ~PROC_INTR_WINDOW);
         x->intr_window = window;
+    }
+    return ready;
+}
+
+/* SDM 26.3.1.5: an NMI is injected only without MOV SS blocking and (virtual NMIs) without
+ * NMI blocking; the guest's IRET ends the latter, and NMI-window exiting says when. */
+static bool vmx_nmi_ready(struct vcpu *v, bool pending)
+{
+    struct vmx_vcpu *x = v->arch;
+    bool ready = false;
+    if (pending) {
+        uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+        if (v->exit.advance)
+            intr &= ~(INTR_STI | INTR_MOVSS);
+        ready = !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31)) &&
+                !(intr & (INTR_MOVSS | INTR_STI | (vmx_caps.vnmi ? INTR_NMI : 0)));
+    }
+    bool window = pending && !ready && vmx_caps.vnmi;
+    if (window != x->nmi_window) {
+        uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
+        vmcs_write32(VMCS_PROC_CTLS, window ? p | PROC_NMI_WINDOW : p & ~PROC_NMI_WINDOW);
+        x->nmi_window = window;
     }
     return ready;
 }
@@ -549,6 +574,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_set_state = vmx_set_state,
     .vcpu_inject = vmx_inject,
     .vcpu_irq_ready = vmx_irq_ready,
+    .vcpu_nmi_ready = vmx_nmi_ready,
     .vcpu_fetch = vmx_fetch,
     .vcpu_dump = vmx_dump,
     .vcpu_put = vmx_vcpu_put,

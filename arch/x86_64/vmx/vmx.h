@@ -30,6 +30,7 @@ struct vmx_vcpu {
     uint64_t *pml;
     bool ad_on, pml_on;          /* what the VMCS has now (EPTP bit 6, the PML control) */
     bool intr_window;            /* interrupt-window exiting is on */
+    bool nmi_window;             /* NMI-window exiting is on */
 };
 
 struct vmx_vm {
@@ -42,7 +43,7 @@ struct vmx_caps_cache {
     uint32_t pin, proc, proc2, exit, entry;   /* the controls every VMCS uses */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     unsigned preempt_shift;
-    bool ug, vpid, ept_1g, invept_single, ad, pml;
+    bool ug, vpid, ept_1g, invept_single, ad, pml, vnmi;
     uint32_t revision;
 };
 

@@ -47,6 +47,7 @@ static const struct { uint8_t reason; vmx_exit_fn fn; } exit_table[VMX_EXIT_REAS
     [VMX_EXIT_EXTINT] = { EXIT_EXTINT, exit_simple },
     [VMX_EXIT_TRIPLE] = { EXIT_SHUTDOWN, exit_simple },
     [VMX_EXIT_INTR_WINDOW] = { EXIT_INTR_WINDOW, exit_simple },
+    [VMX_EXIT_NMI_WINDOW] = { EXIT_INTR_WINDOW, exit_simple },
     [VMX_EXIT_CPUID] = { EXIT_CPUID, exit_simple },
     [VMX_EXIT_HLT] = { EXIT_HLT, exit_simple },
     [VMX_EXIT_CR] = { EXIT_CR, exit_cr },

@@ -10,7 +10,8 @@
  * an APIC that does not exist (the interrupt goes nowhere), an ICR write with reserved bits set
  * (ignored: the IPI still goes), a SIPI to a CPU that does not exist (nothing happens), a
  * vector raised again and again without an EOI (one delivery until the EOI, then the one
- * pending), a timer divide register of 0 (divide by 2).
+ * pending), a timer divide register of 0 (divide by 2). NMIs: a self NMI with interrupts off,
+ * and one sent from inside the NMI handler, which must wait for the handler's IRET.
  *
  * Command line (after the kernel's name): mem=MiB cpus=N mods=M, what the VM was given.
  * A module's contents must be "module NAME\n" with NAME its string in the module list.
@@ -37,9 +38,10 @@ struct mb_info {
 
 extern char tramp_start[], tramp_end[];
 extern void isr_pit(void), isr_lapic(void), isr_ipi(void), isr_noeoi(void), isr_other(void);
-extern void isr_spurious(void);
+extern void isr_spurious(void), isr_nmi(void);
 
-static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen, ipis, noeoi;
+static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen, ipis, noeoi, nmis;
+static uint8_t my_id;
 static uint64_t idt[256];
 
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
@@ -158,8 +160,21 @@ static void delay_us(uint32_t us)
         ;
 }
 
+static void ipi(uint8_t dest, uint32_t lo);
+
 void on_interrupt(uint32_t vector)
 {
+    if (vector == 2) {
+        /* The first NMI sends itself another: NMIs are blocked until this handler's IRET,
+         * so it must not arrive in here. */
+        if (++nmis == 1) {
+            ipi(my_id, 0x4400);
+            delay_us(2000);
+            if (nmis != 1)
+                fail(28, "an NMI arrived inside the NMI handler", nmis);
+        }
+        return;                              /* no EOI for an NMI */
+    }
     if (vector == VEC_PIT)
         pit_ticks++;
     else if (vector == VEC_LAPIC)
@@ -319,6 +334,7 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     gate(VEC_PIT, isr_pit);
     gate(VEC_LAPIC, isr_lapic);
     gate(VEC_IPI, isr_ipi);
+    gate(2, isr_nmi);
     gate(VEC_NOEOI, isr_noeoi);
     gate(VEC_SPUR, isr_spurious);
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = { sizeof(idt) - 1, (uint32_t)idt };
@@ -328,6 +344,7 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     wr(LAPIC + 0xf0, 0x100 | VEC_SPUR);
     wr(LAPIC + 0x80, 0);
     uint8_t me = (uint8_t)(rd(LAPIC + 0x20) >> 24);
+    my_id = me;
 
     /* The PIT at 100 Hz, IRQ 0 through the I/O APIC's pin the MADT names, to this CPU. */
     ioapic_route(f.ioapic, f.irq0_gsi, VEC_PIT, me);
@@ -363,6 +380,16 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     if (noeoi != 2)
         fail(27, "more than one pending delivery of a vector", noeoi);
     wr(LAPIC + 0xb0, 0);
+    /* An NMI IPI to itself: taken through vector 2 whatever IF says; a second one sent from
+     * inside the handler waits for its IRET (on_interrupt), then comes. */
+    __asm__ volatile("cli");
+    ipi(me, 0x4400);
+    if (!wait_for(&nmis, 2, 1000))
+        fail(29, "NMIs were lost", nmis);
+    delay_us(2000);
+    if (nmis != 2)
+        fail(30, "more NMIs than were sent", nmis);
+    __asm__ volatile("sti");
     /* A SIPI to an APIC ID no CPU has: nothing happens (the CPUs are counted below). */
     ipi(7, 0x4608);
 
@@ -402,7 +429,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putu(lapic_ticks);
     puts_(" aps=");
     putu(ap_count);
-    puts_(" bad=ok");
+    puts_(" bad=ok nmi=");
+    putu(nmis);
     putc_('\n');
     finish(PASS);
 }

@@ -46,6 +46,7 @@ _start:
     STUB isr_lapic, 0x31
     STUB isr_ipi, 0x32
     STUB isr_noeoi, 0x33
+    STUB isr_nmi, 2
     STUB isr_other, 0
     .globl isr_spurious
 isr_spurious:

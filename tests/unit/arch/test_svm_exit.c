@@ -102,6 +102,7 @@ static uint32_t expected_reason(uint64_t code)
     case VMEXIT_SHUTDOWN:
         return EXIT_SHUTDOWN;
     case VMEXIT_VINTR:
+    case VMEXIT_IRET:               /* an NMI handler's end: NMIs open again */
         return EXIT_INTR_WINDOW;
     case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE:
     case VMEXIT_STGI: case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_MONITOR:
