@@ -126,3 +126,23 @@ int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t 
     dev_set_load_staged(&to->devs);
     return 0;
 }
+
+void fake_vm_expect_refused(struct device *d, const uint8_t *rec, size_t n, size_t off, uint8_t x)
+{
+    static uint8_t b[DEV_RECORD_MAX];
+    char why[200] = "";
+    if (n > sizeof(b) || off >= n) {
+        fprintf(stderr, "fake_vm_expect_refused: byte %lu of a %lu-byte record\n",
+                (unsigned long)off, (unsigned long)n);
+        abort();
+    }
+    memcpy(b, rec, n);
+    b[off] ^= x;
+    int rc = dev_stage(d, d->type->version, b, n, why, sizeof(why));
+    dev_set_drop_staged(d->set);
+    if (rc != -EINVAL || !why[0]) {
+        fprintf(stderr, "fake_vm_expect_refused: byte %lu ^ 0x%02x: rc %d, why '%s'\n",
+                (unsigned long)off, x, rc, why);
+        abort();
+    }
+}

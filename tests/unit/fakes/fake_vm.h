@@ -61,6 +61,10 @@ int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t
  */
 int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t whylen);
 
+/* A record of d's (n bytes) with byte off XORed by x must be refused, with a reason, and leave
+ * nothing staged. Aborts the test (cmocka) otherwise. */
+void fake_vm_expect_refused(struct device *d, const uint8_t *rec, size_t n, size_t off, uint8_t x);
+
 /* cmocka's setup and teardown for a test file whose fake VM `v` runs machine m. */
 #define FAKE_VM_FIXTURE(v, m)                                                                   \
     static int setup(void **state)                                                              \
