@@ -5,6 +5,7 @@
 #include "hv/base/time.h"
 #include "hv/dev/dev_ids.h"
 #include "hv/dev/vkvmclock.h"
+#include "hv/dev/vlapic.h"
 #include "hv/vm/pvclock.h"
 #include "hv/vm/vcpu_ops.h"
 
@@ -36,8 +37,19 @@ struct pvclock_wall_clock {
 bool pvclock_cpuid(uint32_t leaf, struct cpuid_out *out)
 {
     if (leaf == PVCLOCK_CPUID_BASE) {
-        *out = (struct cpuid_out){ PVCLOCK_CPUID_BASE + 1, SIG4('K', 'V', 'M', 'K'),
+        *out = (struct cpuid_out){ PVCLOCK_CPUID_TIMING, SIG4('K', 'V', 'M', 'K'),
                                    SIG4('V', 'M', 'K', 'V'), SIG4('M', 0, 0, 0) };
+        return true;
+    }
+    if (leaf == PVCLOCK_CPUID_TIMING) {
+        /* The rates a guest would otherwise calibrate: this host's TSC (a migrated guest
+         * reads its new host's) and the local APIC timer's input clock. */
+        *out = (struct cpuid_out){ (uint32_t)time_tsc_khz(), (uint32_t)(VLAPIC_TIMER_HZ / 1000),
+                                   0, 0 };
+        return true;
+    }
+    if (leaf > PVCLOCK_CPUID_BASE + 1 && leaf < PVCLOCK_CPUID_TIMING) {
+        *out = (struct cpuid_out){ 0, 0, 0, 0 };
         return true;
     }
     if (leaf == PVCLOCK_CPUID_BASE + 1) {

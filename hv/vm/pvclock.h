@@ -19,10 +19,13 @@
 #include "hv/vm/vm.h"
 
 #define PVCLOCK_CPUID_BASE   0x40000100u
+/* Timing, at the base + 0x10 where VMware and KVM put theirs: EAX the TSC's rate in kHz, EBX
+ * the local APIC timer's input clock in kHz (1 GHz: 1000000). The block's highest leaf. */
+#define PVCLOCK_CPUID_TIMING (PVCLOCK_CPUID_BASE + 0x10)
 #define MSR_KVM_WALL_CLOCK   0x4b564d00u
 #define MSR_KVM_SYSTEM_TIME  0x4b564d01u
 
-/* Leaves PVCLOCK_CPUID_BASE..+1: true and *out filled, else false (not ours). */
+/* Leaves PVCLOCK_CPUID_BASE..PVCLOCK_CPUID_TIMING: true and *out filled, else false. */
 bool pvclock_cpuid(uint32_t leaf, struct cpuid_out *out);
 /* The two MSRs: 0, or -EPERM (#GP) for a reserved bit; 1 if msr is not one of them. */
 int pvclock_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);

@@ -60,7 +60,7 @@ def run_mbtest(h, cpus, mem=64, timeout=300):
     log = h.vm_output("mb", 1)
     assert code == PASS, (code, log)
     assert "MBTEST start: mbtest.elf mem=64" in log, log
-    m = re.search(r"MBTEST ok cpus=(\d+) mods=(\d+) pit=(\d+) lapic=(\d+) aps=(\d+) bad=ok nmi=2", log)
+    m = re.search(r"MBTEST ok cpus=(\d+) mods=(\d+) pit=(\d+) lapic=(\d+) aps=(\d+) bad=ok nmi=2 tsc_khz=(\d+)", log)
     assert m and int(m.group(1)) == cpus and int(m.group(2)) == 2, log
     assert int(m.group(5)) == cpus - 1, log
     assert vm_row(h, "mb")[1] == "stopped"

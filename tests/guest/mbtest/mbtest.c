@@ -5,7 +5,8 @@
  * ferry's ACPI tables (RSDP by scanning the BIOS area, RSDT, MADT: its CPUs, the I/O APIC, the
  * IRQ 0 override), takes PIT interrupts through the I/O APIC and local APIC timer interrupts,
  * starts every other CPU by INIT/SIPI, and reports on COM1 and through the debug-exit port:
- * "MBTEST ok ..." and code 0x55, or "MBTEST fail: why" and code 0x80 + n. On the way it
+ * "MBTEST ok ..." and code 0x55, or "MBTEST fail: why" and code 0x80 + n. It also reads the
+ * TSC's rate from the hypervisor's timing leaf and checks it against the ACPI PM timer. On the way it
  * misbehaves as a buggy guest would and checks the architectural answer: an I/O APIC route to
  * an APIC that does not exist (the interrupt goes nowhere), an ICR write with reserved bits set
  * (ignored: the IPI still goes), a SIPI to a CPU that does not exist (nothing happens), a
@@ -290,6 +291,37 @@ static void find_madt(struct madt_facts *f)
         fail(17, "the MADT lacks the I/O APIC or IRQ 0's override", f->irq0_gsi);
 }
 
+static void cpuid(uint32_t leaf, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* The hypervisor's timing leaf (KVM's block at 0x40000100, leaf +0x10): the TSC's rate must be
+ * what the TSC does against the ACPI PM timer over 100 ms (within 2%), the APIC timer's 1 GHz. */
+static uint32_t check_timing_leaf(void)
+{
+    uint32_t r[4];
+    cpuid(0x40000100, r);
+    if (r[1] != 0x4b4d564b || r[0] < 0x40000110)
+        fail(31, "no KVM leaf block with a timing leaf", r[0]);
+    cpuid(0x40000110, r);
+    uint32_t khz = r[0];
+    if (!khz || r[1] != 1000000)
+        fail(32, "timing leaf: no TSC rate, or an APIC timer clock not 1 GHz", r[1]);
+    uint32_t lo0, hi0, lo1, hi1, t0 = pm_now();
+    __asm__ volatile("rdtsc" : "=a"(lo0), "=d"(hi0));
+    while (pm_now() - t0 < PM_HZ / 10)
+        ;
+    __asm__ volatile("rdtsc" : "=a"(lo1), "=d"(hi1));
+    uint64_t ticks = ((uint64_t)hi1 << 32 | lo1) - ((uint64_t)hi0 << 32 | lo0);
+    if (ticks >> 32)
+        fail(34, "a TSC faster than 40 GHz", (uint32_t)(ticks >> 32));
+    uint32_t measured = (uint32_t)ticks / 100;     /* ticks per ms over 100 ms: kHz */
+    if (measured < khz - khz / 50 || measured > khz + khz / 50)
+        fail(33, "the timing leaf's TSC rate is not the TSC's", measured);
+    return khz;
+}
+
 static void ioapic_route(uint32_t base, unsigned pin, uint32_t lo, uint8_t dest)
 {
     wr(base, 0x11 + 2 * pin);
@@ -322,6 +354,7 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putc_('\n');
     check_info(magic, mi, cmd);
 
+    uint32_t tsc_khz = check_timing_leaf();
     struct madt_facts f;
     find_madt(&f);
     uint32_t cpus = arg(cmd, "cpus");
@@ -431,6 +464,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putu(ap_count);
     puts_(" bad=ok nmi=");
     putu(nmis);
+    puts_(" tsc_khz=");
+    putu(tsc_khz);
     putc_('\n');
     finish(PASS);
 }
