@@ -218,8 +218,9 @@ static uint8_t *write_mcfg(struct out *o, const struct acpi_machine *m)
 
 long acpi_tables_build(const struct acpi_machine *m, uint8_t *buf, uint64_t gpa, size_t cap)
 {
-    if (!m->nvcpus || m->nvcpus > 255 || gpa % 16 || gpa + cap > 0x100000000ull)
-        return -EINVAL;
+    if (!m->nvcpus || m->nvcpus > 255 || gpa % 64 || gpa >= 0x100000000ull ||
+        cap > 0x100000000ull - gpa)
+        return -EINVAL;                /* 64: the FACS's alignment is physical (5.2.10) */
     struct out o = { .buf = buf, .gpa = gpa, .cap = cap };
     uint8_t *rsdp = take(&o, RSDP_LEN, 16);
     uint8_t *dsdt = write_dsdt(&o), *facs = write_facs(&o);

@@ -7,7 +7,7 @@
  * LINT1 NMI), and MCFG when the machine has ECAM. Every table is checksummed.
  *
  * The result is position-dependent: the caller names the guest-physical address the buffer
- * will sit at (16-byte aligned, below 4 GiB; the RSDP comes first, at that address, where a
+ * will sit at (64-byte aligned, below 4 GiB; the RSDP comes first, at that address, where a
  * guest scanning 0xE0000-0xFFFFF finds it too when it is there).
  */
 #ifndef HV_DEV_ACPI_TABLES_H

@@ -56,9 +56,11 @@ static void service(struct device *d, unsigned pin, bool edge_rose)
         return;
     unsigned n = vlapic_deliver_msg(lapic, (uint8_t)(e >> 56), e & RE_LOGICAL, (e >> 8) & 7,
                                     (uint8_t)(e & RE_VECTOR), e & RE_LEVEL);
-    /* Remote IRR: a local APIC took it and will EOI it (82093AA: "set when the local APIC(s)
-     * accept the level interrupt"); a message nobody took leaves it clear. */
-    if ((e & RE_LEVEL) && n)
+    /* Remote IRR: a local APIC took a fixed (or lowest-priority) level interrupt and will EOI
+     * it (82093AA: "set when the local APIC(s) accept the level interrupt"); NMI and INIT are
+     * edge whatever the entry says, and a message nobody took leaves it clear. */
+    unsigned mode = (e >> 8) & 7;
+    if ((e & RE_LEVEL) && n && mode <= 1)
         io->redir[pin] |= RE_REMOTE;
 }
 

@@ -335,15 +335,15 @@ static bool dest_match(const struct vlapic_cpu *c, unsigned id, bool logical, ui
     return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xf);   /* cluster, member bitmap */
 }
 
-static void deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector, bool level)
+/* True if the target took it (a disabled APIC or an illegal vector drops a fixed one). */
+static bool deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector, bool level)
 {
     struct vlapic *a = d->state;
     struct vlapic_cpu *c = &a->cpu[t];
     switch (mode) {
     case DM_FIXED:
     case DM_LOWEST:
-        (void)vlapic_accept(d, t, vector, level);   /* accept kicks */
-        return;
+        return vlapic_accept(d, t, vector, level) == 0;    /* accept kicks */
     case DM_NMI:
         c->nmi = true;
         break;
@@ -360,6 +360,7 @@ static void deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector,
         break;
     }
     kick(d, t);
+    return true;
 }
 
 static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint8_t dest)
@@ -394,7 +395,7 @@ static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint8_t dest)
         targets &= -targets;             /* no arbitration: the lowest-numbered target */
     for (unsigned i = 0; targets; i++, targets >>= 1)
         if (targets & 1)
-            deliver(d, i, mode, vector, false);
+            (void)deliver(d, i, mode, vector, false);
 }
 
 unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsigned mode,
@@ -411,10 +412,9 @@ unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsign
         targets &= -targets;
     unsigned n = 0;
     for (unsigned i = 0; targets; i++, targets >>= 1)
-        if (targets & 1) {
-            deliver(d, i, mode, vector, level && (mode == DM_FIXED || mode == DM_LOWEST));
+        if ((targets & 1) &&
+            deliver(d, i, mode, vector, level && (mode == DM_FIXED || mode == DM_LOWEST)))
             n++;
-        }
     return n;
 }
 

@@ -110,7 +110,8 @@ int vlapic_accept(struct device *d, unsigned vcpu, uint8_t vector, bool level);
  * (0 fixed, 1 lowest priority, 4 NMI, 5 INIT; SMI, SIPI, ExtINT and reserved are dropped),
  * destination as for an IPI (physical: APIC ID, 0xFF everyone; logical: LDR/DFR), level sets
  * the TMR bit of a fixed vector so its EOI reaches cfg->eoi_level. Lowest priority goes to the
- * lowest-numbered target (no arbitration). Returns how many APICs it went to.
+ * lowest-numbered target (no arbitration). Returns how many APICs took it (a software-disabled
+ * APIC or a vector below 16 drops a fixed one).
  */
 unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsigned mode,
                             uint8_t vector, bool level);

@@ -128,6 +128,20 @@ static bool ipi_waiting(const struct vcpu *v)
            __atomic_load_n(&c->nmi, __ATOMIC_ACQUIRE);
 }
 
+/* Does what waits end a halt? INIT always; a SIPI only in wait-for-SIPI (elsewhere the CPU
+ * ignores it, SDM 3A 9.4); an NMI only outside wait-for-SIPI and outside an NMI handler (a
+ * blocked NMI stays latched and HLT goes on, SDM 6.7.1). */
+static bool ipi_wakes(const struct vcpu *v)
+{
+    const struct device *d = v->vm->lapic;
+    if (!d)
+        return false;
+    const struct vlapic_cpu *c = &((const struct vlapic *)d->state)->cpu[v->index];
+    return __atomic_load_n(&c->init, __ATOMIC_ACQUIRE) ||
+           (v->wait_sipi && __atomic_load_n(&c->sipi, __ATOMIC_ACQUIRE)) ||
+           (!v->wait_sipi && !v->halt_nmi_blocked && __atomic_load_n(&c->nmi, __ATOMIC_ACQUIRE));
+}
+
 bool vcpu_take_ipis(struct vcpu *v)
 {
     if (ipi_waiting(v)) {
@@ -136,6 +150,12 @@ bool vcpu_take_ipis(struct vcpu *v)
         bool took = vlapic_take_events(v->vm->lapic, v->index, &ev);
         spin_unlock(&v->vm->devs.lock);
         struct vcpu_state s;
+        if (took && ev.init && v->index == 0) {
+            /* The BSP does not wait for a SIPI (SDM 3A 9.4): on a PC it restarts at the reset
+             * vector, firmware a ferry VM does not have. Ignored: a guest that wants its BSP
+             * back resets the machine (the reset register, the 8042). */
+            ev.init = false;
+        }
         if (took && ev.init) {
             /* SDM 10.4.2 / table 10-1: the CPU resets to wait-for-SIPI; its TSC runs on. */
             hv_ops->vcpu_retire(v);
@@ -147,6 +167,7 @@ bool vcpu_take_ipis(struct vcpu *v)
             hv_ops->vcpu_set_state(v, &s);
             memset(&v->exit, 0, sizeof(v->exit));
             v->wait_sipi = true;
+            v->nmi_pending = false;         /* INIT resets the NMI state too */
         }
         if (took && ev.sipi && v->wait_sipi) {
             hv_ops->vcpu_get_state(v, &s);
@@ -166,9 +187,21 @@ bool vcpu_take_ipis(struct vcpu *v)
     return !v->wait_sipi;
 }
 
+void vcpu_nmi_unpend(struct vcpu *v)
+{
+    struct device *d = v->vm->lapic;
+    if (!v->nmi_pending || !d)
+        return;
+    spin_lock(&v->vm->devs.lock);
+    ((struct vlapic *)d->state)->cpu[v->index].nmi = true;
+    spin_unlock(&v->vm->devs.lock);
+    v->nmi_pending = false;
+}
+
 void vcpu_init_loaded(struct vcpu *v)
 {
     v->tsc_pending = true;
+    v->nmi_pending = false;
     v->wait_sipi = v->init.activity == ACT_WAIT_SIPI;
     if (v->wait_sipi)
         v->init.activity = ACT_RUNNING;
@@ -181,9 +214,9 @@ bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
     *wake_tsc = poll_devices(v);
     bool pending = intr_source(v) != INTR_NONE;
     spin_unlock(&v->vm->devs.lock);
-    if (ipi_waiting(v))
-        return true;                     /* INIT, SIPI or NMI: vcpu_take_ipis decides */
-    return !v->wait_sipi && (v->nmi_pending || (v->halt_if && pending));
+    if (ipi_wakes(v))
+        return true;                     /* vcpu_take_ipis takes it */
+    return !v->wait_sipi && ((v->nmi_pending && !v->halt_nmi_blocked) || (v->halt_if && pending));
 }
 
 void vm_console_input(struct vm *vm, uint8_t ch)

@@ -40,6 +40,9 @@ bool vcpu_take_ipis(struct vcpu *v);
  * to the VM's TSC origin (vm->tsc_origin, set when its first vCPU is created), so vCPUs created
  * at different moments still read one TSC. */
 void vcpu_init_loaded(struct vcpu *v);
+/* A saved vCPU's NMI that waits for injection goes back to its local APIC's latch, whose
+ * record carries it (to a migration's target, or back to this vCPU's next entry). */
+void vcpu_nmi_unpend(struct vcpu *v);
 /* A halted vCPU (HLT with RFLAGS.IF as halt_if, or an AP in wait-for-SIPI): may it run
  * again? If not, *wake_tsc gets when to look again (0: only a kick wakes it). An INIT or SIPI
  * IPI waiting always lets it run (vcpu_take_ipis then decides). */

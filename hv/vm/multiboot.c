@@ -52,9 +52,9 @@ int mb_parse(const uint8_t *k, size_t len, struct mb_header *h, char *err, size_
         h->offset = (uint32_t)off;
         h->flags = flags;
         if (flags & FLAG_AOUT) {
-            if (off + 32 > len)
+            if (off + 32 > end)                 /* the whole header in the first 8 KiB */
                 return refuse(err, errlen, -EINVAL, "Multiboot header's address fields are "
-                              "past the end of the file");
+                              "past the end of the file or its first 8 KiB");
             h->header_addr = rd32(k + off + 12);
             h->load_addr = rd32(k + off + 16);
             h->load_end_addr = rd32(k + off + 20);

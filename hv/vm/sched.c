@@ -112,6 +112,7 @@ static void save_state(struct runq *q, struct vcpu *v)
     }
     if (v->wait_sipi)
         v->saved.activity = ACT_WAIT_SIPI;
+    vcpu_nmi_unpend(v);
     __atomic_and_fetch(&v->request, ~VCPU_REQ_SAVE, __ATOMIC_RELEASE);
 }
 

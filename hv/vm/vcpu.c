@@ -297,6 +297,7 @@ bool vcpu_handle_exit(struct vcpu *v, struct hv_exit *ex)
         hv_ops->vcpu_get_state(v, &s);
         ex->advance = true;
         v->halt_if = s.rflags & (1u << 9);
+        v->halt_nmi_blocked = s.interruptibility & INTR_NMI;
         v->halted = true;
         return false;
     }

@@ -79,6 +79,7 @@ struct vcpu {
     bool halt_if;                /* RFLAGS.IF at the HLT: an interrupt can wake it */
     bool wait_sipi;              /* an AP after INIT: not entered until a SIPI (also halted) */
     bool nmi_pending;            /* an NMI its local APIC took, not injected yet */
+    bool halt_nmi_blocked;       /* it halted inside an NMI handler: an NMI does not wake it */
     bool tsc_pending;            /* init.tsc counts from the VM's TSC origin (set at creation) */
     uint64_t saved_host_tsc;     /* host TSC when `saved` was taken (0: never ran) */
     bool started;

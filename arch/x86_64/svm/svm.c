@@ -131,6 +131,14 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
     memcpy(v->gpr, s->gpr, sizeof(v->gpr));
     x->vmcb->control.tsc_offset = s->tsc - rdtsc();
     v->xcr0 = s->xcr0 ? s->xcr0 : 1;
+    /* NMI blocking (inside an NMI handler) is ferry's on SVM: from the state, with the IRET
+     * intercept that ends it; INIT's state clears it. */
+    x->nmi_masked = s->interruptibility & INTR_NMI;
+    x->nmi_after_iret = false;
+    if (x->nmi_masked)
+        x->vmcb->control.intercept1 |= VMCB_I1_IRET;
+    else
+        x->vmcb->control.intercept1 &= ~VMCB_I1_IRET;
 }
 
 static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
@@ -148,6 +156,8 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
     s->gpr[GPR_RSP] = rsp;
     s->tsc = rdtsc() + x->vmcb->control.tsc_offset;
     s->xcr0 = v->xcr0;
+    if (x->nmi_masked)
+        s->interruptibility |= INTR_NMI;
 }
 
 static int svm_vcpu_create(struct vcpu *v)

@@ -128,7 +128,11 @@ int vmx_controls_init(void)
      * offered (the guest's NMI blocking tracked, NMI-window exiting) */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS),
                           (1u << 5), (1u << 0) | (1u << 3) | (1u << 6), &k->pin);
-    k->vnmi = k->pin & (1u << 5);
+    k->vnmi = (k->pin & (1u << 5)) &&
+              (rdmsr(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS) >> 32 &
+               (1u << 22));                       /* NMI-window exiting allowed too */
+    if (!k->vnmi)
+        k->pin &= ~(1u << 5);
     /* proc: HLT, TSC offsetting, unconditional I/O, MSR bitmaps, secondary controls */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS),
                           (1u << 25), (1u << 3) | (1u << 7) | (1u << 28) | (1u << 31), &k->proc);
@@ -525,7 +529,7 @@ static bool vmx_nmi_ready(struct vcpu *v, bool pending)
         if (v->exit.advance)
             intr &= ~(INTR_STI | INTR_MOVSS);
         ready = !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31)) &&
-                !(intr & (INTR_MOVSS | INTR_STI | (vmx_caps.vnmi ? INTR_NMI : 0)));
+                !(intr & (INTR_MOVSS | INTR_STI | INTR_NMI));
     }
     bool window = pending && !ready && vmx_caps.vnmi;
     if (window != x->nmi_window) {

@@ -220,6 +220,8 @@ static void test_refusals(void **state)
     assert_int_equal(acpi_tables_build(&m, mem, GPA, sizeof(mem)), -EINVAL);
     m.nvcpus = 1;
     assert_int_equal(acpi_tables_build(&m, mem, GPA + 8, sizeof(mem)), -EINVAL);
+    assert_int_equal(acpi_tables_build(&m, mem, GPA + 32, sizeof(mem)), -EINVAL); /* FACS: 64 */
+    assert_int_equal(acpi_tables_build(&m, mem, 0xffffffc0ull, 0x100), -EINVAL);  /* wraps */
     assert_int_equal(acpi_tables_build(&m, mem, 0xfffff000ull, sizeof(mem)), -EINVAL);
     /* Too small a buffer: -ENOSPC at every size short of what it needs, never a write past. */
     long need = acpi_tables_build(&m, mem, GPA, sizeof(mem));

@@ -260,6 +260,17 @@ static void test_level_message_nobody_takes_leaves_remote_irr_clear(void **state
     (void)fake_vm_poll(&fv);
     assert_false(io_rd(&fv, 0x10 + 18) & RE_REMOTE);
     assert_false(irr(&fv, 0, 0x44));
+    /* To an APIC that exists but is software-disabled: dropped, remote IRR stays clear. */
+    lapic_wr(&fv, 1, LAPIC_SVR, 0xff);
+    route(&fv, 9, 0x45 | RE_LEVEL, 1);
+    assert_false(io_rd(&fv, 0x10 + 18) & RE_REMOTE);
+    /* NMI delivery mode is edge whatever the entry says: no remote IRR, no EOI to wait for.
+     * (Masked while it is rewritten, as a guest does, so the old route sends nothing.) */
+    io_wr(&fv, 0x10 + 18, RE_MASKED);
+    route(&fv, 9, 0x400 | RE_LEVEL, 0);
+    assert_false(io_rd(&fv, 0x10 + 18) & RE_REMOTE);
+    struct vlapic_events ev;
+    assert_true(vlapic_take_events(dev_find(&fv.devs, DEV_ID_LAPIC, 0), 0, &ev) && ev.nmi);
 }
 
 static void test_migration_and_bad_records(void **state)
