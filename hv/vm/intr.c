@@ -149,6 +149,7 @@ bool vcpu_take_ipis(struct vcpu *v)
         spin_lock(&v->vm->devs.lock);
         bool took = vlapic_take_events(v->vm->lapic, v->index, &ev);
         spin_unlock(&v->vm->devs.lock);
+        bool was_waiting = v->wait_sipi;
         struct vcpu_state s;
         if (took && ev.init && v->index == 0) {
             /* The BSP does not wait for a SIPI (SDM 3A 9.4): on a PC it restarts at the reset
@@ -179,7 +180,7 @@ bool vcpu_take_ipis(struct vcpu *v)
         /* An NMI (IPI, I/O APIC, local APIC) waits for vcpu_intr_before_entry; one that comes
          * while another waits merges with it, as on the CPU's NMI latch. An AP waiting for its
          * SIPI ignores it. */
-        if (took && ev.nmi && !v->wait_sipi)
+        if (took && ev.nmi && !was_waiting && !ev.init)
             v->nmi_pending = true;
     }
     if (v->wait_sipi)
