@@ -18,6 +18,16 @@ def free_pages(h):
     return [int(m) for m in re.findall(r"free \d+ MiB \((\d+) pages\)", h.command("mem"))]
 
 
+def assert_refused(h, refusals, before):
+    """Each command is refused with its reason (a substring of the reply), no VM 'x' remains
+    and no memory is lost (free pages as `before`)."""
+    for cmd, want in refusals.items():
+        out = h.command(cmd)
+        assert want in out, (cmd, out)
+    assert vm_row(h, "x") is None
+    assert free_pages(h) == before
+
+
 def vm_row(h, name):
     for line in h.command("vm list").splitlines():
         f = line.split()

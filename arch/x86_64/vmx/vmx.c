@@ -498,23 +498,37 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *e)
 #define PROC_NMI_WINDOW  (1u << 22)     /* ... an NMI (with virtual NMIs) */
 #define RFLAGS_IF (1ull << 9)
 
+/* Interruptibility once the exiting instruction retires (it takes its STI / MOV SS shadow
+ * along), and whether an event is already queued for the next entry. */
+static uint32_t entry_blocking(struct vcpu *v, bool *queued)
+{
+    uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
+    if (v->exit.advance)
+        intr &= ~(INTR_STI | INTR_MOVSS);
+    *queued = vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31);
+    return intr;
+}
+
+/* Turns a window-exiting control on or off (only when it changes: a VMWRITE less per entry). */
+static void set_window(bool *on, bool want, uint32_t ctl)
+{
+    if (want == *on)
+        return;
+    uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
+    vmcs_write32(VMCS_PROC_CTLS, want ? p | ctl : p & ~ctl);
+    *on = want;
+}
+
 static bool vmx_irq_ready(struct vcpu *v, bool pending)
 {
     struct vmx_vcpu *x = v->arch;
-    bool ready = false;
+    bool ready = false, queued;
     if (pending) {
-        uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
-        if (v->exit.advance)
-            intr &= ~(INTR_STI | INTR_MOVSS);   /* the exiting instruction retires first */
-        ready = !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31)) &&
-                (vmcs_readnat(VMCS_GUEST_RFLAGS) & RFLAGS_IF) && !(intr & (INTR_STI | INTR_MOVSS));
+        uint32_t intr = entry_blocking(v, &queued);
+        ready = !queued && (vmcs_readnat(VMCS_GUEST_RFLAGS) & RFLAGS_IF) &&
+                !(intr & (INTR_STI | INTR_MOVSS));
     }
-    bool window = pending && !ready;
-    if (window != x->intr_window) {
-        uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
-        vmcs_write32(VMCS_PROC_CTLS, window ? p | PROC_INTR_WINDOW : p & ~PROC_INTR_WINDOW);
-        x->intr_window = window;
-    }
+    set_window(&x->intr_window, pending && !ready, PROC_INTR_WINDOW);
     return ready;
 }
 
@@ -523,20 +537,12 @@ static bool vmx_irq_ready(struct vcpu *v, bool pending)
 static bool vmx_nmi_ready(struct vcpu *v, bool pending)
 {
     struct vmx_vcpu *x = v->arch;
-    bool ready = false;
+    bool ready = false, queued;
     if (pending) {
-        uint32_t intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
-        if (v->exit.advance)
-            intr &= ~(INTR_STI | INTR_MOVSS);
-        ready = !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & (1u << 31)) &&
-                !(intr & (INTR_MOVSS | INTR_STI | INTR_NMI));
+        uint32_t intr = entry_blocking(v, &queued);
+        ready = !queued && !(intr & (INTR_MOVSS | INTR_STI | INTR_NMI));
     }
-    bool window = pending && !ready && vmx_caps.vnmi;
-    if (window != x->nmi_window) {
-        uint32_t p = vmcs_read32(VMCS_PROC_CTLS);
-        vmcs_write32(VMCS_PROC_CTLS, window ? p | PROC_NMI_WINDOW : p & ~PROC_NMI_WINDOW);
-        x->nmi_window = window;
-    }
+    set_window(&x->nmi_window, pending && !ready && vmx_caps.vnmi, PROC_NMI_WINDOW);
     return ready;
 }
 
