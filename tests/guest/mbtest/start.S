@@ -1,6 +1,6 @@
 /*
  * The Multiboot test kernel's entry (32-bit protected mode, paging off, as the Multiboot
- * specification leaves it), its interrupt stubs, and the APs' real-mode trampoline (copied to
+ * specification leaves it), its interrupt entry points, and the APs' real-mode trampoline (copied to
  * 0x8000, SIPI vector 8).
  */
     .set MB_MAGIC, 0x1badb002
@@ -31,7 +31,7 @@ _start:
     hlt
     jmp 2b
 
-    .macro STUB name, vector
+    .macro INTR_ENTRY name, vector
     .globl \name
 \name:
     pusha
@@ -42,12 +42,12 @@ _start:
     iret
     .endm
 
-    STUB isr_pit, 0x30
-    STUB isr_lapic, 0x31
-    STUB isr_ipi, 0x32
-    STUB isr_noeoi, 0x33
-    STUB isr_nmi, 2
-    STUB isr_other, 0
+    INTR_ENTRY isr_pit, 0x30
+    INTR_ENTRY isr_lapic, 0x31
+    INTR_ENTRY isr_ipi, 0x32
+    INTR_ENTRY isr_noeoi, 0x33
+    INTR_ENTRY isr_nmi, 2
+    INTR_ENTRY isr_other, 0
     .globl isr_spurious
 isr_spurious:
     iret
