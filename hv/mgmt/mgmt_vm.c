@@ -186,12 +186,14 @@ int mgmt_vm_destroy(const char *name, char *err, size_t errlen)
 static uint64_t nonzero_pages(struct vm *vm)
 {
     uint64_t nonzero = 0;
-    for (uint64_t p = 0; p < vm->gfn_end; p++)
-        for (unsigned w = 0; w < PAGE_SIZE / 8 && vm_page(vm, p); w++)
-            if (((const uint64_t *)vm_page(vm, p))[w]) {
+    for (uint64_t p = 0; p < vm->gfn_end; p++) {
+        const uint64_t *page = (const uint64_t *)vm_page(vm, p);   /* NULL: the PC hole */
+        for (unsigned w = 0; page && w < PAGE_SIZE / 8; w++)
+            if (page[w]) {
                 nonzero++;
                 break;
             }
+    }
     return nonzero;
 }
 
