@@ -10,8 +10,9 @@ const struct cpu_rule cpu_host_rules[] = {
       "no nested VMX; SMX (GETSEC) is host-only" },
     { 1, SUB_ANY, R_ECX, L1_ECX_MONITOR, 0,
       "MONITOR/MWAIT exit to ferry; guests idle with HLT" },
-    { 1, SUB_ANY, R_ECX, L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE, 0,
-      "no virtual local APIC yet" },
+    { 1, SUB_ANY, R_ECX, 0, L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE,
+      "ferry's local APIC (hv/dev/vlapic.c) has x2APIC mode and the TSC-deadline timer on "
+      "every host, whatever the CPU has (a VM without local APICs sees neither)" },
     { 1, SUB_ANY, R_ECX, L1_ECX_DTES64 | L1_ECX_PDCM, 0,
       "no virtual PMU: no debug store, no IA32_PERF_CAPABILITIES" },
     { 1, SUB_ANY, R_EDX, L1_EDX_DS, 0, "no virtual PMU: no debug store" },

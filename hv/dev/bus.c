@@ -8,6 +8,12 @@
 
 #define BUS_PIO_END  0x10000ull
 #define BUS_MMIO_END (1ull << 52)
+#define BUS_MSR_END  (1ull << 32)
+
+static uint64_t space_end(enum bus_space sp)
+{
+    return sp == BUS_PIO ? BUS_PIO_END : sp == BUS_MSR ? BUS_MSR_END : BUS_MMIO_END;
+}
 
 void bus_init(struct bus *b, unsigned node, bus_reserved_fn reserved, void *ctx)
 {
@@ -56,8 +62,10 @@ static unsigned upper(const struct bus *b, enum bus_space sp, uint64_t addr)
 int bus_claim(struct bus *b, enum bus_space sp, uint64_t base, uint64_t size,
               bus_access_fn fn, void *opaque, const void *owner)
 {
-    uint64_t end = sp == BUS_PIO ? BUS_PIO_END : BUS_MMIO_END;
-    if ((unsigned)sp >= BUS_SPACES || !fn || size == 0 || base >= end || size > end - base)
+    if ((unsigned)sp >= BUS_SPACES)
+        return -EINVAL;
+    uint64_t end = space_end(sp);
+    if (!fn || size == 0 || base >= end || size > end - base)
         return -EINVAL;
     unsigned i = upper(b, sp, base);
     /* The range before must end at or below base; the one at i must start at or after ours. */

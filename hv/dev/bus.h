@@ -1,5 +1,6 @@
 /*
- * A VM's buses: port I/O (16-bit addresses) and MMIO (guest-physical), each a
+ * A VM's buses: port I/O (16-bit addresses), MMIO (guest-physical) and MSRs (the
+ * 32-bit index of RDMSR/WRMSR, for devices whose registers are MSRs: the x2APIC), each a
  * sorted array of claimed ranges. A claim that overlaps another range, or
  * that the owner of the address space reserved (guest RAM, for MMIO), is
  * refused with -EBUSY; there is no fixed cap (the arrays grow from host
@@ -15,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum bus_space { BUS_PIO, BUS_MMIO, BUS_SPACES };
+enum bus_space { BUS_PIO, BUS_MMIO, BUS_MSR, BUS_SPACES };
 
 /*
  * One access of size bytes at offset off from the range's base. Reads store
@@ -46,12 +47,12 @@ struct bus {
 void bus_init(struct bus *b, unsigned node, bus_reserved_fn reserved, void *ctx);
 /*
  * Claims [base, base+size) of sp for fn(opaque, ...). 0, -EINVAL (size 0, the
- * range wraps or leaves the space: ports end at 0x10000, MMIO at 2^52),
+ * range wraps or leaves the space: ports end at 0x10000, MMIO at 2^52, MSRs at 2^32),
  * -EBUSY (overlaps a claimed or reserved range), -ENOMEM.
  */
 int bus_claim(struct bus *b, enum bus_space sp, uint64_t base, uint64_t size,
               bus_access_fn fn, void *opaque, const void *owner);
-/* Drops every range owner claimed, in both spaces; returns how many. */
+/* Drops every range owner claimed, in every space; returns how many. */
 unsigned bus_release(struct bus *b, const void *owner);
 /* The range holding addr, or NULL. */
 const struct bus_range *bus_find(const struct bus *b, enum bus_space sp, uint64_t addr);

@@ -259,6 +259,17 @@ int dev_claim_mmio(struct device *d, uint64_t base, uint64_t size, bus_access_fn
     return rc ? rc : bus_claim(&d->set->bus, BUS_MMIO, base, size, fn, d, d);
 }
 
+int dev_claim_msr(struct device *d, uint32_t base, uint32_t count, bus_access_fn fn)
+{
+    int rc = bus_fn_check(d, fn);
+    return rc ? rc : bus_claim(&d->set->bus, BUS_MSR, base, count, fn, d, d);
+}
+
+int dev_set_msr(const struct dev_set *s, uint32_t msr, bool write, uint64_t *val)
+{
+    return bus_access(&s->bus, BUS_MSR, msr, write, 8, val);
+}
+
 int dev_set_pio(const struct dev_set *s, uint16_t port, bool write, unsigned size,
                 uint32_t *val)
 {

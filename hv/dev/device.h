@@ -172,10 +172,16 @@ uint64_t dev_set_poll(struct dev_set *s, uint64_t now_ns);
 /* For create hooks: claim a range for this device (released when it is destroyed). */
 int dev_claim_pio(struct device *d, uint16_t base, uint16_t count, bus_access_fn fn);
 int dev_claim_mmio(struct device *d, uint64_t base, uint64_t size, bus_access_fn fn);
+/* MSRs [base, base+count): the access is 8 bytes (EDX:EAX), off is msr - base. */
+int dev_claim_msr(struct device *d, uint32_t base, uint32_t count, bus_access_fn fn);
 
 /* Port I/O as a PC does it: an unclaimed port reads all ones and drops writes. */
 int dev_set_pio(const struct dev_set *s, uint16_t port, bool write, unsigned size,
                 uint32_t *val);
+
+/* RDMSR/WRMSR of a device's MSR: 0, -ENOENT (no device claims it), or the device's error
+ * (the guest takes #GP). */
+int dev_set_msr(const struct dev_set *s, uint32_t msr, bool write, uint64_t *val);
 
 /* ---- state records ---- */
 

@@ -1,4 +1,5 @@
-/* The local APICs (xAPIC, MMIO); see hv/dev/vlapic.h and Intel SDM Vol. 3A chapter 11. */
+/* The local APICs (xAPIC by MMIO, x2APIC by MSRs); see hv/dev/vlapic.h and Intel SDM Vol. 3A
+ * chapter 11. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define ESR_SEND_ILLEGAL 0x20u           /* 11.5.3 */
 #define ESR_RECV_ILLEGAL 0x40u
 #define ESR_ILLEGAL_REG  0x80u
+#define X2_BROADCAST     0xffffffffu     /* x2APIC physical destination "everyone" (11.12.10) */
 
 enum { TM_ONESHOT, TM_PERIODIC, TM_DEADLINE };
 enum { DM_FIXED, DM_LOWEST, DM_SMI, DM_RSVD, DM_NMI, DM_INIT, DM_SIPI, DM_EXTINT };
@@ -78,6 +80,9 @@ static uint32_t apr_of(const struct vlapic_cpu *c)
     uint32_t m = t > s ? t : s;
     return m > r ? m : r;
 }
+
+/* 11.12.10.2: an x2APIC's logical ID, derived from its x2APIC ID (cluster, bit in it). */
+static uint32_t x2_ldr(unsigned id) { return (id >> 4) << 16 | 1u << (id & 15); }
 
 /* 11.4.7.1: the power-on state (an INIT leaves the same, the ID being the index anyway). */
 static void reset_cpu(struct vlapic *a, unsigned i, bool firmware)
@@ -197,19 +202,40 @@ bool vlapic_extint_enabled(const struct device *d, unsigned vcpu)
     return sw_enabled(c) && !(l & LVT_MASKED) && (l >> 8 & 7) == DM_EXTINT;
 }
 
-int vlapic_set_hw_enabled(struct device *d, unsigned vcpu, bool enabled)
+enum vlapic_mode vlapic_get_mode(const struct device *d, unsigned vcpu)
+{
+    const struct vlapic_cpu *c = ccpu_of(d, vcpu);
+    return !c || c->hw_disabled ? VLAPIC_DISABLED : c->x2apic ? VLAPIC_X2APIC : VLAPIC_XAPIC;
+}
+
+int vlapic_set_mode(struct device *d, unsigned vcpu, enum vlapic_mode m)
 {
     struct vlapic *a = d->state;
     struct vlapic_cpu *c = cpu_of(d, vcpu);
-    if (!c)
+    if (!c || (unsigned)m > VLAPIC_X2APIC)
         return -EINVAL;
-    if (!enabled && !c->hw_disabled) {
+    enum vlapic_mode old = vlapic_get_mode(d, vcpu);
+    if (m == old)
+        return 0;
+    /* 11.12.5: x2APIC -> xAPIC and disabled -> x2APIC go through the other state, or #GP. */
+    if ((old == VLAPIC_X2APIC && m == VLAPIC_XAPIC) ||
+        (old == VLAPIC_DISABLED && m == VLAPIC_X2APIC))
+        return -EPERM;
+    if (m == VLAPIC_DISABLED) {
         bool nmi = c->nmi, init = c->init, sipi = c->sipi;
         uint8_t sv = c->sipi_vector;
         reset_cpu(a, vcpu, false);       /* 11.4.3: its state may be lost; here it is */
         c->nmi = nmi, c->init = init, c->sipi = sipi, c->sipi_vector = sv;
+        c->hw_disabled = true;
+    } else if (m == VLAPIC_XAPIC) {
+        c->hw_disabled = false;          /* from disabled: the reset state */
+    } else {
+        /* xAPIC -> x2APIC (11.12.5.1): the registers stay; the logical ID becomes the one
+         * derived from the x2APIC ID, the ICR's destination is the 32-bit field. */
+        c->x2apic = true;
+        c->ldr = x2_ldr(vcpu);
+        c->icr_hi = 0;
     }
-    c->hw_disabled = !enabled;
     return 0;
 }
 
@@ -322,9 +348,26 @@ uint64_t vlapic_tsc_deadline_read(const struct device *d, unsigned vcpu)
 
 /* ---- IPIs (11.6) ---- */
 
-/* 11.6.2: does APIC id (with c's LDR/DFR) take destination dest? 0xFF is everyone. */
-static bool dest_match(const struct vlapic_cpu *c, unsigned id, bool logical, uint8_t dest)
+/*
+ * 11.6.2 / 11.12.10: does APIC id (with c's LDR/DFR) take destination dest? x2 says dest is
+ * an x2APIC destination (32 bits, X2_BROADCAST everyone, logical = cluster << 16 | member
+ * bitmap); else it is an xAPIC one (8 bits, 0xFF everyone). An 8-bit destination for an APIC
+ * in x2APIC mode (an I/O APIC message without remapping) is zero-extended, 0xFF broadcast.
+ */
+static bool dest_match(const struct vlapic_cpu *c, unsigned id, bool logical, uint32_t dest,
+                       bool x2)
 {
+    if (!x2 && c->x2apic) {
+        dest = dest == 0xff ? X2_BROADCAST : dest & 0xff;
+        x2 = true;
+    }
+    if (x2) {
+        if (dest == X2_BROADCAST)
+            return true;
+        if (!logical)
+            return id == dest;
+        return (c->ldr >> 16) == (dest >> 16) && (c->ldr & dest & 0xffff);
+    }
     if (dest == 0xff)
         return true;
     if (!logical)
@@ -348,9 +391,13 @@ static bool deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector,
         c->nmi = true;
         break;
     case DM_INIT: {                      /* 11.4.7.3: the APIC resets, its ID stays */
-        bool nmi = c->nmi;
+        bool nmi = c->nmi, x2 = c->x2apic;
         reset_cpu(a, t, false);
         c->nmi = nmi;
+        if (x2) {                        /* 11.12.5.1: an INIT keeps x2APIC mode */
+            c->x2apic = true;
+            c->ldr = x2_ldr(t);
+        }
         c->init = true;
         break;
     }
@@ -363,7 +410,8 @@ static bool deliver(struct device *d, unsigned t, unsigned mode, uint8_t vector,
     return true;
 }
 
-static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint8_t dest)
+/* An IPI from the ICR: lo its low half, dest the destination (32 bits if x2). */
+static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint32_t dest, bool x2)
 {
     struct vlapic *a = d->state;
     unsigned mode = lo >> 8 & 7, sh = lo >> 18 & 3;
@@ -386,7 +434,7 @@ static void send_ipi(struct device *d, unsigned self, uint32_t lo, uint8_t dest)
         case SH_SELF: hit = i == self; break;
         case SH_ALL: hit = true; break;
         case SH_ALL_BUT_SELF: hit = i != self; break;
-        default: hit = dest_match(c, i, lo & ICR_LOGICAL, dest); break;
+        default: hit = dest_match(c, i, lo & ICR_LOGICAL, dest, x2); break;
         }
         if (hit && !c->hw_disabled)
             targets |= 1ull << i;
@@ -406,7 +454,7 @@ unsigned vlapic_deliver_msg(struct device *d, uint8_t dest, bool logical, unsign
         return 0;                        /* SMI, reserved, SIPI and ExtINT messages: dropped */
     uint64_t targets = 0;
     for (unsigned i = 0; i < a->n; i++)
-        if (!a->cpu[i].hw_disabled && dest_match(&a->cpu[i], i, logical, dest))
+        if (!a->cpu[i].hw_disabled && dest_match(&a->cpu[i], i, logical, dest, false))
             targets |= 1ull << i;
     if (mode == DM_LOWEST)
         targets &= -targets;
@@ -495,7 +543,7 @@ static bool write_reg(struct device *d, unsigned vcpu, unsigned off, uint32_t v)
         return true;
     case 0x300:
         c->icr_lo = v & ICR_LO_MASK;
-        send_ipi(d, vcpu, c->icr_lo, (uint8_t)(c->icr_hi >> 24));
+        send_ipi(d, vcpu, c->icr_lo, c->icr_hi >> 24, false);
         return true;
     case 0x310: c->icr_hi = v & 0xff000000u; return true;
     case 0x380:
@@ -523,9 +571,11 @@ static int lapic_mmio(void *opaque, uint64_t off, bool write, unsigned size, uin
     struct vlapic_cpu *c = cpu_of(d, vcpu);
     if (size != 4 || !c)
         return -EINVAL;                  /* 11.4.1: 32-bit accesses only */
-    if (c->hw_disabled || (off & 15)) {  /* off the bus / between registers */
+    if (c->hw_disabled || c->x2apic || (off & 15)) {
+        /* Off the bus (disabled; x2APIC mode, 11.12.2: as a disabled xAPIC), or between
+         * registers. */
         if (!write)
-            *val = c->hw_disabled ? 0xffffffffu : 0;
+            *val = c->hw_disabled || c->x2apic ? 0xffffffffu : 0;
         return 0;
     }
     uint32_t v = write ? (uint32_t)*val : 0;
@@ -535,6 +585,85 @@ static int lapic_mmio(void *opaque, uint64_t off, bool write, unsigned size, uin
     if (!write)
         *val = v;
     return 0;
+}
+
+/*
+ * The x2APIC registers (11.12.1.2, table 11-6): MSR 0x800 + (xAPIC offset >> 4), 64 bits wide
+ * (EDX:EAX). Only in x2APIC mode (11.12.2: #GP otherwise). #GP (-EINVAL) for a register the
+ * table does not have (APR, the remote read, DFR, ICR high), a read of a write-only one (EOI,
+ * SELF IPI), a write to a read-only one, and a write with a reserved bit set (11.12.1.3); the
+ * ICR is one 64-bit register (destination in 63:32), SELF IPI sends a fixed edge vector to
+ * this APIC.
+ */
+static int x2_read(struct device *d, unsigned vcpu, unsigned reg, uint64_t *val)
+{
+    const struct vlapic_cpu *c = cpu_of(d, vcpu);
+    uint32_t v;
+    switch (reg) {
+    case 0x20: *val = vcpu; return 0;
+    case 0x300: *val = (uint64_t)c->icr_hi << 32 | c->icr_lo; return 0;
+    case 0x90: case 0xb0: case 0xc0: case 0xe0: case 0x310: case 0x3f0:
+        return -EINVAL;
+    default:
+        if (!read_reg(d, vcpu, reg, &v))
+            return -EINVAL;
+        *val = v;
+        return 0;
+    }
+}
+
+static int x2_write(struct device *d, unsigned vcpu, unsigned reg, uint64_t val)
+{
+    struct vlapic_cpu *c = cpu_of(d, vcpu);
+    if (reg == 0x300) {
+        if ((uint32_t)val & ~ICR_LO_MASK)     /* 11.12.9: no delivery status either */
+            return -EINVAL;
+        c->icr_lo = (uint32_t)val;
+        c->icr_hi = (uint32_t)(val >> 32);
+        send_ipi(d, vcpu, c->icr_lo, c->icr_hi, true);
+        return 0;
+    }
+    if (val >> 32)
+        return -EINVAL;
+    uint32_t v = (uint32_t)val, bad;
+    if (reg == 0x2f0 || (reg >= 0x320 && reg <= 0x370)) {
+        unsigned k = reg == 0x2f0 ? VLAPIC_LVT_CMCI : (reg - 0x320) / 16 + 1;
+        if ((v & ~lvt_bits[k]) || (k == VLAPIC_LVT_TIMER && (v & LVT_TMODE) == LVT_TMODE))
+            return -EINVAL;
+        write_lvt(c, k, v, dev_now_ns(d));
+        return 0;
+    }
+    switch (reg) {
+    case 0x80: bad = v & ~0xffu; break;
+    case 0xb0: case 0x280: bad = v; break;          /* EOI and ESR take 0 only */
+    case 0xf0: bad = v & ~SVR_MASK; break;
+    case 0x380: bad = 0; break;
+    case 0x3e0: bad = v & ~0xbu; break;
+    case 0x3f0:                                      /* SELF IPI */
+        if (v & ~0xffu)
+            return -EINVAL;
+        if (v < 16)
+            log_error(d, vcpu, ESR_SEND_ILLEGAL);
+        else
+            (void)vlapic_accept(d, vcpu, (uint8_t)v, false);
+        return 0;
+    default: return -EINVAL;                         /* read-only, or no register */
+    }
+    if (bad)
+        return -EINVAL;
+    (void)write_reg(d, vcpu, reg, v);
+    return 0;
+}
+
+static int lapic_msr(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
+{
+    struct device *d = opaque;
+    unsigned vcpu = dev_vcpu(d);
+    struct vlapic_cpu *c = cpu_of(d, vcpu);
+    if (size != 8 || !c || c->hw_disabled || !c->x2apic || off >= VLAPIC_MSR_COUNT)
+        return -EINVAL;
+    unsigned reg = (unsigned)off << 4;
+    return write ? x2_write(d, vcpu, reg, *val) : x2_read(d, vcpu, reg, val);
 }
 
 /* ---- the device ---- */
@@ -563,9 +692,12 @@ static int vlapic_create(struct device *d, const void *cfg, char *err, size_t er
     a->eoi_level = c ? c->eoi_level : NULL;
     a->bios_virtual_wire = c && c->bios_virtual_wire;
     int rc = dev_claim_mmio(d, a->base, VLAPIC_SIZE, lapic_mmio);
+    if (!rc)
+        rc = dev_claim_msr(d, VLAPIC_MSR_BASE, VLAPIC_MSR_COUNT, lapic_msr);
     if (rc) {
-        snprintf(err, errlen, "lapic: MMIO 0x%llx-0x%llx %s", (unsigned long long)a->base,
-                 (unsigned long long)(a->base + VLAPIC_SIZE - 1),
+        snprintf(err, errlen, "lapic: MMIO 0x%llx-0x%llx or MSRs 0x%x-0x%x %s",
+                 (unsigned long long)a->base, (unsigned long long)(a->base + VLAPIC_SIZE - 1),
+                 VLAPIC_MSR_BASE, VLAPIC_MSR_BASE + VLAPIC_MSR_COUNT - 1,
                  rc == -EBUSY ? "is taken" : "cannot be claimed");
         return rc;
     }
@@ -577,7 +709,8 @@ static int vlapic_create(struct device *d, const void *cfg, char *err, size_t er
 
 /* Per vCPU: id, tpr, ldr, dfr, svr, esr, esr_pending, icr_lo, icr_hi, lvt[7], initial, dcr,
  * irr[8], isr[8], tmr[8] (u32 each); elapsed ticks, expiries delivered, TSC deadline, its
- * remaining ns (u64 each); flags (hw disabled, nmi, init, sipi), sipi vector, u16 0. */
+ * remaining ns (u64 each); flags (hw disabled, nmi, init, sipi, x2APIC mode), sipi vector,
+ * u16 0. In x2APIC mode icr_hi is the 32-bit destination and the LDR the derived one. */
 static void put_cpu(uint8_t **p, const struct vlapic_cpu *c, unsigned id, uint64_t now)
 {
     const uint32_t regs[] = { id << 24, c->tpr, c->ldr, c->dfr, c->svr, c->esr,
@@ -594,7 +727,8 @@ static void put_cpu(uint8_t **p, const struct vlapic_cpu *c, unsigned id, uint64
     devrec_put64(p, c->seen);
     devrec_put64(p, c->tsc_deadline);
     devrec_put64(p, c->tsc_deadline && c->deadline_ns > now ? c->deadline_ns - now : 0);
-    devrec_put8(p, (uint8_t)(c->hw_disabled | c->nmi << 1 | c->init << 2 | c->sipi << 3));
+    devrec_put8(p, (uint8_t)(c->hw_disabled | c->nmi << 1 | c->init << 2 | c->sipi << 3 |
+                             c->x2apic << 4));
     devrec_put8(p, c->sipi_vector);
     devrec_put16(p, 0);
 }
@@ -631,7 +765,7 @@ static void get_cpu(const uint8_t **p, struct cpu_rec *r)
     c->sipi_vector = devrec_get8(p);
     r->pad = devrec_get16(p);
     c->hw_disabled = r->flags & 1, c->nmi = r->flags & 2, c->init = r->flags & 4;
-    c->sipi = r->flags & 8;
+    c->sipi = r->flags & 8, c->x2apic = r->flags & 16;
 }
 
 static void vlapic_save(const struct device *d, uint8_t *rec)
@@ -656,11 +790,13 @@ static const char *check_cpu(const struct cpu_rec *r, unsigned i)
     const struct vlapic_cpu *c = &r->c;
     if (r->id != i << 24)
         return "APIC ID is not the vCPU index";
-    if ((c->tpr & ~0xffu) || (c->ldr & 0xffffffu) || (~c->dfr & 0x0fffffffu) ||
+    if ((c->tpr & ~0xffu) || (~c->dfr & 0x0fffffffu) ||
         (c->svr & ~SVR_MASK) || (c->esr & ~0xffu) || (c->esr_pending & ~0xffu) ||
-        (c->icr_lo & ~ICR_LO_MASK) || (c->icr_hi & 0xffffffu) || (c->dcr & ~0xbu) ||
-        (r->flags & ~0xfu) || r->pad)
+        (c->icr_lo & ~ICR_LO_MASK) || (c->dcr & ~0xbu) || (r->flags & ~0x1fu) || r->pad)
         return "reserved register bits set";
+    if (c->x2apic ? c->hw_disabled || c->ldr != x2_ldr(i)
+                  : (c->ldr & 0xffffffu) || (c->icr_hi & 0xffffffu))
+        return "x2APIC mode with a disabled APIC, or an LDR or ICR its mode cannot hold";
     for (unsigned k = 0; k < VLAPIC_LVT_N; k++)
         if ((c->lvt[k] & ~lvt_bits[k]) || (!sw_enabled(c) && !(c->lvt[k] & LVT_MASKED)))
             return "LVT reserved bits set, or unmasked on a disabled APIC";
@@ -724,7 +860,7 @@ static void vlapic_load(struct device *d, const uint8_t *rec)
 const struct dev_type vlapic_type = {
     .name = "lapic",
     .id = DEV_ID_LAPIC,
-    .version = 1,
+    .version = 2,
     .record_size = REC_SIZE,
     .state_size = sizeof(struct vlapic),
     .create = vlapic_create,

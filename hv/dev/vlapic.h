@@ -1,9 +1,18 @@
 /*
- * The local APICs of a VM in xAPIC mode (Intel SDM Vol. 3A chapter 11, "Advanced Programmable
- * Interrupt Controller"): one device holds up to VLAPIC_MAX_VCPUS of them, APIC ID = vCPU
- * index, all behind the one MMIO page at 0xFEE00000; the vCPU making the access (dev_vcpu,
- * set by the exit path with the set's lock held) picks whose registers it sees, as on a PC
- * where every CPU sees its own APIC at the same address.
+ * The local APICs of a VM (Intel SDM Vol. 3A chapter 11, "Advanced Programmable Interrupt
+ * Controller"): one device holds up to VLAPIC_MAX_VCPUS of them, APIC ID = vCPU index, all
+ * behind the one MMIO page at 0xFEE00000 (xAPIC mode) and the MSRs 0x800-0x8FF (x2APIC mode,
+ * claimed on the VM's MSR bus); the vCPU making the access (dev_vcpu, set by the exit path
+ * with the set's lock held) picks whose registers it sees, as on a PC where every CPU sees its
+ * own APIC at the same address.
+ *
+ * Modes (11.12.5, vlapic_set_mode, driven by IA32_APIC_BASE's EN and EXTD bits): disabled,
+ * xAPIC (the reset state) and x2APIC; x2APIC -> xAPIC and disabled -> x2APIC are refused (the
+ * WRMSR takes #GP), an INIT keeps x2APIC mode. In x2APIC mode the MMIO page behaves as a
+ * disabled APIC's and the registers are MSRs (11.12.1.2): 32-bit APIC ID, LDR derived from
+ * it (cluster in 31:16, a bit per member, read-only), no DFR/APR, the ICR one 64-bit register
+ * with a 32-bit destination, SELF IPI; a reserved bit in a write, a read of a write-only
+ * register or a write to a read-only one is #GP.
  *
  * Registers (SDM table 11-1): ID, version (0x00050014: version 0x14, 6 LVT entries), TPR, APR
  * and PPR (computed, 11.8.3.1 and 11.6.2.4), EOI, LDR, DFR, SVR, ISR/TMR/IRR, ESR (write, then
@@ -27,9 +36,9 @@
  * never ticked; the poll hook delivers expiries (periods missed between two polls collapse
  * into one interrupt, like a real IRR bit) and says when the next is due.
  *
- * Record version 1 (fixed size, little-endian): per vCPU every register, IRR/ISR/TMR, the
+ * Record version 2 (fixed size, little-endian): per vCPU every register, IRR/ISR/TMR, the
  * timer's elapsed ticks and periods delivered (relative to the device clock, so it resumes on
- * any host), the TSC deadline and its remaining ns, pending NMI/INIT/SIPI.
+ * any host), the TSC deadline and its remaining ns, pending NMI/INIT/SIPI, the mode.
  *
  * Every function here assumes the set's lock is held.
  */
@@ -43,6 +52,8 @@
 
 #define VLAPIC_BASE        0xfee00000ull
 #define VLAPIC_SIZE        0x1000ull
+#define VLAPIC_MSR_BASE    0x800u           /* x2APIC: MSR 0x800 + (xAPIC offset >> 4) */
+#define VLAPIC_MSR_COUNT   0x100u
 #define VLAPIC_MAX_VCPUS   64
 #define VLAPIC_VERSION     0x00050014u      /* version 0x14, max LVT entry 5 */
 /* The timer's input clock before the divider (the "bus" or core crystal clock the guest is
@@ -78,7 +89,8 @@ struct vlapic_cpu {
     uint64_t seen;                 /* expiries delivered since the count was written */
     uint64_t tsc_deadline;         /* IA32_TSC_DEADLINE as written (0: disarmed) */
     uint64_t deadline_ns;          /* device-clock time it expires, while armed */
-    bool hw_disabled;              /* IA32_APIC_BASE.EN clear (vlapic_set_hw_enabled) */
+    bool hw_disabled;              /* IA32_APIC_BASE.EN clear (vlapic_set_mode) */
+    bool x2apic;                   /* x2APIC mode (IA32_APIC_BASE.EXTD) */
     bool nmi, init, sipi;          /* events for the VM to take */
     uint8_t sipi_vector;
 };
@@ -127,9 +139,17 @@ bool vlapic_take_events(struct device *d, unsigned vcpu, struct vlapic_events *e
 /* Should the 8259's INTR go to this vCPU (11.5.1, virtual wire): LINT0 unmasked in ExtINT
  * mode on an enabled APIC, or the APIC hardware-disabled (then INTR is the CPU's own pin). */
 bool vlapic_extint_enabled(const struct device *d, unsigned vcpu);
-/* IA32_APIC_BASE.EN (the MSR is the VM's): clearing it resets that APIC (11.4.3) and takes
- * it off the bus (its MMIO reads all ones, drops writes; it accepts no fixed interrupts). */
-int vlapic_set_hw_enabled(struct device *d, unsigned vcpu, bool enabled);
+enum vlapic_mode { VLAPIC_DISABLED, VLAPIC_XAPIC, VLAPIC_X2APIC };
+
+/* The mode IA32_APIC_BASE's EN/EXTD say (VLAPIC_DISABLED for a vCPU that does not exist). */
+enum vlapic_mode vlapic_get_mode(const struct device *d, unsigned vcpu);
+/*
+ * A WRMSR to IA32_APIC_BASE that changes EN/EXTD (the MSR is the VM's). Disabling resets that
+ * APIC (11.4.3) and takes it off the bus (its MMIO reads all ones, drops writes; it accepts no
+ * fixed interrupts); xAPIC -> x2APIC keeps the registers but the LDR, which becomes the
+ * derived one. 0, -EPERM (a transition 11.12.5 forbids), -EINVAL (no such vCPU or mode).
+ */
+int vlapic_set_mode(struct device *d, unsigned vcpu, enum vlapic_mode m);
 /*
  * IA32_TSC_DEADLINE (MSR 0x6E0, SDM 11.5.4.1). The VM passes the guest's TSC now and its rate
  * (kHz); the deadline becomes a device-clock time (rounded up, so the TSC has passed it when

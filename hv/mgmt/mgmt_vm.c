@@ -127,7 +127,7 @@ int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, c
                     continue;
                 len += (size_t)snprintf(o->ranges + len, sizeof(o->ranges) - len,
                                         "%s%s 0x%llx-0x%llx", len ? ", " : "",
-                                        sp == BUS_PIO ? "io" : "mmio",
+                                        sp == BUS_PIO ? "io" : sp == BUS_MSR ? "msr" : "mmio",
                                         (unsigned long long)r->base,
                                         (unsigned long long)(r->base + r->size - 1));
             }

@@ -1,4 +1,5 @@
 /* Interrupt delivery, device clocks and HLT wake-ups; see hv/vm/intr.h. */
+#include <errno.h>
 #include <string.h>
 
 #include "arch/x86_64/cpu.h"
@@ -51,21 +52,24 @@ static enum intr_src intr_source(struct vcpu *v)
     return v->index == 0 && vm->pic && vpic_intr(vm->pic) ? INTR_PIC : INTR_NONE;
 }
 
-/* Polls the VM's device clocks (vCPU 0 does, for the whole VM): the next event in TSC, 0 if
- * none. The set's lock is held. */
+/* Polls the VM's device clocks: the next event in TSC for vCPU 0 (which keeps time for the
+ * whole VM and sleeps until then), 0 if none or for another vCPU. The set's lock is held. */
 static uint64_t poll_devices(struct vcpu *v)
 {
     struct dev_set *s = &v->vm->devs;
-    if (v->index)
-        return 0;
     uint64_t now = time_ns(), tsc = rdtsc();
     /* Only when something is due or a device was touched since the last poll: most exits
-     * (a UART byte, a CPUID) change no timer, and polling every device costs each of them. */
-    if (s->poll_stale || (s->poll_next && now >= s->poll_next)) {
+     * (a UART byte, a CPUID) change no timer, and polling every device costs each of them.
+     * Another vCPU polls only after its own accesses (its APIC timer, a device it programmed);
+     * if that brought the VM's next event forward, vCPU 0 may sleep past it: it is kicked. */
+    if (s->poll_stale || (!v->index && s->poll_next && now >= s->poll_next)) {
+        uint64_t before = s->poll_next;
         s->poll_next = dev_set_poll(s, now);
         s->poll_stale = false;
+        if (v->index && s->poll_next && (!before || s->poll_next < before))
+            vm_vcpu_kick(v->vm, 0);
     }
-    if (!s->poll_next)
+    if (v->index || !s->poll_next)
         return 0;
     /* Rounded up so that the exit comes after the event, not just before it. */
     return tsc + (s->poll_next - now) * time_tsc_khz() / 1000000 + 1;
@@ -114,6 +118,65 @@ void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val)
     else
         *val = c->tpr >> 4;
     spin_unlock(&v->vm->devs.lock);
+}
+
+#define MSR_APIC_BASE      0x1bu
+#define MSR_TSC_DEADLINE   0x6e0u
+#define APIC_BASE_BSP      (1ull << 8)
+#define APIC_BASE_EXTD     (1ull << 10)
+#define APIC_BASE_EN       (1ull << 11)
+
+int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
+{
+    struct vm *vm = v->vm;
+    struct device *d = vm->lapic;
+    const struct cpu_policy *p = &vm->policy;
+    int rc = 0;
+    if (!d || (msr != MSR_APIC_BASE && msr != MSR_TSC_DEADLINE &&
+               (msr < VLAPIC_MSR_BASE || msr >= VLAPIC_MSR_BASE + VLAPIC_MSR_COUNT)))
+        return 1;
+    if ((msr == MSR_APIC_BASE && !cpu_policy_has(p, CPU_FEAT_APIC)) ||
+        (msr == MSR_TSC_DEADLINE && !cpu_policy_has(p, CPU_FEAT_TSC_DEADLINE)) ||
+        (msr >= VLAPIC_MSR_BASE && !cpu_policy_has(p, CPU_FEAT_X2APIC)))
+        return -EPERM;                  /* a CPU without the feature has no such MSR */
+    uint64_t guest_tsc = 0;
+    if (msr == MSR_TSC_DEADLINE && write) {
+        struct vcpu_state st;
+        hv_ops->vcpu_get_state(v, &st);
+        guest_tsc = st.tsc;
+    }
+    spin_lock(&vm->devs.lock);
+    vm->devs.vcpu = v->index;
+    if (msr == MSR_APIC_BASE) {
+        enum vlapic_mode m = vlapic_get_mode(d, v->index);
+        if (!write) {
+            *val = VLAPIC_BASE | (v->index == 0 ? APIC_BASE_BSP : 0) |
+                   (m != VLAPIC_DISABLED ? APIC_BASE_EN : 0) |
+                   (m == VLAPIC_X2APIC ? APIC_BASE_EXTD : 0);
+        } else if ((*val & ~(APIC_BASE_BSP | APIC_BASE_EXTD | APIC_BASE_EN)) != VLAPIC_BASE ||
+                   ((*val & APIC_BASE_EXTD) && !cpu_policy_has(p, CPU_FEAT_X2APIC)) ||
+                   (*val & (APIC_BASE_EXTD | APIC_BASE_EN)) == APIC_BASE_EXTD) {
+            /* Reserved bits, a relocated base (not offered), EXTD without x2APIC, or the
+             * invalid EN=0 EXTD=1 (SDM 11.12.5). The BSP flag is the platform's: ignored. */
+            rc = -EPERM;
+        } else {
+            m = !(*val & APIC_BASE_EN) ? VLAPIC_DISABLED
+                : (*val & APIC_BASE_EXTD) ? VLAPIC_X2APIC : VLAPIC_XAPIC;
+            rc = vlapic_set_mode(d, v->index, m) ? -EPERM : 0;
+        }
+    } else if (msr == MSR_TSC_DEADLINE) {
+        if (!write)
+            *val = vlapic_tsc_deadline_read(d, v->index);
+        else
+            rc = vlapic_tsc_deadline_write(d, v->index, *val, guest_tsc,
+                                           (uint32_t)time_tsc_khz()) ? -EPERM : 0;
+    } else {
+        rc = dev_set_msr(&vm->devs, msr, write, val) ? -EPERM : 0;
+    }
+    if (write)
+        vm->devs.poll_stale = true;
+    spin_unlock(&vm->devs.lock);
+    return rc;
 }
 
 /* An INIT, SIPI or NMI for the vCPU is waiting (a racy look: vcpu_take_ipis takes it locked). */

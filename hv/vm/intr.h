@@ -48,6 +48,15 @@ void vcpu_nmi_unpend(struct vcpu *v);
  * IPI waiting always lets it run (vcpu_take_ipis then decides). */
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
 
+/*
+ * The local APIC's MSRs for a VM with one (hv/dev/vlapic.h), each only where the VM's CPU
+ * policy has its feature: IA32_APIC_BASE (fixed base 0xFEE00000, EN and EXTD switch the
+ * APIC's mode, BSP on vCPU 0), IA32_TSC_DEADLINE (0x6E0, against the guest's TSC now) and the
+ * x2APIC registers 0x800-0x8FF (the VM's MSR bus). 0, -EPERM (#GP), or 1: not one of them
+ * (or the VM has no local APIC: hv/vm/msr.c answers).
+ */
+int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);
+
 /* CR8 as the local APIC's TPR (bits 7:4); without a local APIC it reads 0, writes vanish. */
 void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val);
 

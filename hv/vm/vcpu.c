@@ -42,9 +42,10 @@ static void handle_cpuid(struct vcpu *v, struct hv_exit *ex)
     if (pvclock_cpuid(leaf, &out)) {
         /* the paravirtual clock's leaves (hv/vm/pvclock.h) */
     } else if (leaf == 1 && !v->vm->lapic) {
-        /* A machine without local APICs: CPUID says so, as a CPU with its APIC disabled. */
+        /* A machine without local APICs: CPUID says so, as a CPU with its APIC disabled
+         * (no APIC, no x2APIC, no TSC-deadline timer). */
         out.edx &= ~(1u << 9);
-        out.ecx &= ~(1u << 21);
+        out.ecx &= ~(1u << 21 | 1u << 24);
     }
     v->gpr[GPR_RAX] = out.eax;
     v->gpr[GPR_RBX] = out.ebx;
@@ -248,11 +249,14 @@ static void handle_hypercall(struct vcpu *v, struct hv_exit *ex)
     ex->advance = true;
 }
 
-/* The paravirtual clock's MSRs (hv/vm/pvclock.h): 0 handled, -EPERM #GP, 1 not theirs. */
+/* The paravirtual clock's MSRs (hv/vm/pvclock.h) and the local APIC's (hv/vm/intr.h): 0
+ * handled, -EPERM #GP, 1 not theirs. */
 static int pv_msr(struct vcpu *v, bool write)
 {
     uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
     int rc = pvclock_msr(v, (uint32_t)v->gpr[GPR_RCX], write, &val);
+    if (rc == 1)
+        rc = vcpu_apic_msr(v, (uint32_t)v->gpr[GPR_RCX], write, &val);
     if (rc == 1)
         return 1;
     if (!rc && !write) {

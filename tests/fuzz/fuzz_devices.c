@@ -1,7 +1,8 @@
 // libFuzzer over every device of today's machine (hv/dev/machine.c), as a guest and as a
 // migration peer would drive them. The input is a list of operations: port reads and writes of
 // any size at the machine's ports (and a few beside them), local APIC register accesses by
-// either vCPU, I/O APIC window accesses (IOREGSEL, IOWIN, EOI and the rest), clock steps with polls (timers fire, lines move), the CPU's acknowledges and
+// either vCPU, x2APIC MSRs and IA32_APIC_BASE mode switches and TSC deadlines, I/O APIC window
+// accesses (IOREGSEL, IOWIN, EOI and the rest), clock steps with polls (timers fire, lines move), the CPU's acknowledges and
 // EOIs, migrations to a second VM, and hostile records. Invariants: nothing crashes or reads out of bounds (ASan/UBSan); a
 // record a device saved always passes its own type's check and loads (a migration between two
 // hosts of this build never fails); a record a peer invents is refused or loads, never half.
@@ -96,6 +97,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)fake_vm_mmio_read(cur, gpa, sz, &val);
             else
                 (void)fake_vm_mmio_write(cur, gpa, sz, val);
+            break;
+        }
+        case 10: {                                       /* x2APIC MSRs, modes, TSC deadline */
+            unsigned vcpu = data[i] >> 7;
+            struct device *lapic = dev_find(&cur->devs, DEV_ID_LAPIC, 0);
+            uint64_t val = (uint64_t)v * 0x01010101u ^ (uint64_t)(w & 0x30) << 28;
+            fake_vm_set_vcpu(cur, vcpu);
+            if ((w & 0xc0) == 0xc0)
+                (void)vlapic_set_mode(lapic, vcpu, (enum vlapic_mode)(p % 4));
+            else if ((w & 0xc0) == 0x80)
+                (void)vlapic_tsc_deadline_write(lapic, vcpu, val << (p & 15), val, 1 + p * 1000u);
+            else if (w & 0x40)
+                (void)fake_vm_wrmsr(cur, VLAPIC_MSR_BASE + p, val);
+            else
+                (void)fake_vm_rdmsr(cur, VLAPIC_MSR_BASE + p, &val);
             break;
         }
         case 5:

@@ -74,7 +74,7 @@ def test_memtest_lifecycle(guest_host):
     # The machine every VM gets (hv/dev/machine.c), in creation order, with its ranges.
     assert h.command("vm devices beat").strip().splitlines() == [
         "pic8259#0 v1 io 0x20-0x21, io 0xa0-0xa1, io 0x4d0-0x4d1",
-        "lapic#0 v1 mmio 0xfee00000-0xfee00fff",
+        "lapic#0 v2 mmio 0xfee00000-0xfee00fff, msr 0x800-0x8ff",
         "uart16550#0 v1 io 0x3f8-0x3ff", "debug-exit#0 v1 io 0xf4-0xf4",
         "pci-host#0 v1 io 0xcf8-0xcff, mmio 0xe0000000-0xe00fffff",
         "pit8254#0 v2 io 0x40-0x43, io 0x61-0x61",

@@ -120,9 +120,13 @@ def complaints(out):
     return [c for c in COMPLAINTS if c in out]
 
 
-def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
+def boot_linux(h, cpus=1, boot_timeout=240, reboot=False, deadline_timer=True):
+    """Boots the test Linux and checks what it found. deadline_timer=False boots it with
+    lapic=notscdeadline: Linux then calibrates with the PIT through the I/O APIC and runs each
+    local APIC timer in one-shot mode (with the TSC-deadline timer it needs no PIT at all)."""
+    args = ARGS if deadline_timer else ARGS + " lapic=notscdeadline"
     out = h.command(f'vm create lin mem=128 cpus={cpus} kernel=vmlinuz initrd=initrd.img '
-                    f'args="{ARGS}"', timeout=120)
+                    f'args="{args}"', timeout=120)
     assert out.strip() == "vm lin: ok", out
     today = datetime.datetime.utcnow().date()
     assert h.command("vm start lin").strip() == "vm lin: ok"
@@ -130,7 +134,7 @@ def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
     while not heartbeats(out := h.vm_output("lin", 2)):
         assert time.time() < deadline, out[-3000:]
     assert "Linux version 6.1." in out, out
-    assert f"Command line: {ARGS}\n" in out, out
+    assert f"Command line: {args}\n" in out, out
     # Exactly ferry's e820 map (hv/vm/linux_boot.c): low RAM, the legacy hole, 1 MiB to 128 MiB,
     # ECAM (reserved), and nothing else.
     assert e820(out) == [("0000000000000000", "000000000009efff", "usable"),
@@ -147,15 +151,21 @@ def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
     assert abs((rtc - today).days) <= 1, (rtc, today)
     assert "serial8250: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A" in out, out
     # ferry's ACPI tables (hv/dev/acpi_tables.c) found where the zero page says, the I/O APIC
-    # from the MADT with the PIT's override, the PIT's IRQ 0 through pin 2 (Linux's check_timer
-    # passes on the first try), the PM timer, S5 in the DSDT.
+    # from the MADT with the PIT's override, the PM timer, S5 in the DSDT. Without the
+    # TSC-deadline timer the PIT's IRQ 0 goes through pin 2 (Linux's check_timer passes on the
+    # first try); with it Linux needs no PIT (the TSC's rate is known, the timer runs on it).
     assert "ACPI: RSDP 0x00000000000E0000 000024 (v02 FERRY )" in out, out
     assert "IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23" in out, out
     assert "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)" in out, out
-    assert "..TIMER: vector=0x30 apic1=0 pin1=2 apic2=-1 pin2=-1" in out, out
+    timer_check = "..TIMER: vector=0x30 apic1=0 pin1=2 apic2=-1 pin2=-1"
+    assert (timer_check in out) != deadline_timer, out
     assert "ACPI: PM-Timer IO Port: 0x608" in out, out
     assert "ACPI: Using IOAPIC for interrupt routing" in out, out
     assert "ACPI: PM: (supports S0 S5)" in out, out
+    # ferry's local APICs in x2APIC mode (Linux takes it on KVM-compatible hypervisors without
+    # interrupt remapping, physical destinations) with the TSC-deadline timer.
+    assert "x2apic enabled" in out and "Switched APIC routing to physical x2apic." in out, out
+    assert ("TSC deadline timer available" in out) == deadline_timer, out
     # ECAM from the MCFG, in an e820-reserved area.
     assert "PCI: MMCONFIG for domain 0000 [bus 00-00] at [mem 0xe0000000-0xe00fffff]" in out, out
     assert "Run /init as init process" in out and f"ferry-init: up cpus={cpus}" in out, out
@@ -206,7 +216,8 @@ def boot_linux(h, cpus=1, boot_timeout=240, reboot=False):
         assert vm_row(h, "lin")[1] == "running"
         # Interrupts arrive through the I/O APIC and every CPU's local APIC timer ticks (LOC).
         irqs = interrupts(h, "lin")
-        assert re.search(r"^ +0:(?: +\d+)+ +IO-APIC +2-edge +timer$", irqs, re.M), irqs
+        pit = re.search(r"^ +0:(?: +\d+)+ +IO-APIC +2-edge +timer$", irqs, re.M)
+        assert bool(pit) != deadline_timer, irqs
         assert re.search(r"^ +4:(?: +\d+)+ +IO-APIC +4-edge +ttyS0$", irqs, re.M), irqs
         assert len(loc_ticks(irqs)) == cpus and min(loc_ticks(irqs)) > 50, irqs
         # busybox's poweroff -f: ACPI S5 through PM1_CNT; the VM stops for good.
@@ -231,7 +242,7 @@ def test_linux_boots_to_init_under_vtx(workdir, hosts):
     h = BochsHost(workdir, cpus=2, megs=512, images=images)
     hosts.append(h)
     h.start().wait_prompt()
-    boot_linux(h, cpus=2, boot_timeout=600)
+    boot_linux(h, cpus=2, boot_timeout=600, deadline_timer=False)
 
 
 def test_linux_with_ram_above_4_gib(workdir, hosts):

@@ -60,9 +60,12 @@ def run_mbtest(h, cpus, mem=64, timeout=300):
     log = h.vm_output("mb", 1)
     assert code == PASS, (code, log)
     assert "MBTEST start: mbtest.elf mem=64" in log, log
-    m = re.search(r"MBTEST ok cpus=(\d+) mods=(\d+) pit=(\d+) lapic=(\d+) aps=(\d+) bad=ok nmi=2 tsc_khz=(\d+)", log)
+    m = re.search(r"MBTEST ok cpus=(\d+) mods=(\d+) pit=(\d+) lapic=(\d+) aps=(\d+) bad=ok "
+                  r"nmi=2 tsc_khz=(\d+) x2apic=ok ipis=(\d+)", log)
     assert m and int(m.group(1)) == cpus and int(m.group(2)) == 2, log
     assert int(m.group(5)) == cpus - 1, log
+    # one IPI with reserved ICR bits, a SELF IPI, one to each AP in x2APIC mode
+    assert int(m.group(7)) == 1 + 1 + (cpus - 1), log
     assert vm_row(h, "mb")[1] == "stopped"
     assert h.command("vm destroy mb").strip() == "vm mb: ok"
 

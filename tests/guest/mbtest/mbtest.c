@@ -13,6 +13,11 @@
  * vector raised again and again without an EOI (one delivery until the EOI, then the one
  * pending), a timer divide register of 0 (divide by 2). NMIs: a self NMI with interrupts off,
  * and one sent from inside the NMI handler, which must wait for the handler's IRET.
+ * x2APIC (SDM 11.12): CPUID offers it and the TSC-deadline timer; IA32_APIC_BASE's EXTD
+ * switches every CPU to it, after which its registers are MSRs (the xAPIC page reads all
+ * ones), the ID is 32 bits and the LDR derived, illegal transitions and reserved bits are
+ * #GP; a SELF IPI, IPIs to each AP by 32-bit destination and a TSC-deadline timer interrupt
+ * (not before the deadline, the MSR reading 0 after) arrive.
  *
  * Command line (after the kernel's name): mem=MiB cpus=N mods=M, what the VM was given.
  * A module's contents must be "module NAME\n" with NAME its string in the module list.
@@ -30,6 +35,11 @@
 #define VEC_IPI     0x32
 #define VEC_NOEOI   0x33
 #define VEC_SPUR    0xff
+#define MSR_APIC_BASE 0x1bu
+#define MSR_TSC_DEADLINE 0x6e0u
+#define APIC_EN     (1u << 11)
+#define APIC_EXTD   (1u << 10)
+#define APIC_BSP    (1u << 8)
 
 struct mb_info {
     uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
@@ -39,9 +49,12 @@ struct mb_info {
 
 extern char tramp_start[], tramp_end[];
 extern void isr_pit(void), isr_lapic(void), isr_ipi(void), isr_noeoi(void), isr_other(void);
-extern void isr_spurious(void), isr_nmi(void);
+extern void isr_spurious(void), isr_nmi(void), isr_gp(void);
 
 static volatile uint32_t pit_ticks, lapic_ticks, ap_count, ap_seen, ipis, noeoi, nmis;
+static volatile uint32_t x2_go, ap_x2;
+volatile uint32_t gp_count;                  /* start.S's isr_gp counts here */
+static volatile uint64_t lapic_tsc;          /* the TSC at the last local APIC timer interrupt */
 static uint8_t my_id;
 static uint64_t idt[256];
 
@@ -59,6 +72,20 @@ static inline uint32_t inl(uint16_t p)
     __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
     return v;
 }
+static inline uint64_t rdmsr(uint32_t m)
+{
+    uint64_t v;
+    __asm__ volatile("rdmsr" : "=A"(v) : "c"(m));
+    return v;
+}
+static inline void wrmsr(uint32_t m, uint64_t v) { __asm__ volatile("wrmsr" :: "c"(m), "A"(v)); }
+static inline uint64_t rdtsc(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdtsc" : "=A"(v));
+    return v;
+}
+static bool x2apic_on(void) { return rdmsr(MSR_APIC_BASE) & APIC_EXTD; }
 static inline uint32_t rd(uint32_t a) { return *(volatile uint32_t *)a; }
 static inline void wr(uint32_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
 
@@ -178,16 +205,20 @@ void on_interrupt(uint32_t vector)
     }
     if (vector == VEC_PIT)
         pit_ticks++;
-    else if (vector == VEC_LAPIC)
+    else if (vector == VEC_LAPIC) {
+        lapic_tsc = rdtsc();
         lapic_ticks++;
-    else if (vector == VEC_IPI)
-        ipis++;
+    } else if (vector == VEC_IPI)
+        __atomic_fetch_add(&ipis, 1, __ATOMIC_SEQ_CST);     /* from any CPU */
     else if (vector == VEC_NOEOI) {
         noeoi++;
         return;                              /* no EOI: the bug under test */
     } else
         fail(3, "an unexpected interrupt or exception", vector);
-    wr(LAPIC + 0xb0, 0);                     /* EOI */
+    if (x2apic_on())
+        wrmsr(0x80b, 0);                     /* EOI, x2APIC */
+    else
+        wr(LAPIC + 0xb0, 0);                 /* EOI */
 }
 
 static void gate(unsigned v, void (*fn)(void))
@@ -344,6 +375,90 @@ void ap_main(void)
     uint32_t id = rd(LAPIC + 0x20) >> 24;
     __atomic_fetch_or(&ap_seen, 1u << id, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);
+    /* Later, on the BSP's word: x2APIC mode, then take IPIs. */
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = { sizeof(idt) - 1, (uint32_t)idt };
+    __asm__ volatile("lidt %0" :: "m"(idtr));
+    while (!x2_go)
+        __asm__ volatile("pause");
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_EXTD);
+    wrmsr(0x80f, 0x100 | VEC_SPUR);
+    if (rdmsr(0x802) == id)
+        __atomic_fetch_add(&ap_x2, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        __asm__ volatile("sti; hlt");
+}
+
+/* Expects the last RDMSR/WRMSR to have taken a #GP (the n-th so far). */
+static void expect_gp(unsigned n, unsigned code, const char *why)
+{
+    if (gp_count != n)
+        fail(code, why, gp_count);
+}
+
+/* The x2APIC and the TSC-deadline timer (SDM 11.12, 11.5.4.1), with every AP running. */
+static uint32_t check_x2apic(uint8_t me, uint32_t ncpus, const uint32_t *ids, uint32_t tsc_khz)
+{
+    uint32_t r[4];
+    cpuid(1, r);
+    if (!(r[2] & (1u << 21)) || !(r[2] & (1u << 24)))
+        fail(31, "CPUID offers no x2APIC or no TSC-deadline timer", r[2]);
+    gate(13, isr_gp);
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if ((base & ~0xfffull) != LAPIC || (base & 0xfff) != (APIC_EN | APIC_BSP))
+        fail(32, "IA32_APIC_BASE is not 0xFEE00000, enabled, BSP, xAPIC", (uint32_t)base);
+    (void)rdmsr(0x802);
+    expect_gp(1, 33, "an x2APIC register answered in xAPIC mode");
+    wrmsr(MSR_APIC_BASE, LAPIC | APIC_EXTD);
+    expect_gp(2, 34, "IA32_APIC_BASE took EN=0 EXTD=1");
+    wrmsr(MSR_APIC_BASE, base | APIC_EXTD);
+    expect_gp(2, 35, "IA32_APIC_BASE refused x2APIC mode");
+    if (rdmsr(0x802) != me)
+        fail(35, "the x2APIC ID is not the APIC ID", (uint32_t)rdmsr(0x802));
+    if (rd(LAPIC + 0x30) != 0xffffffffu)
+        fail(36, "the xAPIC page still answers in x2APIC mode", rd(LAPIC + 0x30));
+    if (rdmsr(0x80d) != ((uint32_t)(me >> 4) << 16 | 1u << (me & 15)))
+        fail(37, "the x2APIC logical ID is not the derived one", (uint32_t)rdmsr(0x80d));
+    wrmsr(MSR_APIC_BASE, base);
+    expect_gp(3, 38, "x2APIC -> xAPIC was allowed");
+    wrmsr(0x808, 0x100);
+    expect_gp(4, 39, "a reserved TPR bit was taken");
+    (void)rdmsr(0x80b);
+    expect_gp(5, 39, "the write-only EOI register was read");
+    if ((rdmsr(MSR_APIC_BASE) & 0xfff) != (APIC_EN | APIC_EXTD | APIC_BSP))
+        fail(32, "IA32_APIC_BASE does not say x2APIC", (uint32_t)rdmsr(MSR_APIC_BASE));
+    /* SELF IPI, then one IPI to each AP by its 32-bit destination. */
+    uint32_t before = ipis;
+    wrmsr(0x83f, VEC_IPI);
+    if (!wait_for(&ipis, before + 1, 1000))
+        fail(40, "no SELF IPI", ipis - before);
+    x2_go = 1;
+    if (!wait_for(&ap_x2, ncpus - 1, 5000))
+        fail(41, "an AP did not reach x2APIC mode with its own ID", ap_x2);
+    before = ipis;
+    for (uint32_t i = 0; i < ncpus; i++)
+        if (ids[i] != me)
+            wrmsr(0x830, (uint64_t)ids[i] << 32 | 0x4000 | VEC_IPI);
+    if (!wait_for(&ipis, before + ncpus - 1, 2000))
+        fail(42, "IPIs to the APs in x2APIC mode were lost", ipis - before);
+    /* The TSC-deadline timer: 2 ms ahead; not before, and the MSR reads 0 after. */
+    wrmsr(0x832, 0x40000 | VEC_LAPIC);
+    uint32_t ticks = lapic_ticks;
+    uint64_t deadline = rdtsc() + 2ull * tsc_khz;
+    wrmsr(MSR_TSC_DEADLINE, deadline);
+    if (!wait_for(&lapic_ticks, ticks + 1, 2000))
+        fail(43, "no TSC-deadline timer interrupt", lapic_ticks - ticks);
+    if (lapic_tsc < deadline)
+        fail(44, "the TSC-deadline interrupt came before the deadline",
+             (uint32_t)(deadline - lapic_tsc));
+    if (rdmsr(MSR_TSC_DEADLINE) != 0)
+        fail(45, "IA32_TSC_DEADLINE is not 0 after it fired", 0);
+    /* Disarmed by writing 0: nothing comes. */
+    wrmsr(MSR_TSC_DEADLINE, rdtsc() + tsc_khz);
+    wrmsr(MSR_TSC_DEADLINE, 0);
+    delay_us(3000);
+    if (lapic_ticks != ticks + 1)
+        fail(46, "a disarmed TSC deadline fired", lapic_ticks - ticks);
+    return (uint32_t)ipis;
 }
 
 void mb_main(uint32_t magic, const struct mb_info *mi)
@@ -452,6 +567,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
         if (f.ids[i] != me && !(ap_seen & (1u << f.ids[i])))
             fail(22, "an AP did not report its own APIC ID", f.ids[i]);
 
+    uint32_t ipis_total = check_x2apic(me, f.ncpus, f.ids, tsc_khz);
+
     puts_("MBTEST ok cpus=");
     putu(f.ncpus);
     puts_(" mods=");
@@ -466,6 +583,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putu(nmis);
     puts_(" tsc_khz=");
     putu(tsc_khz);
+    puts_(" x2apic=ok ipis=");
+    putu(ipis_total);
     putc_('\n');
     finish(PASS);
 }

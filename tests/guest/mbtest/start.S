@@ -52,6 +52,15 @@ _start:
 isr_spurious:
     iret
 
+    /* #GP where the test expects one: only from a RDMSR or WRMSR (2 bytes), which it skips;
+     * gp_count says how many came. */
+    .globl isr_gp
+isr_gp:
+    addl $2, 4(%esp)
+    lock incl gp_count
+    add $4, %esp                        /* the error code */
+    iret
+
     .globl tramp_start, tramp_end
     .code16
 tramp_start:

@@ -3,7 +3,9 @@
  * would (fake_vm_set_vcpu picks whose APIC answers), with the Intel SDM Vol. 3A chapter 11 as
  * the reference: reset values, the software enable, TPR/PPR and priority classes, accept /
  * acknowledge / EOI nesting, the ESR, the timer in its three modes with a fake clock, IPIs
- * with every destination form, NMI/INIT/SIPI events, a migration and refused records.
+ * with every destination form, NMI/INIT/SIPI events, x2APIC mode through the MSR bus (the
+ * transitions, table 11-6's access rules, 32-bit and cluster destinations, SELF IPI), a
+ * migration and refused records.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -633,14 +635,14 @@ static void test_extint_and_hw_disable(void **state)
     (void)state;
     struct device *d = lapic(&fv);
     assert_false(vlapic_extint_enabled(d, 0));
-    assert_int_equal(vlapic_set_hw_enabled(d, 1, false), 0);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_DISABLED), 0);
     assert_true(vlapic_extint_enabled(d, 1));                  /* INTR goes to the CPU */
     assert_int_equal(rd(&fv, 1, 0x30), 0xffffffff);            /* off the bus */
     assert_int_equal(vlapic_accept(d, 1, 0x40, false), -EPERM);
-    assert_int_equal(vlapic_set_hw_enabled(d, 1, true), 0);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_XAPIC), 0);
     assert_false(vlapic_extint_enabled(d, 1));
     assert_int_equal(rd(&fv, 1, 0x30), 0x00050014);
-    assert_int_equal(vlapic_set_hw_enabled(d, NV, true), -EINVAL);
+    assert_int_equal(vlapic_set_mode(d, NV, VLAPIC_XAPIC), -EINVAL);
     /* As firmware leaves vCPU 0 for an OS: virtual wire through LINT0. */
     fake_vm_build(&fv2, &fw_machine);
     struct device *d2 = lapic(&fv2);
@@ -652,6 +654,204 @@ static void test_extint_and_hw_disable(void **state)
     assert_int_equal(rd(&fv2, 1, 0xf0), 0xff);
     wr(&fv2, 0, 0x350, 0x10700);
     assert_false(vlapic_extint_enabled(d2, 0));
+    fake_vm_destroy(&fv2);
+}
+
+/* ---- x2APIC mode (11.12) ---- */
+
+static void put32(uint8_t *p, uint32_t v);
+
+static uint64_t rdm(struct fake_vm *v, unsigned vcpu, uint32_t msr)
+{
+    uint64_t x = 0xdeadbeef;
+    fake_vm_set_vcpu(v, vcpu);
+    assert_int_equal(fake_vm_rdmsr(v, msr, &x), 0);
+    return x;
+}
+
+static void wrm(struct fake_vm *v, unsigned vcpu, uint32_t msr, uint64_t val)
+{
+    fake_vm_set_vcpu(v, vcpu);
+    assert_int_equal(fake_vm_wrmsr(v, msr, val), 0);
+}
+
+static int rdm_rc(struct fake_vm *v, unsigned vcpu, uint32_t msr)
+{
+    uint64_t x;
+    fake_vm_set_vcpu(v, vcpu);
+    return fake_vm_rdmsr(v, msr, &x);
+}
+
+static int wrm_rc(struct fake_vm *v, unsigned vcpu, uint32_t msr, uint64_t val)
+{
+    fake_vm_set_vcpu(v, vcpu);
+    return fake_vm_wrmsr(v, msr, val);
+}
+
+static void all_x2apic(struct fake_vm *v)
+{
+    struct device *d = lapic(v);
+    for (unsigned i = 0; i < NV; i++) {
+        assert_int_equal(vlapic_set_mode(d, i, VLAPIC_X2APIC), 0);
+        wrm(v, i, 0x80f, 0x1ff);
+    }
+}
+
+static void test_x2apic_transitions(void **state)
+{
+    (void)state;
+    struct device *d = lapic(&fv);
+    assert_int_equal(vlapic_get_mode(d, 1), VLAPIC_XAPIC);
+    assert_int_equal(rdm_rc(&fv, 1, 0x802), -EINVAL);          /* 11.12.2: not in xAPIC mode */
+    assert_int_equal(wrm_rc(&fv, 1, 0x808, 0), -EINVAL);
+    wr(&fv, 1, 0x80, 0x20);
+    wr(&fv, 1, 0xf0, 0x1ff);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_X2APIC), 0);
+    assert_int_equal(vlapic_get_mode(d, 1), VLAPIC_X2APIC);
+    assert_int_equal(rdm(&fv, 1, 0x808), 0x20);                /* the registers stay */
+    assert_int_equal(rdm(&fv, 1, 0x80f), 0x1ff);
+    assert_int_equal(rd(&fv, 1, 0x30), 0xffffffff);            /* MMIO: as a disabled APIC */
+    wr(&fv, 1, 0x80, 0x40);
+    assert_int_equal(rdm(&fv, 1, 0x808), 0x20);
+    assert_int_equal(rd(&fv, 0, 0x30), 0x00050014);            /* vCPU 0 is still xAPIC */
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_XAPIC), -EPERM);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_DISABLED), 0);
+    assert_int_equal(rdm_rc(&fv, 1, 0x808), -EINVAL);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_X2APIC), -EPERM);
+    assert_int_equal(vlapic_get_mode(d, 1), VLAPIC_DISABLED);
+    assert_int_equal(vlapic_set_mode(d, 1, VLAPIC_XAPIC), 0);
+    assert_int_equal(rd(&fv, 1, 0x80), 0);                     /* disabling reset it */
+    assert_int_equal(vlapic_set_mode(d, 1, (enum vlapic_mode)3), -EINVAL);
+    assert_int_equal(vlapic_set_mode(d, NV, VLAPIC_X2APIC), -EINVAL);
+    assert_int_equal(vlapic_get_mode(d, NV), VLAPIC_DISABLED);
+}
+
+static void test_x2apic_registers(void **state)
+{
+    (void)state;
+    all_x2apic(&fv);
+    for (unsigned i = 0; i < NV; i++) {
+        assert_int_equal(rdm(&fv, i, 0x802), i);               /* 32-bit x2APIC ID */
+        assert_int_equal(rdm(&fv, i, 0x803), 0x00050014);
+        assert_int_equal(rdm(&fv, i, 0x80d), 1u << i);         /* cluster 0, bit i */
+    }
+    /* Table 11-6: registers that do not exist, write-only and read-only ones. */
+    static const uint32_t no_read[] = { 0x800, 0x801, 0x804, 0x809, 0x80b, 0x80c, 0x80e,
+                                        0x829, 0x831, 0x83a, 0x83f, 0x840, 0x8ff };
+    for (unsigned i = 0; i < sizeof(no_read) / sizeof(no_read[0]); i++)
+        assert_int_equal(rdm_rc(&fv, 0, no_read[i]), -EINVAL);
+    static const uint32_t no_write[] = { 0x802, 0x803, 0x809, 0x80a, 0x80d, 0x80e, 0x810,
+                                         0x818, 0x820, 0x831, 0x839, 0x8ff };
+    for (unsigned i = 0; i < sizeof(no_write) / sizeof(no_write[0]); i++)
+        assert_int_equal(wrm_rc(&fv, 0, no_write[i], 0), -EINVAL);
+    assert_int_equal(rdm(&fv, 0, 0x802), 0);
+    /* 11.12.1.3: a reserved bit in a write is #GP and changes nothing. */
+    assert_int_equal(wrm_rc(&fv, 0, 0x808, 0x100), -EINVAL);
+    assert_int_equal(wrm_rc(&fv, 0, 0x808, 1ull << 32), -EINVAL);
+    assert_int_equal(wrm_rc(&fv, 0, 0x80b, 1), -EINVAL);       /* EOI takes 0 */
+    assert_int_equal(wrm_rc(&fv, 0, 0x828, 1), -EINVAL);       /* ESR takes 0 */
+    assert_int_equal(wrm_rc(&fv, 0, 0x80f, 0x11ff), -EINVAL);  /* no EOI suppression */
+    assert_int_equal(wrm_rc(&fv, 0, 0x832, 0x60030), -EINVAL); /* timer mode 11b */
+    assert_int_equal(wrm_rc(&fv, 0, 0x832, 0x1030), -EINVAL);  /* delivery status */
+    assert_int_equal(wrm_rc(&fv, 0, 0x83e, 0x4), -EINVAL);
+    assert_int_equal(wrm_rc(&fv, 0, 0x830, 0x1030), -EINVAL);  /* ICR delivery status */
+    assert_int_equal(wrm_rc(&fv, 0, 0x83f, 0x100), -EINVAL);
+    assert_int_equal(rdm(&fv, 0, 0x808), 0);
+    assert_int_equal(rdm(&fv, 0, 0x80f), 0x1ff);
+    assert_int_equal(rdm(&fv, 0, 0x832), 0x10000);
+    wrm(&fv, 0, 0x808, 0x35);
+    assert_int_equal(rdm(&fv, 0, 0x808), 0x35);
+    assert_int_equal(rdm(&fv, 0, 0x80a), 0x35);                /* PPR */
+    wrm(&fv, 0, 0x808, 0);
+    /* The timer through its MSRs: divide by 2, one-shot of 1000 ticks. */
+    wrm(&fv, 0, 0x832, 0x30);
+    wrm(&fv, 0, 0x83e, 0);
+    wrm(&fv, 0, 0x838, 1000);
+    fake_vm_advance(&fv, 600);
+    assert_int_equal(rdm(&fv, 0, 0x839), 700);
+    fake_vm_advance(&fv, 1400);
+    (void)fake_vm_poll(&fv);
+    assert_int_equal(rdm(&fv, 0, 0x821) >> 16 & 1, 1);         /* IRR: vector 0x30 */
+    assert_int_equal(vlapic_ack(lapic(&fv), 0), 0x30);
+    assert_int_equal(rdm(&fv, 0, 0x811) >> 16 & 1, 1);         /* ISR */
+    wrm(&fv, 0, 0x80b, 0);                                     /* EOI */
+    assert_int_equal(rdm(&fv, 0, 0x811), 0);
+    /* SELF IPI: a fixed edge vector to this APIC; one below 16 is a send error. */
+    wrm(&fv, 2, 0x83f, 0x45);
+    assert_int_equal(vlapic_pending(lapic(&fv), 2), 0x45);
+    wrm(&fv, 2, 0x83f, 0x05);
+    wrm(&fv, 2, 0x828, 0);
+    assert_int_equal(rdm(&fv, 2, 0x828), 0x20);
+}
+
+static void test_x2apic_destinations(void **state)
+{
+    (void)state;
+    struct device *d = lapic(&fv);
+    all_x2apic(&fv);
+    /* Physical, 32-bit destination (63:32): vCPU 2 only; 0x2 << 24 would be nobody. */
+    wrm(&fv, 0, 0x830, 2ull << 32 | 0x4031);
+    assert_int_equal(rdm(&fv, 0, 0x830), 2ull << 32 | 0x4031);
+    for (unsigned i = 0; i < NV; i++)
+        assert_int_equal(vlapic_pending(d, i), i == 2 ? 0x31 : -1);
+    wrm(&fv, 0, 0x830, (2ull << 24) << 32 | 0x4032);        /* APIC ID 0x2000000: nobody */
+    for (unsigned i = 0; i < NV; i++)
+        assert_int_equal(vlapic_pending(d, i), i == 2 ? 0x31 : -1);
+    /* Logical: cluster 0, members 1 and 3. */
+    wrm(&fv, 0, 0x830, 0xaull << 32 | 0x4833);
+    assert_int_equal(vlapic_pending(d, 1), 0x33);
+    assert_int_equal(vlapic_pending(d, 3), 0x33);
+    assert_int_equal(vlapic_pending(d, 0), -1);
+    /* Cluster 1 has nobody here. */
+    wrm(&fv, 0, 0x830, 0x1000full << 32 | 0x4834);
+    for (unsigned i = 0; i < NV; i++)
+        assert_int_equal(vlapic_pending(d, i) == 0x34, false);
+    /* Physical broadcast, 0xFFFFFFFF. */
+    wrm(&fv, 1, 0x830, 0xffffffffull << 32 | 0x4035);
+    for (unsigned i = 0; i < NV; i++)
+        assert_int_equal(vlapic_pending(d, i), 0x35);
+    /* An I/O APIC message (8-bit destination) to x2APICs: zero-extended, 0xFF everyone. */
+    assert_int_equal(vlapic_deliver_msg(d, 3, false, 0, 0x40, false), 1);
+    assert_int_equal(vlapic_pending(d, 3), 0x40);
+    assert_int_equal(vlapic_deliver_msg(d, 0xff, false, 0, 0x41, false), NV);
+    /* An INIT keeps x2APIC mode (11.12.5.1) and resets the rest. */
+    wrm(&fv, 0, 0x830, 1ull << 32 | 0x4500);
+    assert_int_equal(vlapic_get_mode(d, 1), VLAPIC_X2APIC);
+    assert_int_equal(rdm(&fv, 1, 0x80f), 0xff);
+    assert_int_equal(rdm(&fv, 1, 0x80d), 2);
+    assert_int_equal(rdm(&fv, 1, 0x802), 1);
+    struct vlapic_events ev;
+    assert_true(vlapic_take_events(d, 1, &ev));
+    assert_true(ev.init);
+}
+
+static void test_x2apic_migrates(void **state)
+{
+    (void)state;
+    char why[160];
+    all_x2apic(&fv);
+    wrm(&fv, 0, 0x830, 3ull << 32 | 0x0036);
+    assert_int_equal(vlapic_set_mode(lapic(&fv), 2, VLAPIC_DISABLED), 0);
+    fake_vm_build(&fv2, &machine);
+    assert_int_equal(fake_vm_migrate(&fv, &fv2, why, sizeof(why)), 0);
+    struct device *d = lapic(&fv2);
+    assert_int_equal(vlapic_get_mode(d, 0), VLAPIC_X2APIC);
+    assert_int_equal(vlapic_get_mode(d, 2), VLAPIC_DISABLED);
+    assert_int_equal(rdm(&fv2, 0, 0x830), 3ull << 32 | 0x0036);
+    assert_int_equal(rdm(&fv2, 3, 0x80d), 8);
+    assert_int_equal(vlapic_pending(d, 3), 0x36);
+    /* Records an x2APIC cannot hold are refused: an xAPIC-style LDR, a disabled x2APIC. */
+    static uint8_t rec[DEV_RECORD_MAX], bad[DEV_RECORD_MAX];
+    int n = dev_save(lapic(&fv), rec, sizeof(rec));
+    assert_true(n > 0);
+    memcpy(bad, rec, (size_t)n);
+    put32(bad + 8 + 204 + 8, 0x01000000);                      /* vCPU 1's LDR */
+    assert_int_equal(dev_stage(d, vlapic_type.version, bad, (size_t)n, why, sizeof(why)),
+                     -EINVAL);
+    memcpy(bad, rec, (size_t)n);
+    bad[8 + 204 + 200] |= 1;                                   /* vCPU 1 x2APIC and disabled */
+    assert_int_equal(dev_stage(d, vlapic_type.version, bad, (size_t)n, why, sizeof(why)),
+                     -EINVAL);
     fake_vm_destroy(&fv2);
 }
 
@@ -769,7 +969,8 @@ static void test_check_refuses_bad_records(void **state)
         { 8 + 104, 0x8000 },                                   /* vector 15 in ISR */
         { 8 + 40, 0x60030 },                                   /* timer mode 11b */
         { 8 + 2 * 204 + 16, 0xff },                            /* disabled, LVTs unmasked? */
-        { 8 + 204 + 200, 0x10 },                               /* flag reserved bit */
+        { 8 + 204 + 200, 0x20 },                               /* flag reserved bit */
+        { 8 + 204 + 200, 0x10 },                               /* x2APIC with an xAPIC LDR */
         { 8 + NV * 204 + 12, 1 },                              /* a slot beyond the VM's */
         { 8 + 176, 1000 },                                     /* more expiries than time */
     };
@@ -826,7 +1027,18 @@ static void test_random_ops_always_migrate(void **state)
         case 8:
             (void)vlapic_tsc_deadline_write(d, vcpu, v, v >> 1, 1000000);
             if ((v & 0xff) == 0)
-                (void)vlapic_set_hw_enabled(d, vcpu, v & 0x100);
+                (void)vlapic_set_mode(d, vcpu, (enum vlapic_mode)((v >> 8) % 3));
+            if ((v & 0xff) == 1) {
+                uint64_t x = v >> 16;
+                uint32_t msr = VLAPIC_MSR_BASE + (uint32_t)((v >> 8) & 0x3f);
+                fake_vm_set_vcpu(cur, vcpu);
+                if (msr == 0x838)
+                    x %= 20000;
+                if (v & 0x200000)
+                    (void)fake_vm_wrmsr(cur, msr, x);
+                else
+                    (void)fake_vm_rdmsr(cur, msr, &x);
+            }
             break;
         default: {
             struct vlapic_events ev;
@@ -866,6 +1078,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nmi_init_sipi_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_icr_reserved_bits_and_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extint_and_hw_disable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_transitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_destinations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_migrates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_refuses_bad_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_ops_always_migrate, setup, teardown),

@@ -100,6 +100,17 @@ int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t
     return bus_access(&fv->devs.bus, BUS_MMIO, gpa, true, size, &val);
 }
 
+int fake_vm_rdmsr(struct fake_vm *fv, uint32_t msr, uint64_t *val)
+{
+    *val = 0;
+    return dev_set_msr(&fv->devs, msr, false, val);
+}
+
+int fake_vm_wrmsr(struct fake_vm *fv, uint32_t msr, uint64_t val)
+{
+    return dev_set_msr(&fv->devs, msr, true, &val);
+}
+
 int fake_vm_migrate(struct fake_vm *from, struct fake_vm *to, char *why, size_t whylen)
 {
     static uint8_t rec[DEV_RECORD_MAX];

@@ -53,6 +53,10 @@ void fake_vm_advance(struct fake_vm *fv, uint64_t ns);
 /* 0, -ENOENT (nothing there: the guest would be stopped) or the device's error. */
 int fake_vm_mmio_read(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t *val);
 int fake_vm_mmio_write(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t val);
+/* RDMSR/WRMSR of a device's MSR (dev_set_msr): 0, -ENOENT (none claims it: #GP) or the
+ * device's error (#GP). */
+int fake_vm_rdmsr(struct fake_vm *fv, uint32_t msr, uint64_t *val);
+int fake_vm_wrmsr(struct fake_vm *fv, uint32_t msr, uint64_t val);
 
 /*
  * Moves every device's state from one fake VM to another the way a migration
