@@ -43,8 +43,11 @@ static const enum cpu_feat level_v1[] = {
     CPU_FEAT_DE, CPU_FEAT_PSE, CPU_FEAT_TSC, CPU_FEAT_MSR, CPU_FEAT_PAE,
     CPU_FEAT_MCE, CPU_FEAT_APIC, CPU_FEAT_SEP, CPU_FEAT_MTRR, CPU_FEAT_PGE, CPU_FEAT_PAT,
     CPU_FEAT_PSE36, CPU_FEAT_CLFLUSH, CPU_FEAT_NX, CPU_FEAT_LM,
-    /* ferry's local APIC has them on every host (cpu_host_rules.c). */
-    CPU_FEAT_X2APIC, CPU_FEAT_TSC_DEADLINE,
+    /* ferry's local APIC has x2APIC mode on every host (cpu_host_rules.c). Not its
+     * TSC-deadline timer: a deadline counts TSC ticks at the rate the guest learnt at boot, and
+     * a baseline is for moving between different hosts, whose TSC rates differ (no TSC scaling
+     * yet): every timer would stretch or shrink. The APIC's own timer counts a fixed 1 GHz. */
+    CPU_FEAT_X2APIC,
 };
 static const enum cpu_feat level_v2[] = {
     CPU_FEAT_CX16, CPU_FEAT_LAHF_LM, CPU_FEAT_POPCNT, CPU_FEAT_SSE3, CPU_FEAT_SSE4_1,

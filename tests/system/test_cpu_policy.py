@@ -22,6 +22,7 @@ BIT = lambda *bits: sum(1 << b for b in bits)   # noqa: E731
 V1_EDX = BIT(0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 19, 23, 24, 25, 26)
 V2_ECX = BIT(0, 9, 13, 19, 20, 23)              # SSE3 SSSE3 CX16 SSE4.1 SSE4.2 POPCNT
 HYPERVISOR, XSAVE, OSXSAVE, AVX = BIT(31), BIT(26), BIT(27), BIT(28)
+X2APIC = BIT(21)                                # ferry's local APIC, in every baseline
 E1_ECX_V2 = BIT(0)                              # LAHF/SAHF in 64-bit mode
 E1_EDX_V1 = BIT(11, 20, 29)                     # SYSCALL NX LM
 E1_EDX_MIRROR = 0x0183f3ff                      # APM E.4.2: AMD copies leaf 1 EDX bits here
@@ -87,7 +88,7 @@ def check_v1_or_v2(r, level, vendor=AMD):
     assert r[0][1:] == vendor                           # the host's vendor string
     # Family 0x1f (AMD) / 6 (Intel), model 0xf0 + level, stepping 0.
     assert eax == (0x010f0f00 if vendor == AMD else 0x000f0600) | level << 4, hex(eax)
-    assert ecx == HYPERVISOR | (V2_ECX if level == 2 else 0), hex(ecx)  # never OSXSAVE
+    assert ecx == HYPERVISOR | X2APIC | (V2_ECX if level == 2 else 0), hex(ecx)  # no OSXSAVE
     assert edx == V1_EDX, hex(edx)
     assert r[7] == (0, 0, 0, 0), r[7]                   # no AVX2, BMI, ... at all
     assert r[0xd] == (0, 0, 0, 0), r[0xd]               # no XSAVE: XCR0 mask empty
@@ -134,9 +135,9 @@ def test_baselines_in_the_guest_on_two_hosts(workdir, hosts):
 
     # A cluster baseline set by hand: v1 plus what is listed, nothing else.
     assert a.command("cpu baseline set cluster sse4_2,popcnt").strip() \
-        == "baseline cluster: 25 features"
+        == "baseline cluster: 26 features"
     cl = create_and_start(a, "cl", "cluster")
-    assert cl[1][2] == HYPERVISOR | BIT(20, 23), hex(cl[1][2])
+    assert cl[1][2] == HYPERVISOR | X2APIC | BIT(20, 23), hex(cl[1][2])
     assert cl[1][0] == 0x010f0fc0, hex(cl[1][0])
     a.stop()
 
@@ -180,7 +181,7 @@ def test_v4_and_xcr0_under_vtx(workdir, hosts):
     v4 = cpuid_lines(h, "v4")
     assert v4[0][1:] == INTEL
     assert v4[1][0] == 0x000f0640, hex(v4[1][0])
-    assert v4[1][2] == V3_L1_ECX | HYPERVISOR, hex(v4[1][2])  # printed before CR4.OSXSAVE
+    assert v4[1][2] == V3_L1_ECX | HYPERVISOR | X2APIC, hex(v4[1][2])  # printed before CR4.OSXSAVE
     assert v4[7] == (0, V4_L7_EBX, 0, 0), v4[7]
     assert v4[0xd][0] == 0xe7 and v4[0xd][3] == 0, v4[0xd]   # no MPX, no PKRU
     assert v4[0x80000001][2:] == (E1_ECX_V2 | BIT(5), E1_EDX_V1)      # + LZCNT
