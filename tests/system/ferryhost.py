@@ -197,8 +197,12 @@ class BochsHost(Host):
     name = "bochs"
 
     def __init__(self, workdir, cpus=2, megs=512, model="corei7_icelake_u", boot_timeout=240,
-                 images=None, name="bochs", config=(), e1000=None):
+                 images=None, name="bochs", config=(), e1000=None, ips=200000000):
         self.name = name
+        # Emulated instructions per emulated second. Bochs's e1000 takes one received frame per
+        # 1 ms of emulated time, so a host that must receive a lot (a migration target) runs
+        # with fewer: its emulated clock, TSC included, then runs faster in wall time.
+        self.ips = ips
         self.config = config            # extra ferry.cfg lines
         self.e1000 = e1000              # (mac, bxhub port base for this host) or None
         super().__init__(workdir, boot_timeout)
@@ -231,7 +235,7 @@ class BochsHost(Host):
             nic = f"e1000: enabled=1, mac={self.e1000[0]}, ethmod=socket, ethdev={self.e1000[1]}\n"
         with open(self.rc, "w") as f:
             f.write(f"""megs: {self.megs}
-cpu: model={self.model}, count={self.cpus}, ips=200000000
+cpu: model={self.model}, count={self.cpus}, ips={self.ips}
 romimage: file={OVMF_BOCHS}, address=0xffe00000
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 display_library: rfb, options="timeout=0"

@@ -20,6 +20,7 @@ import time
 
 from ferryhost import BUILD, BochsHost, QemuHost
 from test_guests import assert_refused, free_pages, vm_row
+from test_net import bxhub  # noqa: F401 (a fixture)
 
 ARGS = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr hb=1"
 # What a healthy boot never prints.
@@ -321,3 +322,105 @@ def test_linux_migrates_qemu_to_qemu(workdir, hosts):
     bad = complaints(out)
     assert not bad, (bad, out)
     assert re.findall(r"clocksource: Switched to clocksource (\S+)", out) in ([], ["kvm-clock"])
+
+
+def check_moved(src, dst, before, line):
+    """After a migration reported `line`: the counter goes on, the uptime neither went back nor
+    jumped by more than the downtime plus a second (heartbeats are 1 s apart), both CPUs are
+    there and their APIC timers tick, the console takes commands. The last heartbeat after."""
+    from test_migrate import names
+    m = re.match(r"migrate: done vm=lin total_ms=(\d+) downtime_ms=(\d+) ", line)
+    assert m, line
+    downtime = int(m.group(2)) / 1000
+    assert "lin" not in names(src) and "lin" in names(dst)
+    deadline = time.time() + 180
+    while not (after := [x for x in heartbeats(dst.vm_output("lin", 2)) if x[0] > before[0]]):
+        assert time.time() < deadline, (dst.command("vm stats lin"), dst.command("log"),
+                                        dst.vm_output("lin", 1)[-3000:])
+    first = after[0]
+    assert first[1] == 2
+    gap = first[0] - before[0]
+    assert before[2] < first[2] <= before[2] + gap * 1.2 + downtime + 1.5, (before, first, line)
+    type_into(dst, "lin", "echo moved-$((7*6))", "moved-42", timeout=120)
+    t0 = loc_ticks(interrupts(dst, "lin"))
+    time.sleep(3)
+    t1 = loc_ticks(interrupts(dst, "lin"))
+    assert len(t1) == 2 and all(y > x for x, y in zip(t0, t1)), (t0, t1)
+    out = dst.vm_output("lin", 1)
+    bad = complaints(out)
+    assert not bad, (bad, out)
+    return heartbeats(out)[-1]
+
+
+def test_linux_migrates_amdv_to_vtx_and_back(workdir, hosts, bxhub):
+    """A two-vCPU Linux on the x86-64-v2 baseline boots on an AMD-V host (QEMU), moves to a
+    VT-x host (Bochs) and back over one bxhub segment: the arch-neutral vCPU records, every
+    device, the paravirtual clock re-based on each host's TSC rate (Bochs's is a tenth of
+    QEMU's here); the counter goes on, both CPUs tick, the log stays clean."""
+    from ferryhost import BochsHost
+    from test_migrate import KEY, wait_result
+    from test_net import qemu_on_bxhub
+    images = [os.path.join(BUILD, "linux", f) for f in ("vmlinuz", "initrd.img")]
+    b = BochsHost(workdir, name="vmx", megs=512, config=["ip=10.0.7.1/24", KEY],
+                  e1000=("b0:c4:20:00:00:31", bxhub), ips=20000000)
+    q = qemu_on_bxhub(workdir, "svm", ["ip=10.0.7.2/24", KEY], bxhub, "52:54:00:00:00:32",
+                      images=images, mem_mb=512)
+    hosts.extend([b, q])
+    b.start()
+    q.start()
+    b.wait_prompt()
+    q.wait_prompt()
+    q.command("ping 10.0.7.1 2", timeout=60)            # bxhub learns both MACs
+    out = q.command(f'vm create lin mem=128 cpus=2 cpu=x86-64-v2 kernel=vmlinuz '
+                    f'initrd=initrd.img args="{ARGS}"', timeout=120)
+    assert out.strip() == "vm lin: ok", out
+    q.command("vm start lin")
+    deadline = time.time() + 240
+    while len(heartbeats(out := q.vm_output("lin", 2))) < 3:
+        assert time.time() < deadline, out[-3000:]
+    policy = q.command("cpu show lin")
+    before = heartbeats(q.vm_output("lin", 1))[-1]
+    assert q.command("migrate lin 10.0.7.1").startswith("migrate: started vm=lin")
+    line = wait_result(q, timeout=600)
+    print(f"\nAMD-V -> VT-x: {line}")
+    before = check_moved(q, b, before, line)
+    assert b.command("cpu show lin") == policy
+    assert b.command("migrate lin 10.0.7.2").startswith("migrate: started vm=lin")
+    line = wait_result(b, timeout=600)
+    print(f"VT-x -> AMD-V: {line}")
+    check_moved(b, q, before, line)
+    out = q.vm_output("lin", 1)
+    bad = complaints(out)
+    assert not bad, (bad, out)
+    assert re.findall(r"clocksource: Switched to clocksource (\S+)", out) in ([], ["kvm-clock"])
+
+
+def test_linux_migrates_vtx_to_vtx(workdir, hosts, bxhub):
+    """A two-vCPU Linux boots on a Bochs VT-x host and moves to another over bxhub (the PML
+    dirty log, the VMCS state of both vCPUs, every device): the same checks as above."""
+    from test_migrate import KEY, wait_result
+    images = {f: open(os.path.join(BUILD, "linux", f), "rb").read()
+              for f in ("vmlinuz", "initrd.img")}
+    a = BochsHost(workdir, name="va", megs=512, config=["ip=10.0.8.1/24", KEY],
+                  e1000=("b0:c4:20:00:00:41", bxhub), ips=20000000, images=images)
+    b = BochsHost(workdir, name="vb", megs=512, config=["ip=10.0.8.2/24", KEY],
+                  e1000=("b0:c4:20:00:00:42", bxhub + 2), ips=20000000)
+    hosts.extend([a, b])
+    a.start()
+    b.start()
+    a.wait_prompt()
+    b.wait_prompt()
+    b.command("ping 10.0.8.1 1", timeout=60)            # bxhub learns both MACs
+    out = a.command(f'vm create lin mem=128 cpus=2 kernel=vmlinuz initrd=initrd.img '
+                    f'args="{ARGS}"', timeout=180)
+    assert out.strip() == "vm lin: ok", out
+    a.command("vm start lin")
+    deadline = time.time() + 600
+    while len(heartbeats(out := a.vm_output("lin", 2))) < 3:
+        assert time.time() < deadline, out[-3000:]
+    before = heartbeats(a.vm_output("lin", 1))[-1]
+    assert a.command("migrate lin 10.0.8.2").startswith("migrate: started vm=lin")
+    line = wait_result(a, timeout=600)
+    print(f"\nVT-x -> VT-x: {line}")
+    assert line.endswith(" dirty=pml"), line
+    check_moved(a, b, before, line)

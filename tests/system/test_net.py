@@ -175,10 +175,10 @@ def test_bochs_e1000_hosts_ping_through_bxhub(workdir, hosts, bxhub):
     assert received == 3, out
 
 
-def qemu_on_bxhub(workdir, name, cfg, bxhub_port, mac):
+def qemu_on_bxhub(workdir, name, cfg, bxhub_port, mac, images=(), mem_mb=256):
     """A QEMU host whose virtio-net joins bxhub's second port through a dgram netdev."""
-    return QemuHost(workdir, smp=2, mem_mb=256, name=name,
-                    esp=esp_with_config(workdir, name, cfg),
+    return QemuHost(workdir, smp=2, mem_mb=mem_mb, name=name,
+                    esp=esp_with_config(workdir, name, cfg, images),
                     extra=["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,"
                            f"local.port={bxhub_port + 2},remote.type=inet,remote.host=127.0.0.1,"
                            f"remote.port={bxhub_port + 3}",

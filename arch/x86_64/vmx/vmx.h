@@ -58,6 +58,8 @@ static inline uint64_t vmx_fixed_cr_guest(uint64_t v, int which)
 
 uint32_t vmx_ar_from_attr(uint32_t attr);
 uint32_t vmx_attr_from_ar(uint32_t ar);
+/* A segment attribute as loaded (accessed code/data, busy TSS in TR, i = 7): see vmx_state.c. */
+uint32_t vmx_loaded_attr(unsigned i, uint32_t attr);
 
 int vmx_enter(uint64_t *gpr, int launched);
 void vmx_exit_point(void);

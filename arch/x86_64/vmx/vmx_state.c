@@ -38,13 +38,30 @@ static struct seg *seg_of(struct vcpu_state *s, unsigned i)
     return all[i];
 }
 
+/*
+ * The attribute of segment register i as a CPU holds it once loaded: a code or data segment
+ * accessed, a TR's TSS busy. A state saved by AMD-V (a migration from another host) may lack
+ * both: SVM does not check them and QEMU's TCG keeps the descriptor's type from before the
+ * load; VMX's guest-state checks (SDM 26.3.1.2) insist, and the entry would fail.
+ */
+uint32_t vmx_loaded_attr(unsigned i, uint32_t attr)
+{
+    if (attr & SEG_UNUSABLE)
+        return attr;
+    if (i == 7 && ((attr & 0xf) == 1 || (attr & 0xf) == 9))
+        return attr | 2;                /* available -> busy TSS */
+    if (i < 6 && (attr & 0x10))
+        return attr | 1;                /* code or data: accessed */
+    return attr;
+}
+
 void vmx_write_guest_state(const struct vcpu_state *s)
 {
     for (unsigned i = 0; i < 8; i++) {
         const struct seg *g = seg_of((struct vcpu_state *)s, i);
         vmcs_write16(segs[i].sel, g->sel);
         vmcs_write32(segs[i].limit, g->limit);
-        vmcs_write32(segs[i].ar, vmx_ar_from_attr(g->attr));
+        vmcs_write32(segs[i].ar, vmx_ar_from_attr(vmx_loaded_attr(i, g->attr)));
         vmcs_writenat(segs[i].base, g->base);
     }
     vmcs_writenat(VMCS_GUEST_GDTR_BASE, s->gdtr.base);

@@ -307,6 +307,22 @@ static void test_ar_from_attr(void **state)
     assert_int_equal(vmx_ar_from_attr(0xfffe0000), 0);
 }
 
+/* A state from AMD-V: TR's TSS available, segments not accessed; VMX needs them as loaded. */
+static void test_loaded_attr(void **state)
+{
+    (void)state;
+    assert_int_equal(vmx_loaded_attr(7, 0x089), 0x08b);       /* 64-bit TSS: busy */
+    assert_int_equal(vmx_loaded_attr(7, 0x081), 0x083);       /* 16-bit TSS: busy */
+    assert_int_equal(vmx_loaded_attr(7, 0x08b), 0x08b);
+    assert_int_equal(vmx_loaded_attr(7, SEG_UNUSABLE), SEG_UNUSABLE);
+    assert_int_equal(vmx_loaded_attr(1, 0xa9a), 0xa9b);       /* CS: accessed */
+    assert_int_equal(vmx_loaded_attr(2, 0xc92), 0xc93);       /* SS */
+    assert_int_equal(vmx_loaded_attr(4, 0xc92), 0xc93);       /* FS */
+    assert_int_equal(vmx_loaded_attr(3, SEG_UNUSABLE | 0xc92), SEG_UNUSABLE | 0xc92);
+    assert_int_equal(vmx_loaded_attr(6, 0x082), 0x082);       /* LDT: a system type, kept */
+    assert_int_equal(vmx_loaded_attr(0, 0x089), 0x089);       /* ES with S=0: not touched */
+}
+
 static void test_attr_from_ar(void **state)
 {
     (void)state;
@@ -579,6 +595,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vmcs_encoding_widths),
         cmocka_unit_test(test_ar_from_attr),
+        cmocka_unit_test(test_loaded_attr),
         cmocka_unit_test(test_attr_from_ar),
         cmocka_unit_test(test_ar_round_trip_all),
         cmocka_unit_test_setup(test_round_trip_long_mode, setup),
