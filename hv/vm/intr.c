@@ -84,6 +84,9 @@ void vcpu_intr_before_entry(struct vcpu *v)
     /* One look under the lock: the devices polled, where an interrupt would come from, and
      * (if the guest can take it now) its acknowledge; else the backend opens a window. */
     spin_lock(&s->lock);
+    if (hv_ops->vcpu_cr8_push && v->vm->lapic)
+        hv_ops->vcpu_cr8_push(v, (uint8_t)(((struct vlapic *)v->vm->lapic->state)
+                                               ->cpu[v->index].tpr >> 4));
     uint64_t next = poll_devices(v);
     /* An NMI first: it goes whenever the guest is not inside an NMI handler (or a shadow). */
     if (hv_ops->vcpu_nmi_ready && hv_ops->vcpu_nmi_ready(v, v->nmi_pending)) {
@@ -100,6 +103,15 @@ void vcpu_intr_before_entry(struct vcpu *v)
         struct vcpu_event e = { .type = EVENT_EXTINT, .vector = (uint8_t)vec };
         hv_ops->vcpu_inject(v, &e);
         v->interrupts++;
+    }
+}
+
+void vcpu_after_exit(struct vcpu *v)
+{
+    uint8_t cr8;
+    if (hv_ops->vcpu_cr8_pull && hv_ops->vcpu_cr8_pull(v, &cr8)) {
+        uint64_t val = cr8;
+        vcpu_cr8(v, true, &val);
     }
 }
 

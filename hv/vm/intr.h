@@ -57,6 +57,10 @@ bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
  */
 int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);
 
+/* Right after an exit: what the guest did without exiting that ferry keeps elsewhere (a CR8
+ * write on SVM goes to the local APIC's TPR). */
+void vcpu_after_exit(struct vcpu *v);
+
 /* CR8 as the local APIC's TPR (bits 7:4); without a local APIC it reads 0, writes vanish. */
 void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val);
 

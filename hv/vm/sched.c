@@ -224,6 +224,7 @@ static void run_slice(struct runq *q, struct vcpu *v)
             return;
         }
         v->exits[v->exit.reason < EXIT_COUNT ? v->exit.reason : EXIT_UNHANDLED]++;
+        vcpu_after_exit(v);
         if (!vcpu_handle_exit(v, &v->exit))
             return;
         /* Any exit past the slice's end ends it, whether or not the timer got its exit in. */

@@ -43,6 +43,11 @@ struct vcpu_ops {
      * With pending and not ready, the backend arranges an exit for when it can (NMI-window
      * exiting; SVM: the IRET intercept). Called with the device lock held. */
     bool (*vcpu_nmi_ready)(struct vcpu *v, bool pending);
+    /* CR8 on a backend where the guest writes it without an exit (SVM's V_TPR; NULL on VT-x,
+     * whose CR8 accesses exit): after an exit, true with *cr8 if the guest wrote it since the
+     * last push; before an entry (device lock held), push the local APIC's TPR[7:4]. */
+    bool (*vcpu_cr8_pull)(struct vcpu *v, uint8_t *cr8);
+    void (*vcpu_cr8_push)(struct vcpu *v, uint8_t cr8);
     /* Reads up to n bytes of guest code at RIP (through the guest's page tables). */
     int (*vcpu_fetch)(struct vcpu *v, uint8_t *buf, size_t n);
     /* Logs the hardware state (VMCS / VMCB) of a vCPU that stopped. */

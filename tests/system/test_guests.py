@@ -134,13 +134,17 @@ def test_memtest_lifecycle(guest_host):
 
     # VMCALL (VT-x) / VMMCALL (AMD-V): an unknown hypercall answers -KVM_ENOSYS (-1000) in RAX,
     # never #UD and never a stopped VM.
-    assert h.command('vm create hc mem=4 args="mode=idle hypercall=42"').strip() == "vm hc: ok"
+    # (With tpr=1 the same guest first checks that CR8 is the local APIC's TPR both ways: VT-x
+    # exits on CR8, SVM keeps it in V_TPR, pulled after every exit and pushed before entries.)
+    assert h.command('vm create hc mem=4 args="mode=idle hypercall=42 tpr=1"').strip() \
+        == "vm hc: ok"
     h.command("vm start hc")
     deadline = time.time() + 120
     while not re.search(r"HYPERCALL nr=42 rax=\S+\n", out := h.vm_output("hc", 0)):
         assert time.time() < deadline, out
         time.sleep(1)
     assert "HYPERCALL nr=42 rax=0xfffffffffffffc18" in out, out
+    assert "TPR cr8=2 tpr=0x20 tpr=0x30 cr8=3 cr8=0 tpr=0x0\n" in out, out
     assert exits(h, "hc", "hypercall") == 1
     assert vm_row(h, "hc")[1] == "running"
     assert h.command("vm destroy hc").strip() == "vm hc: ok"

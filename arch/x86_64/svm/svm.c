@@ -128,6 +128,7 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
     svm_state_write(x->vmcb, s);
     x->sysenter_esp = s->sysenter_esp;
     x->sysenter_eip = s->sysenter_eip;
+    x->vtpr = s->cr8 & 0xf;             /* loaded by ferry, not written by the guest */
     memcpy(v->gpr, s->gpr, sizeof(v->gpr));
     x->vmcb->control.tsc_offset = s->tsc - rdtsc();
     v->xcr0 = s->xcr0 ? s->xcr0 : 1;
@@ -334,6 +335,27 @@ static bool svm_irq_ready(struct vcpu *v, bool pending)
     return ready;
 }
 
+/* The guest's CR8 is V_TPR (APM 15.21.1, V_INTR_MASKING: no exit); the local APIC's TPR is
+ * the truth, so what the guest wrote is pulled into it after each exit and pushed back before
+ * each entry (an MMIO or x2APIC TPR write, a migration's record). */
+static bool svm_cr8_pull(struct vcpu *v, uint8_t *cr8)
+{
+    struct svm_vcpu *x = v->arch;
+    uint8_t now = x->vmcb->control.vintr & 0xf;
+    if (now == x->vtpr)
+        return false;
+    *cr8 = now;
+    x->vtpr = now;
+    return true;
+}
+
+static void svm_cr8_push(struct vcpu *v, uint8_t cr8)
+{
+    struct svm_vcpu *x = v->arch;
+    x->vmcb->control.vintr = (x->vmcb->control.vintr & ~VINTR_TPR_MASK) | (cr8 & 0xf);
+    x->vtpr = cr8 & 0xf;
+}
+
 static int svm_fetch(struct vcpu *v, uint8_t *buf, size_t n)
 {
     struct vcpu_state s;
@@ -375,6 +397,8 @@ const struct vcpu_ops svm_ops = {
     .vcpu_inject = svm_inject,
     .vcpu_irq_ready = svm_irq_ready,
     .vcpu_nmi_ready = svm_nmi_ready,
+    .vcpu_cr8_pull = svm_cr8_pull,
+    .vcpu_cr8_push = svm_cr8_push,
     .vcpu_fetch = svm_fetch,
     .vcpu_dump = svm_dump,
     .vcpu_put = svm_vcpu_put,

@@ -19,6 +19,7 @@ struct svm_vcpu {
     uint64_t sysenter_esp, sysenter_eip;
     bool nmi_masked;             /* an NMI was injected and its handler's IRET not seen yet */
     bool nmi_after_iret;         /* that IRET runs at this entry, an NMI waits: exit soon */
+    uint8_t vtpr;                /* V_TPR as ferry last loaded it: another value is the guest's */
 };
 
 struct svm_caps {

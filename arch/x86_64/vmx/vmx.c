@@ -133,9 +133,12 @@ int vmx_controls_init(void)
                (1u << 22));                       /* NMI-window exiting allowed too */
     if (!k->vnmi)
         k->pin &= ~(1u << 5);
-    /* proc: HLT, TSC offsetting, unconditional I/O, MSR bitmaps, secondary controls */
+    /* proc: HLT, TSC offsetting, unconditional I/O, MSR bitmaps, secondary controls, CR8 load
+     * and store exiting (CR8 is the virtual APIC's TPR; without them, and without a TPR
+     * shadow, a guest's MOV to CR8 would reach the host CPU's own TPR) */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS),
-                          (1u << 25), (1u << 3) | (1u << 7) | (1u << 28) | (1u << 31), &k->proc);
+                          (1u << 25), (1u << 3) | (1u << 7) | (1u << 19) | (1u << 20) |
+                          (1u << 28) | (1u << 31), &k->proc);
     k->proc &= ~((1u << 15) | (1u << 16) | (1u << 24));   /* no CR3 exits (EPT); I/O via bitmaps */
     /* proc2: EPT (needed), VPID, unrestricted guest, RDTSCP, INVPCID, XSAVES */
     rc |= vmx_adjust_ctls(rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2),

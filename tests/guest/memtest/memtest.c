@@ -151,6 +151,44 @@ static void load_xcr0(uint64_t x)
     print_cpuid(0xd, 0);
 }
 
+/* CR8 is the local APIC's TPR bits 7:4 (SDM 10.8.6.1) both ways: a CR8 write shows in the
+ * TPR register, a TPR write in CR8. The APIC page is not in this guest's page tables, so the
+ * APIC goes to x2APIC mode (IA32_APIC_BASE.EXTD) and the TPR is MSR 0x808. Prints what it
+ * read. */
+static uint64_t rdmsr64(uint32_t m)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void wrmsr64(uint32_t m, uint64_t v)
+{
+    __asm__ volatile("wrmsr" : : "c"(m), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static void tpr_check(void)
+{
+    uint64_t cr8;
+    struct mt_line l;
+    wrmsr64(0x1b, rdmsr64(0x1b) | (1u << 10));
+    __asm__ volatile("mov %0, %%cr8" : : "r"(2ull) : "memory");
+    uint64_t m1 = rdmsr64(0x808);
+    wrmsr64(0x808, 0x30);
+    __asm__ volatile("mov %%cr8, %0" : "=r"(cr8) : : "memory");
+    __asm__ volatile("mov %0, %%cr8" : : "r"(0ull) : "memory");
+    uint64_t m2 = rdmsr64(0x808);
+    mt_line_reset(&l);
+    mt_put_str(&l, "TPR cr8=2 tpr=0x");
+    mt_put_hex(&l, m1, 1);
+    mt_put_str(&l, " tpr=0x30 cr8=");
+    mt_put_dec(&l, cr8);
+    mt_put_str(&l, " cr8=0 tpr=0x");
+    mt_put_hex(&l, m2, 1);
+    mt_line_end(&l);
+    print_line(&l);
+}
+
 /* One hypercall with nr in RAX, by the CPU's own instruction; prints what RAX came back as. */
 static void hypercall(uint64_t nr)
 {
@@ -294,6 +332,8 @@ void memtest_main(const struct guest_boot_info *bi)
         }
         if (cfg.xcr0)
             load_xcr0(cfg.xcr0);
+        if (cfg.tpr)
+            tpr_check();
         if (cfg.hypercall)
             hypercall(cfg.hypercall_nr);
         if (cfg.pit)

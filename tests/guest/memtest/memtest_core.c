@@ -55,6 +55,8 @@ static bool parse_word(const char *w, unsigned n, struct mt_config *c, bool *del
         return parse_dec(val, vn, &c->delay) && (*delay_set = true);
     if (word_is(w, k, "pit"))
         return parse_dec(val, vn, &v) && v == 1 && (c->pit = true);
+    if (word_is(w, k, "tpr"))
+        return parse_dec(val, vn, &v) && v == 1 && (c->tpr = true);
     if (word_is(w, k, "exit"))
         return parse_dec(val, vn, &v) && v <= 0xffffffffu && (c->exit_code = v, c->exit = true);
     if (word_is(w, k, "hypercall"))

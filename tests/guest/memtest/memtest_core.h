@@ -34,6 +34,7 @@ struct mt_config {
     bool hypercall;                 /* vCPU 0 makes one (VMCALL/VMMCALL) after the banner... */
     uint64_t hypercall_nr;          /* ...with this number in RAX */
     bool pit;                       /* vCPU 0 times 6M TSC cycles with PIT channel 2 */
+    bool tpr;                       /* vCPU 0 checks CR8 against the local APIC's TPR */
     bool exit;                      /* vCPU 0 then writes exit_code to the debug-exit port */
     uint64_t exit_code;             /* (4 bytes, port 0xF4) */
     unsigned bad_words;             /* words not understood (ignored) */
