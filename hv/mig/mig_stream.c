@@ -535,7 +535,14 @@ static bool vcpu_state_valid(const struct vcpu_state *s)
             return false;
     return s->activity <= ACT_WAIT_SIPI &&
            !(s->interruptibility & ~(uint32_t)(INTR_STI | INTR_MOVSS | INTR_NMI)) &&
-           s->pending.type <= EVENT_SOFTINT && s->pending.has_error <= 1;
+           s->pending.type <= EVENT_SOFTINT && s->pending.has_error <= 1 &&
+           /* an event a CPU could deliver: an NMI is vector 2, an exception one of the 32,
+            * and only an exception pushes an error code */
+           (s->pending.type != EVENT_NMI || s->pending.vector == 2) &&
+           (s->pending.type != EVENT_EXCEPTION || s->pending.vector < 32) &&
+           (!s->pending.has_error || s->pending.type == EVENT_EXCEPTION) &&
+           (s->pending.type != EVENT_NONE || (!s->pending.vector && !s->pending.has_error &&
+                                              !s->pending.error));
 }
 
 int mig_get_vcpu_state(struct mig_rd *r, struct vcpu_state *out)

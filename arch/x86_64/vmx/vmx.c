@@ -160,6 +160,7 @@ int vmx_controls_init(void)
     /* PML is switched on per vCPU only while logging, so not in k->proc2. */
     k->pml = (rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & VMX_PROC2_PML;
     k->preempt_shift = rdmsr(MSR_VMX_MISC) & 0x1f;
+    k->inject_len0 = rdmsr(MSR_VMX_MISC) & (1ull << 30);
     k->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
     k->cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     k->cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);

@@ -43,6 +43,7 @@ struct vmx_caps_cache {
     uint32_t pin, proc, proc2, exit, entry;   /* the controls every VMCS uses */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     unsigned preempt_shift;
+    bool inject_len0;              /* IA32_VMX_MISC[30]: software events with length 0 */
     bool ug, vpid, ept_1g, invept_single, ad, pml, vnmi;
     uint32_t revision;
 };

@@ -55,6 +55,69 @@ uint32_t vmx_loaded_attr(unsigned i, uint32_t attr)
     return attr;
 }
 
+/* SDM 26.2.1.3: the hardware exceptions that push an error code. */
+static bool pushes_error(uint8_t v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21;
+}
+
+/*
+ * The state's pending event (what the next entry delivers: one a previous exit interrupted,
+ * or one ferry injected) into the VM-entry interruption fields. The neutral form of a
+ * software interrupt has RIP at its return address (as SVM's NRIP has it); VMX pushes RIP
+ * plus the entry's instruction length, so it goes in with length 0 where IA32_VMX_MISC[30]
+ * allows, else with length 1 from RIP - 1 (never executed: the handler runs). An error code
+ * goes only with the exceptions that push one, an NMI is vector 2: what VM entry checks.
+ */
+static void write_pending(const struct vcpu_state *s)
+{
+    static const uint8_t type[] = { [EVENT_EXTINT] = 0, [EVENT_NMI] = 2,
+                                    [EVENT_EXCEPTION] = 3, [EVENT_SOFTINT] = 4 };
+    const struct vcpu_event *e = &s->pending;
+    uint32_t info = 0;
+    if (e->type != EVENT_NONE && e->type <= EVENT_SOFTINT &&
+        (e->type != EVENT_EXCEPTION || e->vector < 32)) {
+        info = (e->type == EVENT_NMI ? 2 : e->vector) | (uint32_t)type[e->type] << 8 | 1u << 31;
+        if (e->type == EVENT_EXCEPTION && pushes_error(e->vector) &&
+            (s->cr0 & 1)) {
+            info |= 1u << 11;
+            vmcs_write32(VMCS_ENTRY_EXC_ERROR, e->has_error ? e->error : 0);
+        }
+        if (e->type == EVENT_SOFTINT) {
+            unsigned len = vmx_caps.inject_len0 ? 0 : 1;
+            vmcs_writenat(VMCS_GUEST_RIP, s->rip - len);
+            vmcs_write32(VMCS_ENTRY_INSN_LEN, len);
+        }
+    }
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, info);
+}
+
+/* The event the next entry would deliver, in the neutral form (write_pending). */
+static void read_pending(struct vcpu_state *s)
+{
+    uint32_t info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
+    struct vcpu_event *e = &s->pending;
+    *e = (struct vcpu_event){ .type = EVENT_NONE };
+    if (!(info & (1u << 31)))
+        return;
+    switch (info >> 8 & 7) {
+    case 0: e->type = EVENT_EXTINT; break;
+    case 2: e->type = EVENT_NMI; break;
+    case 3: e->type = EVENT_EXCEPTION; break;
+    case 4: e->type = EVENT_SOFTINT; break;
+    case 5: case 6: e->type = EVENT_EXCEPTION; break;     /* ICEBP, INT3, INTO */
+    default: return;                                       /* MTF / other: not injected */
+    }
+    e->vector = (uint8_t)info;
+    unsigned t = info >> 8 & 7;
+    if (t >= 4)                          /* software events: RIP to the return address */
+        s->rip += vmcs_read32(VMCS_ENTRY_INSN_LEN);
+    if (info & (1u << 11)) {
+        e->has_error = 1;
+        e->error = vmcs_read32(VMCS_ENTRY_EXC_ERROR);
+    }
+}
+
 void vmx_write_guest_state(const struct vcpu_state *s)
 {
     for (unsigned i = 0; i < 8; i++) {
@@ -88,7 +151,7 @@ void vmx_write_guest_state(const struct vcpu_state *s)
     vmcs_write32(VMCS_GUEST_ACTIVITY, s->activity == ACT_HALTED ? 1 : 0);
     uint32_t entry = vmcs_read32(VMCS_ENTRY_CTLS) & ~ENTRY_IA32E;
     vmcs_write32(VMCS_ENTRY_CTLS, entry | (s->efer & EFER_LMA ? ENTRY_IA32E : 0));
-    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+    write_pending(s);
 }
 
 void vmx_read_guest_state(struct vcpu_state *s)
@@ -121,4 +184,5 @@ void vmx_read_guest_state(struct vcpu_state *s)
     s->sysenter_eip = vmcs_readnat(VMCS_GUEST_SYSENTER_EIP);
     s->interruptibility = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
     s->activity = vmcs_read32(VMCS_GUEST_ACTIVITY) == 1 ? ACT_HALTED : ACT_RUNNING;
+    read_pending(s);
 }
