@@ -122,6 +122,11 @@ static int svm_vm_init(struct vm *vm)
     return 0;
 }
 
+#define RFLAGS_TF (1ull << 8)
+#define RFLAGS_IF9 (1ull << 9)
+
+static void svm_nmi_step_done(struct svm_vcpu *x, struct hv_exit *exit);
+
 static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
     struct svm_vcpu *x = v->arch;
@@ -263,6 +268,8 @@ static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
     vm->control.event_inj = svm_event_requeue(vm->control.exitintinfo, injected);
     memset(exit, 0, sizeof(*exit));
     svm_decode_exit(v, exit);
+    if (x->nmi_step)
+        svm_nmi_step_done(x, exit);
     /* A write to a write-protected RAM page while logging: logged, let through, retried. */
     if (exit->reason == EXIT_MMIO && exit->mmio.write && vm_dirty_fault(v->vm, exit->mmio.gpa)) {
         vm->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
@@ -274,6 +281,23 @@ static int svm_vcpu_run(struct vcpu *v, struct hv_exit *exit)
         return -EIO;
     }
     return 0;
+}
+
+/* The exit after a single-stepped IRET (svm_nmi_ready): its #DB trap is ferry's (the NMI
+ * window: nothing reaches the guest); any other exit with RIP still at the IRET means it has
+ * not run: TF comes off and NMIs stay masked until it does. */
+static void svm_nmi_step_done(struct svm_vcpu *x, struct hv_exit *exit)
+{
+    struct vmcb *vm = x->vmcb;
+    x->nmi_step = false;
+    vm->control.intercept_exc &= ~(1u << 1);
+    if (vm->control.exitcode == VMEXIT_EXCP(1)) {
+        exit->reason = EXIT_INTR_WINDOW;
+    } else if (vm->save.rip == x->nmi_step_rip) {
+        vm->save.rflags &= ~RFLAGS_TF;
+        x->nmi_masked = true;
+        vm->control.intercept1 |= VMCB_I1_IRET;
+    }
 }
 
 static int svm_inject(struct vcpu *v, const struct vcpu_event *e)
@@ -299,10 +323,19 @@ static bool svm_nmi_ready(struct vcpu *v, bool pending)
     struct vmcb *vm = x->vmcb;
     if (x->nmi_masked && v->exit.vendor_reason == VMEXIT_IRET) {
         /* The IRET has not run yet: let it (one entry); NMIs are open from the next exit on,
-         * which an interrupt window brings soon if one waits (svm_irq_ready). */
+         * which an interrupt window brings soon if one waits (svm_irq_ready). With IF clear
+         * no window comes: the IRET runs single-stepped instead (TF set, #DB intercepted: the
+         * trap right after it exits, svm_nmi_step_done), as KVM does. A guest stepping
+         * itself (TF already set) keeps the slower way. */
         vm->control.intercept1 &= ~VMCB_I1_IRET;
         x->nmi_masked = false;
         x->nmi_after_iret = pending;
+        if (pending && !(vm->save.rflags & (RFLAGS_IF9 | RFLAGS_TF))) {
+            vm->save.rflags |= RFLAGS_TF;
+            vm->control.intercept_exc |= 1u << 1;
+            x->nmi_step = true;
+            x->nmi_step_rip = vm->save.rip;
+        }
         return false;
     }
     x->nmi_after_iret = false;

@@ -20,6 +20,8 @@ struct svm_vcpu {
     bool nmi_masked;             /* an NMI was injected and its handler's IRET not seen yet */
     bool nmi_after_iret;         /* that IRET runs at this entry, an NMI waits: exit soon */
     uint8_t vtpr;                /* V_TPR as ferry last loaded it: another value is the guest's */
+    bool nmi_step;               /* the handler's IRET runs single-stepped (TF, #DB intercepted) */
+    uint64_t nmi_step_rip;       /* ... from here */
 };
 
 struct svm_caps {
