@@ -154,10 +154,11 @@ def test_memtest_lifecycle(guest_host):
     assert h.command('vm create pit mem=4 args="mode=idle pit=1"').strip() == "vm pit: ok"
     h.command("vm start pit")
     deadline = time.time() + 120
-    while "PIT ticks=" not in (out := h.vm_output("pit", 0)):
+    # (the whole line: the console may hand over part of it first)
+    while not re.search(r"PIT ticks=\d+ tsc=\d+ out2=\d+\n", out := h.vm_output("pit", 0)):
         assert time.time() < deadline, out
         time.sleep(1)
-    m = re.search(r"PIT ticks=(\d+) tsc=(\d+) out2=0", out)
+    m = re.search(r"PIT ticks=(\d+) tsc=(\d+) out2=0\n", out)
     assert m, out
     khz = int(re.search(r"^tsc: (\d+) kHz", h.command("host"), re.M).group(1))
     ticks, want = int(m.group(1)), int(m.group(2)) * 1193.182 / khz
