@@ -180,7 +180,8 @@ int dev_set_pio(const struct dev_set *s, uint16_t port, bool write, unsigned siz
                 uint32_t *val);
 
 /* RDMSR/WRMSR of a device's MSR: 0, -ENOENT (no device claims it), or the device's error
- * (the guest takes #GP). */
+ * (the guest takes #GP). For callers outside an exit (tests); the exit path dispatches the
+ * range itself with the set's lock held (hv/vm/vcpu.c). */
 int dev_set_msr(const struct dev_set *s, uint32_t msr, bool write, uint64_t *val);
 
 /* ---- state records ---- */

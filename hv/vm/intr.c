@@ -144,12 +144,10 @@ int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
     struct device *d = vm->lapic;
     const struct cpu_policy *p = &vm->policy;
     int rc = 0;
-    if (!d || (msr != MSR_APIC_BASE && msr != MSR_TSC_DEADLINE &&
-               (msr < VLAPIC_MSR_BASE || msr >= VLAPIC_MSR_BASE + VLAPIC_MSR_COUNT)))
+    if (!d || (msr != MSR_APIC_BASE && msr != MSR_TSC_DEADLINE))
         return 1;
     if ((msr == MSR_APIC_BASE && !cpu_policy_has(p, CPU_FEAT_APIC)) ||
-        (msr == MSR_TSC_DEADLINE && !cpu_policy_has(p, CPU_FEAT_TSC_DEADLINE)) ||
-        (msr >= VLAPIC_MSR_BASE && !cpu_policy_has(p, CPU_FEAT_X2APIC)))
+        (msr == MSR_TSC_DEADLINE && !cpu_policy_has(p, CPU_FEAT_TSC_DEADLINE)))
         return -EPERM;                  /* a CPU without the feature has no such MSR */
     uint64_t guest_tsc = 0;
     if (msr == MSR_TSC_DEADLINE && write) {
@@ -176,14 +174,11 @@ int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
                 : (*val & APIC_BASE_EXTD) ? VLAPIC_X2APIC : VLAPIC_XAPIC;
             rc = vlapic_set_mode(d, v->index, m) ? -EPERM : 0;
         }
-    } else if (msr == MSR_TSC_DEADLINE) {
-        if (!write)
-            *val = vlapic_tsc_deadline_read(d, v->index);
-        else
-            rc = vlapic_tsc_deadline_write(d, v->index, *val, guest_tsc,
-                                           (uint32_t)time_tsc_khz()) ? -EPERM : 0;
+    } else if (!write) {
+        *val = vlapic_tsc_deadline_read(d, v->index);
     } else {
-        rc = dev_set_msr(&vm->devs, msr, write, val) ? -EPERM : 0;
+        rc = vlapic_tsc_deadline_write(d, v->index, *val, guest_tsc,
+                                       (uint32_t)time_tsc_khz()) ? -EPERM : 0;
     }
     if (write)
         vm->devs.poll_stale = true;

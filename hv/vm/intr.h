@@ -49,11 +49,11 @@ void vcpu_nmi_unpend(struct vcpu *v);
 bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc);
 
 /*
- * The local APIC's MSRs for a VM with one (hv/dev/vlapic.h), each only where the VM's CPU
- * policy has its feature: IA32_APIC_BASE (fixed base 0xFEE00000, EN and EXTD switch the
- * APIC's mode, BSP on vCPU 0), IA32_TSC_DEADLINE (0x6E0, against the guest's TSC now) and the
- * x2APIC registers 0x800-0x8FF (the VM's MSR bus). 0, -EPERM (#GP), or 1: not one of them
- * (or the VM has no local APIC: hv/vm/msr.c answers).
+ * The local APIC's own CPU MSRs for a VM with one (hv/dev/vlapic.h), each only where the VM's
+ * CPU policy has its feature: IA32_APIC_BASE (fixed base 0xFEE00000, EN and EXTD switch the
+ * APIC's mode, BSP on vCPU 0) and IA32_TSC_DEADLINE (0x6E0, against the guest's TSC now). The
+ * x2APIC registers are the device's, on the VM's MSR bus (vcpu.c). 0, -EPERM (#GP), or 1: not
+ * one of them (or the VM has no local APIC: hv/vm/msr.c answers).
  */
 int vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);
 

@@ -249,14 +249,34 @@ static void handle_hypercall(struct vcpu *v, struct hv_exit *ex)
     ex->advance = true;
 }
 
-/* The paravirtual clock's MSRs (hv/vm/pvclock.h) and the local APIC's (hv/vm/intr.h): 0
- * handled, -EPERM #GP, 1 not theirs. */
+/* An MSR a device claimed on the VM's MSR bus (the x2APIC's): 0, -EPERM (#GP: the device
+ * refused), 1 if none did. The lookup needs no lock (claims happen while no vCPU runs). */
+static int dev_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
+{
+    const struct bus_range *r = bus_find(&v->vm->devs.bus, BUS_MSR, msr);
+    if (!r)
+        return 1;
+    struct dev_set *s = &v->vm->devs;
+    spin_lock(&s->lock);
+    s->vcpu = v->index;                 /* the x2APIC is the accessing vCPU's own */
+    if (write)
+        s->poll_stale = true;
+    int rc = r->fn(r->opaque, msr - r->base, write, 8, val);
+    spin_unlock(&s->lock);
+    return rc ? -EPERM : 0;
+}
+
+/* The MSRs of devices (the MSR bus), of the paravirtual clock (hv/vm/pvclock.h) and of the
+ * local APIC (hv/vm/intr.h): 0 handled, -EPERM #GP, 1 not theirs. */
 static int pv_msr(struct vcpu *v, bool write)
 {
     uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
-    int rc = pvclock_msr(v, (uint32_t)v->gpr[GPR_RCX], write, &val);
+    uint32_t msr = (uint32_t)v->gpr[GPR_RCX];
+    int rc = dev_msr(v, msr, write, &val);
     if (rc == 1)
-        rc = vcpu_apic_msr(v, (uint32_t)v->gpr[GPR_RCX], write, &val);
+        rc = pvclock_msr(v, msr, write, &val);
+    if (rc == 1)
+        rc = vcpu_apic_msr(v, msr, write, &val);
     if (rc == 1)
         return 1;
     if (!rc && !write) {

@@ -123,7 +123,7 @@ static int svm_vm_init(struct vm *vm)
 }
 
 #define RFLAGS_TF (1ull << 8)
-#define RFLAGS_IF9 (1ull << 9)
+#define RFLAGS_IF (1ull << 9)
 
 static void svm_nmi_step_done(struct svm_vcpu *x, struct hv_exit *exit);
 
@@ -330,7 +330,7 @@ static bool svm_nmi_ready(struct vcpu *v, bool pending)
         vm->control.intercept1 &= ~VMCB_I1_IRET;
         x->nmi_masked = false;
         x->nmi_after_iret = pending;
-        if (pending && !(vm->save.rflags & (RFLAGS_IF9 | RFLAGS_TF))) {
+        if (pending && !(vm->save.rflags & (RFLAGS_IF | RFLAGS_TF))) {
             vm->save.rflags |= RFLAGS_TF;
             vm->control.intercept_exc |= 1u << 1;
             x->nmi_step = true;
@@ -343,7 +343,6 @@ static bool svm_nmi_ready(struct vcpu *v, bool pending)
     return pending && !x->nmi_masked && !(vm->control.event_inj & EVTINJ_V) && !shadow;
 }
 
-#define RFLAGS_IF (1ull << 9)
 #define VINTR_REQUEST (VINTR_IRQ | VINTR_IGN_TPR | VINTR_PRIO_MASK)
 
 static bool svm_irq_ready(struct vcpu *v, bool pending)
