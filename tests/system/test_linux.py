@@ -13,6 +13,7 @@ migrates between two AMD-V hosts.
 
 Still to come (issue 12): SMP and cross-vendor Linux migration."""
 import datetime
+import itertools
 import os
 import re
 import shutil
@@ -99,11 +100,21 @@ def type_into(h, vm, line, want, timeout=60):
     h.expect(re.escape("ferry> "))
 
 
+_irq_reads = itertools.count(1)
+
+
 def interrupts(h, vm):
-    """The guest's /proc/interrupts, typed into its console."""
-    type_into(h, vm, "cat /proc/interrupts", "Local timer interrupts")
-    out = h.vm_output(vm, 1)
-    return out[out.rindex("cat /proc/interrupts"):]
+    """The guest's /proc/interrupts, typed into its console. Attaching replays the console's
+    buffer, which may hold an earlier read, and the init's heartbeats may land amid the echo
+    of what was typed: so the read ends with a mark that only the shell's output spells
+    (irqs-N, typed as an expression), and the table is the last header before that mark."""
+    n = next(_irq_reads)
+    type_into(h, vm, f"cat /proc/interrupts; echo irqs-$(({n}*1))", f"irqs-{n}\r")
+    out = h.vm_output(vm, 0.5)
+    end = out.rindex(f"\nirqs-{n}\n")
+    heads = list(re.finditer(r"^ +CPU0(?: +CPU\d+)* *$", out[:end], re.M))
+    assert heads, out[-3000:]
+    return out[heads[-1].start():end]
 
 
 def loc_ticks(irqs):
