@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 B := build
 TP := $(B)/third_party
-DEPS_STAMP := $(TP)/.deps-v1
+DEPS_STAMP := $(TP)/.deps-v2
 NEWLIB := $(B)/newlib
 PYTHON := /usr/bin/python3
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -64,9 +64,10 @@ $(B)/linux/vmlinuz: tools/fetch-linux.sh | $(DEPS_STAMP)
 	@tools/fetch-linux.sh
 
 # The Linux test guest's initramfs: Debian's busybox-static and tests/guest/initramfs/init.
-$(B)/linux/initrd.img: tools/mkinitramfs.py tests/guest/initramfs/init | $(DEPS_STAMP)
+$(B)/linux/initrd.img: tools/mkinitramfs.py tests/guest/initramfs/init $(B)/linux/vmlinuz \
+		| $(DEPS_STAMP)
 	@echo "  INITRD  $@"
-	@python3 tools/mkinitramfs.py $@ /bin/busybox
+	@python3 tools/mkinitramfs.py $@ /bin/busybox $(B)/linux/modules
 
 $(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
 	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"
@@ -195,10 +196,15 @@ $(B)/fuzz_devices: tests/fuzz/fuzz_devices.c $(DEV_MACHINE_SRCS) tests/unit/fake
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
 
+$(B)/fuzz_virtq: tests/fuzz/fuzz_virtq.c hv/dev/virtq.c hv/dev/virtq.h | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+		tests/fuzz/fuzz_virtq.c hv/dev/virtq.c -o $@
+
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
-		$(B)/fuzz_devices $(B)/fuzz_multiboot
+		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
-		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb
+		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -211,6 +217,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_dev 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_multiboot -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_mb 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -max_len=40000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_vq 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

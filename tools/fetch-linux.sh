@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the guest kernel the Linux tests boot: Debian's linux-image-cloud-amd64 (the exact
 # image package its metapackage names now), unpacked into build/linux/ (git-ignored, never
-# committed): vmlinuz and the package name it came from. Idempotent; quiet once done.
+# committed): vmlinuz, the modules the test guest loads (virtio PCI, block and net, in
+# build/linux/modules/, in load order in its file "order") and the package name it came from.
+# Idempotent; quiet once done.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out="$top/build/linux"
@@ -11,7 +13,11 @@ if [ -z "$pkg" ]; then
   echo "fetch-linux: apt knows no linux-image-cloud-amd64 (run tools/deps.sh first)" >&2
   exit 1
 fi
-if [ -f "$out/vmlinuz" ] && [ "$(cat "$out/package" 2>/dev/null)" = "$pkg" ]; then
+# Load order: each after what it depends on (the modules' own depends= lines).
+modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
+failover net_failover virtio_net"
+if [ -f "$out/vmlinuz" ] && [ "$(cat "$out/package" 2>/dev/null)" = "$pkg" ] &&
+   [ -f "$out/modules/order" ]; then
   exit 0
 fi
 echo "fetch-linux: $pkg"
@@ -23,4 +29,15 @@ dpkg-deb -x "$tmp"/*.deb "$tmp/x"
 mkdir -p "$out"
 cp "$tmp"/x/boot/vmlinuz-* "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+rm -rf "$out/modules"
+mkdir -p "$out/modules"
+for m in $modules; do
+  f=$(find "$tmp/x/lib/modules" -name "$m.ko" | head -1)
+  if [ -z "$f" ]; then
+    echo "fetch-linux: $pkg has no module $m.ko" >&2; exit 1
+  fi
+  cp "$f" "$out/modules/"
+  echo "$m" >> "$out/modules/order.tmp"
+done
+mv "$out/modules/order.tmp" "$out/modules/order"
 echo "$pkg" > "$out/package"

@@ -17,7 +17,7 @@ const struct con_cmd con_commands[] = {
     { .name = "vm",
       .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE | kernel=FILE [initrd=FILE|module=A,B,...]] "
                "[args=\"...\"] "
-               "[cpu=BASELINE] | start|pause|resume|destroy|console|stats|devices NAME | list | "
+               "[cpu=BASELINE] [disk=FILE] | start|pause|resume|destroy|console|stats|devices NAME | list | "
                "dirty NAME start [wp|ad|pml]|verify|stop",
       .help = "virtual machines", .run = cmd_vm },
     { .name = "cpu",

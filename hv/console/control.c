@@ -3,6 +3,8 @@
  * runs commands, streams an attached VM's UART output, and drives the
  * network stack's timers. Nothing here may block: every step polls.
  */
+#include <errno.h>
+
 #include "drivers/uart.h"
 #include "hv/base/log.h"
 #include "hv/base/spinlock.h"
@@ -26,6 +28,9 @@ bool control_console_idle(void)
     return !started || (attached < 0 && !in_command && line.len == 0);
 }
 static uint64_t attached_cursor;
+#define INQ_SIZE 512
+static uint8_t inq[INQ_SIZE];      /* typed, not yet taken by the guest's UART */
+static unsigned inq_head, inq_len;
 
 static void serial_sink(void *ctx, const char *s, size_t n)
 {
@@ -36,6 +41,7 @@ static void serial_sink(void *ctx, const char *s, size_t n)
 void control_attach(int h)
 {
     attached = h;
+    inq_len = 0;
     attached_cursor = 0;       /* show everything still buffered */
 }
 
@@ -58,13 +64,21 @@ static bool attached_step(struct con *con)
         lost = 0;
         con_write(con, buf, n);
     }
+    /* What is typed waits in inq while the guest's receive FIFO is full (a line pasted or
+     * typed faster than the guest reads), so nothing is lost up to INQ_SIZE bytes ahead of
+     * the guest; past that, bytes are dropped as an overrun would. Ctrl-] always detaches. */
     while ((ch = uart_getc()) >= 0) {
         if (ch == CTRL_RBRACKET) {
             con_puts(con, "\n[detached]\n" CON_PROMPT);
             attached = -1;
             return false;
         }
-        mgmt_console_input(attached, (uint8_t)ch);
+        if (inq_len < INQ_SIZE)
+            inq[(inq_head + inq_len++) % INQ_SIZE] = (uint8_t)ch;
+    }
+    while (inq_len && mgmt_console_input(attached, inq[inq_head]) != -ENOSPC) {
+        inq_head = (inq_head + 1) % INQ_SIZE;
+        inq_len--;
     }
     return true;
 }

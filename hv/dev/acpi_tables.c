@@ -94,19 +94,269 @@ static void gas_io(uint8_t *g, uint16_t port, uint8_t bits, uint8_t access)
     w64(g + 4, port);
 }
 
-/* AML for Name (_S5, Package () { 5, 5, 0, 0 }) (ACPI 20.2: NameOp, PackageOp, BytePrefix). */
-static const uint8_t dsdt_aml[] = {
-    0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0x00, 0x00,
+/* AML (ACPI 20), written straight into the DSDT being built. A PkgLength or a buffer's size
+ * comes first but is known last: the body is written, then the prefix inserted before it. */
+#define AML_ZERO     0x00
+#define AML_ONE      0x01
+#define AML_NAME     0x08
+#define AML_BYTE     0x0a
+#define AML_WORD     0x0b
+#define AML_DWORD    0x0c
+#define AML_QWORD    0x0e
+#define AML_SCOPE    0x10
+#define AML_BUFFER   0x11
+#define AML_PACKAGE  0x12
+#define AML_EXT      0x5b              /* then 0x82: DeviceOp */
+#define AML_DEVICE   0x82
+
+/* Resource descriptors (6.4): address space types, general flags, type-specific flags. */
+#define RES_MEM          0
+#define RES_IO           1
+#define RES_BUS          2
+#define RES_CONSUMER     0x01          /* clear: the bridge produces it (a window) */
+#define RES_FIXED        0x0c          /* _MIF and _MAF: fixed size at a fixed place */
+#define RES_IO_ENTIRE    0x03          /* _RNG: ISA and non-ISA ports */
+#define RES_MEM_RW       0x01          /* _RW; _MEM 0: non-cacheable */
+
+/* Makes room for n bytes at offset at, moving what follows; NULL once out of room. */
+static uint8_t *aml_insert(struct out *o, size_t at, size_t n)
+{
+    if (!take(o, n, 1))
+        return NULL;
+    memmove(o->buf + at + n, o->buf + at, o->len - n - at);
+    return o->buf + at;
+}
+
+static void aml_bytes(struct out *o, const void *p, size_t n)
+{
+    uint8_t *d = take(o, n, 1);
+    if (d)
+        memcpy(d, p, n);
+}
+
+static void aml_byte(struct out *o, uint8_t b) { aml_bytes(o, &b, 1); }
+
+/* An integer in the fewest bytes (20.2.3): ZeroOp, OneOp or a Byte/Word/DWord/QWord prefix. */
+static unsigned aml_int_enc(uint8_t *b, uint64_t v)
+{
+    if (v <= 1) {
+        b[0] = v ? AML_ONE : AML_ZERO;
+        return 1;
+    }
+    unsigned n = v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    b[0] = n == 1 ? AML_BYTE : n == 2 ? AML_WORD : n == 4 ? AML_DWORD : AML_QWORD;
+    for (unsigned i = 0; i < n; i++)
+        b[1 + i] = (uint8_t)(v >> 8 * i);
+    return 1 + n;
+}
+
+static void aml_int(struct out *o, uint64_t v)
+{
+    uint8_t b[9];
+    aml_bytes(o, b, aml_int_enc(b, v));
+}
+
+/* Name (seg, ...): the value follows. seg is a 4-character NameSeg, '_'-padded. */
+static void aml_name(struct out *o, const char *seg)
+{
+    aml_byte(o, AML_NAME);
+    aml_bytes(o, seg, 4);
+}
+
+/* Puts the PkgLength (20.2.4) of what was written since start in front of it: one byte up to
+ * 63, else a lead byte (count of bytes that follow in bits 7:6, the low nibble in 3:0) and one
+ * to three bytes more. The length counts its own bytes. */
+static void aml_close(struct out *o, size_t start)
+{
+    if (o->full)
+        return;
+    size_t body = o->len - start, k = body + 1 <= 0x3f ? 1 : body + 2 <= 0xfff ? 2 :
+                                      body + 3 <= 0xfffff ? 3 : 4;
+    size_t len = body + k;
+    uint8_t *p = len <= 0xfffffff ? aml_insert(o, start, k) : NULL;
+    if (!p) {
+        o->full = true;
+        return;
+    }
+    if (k == 1) {
+        p[0] = (uint8_t)len;
+        return;
+    }
+    p[0] = (uint8_t)((k - 1) << 6 | (len & 0xf));
+    for (size_t i = 1; i < k; i++)
+        p[i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
+}
+
+/* Package (count) { ... } (20.2.5.4): PackageOp PkgLength NumElements; aml_close ends it. */
+static size_t aml_package(struct out *o, uint8_t count)
+{
+    aml_byte(o, AML_PACKAGE);
+    size_t start = o->len;
+    aml_byte(o, count);
+    return start;
+}
+
+/* Device (seg) { ... } (20.2.5.2); aml_close ends it. */
+static size_t aml_device(struct out *o, const char *seg)
+{
+    aml_bytes(o, (const uint8_t[]){ AML_EXT, AML_DEVICE }, 2);
+    size_t start = o->len;
+    aml_bytes(o, seg, 4);
+    return start;
+}
+
+/* Buffer () { ... } (20.2.5.4): BufferOp PkgLength BufferSize bytes, the size put in last. */
+static size_t aml_buffer(struct out *o)
+{
+    aml_byte(o, AML_BUFFER);
+    return o->len;
+}
+
+static void aml_buffer_end(struct out *o, size_t start)
+{
+    uint8_t b[9];
+    unsigned n = aml_int_enc(b, o->full ? 0 : o->len - start);
+    uint8_t *p = aml_insert(o, start, n);
+    if (p)
+        memcpy(p, b, n);
+    aml_close(o, start);
+}
+
+/* ASL's EisaId ("PNP0A08") (19.6): three letters of 5 bits each ('A' is 1) and four hex
+ * digits, the four bytes in that (big-endian) order, as a DWord. */
+static uint32_t eisa_id(const char *id)
+{
+    uint32_t v = (uint32_t)(id[0] - 0x40) << 26 | (uint32_t)(id[1] - 0x40) << 21 |
+                 (uint32_t)(id[2] - 0x40) << 16;
+    for (int i = 3; i < 7; i++)
+        v |= (uint32_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10) << (4 * (6 - i));
+    return v >> 24 | (v >> 8 & 0xff00) | (v << 8 & 0xff0000) | v << 24;
+}
+
+/* A Word, DWord or QWord Address Space Descriptor (6.4.3.5.1-3) for [min, min + len), fixed:
+ * granularity and translation 0. */
+static void res_addr(struct out *o, unsigned width, uint8_t type, uint8_t flags, uint8_t tflags,
+                     uint64_t min, uint64_t len)
+{
+    size_t n = 6 + 5 * width;
+    uint8_t *d = take(o, n, 1);
+    if (!d)
+        return;
+    d[0] = width == 2 ? 0x88 : width == 4 ? 0x87 : 0x8a;
+    w16(d + 1, (uint16_t)(n - 3));
+    d[3] = type;
+    d[4] = flags;
+    d[5] = tflags;
+    for (unsigned i = 0; i < width; i++) {
+        d[6 + width + i] = (uint8_t)(min >> 8 * i);
+        d[6 + 2 * width + i] = (uint8_t)((min + len - 1) >> 8 * i);
+        d[6 + 4 * width + i] = (uint8_t)(len >> 8 * i);
+    }
+}
+
+/* Memory, in a DWord descriptor when it ends below 4 GiB, else a QWord one. */
+static void res_mem(struct out *o, uint8_t flags, uint64_t base, uint64_t size)
+{
+    unsigned width = base + size - 1 <= 0xffffffffu ? 4 : 8;
+    res_addr(o, width, RES_MEM, flags | RES_FIXED, RES_MEM_RW, base, size);
+}
+
+/* ResourceTemplate's closing End Tag (6.4.2.9): checksum 0, "the bytes sum as they are". */
+static void res_end(struct out *o) { aml_bytes(o, (const uint8_t[]){ 0x79, 0 }, 2); }
+
+/* PCI0's _CRS (6.2.2): the buses, the configuration ports it uses (IO (Decode16, 0xCF8,
+ * 0xCF8, 1, 8), 6.4.2.5) and the windows it passes on (producer): every other port, the
+ * memory windows. */
+static void aml_pci0_crs(struct out *o, const struct acpi_machine *m)
+{
+    aml_name(o, "_CRS");
+    size_t buf = aml_buffer(o);
+    res_addr(o, 2, RES_BUS, RES_FIXED, 0, 0, m->ecam_bus_end + 1u);
+    aml_bytes(o, (const uint8_t[]){ 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 1, 8 }, 8);
+    res_addr(o, 2, RES_IO, RES_FIXED, RES_IO_ENTIRE, 0, 0xcf8);
+    res_addr(o, 2, RES_IO, RES_FIXED, RES_IO_ENTIRE, 0xd00, 0x10000 - 0xd00);
+    res_mem(o, 0, m->pci_mmio32_base, m->pci_mmio32_size);
+    if (m->pci_mmio64_size)
+        res_mem(o, 0, m->pci_mmio64_base, m->pci_mmio64_size);
+    res_end(o);
+    aml_buffer_end(o, buf);
+}
+
+/* _PRT (6.2.13): Package { address (slot << 16, any function), pin, source 0, GSI } for each
+ * pin of slots 1-31; with source 0 the last field is a GSI, level and active low. */
+static void aml_pci0_prt(struct out *o)
+{
+    aml_name(o, "_PRT");
+    size_t prt = aml_package(o, 31 * 4);
+    for (unsigned slot = 1; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            size_t e = aml_package(o, 4);
+            aml_int(o, slot << 16 | 0xffff);
+            aml_int(o, pin);
+            aml_int(o, 0);
+            aml_int(o, acpi_pci_gsi(slot, pin));
+            aml_close(o, e);
+        }
+    }
+    aml_close(o, prt);
+}
+
+/* Scope (\_SB) { Device (PCI0) { ... } Device (MRES) { ... } } */
+static void aml_sb(struct out *o, const struct acpi_machine *m)
+{
+    aml_byte(o, AML_SCOPE);
+    size_t sb = o->len;
+    aml_bytes(o, "\\_SB_", 5);
+    size_t dev = aml_device(o, "PCI0");
+    aml_name(o, "_HID");
+    aml_int(o, eisa_id("PNP0A08"));              /* PCI Express root bridge */
+    aml_name(o, "_CID");
+    aml_int(o, eisa_id("PNP0A03"));              /* PCI root bridge */
+    aml_name(o, "_UID");
+    aml_int(o, 0);
+    aml_name(o, "_SEG");                         /* 6.5.6: segment group 0, as in MCFG */
+    aml_int(o, 0);
+    aml_name(o, "_BBN");                         /* 6.5.5: bus 0 */
+    aml_int(o, 0);
+    aml_pci0_crs(o, m);
+    aml_pci0_prt(o);
+    aml_close(o, dev);
+    if (m->ecam_base) {
+        /* MCFG's area, reserved by a motherboard resource (the PCI Firmware Specification's
+         * rule; Linux looks here, and in e820, before it uses ECAM). */
+        dev = aml_device(o, "MRES");
+        aml_name(o, "_HID");
+        aml_int(o, eisa_id("PNP0C02"));
+        aml_name(o, "_UID");
+        aml_int(o, 1);
+        aml_name(o, "_CRS");
+        size_t buf = aml_buffer(o);
+        res_mem(o, RES_CONSUMER, m->ecam_base, ((uint64_t)m->ecam_bus_end + 1) << 20);
+        res_end(o);
+        aml_buffer_end(o, buf);
+        aml_close(o, dev);
+    }
+    aml_close(o, sb);
+}
+
+/* Name (_S5, Package () { 5, 5, 0, 0 }): SLP_TYP 5 for PM1a and PM1b. */
+static const uint8_t s5_aml[] = {
+    AML_NAME, '_', 'S', '5', '_', AML_PACKAGE, 0x08, 0x04, AML_BYTE, 5, AML_BYTE, 5, 0x00, 0x00,
 };
 
-static uint8_t *write_dsdt(struct out *o)
+static uint8_t *write_dsdt(struct out *o, const struct acpi_machine *m)
 {
-    uint32_t len = HDR_LEN + sizeof(dsdt_aml);
-    uint8_t *t = take(o, len, 16);
+    uint8_t *t = take(o, HDR_LEN, 16);
     if (!t)
         return NULL;
+    size_t start = (size_t)(t - o->buf);
+    aml_bytes(o, s5_aml, sizeof(s5_aml));
+    if (m->pci_mmio32_size)
+        aml_sb(o, m);
+    if (o->full)
+        return NULL;
+    uint32_t len = (uint32_t)(o->len - start);
     header(t, "DSDT", len, 2);
-    memcpy(t + HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
     finish(t, len);
     return t;
 }
@@ -216,14 +466,29 @@ static uint8_t *write_mcfg(struct out *o, const struct acpi_machine *m)
     return t;
 }
 
+/* PCI0's windows: the 32-bit one below 4 GiB and clear of ECAM, the 64-bit one above 4 GiB. */
+static bool pci_windows_ok(const struct acpi_machine *m)
+{
+    uint64_t b32 = m->pci_mmio32_base, s32 = m->pci_mmio32_size;
+    uint64_t b64 = m->pci_mmio64_base, s64 = m->pci_mmio64_size;
+    uint64_t ecam_end = m->ecam_base + (((uint64_t)m->ecam_bus_end + 1) << 20);
+    if (!s32)
+        return !s64;
+    if (b32 >= 0x100000000ull || s32 > 0x100000000ull - b32)
+        return false;
+    if (m->ecam_base && b32 < ecam_end && m->ecam_base < b32 + s32)
+        return false;
+    return !s64 || (b64 >= 0x100000000ull && s64 - 1 <= UINT64_MAX - b64);
+}
+
 long acpi_tables_build(const struct acpi_machine *m, uint8_t *buf, uint64_t gpa, size_t cap)
 {
     if (!m->nvcpus || m->nvcpus > 255 || gpa % 64 || gpa >= 0x100000000ull ||
-        cap > 0x100000000ull - gpa)
+        cap > 0x100000000ull - gpa || !pci_windows_ok(m))
         return -EINVAL;                /* 64: the FACS's alignment is physical (5.2.10) */
     struct out o = { .buf = buf, .gpa = gpa, .cap = cap };
     uint8_t *rsdp = take(&o, RSDP_LEN, 16);
-    uint8_t *dsdt = write_dsdt(&o), *facs = write_facs(&o);
+    uint8_t *dsdt = write_dsdt(&o, m), *facs = write_facs(&o);
     uint8_t *fadt = dsdt && facs ? write_fadt(&o, m, gpa_of(&o, facs), gpa_of(&o, dsdt)) : NULL;
     uint8_t *madt = write_madt(&o, m);
     uint8_t *mcfg = m->ecam_base ? write_mcfg(&o, m) : NULL;

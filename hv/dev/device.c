@@ -54,6 +54,14 @@ uint64_t dev_wall_ns(const struct device *d)
     return s->platform && s->platform->wall_ns ? s->platform->wall_ns(s->platform_ctx) : 0;
 }
 
+void *dev_guest_map(struct device *d, uint64_t gpa, uint64_t len, bool write)
+{
+    const struct dev_set *s = d->set;
+    if (!len || gpa + len < gpa || !s->platform || !s->platform->guest_map)
+        return NULL;
+    return s->platform->guest_map(s->platform_ctx, gpa, len, write);
+}
+
 void dev_guest_power_off(struct device *d)
 {
     const struct dev_set *s = d->set;

@@ -88,6 +88,10 @@ struct dev_platform {
     /* The guest turned the machine off (ACPI S5): the VM stops for good, as after a
      * debug-exit. Called with the set locked, on a vCPU's CPU. */
     void (*power_off)(void *ctx);
+    /* DMA: a host pointer to guest RAM [gpa, gpa+len) when all of it is RAM and contiguous
+     * on the host, else NULL; write: the device will write there (logged dirty for a
+     * migration under way). Called with the set locked, on any CPU. */
+    void *(*guest_map)(void *ctx, uint64_t gpa, uint64_t len, bool write);
 };
 
 /*
@@ -154,6 +158,8 @@ void dev_guest_exit(struct device *d, uint32_t code);
 void dev_guest_reset(struct device *d);
 /* Asks the VM to power off (no-op without a platform). */
 void dev_guest_power_off(struct device *d);
+/* Guest RAM for a device's DMA (dev_platform.guest_map); NULL without a platform or RAM. */
+void *dev_guest_map(struct device *d, uint64_t gpa, uint64_t len, bool write);
 /* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */
 uint64_t dev_wall_ns(const struct device *d);
 

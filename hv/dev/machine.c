@@ -13,6 +13,7 @@
 #include "hv/dev/vpit.h"
 #include "hv/dev/vrtc.h"
 #include "hv/dev/vuart.h"
+#include "hv/dev/vvirtio_blk.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -23,7 +24,9 @@ static const struct vpic_cfg pic = { .master = VPIC_MASTER, .slave = VPIC_SLAVE,
 static const struct vuart_cfg com1 = { .port = UART_DEV_COM1_BASE, .irq = 4 };
 static const struct vdebugexit_cfg debug_exit = { .port = VDEBUGEXIT_PORT };
 static const struct vpci_cfg pci = { .port = VPCI_PORT, .ecam = VPCI_ECAM_BASE,
-                                     .ecam_buses = VPCI_ECAM_BUSES };
+                                     .ecam_buses = VPCI_ECAM_BUSES,
+                                     .mmio32_base = VPCI_MMIO32_BASE,
+                                     .mmio32_size = VPCI_MMIO32_SIZE };
 static const struct vpit_cfg pit = { .port = VPIT_PORT, .port61 = VPIT_PORT61, .irq = 0 };
 static const struct vrtc_cfg rtc = { .port = VRTC_PORT, .irq = 8 };
 static const struct vi8042_cfg kbc = { .data = VI8042_DATA, .cmd = VI8042_CMD };
@@ -65,6 +68,9 @@ void machine_ferry_min_acpi(unsigned nvcpus, struct acpi_machine *out)
         .rtc_century = VRTC_CENTURY,
         .ecam_base = pci.ecam,
         .ecam_bus_end = (uint8_t)(pci.ecam_buses - 1),
+        /* PCI0's window is the pci-host's; none above 4 GiB. */
+        .pci_mmio32_base = pci.mmio32_base,
+        .pci_mmio32_size = pci.mmio32_size,
     };
 }
 
@@ -80,5 +86,6 @@ const struct dev_type *const dev_known_types[] = {
     &vlapic_type,
     &vioapic_type,
     &vacpipm_type,
+    &vvirtio_blk_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

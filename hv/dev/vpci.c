@@ -5,6 +5,7 @@
 
 #include "hv/dev/dev_ids.h"
 #include "hv/dev/devrec.h"
+#include "hv/dev/pcifn.h"
 #include "hv/dev/vpci.h"
 
 #define REC_SIZE (4 + 256)
@@ -34,13 +35,26 @@ static struct vpci *vp(void *opaque) { return ((struct device *)opaque)->state; 
 
 static uint64_t ones(unsigned size) { return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
 
-/* One configuration access: the bridge (00:00.0) answers from its 256 bytes (its extended
- * space reads 0: no extended capabilities); every other function is absent (all ones, writes
- * vanish). reg + size stays within the 4 KiB space (callers align). */
+/* One configuration access: the bridge (00:00.0) answers from its 256 bytes, an attached
+ * function (slot 1-31, function 0) from its own; extended space (ECAM past 256) reads 0 (no
+ * extended capabilities); every other function is absent (all ones, writes vanish). reg +
+ * size stays within the 4 KiB space (callers align). */
 static int cfg_access(struct vpci *p, unsigned bus, unsigned devfn, unsigned reg, bool write,
                       unsigned size, uint64_t *val)
 {
     bool bridge = bus == 0 && devfn == 0;
+    struct pcifn *f = bus == 0 && !(devfn & 7) ? p->fn[devfn >> 3] : NULL;
+    if (f && !bridge) {
+        if (reg >= PCIFN_CFG_SIZE) {
+            if (!write)
+                *val = 0;
+        } else if (write) {
+            pcifn_cfg_write(f, reg, size, *val);
+        } else {
+            pcifn_cfg_read(f, reg, size, val);
+        }
+        return 0;
+    }
     if (!write) {
         uint64_t v = 0;
         for (unsigned i = 0; i < size; i++)
@@ -54,6 +68,63 @@ static int cfg_access(struct vpci *p, unsigned bus, unsigned devfn, unsigned reg
             p->bridge[reg + i] = (uint8_t)((p->bridge[reg + i] & ~m) | (b & m));
         }
     return 0;                               /* writes to absent functions vanish */
+}
+
+/* The memory window: the BAR that decodes addr, or a master abort (reads all ones, writes
+ * vanish). An access that runs past the end of a BAR is refused. */
+static int vpci_window(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
+{
+    struct device *d = opaque;
+    struct vpci *p = vp(d);
+    uint64_t gpa = p->window + off;
+    for (unsigned s = 1; s < VPCI_SLOTS; s++) {
+        struct pcifn *f = p->fn[s];
+        if (!f)
+            continue;
+        for (unsigned b = 0; b < PCIFN_BARS; b++) {
+            uint64_t base = pcifn_bar_base(f, b);
+            if (base == ~0ull || gpa < base || gpa - base >= f->bar_size[b])
+                continue;
+            if (gpa - base + size > f->bar_size[b])
+                return -EINVAL;
+            return f->ops->bar_access(f, b, gpa - base, write, size, val);
+        }
+    }
+    if (!write)
+        *val = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+    return 0;
+}
+
+int vpci_attach(struct device *host, struct pcifn *f)
+{
+    struct vpci *p = vp(host);
+    for (unsigned s = 1; s < VPCI_SLOTS; s++)
+        if (!p->fn[s]) {
+            p->fn[s] = f;
+            f->slot = (uint8_t)s;
+            return 0;
+        }
+    return -ENOSPC;
+}
+
+void vpci_detach(struct device *host, struct pcifn *f)
+{
+    struct vpci *p = vp(host);
+    if (f->slot < VPCI_SLOTS && p->fn[f->slot] == f) {
+        p->fn[f->slot] = NULL;
+        f->intx_level = false;
+        vpci_intx_sync(host, PCIFN_INTX_GSI(f->slot, 0));
+    }
+}
+
+void vpci_intx_sync(struct device *host, unsigned gsi)
+{
+    struct vpci *p = vp(host);
+    bool level = false;
+    for (unsigned s = 1; s < VPCI_SLOTS; s++)
+        if (p->fn[s] && PCIFN_INTX_GSI(s, 0) == gsi && pcifn_intx_asserted(p->fn[s]))
+            level = true;
+    dev_irq_set(host, gsi, level);
 }
 
 static int vpci_io(void *opaque, uint64_t off, bool write, unsigned size, uint64_t *val)
@@ -114,6 +185,14 @@ static int vpci_create(struct device *d, const void *cfg, char *err, size_t errl
         rc = dev_claim_mmio(d, c->ecam, (uint64_t)c->ecam_buses << 20, vpci_ecam);
         if (rc)
             snprintf(err, errlen, "pci: ECAM at 0x%llx %s", (unsigned long long)c->ecam,
+                     rc == -EBUSY ? "is taken (or over guest RAM)" : "cannot be claimed");
+    }
+    if (!rc && c && c->mmio32_size) {
+        vp(d)->window = c->mmio32_base;
+        rc = dev_claim_mmio(d, c->mmio32_base, c->mmio32_size, vpci_window);
+        if (rc)
+            snprintf(err, errlen, "pci: memory window at 0x%llx %s",
+                     (unsigned long long)c->mmio32_base,
                      rc == -EBUSY ? "is taken (or over guest RAM)" : "cannot be claimed");
     }
     return rc;

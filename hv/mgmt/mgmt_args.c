@@ -87,6 +87,10 @@ int mgmt_vm_create_set(struct mgmt_vm_create_args *a, const char *key, const cha
         return set_str(a->args, sizeof(a->args), val, true);
     } else if (!strcmp(key, "cpu")) {
         return set_str(a->cpu, sizeof(a->cpu), val, false);
+    } else if (!strcmp(key, "disk")) {
+        if (a->disk[0])
+            return -EINVAL;             /* one disk a VM, for now */
+        return set_str(a->disk, sizeof(a->disk), val, false);
     } else {
         return -EINVAL;
     }
@@ -115,8 +119,9 @@ int mgmt_vm_create_check(const struct mgmt_vm_create_args *a, unsigned nodes, ch
         why = "bad image name";
     else if (!terminated(a->kernel, sizeof(a->kernel)) ||
              !terminated(a->initrd, sizeof(a->initrd)) ||
-             !terminated(a->modules, sizeof(a->modules)))
-        why = "bad kernel, initrd or module name";
+             !terminated(a->modules, sizeof(a->modules)) ||
+             !terminated(a->disk, sizeof(a->disk)))
+        why = "bad kernel, initrd, module or disk name";
     else if (a->kernel[0] && a->image_set)
         why = "image= and kernel= exclude each other";
     else if (a->initrd[0] && !a->kernel[0])

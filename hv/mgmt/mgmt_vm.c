@@ -81,6 +81,7 @@ int mgmt_vm_create(const struct mgmt_vm_create_args *a, char *err, size_t errlen
     strcpy(cfg.modules, a->modules);
     strcpy(cfg.args, a->args);
     strcpy(cfg.cpu, a->cpu);
+    strcpy(cfg.disk, a->disk);
     return vm_create(&cfg, err, errlen);
 }
 
@@ -248,7 +249,7 @@ size_t mgmt_console_read(int h, uint64_t *cursor, char *buf, size_t n, uint64_t 
     return uart_dev_read_output(vm_console_uart(&vms[h]), cursor, buf, n, lost);
 }
 
-void mgmt_console_input(int h, uint8_t ch)
+int mgmt_console_input(int h, uint8_t ch)
 {
-    vm_console_input(&vms[h], ch);
+    return vm_console_input(&vms[h], ch);
 }

@@ -30,12 +30,14 @@ struct mgmt_vm_create_args {
     char modules[160];          /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];             /* the guest's command line */
     char cpu[16];               /* CPU baseline: "host", "x86-64-v2", ... */
+    char disk[48];              /* a disk image from \images\ for a virtio-blk ("": none) */
 };
 
 /* 64 MiB, 1 vCPU, placed, memtest, host CPU; no name. */
 void mgmt_vm_create_defaults(struct mgmt_vm_create_args *a);
 bool mgmt_vm_name_valid(const char *s);
-/* Sets option key ("mem", "cpus", "node", "image", "kernel", "initrd", "module", "args", "cpu")
+/* Sets option key ("mem", "cpus", "node", "image", "kernel", "initrd", "module", "args", "cpu",
+ * "disk")
  * from its
  * text (image= and kernel= exclude each other); nodes is the
  * host's NUMA node count. 0, or -EINVAL (unknown key or bad value: a unchanged). */
@@ -122,6 +124,6 @@ int mgmt_dirty_verify(const char *name, struct mgmt_dirty_report *r, char *err,
 int mgmt_console_open(const char *name, char *err, size_t errlen);    /* handle >= 0 */
 bool mgmt_console_alive(int h);
 size_t mgmt_console_read(int h, uint64_t *cursor, char *buf, size_t n, uint64_t *lost);
-void mgmt_console_input(int h, uint8_t ch);
+int mgmt_console_input(int h, uint8_t ch);
 
 #endif

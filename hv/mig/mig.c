@@ -70,6 +70,13 @@ int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *e
                  MIG_AUTH_KEY_MIN);
         return -EACCES;
     }
+    /* A local disk's blocks would have to move first (storage=copy, not in this build); a
+     * disk on shared storage (NBD) needs nothing but its device state. */
+    if (vm->disk_pages) {
+        snprintf(err, errlen, "reason=disk local=%s: a VM with a local disk cannot migrate yet "
+                 "(shared-nothing storage=copy is not in this build)", vm->disk);
+        return -EOPNOTSUPP;
+    }
     return mig_src_start(vm, addr_be, o, err, errlen);
 }
 

@@ -290,13 +290,14 @@ bool vcpu_halt_wakes(struct vcpu *v, uint64_t *wake_tsc)
     return !v->wait_sipi && ((v->nmi_pending && !v->halt_nmi_blocked) || (v->halt_if && pending));
 }
 
-void vm_console_input(struct vm *vm, uint8_t ch)
+int vm_console_input(struct vm *vm, uint8_t ch)
 {
     struct device *d = dev_find(&vm->devs, DEV_ID_UART16550, 0);
     if (!d)
-        return;
+        return -ENODEV;
     spin_lock(&vm->devs.lock);
-    vuart_input(d, ch);
+    int rc = vuart_input(d, ch);
     vm->devs.poll_stale = true;
     spin_unlock(&vm->devs.lock);
+    return rc;
 }

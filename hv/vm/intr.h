@@ -65,6 +65,6 @@ void vcpu_after_exit(struct vcpu *v);
 void vcpu_cr8(struct vcpu *v, bool write, uint64_t *val);
 
 /* Console input into the VM's COM1 (serialized with the vCPUs' device accesses). */
-void vm_console_input(struct vm *vm, uint8_t ch);
+int vm_console_input(struct vm *vm, uint8_t ch);
 
 #endif

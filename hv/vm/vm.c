@@ -13,6 +13,7 @@
 #include "hv/base/config.h"
 #include "hv/cpu/cpu_baseline.h"
 #include "hv/dev/machine.h"
+#include "hv/dev/vvirtio_blk.h"
 #include "hv/vm/guest_boot.h"
 #include "hv/vm/intr.h"
 #include "hv/host.h"
@@ -90,6 +91,8 @@ static void free_vm(struct vm *vm)
     if (vm->arch)
         hv_ops->vm_destroy(vm);
     dev_set_destroy(&vm->devs);
+    if (vm->disk_pages)
+        frame_free(vm->disk_hpa, vm->disk_pages);
     for (unsigned i = 0; i < vm->nvcpus; i++)
         if (vm->vcpus[i].xsave)
             frame_free(virt_to_phys(vm->vcpus[i].xsave),
@@ -97,6 +100,40 @@ static void free_vm(struct vm *vm)
     for (unsigned i = 0; i < vm->nchunks; i++)
         frame_free(vm->chunks[i].hpa, vm->chunks[i].size / PAGE_SIZE);
     memset(vm, 0, sizeof(*vm));
+}
+
+/*
+ * disk=: a virtio-blk on a private copy of an image from the boot volume, held in host memory
+ * on the VM's node (the file itself stays as it was: writes live as long as the VM, through
+ * guest reboots, and go with it).
+ */
+static int add_disk(struct vm *vm, const char *name, char *err, size_t errlen)
+{
+    const void *img;
+    size_t len;
+    if (find_image(name, &img, &len) || !strcmp(name, "memtest")) {
+        snprintf(err, errlen, "no disk image '%s' in \\images\\ on the boot volume", name);
+        return -ENOENT;
+    }
+    if (!len || len % VBLK_SECTOR) {
+        snprintf(err, errlen, "disk image '%s' is %llu bytes: not a whole number of %u-byte "
+                 "sectors", name, (unsigned long long)len, VBLK_SECTOR);
+        return -EINVAL;
+    }
+    uint64_t pages = (len + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t pa = frame_alloc(vm->node, pages, 1, FRAME_ZERO);
+    if (!pa) {
+        snprintf(err, errlen, "no %llu KiB of host memory for disk '%s'",
+                 (unsigned long long)(pages * 4), name);
+        return -ENOMEM;
+    }
+    vm->disk_hpa = pa;
+    vm->disk_pages = pages;
+    strncpy(vm->disk, name, sizeof(vm->disk) - 1);
+    memcpy(phys_to_virt(pa), img, len);
+    struct vvirtio_blk_cfg c = { .data = phys_to_virt(pa), .sectors = len / VBLK_SECTOR };
+    snprintf(c.id, sizeof(c.id), "ferry-%s", name);
+    return dev_add(&vm->devs, &vvirtio_blk_type, 0, &c, err, errlen);
 }
 
 /* A vCPU's power-on state: a kernel='s BSP at its entry and its APs waiting for a SIPI (the
@@ -338,6 +375,18 @@ static uint64_t vm_wall_ns(void *ctx)
     return time_wall_ns();
 }
 
+/* A device's DMA into guest RAM: a write is logged dirty page by page, as a guest store would
+ * be by the hardware, so a migration under way sends those pages again. */
+static void *vm_guest_map(void *ctx, uint64_t gpa, uint64_t len, bool write)
+{
+    struct vm *vm = ctx;
+    void *p = vm_gpa_to_hva(vm, gpa, len);
+    if (p && write)
+        for (uint64_t a = gpa & ~0xfffull; a < gpa + len; a += 4096)
+            vm_dirty_log(vm, a);
+    return p;
+}
+
 static const struct dev_platform vm_platform = {
     .guest_exit = vm_guest_exit,
     .intr_changed = vm_intr_changed,
@@ -345,6 +394,7 @@ static const struct dev_platform vm_platform = {
     .reset = vm_guest_reset,
     .vcpu_kick = vm_vcpu_kick,
     .power_off = vm_guest_power_off,
+    .guest_map = vm_guest_map,
 };
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
@@ -448,6 +498,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->devs.clock_ns = vm_clock_ns;
     vm->devs.clock_ctx = vm;
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
+        goto fail;
+    if (cfg->disk[0] && (rc = add_disk(vm, cfg->disk, err, errlen)))
         goto fail;
     vm_intr_init(vm);
     if ((rc = hv_ops->vm_init(vm))) {

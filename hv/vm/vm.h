@@ -132,6 +132,9 @@ struct vm {
     bool mb_guest;               /* a Multiboot kernel (kernel=, hv/vm/multiboot.h) */
     struct mb_boot mb_boot;
     char cmdline[256];
+    /* disk=: the image's private copy the virtio-blk serves (host frames), 0 pages: none. */
+    char disk[48];
+    uint64_t disk_hpa, disk_pages;
     char stop_reason[160];
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */
     uint32_t exit_code;          /* ...with this code */

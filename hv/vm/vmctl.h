@@ -18,6 +18,7 @@ struct vm_config {
     char modules[160];                  /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
+    char disk[48];                      /* a disk image from \images\ (virtio-blk), "": none */
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
 };
 
