@@ -103,10 +103,12 @@ static uint16_t msix_ctrl(const struct pcifn *f)
 
 bool pcifn_msix_enabled(const struct pcifn *f) { return msix_ctrl(f) & MSIX_CTRL_ENABLE; }
 
-/* The INTx wire as the host sees it: the device's level unless disabled or MSI-X is on. */
+/* The status register's interrupt bit is the device's interrupt state whatever the command's
+ * disable bit says (PCI 3.0, 6.2.3: drivers of shared INTx read it); the wire is that bit
+ * unless disabled. With MSI-X on the function uses no INTx at all. */
 static void intx_sync(struct pcifn *f)
 {
-    bool on = f->intx_level && !(command(f) & PCI_CMD_INTX_OFF) && !pcifn_msix_enabled(f);
+    bool on = f->intx_level && !pcifn_msix_enabled(f);
     if (on)
         f->cfg[PCI_STATUS] |= PCI_STATUS_INTX;
     else
@@ -118,7 +120,7 @@ static void intx_sync(struct pcifn *f)
 
 bool pcifn_intx_asserted(const struct pcifn *f)
 {
-    return f->cfg[PCI_STATUS] & PCI_STATUS_INTX;
+    return (f->cfg[PCI_STATUS] & PCI_STATUS_INTX) && !(command(f) & PCI_CMD_INTX_OFF);
 }
 
 void pcifn_intx(struct pcifn *f, bool level)

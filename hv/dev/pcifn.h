@@ -106,7 +106,8 @@ bool pcifn_msix_enabled(const struct pcifn *f);
 void pcifn_msix_notify(struct pcifn *f, unsigned vec);
 /* Drives INTx (level); masked by the command register's disable bit and while MSI-X is on. */
 void pcifn_intx(struct pcifn *f, bool level);
-/* Is the function driving its INTx wire now (the status register's interrupt bit)? */
+/* Is the function driving its INTx wire now (its status register's interrupt bit, unless the
+ * command register disables INTx)? */
 bool pcifn_intx_asserted(const struct pcifn *f);
 
 /* Power-on state: command, BAR bases, interrupt line, MSI-X state cleared; identity kept. */

@@ -76,7 +76,9 @@ void vvirtio_reset(struct vvirtio *v)
 
 bool vvirtio_queue_live(const struct vvirtio *v, unsigned q)
 {
+    /* A function whose bus mastering is off does no DMA (PCI 3.0, 6.2.2). */
     return q < v->nqueues && (v->status & VIRTIO_S_DRIVER_OK) &&
+           (v->fn.cfg[PCI_COMMAND] & PCI_CMD_MASTER) &&
            !(v->status & (VIRTIO_S_NEEDS_RESET | VIRTIO_S_FAILED)) && v->q[q].ready &&
            !v->q[q].broken;
 }
@@ -148,7 +150,7 @@ static int common(struct vvirtio *v, uint64_t off, bool write, unsigned size, ui
 {
     unsigned w = field_width(off & ~7ull) == 8 ? 8 : field_width(off);
     bool half = w == 8 && size == 4;                /* a 64-bit field in two 32-bit halves */
-    if (!w || (size != w && !half)) {
+    if (!w || (size != w && !half) || (off & (size - 1))) {
         if (!write)
             *val = 0;
         return 0;                                   /* the wrong width: dropped */

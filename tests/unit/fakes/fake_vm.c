@@ -36,12 +36,54 @@ static void fake_kick(void *ctx, unsigned vcpu)
         fv->vcpu_kicks[vcpu]++;
 }
 
+/* DMA as hv/vm/vm.c's vm_guest_map does it: a pointer when all of [gpa, gpa+len) is RAM, a
+ * write logged dirty page by page. Only what fake_vm_ram made is RAM here. */
+static void *fake_map(void *ctx, uint64_t gpa, uint64_t len, bool write)
+{
+    struct fake_vm *fv = ctx;
+    if (!fv->ram || !len || gpa >= FAKE_VM_DMA_RAM || len > FAKE_VM_DMA_RAM - gpa)
+        return NULL;
+    fv->ram_maps++;
+    if (write) {
+        fv->ram_write_maps++;
+        for (uint64_t pg = gpa >> 12; pg <= (gpa + len - 1) >> 12; pg++)
+            fv->ram_dirty[pg / 64] |= 1ull << (pg % 64);
+    }
+    return fv->ram + gpa;
+}
+
 static const struct dev_platform fake_platform = { .guest_exit = fake_exit,
                                                    .intr_changed = fake_intr,
                                                    .wall_ns = fake_wall,
                                                    .reset = fake_reset,
                                                    .vcpu_kick = fake_kick,
-                                                   .power_off = fake_power_off };
+                                                   .power_off = fake_power_off,
+                                                   .guest_map = fake_map };
+
+uint8_t *fake_vm_ram(struct fake_vm *fv)
+{
+    if (!fv->ram) {
+        fv->ram = aligned_alloc(4096, FAKE_VM_DMA_RAM);
+        if (!fv->ram) {
+            fprintf(stderr, "fake_vm_ram: no memory\n");
+            abort();
+        }
+        memset(fv->ram, 0, FAKE_VM_DMA_RAM);
+    }
+    return fv->ram;
+}
+
+bool fake_vm_ram_dirty(const struct fake_vm *fv, uint64_t gpa)
+{
+    uint64_t pg = gpa >> 12;
+    return pg < FAKE_VM_DMA_PAGES && (fv->ram_dirty[pg / 64] >> (pg % 64) & 1);
+}
+
+void fake_vm_ram_clear_dirty(struct fake_vm *fv)
+{
+    memset(fv->ram_dirty, 0, sizeof(fv->ram_dirty));
+    fv->ram_maps = fv->ram_write_maps = 0;
+}
 
 uint64_t fake_vm_poll(struct fake_vm *fv) { return dev_set_poll(&fv->devs, fv->now_ns); }
 
@@ -74,7 +116,12 @@ void fake_vm_build(struct fake_vm *fv, const struct dev_machine *m)
     }
 }
 
-void fake_vm_destroy(struct fake_vm *fv) { dev_set_destroy(&fv->devs); }
+void fake_vm_destroy(struct fake_vm *fv)
+{
+    dev_set_destroy(&fv->devs);
+    free(fv->ram);
+    fv->ram = NULL;
+}
 
 uint32_t fake_vm_in(struct fake_vm *fv, uint16_t port, unsigned size)
 {

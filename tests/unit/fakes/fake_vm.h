@@ -8,6 +8,7 @@
 #ifndef FAKE_VM_H
 #define FAKE_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,10 @@
 
 #define FAKE_VM_RAM (64ull << 20)       /* guest RAM at 0..64 MiB */
 #define FAKE_VM_VCPUS 64                /* vCPUs whose kicks are counted */
+/* The part of guest RAM devices can DMA to (dev_platform.guest_map): 0..1 MiB, page by page
+ * dirty-logged. Beyond it (still RAM to the MMIO bus) a device's map finds nothing. */
+#define FAKE_VM_DMA_RAM (1ull << 20)
+#define FAKE_VM_DMA_PAGES (FAKE_VM_DMA_RAM / 4096)
 
 struct fake_vm {
     struct dev_set devs;
@@ -26,6 +31,11 @@ struct fake_vm {
     unsigned resets;                    /* reset requests (the CPU reset line) */
     unsigned power_offs;                /* power-off requests (ACPI S5) */
     unsigned vcpu_kicks[FAKE_VM_VCPUS]; /* vcpu_kick calls, per vCPU woken */
+    /* DMA: the RAM behind guest_map (fake_vm_ram makes it; NULL: devices reach no RAM), the
+     * maps that found RAM, those for a device's write, and the pages those logged dirty. */
+    uint8_t *ram;
+    unsigned ram_maps, ram_write_maps;
+    uint64_t ram_dirty[FAKE_VM_DMA_PAGES / 64];
 };
 
 void fake_vm_init(struct fake_vm *fv);
@@ -49,6 +59,14 @@ static inline void fake_vm_set_vcpu(struct fake_vm *fv, unsigned n) { fv->devs.v
 uint64_t fake_vm_poll(struct fake_vm *fv);
 /* Advances both clocks by ns (the guest clock and the wall clock move together). */
 void fake_vm_advance(struct fake_vm *fv, uint64_t ns);
+
+/* Guest RAM [0, FAKE_VM_DMA_RAM) for devices' DMA, zeroed and 4 KiB aligned, made on the first
+ * call (fake_vm_destroy frees it); a test builds rings and buffers there. */
+uint8_t *fake_vm_ram(struct fake_vm *fv);
+/* Did a device map page gpa >> 12 to write (logged dirty, as a migration would see it)? */
+bool fake_vm_ram_dirty(const struct fake_vm *fv, uint64_t gpa);
+/* Forgets the dirty pages and the map counts (a new round of dirty logging). */
+void fake_vm_ram_clear_dirty(struct fake_vm *fv);
 
 /* 0, -ENOENT (nothing there: the guest would be stopped) or the device's error. */
 int fake_vm_mmio_read(struct fake_vm *fv, uint64_t gpa, unsigned size, uint64_t *val);
