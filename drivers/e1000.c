@@ -60,6 +60,8 @@
 #define EERD_DONE    (1u << 4)     /* 82540/82545 layout: address in 15:8, data in 31:16 */
 #define RAH_AV       (1u << 31)
 #define RCTL_EN      (1u << 1)
+#define RCTL_UPE     (1u << 3)     /* unicast promiscuous */
+#define RCTL_MPE     (1u << 4)     /* multicast promiscuous */
 #define RCTL_BAM     (1u << 15)
 #define RCTL_SECRC   (1u << 26)    /* BSIZE 00 with BSEX 0: 2048-byte buffers */
 #define TCTL_EN      (1u << 1)
@@ -324,10 +326,20 @@ static bool e1000_link_up(struct nic *n)
     return rd32(n->priv, REG_STATUS) & STATUS_LU;
 }
 
+/* SDM 13.4.22: UPE and MPE pass every unicast and multicast frame, past RA0 and the MTA. */
+static int e1000_set_promisc(struct nic *n, bool on)
+{
+    struct e1000 *e = n->priv;
+    uint32_t rctl = rd32(e, REG_RCTL);
+    wr32(e, REG_RCTL, on ? rctl | RCTL_UPE | RCTL_MPE : rctl & ~(RCTL_UPE | RCTL_MPE));
+    return 0;
+}
+
 static const struct nic_ops e1000_ops = {
     .tx = e1000_tx,
     .rx_poll = e1000_rx_poll,
     .link_up = e1000_link_up,
+    .set_promisc = e1000_set_promisc,
 };
 
 int e1000_probe(struct pci_dev *d)

@@ -81,6 +81,9 @@ struct nic_ops {
     /* Hands up to budget received frames to deliver; returns how many. */
     int (*rx_poll)(struct nic *n, nic_rx_fn deliver, void *ctx, int budget);
     bool (*link_up)(struct nic *n);
+    /* Receive every frame on the wire (a switch's uplink, net/vswitch.c), or only the NIC's
+     * own address, broadcast and its multicast filter again. 0 or a negative -E*. */
+    int (*set_promisc)(struct nic *n, bool on);
 };
 
 struct nic {

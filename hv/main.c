@@ -20,6 +20,7 @@
 #include "hv/base/civil.h"
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
+#include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
 #include "hv/vm/sched.h"
 #include "hv/base/time.h"
@@ -29,6 +30,7 @@
 #include "net/bench.h"
 #include "net/net.h"
 #include "net/netdev.h"
+#include "net/vswitch.h"
 
 struct host host;
 const struct vcpu_ops *hv_ops;
@@ -125,6 +127,7 @@ static void setup_network(void)
     nic_probe_all();
     net_init();
     netdev_attach_all();
+    vm_set_net_hooks(&mgmt_nic_hooks);  /* guest NICs join virtual switches (net/vswitch.h) */
     if (net_bench_listen())
         log_warn("net", "cannot listen on TCP %d for net bench", NET_BENCH_PORT);
     if (hv_config.ip[0] && netdev_count() &&
@@ -132,6 +135,12 @@ static void setup_network(void)
         log_warn("net", "%s: cannot apply ip=%s", netdev_get(0)->name, hv_config.ip);
     else if (hv_config.ip[0] && !netdev_count())
         log_warn("net", "ip=%s in ferry.cfg, but there is no network interface", hv_config.ip);
+    for (unsigned i = 0; i < hv_config.nswitches; i++) {   /* switch=NAME:IF, after ip= */
+        char err[96];
+        const struct config_switch *cs = &hv_config.switches[i];
+        if (vsw_create(cs->name, cs->uplink, err, sizeof(err)))
+            log_warn("vsw", "ferry.cfg switch=%s:%s: %s", cs->name, cs->uplink, err);
+    }
     mig_init();
 }
 

@@ -137,6 +137,33 @@ static int set_numa_spanning(struct hv_config *cfg, const char *v)
     return 0;
 }
 
+/* NAME (1-15 letters, digits, '-', '_') ':' IF (an interface name or "none"); the switch code
+ * checks the interface exists when it creates the switch. Names and uplinks are unique. */
+static int set_switch(struct hv_config *cfg, const char *v)
+{
+    const char *colon = strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : 0, m = colon ? strlen(colon + 1) : 0;
+    struct config_switch sw = { 0 };
+    if (!n || n >= sizeof(sw.name) || !m || m >= sizeof(sw.uplink))
+        return -EINVAL;
+    for (size_t i = 0; i < n + 1 + m; i++) {
+        char c = v[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (i != n && !alnum && (i > n || (c != '-' && c != '_')))
+            return -EINVAL;
+    }
+    memcpy(sw.name, v, n);
+    memcpy(sw.uplink, colon + 1, m);
+    for (uint32_t i = 0; i < cfg->nswitches; i++)
+        if (!strcmp(cfg->switches[i].name, sw.name) ||
+            (strcmp(sw.uplink, "none") && !strcmp(cfg->switches[i].uplink, sw.uplink)))
+            return -EEXIST;
+    if (cfg->nswitches == CONFIG_SWITCH_MAX)
+        return -ENOSPC;
+    cfg->switches[cfg->nswitches++] = sw;
+    return 0;
+}
+
 static const struct {
     const char *key;
     config_set_fn set;
@@ -151,6 +178,8 @@ static const struct {
     { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
     { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
     { "numa_spanning", set_numa_spanning, "on or off (a VM's memory may span NUMA nodes)" },
+    { "switch", set_switch, "NAME:IF, NAME 1-15 letters, digits, '-' or '_', IF an interface "
+      "(eth0) or none; up to 8, each name and interface once" },
 };
 
 void config_defaults(struct hv_config *cfg)

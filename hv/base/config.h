@@ -11,6 +11,15 @@
 
 #include "hv/base/log.h"
 
+#define CONFIG_SWITCH_MAX  8     /* = VSW_MAX (net/vswitch.h checks) */
+#define CONFIG_SWITCH_NAME 16    /* = VSW_NAME_MAX, with the NUL */
+
+/* switch=NAME:IF: a virtual switch to create at boot, IF its uplink or "none" (internal). */
+struct config_switch {
+    char name[CONFIG_SWITCH_NAME];
+    char uplink[8];             /* an interface name such as eth0, or "none" */
+};
+
 struct hv_config {
     char hostname[32];
     enum log_level log_level;
@@ -21,6 +30,8 @@ struct hv_config {
     uint32_t migrate_incoming_max;  /* concurrent incoming migrations, 0 (none) - 4 */
     uint32_t migrate_outgoing_max;  /* concurrent outgoing migrations, 1 - 4 */
     bool numa_spanning;             /* a VM may take memory from several NUMA nodes */
+    struct config_switch switches[CONFIG_SWITCH_MAX];
+    uint32_t nswitches;             /* in the order ferry.cfg declares them */
 };
 
 #define CONFIG_MIGRATE_MAX 4    /* = MIGRATE_SLOTS */

@@ -1,4 +1,4 @@
-/* `pci`, `net`, `net ip`, `net bench`, `ping`: devices and the host's network. */
+/* `pci`, `net`, `net ip`, `net bench`, `ping`, `switch`: devices and the host's network. */
 #include <errno.h>
 #include <string.h>
 
@@ -41,6 +41,8 @@ static void print_if(struct con *c, unsigned i)
                (unsigned long long)f.rx_frames_copied);
     con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)f.tx_packets,
                (unsigned long long)f.tx_bytes, (unsigned long long)f.tx_errors);
+    if (f.vswitch[0])
+        con_printf(c, "  uplink of switch %s (promiscuous)\n", f.vswitch);
 }
 
 static int parse_addr(struct con *c, const char *s, uint32_t *be)
@@ -148,4 +150,101 @@ int cmd_ping(struct con *c, int argc, char **argv)
                (unsigned long long)(avg / 1000), (unsigned long long)(avg % 1000),
                (unsigned long long)(r.max_us / 1000), (unsigned long long)(r.max_us % 1000));
     return r.received ? 0 : -ETIMEDOUT;
+}
+
+/* ---- switch ---------------------------------------------------------------------------- */
+
+/* One line for the switch (starting with its name), one per port, one per MAC. */
+static void print_switch(struct con *c, const struct mgmt_switch *s)
+{
+    con_printf(c, "%s: uplink %s ports %u macs %u queued %u/%u flooded %llu filtered %llu "
+               "moves %llu evicted %llu aged %llu stale %llu\n", s->name,
+               s->uplink[0] ? s->uplink : "none", s->nports, s->nmacs, s->queued, s->queue_len,
+               (unsigned long long)s->flooded, (unsigned long long)s->filtered,
+               (unsigned long long)s->moves, (unsigned long long)s->evicted,
+               (unsigned long long)s->aged, (unsigned long long)s->stale);
+    for (unsigned i = 0; i < s->nports; i++) {
+        const struct mgmt_switch_port *p = &s->port[i];
+        con_printf(c, "  port %s kind %s macs %u rx %llu frames %llu bytes tx %llu frames "
+                   "%llu bytes drops %llu\n", p->label[0] ? p->label : "-", p->kind, p->macs,
+                   (unsigned long long)p->rx_frames, (unsigned long long)p->rx_bytes,
+                   (unsigned long long)p->tx_frames, (unsigned long long)p->tx_bytes,
+                   (unsigned long long)p->drops);
+    }
+    struct mgmt_switch_mac m;
+    for (unsigned i = 0; !mgmt_switch_mac(s->name, i, &m); i++) {
+        con_printf(c, "  mac %02x:%02x:%02x:%02x:%02x:%02x port %s ", m.mac[0], m.mac[1],
+                   m.mac[2], m.mac[3], m.mac[4], m.mac[5], m.port);
+        if (m.fixed)
+            con_puts(c, "fixed\n");
+        else
+            con_printf(c, "idle %llus\n", (unsigned long long)(m.idle_ms / 1000));
+    }
+}
+
+static int switch_list(struct con *c, int argc, char **argv)
+{
+    struct mgmt_switch s;
+    char err[96];
+    if (argc == 3) {
+        if (mgmt_switch_find(argv[2], &s, err, sizeof(err))) {
+            con_printf(c, "error: %s\n", err);
+            return -ENOENT;
+        }
+        print_switch(c, &s);
+        return 0;
+    }
+    unsigned n = 0;
+    for (unsigned i = 0; i < MGMT_SWITCH_SLOTS; i++)
+        if (mgmt_switch_get(i, &s)) {
+            print_switch(c, &s);
+            n++;
+        }
+    if (!n)
+        con_puts(c, "no switches\n");
+    return 0;
+}
+
+static int switch_create(struct con *c, int argc, char **argv)
+{
+    const char *uplink = NULL;
+    char err[96];
+    if (argc == 4) {
+        if (strncmp(argv[3], "uplink=", 7)) {
+            con_printf(c, "error: bad option '%s' (uplink=IF or uplink=none)\n", argv[3]);
+            return -EINVAL;
+        }
+        uplink = argv[3] + 7;
+        if (!*uplink) {
+            con_puts(c, "error: uplink= needs an interface (see net), or none\n");
+            return -EINVAL;
+        }
+    }
+    int rc = mgmt_switch_create(argv[2], uplink, err, sizeof(err));
+    if (rc) {
+        con_printf(c, "error: %s\n", err);
+        return rc;
+    }
+    con_printf(c, "switch %s: ok\n", argv[2]);
+    return 0;
+}
+
+int cmd_switch(struct con *c, int argc, char **argv)
+{
+    char err[96];
+    if (argc >= 2 && !strcmp(argv[1], "list") && argc <= 3)
+        return switch_list(c, argc, argv);
+    if (argc >= 3 && argc <= 4 && !strcmp(argv[1], "create"))
+        return switch_create(c, argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "destroy")) {
+        int rc = mgmt_switch_destroy(argv[2], err, sizeof(err));
+        if (rc) {
+            con_printf(c, "error: %s\n", err);
+            return rc;
+        }
+        con_printf(c, "switch %s: ok\n", argv[2]);
+        return 0;
+    }
+    con_usage(c, cmd_find("switch"));
+    return -EINVAL;
 }

@@ -12,7 +12,7 @@
 static int parse_create(struct con *c, int argc, char **argv, struct mgmt_vm_create_args *a)
 {
     static const char *const keys[] = { "mem", "cpus", "node", "image", "kernel", "initrd", "module",
-                                        "args", "cpu", "disk" };
+                                        "args", "cpu", "disk", "nic" };
     unsigned nodes = mgmt_mem_nodes();
 
     mgmt_vm_create_defaults(a);
@@ -29,7 +29,7 @@ static int parse_create(struct con *c, int argc, char **argv, struct mgmt_vm_cre
                 break;
         if (!v || mgmt_vm_create_set(a, keys[k], v, nodes)) {
             con_printf(c, "error: bad option '%s' (mem=2-1048576 even MiB, cpus=1-%d, node=0-%u, "
-                       "image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", cpu=BASELINE, disk=FILE)\n",
+                       "image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", cpu=BASELINE, disk=FILE, nic=SWITCH[,mac=MAC])\n",
                        argv[i], MGMT_VM_MAX_VCPUS,
                        nodes - 1);
             return -EINVAL;
@@ -87,9 +87,12 @@ static int cmd_devices(struct con *c, const char *name)
         con_printf(c, "error: %s\n", err);
         return n;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         con_printf(c, "%s v%u %s\n", d[i].label, d[i].version,
                    d[i].ranges[0] ? d[i].ranges : "(no ports or memory)");
+        if (d[i].state[0])
+            con_printf(c, "  %s\n", d[i].state);
+    }
     return 0;
 }
 

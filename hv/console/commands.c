@@ -6,6 +6,8 @@
 #include "hv/console/commands.h"
 #include "hv/mgmt/mgmt_host.h"
 
+int cmd_switch(struct con *c, int argc, char **argv);     /* cmd_net.c (not in commands.h) */
+
 const struct con_cmd con_commands[] = {
     { .name = "help", .usage = "[COMMAND]", .help = "list commands, or explain one", .run = cmd_help },
     { .name = "version", .usage = "", .help = "ferry version and build", .run = cmd_version },
@@ -17,7 +19,7 @@ const struct con_cmd con_commands[] = {
     { .name = "vm",
       .usage = "create NAME [mem=MiB] [cpus=N] [node=N] [image=memtest|FILE | kernel=FILE [initrd=FILE|module=A,B,...]] "
                "[args=\"...\"] "
-               "[cpu=BASELINE] [disk=FILE] | start|pause|resume|destroy|console|stats|devices NAME | list | "
+               "[cpu=BASELINE] [disk=FILE] [nic=SWITCH[,mac=MAC]]... | start|pause|resume|destroy|console|stats|devices NAME | list | "
                "dirty NAME start [wp|ad|pml]|verify|stop",
       .help = "virtual machines", .run = cmd_vm },
     { .name = "cpu",
@@ -30,6 +32,9 @@ const struct con_cmd con_commands[] = {
       .help = "network interfaces; set an address; TCP throughput to another ferry host",
       .run = cmd_net },
     { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },
+    { .name = "switch", .usage = "create NAME [uplink=IF|none] | list [NAME] | destroy NAME",
+      .help = "virtual switches: guest NICs, and the host and wire through an uplink NIC",
+      .run = cmd_switch },
     { .name = "migrate",
       .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] "
                "| status | cancel VM | inject none|lose-ack|lose-commit|old-stream",

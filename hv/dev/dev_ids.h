@@ -19,6 +19,7 @@ enum dev_id {
     DEV_ID_IOAPIC = 10,
     DEV_ID_ACPI_PM = 11,
     DEV_ID_VIRTIO_BLK = 12,
+    DEV_ID_VIRTIO_NET = 13,
     DEV_ID_TEST_FIRST = 0x7f00,
 };
 

@@ -62,6 +62,14 @@ void *dev_guest_map(struct device *d, uint64_t gpa, uint64_t len, bool write)
     return s->platform->guest_map(s->platform_ctx, gpa, len, write);
 }
 
+int dev_net_tx(struct device *d, unsigned nic, const void *frame, size_t len)
+{
+    const struct dev_set *s = d->set;
+    if (!s->platform || !s->platform->net_tx)
+        return -ENODEV;
+    return s->platform->net_tx(s->platform_ctx, nic, frame, len);
+}
+
 void dev_guest_power_off(struct device *d)
 {
     const struct dev_set *s = d->set;

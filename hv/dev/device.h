@@ -44,6 +44,8 @@ struct dev_type {
     /* Optional, for devices that keep time: bring outputs (interrupt lines) up to now and
      * return the guest-clock time (ns) at which they next change, 0 if nothing is due. */
     uint64_t (*poll)(struct device *d, uint64_t now_ns);
+    /* Optional, for `vm devices`: a line of what the device is and did (the set locked). */
+    void (*show)(const struct device *d, char *buf, size_t n);
 };
 
 struct dev_set;
@@ -92,6 +94,9 @@ struct dev_platform {
      * on the host, else NULL; write: the device will write there (logged dirty for a
      * migration under way). Called with the set locked, on any CPU. */
     void *(*guest_map)(void *ctx, uint64_t gpa, uint64_t len, bool write);
+    /* A frame NIC `nic` (the device's instance) sends: copied before the call returns. 0, or
+     * an error (dropped). Called with the set locked, on a vCPU's CPU. */
+    int (*net_tx)(void *ctx, unsigned nic, const void *frame, size_t len);
 };
 
 /*
@@ -158,6 +163,8 @@ void dev_guest_exit(struct device *d, uint32_t code);
 void dev_guest_reset(struct device *d);
 /* Asks the VM to power off (no-op without a platform). */
 void dev_guest_power_off(struct device *d);
+/* A frame out of the VM's NIC nic (dev_platform.net_tx); -ENODEV without a platform. */
+int dev_net_tx(struct device *d, unsigned nic, const void *frame, size_t len);
 /* Guest RAM for a device's DMA (dev_platform.guest_map); NULL without a platform or RAM. */
 void *dev_guest_map(struct device *d, uint64_t gpa, uint64_t len, bool write);
 /* The host's wall-clock time in ns since the Unix epoch (0 without a platform that knows). */

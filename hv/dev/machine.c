@@ -14,6 +14,7 @@
 #include "hv/dev/vrtc.h"
 #include "hv/dev/vuart.h"
 #include "hv/dev/vvirtio_blk.h"
+#include "hv/dev/vvirtio_net.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -87,5 +88,6 @@ const struct dev_type *const dev_known_types[] = {
     &vioapic_type,
     &vacpipm_type,
     &vvirtio_blk_type,
+    &vvirtio_net_type,
 };
 const unsigned dev_known_count = ARRAY_LEN(dev_known_types);

@@ -381,6 +381,21 @@ void vvirtio_destroy(struct vvirtio *v)
         vpci_detach(host, &v->fn);
 }
 
+int vvirtio_show(const struct vvirtio *v, char *buf, size_t n)
+{
+    uint64_t bar = pcifn_bar_base(&v->fn, 0);
+    char where[24] = "unplaced";
+    if (bar != ~0ull)
+        snprintf(where, sizeof(where), "0x%llx", (unsigned long long)bar);
+    bool broken = false;
+    for (unsigned q = 0; q < v->nqueues; q++)
+        broken |= v->q[q].broken;
+    return snprintf(buf, n, "pci 00:%02x.0 bar0 %s status 0x%02x%s features 0x%llx msix %s",
+                    v->fn.slot, where, v->status, broken ? " (a queue broke)" : "",
+                    (unsigned long long)v->drv_features,
+                    pcifn_msix_enabled(&v->fn) ? "on" : "off");
+}
+
 /* ---- records ---- */
 
 void vvirtio_save(const struct vvirtio *v, uint8_t **rec)

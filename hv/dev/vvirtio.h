@@ -97,6 +97,9 @@ void vvirtio_needs_reset(struct vvirtio *v);
 /* May the device work on q now (driver OK, queue ready and unbroken, no reset pending)? */
 bool vvirtio_queue_live(const struct vvirtio *v, unsigned q);
 
+/* "pci 00:01.0 bar0 0xc0000000 status 0xf features 0x...": the transport's half of a show. */
+int vvirtio_show(const struct vvirtio *v, char *buf, size_t n);
+
 /* The transport's part of a record (with the PCI function's): fixed for a given nqueues. */
 #define VVIRTIO_REC_SIZE(nq) (PCIFN_REC_SIZE + 32 + (nq) * 40)
 void vvirtio_save(const struct vvirtio *v, uint8_t **rec);

@@ -210,6 +210,17 @@ void vvirtio_blk_stats(const struct device *d, struct vvirtio_blk_stats *out)
     *out = ((const struct vblk *)d->state)->stats;
 }
 
+static void vblk_show(const struct device *d, char *buf, size_t n)
+{
+    const struct vblk *b = d->state;
+    int k = vvirtio_show(&b->v, buf, n);
+    if (k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, "; sectors %llu reads %llu writes %llu flushes %llu "
+                 "errors %llu", (unsigned long long)b->sectors,
+                 (unsigned long long)b->stats.reads, (unsigned long long)b->stats.writes,
+                 (unsigned long long)b->stats.flushes, (unsigned long long)b->stats.errors);
+}
+
 const struct dev_type vvirtio_blk_type = {
     .name = "virtio-blk",
     .id = DEV_ID_VIRTIO_BLK,
@@ -222,4 +233,5 @@ const struct dev_type vvirtio_blk_type = {
     .check = vblk_check,
     .load = vblk_load,
     .destroy = vblk_destroy,
+    .show = vblk_show,
 };

@@ -55,6 +55,66 @@ static int set_str(char *dst, size_t size, const char *val, bool empty_ok)
     return 0;
 }
 
+bool mgmt_switch_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= MGMT_SWITCH_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_'))
+            return false;
+    return true;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int mgmt_mac_parse(const char *s, uint8_t mac[6])
+{
+    uint8_t m[6], any = 0;
+    if (strlen(s) != 17)
+        return -EINVAL;
+    for (unsigned i = 0; i < 6; i++) {
+        int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+            return -EINVAL;
+        m[i] = (uint8_t)(hi << 4 | lo);
+        any |= m[i];
+    }
+    if ((m[0] & 1) || !any)
+        return -EINVAL;                 /* multicast or all zeros: no NIC's own address */
+    memcpy(mac, m, 6);
+    return 0;
+}
+
+/* nic=SWITCH[,mac=xx:xx:xx:xx:xx:xx] */
+static int nic_set(struct mgmt_vm_create_args *a, const char *val)
+{
+    char sw[MGMT_SWITCH_NAME_MAX];
+    const char *comma = strchr(val, ',');
+    size_t n = comma ? (size_t)(comma - val) : strlen(val);
+    if (a->nnics >= MGMT_VM_NICS_MAX || n == 0 || n >= sizeof(sw))
+        return -EINVAL;
+    memcpy(sw, val, n);
+    sw[n] = 0;
+    if (!mgmt_switch_name_valid(sw))
+        return -EINVAL;
+    struct mgmt_nic_args *nic = &a->nics[a->nnics];
+    memset(nic, 0, sizeof(*nic));
+    if (comma) {
+        if (strncmp(comma + 1, "mac=", 4) || mgmt_mac_parse(comma + 5, nic->mac))
+            return -EINVAL;
+        nic->mac_set = true;
+    }
+    strcpy(nic->sw, sw);
+    a->nnics++;
+    return 0;
+}
+
 int mgmt_vm_create_set(struct mgmt_vm_create_args *a, const char *key, const char *val,
                        unsigned nodes)
 {
@@ -87,6 +147,8 @@ int mgmt_vm_create_set(struct mgmt_vm_create_args *a, const char *key, const cha
         return set_str(a->args, sizeof(a->args), val, true);
     } else if (!strcmp(key, "cpu")) {
         return set_str(a->cpu, sizeof(a->cpu), val, false);
+    } else if (!strcmp(key, "nic")) {
+        return nic_set(a, val);
     } else if (!strcmp(key, "disk")) {
         if (a->disk[0])
             return -EINVAL;             /* one disk a VM, for now */

@@ -5,6 +5,7 @@
 
 #include "hv/mgmt/mgmt_internal.h"
 #include "hv/mgmt/mgmt_mig.h"
+#include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
 
 int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_migrate_args *a,
@@ -53,6 +54,7 @@ void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx)
 void mgmt_migrate_poll(void)
 {
     mig_poll();
+    mgmt_nic_poll();                    /* moved NICs re-announce themselves */
 }
 
 bool mgmt_migrate_message(char *buf, size_t n)

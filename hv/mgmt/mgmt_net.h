@@ -1,8 +1,10 @@
-/* The host's network: interfaces and their counters, addresses, ping, TCP throughput. */
+/* The host's network: interfaces and their counters, addresses, ping, TCP throughput, and
+ * the virtual switches (net/vswitch.h) guests' NICs and the host share. */
 #ifndef HV_MGMT_NET_H
 #define HV_MGMT_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct mgmt_net_if {
@@ -15,6 +17,7 @@ struct mgmt_net_if {
     unsigned rx_bufs, rx_ring, rx_spare, rx_lent;               /* the driver's RX pool */
     uint64_t rx_frames_lent, rx_frames_copied;
     uint64_t tx_packets, tx_bytes, tx_errors;
+    char vswitch[16];               /* the switch this is the uplink of, or "" */
 };
 unsigned mgmt_net_if_count(void);
 void mgmt_net_if_get(unsigned i, struct mgmt_net_if *out);
@@ -35,6 +38,35 @@ int mgmt_net_ping(uint32_t addr_be, unsigned count, unsigned timeout_ms, mgmt_pi
 struct mgmt_bench_result { uint64_t bytes, elapsed_us; };
 int mgmt_net_bench(uint32_t addr_be, unsigned seconds, struct mgmt_bench_result *r,
                    const char **reason);
+
+/* Virtual switches: the data of struct vsw_info / vsw_mac_info (net/vswitch.h) for the
+ * console, which sees no net/ header. Errors come as -errno with a reason in err. */
+#define MGMT_SWITCH_SLOTS 8             /* = VSW_MAX */
+#define MGMT_SWITCH_PORTS 16            /* = VSW_PORTS_MAX */
+struct mgmt_switch_port {
+    char label[32], kind[8];            /* kind: "uplink", "host" or "guest" */
+    uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, drops;
+    unsigned macs;
+};
+struct mgmt_switch {
+    char name[16], uplink[8];           /* uplink "" on an internal switch */
+    unsigned nports, nmacs, queued, queue_len;
+    uint64_t flooded, filtered, moves, evicted, aged, stale;
+    struct mgmt_switch_port port[MGMT_SWITCH_PORTS];
+};
+struct mgmt_switch_mac {
+    uint8_t mac[6];
+    bool fixed;
+    char port[32];
+    uint64_t idle_ms;
+};
+/* uplink: NULL, "" or "none" for an internal switch. */
+int mgmt_switch_create(const char *name, const char *uplink, char *err, size_t errlen);
+int mgmt_switch_destroy(const char *name, char *err, size_t errlen);
+bool mgmt_switch_get(unsigned slot, struct mgmt_switch *out);  /* slot < MGMT_SWITCH_SLOTS */
+int mgmt_switch_find(const char *name, struct mgmt_switch *out, char *err, size_t errlen);
+/* Entry i of a switch's MAC table: 0, or -ERANGE past the last (-ENOENT: no switch). */
+int mgmt_switch_mac(const char *name, unsigned i, struct mgmt_switch_mac *out);
 
 void mgmt_net_service(void);            /* the control loop's network step */
 

@@ -11,6 +11,7 @@
 #include "hv/vm/dirty.h"
 #include "hv/vm/intr.h"
 #include "hv/vm/vmctl.h"
+#include "net/port.h"
 
 _Static_assert(MGMT_VM_NAME_MAX == VM_NAME_MAX, "VM name sizes differ");
 _Static_assert(MGMT_VM_MAX_VCPUS == VM_MAX_VCPUS, "vCPU limits differ");
@@ -82,6 +83,21 @@ int mgmt_vm_create(const struct mgmt_vm_create_args *a, char *err, size_t errlen
     strcpy(cfg.args, a->args);
     strcpy(cfg.cpu, a->cpu);
     strcpy(cfg.disk, a->disk);
+    _Static_assert(MGMT_SWITCH_NAME_MAX == VM_SWITCH_MAX && MGMT_VM_NICS_MAX == VM_NICS_MAX,
+                   "NIC limits differ");
+    cfg.nnics = a->nnics;
+    for (unsigned i = 0; i < a->nnics; i++) {
+        strcpy(cfg.nics[i].sw, a->nics[i].sw);
+        if (a->nics[i].mac_set) {
+            memcpy(cfg.nics[i].mac, a->nics[i].mac, 6);
+        } else {
+            /* Locally administered, unicast: 02:fe and four random bytes. */
+            uint32_t r = net_rand();
+            uint8_t mac[6] = { 0x02, 0xfe, (uint8_t)(r >> 24), (uint8_t)(r >> 16),
+                               (uint8_t)(r >> 8), (uint8_t)r };
+            memcpy(cfg.nics[i].mac, mac, 6);
+        }
+    }
     return vm_create(&cfg, err, errlen);
 }
 
@@ -121,6 +137,12 @@ int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, c
         dev_label(d, o->label, sizeof(o->label));
         o->version = d->type->version;
         o->ranges[0] = 0;
+        o->state[0] = 0;
+        if (d->type->show) {
+            spin_lock(&vm->devs.lock);
+            d->type->show(d, o->state, sizeof(o->state));
+            spin_unlock(&vm->devs.lock);
+        }
         for (unsigned sp = 0; sp < BUS_SPACES; sp++)
             for (unsigned i = 0; i < vm->devs.bus.n[sp] && len < sizeof(o->ranges); i++) {
                 const struct bus_range *r = &vm->devs.bus.r[sp][i];

@@ -18,6 +18,20 @@
 #define MGMT_VM_NODES_MAX 32    /* room for vm_nodes()' "0+1" */
 #define MGMT_EXIT_MAX 32
 
+#define MGMT_VM_NICS_MAX      4
+#define MGMT_SWITCH_NAME_MAX  16     /* with the NUL */
+
+/* A switch name: 1-15 letters, digits, '-' or '_'. */
+bool mgmt_switch_name_valid(const char *s);
+/* "xx:xx:xx:xx:xx:xx" (hex) to a unicast, non-zero MAC: 0 or -EINVAL. */
+int mgmt_mac_parse(const char *s, uint8_t mac[6]);
+
+struct mgmt_nic_args {
+    char sw[MGMT_SWITCH_NAME_MAX];
+    uint8_t mac[6];
+    bool mac_set;               /* else one is made up (locally administered) at create */
+};
+
 struct mgmt_vm_create_args {
     char name[MGMT_VM_NAME_MAX];
     uint64_t mem_mib;           /* even, MGMT_VM_MEM_MIB_MIN..MAX */
@@ -31,13 +45,15 @@ struct mgmt_vm_create_args {
     char args[256];             /* the guest's command line */
     char cpu[16];               /* CPU baseline: "host", "x86-64-v2", ... */
     char disk[48];              /* a disk image from \images\ for a virtio-blk ("": none) */
+    unsigned nnics;             /* nic=SWITCH[,mac=..]: virtio-net NICs, in order */
+    struct mgmt_nic_args nics[MGMT_VM_NICS_MAX];
 };
 
 /* 64 MiB, 1 vCPU, placed, memtest, host CPU; no name. */
 void mgmt_vm_create_defaults(struct mgmt_vm_create_args *a);
 bool mgmt_vm_name_valid(const char *s);
 /* Sets option key ("mem", "cpus", "node", "image", "kernel", "initrd", "module", "args", "cpu",
- * "disk")
+ * "disk", "nic": repeatable, SWITCH[,mac=xx:xx:xx:xx:xx:xx])
  * from its
  * text (image= and kernel= exclude each other); nodes is the
  * host's NUMA node count. 0, or -EINVAL (unknown key or bad value: a unchanged). */
@@ -85,6 +101,7 @@ struct mgmt_dev_info {
     char label[32];
     unsigned version;
     char ranges[96];            /* "io 0x3f8-0x3ff", several separated by ", " */
+    char state[192];            /* the device's own line (dev_type.show), "" if none */
 };
 /* The VM's devices in creation order (at most max): how many, or a negative errno. */
 int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, char *err,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "hv/dev/dev_ids.h"
 #include "hv/mig/mig_devices.h"
 
 _Static_assert(MIG_DEV_RECORD_MAX >= DEV_RECORD_MAX, "a device record fits a DEVICE record");
@@ -28,8 +29,12 @@ int mig_devices_known(const struct mig_hello *h, char *why, size_t whylen)
     return 0;
 }
 
-static bool in_machine(const struct dev_machine *m, uint16_t type, uint16_t instance)
+/* In the machine, or one of the VM's NICs (HELLO names them: virtio-net 0..nnics-1). */
+static bool in_machine(const struct dev_machine *m, const struct mig_hello *h, uint16_t type,
+                       uint16_t instance)
 {
+    if (type == DEV_ID_VIRTIO_NET && instance < h->nnics)
+        return true;
     for (unsigned i = 0; i < m->ndevs; i++)
         if (m->devs[i].type->id == type && m->devs[i].instance == instance)
             return true;
@@ -42,7 +47,7 @@ int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, ch
     for (unsigned i = 0; i < h->ndevices; i++) {
         const struct mig_dev_id *id = &h->devices[i];
         const struct dev_type *t = dev_type_by_id(id->type);
-        if (!in_machine(m, id->type, id->instance)) {
+        if (!in_machine(m, h, id->type, id->instance)) {
             snprintf(why, whylen, "device %s#%u is not in this host's machine",
                      t ? t->name : "?", id->instance);
             return -ENOENT;
@@ -54,8 +59,17 @@ int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, ch
                 return -EINVAL;
             }
     }
-    /* Every listed device is in the machine, none twice: equal sets if the counts agree. */
-    for (unsigned i = 0; h->ndevices != m->ndevs && i < m->ndevs; i++) {
+    /* Every listed device is in the machine (or a named NIC), none twice: equal sets if the
+     * counts agree. */
+    unsigned nics = 0;
+    for (unsigned i = 0; i < h->ndevices; i++)
+        nics += h->devices[i].type == DEV_ID_VIRTIO_NET;
+    if (nics != h->nnics) {
+        snprintf(why, whylen, "HELLO names %u NICs but lists %u virtio-net devices", h->nnics,
+                 nics);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; h->ndevices != m->ndevs + nics && i < m->ndevs; i++) {
         const struct dev_machine_entry *e = &m->devs[i];
         bool listed = false;
         for (unsigned j = 0; j < h->ndevices; j++)

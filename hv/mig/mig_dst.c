@@ -16,6 +16,7 @@
 #include "hv/mig/mig_int.h"
 #include "hv/vm/intr.h"
 #include "hv/vm/vmctl.h"
+#include "net/vswitch.h"
 
 enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
 
@@ -118,8 +119,24 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
+    /* Each NIC's switch must exist here (every host names its switches the same way). */
+    for (unsigned i = 0; i < h.nnics; i++)
+        if (!vsw_exists(h.nics[i].sw)) {
+            snprintf(err, sizeof(err), "switch missing=%s", h.nics[i].sw);
+            refuse(d, MIG_REC_REFUSE, err);
+            return 0;
+        }
     struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1,
                              .policy = &vmpol };
+    if (h.nnics > VM_NICS_MAX) {
+        refuse(d, MIG_REC_REFUSE, "more NICs than a VM here may have");
+        return 0;
+    }
+    cfg.nnics = h.nnics;
+    for (unsigned i = 0; i < h.nnics; i++) {
+        memcpy(cfg.nics[i].sw, h.nics[i].sw, VM_SWITCH_MAX);
+        memcpy(cfg.nics[i].mac, h.nics[i].mac, 6);
+    }
     strcpy(cfg.name, d->name);
     if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
         refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
@@ -451,6 +468,7 @@ static void poll_one(struct dst_mig *d)
         d->st = D_DONE;
         vm->migration = VM_MIG_NONE;
         vm_start(vm, err, sizeof(err));
+        vm_nics_announce(vm);
         mig_say("migrate: incoming vm=%s running", vm->name);
     }
 }

@@ -349,7 +349,7 @@ static void src_connected(void *ctx)
     }
     emit_begin(s);
     if (old_stream)                         /* test hook: speak as the last release */
-        mig_stream_header_put_as(&s->enc, 1);
+        mig_stream_header_put_as(&s->enc, MIG_STREAM_VERSION - 1);
     else
         mig_stream_header_put(&s->enc);
     old_stream = false;
@@ -536,6 +536,13 @@ static void send_hello(struct src_mig *s)
     if (mig_devices_hello(&s->vm->devs, &h)) {
         fail(s, "more than %u devices", MIG_MAX_DEVICES);
         return;
+    }
+    _Static_assert(VM_NICS_MAX <= MIG_MAX_NICS && VM_SWITCH_MAX == MIG_SWITCH_MAX,
+                   "NIC limits differ");
+    h.nnics = (uint16_t)s->vm->nnics;
+    for (unsigned i = 0; i < s->vm->nnics; i++) {
+        memcpy(h.nics[i].sw, s->vm->nics[i].sw, MIG_SWITCH_MAX);
+        memcpy(h.nics[i].mac, s->vm->nics[i].mac, 6);
     }
     emit_begin(s);
     mig_rec_auth(&s->enc, MIG_REC_AUTH_RESPONSE, s->my_mac);

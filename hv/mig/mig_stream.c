@@ -613,7 +613,27 @@ static bool hello_valid(const struct mig_hello *h)
     return h->version == MIG_STREAM_VERSION && h->vcpus >= 1 && h->vcpus <= MIG_MAX_VCPUS &&
            h->mem_bytes && !(h->mem_bytes % MIG_PAGE_SIZE) &&
            h->mem_bytes / MIG_PAGE_SIZE <= MIG_GFN_LIMIT && h->ndevices <= MIG_MAX_DEVICES &&
-           h->policy_len <= MIG_POLICY_MAX;
+           h->policy_len <= MIG_POLICY_MAX && h->nnics <= MIG_MAX_NICS;
+}
+
+/* A switch name: 1-15 letters, digits, '-' or '_', NULs to the end of its field; a MAC:
+ * unicast, not all zeros. */
+static bool nic_valid(const struct mig_nic *n)
+{
+    size_t len = strnlen(n->sw, MIG_SWITCH_MAX);
+    if (!len || len == MIG_SWITCH_MAX)
+        return false;
+    for (size_t i = 0; i < MIG_SWITCH_MAX; i++) {
+        char c = n->sw[i];
+        bool ok = i >= len ? c == 0 : (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                      (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!ok)
+            return false;
+    }
+    uint8_t any = 0;
+    for (unsigned i = 0; i < 6; i++)
+        any |= n->mac[i];
+    return any && !(n->mac[0] & 1);
 }
 
 int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
@@ -640,6 +660,19 @@ int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
         mig_put_u16(e, h->devices[i].type);
         mig_put_u16(e, h->devices[i].instance);
         mig_put_u16(e, h->devices[i].version);
+        mig_put_u16(e, 0);
+    }
+    mig_put_u16(e, h->nnics);
+    mig_put_u16(e, 0);
+    for (unsigned i = 0; i < h->nnics; i++) {
+        struct mig_nic n;
+        memset(&n, 0, sizeof(n));
+        strncpy(n.sw, h->nics[i].sw, MIG_SWITCH_MAX - 1);
+        memcpy(n.mac, h->nics[i].mac, 6);
+        if (!nic_valid(&n))
+            return -EINVAL;
+        mig_put_bytes(e, n.sw, MIG_SWITCH_MAX);
+        mig_put_bytes(e, n.mac, 6);
         mig_put_u16(e, 0);
     }
     return mig_rec_end(e);
@@ -821,6 +854,18 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
         h.devices[i].instance = mig_get_u16(&rd);
         h.devices[i].version = mig_get_u16(&rd);
         if (mig_get_u16(&rd) || !h.devices[i].type || !h.devices[i].version)
+            return -EINVAL;
+    }
+    h.nnics = mig_get_u16(&rd);
+    if (mig_get_u16(&rd) || h.nnics > MIG_MAX_NICS)
+        return -EINVAL;
+    for (unsigned i = 0; i < h.nnics; i++) {
+        const uint8_t *sw = mig_get_bytes(&rd, MIG_SWITCH_MAX), *mac = mig_get_bytes(&rd, 6);
+        if (!sw || !mac)
+            return -EINVAL;
+        memcpy(h.nics[i].sw, sw, MIG_SWITCH_MAX);
+        memcpy(h.nics[i].mac, mac, 6);
+        if (mig_get_u16(&rd) || !nic_valid(&h.nics[i]))
             return -EINVAL;
     }
     if (!mig_rd_done(&rd))

@@ -30,7 +30,8 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     2   /* 2: device records versioned, XSAVE its own record */
+#define MIG_STREAM_VERSION     3   /* 2: device records versioned, XSAVE its own record;
+                                       3: HELLO names each NIC's switch and MAC */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -212,8 +213,12 @@ bool mig_rd_done(const struct mig_rd *r);
 #define MIG_MAX_VCPUS      256
 #define MIG_MAX_DEVICES    256
 #define MIG_HELLO_DEV_SIZE 8         /* type u16, instance u16, version u16, reserved u16 */
+#define MIG_MAX_NICS       8
+#define MIG_SWITCH_MAX     16        /* a switch name including its NUL (net/vswitch.h) */
+#define MIG_HELLO_NIC_SIZE 24        /* switch name[16], MAC[6], reserved u16 */
 #define MIG_POLICY_MAX     (MIG_REC_MAX_PAYLOAD - MIG_HELLO_FIXED - \
-                            MIG_HELLO_DEV_SIZE * MIG_MAX_DEVICES)
+                            MIG_HELLO_DEV_SIZE * MIG_MAX_DEVICES - 4 - \
+                            MIG_HELLO_NIC_SIZE * MIG_MAX_NICS)
 #define MIG_DEV_RECORD_MAX 16384     /* a device's state record (hv/dev/device.h) */
 #define MIG_DEV_HDR_SIZE   8         /* DEVICE payload before the record */
 #define MIG_XSAVE_MIN      576       /* legacy area + XSAVE header */
@@ -243,6 +248,10 @@ struct mig_hello {
     uint32_t policy_len;
     uint16_t ndevices;
     struct mig_dev_id devices[MIG_MAX_DEVICES];
+    /* The VM's NICs, by virtio-net instance: the switch each is on (the target must have one
+     * of that name) and its MAC. */
+    uint16_t nnics;
+    struct mig_nic { char sw[MIG_SWITCH_MAX]; uint8_t mac[6]; } nics[MIG_MAX_NICS];
 };
 
 /* Whole-record helpers: mig_rec_begin .. mig_rec_end; 0 or an error like mig_rec_end. */

@@ -13,7 +13,9 @@
 #include "hv/base/config.h"
 #include "hv/cpu/cpu_baseline.h"
 #include "hv/dev/machine.h"
+#include "hv/dev/dev_ids.h"
 #include "hv/dev/vvirtio_blk.h"
+#include "hv/dev/vvirtio_net.h"
 #include "hv/vm/guest_boot.h"
 #include "hv/vm/intr.h"
 #include "hv/host.h"
@@ -82,6 +84,8 @@ static int find_image(const char *name, const void **img, size_t *len)
     return -ENOENT;
 }
 
+static const struct vm_net_hooks *net_hooks;     /* vm_set_net_hooks */
+
 static void free_vm(struct vm *vm)
 {
     if (vm->dirty_bitmap) {
@@ -90,6 +94,12 @@ static void free_vm(struct vm *vm)
     }
     if (vm->arch)
         hv_ops->vm_destroy(vm);
+    /* Off the switches first: no frame reaches a device about to go. */
+    for (unsigned i = 0; i < vm->nnics; i++)
+        if (vm->nics[i].port && net_hooks) {
+            net_hooks->detach(&vm->nics[i]);
+            vm->nics[i].port = NULL;
+        }
     dev_set_destroy(&vm->devs);
     if (vm->disk_pages)
         frame_free(vm->disk_hpa, vm->disk_pages);
@@ -387,6 +397,67 @@ static void *vm_guest_map(void *ctx, uint64_t gpa, uint64_t len, bool write)
     return p;
 }
 
+void vm_set_net_hooks(const struct vm_net_hooks *h) { net_hooks = h; }
+
+static int vm_net_tx(void *ctx, unsigned nic, const void *frame, size_t len)
+{
+    struct vm *vm = ctx;
+    if (nic >= vm->nnics || !vm->nics[nic].port || !net_hooks)
+        return -ENODEV;
+    return net_hooks->send(&vm->nics[nic], frame, len);
+}
+
+int vm_nic_rx(struct vm_nic *n, const void *frame, size_t len)
+{
+    struct vm *vm = n->vm;
+    struct device *d = dev_find(&vm->devs, DEV_ID_VIRTIO_NET, (uint16_t)n->index);
+    if (vm->state != VM_RUNNING || !d)
+        return -EAGAIN;
+    spin_lock(&vm->devs.lock);
+    int rc = vvirtio_net_rx(d, frame, len);
+    spin_unlock(&vm->devs.lock);
+    return rc;
+}
+
+void vm_nics_announce(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->nnics; i++) {
+        struct device *d = dev_find(&vm->devs, DEV_ID_VIRTIO_NET, (uint16_t)i);
+        if (net_hooks && net_hooks->announce && vm->nics[i].port)
+            net_hooks->announce(&vm->nics[i]);
+        if (d) {
+            spin_lock(&vm->devs.lock);
+            vvirtio_net_announce(d);
+            spin_unlock(&vm->devs.lock);
+        }
+    }
+}
+
+/* nic=: a virtio-net per NIC (instance i), each joined to its switch. */
+static int add_nics(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < cfg->nnics && i < VM_NICS_MAX; i++) {
+        struct vm_nic *n = &vm->nics[i];
+        struct vvirtio_net_cfg c;
+        memcpy(c.mac, cfg->nics[i].mac, 6);
+        int rc = dev_add(&vm->devs, &vvirtio_net_type, (uint16_t)i, &c, err, errlen);
+        if (rc)
+            return rc;
+        *n = (struct vm_nic){ .vm = vm, .index = i };
+        memcpy(n->sw, cfg->nics[i].sw, sizeof(n->sw));
+        n->sw[sizeof(n->sw) - 1] = 0;
+        memcpy(n->mac, c.mac, 6);
+        vm->nnics = i + 1;
+        if (!net_hooks) {
+            snprintf(err, errlen, "this build has no virtual switches");
+            return -ENODEV;
+        }
+        if ((rc = net_hooks->attach(n, err, errlen)))
+            return rc;
+    }
+    return 0;
+}
+
 static const struct dev_platform vm_platform = {
     .guest_exit = vm_guest_exit,
     .intr_changed = vm_intr_changed,
@@ -395,6 +466,7 @@ static const struct dev_platform vm_platform = {
     .vcpu_kick = vm_vcpu_kick,
     .power_off = vm_guest_power_off,
     .guest_map = vm_guest_map,
+    .net_tx = vm_net_tx,
 };
 
 /* The clock devices count in (timers): host time; records keep times relative to it. */
@@ -500,6 +572,13 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
         goto fail;
     if (cfg->disk[0] && (rc = add_disk(vm, cfg->disk, err, errlen)))
+        goto fail;
+    if (cfg->nnics > VM_NICS_MAX) {
+        snprintf(err, errlen, "a VM has at most %d NICs", VM_NICS_MAX);
+        rc = -EINVAL;
+        goto fail;
+    }
+    if ((rc = add_nics(vm, cfg, err, errlen)))
         goto fail;
     vm_intr_init(vm);
     if ((rc = hv_ops->vm_init(vm))) {

@@ -105,6 +105,40 @@ struct vcpu {
 
 enum vm_migration { VM_MIG_NONE, VM_MIG_OUT, VM_MIG_IN };
 
+#define VM_NICS_MAX   4
+#define VM_SWITCH_MAX 16             /* a switch's name with its NUL (net/vswitch.h's) */
+
+/* A guest NIC (virtio-net instance `index`) and its port on a virtual switch. */
+struct vm_nic {
+    struct vm *vm;
+    unsigned index;
+    char sw[VM_SWITCH_MAX];
+    uint8_t mac[6];
+    void *port;                      /* the switch's, through vm_net_hooks (NULL: detached) */
+};
+
+/*
+ * How VMs reach virtual switches (net/vswitch.h), which hv/vm may not include: main.c sets
+ * hooks that hv/mgmt/mgmt_nic.c implements. attach runs when a VM with NICs is created (also
+ * an incoming migration's skeleton), detach when it goes (destroyed, or migrated away: the
+ * switch forgets its MACs); both on the control CPU. send runs on a vCPU's CPU with the VM's
+ * device lock held. announce: frames that tell the network where the NIC is now (after a
+ * migration), sent on the port.
+ */
+struct vm_net_hooks {
+    int (*attach)(struct vm_nic *n, char *err, size_t errlen);
+    void (*detach)(struct vm_nic *n);
+    int (*send)(struct vm_nic *n, const void *frame, size_t len);
+    void (*announce)(struct vm_nic *n);
+};
+void vm_set_net_hooks(const struct vm_net_hooks *h);
+/* A frame from the switch for NIC n (control CPU): into the guest if it runs, else dropped
+ * (a paused VM's devices are being saved or loaded). 0 or -EAGAIN (dropped). */
+int vm_nic_rx(struct vm_nic *n, const void *frame, size_t len);
+/* After a VM resumed on a new host: each NIC announces itself (hooks->announce: RARP on the
+ * switch) and asks its guest to (virtio-net GUEST_ANNOUNCE: gratuitous ARP). */
+void vm_nics_announce(struct vm *vm);
+
 struct vm {
     enum vm_state state;
     enum vm_migration migration;  /* the migration engine owns its state changes meanwhile */
@@ -135,6 +169,8 @@ struct vm {
     /* disk=: the image's private copy the virtio-blk serves (host frames), 0 pages: none. */
     char disk[48];
     uint64_t disk_hpa, disk_pages;
+    unsigned nnics;
+    struct vm_nic nics[VM_NICS_MAX];
     char stop_reason[160];
     volatile bool exited;        /* the guest ended itself through the debug-exit port... */
     uint32_t exit_code;          /* ...with this code */

@@ -19,6 +19,8 @@ struct vm_config {
     char args[256];
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
     char disk[48];                      /* a disk image from \images\ (virtio-blk), "": none */
+    unsigned nnics;                     /* virtio-net NICs, each on a named virtual switch */
+    struct { char sw[VM_SWITCH_MAX]; uint8_t mac[6]; } nics[VM_NICS_MAX];
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
 };
 

@@ -272,11 +272,11 @@ static void test_create(void **state)
     assert_int_equal(run("vm create ok node=2"), -EINVAL);
     assert_string_equal(out, "error: bad option 'node=2' (mem=2-1048576 even MiB, cpus=1-8, "
                              "node=0-1, image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", "
-                             "cpu=BASELINE, disk=FILE)\n");
+                             "cpu=BASELINE, disk=FILE, nic=SWITCH[,mac=MAC])\n");
     assert_int_equal(run("vm create ok cpus=2 memory=3"), -EINVAL);
     assert_string_equal(out, "error: bad option 'memory=3' (mem=2-1048576 even MiB, cpus=1-8, "
                              "node=0-1, image=NAME|kernel=FILE [initrd=FILE|module=A,B,...], args=\"...\", "
-                             "cpu=BASELINE, disk=FILE)\n");
+                             "cpu=BASELINE, disk=FILE, nic=SWITCH[,mac=MAC])\n");
 }
 
 static void test_state_changes_and_errors(void **state)

@@ -112,6 +112,44 @@ static void test_create_bad_options_leave_args(void **state)
     assert_string_equal(a.modules, "a.txt,b.bin");
 }
 
+/* nic=SWITCH[,mac=MAC] (up to four, in order) and disk=FILE (one); bad ones change nothing. */
+static void test_nic_and_disk_options(void **state)
+{
+    struct mgmt_vm_create_args a, before;
+    static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+    (void)state;
+
+    mgmt_vm_create_defaults(&a);
+    before = a;
+    static const char *const bad[] = {
+        "", ",mac=52:54:00:ab:cd:ef", "lan,", "lan,mac=", "lan,mac=52:54:00:ab:cd",
+        "lan,mac=52:54:00:ab:cd:ef:", "lan,mac=52-54-00-ab-cd-ef", "lan,mac=01:00:5e:00:00:01",
+        "lan,mac=00:00:00:00:00:00", "lan,mac=52:54:00:ab:cd:eg", "lan,ip=1.2.3.4", "l an",
+        "lan.1", "0123456789abcdef",
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(mgmt_vm_create_set(&a, "nic", bad[i], 1), -EINVAL);
+    assert_int_equal(mgmt_vm_create_set(&a, "disk", "", 1), -EINVAL);
+    assert_memory_equal(&a, &before, sizeof(a));
+
+    assert_int_equal(mgmt_vm_create_set(&a, "nic", "lan", 1), 0);
+    assert_int_equal(mgmt_vm_create_set(&a, "nic", "0123456789abcde,mac=52:54:00:AB:cd:EF", 1), 0);
+    assert_int_equal(a.nnics, 2);
+    assert_string_equal(a.nics[0].sw, "lan");
+    assert_false(a.nics[0].mac_set);
+    assert_string_equal(a.nics[1].sw, "0123456789abcde");
+    assert_true(a.nics[1].mac_set);
+    assert_memory_equal(a.nics[1].mac, mac, 6);
+    assert_int_equal(mgmt_vm_create_set(&a, "nic", "c", 1), 0);
+    assert_int_equal(mgmt_vm_create_set(&a, "nic", "d", 1), 0);
+    assert_int_equal(mgmt_vm_create_set(&a, "nic", "e", 1), -EINVAL);   /* a fifth */
+    assert_int_equal(a.nnics, 4);
+    assert_int_equal(mgmt_vm_create_set(&a, "disk", "disk.img", 1), 0);
+    assert_string_equal(a.disk, "disk.img");
+    assert_int_equal(mgmt_vm_create_set(&a, "disk", "other.img", 1), -EINVAL);  /* one disk */
+    assert_string_equal(a.disk, "disk.img");
+}
+
 static void test_create_check_reasons(void **state)
 {
     struct mgmt_vm_create_args a;
@@ -249,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_create_defaults_and_options),
         cmocka_unit_test(test_create_bad_options_leave_args),
         cmocka_unit_test(test_create_check_reasons),
+        cmocka_unit_test(test_nic_and_disk_options),
         cmocka_unit_test(test_dirty_modes),
         cmocka_unit_test(test_migrate_options),
         cmocka_unit_test(test_migrate_target),

@@ -107,6 +107,8 @@ static struct mig_hello sample_hello(void)
         .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 64ull << 20,
         .name = "web-1", .policy = policy_blob, .policy_len = sizeof(policy_blob),
         .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
+        .nnics = 2, .nics = { { "lan", { 0x52, 0x54, 0, 1, 2, 3 } },
+                              { "storage-net_2", { 0x02, 0xfe, 9, 8, 7, 6 } } },
     };
     return h;
 }
@@ -224,7 +226,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x02\x00\x00\x00", 12);    /* version 2 */
+    assert_memory_equal(b, "FERRYMIG\x03\x00\x00\x00", 12);    /* version 3 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
@@ -330,7 +332,12 @@ static void test_parse_src_records(void **state)
     assert_memory_equal(h.policy, policy_blob, sizeof(policy_blob));
     assert_int_equal(h.ndevices, 2);
     assert_memory_equal(h.devices, want.devices, 2 * sizeof(h.devices[0]));
-    assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * MIG_HELLO_DEV_SIZE);
+    assert_int_equal(h.nnics, 2);
+    assert_string_equal(h.nics[0].sw, "lan");
+    assert_string_equal(h.nics[1].sw, "storage-net_2");
+    assert_memory_equal(h.nics[1].mac, want.nics[1].mac, 6);
+    assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * MIG_HELLO_DEV_SIZE + 4 +
+                                2 * MIG_HELLO_NIC_SIZE);
     r = rec_at(3);
     ram_seen = 0;
     assert_int_equal(mig_ram_parse(r.payload, r.len, ram_cb, NULL), 0);
@@ -943,6 +950,66 @@ static void test_names(void **state)
     assert_string_equal(mig_phase_name(MIG_PH_COUNT), "?");
 }
 
+/* HELLO's NICs: a switch name of 1-15 allowed characters NUL-padded, a unicast non-zero MAC,
+ * reserved zero, at most MIG_MAX_NICS; anything else is refused by the parser, and the
+ * encoder will not write it. */
+static void test_hello_nics(void **state)
+{
+    static uint8_t buf[4096];
+    struct mig_enc e;
+    struct mig_hello h = sample_hello(), out;
+    (void)state;
+
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_equal(mig_rec_hello(&e, &h), 0);
+    struct mig_record r = { .type = MIG_REC_HELLO, .len = (uint32_t)(e.len - 12),
+                            .payload = buf + 8 };
+    assert_int_equal(mig_parse_hello(&r, &out), 0);
+    assert_int_equal(out.nnics, 2);
+    /* The NIC part is the payload's last 4 + 2 * 24 bytes. */
+    uint8_t *nics = buf + 8 + r.len - 2 * MIG_HELLO_NIC_SIZE;
+    struct { unsigned off; uint8_t val; } bad[] = {
+        { 0, 0 },                               /* an empty switch name */
+        { 1, ' ' },                             /* a space in it */
+        { 2, '.' },                             /* a dot */
+        { 4, 'x' },                             /* a byte after its NUL */
+        { 16, 0x01 },                           /* a multicast MAC */
+        { 22, 1 },                              /* reserved */
+        { MIG_HELLO_NIC_SIZE + 15, 'z' },       /* the second name fills its field: no NUL */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t was = nics[bad[i].off];
+        nics[bad[i].off] = bad[i].val;
+        assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+        nics[bad[i].off] = was;
+    }
+    uint8_t mac0[6];
+    memcpy(mac0, nics + 16, 6);
+    memset(nics + 16, 0, 6);                    /* an all-zero MAC */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    memcpy(nics + 16, mac0, 6);
+    nics[-4] = MIG_MAX_NICS + 1;                /* more NICs than allowed (and than sent) */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    nics[-4] = 3;                               /* one more than sent: truncated */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    nics[-4] = 2;
+    assert_int_equal(mig_parse_hello(&r, &out), 0);
+
+    /* The encoder refuses what the parser would. */
+    struct mig_hello b = sample_hello();
+    strcpy(b.nics[1].sw, "no spaces");
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_not_equal(mig_rec_hello(&e, &b), 0);
+    b = sample_hello();
+    b.nics[0].mac[0] = 0x01;
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_not_equal(mig_rec_hello(&e, &b), 0);
+    b = sample_hello();
+    b.nnics = MIG_MAX_NICS + 1;
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_not_equal(mig_rec_hello(&e, &b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -965,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_callback_pause_and_error),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_hello_nics),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
