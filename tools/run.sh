@@ -106,8 +106,13 @@ for f in build/linux/vmlinuz build/linux/initrd.img build/guest/mbtest.elf; do
     mkdir -p "$work/esp-a/images" && cp "$top/$f" "$work/esp-a/images/"
   fi
 done
-printf 'ip=10.0.0.1/24\n%s\n' "$key" >> "$work/esp-a/ferry.cfg"
-printf 'ip=10.0.0.2/24\n%s\n' "$key" >> "$work/esp-b/ferry.cfg"
+# An 8 MiB scratch disk image for a guest's virtio-blk (disk=disk.img).
+if [ -d "$work/esp-a/images" ]; then
+  truncate -s 8M "$work/esp-a/images/disk.img"
+fi
+# Each host's switch "lan" has its NIC as the uplink: guests on it share the segment.
+printf 'ip=10.0.0.1/24\n%s\nswitch=lan:eth0\n' "$key" >> "$work/esp-a/ferry.cfg"
+printf 'ip=10.0.0.2/24\n%s\nswitch=lan:eth0\n' "$key" >> "$work/esp-b/ferry.cfg"
 common=(-M q35 "${accel[@]}" -smp "$smp" -m "$mem" "${numa[@]}"
         -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd
         -display none -nodefaults)
@@ -131,10 +136,13 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
                   vm start m
                   migrate m 10.0.0.2             (a progress bar, then "migrate: done ...")
        then on B: vm list / vm console m          (its heartbeats go on there)
-       Linux on A: vm create lin mem=128 cpus=2 kernel=vmlinuz initrd=initrd.img args="console=ttyS0"
+       Linux on A: vm create lin mem=128 cpus=2 kernel=vmlinuz initrd=initrd.img args="console=ttyS0" nic=lan
                   vm start lin, vm console lin   (Debian's kernel to a busybox shell in ~10 s,
-                                                  both CPUs up; Ctrl-] detaches)
-                  migrate lin 10.0.0.2           (then on B: vm console lin)
+                                                  both CPUs up, virtio-net on switch lan; Ctrl-] detaches)
+                  in it: ip link set eth0 up; ip addr add 10.0.0.11/24 dev eth0; ping 10.0.0.2
+                  migrate lin 10.0.0.2           (its address follows it: then on B: vm console lin)
+       A disk:    vm create d mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0" disk=disk.img
+                  (/dev/vda in the guest: virtio-blk on a private copy of disk.img)
        Multiboot: vm create mb cpus=2 kernel=mbtest.elf args="mem=64 cpus=2 mods=0"
                   vm start mb                    (checks its boot, interrupts and APs: code=85)
 EOT
