@@ -118,6 +118,16 @@ int dev_irq_sink(struct device *d, dev_irq_fn fn)
     return 0;
 }
 
+bool dev_set_busy(struct dev_set *s)
+{
+    bool busy = false;
+    spin_lock(&s->lock);
+    for (unsigned i = 0; i < s->ndevs && !busy; i++)
+        busy = s->devs[i]->type->busy && s->devs[i]->type->busy(s->devs[i]);
+    spin_unlock(&s->lock);
+    return busy;
+}
+
 uint64_t dev_set_poll(struct dev_set *s, uint64_t now_ns)
 {
     uint64_t next = 0;

@@ -44,6 +44,9 @@ struct dev_type {
     /* Optional, for devices that keep time: bring outputs (interrupt lines) up to now and
      * return the guest-clock time (ns) at which they next change, 0 if nothing is due. */
     uint64_t (*poll)(struct device *d, uint64_t now_ns);
+    /* Optional: has the device work in flight outside the VM (a disk request at network
+     * storage)? A migration saves it only once it has none (the set locked). */
+    bool (*busy)(const struct device *d);
     /* Optional, for `vm devices`: a line of what the device is and did (the set locked). */
     void (*show)(const struct device *d, char *buf, size_t n);
 };
@@ -179,6 +182,8 @@ void dev_irq_pulse(struct device *d, unsigned line);
 int dev_irq_sink(struct device *d, dev_irq_fn fn);
 /* For controllers: tell the platform the output may have risen. */
 void dev_intr_changed(struct device *d);
+/* Does any device have work in flight (dev_type.busy)? Takes the set's lock. */
+bool dev_set_busy(struct dev_set *s);
 /* Polls every device that keeps time; the soonest next change (ns), 0 if none is due. */
 uint64_t dev_set_poll(struct dev_set *s, uint64_t now_ns);
 

@@ -20,13 +20,26 @@ enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
 
 #define REC_SIZE (VVIRTIO_REC_SIZE(1) + 8)
 
+/* A request at the backend: its chain (the guest's buffers) until it completes. */
+struct inflight {
+    bool used;
+    bool orphan;                        /* its queue was reset: it completes into nothing */
+    uint8_t type;
+    uint32_t len;                       /* data bytes */
+    struct virtq_chain chain;
+};
+
 struct vblk {
     struct vvirtio v;                   /* first */
     uint8_t *data;
+    const struct vblk_backend *backend;
     uint64_t sectors;
     char id[VBLK_ID_LEN];
+    char where[64];
     struct vvirtio_blk_stats stats;
     struct virtq_chain chain;           /* the request being served (too big for a stack) */
+    unsigned ninflight;
+    struct inflight inflight[VBLK_INFLIGHT];
 };
 
 static struct vblk *of(struct vvirtio *v) { return (struct vblk *)v; }
@@ -54,8 +67,35 @@ static int config(struct vvirtio *v, uint64_t off, bool write, unsigned size, ui
     return 0;
 }
 
-/* Serves one chain: the status to return and the bytes written into the driver's buffers;
- * -EINVAL when the chain breaks the request format (no header, no status byte). */
+/* Hands a read, write or flush to the backend: 1 (in flight: completes later), 0 (refused
+ * by the backend: *status says IOERR), never anything else. */
+static int to_backend(struct vblk *b, const struct virtq_chain *c, uint32_t type,
+                      uint64_t sector, uint64_t len, uint8_t *status)
+{
+    unsigned id = 0;
+    while (b->inflight[id].used)        /* notify() only pops with a free slot */
+        id++;
+    struct inflight *f = &b->inflight[id];
+    f->used = true;
+    f->orphan = false;
+    f->type = (uint8_t)type;
+    f->len = (uint32_t)len;
+    f->chain = *c;
+    b->ninflight++;
+    struct vblk_io io = { .id = id, .op = type == T_IN ? VBLK_READ : type == T_OUT ? VBLK_WRITE
+                                                                                   : VBLK_FLUSH,
+                          .sector = sector, .len = (uint32_t)len };
+    if (b->backend->submit(b->backend->ctx, &io) == 0)
+        return 1;
+    f->used = false;
+    b->ninflight--;
+    *status = S_IOERR;
+    return 0;
+}
+
+/* Serves one chain: 0 with the status to return and the bytes written into the driver's
+ * buffers, 1 when a backend took it (it completes later), -EINVAL when the chain breaks the
+ * request format (no header, no status byte). */
 static int serve(struct vblk *b, struct virtq *q, const struct virtq_chain *c, uint32_t *written)
 {
     uint8_t hdr[16];
@@ -76,8 +116,13 @@ static int serve(struct vblk *b, struct virtq *q, const struct virtq_chain *c, u
     case T_OUT:
         len = type == T_IN ? status_at : c->out_bytes - sizeof(hdr);
         if ((type == T_OUT && status_at) || len % VBLK_SECTOR || sector > b->sectors ||
-            len / VBLK_SECTOR > b->sectors - sector) {
+            len / VBLK_SECTOR > b->sectors - sector || len > UINT32_MAX) {
             status = S_IOERR;
+            break;
+        }
+        if (b->backend) {
+            if (to_backend(b, c, type, sector, len, &status))
+                return 1;
             break;
         }
         if (type == T_IN) {
@@ -92,6 +137,11 @@ static int serve(struct vblk *b, struct virtq *q, const struct virtq_chain *c, u
         }
         break;
     case T_FLUSH:
+        if (b->backend) {
+            if (to_backend(b, c, type, 0, 0, &status))
+                return 1;
+            break;
+        }
         b->stats.flushes++;             /* RAM: every write is already where it goes */
         break;
     case T_GET_ID:
@@ -123,6 +173,10 @@ static void notify(struct vvirtio *v, unsigned qi)
     struct vblk *b = of(v);
     struct virtq *q = &v->q[qi];
     for (unsigned budget = 2u * q->size; budget; budget--) {
+        /* With a backend, a chain is taken only when a slot is free for it; the rest wait in
+         * the ring until a completion frees one (and serves them). */
+        if (b->backend && b->ninflight == VBLK_INFLIGHT)
+            return;
         int rc = virtq_pop(q, &v->mem, &b->chain);
         if (rc == 0) {
             virtq_set_avail_event(q, &v->mem);
@@ -130,8 +184,10 @@ static void notify(struct vvirtio *v, unsigned qi)
                 break;
         }
         uint32_t written;
-        if (rc < 0 || serve(b, q, &b->chain, &written) || virtq_push(q, &v->mem, b->chain.head,
-                                                                     written)) {
+        int served = rc < 0 ? -EINVAL : serve(b, q, &b->chain, &written);
+        if (served == 1)
+            continue;                   /* at the backend */
+        if (served || virtq_push(q, &v->mem, b->chain.head, written)) {
             if (!q->broken) {           /* the request's format, not the ring, was bad */
                 q->broken = true;
                 q->error = VIRTQ_ERR_REQUEST;
@@ -144,26 +200,109 @@ static void notify(struct vvirtio *v, unsigned qi)
     virtq_set_avail_event(q, &v->mem);
 }
 
+/* A request whose guest buffers are still the guest's to receive into. */
+static struct inflight *inflight_of(struct vblk *b, unsigned id)
+{
+    return id < VBLK_INFLIGHT && b->inflight[id].used && !b->inflight[id].orphan
+               ? &b->inflight[id] : NULL;
+}
+
+long vvirtio_blk_io_read(struct device *d, unsigned id, uint64_t off, void *dst, uint64_t n)
+{
+    struct vblk *b = d->state;
+    struct inflight *f = inflight_of(b, id);
+    if (!f || f->type != T_OUT || off > f->len || n > f->len - off)
+        return -EINVAL;
+    return virtq_read(&b->v.q[0], &b->v.mem, &f->chain, 16 + off, dst, n);
+}
+
+long vvirtio_blk_io_write(struct device *d, unsigned id, uint64_t off, const void *src,
+                          uint64_t n)
+{
+    struct vblk *b = d->state;
+    struct inflight *f = inflight_of(b, id);
+    if (!f || f->type != T_IN || off > f->len || n > f->len - off)
+        return -EINVAL;
+    return virtq_write(&b->v.q[0], &b->v.mem, &f->chain, off, src, n);
+}
+
+void vvirtio_blk_complete(struct device *d, unsigned id, int status)
+{
+    struct vblk *b = d->state;
+    struct vvirtio *v = &b->v;
+    struct virtq *q = &v->q[0];
+    if (id >= VBLK_INFLIGHT || !b->inflight[id].used)
+        return;
+    struct inflight *f = &b->inflight[id];
+    if (f->orphan) {
+        f->used = false;
+        b->ninflight--;
+        return;
+    }
+    uint8_t st = status ? S_IOERR : S_OK;
+    uint32_t written = 1 + (f->type == T_IN && !status ? f->len : 0);
+    if (status)
+        b->stats.errors++;
+    else if (f->type == T_IN)
+        b->stats.reads++, b->stats.bytes_read += f->len;
+    else if (f->type == T_OUT)
+        b->stats.writes++, b->stats.bytes_written += f->len;
+    else
+        b->stats.flushes++;
+    f->used = false;
+    b->ninflight--;
+    /* A queue reset or broken meanwhile: the guest's buffers are no longer ours to touch. */
+    if (!vvirtio_queue_live(v, 0))
+        return;
+    if (virtq_write(q, &v->mem, &f->chain, f->chain.in_bytes - 1, &st, 1) != 1 ||
+        virtq_push(q, &v->mem, f->chain.head, written)) {
+        vvirtio_needs_reset(v);
+        return;
+    }
+    vvirtio_used(v, 0);
+    notify(v, 0);                       /* chains that waited for a free slot */
+}
+
+bool vvirtio_blk_busy(const struct device *d)
+{
+    return ((const struct vblk *)d->state)->ninflight != 0;
+}
+
+/* A driver reset: requests still at the backend complete into nothing (their chains are the
+ * old queue's); the slots stay taken until they do. */
+static void dev_reset(struct vvirtio *v)
+{
+    struct vblk *b = of(v);
+    for (unsigned i = 0; i < VBLK_INFLIGHT; i++)
+        b->inflight[i].orphan = b->inflight[i].used;
+}
+
 static const struct vvirtio_ops ops = {
     .notify = notify,
     .config = config,
+    .reset = dev_reset,
 };
 
 static int vblk_create(struct device *d, const void *cfg, char *err, size_t errlen)
 {
     const struct vvirtio_blk_cfg *c = cfg;
     struct vblk *b = d->state;
-    if (!c || !c->data || !c->sectors) {
+    if (!c || !!c->data == !!c->backend || !c->sectors ||
+        (c->backend && !c->backend->submit)) {
         snprintf(err, errlen, "virtio-blk: no disk");
         return -EINVAL;
     }
     b->data = c->data;
+    b->backend = c->backend;
     b->sectors = c->sectors;
+    snprintf(b->where, sizeof(b->where), "%s", c->where);
     memset(b->id, 0, sizeof(b->id));
     memcpy(b->id, c->id, strnlen(c->id, VBLK_ID_LEN));
+    bool flush = !b->backend || b->backend->flush;
     return vvirtio_init(&b->v, d, &ops, VIRTIO_ID_BLOCK, 0x018000, 1ull << BLK_F_SIZE_MAX |
-                        1ull << BLK_F_SEG_MAX | 1ull << BLK_F_BLK_SIZE | 1ull << BLK_F_FLUSH,
-                        1, VBLK_QUEUE_SIZE, CONFIG_SIZE, err, errlen);
+                        1ull << BLK_F_SEG_MAX | 1ull << BLK_F_BLK_SIZE |
+                        (flush ? 1ull << BLK_F_FLUSH : 0), 1, VBLK_QUEUE_SIZE, CONFIG_SIZE, err,
+                        errlen);
 }
 
 static void vblk_destroy(struct device *d)
@@ -215,8 +354,8 @@ static void vblk_show(const struct device *d, char *buf, size_t n)
     const struct vblk *b = d->state;
     int k = vvirtio_show(&b->v, buf, n);
     if (k >= 0 && (size_t)k < n)
-        snprintf(buf + k, n - (size_t)k, "; sectors %llu reads %llu writes %llu flushes %llu "
-                 "errors %llu", (unsigned long long)b->sectors,
+        snprintf(buf + k, n - (size_t)k, "; %s sectors %llu reads %llu writes %llu flushes %llu "
+                 "errors %llu", b->where[0] ? b->where : "disk", (unsigned long long)b->sectors,
                  (unsigned long long)b->stats.reads, (unsigned long long)b->stats.writes,
                  (unsigned long long)b->stats.flushes, (unsigned long long)b->stats.errors);
 }
@@ -233,5 +372,6 @@ const struct dev_type vvirtio_blk_type = {
     .check = vblk_check,
     .load = vblk_load,
     .destroy = vblk_destroy,
+    .busy = vvirtio_blk_busy,
     .show = vblk_show,
 };

@@ -556,10 +556,23 @@ static void send_hello(struct src_mig *s)
 }
 
 /* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, their XSAVE areas, devices, TSC, COMMIT. */
+/* How long stop-and-copy waits for devices' requests to finish (under the stall limit). */
+#define MIGRATE_DRAIN_NS (8ull * 1000000000)
+
 static void final_step(struct src_mig *s)
 {
     struct vm *vm = s->vm;
-    unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step++;
+    unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step;
+    /* Before the devices: requests a device has out (a disk's at network storage) finish
+     * first, so each completes exactly once, here, before its state is taken; a storage that
+     * does not answer in time fails the migration (the guest resumes here). */
+    if (k == 2 * n + 1 && dev_set_busy(&vm->devs)) {
+        if (time_ns() - s->t_stop > MIGRATE_DRAIN_NS)
+            fail(s, "device requests still in flight after %llu s",
+                 MIGRATE_DRAIN_NS / 1000000000);
+        return;
+    }
+    s->final_step++;
     emit_begin(s);
     if (k == 0) {
         vm_saved_tsc_align(vm);

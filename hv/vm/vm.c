@@ -143,6 +143,7 @@ static int add_disk(struct vm *vm, const char *name, char *err, size_t errlen)
     memcpy(phys_to_virt(pa), img, len);
     struct vvirtio_blk_cfg c = { .data = phys_to_virt(pa), .sectors = len / VBLK_SECTOR };
     snprintf(c.id, sizeof(c.id), "ferry-%s", name);
+    snprintf(c.where, sizeof(c.where), "%s", name);
     return dev_add(&vm->devs, &vvirtio_blk_type, 0, &c, err, errlen);
 }
 

@@ -99,7 +99,7 @@ def test_virtio_blk_on_a_ram_disk(workdir, hosts):
     run(h, "lin", "md5sum /dev/vda >/dev/null && echo whole-disk-$((1+1))", ["whole-disk-2"])
     stats = h.command("vm devices lin").replace("\r", "")
     m = re.search(r"^virtio-blk#0 v1 \(no ports or memory\)\n  pci 00:01\.0 bar0 0xc\w+ status "
-                  r"0x0f features 0x\w+ msix on; sectors 16384 reads (\d+) writes (\d+) "
+                  r"0x0f features 0x\w+ msix on; disk.img sectors 16384 reads (\d+) writes (\d+) "
                   r"flushes (\d+) errors (\d+)$", stats, re.M)
     assert m and int(m.group(1)) > 0 and int(m.group(2)) > 0 and int(m.group(3)) > 0, stats
     assert int(m.group(4)) == 0, stats
