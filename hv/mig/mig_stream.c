@@ -613,7 +613,22 @@ static bool hello_valid(const struct mig_hello *h)
     return h->version == MIG_STREAM_VERSION && h->vcpus >= 1 && h->vcpus <= MIG_MAX_VCPUS &&
            h->mem_bytes && !(h->mem_bytes % MIG_PAGE_SIZE) &&
            h->mem_bytes / MIG_PAGE_SIZE <= MIG_GFN_LIMIT && h->ndevices <= MIG_MAX_DEVICES &&
-           h->policy_len <= MIG_POLICY_MAX && h->nnics <= MIG_MAX_NICS;
+           h->policy_len <= MIG_POLICY_MAX && h->nnics <= MIG_MAX_NICS &&
+           h->ndisks <= MIG_MAX_DISKS;
+}
+
+/* A shared disk: NBD, a size, a location of printable non-space characters that starts with
+ * nbd:// and is NUL-padded to the end of its field. */
+static bool disk_valid(const struct mig_disk *d)
+{
+    size_t len = strnlen(d->loc, MIG_DISK_LOC_MAX);
+    if (d->kind != MIG_DISK_NBD || !d->sectors || d->sectors >= (1ull << 55) ||
+        len == MIG_DISK_LOC_MAX || len <= 6 || strncmp(d->loc, "nbd://", 6))
+        return false;
+    for (size_t i = 0; i < MIG_DISK_LOC_MAX; i++)
+        if (i < len ? d->loc[i] <= ' ' || d->loc[i] > '~' : d->loc[i] != 0)
+            return false;
+    return true;
 }
 
 /* A switch name: 1-15 letters, digits, '-' or '_', NULs to the end of its field; a MAC:
@@ -674,6 +689,22 @@ int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
         mig_put_bytes(e, n.sw, MIG_SWITCH_MAX);
         mig_put_bytes(e, n.mac, 6);
         mig_put_u16(e, 0);
+    }
+    mig_put_u16(e, h->ndisks);
+    mig_put_u16(e, 0);
+    for (unsigned i = 0; i < h->ndisks; i++) {
+        struct mig_disk d;
+        memset(&d, 0, sizeof(d));
+        d.kind = h->disks[i].kind;
+        d.sectors = h->disks[i].sectors;
+        strncpy(d.loc, h->disks[i].loc, MIG_DISK_LOC_MAX - 1);
+        if (!disk_valid(&d))
+            return -EINVAL;
+        mig_put_u8(e, d.kind);
+        for (unsigned k = 0; k < 7; k++)
+            mig_put_u8(e, 0);
+        mig_put_u64(e, d.sectors);
+        mig_put_bytes(e, d.loc, MIG_DISK_LOC_MAX);
     }
     return mig_rec_end(e);
 }
@@ -866,6 +897,23 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
         memcpy(h.nics[i].sw, sw, MIG_SWITCH_MAX);
         memcpy(h.nics[i].mac, mac, 6);
         if (mig_get_u16(&rd) || !nic_valid(&h.nics[i]))
+            return -EINVAL;
+    }
+    h.ndisks = mig_get_u16(&rd);
+    if (mig_get_u16(&rd) || h.ndisks > MIG_MAX_DISKS)
+        return -EINVAL;
+    for (unsigned i = 0; i < h.ndisks; i++) {
+        struct mig_disk *d = &h.disks[i];
+        d->kind = mig_get_u8(&rd);
+        uint8_t any = 0;
+        for (unsigned k = 0; k < 7; k++)
+            any |= mig_get_u8(&rd);
+        d->sectors = mig_get_u64(&rd);
+        const uint8_t *loc = mig_get_bytes(&rd, MIG_DISK_LOC_MAX);
+        if (!loc || any)
+            return -EINVAL;
+        memcpy(d->loc, loc, MIG_DISK_LOC_MAX);
+        if (!disk_valid(d))
             return -EINVAL;
     }
     if (!mig_rd_done(&rd))

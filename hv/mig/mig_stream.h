@@ -31,7 +31,8 @@
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
 #define MIG_STREAM_VERSION     3   /* 2: device records versioned, XSAVE its own record;
-                                       3: HELLO names each NIC's switch and MAC */
+                                       3: HELLO names each NIC's switch and MAC, and
+                                          each shared disk's location */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -216,9 +217,13 @@ bool mig_rd_done(const struct mig_rd *r);
 #define MIG_MAX_NICS       8
 #define MIG_SWITCH_MAX     16        /* a switch name including its NUL (net/vswitch.h) */
 #define MIG_HELLO_NIC_SIZE 24        /* switch name[16], MAC[6], reserved u16 */
+#define MIG_MAX_DISKS      4
+#define MIG_DISK_LOC_MAX   128       /* a disk's location including its NUL */
+#define MIG_HELLO_DISK_SIZE (16 + MIG_DISK_LOC_MAX)  /* kind u8, reserved[7], sectors u64, location */
 #define MIG_POLICY_MAX     (MIG_REC_MAX_PAYLOAD - MIG_HELLO_FIXED - \
                             MIG_HELLO_DEV_SIZE * MIG_MAX_DEVICES - 4 - \
-                            MIG_HELLO_NIC_SIZE * MIG_MAX_NICS)
+                            MIG_HELLO_NIC_SIZE * MIG_MAX_NICS - 4 - \
+                            MIG_HELLO_DISK_SIZE * MIG_MAX_DISKS)
 #define MIG_DEV_RECORD_MAX 16384     /* a device's state record (hv/dev/device.h) */
 #define MIG_DEV_HDR_SIZE   8         /* DEVICE payload before the record */
 #define MIG_XSAVE_MIN      576       /* legacy area + XSAVE header */
@@ -252,7 +257,16 @@ struct mig_hello {
      * of that name) and its MAC. */
     uint16_t nnics;
     struct mig_nic { char sw[MIG_SWITCH_MAX]; uint8_t mac[6]; } nics[MIG_MAX_NICS];
+    /* Its disks on shared storage, by virtio-blk instance: what the target must reach (a
+     * local disk never migrates this way: its blocks would have to move). */
+    uint16_t ndisks;
+    struct mig_disk {
+        uint8_t kind;                 /* MIG_DISK_NBD */
+        uint64_t sectors;             /* 512-byte sectors, non-zero */
+        char loc[MIG_DISK_LOC_MAX];   /* "nbd://a.b.c.d[:port]/export" */
+    } disks[MIG_MAX_DISKS];
 };
+#define MIG_DISK_NBD 1
 
 /* Whole-record helpers: mig_rec_begin .. mig_rec_end; 0 or an error like mig_rec_end. */
 int mig_rec_empty(struct mig_enc *e, uint16_t type);  /* ACCEPT, STOP, COMMIT, COMMIT_ACK */

@@ -109,6 +109,7 @@ static struct mig_hello sample_hello(void)
         .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
         .nnics = 2, .nics = { { "lan", { 0x52, 0x54, 0, 1, 2, 3 } },
                               { "storage-net_2", { 0x02, 0xfe, 9, 8, 7, 6 } } },
+        .ndisks = 1, .disks = { { MIG_DISK_NBD, 16384, "nbd://10.0.0.9:10809/vm-disk" } },
     };
     return h;
 }
@@ -336,8 +337,12 @@ static void test_parse_src_records(void **state)
     assert_string_equal(h.nics[0].sw, "lan");
     assert_string_equal(h.nics[1].sw, "storage-net_2");
     assert_memory_equal(h.nics[1].mac, want.nics[1].mac, 6);
+    assert_int_equal(h.ndisks, 1);
+    assert_int_equal(h.disks[0].kind, MIG_DISK_NBD);
+    assert_int_equal(h.disks[0].sectors, 16384);
+    assert_string_equal(h.disks[0].loc, "nbd://10.0.0.9:10809/vm-disk");
     assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * MIG_HELLO_DEV_SIZE + 4 +
-                                2 * MIG_HELLO_NIC_SIZE);
+                                2 * MIG_HELLO_NIC_SIZE + 4 + MIG_HELLO_DISK_SIZE);
     r = rec_at(3);
     ram_seen = 0;
     assert_int_equal(mig_ram_parse(r.payload, r.len, ram_cb, NULL), 0);
@@ -953,7 +958,7 @@ static void test_names(void **state)
 /* HELLO's NICs: a switch name of 1-15 allowed characters NUL-padded, a unicast non-zero MAC,
  * reserved zero, at most MIG_MAX_NICS; anything else is refused by the parser, and the
  * encoder will not write it. */
-static void test_hello_nics(void **state)
+static void test_hello_nics_and_disks(void **state)
 {
     static uint8_t buf[4096];
     struct mig_enc e;
@@ -966,8 +971,9 @@ static void test_hello_nics(void **state)
                             .payload = buf + 8 };
     assert_int_equal(mig_parse_hello(&r, &out), 0);
     assert_int_equal(out.nnics, 2);
-    /* The NIC part is the payload's last 4 + 2 * 24 bytes. */
-    uint8_t *nics = buf + 8 + r.len - 2 * MIG_HELLO_NIC_SIZE;
+    /* The NICs come before the disks: 4 + 2 * 24 bytes, then 4 + 144. */
+    uint8_t *nics = buf + 8 + r.len - 4 - MIG_HELLO_DISK_SIZE - 2 * MIG_HELLO_NIC_SIZE;
+    uint8_t *disk = buf + 8 + r.len - MIG_HELLO_DISK_SIZE;
     struct { unsigned off; uint8_t val; } bad[] = {
         { 0, 0 },                               /* an empty switch name */
         { 1, ' ' },                             /* a space in it */
@@ -995,6 +1001,28 @@ static void test_hello_nics(void **state)
     nics[-4] = 2;
     assert_int_equal(mig_parse_hello(&r, &out), 0);
 
+    /* The disk: kind, reserved, a zero size, a location that is not nbd://, has a space, runs
+     * to the end of its field, or has a byte after its NUL. */
+    struct { unsigned off; uint8_t val; } dbad[] = {
+        { 0, 2 }, { 3, 1 }, { 16, 'h' }, { 16 + 10, ' ' }, { 16 + 40, 'x' },
+        { 16 + MIG_DISK_LOC_MAX - 1, 'x' },
+    };
+    for (unsigned i = 0; i < sizeof(dbad) / sizeof(dbad[0]); i++) {
+        uint8_t was = disk[dbad[i].off];
+        disk[dbad[i].off] = dbad[i].val;
+        assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+        disk[dbad[i].off] = was;
+    }
+    uint8_t size0[8];
+    memcpy(size0, disk + 8, 8);
+    memset(disk + 8, 0, 8);
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    memcpy(disk + 8, size0, 8);
+    disk[-4] = MIG_MAX_DISKS + 1;
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    disk[-4] = 1;
+    assert_int_equal(mig_parse_hello(&r, &out), 0);
+
     /* The encoder refuses what the parser would. */
     struct mig_hello b = sample_hello();
     strcpy(b.nics[1].sw, "no spaces");
@@ -1002,6 +1030,10 @@ static void test_hello_nics(void **state)
     assert_int_not_equal(mig_rec_hello(&e, &b), 0);
     b = sample_hello();
     b.nics[0].mac[0] = 0x01;
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_not_equal(mig_rec_hello(&e, &b), 0);
+    b = sample_hello();
+    strcpy(b.disks[0].loc, "file:///etc/passwd");
     mig_enc_init(&e, buf, sizeof(buf));
     assert_int_not_equal(mig_rec_hello(&e, &b), 0);
     b = sample_hello();
@@ -1032,7 +1064,7 @@ int main(void)
         cmocka_unit_test(test_callback_pause_and_error),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_names),
-        cmocka_unit_test(test_hello_nics),
+        cmocka_unit_test(test_hello_nics_and_disks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
