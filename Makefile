@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 B := build
 TP := $(B)/third_party
-DEPS_STAMP := $(TP)/.deps-v2
+DEPS_STAMP := $(TP)/.deps-v3
 NEWLIB := $(B)/newlib
 PYTHON := /usr/bin/python3
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -201,10 +201,15 @@ $(B)/fuzz_virtq: tests/fuzz/fuzz_virtq.c hv/dev/virtq.c hv/dev/virtq.h | $(DEPS_
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 		tests/fuzz/fuzz_virtq.c hv/dev/virtq.c -o $@
 
+$(B)/fuzz_nbd: tests/fuzz/fuzz_nbd.c net/nbd_proto.c net/nbd_proto.h | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+		tests/fuzz/fuzz_nbd.c net/nbd_proto.c -o $@
+
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
-		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq
+		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq $(B)/fuzz_nbd
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
-		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq
+		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq $(B)/fuzz_corpus_nbd
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -219,6 +224,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_mb 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -max_len=40000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_vq 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_nbd -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		-print_final_stats=0 $(B)/fuzz_corpus_nbd 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

@@ -20,6 +20,7 @@
 #include "hv/base/civil.h"
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
+#include "hv/mgmt/mgmt_disk.h"
 #include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
 #include "hv/vm/sched.h"
@@ -128,6 +129,7 @@ static void setup_network(void)
     net_init();
     netdev_attach_all();
     vm_set_net_hooks(&mgmt_nic_hooks);  /* guest NICs join virtual switches (net/vswitch.h) */
+    vm_set_disk_hooks(&mgmt_disk_hooks);    /* disk=nbd://... (net/nbd.h) */
     if (net_bench_listen())
         log_warn("net", "cannot listen on TCP %d for net bench", NET_BENCH_PORT);
     if (hv_config.ip[0] && netdev_count() &&

@@ -4,12 +4,13 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tp="$top/build/third_party"
-stamp="$tp/.deps-v2"
+stamp="$tp/.deps-v3"
 [ "$stamp" -nt "$0" ] && exit 0
 
 pkgs=(build-essential gnu-efi qemu-system-x86 qemu-utils ovmf ipxe-qemu bochs bochsbios vgabios
       bximage mtools dosfstools newlib-source libcmocka-dev python3-pytest python3-pexpect
-      dpkg-dev xz-utils binutils iproute2 busybox-static clang libclang-rt-14-dev acpica-tools)
+      dpkg-dev xz-utils binutils iproute2 busybox-static clang libclang-rt-14-dev acpica-tools
+      nbd-server)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 

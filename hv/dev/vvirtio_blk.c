@@ -32,7 +32,8 @@ struct inflight {
 struct vblk {
     struct vvirtio v;                   /* first */
     uint8_t *data;
-    const struct vblk_backend *backend;
+    const struct vblk_backend *backend; /* &backend_copy, or NULL: a RAM disk */
+    struct vblk_backend backend_copy;
     uint64_t sectors;
     char id[VBLK_ID_LEN];
     char where[64];
@@ -137,6 +138,10 @@ static int serve(struct vblk *b, struct virtq *q, const struct virtq_chain *c, u
         }
         break;
     case T_FLUSH:
+        if (b->backend && !b->backend->flush) {
+            status = S_UNSUPP;          /* not offered (5.2.6.2) */
+            break;
+        }
         if (b->backend) {
             if (to_backend(b, c, type, 0, 0, &status))
                 return 1;
@@ -237,6 +242,8 @@ void vvirtio_blk_complete(struct device *d, unsigned id, int status)
     if (f->orphan) {
         f->used = false;
         b->ninflight--;
+        if (vvirtio_queue_live(v, 0))
+            notify(v, 0);               /* the new queue's chains that waited for a slot */
         return;
     }
     uint8_t st = status ? S_IOERR : S_OK;
@@ -293,7 +300,10 @@ static int vblk_create(struct device *d, const void *cfg, char *err, size_t errl
         return -EINVAL;
     }
     b->data = c->data;
-    b->backend = c->backend;
+    if (c->backend) {
+        b->backend_copy = *c->backend;
+        b->backend = &b->backend_copy;
+    }
     b->sectors = c->sectors;
     snprintf(b->where, sizeof(b->where), "%s", c->where);
     memset(b->id, 0, sizeof(b->id));

@@ -7,6 +7,7 @@
 #include "drivers/nic.h"
 #include "hv/mgmt/mgmt_net.h"
 #include "lwip/ip4_addr.h"
+#include "net/nbd.h"
 #include "net/bench.h"
 #include "net/netdev.h"
 #include "net/ping.h"
@@ -172,4 +173,5 @@ int mgmt_switch_mac(const char *name, unsigned i, struct mgmt_switch_mac *out)
 void mgmt_net_service(void)
 {
     net_service();
+    nbd_poll();                         /* guests' network disks (hv/mgmt/mgmt_disk.c) */
 }

@@ -5,6 +5,7 @@
 
 #include "hv/base/mem.h"
 #include "hv/base/time.h"
+#include "hv/dev/dev_ids.h"
 #include "hv/dev/vuart.h"
 #include "hv/mgmt/mgmt_internal.h"
 #include "hv/mgmt/mgmt_vm.h"
@@ -142,6 +143,13 @@ int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, c
             spin_lock(&vm->devs.lock);
             d->type->show(d, o->state, sizeof(o->state));
             spin_unlock(&vm->devs.lock);
+        }
+        /* A network disk: its connection too (state, counters). */
+        size_t sl = strlen(o->state);
+        if (d->type->id == DEV_ID_VIRTIO_BLK && vm->disk_net && vm_disk_hooks() &&
+            sl + 3 < sizeof(o->state)) {
+            memcpy(o->state + sl, "; ", 3);
+            vm_disk_hooks()->describe(vm->disk_net, o->state + sl + 2, sizeof(o->state) - sl - 2);
         }
         for (unsigned sp = 0; sp < BUS_SPACES; sp++)
             for (unsigned i = 0; i < vm->devs.bus.n[sp] && len < sizeof(o->ranges); i++) {

@@ -44,7 +44,7 @@ struct mgmt_vm_create_args {
     char modules[160];          /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];             /* the guest's command line */
     char cpu[16];               /* CPU baseline: "host", "x86-64-v2", ... */
-    char disk[48];              /* a disk image from \images\ for a virtio-blk ("": none) */
+    char disk[128];             /* a virtio-blk's disk: an image from \images\ or nbd://... */
     unsigned nnics;             /* nic=SWITCH[,mac=..]: virtio-net NICs, in order */
     struct mgmt_nic_args nics[MGMT_VM_NICS_MAX];
 };
@@ -101,7 +101,7 @@ struct mgmt_dev_info {
     char label[32];
     unsigned version;
     char ranges[96];            /* "io 0x3f8-0x3ff", several separated by ", " */
-    char state[192];            /* the device's own line (dev_type.show), "" if none */
+    char state[384];            /* the device's own line (dev_type.show), "" if none */
 };
 /* The VM's devices in creation order (at most max): how many, or a negative errno. */
 int mgmt_vm_devices(const char *name, struct mgmt_dev_info *out, unsigned max, char *err,

@@ -33,7 +33,8 @@ int mig_devices_known(const struct mig_hello *h, char *why, size_t whylen)
 static bool in_machine(const struct dev_machine *m, const struct mig_hello *h, uint16_t type,
                        uint16_t instance)
 {
-    if (type == DEV_ID_VIRTIO_NET && instance < h->nnics)
+    if ((type == DEV_ID_VIRTIO_NET && instance < h->nnics) ||
+        (type == DEV_ID_VIRTIO_BLK && instance < h->ndisks))
         return true;
     for (unsigned i = 0; i < m->ndevs; i++)
         if (m->devs[i].type->id == type && m->devs[i].instance == instance)
@@ -61,15 +62,17 @@ int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, ch
     }
     /* Every listed device is in the machine (or a named NIC), none twice: equal sets if the
      * counts agree. */
-    unsigned nics = 0;
-    for (unsigned i = 0; i < h->ndevices; i++)
+    unsigned nics = 0, disks = 0;
+    for (unsigned i = 0; i < h->ndevices; i++) {
         nics += h->devices[i].type == DEV_ID_VIRTIO_NET;
-    if (nics != h->nnics) {
-        snprintf(why, whylen, "HELLO names %u NICs but lists %u virtio-net devices", h->nnics,
-                 nics);
+        disks += h->devices[i].type == DEV_ID_VIRTIO_BLK;
+    }
+    if (nics != h->nnics || disks != h->ndisks) {
+        snprintf(why, whylen, "HELLO names %u NICs and %u disks but lists %u virtio-net and %u "
+                 "virtio-blk devices", h->nnics, h->ndisks, nics, disks);
         return -EINVAL;
     }
-    for (unsigned i = 0; h->ndevices != m->ndevs + nics && i < m->ndevs; i++) {
+    for (unsigned i = 0; h->ndevices != m->ndevs + nics + disks && i < m->ndevs; i++) {
         const struct dev_machine_entry *e = &m->devs[i];
         bool listed = false;
         for (unsigned j = 0; j < h->ndevices; j++)

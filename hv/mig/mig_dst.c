@@ -128,9 +128,37 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         }
     struct vm_config cfg = { .mem_mib = h.mem_bytes >> 20, .cpus = h.vcpus, .node = -1,
                              .policy = &vmpol };
+    if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS || h.ndisks > 1) {
+        refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
+        return 0;
+    }
     if (h.nnics > VM_NICS_MAX) {
         refuse(d, MIG_REC_REFUSE, "more NICs than a VM here may have");
         return 0;
+    }
+    /* A shared disk must answer from here, with the same size, before anything is reserved;
+     * the connection made to check is the one the VM keeps. (The check waits for the
+     * storage's handshake: seconds at most, NBD_CONNECT_TIMEOUT_MS + its handshake's.) */
+    if (h.ndisks) {
+        const struct vm_disk_hooks *dh = vm_disk_hooks();
+        char why[120];
+        uint64_t sectors = 0;
+        if (!dh || dh->open(h.disks[0].loc, &cfg.disk_net, &sectors, why, sizeof(why))) {
+            snprintf(err, sizeof(err), "disk unreachable=%s: %s", h.disks[0].loc,
+                     dh ? why : "no network disks in this build");
+            refuse(d, MIG_REC_REFUSE, err);
+            return 0;
+        }
+        if (sectors != h.disks[0].sectors) {
+            dh->close(cfg.disk_net);
+            snprintf(err, sizeof(err), "disk size=%s: %llu sectors here, the VM's has %llu",
+                     h.disks[0].loc, (unsigned long long)sectors,
+                     (unsigned long long)h.disks[0].sectors);
+            refuse(d, MIG_REC_REFUSE, err);
+            return 0;
+        }
+        memcpy(cfg.disk, h.disks[0].loc, VM_DISK_MAX - 1);
+        cfg.disk_sectors = sectors;
     }
     cfg.nnics = h.nnics;
     for (unsigned i = 0; i < h.nnics; i++) {
@@ -138,11 +166,8 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         memcpy(cfg.nics[i].mac, h.nics[i].mac, 6);
     }
     strcpy(cfg.name, d->name);
-    if (h.mem_bytes % (2ull << 20) || h.vcpus > VM_MAX_VCPUS) {
-        refuse(d, MIG_REC_REFUSE, "unsupported VM shape");
-        return 0;
-    }
-    if (vm_create(&cfg, err, sizeof(err))) {      /* empty image: a skeleton */
+    /* An empty image: a skeleton. It owns cfg.disk_net from here, even failing. */
+    if (vm_create(&cfg, err, sizeof(err))) {
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }

@@ -29,7 +29,7 @@
  * reconnects (S_CONNECT, S_AUTH with resolving set) and asks the target with a QUERY
  * whether that migration committed, for up to MIGRATE_RESOLVE_NS.
  */
-enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_FINAL, S_COMMIT, S_RESOLVE, S_QUERY,
+enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_DRAIN, S_FINAL, S_COMMIT, S_RESOLVE, S_QUERY,
                  S_DONE };
 
 #define MIGRATE_RESOLVE_NS (30ull * 1000000000)
@@ -72,10 +72,14 @@ struct src_mig {
     char reason[160];
 };
 
+/* How long stop-and-copy waits for devices' requests to finish (under the stall limit). */
+#define MIGRATE_DRAIN_NS (8ull * 1000000000)
+
 static struct src_mig *outgoing[MIGRATE_SLOTS];
 
+/* By enum src_state. */
 static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "precopy",
-                                           "stop", "commit", "commit", "commit", "done" };
+                                           "stop", "stop", "commit", "commit", "commit", "done" };
 
 static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -497,7 +501,8 @@ static void round_done(struct src_mig *s)
     log_info("migrate", "vm %s: %s after round %u: %llu dirty pages, expected downtime %llu ms",
              s->vm->name, mig_decision_name(d), s->round, (unsigned long long)dirty,
              (unsigned long long)s->expect_ms);
-    /* Stop and copy: pause, take the last dirty pages, then state. */
+    /* Stop and copy: pause, let devices finish what they have out, take the last dirty pages,
+     * then state. */
     s->t_stop = time_ns();
     if (s->vm->state == VM_RUNNING) {
         if (vm_pause(s->vm, err, sizeof(err))) {
@@ -505,6 +510,23 @@ static void round_done(struct src_mig *s)
             return;
         }
         s->paused = true;
+    }
+    s->st = S_DRAIN;
+}
+
+/*
+ * The guest is paused. Requests a device has out (a disk's at network storage) finish first:
+ * each completes exactly once, here, and what it wrote into guest RAM (read data, status,
+ * used entries) is in the final harvest that follows, before the device's state is taken. A
+ * storage that does not answer in time fails the migration (the guest resumes here).
+ */
+static void drained(struct src_mig *s)
+{
+    if (dev_set_busy(&s->vm->devs)) {
+        if (time_ns() - s->t_stop > MIGRATE_DRAIN_NS)
+            fail(s, "device requests still in flight after %llu s",
+                 MIGRATE_DRAIN_NS / 1000000000);
+        return;
     }
     /* Merge the final harvest into the pending bitmap (pages not yet sent this round stay). */
     vm_dirty_harvest(s->vm, s->final_bits);
@@ -539,6 +561,13 @@ static void send_hello(struct src_mig *s)
     }
     _Static_assert(VM_NICS_MAX <= MIG_MAX_NICS && VM_SWITCH_MAX == MIG_SWITCH_MAX,
                    "NIC limits differ");
+    if (s->vm->disk_net) {              /* shared storage: the target reaches it itself */
+        _Static_assert(VM_DISK_MAX <= MIG_DISK_LOC_MAX, "disk location sizes differ");
+        h.ndisks = 1;
+        h.disks[0].kind = MIG_DISK_NBD;
+        h.disks[0].sectors = s->vm->disk_sectors;
+        memcpy(h.disks[0].loc, s->vm->disk, VM_DISK_MAX);
+    }
     h.nnics = (uint16_t)s->vm->nnics;
     for (unsigned i = 0; i < s->vm->nnics; i++) {
         memcpy(h.nics[i].sw, s->vm->nics[i].sw, MIG_SWITCH_MAX);
@@ -556,23 +585,10 @@ static void send_hello(struct src_mig *s)
 }
 
 /* Stop-and-copy, after the last RAM: ROUND_END, vCPUs, their XSAVE areas, devices, TSC, COMMIT. */
-/* How long stop-and-copy waits for devices' requests to finish (under the stall limit). */
-#define MIGRATE_DRAIN_NS (8ull * 1000000000)
-
 static void final_step(struct src_mig *s)
 {
     struct vm *vm = s->vm;
-    unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step;
-    /* Before the devices: requests a device has out (a disk's at network storage) finish
-     * first, so each completes exactly once, here, before its state is taken; a storage that
-     * does not answer in time fails the migration (the guest resumes here). */
-    if (k == 2 * n + 1 && dev_set_busy(&vm->devs)) {
-        if (time_ns() - s->t_stop > MIGRATE_DRAIN_NS)
-            fail(s, "device requests still in flight after %llu s",
-                 MIGRATE_DRAIN_NS / 1000000000);
-        return;
-    }
-    s->final_step++;
+    unsigned n = vm->nvcpus, ndev = vm->devs.ndevs, k = s->final_step++;
     emit_begin(s);
     if (k == 0) {
         vm_saved_tsc_align(vm);
@@ -754,6 +770,11 @@ static void poll_one(struct src_mig *s)
             if (!emit_ram(s) && s->st == S_RAM)
                 round_done(s);
             break;
+        case S_DRAIN:
+            drained(s);
+            if (s->st == S_DRAIN)
+                return;                 /* again on the next pass */
+            break;
         case S_FINAL:
             if (s->cursor < s->npages && emit_ram(s))
                 break;
@@ -817,8 +838,8 @@ int mig_src_info(unsigned i, struct mig_src_info *info)
     if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
     static const char *const n[] = { "idle", "connecting", "authenticating", "hello", "precopy",
-                                     "stop-and-copy", "commit", "resolving", "resolving",
-                                     "done" };
+                                     "stop-and-copy", "stop-and-copy", "commit", "resolving",
+                                     "resolving", "done" };
     uint64_t now = time_ns();
     memset(info, 0, sizeof(*info));
     info->vm = s->vm->name;

@@ -85,6 +85,10 @@ static int find_image(const char *name, const void **img, size_t *len)
 }
 
 static const struct vm_net_hooks *net_hooks;     /* vm_set_net_hooks */
+static const struct vm_disk_hooks *disk_hooks;   /* vm_set_disk_hooks */
+
+void vm_set_disk_hooks(const struct vm_disk_hooks *h) { disk_hooks = h; }
+const struct vm_disk_hooks *vm_disk_hooks(void) { return disk_hooks; }
 
 static void free_vm(struct vm *vm)
 {
@@ -100,6 +104,11 @@ static void free_vm(struct vm *vm)
             net_hooks->detach(&vm->nics[i]);
             vm->nics[i].port = NULL;
         }
+    /* A network disk's connection goes before its device: no completion reaches it after. */
+    if (vm->disk_net && disk_hooks) {
+        disk_hooks->close(vm->disk_net);
+        vm->disk_net = NULL;
+    }
     dev_set_destroy(&vm->devs);
     if (vm->disk_pages)
         frame_free(vm->disk_hpa, vm->disk_pages);
@@ -117,6 +126,38 @@ static void free_vm(struct vm *vm)
  * on the VM's node (the file itself stays as it was: writes live as long as the VM, through
  * guest reboots, and go with it).
  */
+/* disk=nbd://...: a virtio-blk whose requests go to network storage (vm_disk_hooks); the
+ * connection is open already (cfg->disk_net) or opened here. */
+static int add_net_disk(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+    static struct vvirtio_blk_cfg c;    /* copied by the device (the backend too) */
+    struct vblk_backend be;
+    uint64_t sectors = cfg->disk_sectors;
+    int rc;
+    if (!disk_hooks) {
+        snprintf(err, errlen, "this build has no network disks");
+        return -ENODEV;
+    }
+    /* vm->disk_net: the migration's open handle (vm_create took it), else opened here;
+     * free_vm closes it either way. */
+    if (!vm->disk_net && (rc = disk_hooks->open(cfg->disk, &vm->disk_net, &sectors, err,
+                                                errlen)))
+        return rc;
+    strncpy(vm->disk, cfg->disk, sizeof(vm->disk) - 1);
+    vm->disk_sectors = sectors;
+    memset(&c, 0, sizeof(c));
+    memset(&be, 0, sizeof(be));
+    disk_hooks->bind(vm->disk_net, vm, NULL, &be);     /* the backend; the device comes next */
+    c.backend = &be;
+    c.sectors = sectors;
+    snprintf(c.id, sizeof(c.id), "ferry-nbd");
+    snprintf(c.where, sizeof(c.where), "%s", cfg->disk);
+    if ((rc = dev_add(&vm->devs, &vvirtio_blk_type, 0, &c, err, errlen)))
+        return rc;
+    disk_hooks->bind(vm->disk_net, vm, dev_find(&vm->devs, DEV_ID_VIRTIO_BLK, 0), &be);
+    return 0;
+}
+
 static int add_disk(struct vm *vm, const char *name, char *err, size_t errlen)
 {
     const void *img;
@@ -477,6 +518,14 @@ static uint64_t vm_clock_ns(void *ctx)
     return time_ns();
 }
 
+/* vm_create's refusals before it owns anything: a network disk opened for it is closed. */
+static int drop_disk(const struct vm_config *cfg, int rc)
+{
+    if (cfg->disk_net && disk_hooks)
+        disk_hooks->close(cfg->disk_net);
+    return rc;
+}
+
 int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 {
     struct vm *vm = NULL;
@@ -485,18 +534,18 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 
     if (!hv_ops) {
         snprintf(err, errlen, "this CPU offers no usable VT-x or AMD-V");
-        return -ENODEV;
+        return drop_disk(cfg, -ENODEV);
     }
     if (vm_find(cfg->name)) {
         snprintf(err, errlen, "a VM named '%s' exists", cfg->name);
-        return -EEXIST;
+        return drop_disk(cfg, -EEXIST);
     }
     for (unsigned i = 0; i < VM_MAX && !vm; i++)
         if (vms[i].state == VM_EMPTY)
             vm = &vms[i];
     if (!vm) {
         snprintf(err, errlen, "at most %d VMs", VM_MAX);
-        return -ENOSPC;
+        return drop_disk(cfg, -ENOSPC);
     }
     memset(vm, 0, sizeof(*vm));
     strncpy(vm->name, cfg->name, sizeof(vm->name) - 1);
@@ -511,9 +560,10 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
                  "RAM from 0 without a hole); kernel= guests may have more",
                  (unsigned long long)(VM_LOW_RAM_END >> 20));
         memset(vm, 0, sizeof(*vm));
-        return -EINVAL;
+        return drop_disk(cfg, -EINVAL);
     }
     vm->state = VM_CREATED;           /* claims the slot; undone by free_vm */
+    vm->disk_net = cfg->disk_net;     /* a network disk opened for us: ours to close now */
     if ((rc = setup_policy(vm, cfg, err, errlen)))
         goto fail;
 
@@ -572,8 +622,11 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->devs.clock_ctx = vm;
     if ((rc = dev_set_build(&vm->devs, &machine_ferry_min, err, errlen)))
         goto fail;
-    if (cfg->disk[0] && (rc = add_disk(vm, cfg->disk, err, errlen)))
+    if (cfg->disk[0] && (rc = !strncmp(cfg->disk, "nbd://", 6)
+                                  ? add_net_disk(vm, cfg, err, errlen)
+                                  : add_disk(vm, cfg->disk, err, errlen)))
         goto fail;
+
     if (cfg->nnics > VM_NICS_MAX) {
         snprintf(err, errlen, "a VM has at most %d NICs", VM_NICS_MAX);
         rc = -EINVAL;

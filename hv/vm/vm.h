@@ -105,6 +105,7 @@ struct vcpu {
 
 enum vm_migration { VM_MIG_NONE, VM_MIG_OUT, VM_MIG_IN };
 
+#define VM_DISK_MAX   128            /* disk=: a file name or "nbd://..." with its NUL */
 #define VM_NICS_MAX   4
 #define VM_SWITCH_MAX 16             /* a switch's name with its NUL (net/vswitch.h's) */
 
@@ -132,6 +133,24 @@ struct vm_net_hooks {
     void (*announce)(struct vm_nic *n);
 };
 void vm_set_net_hooks(const struct vm_net_hooks *h);
+
+/*
+ * Disks on network storage (disk=nbd://...), which hv/vm reaches through hooks as it does
+ * switches (hv/mgmt/mgmt_disk.c over net/nbd.h). open connects and handshakes (control CPU;
+ * it may take seconds): a handle and the disk's size. bind gives the handle its VM and
+ * virtio-blk, and fills the backend the device submits to. close drops the connection; any
+ * request still out is dropped without completing (the device goes next).
+ */
+struct vblk_backend;
+struct vm_disk_hooks {
+    int (*open)(const char *uri, void **handle, uint64_t *sectors, char *err, size_t errlen);
+    void (*bind)(void *handle, struct vm *vm, struct device *dev, struct vblk_backend *be);
+    void (*close)(void *handle);
+    /* One line for `vm devices` (the connection's state and counters). */
+    int (*describe)(void *handle, char *buf, size_t n);
+};
+void vm_set_disk_hooks(const struct vm_disk_hooks *h);
+const struct vm_disk_hooks *vm_disk_hooks(void);
 /* A frame from the switch for NIC n (control CPU): into the guest if it runs, else dropped
  * (a paused VM's devices are being saved or loaded). 0 or -EAGAIN (dropped). */
 int vm_nic_rx(struct vm_nic *n, const void *frame, size_t len);
@@ -167,8 +186,10 @@ struct vm {
     struct mb_boot mb_boot;
     char cmdline[256];
     /* disk=: the image's private copy the virtio-blk serves (host frames), 0 pages: none. */
-    char disk[48];
+    char disk[VM_DISK_MAX];
     uint64_t disk_hpa, disk_pages;
+    void *disk_net;                  /* a disk on network storage: vm_disk_hooks' handle */
+    uint64_t disk_sectors;           /* ...its size (what a migration's HELLO says) */
     unsigned nnics;
     struct vm_nic nics[VM_NICS_MAX];
     char stop_reason[160];

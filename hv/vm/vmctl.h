@@ -18,7 +18,9 @@ struct vm_config {
     char modules[160];                  /* with a Multiboot kernel=: "A,B,..." ("": none) */
     char args[256];
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
-    char disk[48];                      /* a disk image from \images\ (virtio-blk), "": none */
+    char disk[VM_DISK_MAX];             /* a disk image from \images\ or nbd://... (virtio-blk) */
+    void *disk_net;                     /* nbd: a handle vm_disk_hooks()->open gave (taken) */
+    uint64_t disk_sectors;              /* ...and its size */
     unsigned nnics;                     /* virtio-net NICs, each on a named virtual switch */
     struct { char sw[VM_SWITCH_MAX]; uint8_t mac[6]; } nics[VM_NICS_MAX];
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */

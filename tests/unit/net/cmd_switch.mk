@@ -3,7 +3,7 @@ UNIT_TESTS += cmd_switch
 # offers), net/vswitch.c and the netdev glue over a fake NIC and lwIP.
 cmd_switch_SRCS := tests/unit/net/test_cmd_switch.c tests/unit/net/vsw_fake_nic.c \
 	hv/console/cmd_net.c hv/console/console.c hv/base/cmdline.c hv/mgmt/mgmt_net.c \
-	net/vswitch.c net/netdev.c net/ping.c net/bench.c drivers/nic_rxpool.c $(NET_SRCS) \
+	net/vswitch.c net/netdev.c net/ping.c net/bench.c net/nbd.c net/nbd_proto.c drivers/nic_rxpool.c $(NET_SRCS) \
 	tests/unit/fakes/support.c tests/unit/fakes/fake_env.c $(LWIP_SRCS)
 cmd_switch_CFLAGS := $(LWIP_INCLUDES)
 $(B)/unit/test_cmd_switch: net/vswitch.h net/netdev.h net/net.h drivers/nic.h
