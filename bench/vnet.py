@@ -44,7 +44,7 @@ def main():
         boot_guest(b, "g2", "52:54:00:aa:00:02", "10.0.0.12")
         secs = 10
         out = a.command(f"net bench 10.0.0.2 {secs}", timeout=secs + 60)
-        m = re.search(r"([\d.]+) Mbit/s", out)
+        m = re.search(r"mbps=([\d.]+)", out)
         host_mbps = float(m.group(1)) if m else float("nan")
         run(a, "g1", "(sleep 100000 | nc -l -p 5001 > /dev/null) & true", [])
         t = transfer(b, "g2", "10.0.0.11", 5001, mib)
