@@ -452,11 +452,10 @@ static int vm_net_tx(void *ctx, unsigned nic, const void *frame, size_t len)
 int vm_nic_rx(struct vm_nic *n, const void *frame, size_t len)
 {
     struct vm *vm = n->vm;
-    struct device *d = dev_find(&vm->devs, DEV_ID_VIRTIO_NET, (uint16_t)n->index);
-    if (vm->state != VM_RUNNING || !d)
+    if (vm->state != VM_RUNNING || !n->dev)
         return -EAGAIN;
     spin_lock(&vm->devs.lock);
-    int rc = vvirtio_net_rx(d, frame, len);
+    int rc = vvirtio_net_rx(n->dev, frame, len);
     spin_unlock(&vm->devs.lock);
     return rc;
 }
@@ -464,7 +463,7 @@ int vm_nic_rx(struct vm_nic *n, const void *frame, size_t len)
 void vm_nics_announce(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->nnics; i++) {
-        struct device *d = dev_find(&vm->devs, DEV_ID_VIRTIO_NET, (uint16_t)i);
+        struct device *d = vm->nics[i].dev;
         if (net_hooks && net_hooks->announce && vm->nics[i].port)
             net_hooks->announce(&vm->nics[i]);
         if (d) {
@@ -485,7 +484,8 @@ static int add_nics(struct vm *vm, const struct vm_config *cfg, char *err, size_
         int rc = dev_add(&vm->devs, &vvirtio_net_type, (uint16_t)i, &c, err, errlen);
         if (rc)
             return rc;
-        *n = (struct vm_nic){ .vm = vm, .index = i };
+        *n = (struct vm_nic){ .vm = vm, .index = i,
+                              .dev = dev_find(&vm->devs, DEV_ID_VIRTIO_NET, (uint16_t)i) };
         memcpy(n->sw, cfg->nics[i].sw, sizeof(n->sw));
         n->sw[sizeof(n->sw) - 1] = 0;
         memcpy(n->mac, c.mac, 6);

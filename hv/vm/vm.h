@@ -115,6 +115,7 @@ struct vm_nic {
     unsigned index;
     char sw[VM_SWITCH_MAX];
     uint8_t mac[6];
+    struct device *dev;              /* its virtio-net (devices never move once created) */
     void *port;                      /* the switch's, through vm_net_hooks (NULL: detached) */
 };
 
