@@ -1,4 +1,5 @@
-/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml]`,
+/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml]
+ * [storage=copy|shared]`,
  * `migrate status`, `migrate cancel VM`, `migrate inject FAULT`. */
 #include <errno.h>
 #include <string.h>
@@ -65,7 +66,7 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         const char *val = split_opt(argv[i], key, sizeof(key));
         if (!val || mgmt_migrate_set(&o, key, val)) {
             con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
-                       "Mbit/s, throttle=0-99 %%, dirty=wp|ad|pml)\n", argv[i]);
+                       "Mbit/s, throttle=0-99 %%, dirty=wp|ad|pml, storage=copy|shared)\n", argv[i]);
             return -EINVAL;
         }
     }

@@ -37,7 +37,7 @@ const struct con_cmd con_commands[] = {
       .run = cmd_switch },
     { .name = "migrate",
       .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] "
-               "| status | cancel VM | inject none|lose-ack|lose-commit|old-stream",
+               "[storage=copy] | status | cancel VM | inject none|lose-ack|lose-commit|old-stream",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },

@@ -41,6 +41,7 @@ struct vblk {
     struct virtq_chain chain;           /* the request being served (too big for a stack) */
     unsigned ninflight;
     struct inflight inflight[VBLK_INFLIGHT];
+    uint64_t *log;                      /* vvirtio_blk_log: written blocks' bits, or NULL */
 };
 
 static struct vblk *of(struct vvirtio *v) { return (struct vblk *)v; }
@@ -66,6 +67,15 @@ static int config(struct vvirtio *v, uint64_t off, bool write, unsigned size, ui
         r |= (uint64_t)c[off + i] << (8 * i);
     *val = r;
     return 0;
+}
+
+/* Sets the bits of the VBLK_LOG_BLOCK blocks [off, off + len) touches; atomically, since the
+ * migration takes them on another CPU (after the data: a block whose bit it took and cleared
+ * before this write is sent again). */
+static void log_blocks(uint64_t *log, uint64_t off, uint64_t len)
+{
+    for (uint64_t blk = off / VBLK_LOG_BLOCK; blk <= (off + len - 1) / VBLK_LOG_BLOCK; blk++)
+        __atomic_fetch_or(&log[blk / 64], 1ull << (blk % 64), __ATOMIC_RELEASE);
 }
 
 /* Hands a read, write or flush to the backend: 1 (in flight: completes later), 0 (refused
@@ -133,6 +143,8 @@ static int serve(struct vblk *b, struct virtq *q, const struct virtq_chain *c, u
             *written = (uint32_t)len;
         } else {
             n = virtq_read(q, m, c, sizeof(hdr), b->data + sector * VBLK_SECTOR, len);
+            if (b->log && len)          /* after the bytes landed (even some of them) */
+                log_blocks(b->log, sector * VBLK_SECTOR, len);
             b->stats.writes++;
             b->stats.bytes_written += len;
         }
@@ -268,6 +280,21 @@ void vvirtio_blk_complete(struct device *d, unsigned id, int status)
     }
     vvirtio_used(v, 0);
     notify(v, 0);                       /* chains that waited for a free slot */
+}
+
+int vvirtio_blk_log(struct device *d, uint64_t *log)
+{
+    struct vblk *b = d->state;
+    if (b->backend)
+        return -EINVAL;
+    b->log = log;
+    return 0;
+}
+
+uint64_t vvirtio_blk_log_blocks(const struct device *d)
+{
+    const struct vblk *b = d->state;
+    return (b->sectors * VBLK_SECTOR + VBLK_LOG_BLOCK - 1) / VBLK_LOG_BLOCK;
 }
 
 bool vvirtio_blk_busy(const struct device *d)

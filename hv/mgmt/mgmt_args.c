@@ -233,6 +233,8 @@ int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *v
         a->throttle_max = (uint32_t)v;
     else if (!strcmp(key, "dirty"))
         return mgmt_dirty_mode_parse(val, &a->dirty);
+    else if (!strcmp(key, "storage") && (!strcmp(val, "copy") || !strcmp(val, "shared")))
+        a->storage_copy = !strcmp(val, "copy");
     else
         return -EINVAL;
     return 0;

@@ -14,6 +14,7 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
     struct mig_opts o = {
         .downtime_ms = a->downtime_ms, .bandwidth_mbps = a->bandwidth_mbps,
         .throttle_max = a->throttle_max, .port = a->port, .dirty_mode = (enum dirty_mode)a->dirty,
+        .storage_copy = a->storage_copy,
     };
     int rc;
     /* mig_start refuses a VM that is migrating already, with its own reason. */

@@ -20,12 +20,14 @@ struct mgmt_migrate_args {
     uint32_t throttle_max;          /* auto-converge ceiling, percent; 0 off */
     uint16_t port;
     enum mgmt_dirty_mode dirty;     /* AUTO: the best the CPU offers */
+    bool storage_copy;              /* storage=copy: a local disk moves with the VM */
 };
 
 /* The migration port, the default throttle ceiling, the rest 0/AUTO. */
 void mgmt_migrate_defaults(struct mgmt_migrate_args *a);
 /* key "downtime" (1-60000 ms), "bandwidth" (1-100000 Mbit/s), "throttle" (0-99 %), "dirty"
- * (wp|ad|pml): 0 or -EINVAL. */
+ * (wp|ad|pml), "storage" (copy|shared; shared, the default, refuses a VM with a local disk): 0
+ * or -EINVAL. */
 int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *val);
 /* "ADDR" or "ADDR:PORT": host (the ADDR text), *port (if given) and *addr_be, or -EINVAL and
  * err. */

@@ -70,11 +70,11 @@ int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *e
                  MIG_AUTH_KEY_MIN);
         return -EACCES;
     }
-    /* A local disk's blocks would have to move first (storage=copy, not in this build); a
-     * disk on shared storage (NBD) needs nothing but its device state. */
-    if (vm->disk_pages) {
-        snprintf(err, errlen, "reason=disk local=%s: a VM with a local disk cannot migrate yet "
-                 "(shared-nothing storage=copy is not in this build)", vm->disk);
+    /* A local disk's blocks move only when asked (storage=copy: they cross the link, which
+     * may take long); a disk on shared storage (NBD) needs nothing but its device state. */
+    if (vm->disk_pages && !o->storage_copy) {
+        snprintf(err, errlen, "reason=disk local=%s: the VM's disk is on this host; "
+                 "storage=copy moves it with the VM", vm->disk);
         return -EOPNOTSUPP;
     }
     return mig_src_start(vm, addr_be, o, err, errlen);

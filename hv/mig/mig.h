@@ -20,6 +20,7 @@ struct mig_opts {
     uint32_t throttle_max;      /* auto-converge: most % of time the guest may sit out; 0 off */
     uint16_t port;
     enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
+    bool storage_copy;          /* a local disk moves too (shared nothing); else it refuses */
 };
 
 int mig_init(void);                         /* listens if a cluster key is configured */
@@ -31,7 +32,8 @@ enum mig_fault {
     MIGRATE_FAULT_NONE,
     MIGRATE_FAULT_LOSE_ACK,     /* ...its next COMMIT_ACK (it runs the VM, the source never hears) */
     MIGRATE_FAULT_LOSE_COMMIT,  /* ...the next COMMIT (it discards the VM and hangs up) */
-    /* As a source, its next stream header says version 1, as a host of the last release. */
+    /* As a source, its next stream header says the previous version, as a host of the last
+     * release. */
     MIGRATE_FAULT_OLD_STREAM,
 };
 void mig_inject(enum mig_fault f);         /* arms the fault for the side it concerns */

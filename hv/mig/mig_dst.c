@@ -38,6 +38,8 @@ struct dst_mig {
     char why[120];                  /* why a record was refused: sent back in ERROR */
     uint8_t src_nonce[MIG_AUTH_NONCE_SIZE];   /* the migration's identity (its QUERY arg) */
     bool query;                     /* a query, not a migration: reply and end */
+    /* storage=copy: the local disk's blocks that arrived at least once (all must, by COMMIT) */
+    uint64_t *disk_got, disk_got_pages, disk_blocks, disk_blocks_got, disk_run_next;
 };
 
 static struct dst_mig *incoming[MIGRATE_SLOTS];
@@ -54,6 +56,13 @@ static unsigned committed_next;
 static enum mig_fault fault;
 
 void mig_dst_inject(enum mig_fault f) { fault = f; }
+
+static void free_disk_got(struct dst_mig *d)
+{
+    if (d->disk_got)
+        frame_free(virt_to_phys(d->disk_got), d->disk_got_pages);
+    d->disk_got = NULL;
+}
 
 static void dst_reset(struct dst_mig *d)
 {
@@ -136,10 +145,16 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         refuse(d, MIG_REC_REFUSE, "more NICs than a VM here may have");
         return 0;
     }
+    /* A local disk (storage=copy) is made here, empty, with the VM; DISK records fill it. */
+    if (h.ndisks && h.disks[0].kind == MIG_DISK_LOCAL) {
+        memcpy(cfg.disk, h.disks[0].loc, VM_DISK_MAX - 1);
+        cfg.disk_sectors = h.disks[0].sectors;
+        cfg.disk_blank = true;
+    }
     /* A shared disk must answer from here, with the same size, before anything is reserved;
      * the connection made to check is the one the VM keeps. (The check waits for the
      * storage's handshake: seconds at most, NBD_CONNECT_TIMEOUT_MS + its handshake's.) */
-    if (h.ndisks) {
+    if (h.ndisks && h.disks[0].kind == MIG_DISK_NBD) {
         const struct vm_disk_hooks *dh = vm_disk_hooks();
         char why[120];
         uint64_t sectors = 0;
@@ -173,6 +188,16 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     }
     d->vm = vm_find(d->name);
     d->vm->migration = VM_MIG_IN;
+    if (cfg.disk_blank) {
+        d->disk_blocks = d->vm->disk_pages;
+        d->disk_got_pages = (d->disk_blocks / 64 + 1) * 8 / PAGE_SIZE + 1;
+        uint64_t pa = frame_alloc(d->vm->node, d->disk_got_pages, 1, FRAME_ZERO);
+        if (!pa) {
+            refuse(d, MIG_REC_REFUSE, "no memory to track the disk's blocks");
+            return 0;                   /* the skeleton goes with the connection */
+        }
+        d->disk_got = phys_to_virt(pa);
+    }
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
     mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
@@ -218,6 +243,47 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
             memcpy(dst, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
     }
     return 0;
+}
+
+/* A DISK record's run: within the disk, after the record's previous run (so a record's work is
+ * bounded by the disk's size), data or zeros into the disk's blocks. */
+static int disk_run(uint64_t blk, uint32_t count, bool zero, const uint8_t *data, void *ctx)
+{
+    struct dst_mig *d = ctx;
+    if (blk < d->disk_run_next || blk >= d->disk_blocks || count > d->disk_blocks - blk) {
+        snprintf(d->why, sizeof(d->why), "DISK run of blocks %llu+%u: out of order or past "
+                 "the disk's %llu", (unsigned long long)blk, count,
+                 (unsigned long long)d->disk_blocks);
+        return -ERANGE;
+    }
+    d->disk_run_next = blk + count;
+    uint8_t *disk = (uint8_t *)phys_to_virt(d->vm->disk_hpa) + blk * MIG_DISK_BLOCK;
+    if (zero)
+        memset(disk, 0, (size_t)count * MIG_DISK_BLOCK);
+    else
+        memcpy(disk, data, (size_t)count * MIG_DISK_BLOCK);
+    for (uint64_t b = blk; b < blk + count; b++)
+        if (!(d->disk_got[b / 64] & 1ull << (b % 64))) {
+            d->disk_got[b / 64] |= 1ull << (b % 64);
+            d->disk_blocks_got++;
+        }
+    return 0;
+}
+
+static int on_disk(struct dst_mig *d, const struct mig_record *r)
+{
+    uint16_t inst;
+    const uint8_t *runs;
+    size_t len;
+    if (mig_parse_disk(r, &inst, &runs, &len))
+        return -EBADMSG;
+    if (!d->disk_got || inst != 0) {
+        snprintf(d->why, sizeof(d->why), "DISK record for disk %u, which HELLO did not name as "
+                 "local", inst);
+        return -EPROTO;
+    }
+    d->disk_run_next = 0;
+    return mig_ram_parse(runs, len, disk_run, d);
 }
 
 /* A vCPU's XSAVE area: vCPU state, not a device (it stays with the vCPU on every host). */
@@ -336,6 +402,8 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         return mig_ram_parse(r->payload, r->len, ram_run, d);
     case MIG_REC_ROUND_END:
         return mig_parse_round_end(r, &d->round, &d->pages);
+    case MIG_REC_DISK:
+        return on_disk(d, r);
     case MIG_REC_STOP:
     case MIG_REC_TSC:
         return 0;
@@ -367,6 +435,12 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         if (d->vcpus_got != d->vm->nvcpus) {
             snprintf(d->why, sizeof(d->why), "state of %u of %u vCPUs received", d->vcpus_got,
                      d->vm->nvcpus);
+            return -EPROTO;
+        }
+        if (d->disk_got && d->disk_blocks_got != d->disk_blocks) {
+            snprintf(d->why, sizeof(d->why), "%llu of the disk's %llu blocks received",
+                     (unsigned long long)d->disk_blocks_got,
+                     (unsigned long long)d->disk_blocks);
             return -EPROTO;
         }
         /* Every device's record arrived and passed its check: only now is any loaded. */
@@ -509,6 +583,7 @@ void mig_dst_poll(void)
             if (d->conn)
                 mig_conn_close(d->conn);
             incoming[i] = NULL;
+            free_disk_got(d);
             frame_free(virt_to_phys(d), dst_pages());
         }
     }

@@ -29,8 +29,10 @@
  * reconnects (S_CONNECT, S_AUTH with resolving set) and asks the target with a QUERY
  * whether that migration committed, for up to MIGRATE_RESOLVE_NS.
  */
-enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_RAM, S_DRAIN, S_FINAL, S_COMMIT, S_RESOLVE, S_QUERY,
-                 S_DONE };
+/* S_DISK: storage=copy's first pass over the local disk (and its rounds of written blocks),
+ * before memory. */
+enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_DISK, S_RAM, S_DRAIN, S_FINAL, S_COMMIT,
+                 S_RESOLVE, S_QUERY, S_DONE };
 
 #define MIGRATE_RESOLVE_NS (30ull * 1000000000)
 #define MIGRATE_RETRY_NS   (2ull * 1000000000)
@@ -70,7 +72,24 @@ struct src_mig {
     uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
     uint8_t xsave[MIG_XSAVE_MAX];           /* a vCPU's XSAVE area or a device record, as sent */
     char reason[160];
+    /*
+     * storage=copy: the local disk moves too. Every block goes first (S_DISK), with rounds of
+     * the blocks written meanwhile until few are left; then memory, each round also carrying
+     * the blocks written since the last; the last ones after the guest stopped. disk_log is
+     * the device's write log (vm_disk_log), disk_bits the blocks still to send.
+     */
+    bool disk_copy, disk_logging;
+    uint64_t *disk_log, *disk_bits;
+    uint64_t disk_blocks, disk_words, disk_log_pages, disk_cursor, disk_sent;
+    uint32_t disk_rounds;
 };
+
+_Static_assert(MIG_DISK_BLOCK == PAGE_SIZE, "a disk block is a host page of the disk");
+
+/* The disk pass ends (memory starts) once a round leaves at most this many written blocks,
+ * or after DISK_ROUNDS_MAX rounds: what is left goes with memory's rounds. */
+#define DISK_CONVERGED_BLOCKS 256
+#define DISK_ROUNDS_MAX       16
 
 /* How long stop-and-copy waits for devices' requests to finish (under the stall limit). */
 #define MIGRATE_DRAIN_NS (8ull * 1000000000)
@@ -78,8 +97,16 @@ struct src_mig {
 static struct src_mig *outgoing[MIGRATE_SLOTS];
 
 /* By enum src_state. */
-static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "precopy",
-                                           "stop", "stop", "commit", "commit", "commit", "done" };
+static const char *const phase_names[] = { "idle", "connect", "auth", "hello", "disk",
+                                           "precopy", "stop", "stop", "commit", "commit",
+                                           "commit", "done" };
+
+static void disk_log_off(struct src_mig *s)
+{
+    if (s->disk_logging)
+        vm_disk_log(s->vm, NULL);
+    s->disk_logging = false;
+}
 
 static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -102,6 +129,7 @@ static void fail(struct src_mig *s, const char *fmt, ...)
     s->conn = NULL;
     if (s->vm->dirty_on)
         vm_dirty_stop(s->vm);
+    disk_log_off(s);
     s->vm->throttle_pct = 0;
     if (s->st == S_COMMIT || s->resolving) {
         uint64_t now = time_ns();
@@ -241,6 +269,68 @@ static bool emit_ram(struct src_mig *s)
     return !emit_end(s, MIG_REC_RAM);
 }
 
+static bool disk_bit(const struct src_mig *s, uint64_t b)
+{
+    return s->disk_bits[b / 64] >> (b % 64) & 1;
+}
+
+/* Adds the blocks written since the last take to those to send; their count. */
+static uint64_t disk_take(struct src_mig *s)
+{
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < s->disk_words; w++) {
+        s->disk_bits[w] |= __atomic_exchange_n(&s->disk_log[w], 0, __ATOMIC_ACQUIRE);
+        n += __builtin_popcountll(s->disk_bits[w]);
+    }
+    s->disk_cursor = 0;
+    return n;
+}
+
+/* One DISK record of blocks still to send, from the cursor; false when none is left. A block
+ * the guest writes while it is read here was logged after the write: it goes again. */
+static bool emit_disk(struct src_mig *s)
+{
+    unsigned in_rec = 0;
+    while (s->disk_cursor < s->disk_blocks && !(s->disk_bits[s->disk_cursor / 64] >>
+                                                 (s->disk_cursor % 64)))
+        s->disk_cursor = (s->disk_cursor / 64 + 1) * 64;        /* the rest of a clear word */
+    while (s->disk_cursor < s->disk_blocks && !disk_bit(s, s->disk_cursor))
+        s->disk_cursor++;
+    if (s->disk_cursor >= s->disk_blocks)
+        return false;
+    const uint8_t *disk = phys_to_virt(s->vm->disk_hpa);
+    emit_begin(s);
+    mig_rec_disk_begin(&s->enc, 0);
+    while (s->disk_cursor < s->disk_blocks && in_rec < MIG_RAM_MAX_PAGES) {
+        uint64_t b = s->disk_cursor;
+        if (!disk_bit(s, b)) {
+            s->disk_cursor++;
+            continue;
+        }
+        const uint8_t *first = disk + b * MIG_DISK_BLOCK;
+        bool zero = page_zero((const uint64_t *)first);
+        uint32_t n = 1;
+        while (b + n < s->disk_blocks && disk_bit(s, b + n) &&
+               page_zero((const uint64_t *)(first + n * MIG_DISK_BLOCK)) == zero &&
+               (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
+            n++;
+        if (mig_ram_run_put(&s->enc, b, n, zero, first))
+            break;                    /* record full */
+        for (uint32_t i = 0; i < n; i++)
+            s->disk_bits[(b + i) / 64] &= ~(1ull << ((b + i) % 64));
+        s->disk_cursor += n;
+        s->disk_sent += n;
+        s->round_sent += n;
+        if (!zero)
+            in_rec += n;
+    }
+    if (mig_rec_end(&s->enc) < 0) {
+        fail(s, "cannot encode DISK");
+        return false;
+    }
+    return !emit_end(s, MIG_REC_DISK);
+}
+
 static void emit_simple(struct src_mig *s, uint16_t type)
 {
     emit_begin(s);
@@ -370,6 +460,8 @@ static uint64_t pages_for(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) / PAG
 
 static void src_free(struct src_mig *s)
 {
+    if (s->disk_log)
+        frame_free(virt_to_phys(s->disk_log), s->disk_log_pages);
     if (s->bitmap)
         frame_free(virt_to_phys(s->bitmap), s->bitmap_pages);
     frame_free(virt_to_phys(s), pages_for(sizeof(*s)));
@@ -413,6 +505,23 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
         return -ENOMEM;
     }
     struct src_mig *s = phys_to_virt(pa);
+    if (o->storage_copy && vm->disk_pages) {
+        uint64_t blocks = vm->disk_pages;       /* MIG_DISK_BLOCK == PAGE_SIZE */
+        uint64_t dwords = blocks / 64 + 1, dpages = pages_for(2 * dwords * 8);
+        uint64_t dpa = blocks ? frame_alloc(vm->node, dpages, 1, FRAME_ZERO) : 0;
+        if (!dpa) {
+            frame_free(bpa, bpages);
+            frame_free(pa, pages_for(sizeof(struct src_mig)));
+            snprintf(err, errlen, "no memory for the disk's write log");
+            return -ENOMEM;
+        }
+        s->disk_copy = true;
+        s->disk_log = phys_to_virt(dpa);
+        s->disk_bits = s->disk_log + dwords;
+        s->disk_words = dwords;
+        s->disk_blocks = blocks;
+        s->disk_log_pages = dpages;
+    }
     s->bitmap = phys_to_virt(bpa);
     s->final_bits = s->bitmap + words;
     s->bitmap_pages = bpages;
@@ -459,7 +568,7 @@ static void start_round(struct src_mig *s)
     s->cursor = 0;
     s->round_bytes = 0;
     s->round_sent = 0;
-    s->round_total = count_bits(s);
+    s->round_total = count_bits(s) + (s->disk_copy ? disk_take(s) : 0);
     s->t_round = time_ns();
 }
 
@@ -533,7 +642,8 @@ static void drained(struct src_mig *s)
     for (uint64_t w = 0; w < s->npages / 64; w++)
         s->bitmap[w] |= s->final_bits[w];
     s->cursor = 0;
-    s->round_total = count_bits(s);
+    s->round_total = count_bits(s) + (s->disk_copy ? disk_take(s) : 0);
+    disk_log_off(s);                    /* the guest is stopped: nothing writes any more */
     s->round_sent = 0;
     if (vm_save_vcpus(s->vm)) {
         fail(s, "cannot read vcpu state");
@@ -541,6 +651,36 @@ static void drained(struct src_mig *s)
     }
     emit_simple(s, MIG_REC_STOP);
     s->st = S_FINAL;
+}
+
+/* Memory's pre-copy begins: dirty logging, then the first round (every page). */
+static int start_memory(struct src_mig *s)
+{
+    if (vm_dirty_start(s->vm, s->dirty_mode)) {
+        fail(s, "cannot start dirty logging");
+        return -EIO;
+    }
+    start_round(s);
+    s->st = S_RAM;
+    return 0;
+}
+
+/* A pass over the disk's blocks is over: another over those written meanwhile, or memory. */
+static void disk_round_done(struct src_mig *s)
+{
+    uint64_t ns = time_ns() - s->t_round, left;
+    s->bw = per_second(s->round_bytes, ns);
+    s->disk_rounds++;
+    left = disk_take(s);
+    log_info("migrate", "vm %s: disk round %u: %llu blocks written meanwhile", s->vm->name,
+             s->disk_rounds, (unsigned long long)left);
+    if (left > DISK_CONVERGED_BLOCKS && s->disk_rounds < DISK_ROUNDS_MAX) {
+        s->round_total = left;
+        s->round_sent = s->round_bytes = 0;
+        s->t_round = time_ns();
+        return;
+    }
+    start_memory(s);                    /* the blocks left go with its rounds */
 }
 
 static void send_hello(struct src_mig *s)
@@ -561,10 +701,15 @@ static void send_hello(struct src_mig *s)
     }
     _Static_assert(VM_NICS_MAX <= MIG_MAX_NICS && VM_SWITCH_MAX == MIG_SWITCH_MAX,
                    "NIC limits differ");
+    _Static_assert(VM_DISK_MAX <= MIG_DISK_LOC_MAX, "disk location sizes differ");
     if (s->vm->disk_net) {              /* shared storage: the target reaches it itself */
-        _Static_assert(VM_DISK_MAX <= MIG_DISK_LOC_MAX, "disk location sizes differ");
         h.ndisks = 1;
         h.disks[0].kind = MIG_DISK_NBD;
+        h.disks[0].sectors = s->vm->disk_sectors;
+        memcpy(h.disks[0].loc, s->vm->disk, VM_DISK_MAX);
+    } else if (s->disk_copy) {          /* the target makes an empty one; DISK records fill it */
+        h.ndisks = 1;
+        h.disks[0].kind = MIG_DISK_LOCAL;
         h.disks[0].sectors = s->vm->disk_sectors;
         memcpy(h.disks[0].loc, s->vm->disk, VM_DISK_MAX);
     }
@@ -651,15 +796,20 @@ static void finish(struct src_mig *s)
     s->paused = false;
     s->st = S_DONE;
     vm_dirty_stop(s->vm);
+    disk_log_off(s);
     s->vm->migration = VM_MIG_NONE;
     s->vm->throttle_pct = 0;
     vm_destroy(s->vm, err, sizeof(err));
+    char disk[64] = "";
+    if (s->disk_copy)
+        snprintf(disk, sizeof(disk), " disk_blocks=%llu disk_rounds=%u",
+                 (unsigned long long)s->disk_sent, s->disk_rounds);
     mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s", name,
+                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s%s", name,
                 (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
-                (unsigned long long)(kbps % 1000 / 100), s->throttle, mode,
+                (unsigned long long)(kbps % 1000 / 100), s->throttle, mode, disk,
                 s->resolving ? " confirmed=query" : "");
 }
 
@@ -759,15 +909,32 @@ static void poll_one(struct src_mig *s)
         case S_HELLO:
             if (!s->accepted)
                 return;
-            if (vm_dirty_start(s->vm, s->dirty_mode)) {
-                fail(s, "cannot start dirty logging");
-                return;
+            if (s->disk_copy) {
+                if (vm_disk_log(s->vm, s->disk_log)) {
+                    fail(s, "cannot log the disk's writes");
+                    return;
+                }
+                s->disk_logging = true;
+                for (uint64_t b = 0; b < s->disk_blocks; b++)
+                    s->disk_bits[b / 64] |= 1ull << (b % 64);
+                s->round_total = s->disk_blocks;
+                s->round_sent = s->round_bytes = 0;
+                s->t_round = time_ns();
+                s->st = S_DISK;
+                break;
             }
-            start_round(s);
-            s->st = S_RAM;
+            if (start_memory(s))
+                return;
+            break;
+        case S_DISK:
+            if (emit_disk(s) || s->st != S_DISK)
+                break;
+            disk_round_done(s);
             break;
         case S_RAM:
-            if (!emit_ram(s) && s->st == S_RAM)
+            if (s->disk_copy && emit_disk(s))
+                break;
+            if (s->st == S_RAM && !emit_ram(s) && s->st == S_RAM)
                 round_done(s);
             break;
         case S_DRAIN:
@@ -776,7 +943,11 @@ static void poll_one(struct src_mig *s)
                 return;                 /* again on the next pass */
             break;
         case S_FINAL:
-            if (s->cursor < s->npages && emit_ram(s))
+            if (s->disk_copy && emit_disk(s))
+                break;
+            if (s->st == S_FINAL && s->cursor < s->npages && emit_ram(s))
+                break;
+            if (s->st != S_FINAL)
                 break;
             s->cursor = s->npages;
             final_step(s);
@@ -837,9 +1008,9 @@ int mig_src_info(unsigned i, struct mig_src_info *info)
     struct src_mig *s = i < MIGRATE_SLOTS ? outgoing[i] : NULL;
     if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
-    static const char *const n[] = { "idle", "connecting", "authenticating", "hello", "precopy",
-                                     "stop-and-copy", "stop-and-copy", "commit", "resolving",
-                                     "resolving", "done" };
+    static const char *const n[] = { "idle", "connecting", "authenticating", "hello",
+                                     "disk-copy", "precopy", "stop-and-copy", "stop-and-copy",
+                                     "commit", "resolving", "resolving", "done" };
     uint64_t now = time_ns();
     memset(info, 0, sizeof(*info));
     info->vm = s->vm->name;

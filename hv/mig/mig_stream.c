@@ -34,6 +34,7 @@ static const struct mig_type_info mig_types[] = {
     [MIG_REC_REFUSE]         = { "REFUSE", 4, 4 + MIG_REASON_MAX },
     [MIG_REC_RAM]            = { "RAM", MIG_RAM_RUN_SIZE, ANY },
     [MIG_REC_ROUND_END]      = { "ROUND_END", 16, 16 },
+    [MIG_REC_DISK]           = { "DISK", 8 + MIG_RAM_RUN_SIZE, ANY },
     [MIG_REC_STOP]           = { "STOP", 0, 0 },
     [MIG_REC_VCPU]           = { "VCPU", 4 + MIG_VCPU_STATE_SIZE, 4 + MIG_VCPU_STATE_SIZE },
     [MIG_REC_DEVICE]         = { "DEVICE", MIG_DEV_HDR_SIZE + 1,
@@ -88,6 +89,7 @@ static const struct mig_order_rule {
     { PH(DECIDE),         MIG_REC_REFUSE,         MIG_ROLE_DST, MIG_PH_END },
     { PH(PRECOPY) | PH(STOPPED), MIG_REC_RAM,     MIG_ROLE_SRC, STAY },
     { PH(PRECOPY) | PH(STOPPED), MIG_REC_ROUND_END, MIG_ROLE_SRC, STAY },
+    { PH(PRECOPY) | PH(STOPPED), MIG_REC_DISK,    MIG_ROLE_SRC, STAY },
     { PH(PRECOPY),        MIG_REC_STOP,           MIG_ROLE_SRC, MIG_PH_STOPPED },
     { PH(STOPPED),        MIG_REC_VCPU,           MIG_ROLE_SRC, STAY },
     { PH(STOPPED),        MIG_REC_DEVICE,         MIG_ROLE_SRC, STAY },
@@ -617,13 +619,15 @@ static bool hello_valid(const struct mig_hello *h)
            h->ndisks <= MIG_MAX_DISKS;
 }
 
-/* A shared disk: NBD, a size, a location of printable non-space characters that starts with
- * nbd:// and is NUL-padded to the end of its field. */
+/* A disk: a size, a location of printable non-space characters NUL-padded to the end of its
+ * field; a shared disk's (NBD) starts with nbd://, a local disk's is a name that does not. */
 static bool disk_valid(const struct mig_disk *d)
 {
     size_t len = strnlen(d->loc, MIG_DISK_LOC_MAX);
-    if (d->kind != MIG_DISK_NBD || !d->sectors || d->sectors >= (1ull << 55) ||
-        len == MIG_DISK_LOC_MAX || len <= 6 || strncmp(d->loc, "nbd://", 6))
+    bool prefix = !strncmp(d->loc, "nbd://", 6);
+    if ((d->kind != MIG_DISK_NBD && d->kind != MIG_DISK_LOCAL) || !d->sectors ||
+        d->sectors >= (1ull << 55) || len == MIG_DISK_LOC_MAX || !len ||
+        (d->kind == MIG_DISK_NBD ? !prefix || len <= 6 : prefix))
         return false;
     for (size_t i = 0; i < MIG_DISK_LOC_MAX; i++)
         if (i < len ? d->loc[i] <= ' ' || d->loc[i] > '~' : d->loc[i] != 0)
@@ -1015,8 +1019,8 @@ int mig_ram_run_put(struct mig_enc *e, uint64_t gfn, uint32_t count, bool zero,
     uint64_t data = zero ? 0 : (uint64_t)count * MIG_PAGE_SIZE;
     int rc;
 
-    if (!e->open || e->type != MIG_REC_RAM || e->err || !run_valid(gfn, count) ||
-        (!zero && !pages))
+    if (!e->open || (e->type != MIG_REC_RAM && e->type != MIG_REC_DISK) || e->err ||
+        !run_valid(gfn, count) || (!zero && !pages))
         return -EINVAL;
     rc = enc_fits(e, MIG_RAM_RUN_SIZE + data);
     if (rc)
@@ -1068,4 +1072,27 @@ int mig_ram_parse(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, voi
     if (rc || !run_cb)
         return rc;
     return ram_walk(payload, len, run_cb, ctx);
+}
+
+int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst)
+{
+    int rc = mig_rec_begin(e, MIG_REC_DISK);
+    if (rc)
+        return rc;
+    mig_put_u16(e, inst);
+    mig_put_u16(e, 0);
+    mig_put_u32(e, 0);
+    return enc_status(e);
+}
+
+int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **runs,
+                   size_t *len)
+{
+    if (r->type != MIG_REC_DISK || r->len < 8 + MIG_RAM_RUN_SIZE || rd16(r->payload + 2) ||
+        rd32(r->payload + 4))
+        return -EINVAL;
+    *inst = rd16(r->payload);
+    *runs = r->payload + 8;
+    *len = r->len - 8;
+    return 0;
 }

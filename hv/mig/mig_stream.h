@@ -30,9 +30,10 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     3   /* 2: device records versioned, XSAVE its own record;
+#define MIG_STREAM_VERSION     4   /* 2: device records versioned, XSAVE its own record;
                                        3: HELLO names each NIC's switch and MAC, and
-                                          each shared disk's location */
+                                          each shared disk's location;
+                                       4: a local disk moves with the VM (DISK records) */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -51,6 +52,7 @@ enum mig_rec_type {
     MIG_REC_REFUSE         = 0x12,   /* code u32, reason text */
     MIG_REC_RAM            = 0x20,   /* runs of pages (mig_ram_run_put / mig_ram_parse) */
     MIG_REC_ROUND_END      = 0x21,   /* round u32, reserved u32, pages u64 */
+    MIG_REC_DISK           = 0x22,   /* instance u16, reserved u16, reserved u32, block runs */
     MIG_REC_STOP           = 0x30,   /* empty: the source has paused the guest */
     MIG_REC_VCPU           = 0x31,   /* index u32, struct vcpu_state encoding */
     MIG_REC_DEVICE         = 0x32,   /* type u16, instance u16, version u16, reserved u16, record */
@@ -257,16 +259,19 @@ struct mig_hello {
      * of that name) and its MAC. */
     uint16_t nnics;
     struct mig_nic { char sw[MIG_SWITCH_MAX]; uint8_t mac[6]; } nics[MIG_MAX_NICS];
-    /* Its disks on shared storage, by virtio-blk instance: what the target must reach (a
-     * local disk never migrates this way: its blocks would have to move). */
+    /* Its disks, by virtio-blk instance: on shared storage, what the target must reach; a
+     * local disk (storage=copy), the size of the disk the target makes for its blocks, which
+     * DISK records bring. */
     uint16_t ndisks;
     struct mig_disk {
-        uint8_t kind;                 /* MIG_DISK_NBD */
+        uint8_t kind;                 /* MIG_DISK_NBD or MIG_DISK_LOCAL */
         uint64_t sectors;             /* 512-byte sectors, non-zero */
-        char loc[MIG_DISK_LOC_MAX];   /* "nbd://a.b.c.d[:port]/export" */
+        char loc[MIG_DISK_LOC_MAX];   /* "nbd://a.b.c.d[:port]/export"; local: the image name */
     } disks[MIG_MAX_DISKS];
 };
-#define MIG_DISK_NBD 1
+#define MIG_DISK_NBD   1
+#define MIG_DISK_LOCAL 2
+#define MIG_DISK_BLOCK 4096u          /* a DISK record's unit: 8 sectors */
 
 /* Whole-record helpers: mig_rec_begin .. mig_rec_end; 0 or an error like mig_rec_end. */
 int mig_rec_empty(struct mig_enc *e, uint16_t type);  /* ACCEPT, STOP, COMMIT, COMMIT_ACK */
@@ -339,10 +344,20 @@ int mig_get_vcpu_state(struct mig_rd *r, struct vcpu_state *s);
  * (count * 4 KiB from pages) unless zero. Unlike the primitives, a run that
  * does not fit writes nothing and latches nothing (-E2BIG or -ENOSPC): end the
  * record and put the run in the next. -EINVAL for a bad run (count 0, gfn
- * range past MIG_GFN_LIMIT) or when the open record is not RAM.
+ * range past MIG_GFN_LIMIT) or when the open record is neither RAM nor DISK.
  */
 int mig_ram_run_put(struct mig_enc *e, uint64_t gfn, uint32_t count, bool zero,
                     const void *pages);
+
+/*
+ * A local disk's blocks: DISK records carry runs in the RAM layout whose "gfn" is a block
+ * number (MIG_DISK_BLOCK bytes from the disk's start). mig_rec_disk_begin opens one for disk
+ * instance inst; mig_ram_run_put appends runs to it. mig_parse_disk checks the header and
+ * hands out the runs for mig_ram_parse.
+ */
+int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst);
+int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **runs,
+                   size_t *len);
 
 /* data is NULL for zero runs; return non-zero to stop (mig_ram_parse returns it). */
 typedef int (*mig_ram_run_fn)(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,

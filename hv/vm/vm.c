@@ -158,11 +158,17 @@ static int add_net_disk(struct vm *vm, const struct vm_config *cfg, char *err, s
     return 0;
 }
 
-static int add_disk(struct vm *vm, const char *name, char *err, size_t errlen)
+static int add_disk(struct vm *vm, const char *name, uint64_t blank_sectors, char *err,
+                    size_t errlen)
 {
-    const void *img;
-    size_t len;
-    if (find_image(name, &img, &len) || !strcmp(name, "memtest")) {
+    const void *img = NULL;
+    size_t len = blank_sectors * VBLK_SECTOR;
+    if (blank_sectors && blank_sectors > (1ull << 40) / VBLK_SECTOR) {
+        snprintf(err, errlen, "disk '%s' of %llu sectors: larger than 1 TiB", name,
+                 (unsigned long long)blank_sectors);
+        return -E2BIG;
+    }
+    if (!blank_sectors && (find_image(name, &img, &len) || !strcmp(name, "memtest"))) {
         snprintf(err, errlen, "no disk image '%s' in \\images\\ on the boot volume", name);
         return -ENOENT;
     }
@@ -180,8 +186,10 @@ static int add_disk(struct vm *vm, const char *name, char *err, size_t errlen)
     }
     vm->disk_hpa = pa;
     vm->disk_pages = pages;
+    vm->disk_sectors = len / VBLK_SECTOR;
     strncpy(vm->disk, name, sizeof(vm->disk) - 1);
-    memcpy(phys_to_virt(pa), img, len);
+    if (img)
+        memcpy(phys_to_virt(pa), img, len);
     struct vvirtio_blk_cfg c = { .data = phys_to_virt(pa), .sectors = len / VBLK_SECTOR };
     snprintf(c.id, sizeof(c.id), "ferry-%s", name);
     snprintf(c.where, sizeof(c.where), "%s", name);
@@ -624,7 +632,8 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         goto fail;
     if (cfg->disk[0] && (rc = !strncmp(cfg->disk, "nbd://", 6)
                                   ? add_net_disk(vm, cfg, err, errlen)
-                                  : add_disk(vm, cfg->disk, err, errlen)))
+                                  : add_disk(vm, cfg->disk, cfg->disk_blank ? cfg->disk_sectors
+                                                                            : 0, err, errlen)))
         goto fail;
 
     if (cfg->nnics > VM_NICS_MAX) {
@@ -661,6 +670,19 @@ fail:
     return rc;
 }
 
+
+_Static_assert(VBLK_LOG_BLOCK == PAGE_SIZE, "the disk's write log counts its pages");
+
+int vm_disk_log(struct vm *vm, uint64_t *log)
+{
+    struct device *d = vm->disk_pages ? dev_find(&vm->devs, DEV_ID_VIRTIO_BLK, 0) : NULL;
+    if (!d)
+        return -ENODEV;
+    spin_lock(&vm->devs.lock);
+    int rc = vvirtio_blk_log(d, log);
+    spin_unlock(&vm->devs.lock);
+    return rc;
+}
 
 void vm_saved_tsc_align(struct vm *vm)
 {

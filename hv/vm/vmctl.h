@@ -20,7 +20,9 @@ struct vm_config {
     char cpu[16];                       /* CPU baseline: "host", "x86-64-v2", ... ("": host) */
     char disk[VM_DISK_MAX];             /* a disk image from \images\ or nbd://... (virtio-blk) */
     void *disk_net;                     /* nbd: a handle vm_disk_hooks()->open gave (taken) */
-    uint64_t disk_sectors;              /* ...and its size */
+    uint64_t disk_sectors;              /* ...and its size; with disk_blank, a local disk's */
+    bool disk_blank;                    /* disk= names a local disk made empty (all zero) here,
+                                           of disk_sectors: an incoming storage=copy's */
     unsigned nnics;                     /* virtio-net NICs, each on a named virtual switch */
     struct { char sw[VM_SWITCH_MAX]; uint8_t mac[6]; } nics[VM_NICS_MAX];
     const struct cpu_policy *policy;    /* if set, used as is instead (an incoming migration's) */
@@ -36,6 +38,9 @@ const char *vm_state_name(enum vm_state s);
 /* "0", or "1+0" when the VM's memory spans nodes (the vCPUs' node first). */
 void vm_nodes(const struct vm *vm, char *buf, size_t n);
 int vm_save_vcpus(struct vm *vm);
+/* storage=copy: the local disk's write log (hv/dev/vvirtio_blk.h, vvirtio_blk_log) on, or off
+ * with NULL. 0, or -ENODEV (no local disk). */
+int vm_disk_log(struct vm *vm, uint64_t *log);
 
 /* This host's own CPU policy ("host": CPUID after the host rules, IA32_ARCH_CAPABILITIES). */
 int vm_host_policy(struct cpu_policy *p);

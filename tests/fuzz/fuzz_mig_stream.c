@@ -95,6 +95,15 @@ static void check_payload(const struct mig_record *r)
     case MIG_REC_RAM:
         mig_ram_parse(r->payload, r->len, ram_run, (void *)r);
         break;
+    case MIG_REC_DISK: {
+        uint16_t inst;
+        const uint8_t *runs;
+        if (mig_parse_disk(r, &inst, &runs, &n) == 0) {
+            CHECK(runs == r->payload + 8 && n == r->len - 8);
+            mig_ram_parse(runs, n, ram_run, (void *)r);
+        }
+        break;
+    }
     case MIG_REC_ROUND_END:
         if (mig_parse_round_end(r, &u32, &u64) == 0)
             same_bytes(r, &e, mig_rec_round_end(&e, u32, u64));
@@ -159,7 +168,7 @@ static void put32(uint8_t *p, uint32_t v)
 
 static const uint16_t known_types[] = {
     MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_ACCEPT,
-    MIG_REC_REFUSE, MIG_REC_RAM, MIG_REC_ROUND_END, MIG_REC_STOP, MIG_REC_VCPU,
+    MIG_REC_REFUSE, MIG_REC_RAM, MIG_REC_ROUND_END, MIG_REC_DISK, MIG_REC_STOP, MIG_REC_VCPU,
     MIG_REC_DEVICE, MIG_REC_XSAVE, MIG_REC_TSC, MIG_REC_COMMIT, MIG_REC_COMMIT_ACK, MIG_REC_ERROR,
 };
 

@@ -39,13 +39,13 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert "error: dirty mode 'pml' is not available on this CPU" \
         in a.command("migrate m 10.0.0.2 dirty=pml")
     assert "error: bad option 'dirty=x'" in a.command("migrate m 10.0.0.2 dirty=x")
-    # A source of the last release (stream version 2) is refused with the reason, before
+    # A source of the last release (stream version 3) is refused with the reason, before
     # anything is reserved on the target; the guest runs on.
     assert "next outgoing migration: old-stream" in a.command("migrate inject old-stream")
     assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
     line = wait_result(a)
     assert line == ("migrate: failed vm=m phase=auth reason=target error: version: this host "
-                    "speaks migration stream version 3, the source 2"), line
+                    "speaks migration stream version 4, the source 3"), line
     assert names(b) == [] and "incoming stream refused: version" in b.command("log")
     assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
     line = wait_result(a)

@@ -8,6 +8,7 @@ nothing of the disk copied (the target opens the export itself, the source's req
 before its state was taken) and reads there what it wrote; bad nbd:// disks are refused with
 the reason and nothing is left behind; a target that cannot reach the export refuses the
 migration and the guest runs on."""
+import contextlib
 import hashlib
 import os
 import random
@@ -34,10 +35,16 @@ SECTORS = 32768                         # 16 MiB
 def nbd(workdir):
     """nbd-server on 127.0.0.1 (a free port) exporting "disk", a file of random bytes: (port,
     path). Killed by its PID when the test ends, whatever happened."""
+    with nbd_server(workdir, SECTORS) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def nbd_server(workdir, sectors):
+    """The nbd fixture's server, for scripts too (bench/disk.py): an export of sectors."""
     path = os.path.join(workdir, "nbd-disk.img")
-    rng = random.Random(31)
     with open(path, "wb") as f:
-        f.write(bytes(rng.getrandbits(8) for _ in range(SECTORS * 512)))
+        f.write(random.Random(31).randbytes(sectors * 512))
     port = free_port()
     conf = os.path.join(workdir, "nbd.conf")
     with open(conf, "w") as f:
@@ -158,3 +165,16 @@ def test_guest_disk_on_nbd_and_its_migration(workdir, hosts, nbd):
     run(b, "lin", "md5sum /dev/vda", [file_md5(path)], timeout=300)
     assert a.command("vm destroy lin").startswith("error")
     assert free_pages(a) == before
+
+    # A target that cannot reach the export (a's second NIC moved off the storage's network)
+    # refuses before it reserves anything, with the reason; the guest runs on where it was.
+    out = a.command("net ip eth1 10.0.3.15/24")
+    assert not out.startswith("error"), out
+    assert b.command("migrate lin 10.0.0.1").startswith("migrate: started vm=lin")
+    line = wait_result(b, timeout=120)
+    assert re.match(r"migrate: failed vm=lin phase=hello reason=target refused: disk "
+                    rf"unreachable={re.escape(uri)}: ", line), line
+    assert "lin" in names(b) and "lin" not in names(a)
+    assert free_pages(a) == before
+    run(b, "lin", "dd if=/dev/vda bs=4096 skip=1024 count=256 2>/dev/null | md5sum", [w],
+        timeout=300)

@@ -339,6 +339,38 @@ static void test_write_then_read_back(void **state)
     assert_int_equal(used_idx(&d), 2);
 }
 
+/* storage=copy's write log: each landed write sets the bits of the 4 KiB blocks it touched;
+ * reads, refused writes and writes after logging stops set none. */
+static void test_write_log(void **state)
+{
+    struct drv d;
+    uint32_t len;
+    uint64_t log[2] = { 0, 0 };
+    (void)state;
+    drv_start(&d, &fv);
+    struct device *dev = dev_find(&fv.devs, DEV_ID_VIRTIO_BLK, 0);
+    assert_int_equal(vvirtio_blk_log_blocks(dev), SECTORS * 512 / 4096);
+    assert_int_equal(vvirtio_blk_log(dev, log), 0);
+    assert_int_equal(blk_do(&d, T_IN, 0, G_DATA, 4096, &len), S_OK);
+    assert_int_equal(log[0], 0);                        /* a read */
+    assert_int_equal(blk_do(&d, T_OUT, 10, G_DATA, 1024, &len), S_OK);
+    assert_int_equal(log[0], 1u << 1);                  /* bytes 5120-6143: block 1 */
+    assert_int_equal(blk_do(&d, T_OUT, 7, G_DATA, 1024, &len), S_OK);
+    assert_int_equal(log[0], 3);                        /* 3584-4607: blocks 0 and 1 */
+    log[0] = 0;
+    assert_int_equal(blk_do(&d, T_OUT, 63, G_DATA, 512, &len), S_OK);
+    assert_int_equal(log[0], 1u << 7);                  /* the last sector */
+    assert_int_equal(blk_do(&d, T_OUT, 63, G_DATA, 1024, &len), S_IOERR);
+    assert_int_equal(log[0], 1u << 7);                  /* past the end: nothing written */
+    assert_int_equal(blk_do(&d, T_OUT, 0, G_DATA, SECTORS * 512, &len), S_OK);
+    assert_int_equal(log[0], 0xff);                     /* the whole disk */
+    assert_int_equal(log[1], 0);
+    assert_int_equal(vvirtio_blk_log(dev, NULL), 0);
+    log[0] = 0;
+    assert_int_equal(blk_do(&d, T_OUT, 20, G_DATA, 512, &len), S_OK);
+    assert_int_equal(log[0], 0);                        /* logging stopped */
+}
+
 static void test_flush_get_id_unsupported(void **state)
 {
     struct drv d;
@@ -827,6 +859,7 @@ int main(void)
         T(test_features_ok_refused),
         T(test_read),
         T(test_write_then_read_back),
+        T(test_write_log),
         T(test_flush_get_id_unsupported),
         T(test_out_of_range_is_ioerr),
         T(test_indirect_request),

@@ -227,7 +227,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x03\x00\x00\x00", 12);    /* version 3 */
+    assert_memory_equal(b, "FERRYMIG\x04\x00\x00\x00", 12);    /* version 4 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
@@ -516,6 +516,9 @@ static const struct order_case order_cases[] = {
       { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_RAM }, 3, 3 },
     { "ROUND_END before ACCEPT",
       { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_ROUND_END }, 3, 3 },
+    { "DISK before ACCEPT",
+      { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_DISK }, 3, 3 },
+    { "DISK after COMMIT", { MIG_REC_DISK, MIG_REC_COMMIT, MIG_REC_DISK }, 2, 2 },
     { "VCPU before STOP", { MIG_REC_RAM, MIG_REC_VCPU }, 1, 1 },
     { "DEVICE before STOP", { MIG_REC_DEVICE }, 1, 0 },
     { "TSC before STOP", { MIG_REC_ROUND_END, MIG_REC_TSC }, 1, 1 },
@@ -558,6 +561,11 @@ static size_t any_record(uint8_t *p, uint16_t type)
         n = mig_rec_end(&enc);
         break;
     case MIG_REC_ROUND_END: n = mig_rec_round_end(&enc, 1, 1); break;
+    case MIG_REC_DISK:
+        mig_rec_disk_begin(&enc, 0);
+        mig_ram_run_put(&enc, 0, 2, true, NULL);
+        n = mig_rec_end(&enc);
+        break;
     case MIG_REC_VCPU: n = mig_rec_vcpu(&enc, 0, &v); break;
     case MIG_REC_DEVICE: n = mig_rec_device(&enc, &id, "ab", 2); break;
     case MIG_REC_TSC: n = mig_rec_tsc(&enc, 1, 1); break;
@@ -1042,6 +1050,107 @@ static void test_hello_nics_and_disks(void **state)
     assert_int_not_equal(mig_rec_hello(&e, &b), 0);
 }
 
+/* What mig_ram_parse hands out of a DISK record's runs. */
+struct disk_runs { unsigned n; uint64_t blk[4]; uint32_t count[4]; bool zero[4]; uint32_t crc[4]; };
+
+static int disk_run_cb(uint64_t blk, uint32_t count, bool zero, const uint8_t *data, void *ctx)
+{
+    struct disk_runs *d = ctx;
+    assert_true(d->n < 4);
+    d->blk[d->n] = blk;
+    d->count[d->n] = count;
+    d->zero[d->n] = zero;
+    d->crc[d->n] = data ? crc32c_update(0, data, (size_t)count * MIG_DISK_BLOCK) : 0;
+    d->n++;
+    return 0;
+}
+
+/* storage=copy: a DISK record (header, runs of blocks in the RAM layout) through the decoder,
+ * a HELLO naming a local disk, and what the parsers refuse. */
+static void test_disk_records(void **state)
+{
+    static uint8_t buf[MIG_REC_MAX_SIZE];
+    struct mig_enc e;
+    (void)state;
+    fill_pages();
+    dst_to_precopy();
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_equal(mig_rec_disk_begin(&e, 0), 0);
+    assert_int_equal(mig_ram_run_put(&e, 0, 3, false, pages), 0);
+    assert_int_equal(mig_ram_run_put(&e, 3, 4093, true, NULL), 0);
+    assert_int_equal(mig_ram_run_put(&e, 9000, 1, false, pages[5]), 0);
+    assert_int_equal(mig_rec_end(&e), 0);
+    unsigned before = col.n;
+    assert_int_equal(feed(buf, e.len), (int)e.len);
+    assert_int_equal(col.n, before + 1);
+    assert_int_equal(col.r[before].type, MIG_REC_DISK);
+    struct mig_record r = { .type = MIG_REC_DISK, .len = (uint32_t)(e.len - 12),
+                            .payload = buf + 8 };
+    uint16_t inst = 9;
+    const uint8_t *runs;
+    size_t len;
+    assert_int_equal(mig_parse_disk(&r, &inst, &runs, &len), 0);
+    assert_int_equal(inst, 0);
+    assert_int_equal(len, r.len - 8);
+    struct disk_runs got = { 0 };
+    assert_int_equal(mig_ram_parse(runs, len, disk_run_cb, &got), 0);
+    assert_int_equal(got.n, 3);
+    assert_int_equal(got.blk[0], 0);
+    assert_int_equal(got.count[0], 3);
+    assert_false(got.zero[0]);
+    assert_int_equal(got.crc[0], crc32c_update(0, pages, 3 * MIG_PAGE_SIZE));
+    assert_int_equal(got.blk[1], 3);
+    assert_int_equal(got.count[1], 4093);
+    assert_true(got.zero[1]);
+    assert_int_equal(got.blk[2], 9000);
+    assert_int_equal(got.crc[2], crc32c_update(0, pages[5], MIG_PAGE_SIZE));
+    /* Reserved header bytes, another record's type, no runs at all. */
+    for (unsigned off = 2; off < 8; off++) {
+        buf[8 + off] ^= 1;
+        assert_int_equal(mig_parse_disk(&r, &inst, &runs, &len), -EINVAL);
+        buf[8 + off] ^= 1;
+    }
+    r.type = MIG_REC_RAM;
+    assert_int_equal(mig_parse_disk(&r, &inst, &runs, &len), -EINVAL);
+    r.type = MIG_REC_DISK;
+    r.len = 8;
+    assert_int_equal(mig_parse_disk(&r, &inst, &runs, &len), -EINVAL);
+    /* A DISK record without runs is refused by the decoder as a size its type cannot have. */
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_equal(mig_rec_disk_begin(&e, 0), 0);
+    assert_int_equal(mig_rec_end(&e), -EMSGSIZE);
+    /* Runs go only into RAM or DISK records. */
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_equal(mig_rec_begin(&e, MIG_REC_DEVICE), 0);
+    assert_int_equal(mig_ram_run_put(&e, 0, 1, true, NULL), -EINVAL);
+
+    /* HELLO with a local disk: its name, not an nbd:// location; and neither kind may wear the
+     * other's location. */
+    struct mig_hello h = sample_hello(), out;
+    h.disks[0].kind = MIG_DISK_LOCAL;
+    strcpy(h.disks[0].loc, "disk.img");
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_equal(mig_rec_hello(&e, &h), 0);
+    r = (struct mig_record){ .type = MIG_REC_HELLO, .len = (uint32_t)(e.len - 12),
+                             .payload = buf + 8 };
+    assert_int_equal(mig_parse_hello(&r, &out), 0);
+    assert_int_equal(out.disks[0].kind, MIG_DISK_LOCAL);
+    assert_string_equal(out.disks[0].loc, "disk.img");
+    assert_int_equal(out.disks[0].sectors, 16384);
+    uint8_t *disk = buf + 8 + r.len - MIG_HELLO_DISK_SIZE;
+    disk[0] = 3;                                        /* no such kind */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    disk[0] = MIG_DISK_NBD;                             /* NBD with a name for a location */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    disk[0] = MIG_DISK_LOCAL;
+    disk[16] = 0;                                       /* an empty name */
+    assert_int_equal(mig_parse_hello(&r, &out), -EINVAL);
+    h.disks[0].kind = MIG_DISK_LOCAL;
+    strcpy(h.disks[0].loc, "nbd://10.0.0.1/x");        /* local, but named like a share */
+    mig_enc_init(&e, buf, sizeof(buf));
+    assert_int_not_equal(mig_rec_hello(&e, &h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1065,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_hello_nics_and_disks),
+        cmocka_unit_test(test_disk_records),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
