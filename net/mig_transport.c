@@ -4,7 +4,7 @@
 #include "lwip/tcp.h"
 #include "net/mig_transport.h"
 
-#define MIG_CONNS 8          /* MIGRATE_SLOTS each way */
+#define MIG_CONNS 24         /* MIGRATE_SLOTS outgoing, MIG_DST_CONNS incoming, some spare */
 
 struct mig_conn {
     struct tcp_pcb *pcb;
@@ -174,6 +174,11 @@ size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n)
     c->unacked += n;
     tcp_output(c->pcb);
     return n;
+}
+
+uint32_t mig_conn_peer(const struct mig_conn *c)
+{
+    return c && c->pcb ? ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)) : 0;
 }
 
 size_t mig_conn_unacked(const struct mig_conn *c) { return c ? c->unacked : 0; }

@@ -28,6 +28,8 @@ typedef void *(*mig_accept_fn)(struct mig_conn *c, const struct mig_conn_ops **o
 int mig_listen(uint16_t port, mig_accept_fn accept);
 /* Queues up to n bytes (copied); returns how many were taken. */
 size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n);
+/* The peer's IPv4 address (network order; 0 once the connection is gone). */
+uint32_t mig_conn_peer(const struct mig_conn *c);
 /* Bytes queued but not yet acknowledged by the peer. */
 size_t mig_conn_unacked(const struct mig_conn *c);
 void mig_conn_close(struct mig_conn *c);

@@ -7,6 +7,7 @@
 
 static size_t area_size;
 static uint64_t supported;
+static struct fpu_caps caps;    /* for fpu_area_check */
 static bool fxsave_only;        /* no XSAVE: FXSAVE/FXRSTOR of x87 and SSE, same layout */
 
 void fpu_set_xcr0(uint64_t v)
@@ -21,6 +22,35 @@ static uint64_t get_xcr0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* The same on every CPU: what fpu_area_check compares an incoming area with, taken once (by
+ * the first CPU here). XSAVE of the SSE component (FXSAVE without XSAVE) only stores: it
+ * changes no register. MXCSR_MASK 0 means the default 0xFFBF (SDM Vol. 1 11.6.6). */
+static void caps_init(void)
+{
+    static uint8_t buf[XSAVE_LEGACY_AND_HEADER] __attribute__((aligned(64)));
+    static int taken;
+    uint32_t mask;
+    if (__atomic_exchange_n(&taken, 1, __ATOMIC_ACQ_REL))
+        return;
+    if (fxsave_only) {
+        __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])buf));
+    } else {
+        uint64_t old = get_xcr0();
+        fpu_set_xcr0(supported);
+        __asm__ volatile("xsave64 %0" : "+m"(buf) : "a"(0x2u), "d"(0u) : "memory");
+        fpu_set_xcr0(old);
+    }
+    memcpy(&mask, buf + 28, 4);
+    caps.mxcsr_mask = mask ? mask : 0xffbf;
+    caps.supported = supported;
+    caps.area_size = area_size;
+    for (unsigned i = 2; i < 63 && !fxsave_only; i++)
+        if (supported >> i & 1) {
+            struct cpuid_regs r = cpuid(0xd, i);
+            caps.comp_end[i] = r.ebx + r.eax;
+        }
+}
+
 void fpu_cpu_init(void)
 {
     if (!(cpuid(1, 0).ecx & (1u << 26)) || !(read_cr4() & (1ul << 18))) {
@@ -32,11 +62,13 @@ void fpu_cpu_init(void)
         supported = 0x3;
         area_size = XSAVE_LEGACY_AND_HEADER;
         fxsave_only = true;
+        caps_init();
         return;
     }
     struct cpuid_regs r = cpuid(0xd, 0);
     supported = ((uint64_t)r.edx << 32) | r.eax;
     area_size = (r.ecx + 63) & ~63ul;
+    caps_init();
 }
 
 size_t fpu_area_size(void) { return area_size; }
@@ -57,17 +89,9 @@ size_t fpu_area_size_for(uint64_t xcr0)
     return end < area_size ? end : area_size;
 }
 
-int fpu_area_check(const void *area, size_t n)
+int fpu_area_check(const void *area, size_t n, uint64_t xcr0, char *why, size_t wn)
 {
-    uint64_t xstate_bv, xcomp_bv;
-    if (n < XSAVE_LEGACY_AND_HEADER || n > area_size || n % 64)
-        return -1;
-    memcpy(&xstate_bv, (const uint8_t *)area + 512, 8);
-    memcpy(&xcomp_bv, (const uint8_t *)area + 520, 8);
-    /* Standard form only, components this CPU has, and all of them inside the n bytes. */
-    if (xcomp_bv || (xstate_bv & ~supported) || fpu_area_size_for(xstate_bv) > n)
-        return -1;
-    return 0;
+    return fpu_area_valid(&caps, area, n, xcr0, why, wn);
 }
 
 void fpu_area_init(void *area)

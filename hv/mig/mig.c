@@ -80,7 +80,10 @@ int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *e
     return mig_src_start(vm, addr_be, o, err, errlen);
 }
 
-int mig_cancel(struct vm *vm) { return mig_src_cancel(vm); }
+int mig_cancel(struct vm *vm)
+{
+    return vm->migration == VM_MIG_IN ? mig_dst_cancel(vm) : mig_src_cancel(vm);
+}
 
 void mig_poll(void)
 {
@@ -106,7 +109,7 @@ void mig_status(void (*out)(void *ctx, const char *line), void *ctx)
         out(ctx, line);
         n++;
     }
-    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
         struct mig_dst_info in;
         if (mig_dst_info(i, &in))
             continue;

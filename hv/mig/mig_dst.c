@@ -8,6 +8,7 @@
 #include "hv/cpu/cpu_baseline.h"
 #include "hv/cpu/cpu_policy_codec.h"
 #include "hv/base/log.h"
+#include "hv/base/time.h"
 #include "hv/base/mem.h"
 #include "hv/mig/mig_auth.h"
 #include "hv/dev/machine.h"
@@ -15,6 +16,7 @@
 #include "hv/mig/mig_stream.h"
 #include "hv/mig/mig_int.h"
 #include "hv/vm/intr.h"
+#include "hv/vm/msr.h"
 #include "hv/vm/vmctl.h"
 #include "net/vswitch.h"
 
@@ -38,14 +40,36 @@ struct dst_mig {
     char why[120];                  /* why a record was refused: sent back in ERROR */
     uint8_t src_nonce[MIG_AUTH_NONCE_SIZE];   /* the migration's identity (its QUERY arg) */
     bool query;                     /* a query, not a migration: reply and end */
-    /* storage=copy: the local disk's blocks that arrived at least once (all must, by COMMIT) */
-    uint64_t *disk_got, disk_got_pages, disk_blocks, disk_blocks_got, disk_run_next;
+    uint32_t peer;                  /* the source's address (network order) */
+    uint64_t t_start, last_rx;      /* accepted; last bytes received (deadlines) */
+    /*
+     * Bounded work: within a RAM or DISK record, runs ascend without overlapping (the *_next
+     * fields); a zero run zeroes only the pages that may hold data (ram_held, disk_held), so
+     * all the zeroing a stream causes is at most one pass over the skeleton plus the data it
+     * sent. ram_held starts all set (the skeleton's content is not known to be zero), the
+     * blank disk's all clear.
+     */
+    uint64_t *ram_held, ram_held_pages, ram_run_next;
+    /* storage=copy: the local disk's blocks that arrived at least once (all must, by COMMIT)
+     * and those holding data; one allocation of disk_bits_pages */
+    uint64_t *disk_got, *disk_held, disk_bits_pages, disk_blocks, disk_blocks_got,
+        disk_run_next;
 };
 
-static struct dst_mig *incoming[MIGRATE_SLOTS];
+/*
+ * Incoming connections: at most MIG_DST_CONNS at once, MIG_DST_PER_PEER from one address.
+ * One that has not authenticated and sent HELLO within MIG_DST_HANDSHAKE_NS is closed, and
+ * only migrations past HELLO count against migrate_incoming_max: silent connections cannot
+ * refuse real migrations for long. A migration whose source sends nothing for
+ * MIG_DST_STALL_NS is discarded with its skeleton (the source gave up after 10 s).
+ */
+#define MIG_DST_PER_PEER    4
+#define MIG_DST_HANDSHAKE_NS (5ull * 1000000000)
+#define MIG_DST_STALL_NS    (30ull * 1000000000)
+static struct dst_mig *incoming[MIG_DST_CONNS];
 
 /* Migrations that committed here, newest last: what QUERY MIGRATION looks up. */
-#define DST_COMMITTED_KEEP 16
+#define DST_COMMITTED_KEEP 256
 static struct {
     uint8_t nonce[MIG_AUTH_NONCE_SIZE];
     bool used;
@@ -57,11 +81,63 @@ static enum mig_fault fault;
 
 void mig_dst_inject(enum mig_fault f) { fault = f; }
 
-static void free_disk_got(struct dst_mig *d)
+/* A bitmap of n bits in frames (all set or all clear); NULL without memory. */
+static uint64_t *bits_alloc(uint64_t n, unsigned node, bool ones, uint64_t *pages)
+{
+    uint64_t words = n / 64 + 1;
+    *pages = (words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t pa = frame_alloc(node, *pages, 1, FRAME_ZERO);
+    if (!pa)
+        return NULL;
+    uint64_t *b = phys_to_virt(pa);
+    if (ones)
+        memset(b, 0xff, words * 8);
+    return b;
+}
+
+/* Sets bits [first, first + n) of b, word by word; how many were clear. */
+static uint64_t bits_set(uint64_t *b, uint64_t first, uint64_t n)
+{
+    uint64_t added = 0;
+    for (uint64_t i = first; i < first + n;) {
+        unsigned lo = i % 64;
+        uint64_t take = 64 - lo < first + n - i ? 64 - lo : first + n - i;
+        uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << lo;
+        added += (uint64_t)__builtin_popcountll(mask & ~b[i / 64]);
+        b[i / 64] |= mask;
+        i += take;
+    }
+    return added;
+}
+
+/* Calls fn for each set bit in [first, first + n) of b, clearing it, word by word. */
+static int bits_take(uint64_t *b, uint64_t first, uint64_t n, int (*fn)(void *, uint64_t),
+                     void *ctx)
+{
+    for (uint64_t i = first; i < first + n;) {
+        unsigned lo = i % 64;
+        uint64_t take = 64 - lo < first + n - i ? 64 - lo : first + n - i;
+        uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << lo;
+        uint64_t w = b[i / 64] & mask;
+        b[i / 64] &= ~mask;
+        while (w) {
+            int rc = fn(ctx, i / 64 * 64 + (uint64_t)__builtin_ctzll(w));
+            if (rc)
+                return rc;
+            w &= w - 1;
+        }
+        i += take;
+    }
+    return 0;
+}
+
+static void free_bits(struct dst_mig *d)
 {
     if (d->disk_got)
-        frame_free(virt_to_phys(d->disk_got), d->disk_got_pages);
-    d->disk_got = NULL;
+        frame_free(virt_to_phys(d->disk_got), d->disk_bits_pages);
+    if (d->ram_held)
+        frame_free(virt_to_phys(d->ram_held), d->ram_held_pages);
+    d->disk_got = d->disk_held = d->ram_held = NULL;
 }
 
 static void dst_reset(struct dst_mig *d)
@@ -99,6 +175,11 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     if (mig_parse_hello(r, &h))
         return -EBADMSG;
     strncpy(d->name, h.name, sizeof(d->name) - 1);
+    unsigned reserved = 0;
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++)
+        if (incoming[i] && incoming[i] != d && incoming[i]->st == D_STREAM)
+            reserved++;
+    d->busy = reserved >= hv_config.migrate_incoming_max;
     if (d->busy) {
         snprintf(err, sizeof(err), "busy: migrate_incoming_max=%u incoming migrations at once",
                  hv_config.migrate_incoming_max);
@@ -188,15 +269,18 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     }
     d->vm = vm_find(d->name);
     d->vm->migration = VM_MIG_IN;
+    if (!(d->ram_held = bits_alloc(d->vm->gfn_end, d->vm->node, true, &d->ram_held_pages))) {
+        refuse(d, MIG_REC_REFUSE, "no memory to track the VM's pages");
+        return 0;                       /* the skeleton goes with the connection */
+    }
     if (cfg.disk_blank) {
         d->disk_blocks = d->vm->disk_pages;
-        d->disk_got_pages = (d->disk_blocks / 64 + 1) * 8 / PAGE_SIZE + 1;
-        uint64_t pa = frame_alloc(d->vm->node, d->disk_got_pages, 1, FRAME_ZERO);
-        if (!pa) {
+        if (!(d->disk_got = bits_alloc(2 * (d->disk_blocks / 64 + 1) * 64, d->vm->node, false,
+                                       &d->disk_bits_pages))) {
             refuse(d, MIG_REC_REFUSE, "no memory to track the disk's blocks");
-            return 0;                   /* the skeleton goes with the connection */
+            return 0;
         }
-        d->disk_got = phys_to_virt(pa);
+        d->disk_held = d->disk_got + d->disk_blocks / 64 + 1;
     }
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
     mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
@@ -224,6 +308,15 @@ static void refuse_version(struct dst_mig *d)
     d->failed = true;
 }
 
+static int zero_ram_page(void *ctx, uint64_t gfn)
+{
+    uint8_t *p = vm_page(((struct dst_mig *)ctx)->vm, gfn);
+    if (!p)
+        return -ERANGE;                         /* the hole's bits stay set: never RAM */
+    memset(p, 0, PAGE_SIZE);
+    return 0;
+}
+
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
 {
     struct dst_mig *d = ctx;
@@ -231,17 +324,28 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     if (!vm)
         return -EPROTO;
     d->pages += count;
-    if (gfn >= vm->gfn_end || count > vm->gfn_end - gfn)
+    if (gfn < d->ram_run_next || gfn >= vm->gfn_end || count > vm->gfn_end - gfn) {
+        snprintf(d->why, sizeof(d->why), "RAM run of pages 0x%llx+%u: out of order or past "
+                 "the VM's memory", (unsigned long long)gfn, count);
         return -ERANGE;                         /* and each page must be RAM: vm_page below */
+    }
+    d->ram_run_next = gfn + count;
+    if (zero)                                   /* only pages that may hold data */
+        return bits_take(d->ram_held, gfn, count, zero_ram_page, d);
     for (uint32_t i = 0; i < count; i++) {      /* RAM may be split across nodes */
         uint8_t *dst = vm_page(vm, gfn + i);
         if (!dst)
             return -ERANGE;
-        if (zero)
-            memset(dst, 0, PAGE_SIZE);
-        else
-            memcpy(dst, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
+        memcpy(dst, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
     }
+    bits_set(d->ram_held, gfn, count);
+    return 0;
+}
+
+static int zero_disk_block(void *ctx, uint64_t blk)
+{
+    struct dst_mig *d = ctx;
+    memset((uint8_t *)phys_to_virt(d->vm->disk_hpa) + blk * MIG_DISK_BLOCK, 0, MIG_DISK_BLOCK);
     return 0;
 }
 
@@ -257,16 +361,12 @@ static int disk_run(uint64_t blk, uint32_t count, bool zero, const uint8_t *data
         return -ERANGE;
     }
     d->disk_run_next = blk + count;
-    uint8_t *disk = (uint8_t *)phys_to_virt(d->vm->disk_hpa) + blk * MIG_DISK_BLOCK;
-    if (zero)
-        memset(disk, 0, (size_t)count * MIG_DISK_BLOCK);
-    else
-        memcpy(disk, data, (size_t)count * MIG_DISK_BLOCK);
-    for (uint64_t b = blk; b < blk + count; b++)
-        if (!(d->disk_got[b / 64] & 1ull << (b % 64))) {
-            d->disk_got[b / 64] |= 1ull << (b % 64);
-            d->disk_blocks_got++;
-        }
+    d->disk_blocks_got += bits_set(d->disk_got, blk, count);
+    if (zero)                                   /* only blocks that hold data */
+        return bits_take(d->disk_held, blk, count, zero_disk_block, d);
+    memcpy((uint8_t *)phys_to_virt(d->vm->disk_hpa) + blk * MIG_DISK_BLOCK, data,
+           (size_t)count * MIG_DISK_BLOCK);
+    bits_set(d->disk_held, blk, count);
     return 0;
 }
 
@@ -294,14 +394,21 @@ static int on_xsave(struct dst_mig *d, const struct mig_record *r)
     size_t n;
     if (mig_parse_xsave(r, &idx, &blob, &n))
         return -EBADMSG;
-    if (fpu_area_check(blob, n)) {
-        snprintf(d->why, sizeof(d->why), "the XSAVE area (%lu bytes) holds state this CPU "
-                 "cannot load (its area is %lu bytes)", (unsigned long)n,
-                 (unsigned long)fpu_area_size());
-        return -EINVAL;
-    }
     if (idx >= d->vm->nvcpus || !d->vm->vcpus[idx].xsave) {
         snprintf(d->why, sizeof(d->why), "XSAVE record for vCPU %u of %u", idx, d->vm->nvcpus);
+        return -EINVAL;
+    }
+    /* After the vCPU's state (its XCR0): the components the guest may hold are those its CPU
+     * policy offers and its XCR0 enabled, as the source cut them. */
+    if (!(d->vcpu_seen[idx / 64] & (1ull << (idx % 64)))) {
+        snprintf(d->why, sizeof(d->why), "XSAVE record for vCPU %u before its state", idx);
+        return -EPROTO;
+    }
+    struct vcpu *v = &d->vm->vcpus[idx];
+    uint64_t mask = (d->vm->policy.xcr0_mask | v->xcr0 | 0x3) & fpu_xcr0_supported();
+    char why[100];
+    if (fpu_area_check(blob, n, mask, why, sizeof(why))) {
+        snprintf(d->why, sizeof(d->why), "vCPU %u: %s", idx, why);
         return -EINVAL;
     }
     uint8_t *x = d->vm->vcpus[idx].xsave;
@@ -336,7 +443,7 @@ static int on_query(struct dst_mig *d, const struct mig_record *r)
         for (unsigned i = 0; i < DST_COMMITTED_KEEP; i++)
             if (committed[i].used && !memcmp(committed[i].nonce, arg, n))
                 status = MIG_QSTAT_RUNNING;
-        for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
+        for (unsigned i = 0; i < MIG_DST_CONNS; i++)
             if (incoming[i] && incoming[i] != d && !incoming[i]->query &&
                 incoming[i]->st != D_IDLE && incoming[i]->st != D_DONE &&
                 !memcmp(incoming[i]->src_nonce, arg, n))
@@ -399,6 +506,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_HELLO:
         return accept_hello(d, r);
     case MIG_REC_RAM:
+        d->ram_run_next = 0;
         return mig_ram_parse(r->payload, r->len, ram_run, d);
     case MIG_REC_ROUND_END:
         return mig_parse_round_end(r, &d->round, &d->pages);
@@ -421,6 +529,10 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
             snprintf(d->why, sizeof(d->why), "vCPU %u state sent twice", idx);
             return -EINVAL;
         }
+        /* Every value as the guest's own writes are checked: nothing reaches the host's WRMSR
+         * or the entry that would fault there. */
+        if (msr_state_check(&d->vm->policy, &st, d->why, sizeof(d->why)))
+            return -EINVAL;
         d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
@@ -465,6 +577,7 @@ static void dst_recv(void *ctx, const uint8_t *data, size_t n)
 {
     struct dst_mig *d = ctx;
     d->bytes += n;
+    d->last_rx = time_ns();
     while (n && d->st != D_IDLE && !d->failed) {
         int used = mig_dec_feed(&d->dec, data, n, on_record, d);
         if (used <= 0) {
@@ -502,16 +615,27 @@ static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_clo
 
 static uint64_t dst_pages(void) { return (sizeof(struct dst_mig) + PAGE_SIZE - 1) / PAGE_SIZE; }
 
+static const char *ip4(uint32_t be, char buf[16])
+{
+    const uint8_t *b = (const uint8_t *)&be;
+    snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    return buf;
+}
+
 void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
 {
-    unsigned active = 0, slot = MIGRATE_SLOTS;
-    for (unsigned i = 0; i < MIGRATE_SLOTS; i++)
-        if (incoming[i] && !incoming[i]->busy)
-            active++;
-        else if (!incoming[i] && slot == MIGRATE_SLOTS)
+    unsigned slot = MIG_DST_CONNS, same = 0;
+    uint32_t peer = mig_conn_peer(c);
+    char a[16];
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++)
+        if (!incoming[i] && slot == MIG_DST_CONNS)
             slot = i;
-    if (slot == MIGRATE_SLOTS) {
-        log_warn("migrate", "incoming connection dropped: every slot is in use");
+        else if (incoming[i] && incoming[i]->peer == peer)
+            same++;
+    if (slot == MIG_DST_CONNS || same >= MIG_DST_PER_PEER) {
+        log_warn("migrate", "incoming connection from %s dropped: %s", ip4(peer, a),
+                 same >= MIG_DST_PER_PEER ? "it has as many open as one host may" :
+                                            "every slot is in use");
         return NULL;
     }
     uint64_t pa = frame_alloc(0, dst_pages(), 1, FRAME_ZERO);
@@ -522,12 +646,44 @@ void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
     struct dst_mig *d = phys_to_virt(pa);
     mig_dec_init(&d->dec, MIG_ROLE_DST);
     d->conn = c;
+    d->peer = peer;
+    d->t_start = d->last_rx = time_ns();
     d->st = D_AUTH;
-    /* Over the limit: authenticate anyway, so the source learns why from a REFUSE. */
-    d->busy = active >= hv_config.migrate_incoming_max;
     *ops = &dst_ops;
     incoming[slot] = d;
     return d;
+}
+
+int mig_dst_cancel(struct vm *vm)
+{
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
+        struct dst_mig *d = incoming[i];
+        if (d && d->vm == vm && d->st == D_STREAM && !d->failed && !d->commit) {
+            refuse(d, MIG_REC_ERROR, "cancelled on the target");
+            return 0;                   /* flushed, then discarded with its skeleton */
+        }
+    }
+    return -ENOENT;
+}
+
+/* Deadlines: the handshake for a new connection, progress for a migration. */
+static bool overdue(struct dst_mig *d)
+{
+    uint64_t now = time_ns();
+    char a[16];
+    if ((d->st == D_AUTH || d->st == D_HELLO) && !d->failed &&
+        now - d->t_start > MIG_DST_HANDSHAKE_NS) {
+        log_warn("migrate", "incoming connection from %s: no %s within %llu s, closed",
+                 ip4(d->peer, a), d->st == D_AUTH ? "authentication" : "HELLO",
+                 MIG_DST_HANDSHAKE_NS / 1000000000);
+        return true;
+    }
+    if (d->st == D_STREAM && !d->failed && now - d->last_rx > MIG_DST_STALL_NS) {
+        log_warn("migrate", "incoming %s from %s: nothing received for %llu s, discarded",
+                 d->name, ip4(d->peer, a), MIG_DST_STALL_NS / 1000000000);
+        return true;
+    }
+    return false;
 }
 
 static void poll_one(struct dst_mig *d)
@@ -535,6 +691,10 @@ static void poll_one(struct dst_mig *d)
     char err[120];
     if (d->st == D_IDLE || d->st == D_DONE)
         return;
+    if (overdue(d)) {
+        dst_reset(d);
+        return;
+    }
     while (d->out_off < d->out_len) {
         size_t n = mig_conn_write(d->conn, d->out + d->out_off, d->out_len - d->out_off);
         if (!n)
@@ -547,8 +707,16 @@ static void poll_one(struct dst_mig *d)
         return;
     }
     if (d->commit) {
-        memcpy(committed[committed_next].nonce, d->src_nonce, sizeof(d->src_nonce));
-        committed[committed_next].used = true;
+        /* The VM starts before it is acknowledged: only a VM that runs here is (a start that
+         * fails is an ERROR, and the source resumes its copy). */
+        d->commit = false;
+        if (vm_start(d->vm, err, sizeof(err))) {
+            refuse(d, MIG_REC_ERROR, err);
+            return;                     /* flushed, then discarded */
+        }
+        unsigned slot = committed_next;
+        memcpy(committed[slot].nonce, d->src_nonce, sizeof(d->src_nonce));
+        committed[slot].used = true;
         committed_next = (committed_next + 1) % DST_COMMITTED_KEEP;
         mig_enc_init(&d->enc, d->out, sizeof(d->out));
         mig_rec_empty(&d->enc, MIG_REC_COMMIT_ACK);
@@ -561,12 +729,10 @@ static void poll_one(struct dst_mig *d)
         } else {
             mig_conn_write(d->conn, d->out, d->enc.len);
         }
-        d->commit = false;
         struct vm *vm = d->vm;
         d->vm = NULL;
         d->st = D_DONE;
         vm->migration = VM_MIG_NONE;
-        vm_start(vm, err, sizeof(err));
         vm_nics_announce(vm);
         mig_say("migrate: incoming vm=%s running", vm->name);
     }
@@ -574,7 +740,7 @@ static void poll_one(struct dst_mig *d)
 
 void mig_dst_poll(void)
 {
-    for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
         struct dst_mig *d = incoming[i];
         if (!d)
             continue;
@@ -583,7 +749,7 @@ void mig_dst_poll(void)
             if (d->conn)
                 mig_conn_close(d->conn);
             incoming[i] = NULL;
-            free_disk_got(d);
+            free_bits(d);
             frame_free(virt_to_phys(d), dst_pages());
         }
     }
@@ -592,7 +758,7 @@ void mig_dst_poll(void)
 int mig_dst_info(unsigned i, struct mig_dst_info *info)
 {
     static const char *const n[] = { "idle", "authenticating", "hello", "receiving", "done" };
-    struct dst_mig *d = i < MIGRATE_SLOTS ? incoming[i] : NULL;
+    struct dst_mig *d = i < MIG_DST_CONNS ? incoming[i] : NULL;
     if (!d || d->st == D_IDLE || d->st == D_DONE)
         return -ENOENT;
     memset(info, 0, sizeof(*info));

@@ -6,6 +6,7 @@
 #include "net/mig_transport.h"
 
 #define MIGRATE_SLOTS 4                 /* most migrations each way (the config keys cap it) */
+#define MIG_DST_CONNS 16                /* incoming connections, most not yet authenticated */
 
 void mig_new_nonce(uint8_t out[32]);
 void mig_dst_inject(enum mig_fault f);   /* the target's faults (lose-ack, lose-commit) */
@@ -38,5 +39,7 @@ struct mig_dst_info {
 int mig_dst_info(unsigned i, struct mig_dst_info *info);
 void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops);
 void mig_dst_poll(void);
+/* Ends the incoming migration of vm (a skeleton): ERROR to the source, then discarded. */
+int mig_dst_cancel(struct vm *vm);
 
 #endif

@@ -14,6 +14,7 @@
  * MSRs are not virtualized are hidden by the host rules (cpu_host_rules.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/x86_64/cpu.h"
@@ -99,6 +100,74 @@ static bool pat_valid(uint64_t pat)
     return true;
 }
 
+/* Whether val may be written to msr, one of the state record's (else WRMSR takes #GP). */
+static bool value_ok(const struct cpu_policy *p, uint32_t msr, uint64_t val)
+{
+    if (msr == MSR_PAT && !pat_valid(val))
+        return false;
+    if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_SYSENTER_ESP ||
+         msr == MSR_SYSENTER_EIP || msr == MSR_LSTAR || msr == MSR_CSTAR ||
+         msr == MSR_KERNEL_GS_BASE) && !canonical(val))
+        return false;
+    /* TSC_AUX and SFMASK have 32 bits (SDM 2.2, AMD APM 6.1.1): the rest would reach the host's
+     * WRMSR when the lazy MSRs are switched, and #GP there, in host mode. */
+    if ((msr == MSR_TSC_AUX || msr == MSR_SFMASK) && val >> 32)
+        return false;
+    /* SCE, LME, NXE are the guest's (as the policy allows); LMA follows paging. */
+    if (msr == MSR_EFER && (val & ~(efer_writable(p) | EFER_LMA)))
+        return false;
+    return true;
+}
+
+bool cr0_write_ok(uint64_t val)
+{
+    return !(val >> 32) && !((val & (1ull << 31)) && !(val & 1));     /* PG needs PE */
+}
+
+int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char *why,
+                    size_t n)
+{
+    const struct { uint32_t msr; uint64_t val; const char *name; } msrs[] = {
+        { MSR_SYSENTER_ESP, s->sysenter_esp, "SYSENTER_ESP" },
+        { MSR_SYSENTER_EIP, s->sysenter_eip, "SYSENTER_EIP" },
+        { MSR_PAT, s->pat, "PAT" }, { MSR_EFER, s->efer, "EFER" },
+        { MSR_FS_BASE, s->fs.base, "FS_BASE" }, { MSR_GS_BASE, s->gs.base, "GS_BASE" },
+        { MSR_STAR, s->star, "STAR" }, { MSR_LSTAR, s->lstar, "LSTAR" },
+        { MSR_CSTAR, s->cstar, "CSTAR" }, { MSR_SFMASK, s->sfmask, "SFMASK" },
+        { MSR_KERNEL_GS_BASE, s->kernel_gs_base, "KERNEL_GS_BASE" },
+        { MSR_TSC_AUX, s->tsc_aux, "TSC_AUX" },
+    };
+    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
+        if (!value_ok(p, msrs[i].msr, msrs[i].val)) {
+            snprintf(why, n, "vCPU state: %s 0x%llx is not a value the guest could write",
+                     msrs[i].name, (unsigned long long)msrs[i].val);
+            return -EINVAL;
+        }
+    const char *bad = NULL;
+    if ((s->efer & EFER_LMA) && !(s->efer & EFER_LME))
+        bad = "EFER.LMA without LME";
+    else if (!cr0_write_ok(s->cr0))
+        bad = "CR0";
+    else if (s->cr4 >> 32)
+        bad = "CR4";
+    else if (s->cr3 >> 52)
+        bad = "CR3";
+    else if (s->cr8 >> 4)
+        bad = "CR8";
+    else if (s->dr7 >> 32)
+        bad = "DR7";
+    else if (!(s->rflags & 2) || (s->rflags & ~0x3f7fd7ull))
+        bad = "RFLAGS";       /* bit 1 set; 3, 5, 15 and 22-63 clear */
+    else if (!canonical(s->ldtr.base) || !canonical(s->tr.base) ||
+             !canonical(s->gdtr.base) || !canonical(s->idtr.base))
+        bad = "a descriptor table base";
+    if (bad) {
+        snprintf(why, n, "vCPU state: %s is not a value the guest could hold", bad);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* MSRs that live in the state record. Returns 1 if msr is not one of them. */
 static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
 {
@@ -126,23 +195,10 @@ static int state_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val)
         *val = *f;
         return 0;
     }
-    if (msr == MSR_PAT && !pat_valid(*val))
+    if (!value_ok(&v->vm->policy, msr, *val))
         return -EPERM;
-    if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_SYSENTER_ESP ||
-         msr == MSR_SYSENTER_EIP || msr == MSR_LSTAR || msr == MSR_CSTAR ||
-         msr == MSR_KERNEL_GS_BASE) && !canonical(*val))
-        return -EPERM;
-    /* TSC_AUX and SFMASK have 32 bits (SDM 2.2, AMD APM 6.1.1): the rest would reach the host's
-     * WRMSR when the lazy MSRs are switched, and #GP there, in host mode. */
-    if ((msr == MSR_TSC_AUX || msr == MSR_SFMASK) && *val >> 32)
-        return -EPERM;
-    if (msr == MSR_EFER) {
-        /* SCE, LME, NXE are the guest's (as the policy allows); LMA follows paging, kept. */
-        const uint64_t efer_rw = efer_writable(&v->vm->policy);
-        if (*val & ~(efer_rw | EFER_LMA))
-            return -EPERM;
-        *val = (*val & efer_rw) | (s.efer & EFER_LMA);
-    }
+    if (msr == MSR_EFER)                /* LMA follows paging: kept */
+        *val = (*val & efer_writable(&v->vm->policy)) | (s.efer & EFER_LMA);
     *f = *val;
     hv_ops->vcpu_set_state(v, &s);
     return 0;

@@ -7,12 +7,25 @@
 #define HV_MSR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hv/vm/vm.h"
 
 /* Performs the access on v (EDX:EAX <-> ECX); 0, or -EPERM to inject #GP. */
 int msr_access(struct vcpu *v, uint32_t msr, bool write);
+
+/*
+ * A whole state record, as an incoming migration brings it, by the rules the guest's own
+ * writes meet: each MSR in it as WRMSR would take it (msr_access), CR0 as MOV to CR0 would
+ * (cr0_write_ok), and the registers whose reserved bits would fault in the host's WRMSR or
+ * fail the entry (CR3, CR4, CR8, DR7, RFLAGS, descriptor table bases). 0, or -EINVAL with the
+ * first offence in why.
+ */
+int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char *why,
+                    size_t n);
+/* MOV to CR0 takes val (bits 63:32 clear, PG only with PE), else #GP. */
+bool cr0_write_ok(uint64_t val);
 
 /* IA32_MISC_ENABLE as a VM with policy p reads it. */
 uint64_t msr_misc_enable(const struct cpu_policy *p);

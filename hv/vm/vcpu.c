@@ -215,7 +215,7 @@ static bool handle_cr(struct vcpu *v, struct hv_exit *ex)
         vcpu_cr8(v, ex->cr.write, reg);
     } else if (ex->cr.write && (ex->cr.cr == 0 || ex->cr.cr == 4)) {
         uint64_t val = *reg;
-        if (ex->cr.cr == 0 && (val >> 32 || ((val & (1ull << 31)) && !(val & 1)))) {
+        if (ex->cr.cr == 0 && !cr0_write_ok(val)) {
             vcpu_inject_gp(v);
             return true;
         }

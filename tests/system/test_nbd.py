@@ -14,6 +14,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -86,9 +87,10 @@ def nbd_server(workdir, sectors):
                 os.kill(pid, signal.SIGKILL)
 
 
-def hosts_on_wire_and_user_net(workdir, hosts):
+def hosts_on_wire_and_user_net(workdir, hosts, fwd_b=None):
     """a (10.0.0.1) and b (10.0.0.2) on one socket segment (eth0), each with eth1 on QEMU user
-    networking at 10.0.2.15 (its own NAT: 10.0.2.2 is this machine)."""
+    networking at 10.0.2.15 (its own NAT: 10.0.2.2 is this machine); fwd_b: a port on this
+    machine forwarded to b's migration port."""
     port = free_port()
     hs = []
     for i, (name, how) in enumerate((("a", "listen"), ("b", "connect"))):
@@ -97,7 +99,9 @@ def hosts_on_wire_and_user_net(workdir, hosts):
                                                IMAGES if name == "a" else ()),
                            extra=["-netdev", f"socket,id=n0,{how}=127.0.0.1:{port}",
                                   "-device", f"e1000,netdev=n0,mac=52:54:00:00:00:0{i + 1}",
-                                  "-netdev", "user,id=n1",
+                                  "-netdev", "user,id=n1" + (
+                                      f",hostfwd=tcp:127.0.0.1:{fwd_b}-10.0.2.15:7700"
+                                      if fwd_b and name == "b" else ""),
                                   "-device", f"e1000,netdev=n1,mac=52:54:00:00:01:0{i + 1}"]))
     hosts.extend(hs)
     for h in hs:
@@ -117,7 +121,8 @@ def file_md5(path, off=0, n=None):
 
 def test_guest_disk_on_nbd_and_its_migration(workdir, hosts, nbd):
     port, path = nbd
-    a, b = hosts_on_wire_and_user_net(workdir, hosts)
+    fwd = free_port()
+    a, b = hosts_on_wire_and_user_net(workdir, hosts, fwd_b=fwd)
     before = free_pages(a)
     uri = f"nbd://10.0.2.2:{port}/disk"
     refusals = {
@@ -154,12 +159,28 @@ def test_guest_disk_on_nbd_and_its_migration(workdir, hosts, nbd):
     assert re.search(rf"virtio-blk#0 .*\n  pci 00:01\.0 .* {re.escape(uri)} sectors {SECTORS} "
                      r"reads \d+ writes \d+ flushes [1-9]\d* errors 0", devs), devs
 
+    # Connections to b's migration port that never speak (from this machine, through b's user
+    # networking: one peer, 10.0.2.2) hold no slot for long and refuse no migration: b takes
+    # four from one address, closes them after 5 s without authentication, and the real
+    # migration from a goes through meanwhile.
+    silent = [socket.create_connection(("127.0.0.1", fwd), timeout=10) for _ in range(8)]
     # Moves to b: b opens the export itself (nothing of the disk is copied).
     assert a.command("migrate lin 10.0.0.2").startswith("migrate: started vm=lin")
     line = wait_result(a, timeout=600)
     print(f"\nguest on NBD: {line}")
     assert line.startswith("migrate: done vm=lin"), line
     assert "lin" not in names(a) and "lin" in names(b)
+    for sock in silent:
+        sock.settimeout(30)
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass
+        sock.close()
+    log = b.command("log")
+    assert "from 10.0.2.2: no authentication within 5 s, closed" in log, log
+    assert "incoming connection from 10.0.2.2 dropped: it has as many open as one host may" \
+        in log, log
     run(b, "lin", "echo 3 > /proc/sys/vm/drop_caches; "
         "dd if=/dev/vda bs=4096 skip=1024 count=256 2>/dev/null | md5sum", [w], timeout=300)
     run(b, "lin", "md5sum /dev/vda", [file_md5(path)], timeout=300)

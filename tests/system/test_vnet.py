@@ -10,7 +10,8 @@ switch learning the MAC on its uplink) and the guest's own gratuitous ARP; a VM 
 target lacks is refused with the reason and runs on; `switch` commands and their errors.
 Then shared-nothing migration: the other guest's local disk (a RAM disk on its host only) moves
 with it (`storage=copy`) while a writer in the guest keeps rewriting it: refused without the
-option, a cancelled attempt leaves it running with nothing left on the target, and after the
+option, attempts cancelled on the source and on the target leave it running with nothing left
+on the target, and after the
 move the disk as the target holds it (page cache dropped) is what the guest wrote."""
 import hashlib
 import os
@@ -166,6 +167,21 @@ def test_guests_on_switches_and_a_tcp_stream_across_migration(workdir, hosts):
     m = re.search(r"migrate: (?:done|failed) [^\r\n]*", out)
     line = m.group(0) if m else wait_result(b, timeout=60)
     assert line == "migrate: failed vm=g2 phase=disk reason=cancelled", line
+    deadline = time.time() + 30
+    while "g2" in names(a) or free_pages(a) != free_a:
+        assert time.time() < deadline, (names(a), free_pages(a), free_a)
+        time.sleep(0.5)
+    # The same, cancelled on the target: it tells the source, which resumes the guest.
+    assert b.command("migrate g2 10.0.0.1 storage=copy bandwidth=8").startswith(
+        "migrate: started vm=g2")
+    deadline = time.time() + 60
+    while "state=disk-copy" not in (st := b.command("migrate status")):
+        assert time.time() < deadline, st
+        time.sleep(0.5)
+    assert "error" not in (out := a.command("migrate cancel g2")), out
+    line = wait_result(b, timeout=60)
+    assert line == ("migrate: failed vm=g2 phase=disk reason=target error: cancelled on the "
+                    "target"), line
     deadline = time.time() + 30
     while "g2" in names(a) or free_pages(a) != free_a:
         assert time.time() < deadline, (names(a), free_pages(a), free_a)

@@ -26,6 +26,7 @@
 #define MSR_ARCH_CAPS 0x10a
 #define MSR_MISC_ENABLE 0x1a0
 #define MSR_SYSENTER_CS 0x174
+#define MSR_PAT 0x277
 
 static struct vcpu_state state;
 static struct vm vm;
@@ -179,6 +180,80 @@ static void test_arch_caps_bits(void **state_)
     assert_int_equal(vm.policy.arch_caps, 0);
 }
 
+/* A plausible 64-bit guest's state record: what a migration brings from a good source. */
+static struct vcpu_state good_state(void)
+{
+    struct vcpu_state s;
+    memset(&s, 0, sizeof(s));
+    s.version = VCPU_STATE_VERSION;
+    s.rflags = 0x246;
+    s.cr0 = 0x80050033;
+    s.cr3 = 0x1000;
+    s.cr4 = 0x3506f0;
+    s.dr7 = 0x400;
+    s.efer = 0xd01;
+    s.pat = 0x0007040600070406ull;
+    s.star = 0x0023001000000000ull;
+    s.lstar = 0xffffffff81a00080ull;
+    s.cstar = 0xffffffff81a01b00ull;
+    s.sfmask = 0x257fd5;
+    s.kernel_gs_base = 0xffff888007a00000ull;
+    s.gs.base = 0x7f0000001000ull;
+    s.gdtr.base = 0xfffffe0000001000ull;
+    s.tsc_aux = 1;
+    return s;
+}
+
+/* The state record of an incoming migration meets the rules guest writes meet: each value
+ * that would #GP in the host's WRMSR or XRSTOR path, or fail the entry, is refused by name. */
+static void test_state_check(void **state_)
+{
+    char why[160];
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    struct vcpu_state s = good_state();
+    assert_int_equal(msr_state_check(&vm.policy, &s, why, sizeof(why)), 0);
+    const struct { size_t off; uint64_t val; const char *name; } bad[] = {
+        { offsetof(struct vcpu_state, lstar), 0x0000800000000000ull, "LSTAR" },
+        { offsetof(struct vcpu_state, cstar), 0x8000000000000000ull, "CSTAR" },
+        { offsetof(struct vcpu_state, kernel_gs_base), 0x1234000000000000ull, "KERNEL_GS_BASE" },
+        { offsetof(struct vcpu_state, fs) + offsetof(struct seg, base), 1ull << 47, "FS_BASE" },
+        { offsetof(struct vcpu_state, gs) + offsetof(struct seg, base), 1ull << 62, "GS_BASE" },
+        { offsetof(struct vcpu_state, sysenter_eip), 0x00ff000000000000ull, "SYSENTER_EIP" },
+        { offsetof(struct vcpu_state, sysenter_esp), 0x00ff000000000000ull, "SYSENTER_ESP" },
+        { offsetof(struct vcpu_state, tsc_aux), 1ull << 32, "TSC_AUX" },
+        { offsetof(struct vcpu_state, sfmask), 0xffffffff00000000ull, "SFMASK" },
+        { offsetof(struct vcpu_state, pat), 0x0007040600070402ull, "PAT" },
+        { offsetof(struct vcpu_state, efer), 0x1d01, "EFER" },           /* SVME */
+        { offsetof(struct vcpu_state, efer), 0x401, "EFER.LMA without LME" },
+        { offsetof(struct vcpu_state, cr0), 1ull << 32, "CR0" },
+        { offsetof(struct vcpu_state, cr0), 0x80000000, "CR0" },          /* PG without PE */
+        { offsetof(struct vcpu_state, cr4), 1ull << 40, "CR4" },
+        { offsetof(struct vcpu_state, cr3), 1ull << 60, "CR3" },
+        { offsetof(struct vcpu_state, cr8), 16, "CR8" },
+        { offsetof(struct vcpu_state, dr7), 1ull << 32, "DR7" },
+        { offsetof(struct vcpu_state, rflags), 0x244, "RFLAGS" },         /* bit 1 clear */
+        { offsetof(struct vcpu_state, rflags), 0x246 | 1ull << 22, "RFLAGS" },
+        { offsetof(struct vcpu_state, idtr) + offsetof(struct dtable, base), 1ull << 48,
+          "a descriptor table base" },
+        { offsetof(struct vcpu_state, tr) + offsetof(struct seg, base), 1ull << 50,
+          "a descriptor table base" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vcpu_state t = good_state();
+        memcpy((uint8_t *)&t + bad[i].off, &bad[i].val, 8);
+        why[0] = 0;
+        if (msr_state_check(&vm.policy, &t, why, sizeof(why)) != -EINVAL || !strstr(why, bad[i].name))
+            fail_msg("case %zu (%s): not refused, or why='%s'", i, bad[i].name, why);
+    }
+    /* The same values written by the guest are refused the same way. */
+    assert_int_equal(wr(MSR_LSTAR, 0x0000800000000000ull), -EPERM);
+    assert_int_equal(wr(MSR_TSC_AUX, 1ull << 32), -EPERM);
+    assert_int_equal(wr(MSR_PAT, 0x0007040600070402ull), -EPERM);
+    assert_false(cr0_write_ok(0x80000000));
+    assert_true(cr0_write_ok(0x80050033));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_amd_vendor),
         cmocka_unit_test(test_efer_follows_policy),
         cmocka_unit_test(test_arch_caps_bits),
+        cmocka_unit_test(test_state_check),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
