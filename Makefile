@@ -206,10 +206,17 @@ $(B)/fuzz_nbd: tests/fuzz/fuzz_nbd.c net/nbd_proto.c net/nbd_proto.h | $(DEPS_ST
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 		tests/fuzz/fuzz_nbd.c net/nbd_proto.c -o $@
 
+$(B)/fuzz_fpu_area: tests/fuzz/fuzz_fpu_area.c arch/x86_64/fpu_check.c arch/x86_64/fpu.h \
+		| $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+		tests/fuzz/fuzz_fpu_area.c arch/x86_64/fpu_check.c -o $@
+
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
-		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq $(B)/fuzz_nbd
+		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq $(B)/fuzz_nbd $(B)/fuzz_fpu_area
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
-		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq $(B)/fuzz_corpus_nbd
+		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq $(B)/fuzz_corpus_nbd \
+		$(B)/fuzz_corpus_fpu
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -226,6 +233,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_vq 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_nbd -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 		-print_final_stats=0 $(B)/fuzz_corpus_nbd 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_fpu_area -max_total_time=$(FUZZ_SECONDS) -max_len=4200 \
+		-print_final_stats=0 $(B)/fuzz_corpus_fpu 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hv/base/cmdline.h"
@@ -94,12 +95,61 @@ static int set_gateway(struct hv_config *cfg, const char *v)
     return 0;
 }
 
+/*
+ * Guessing a key must cost at least 2^CONFIG_KEY_MIN_BITS tries: its length times log2 of the
+ * alphabet its character classes span (digits 10, lower 26, upper 26, other printable 33),
+ * with at least 8 distinct characters (no "aaaa..."). `cluster key generate` gives 64 hex
+ * digits: 256 bits.
+ */
+int config_key_quality(const char *key, char *why, size_t n)
+{
+    size_t len = strlen(key);
+    unsigned alphabet = 0, distinct = 0;
+    bool digit = false, lower = false, upper = false, other = false, seen[128] = { false };
+    if (len < CONFIG_KEY_MIN_LEN || len > CONFIG_KEY_MAX_LEN) {
+        snprintf(why, n, "%zu characters: a cluster key has %d-%d", len, CONFIG_KEY_MIN_LEN,
+                 CONFIG_KEY_MAX_LEN);
+        return -ERANGE;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c <= ' ' || c > '~') {
+            snprintf(why, n, "character %zu is not printable ASCII (or is a space)", i + 1);
+            return -EINVAL;
+        }
+        digit |= c >= '0' && c <= '9';
+        lower |= c >= 'a' && c <= 'z';
+        upper |= c >= 'A' && c <= 'Z';
+        other |= !(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z');
+        distinct += !seen[c];
+        seen[c] = true;
+    }
+    alphabet = (digit ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 33 : 0);
+    /* bits = len * log2(alphabet): a mantissa in [2^32, 2^33) and an exponent, per character */
+    uint64_t m = 1ull << 32;
+    unsigned bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        m *= alphabet;
+        while (m >= 1ull << 33) {
+            m >>= 1;
+            bits++;
+        }
+    }
+    if (distinct < 8 || bits < CONFIG_KEY_MIN_BITS) {
+        snprintf(why, n, "too easy to guess (%u distinct characters, about %u bits; at least 8 "
+                 "and %d): use `cluster key generate`", distinct, bits, CONFIG_KEY_MIN_BITS);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int set_cluster_key(struct hv_config *cfg, const char *v)
 {
-    size_t n = strlen(v);
-    if (n < 16 || n >= sizeof(cfg->cluster_key))
-        return -ERANGE;
-    memcpy(cfg->cluster_key, v, n + 1);
+    char why[120];
+    int rc = config_key_quality(v, why, sizeof(why));
+    if (rc)
+        return rc;
+    memcpy(cfg->cluster_key, v, strlen(v) + 1);
     return 0;
 }
 
@@ -174,7 +224,7 @@ static const struct {
     { "serial_baud", set_serial_baud, "a divisor of 115200, e.g. 115200, 57600, 9600" },
     { "ip", set_ip, "dhcp or a.b.c.d/prefix, for the first network interface" },
     { "gateway", set_gateway, "a.b.c.d" },
-    { "cluster_key", set_cluster_key, "16-127 characters shared by the cluster's hosts" },
+    { "cluster_key", set_cluster_key, "a secret shared by the cluster's hosts, hard to guess" },
     { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
     { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
     { "numa_spanning", set_numa_spanning, "on or off (a VM's memory may span NUMA nodes)" },
@@ -220,8 +270,14 @@ static int parse_line(struct hv_config *cfg, char *s, char *e, unsigned lineno)
             continue;
         if (keys[i].set(cfg, v) == 0)
             return 0;
-        log_warn("config", "ferry.cfg line %u: bad value '%s' for %s (expected %s), ignored",
-                 lineno, v, s, keys[i].expect);
+        if (keys[i].set == set_cluster_key) {   /* a secret: the reason, never the key */
+            char why[120];
+            config_key_quality(v, why, sizeof(why));
+            log_warn("config", "ferry.cfg line %u: cluster_key refused: %s, ignored", lineno,
+                     why);
+        } else
+            log_warn("config", "ferry.cfg line %u: bad value '%s' for %s (expected %s), "
+                     "ignored", lineno, v, s, keys[i].expect);
         return 1;
     }
     log_warn("config", "ferry.cfg line %u: unknown key '%s', ignored", lineno, s);

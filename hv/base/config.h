@@ -6,6 +6,7 @@
 #ifndef HV_CONFIG_H
 #define HV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,13 @@ struct hv_config {
 void config_defaults(struct hv_config *cfg);
 /* Returns the number of problems reported (0 = clean). */
 int config_parse(const char *text, size_t len, struct hv_config *cfg);
+
+/* A cluster key good enough to share (hv/base/config.c: length, printable, hard to guess):
+ * 0, or a negative errno and the reason in why. */
+#define CONFIG_KEY_MIN_LEN  16
+#define CONFIG_KEY_MAX_LEN  127
+#define CONFIG_KEY_MIN_BITS 96
+int config_key_quality(const char *key, char *why, size_t n);
 
 extern struct hv_config hv_config;
 

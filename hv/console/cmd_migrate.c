@@ -76,3 +76,22 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         con_printf(c, "migrate: started vm=%s to %s:%u\n", argv[1], host, o.port);
     return rc;
 }
+
+/* `cluster key generate`: a line for ferry.cfg. The same key goes to every host that migrates
+ * to the others. */
+int cmd_cluster(struct con *c, int argc, char **argv)
+{
+    char key[65];
+    bool weak;
+    if (argc != 3 || strcmp(argv[1], "key") || strcmp(argv[2], "generate")) {
+        con_usage(c, cmd_find("cluster"));
+        return -EINVAL;
+    }
+    mgmt_cluster_key_generate(key, &weak);
+    con_printf(c, "cluster_key=%s\n", key);
+    if (weak)
+        con_printf(c, "warning: this CPU has no RDRAND: the key comes from timer jitter; "
+                   "prefer one made elsewhere (openssl rand -hex 32)\n");
+    memset(key, 0, sizeof(key));
+    return 0;
+}

@@ -40,6 +40,9 @@ const struct con_cmd con_commands[] = {
                "[storage=copy] | status | cancel VM | inject none|lose-ack|lose-commit|old-stream",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
+    { .name = "cluster", .usage = "key generate",
+      .help = "print a fresh cluster_key= line for ferry.cfg (the same on every host)",
+      .run = cmd_cluster },
     { .name = "reboot", .usage = "", .help = "reset the machine", .run = cmd_reboot },
 };
 const size_t con_ncommands = sizeof(con_commands) / sizeof(con_commands[0]);

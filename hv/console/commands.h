@@ -18,5 +18,6 @@ int cmd_pci(struct con *c, int argc, char **argv);
 int cmd_net(struct con *c, int argc, char **argv);
 int cmd_ping(struct con *c, int argc, char **argv);
 int cmd_migrate(struct con *c, int argc, char **argv);
+int cmd_cluster(struct con *c, int argc, char **argv);
 
 #endif

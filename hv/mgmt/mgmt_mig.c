@@ -22,6 +22,11 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
     return vm ? mig_start(vm, addr_be, &o, err, errlen) : rc;
 }
 
+void mgmt_cluster_key_generate(char out[65], bool *weak)
+{
+    mig_key_generate(out, weak);
+}
+
 int mgmt_migrate_cancel(const char *name, char *err, size_t errlen)
 {
     struct vm *vm = vm_find(name);

@@ -36,6 +36,8 @@ int mgmt_migrate_target(const char *s, char host[MGMT_MIGRATE_HOST_MAX], uint16_
 int mgmt_migrate_start(const char *vm, uint32_t addr_be, const struct mgmt_migrate_args *a,
                        char *err, size_t errlen);
 int mgmt_migrate_cancel(const char *vm, char *err, size_t errlen);
+/* `cluster key generate`: a fresh 256-bit key in hex; *weak: no RDRAND on this CPU. */
+void mgmt_cluster_key_generate(char out[65], bool *weak);
 /* The faults this host, as a target, can inject into its next incoming migration. */
 #define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream"
 /* 0 or -EINVAL; *outgoing: the fault is this host's as a source (else as a target). */

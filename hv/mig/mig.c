@@ -12,6 +12,7 @@
 #include "arch/x86_64/cpu.h"
 #include "net/netdev.h"
 #include "net/port.h"
+#include "mbedtls/sha256.h"
 
 static char messages[4][200];
 static unsigned msg_head, msg_count;
@@ -143,6 +144,37 @@ void mig_progress(char *buf, size_t n)
         size_t l = strlen(buf);
         snprintf(buf + l, n - l, " +%u more", count - 1);
     }
+}
+
+/*
+ * A fresh cluster key: 64 hex digits (256 bits), SHA-256 over 64 RDRAND words (when the CPU
+ * has RDRAND) and the TSC's jitter across them and this host's MACs. Without RDRAND the bits
+ * come from timing alone: *weak says so.
+ */
+void mig_key_generate(char out[65], bool *weak)
+{
+    static const char hex[] = "0123456789abcdef";
+    mbedtls_sha256_context c;
+    uint8_t digest[32];
+    mbedtls_sha256_init(&c);
+    (void)mbedtls_sha256_starts_ret(&c, 0);
+    *weak = !((cpuid(1, 0).ecx >> 30) & 1);
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t t0 = rdtsc();
+        uint32_t r = net_rand();
+        uint64_t sample[2] = { r, rdtsc() - t0 + t0 * 0x9e3779b97f4a7c15ull };
+        (void)mbedtls_sha256_update_ret(&c, (const uint8_t *)sample, sizeof(sample));
+    }
+    for (unsigned i = 0; netdev_get(i); i++)
+        (void)mbedtls_sha256_update_ret(&c, netdev_get(i)->mac, 6);
+    (void)mbedtls_sha256_finish_ret(&c, digest);
+    mbedtls_sha256_free(&c);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[64] = 0;
+    memset(digest, 0, sizeof(digest));
 }
 
 /*

@@ -9,6 +9,7 @@
 #ifndef HV_MIG_H
 #define HV_MIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ enum mig_fault {
 };
 void mig_inject(enum mig_fault f);         /* arms the fault for the side it concerns */
 void mig_poll(void);                        /* every control-loop pass */
+/* A fresh 256-bit cluster key as 64 hex digits; *weak: this CPU has no RDRAND. */
+void mig_key_generate(char out[65], bool *weak);
 /* Status lines ("migrate: ...") for the console, one per call; false when none. */
 bool mig_message(char *buf, size_t n);
 void mig_status(void (*out)(void *ctx, const char *line), void *ctx);

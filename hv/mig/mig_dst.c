@@ -68,7 +68,8 @@ struct dst_mig {
 #define MIG_DST_STALL_NS    (30ull * 1000000000)
 static struct dst_mig *incoming[MIG_DST_CONNS];
 
-/* Migrations that committed here, newest last: what QUERY MIGRATION looks up. */
+/* Migrations that committed here, newest last: what QUERY MIGRATION looks up besides the VMs
+ * that run here (each knows the migration it arrived by). */
 #define DST_COMMITTED_KEEP 256
 static struct {
     uint8_t nonce[MIG_AUTH_NONCE_SIZE];
@@ -443,6 +444,9 @@ static int on_query(struct dst_mig *d, const struct mig_record *r)
         for (unsigned i = 0; i < DST_COMMITTED_KEEP; i++)
             if (committed[i].used && !memcmp(committed[i].nonce, arg, n))
                 status = MIG_QSTAT_RUNNING;
+        for (unsigned i = 0; i < VM_MAX; i++)
+            if (vms[i].state != VM_EMPTY && vms[i].arrived && !memcmp(vms[i].arrival, arg, n))
+                status = MIG_QSTAT_RUNNING;
         for (unsigned i = 0; i < MIG_DST_CONNS; i++)
             if (incoming[i] && incoming[i] != d && !incoming[i]->query &&
                 incoming[i]->st != D_IDLE && incoming[i]->st != D_DONE &&
@@ -730,6 +734,9 @@ static void poll_one(struct dst_mig *d)
             mig_conn_write(d->conn, d->out, d->enc.len);
         }
         struct vm *vm = d->vm;
+        _Static_assert(sizeof(vm->arrival) == sizeof(d->src_nonce), "nonce sizes differ");
+        memcpy(vm->arrival, d->src_nonce, sizeof(vm->arrival));
+        vm->arrived = true;
         d->vm = NULL;
         d->st = D_DONE;
         vm->migration = VM_MIG_NONE;

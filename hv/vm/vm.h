@@ -162,6 +162,10 @@ void vm_nics_announce(struct vm *vm);
 struct vm {
     enum vm_state state;
     enum vm_migration migration;  /* the migration engine owns its state changes meanwhile */
+    /* It arrived by a live migration with this identity (the source's first nonce): how a
+     * source that lost the acknowledgement learns it runs here, however long ago. */
+    bool arrived;
+    uint8_t arrival[32];
     char name[VM_NAME_MAX];
     uint64_t mem_size;           /* bytes of RAM (without the hole) */
     uint64_t low_end;            /* RAM is [0, low_end) and, past it, [4 GiB, gfn_end << 12) */

@@ -153,6 +153,11 @@ def test_wrong_cluster_key_is_refused(workdir, hosts):
     a.wait_heartbeats("m", 0, seq + 2)                    # still running on the source
     # The source saw the bad answer first and hung up; the target discards the half-open stream.
     assert "connection closed before commit, discarded" in b.command("log")
+    # A key worth sharing: 256 fresh bits each time (QEMU's -cpu max has RDRAND: no warning).
+    keys = [b.command("cluster key generate").strip() for _ in range(2)]
+    for k in keys:
+        assert re.fullmatch(r"cluster_key=[0-9a-f]{64}", k), keys
+    assert keys[0] != keys[1]
 
 
 def test_target_without_memory_refuses(workdir, hosts):

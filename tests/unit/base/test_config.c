@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include "hv/base/config.h"
@@ -352,6 +353,39 @@ static void test_problem_count_and_last_wins(void **state)
     assert_non_null(strstr(unit_log_last, "'loud'"));
 }
 
+/* Cluster keys: short, unprintable or easy to guess ones are refused with the reason, and the
+ * key itself never reaches the log. */
+static void test_cluster_key(void **state)
+{
+    char why[160];
+    (void)state;
+    assert_clean("cluster_key=ferry-test-cluster-key-0001");
+    assert_string_equal(cfg.cluster_key, "ferry-test-cluster-key-0001");
+    assert_clean("cluster_key=3f9c1d0b7a6e5f4a8b2c9d1e0f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a");
+    const char *bad[] = {
+        "cluster_key=short-key-1",                      /* 11 characters */
+        "cluster_key=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",   /* one character */
+        "cluster_key=abcdefghijklmnop",                 /* 16 lower case: 75 bits */
+        "cluster_key=0123456789abcdef",                 /* 16 hex digits: 83 bits */
+        "cluster_key=abababababababababababababababab", /* two characters */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_refused(bad[i]);
+        if (strstr(unit_log_last, bad[i] + 12) || !strstr(unit_log_last, "cluster_key refused"))
+            fail_msg("%s: %s", bad[i], unit_log_last);
+    }
+    char long_key[200];
+    memset(long_key, 'x', sizeof(long_key));
+    memcpy(long_key, "cluster_key=", 12);
+    long_key[12 + 128] = 0;
+    assert_refused(long_key);
+    assert_int_equal(config_key_quality("abcdefghijklmnop", why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "cluster key generate"));
+    assert_int_equal(config_key_quality("ab cdefghijklmnopqrstuvwxyz-0123", why, sizeof(why)),
+                     -EINVAL);                          /* a space */
+    assert_int_equal(config_key_quality("Kx7#mQ2!vL9$wR4@", why, sizeof(why)), 0);  /* 16 mixed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup(test_nul_byte, setup),
         cmocka_unit_test_setup(test_no_trailing_newline, setup),
         cmocka_unit_test_setup(test_problem_count_and_last_wins, setup),
+        cmocka_unit_test_setup(test_cluster_key, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -246,6 +246,43 @@ static void test_state_check(void **state_)
         if (msr_state_check(&vm.policy, &t, why, sizeof(why)) != -EINVAL || !strstr(why, bad[i].name))
             fail_msg("case %zu (%s): not refused, or why='%s'", i, bad[i].name, why);
     }
+    /* Each MSR the guest writes that reaches hardware (WRMSR when the lazy MSRs switch, or
+     * the VMCS/VMCB), written by the guest: non-canonical or reserved bits are #GP, the
+     * state keeps its value; a good value lands. */
+    const struct { uint32_t msr; uint64_t bad, good; size_t off; } w[] = {
+        { 0xc0000082, 0x0000800000000000ull, 0xffffffff81a00080ull,
+          offsetof(struct vcpu_state, lstar) },
+        { 0xc0000083, 0x8000000000000000ull, 0xffffffff81a01b00ull,
+          offsetof(struct vcpu_state, cstar) },
+        { 0xc0000102, 0x00ff000000000000ull, 0xffff888007a00000ull,
+          offsetof(struct vcpu_state, kernel_gs_base) },
+        { 0xc0000100, 1ull << 47, 0x7f0000001000ull,
+          offsetof(struct vcpu_state, fs) + offsetof(struct seg, base) },
+        { 0xc0000101, 1ull << 63, 0xffff888007b00000ull,
+          offsetof(struct vcpu_state, gs) + offsetof(struct seg, base) },
+        { 0x175, 0x0001000000000000ull, 0xfffffe0000002000ull,
+          offsetof(struct vcpu_state, sysenter_esp) },
+        { 0x176, 0x0001000000000000ull, 0xffffffff81a02000ull,
+          offsetof(struct vcpu_state, sysenter_eip) },
+        { 0xc0000084, 1ull << 32, 0x257fd5, offsetof(struct vcpu_state, sfmask) },
+        { 0xc0000103, 1ull << 40, 3, offsetof(struct vcpu_state, tsc_aux) },
+        { MSR_PAT, 0x0007040600070408ull, 0x0007040600070406ull,
+          offsetof(struct vcpu_state, pat) },
+    };
+    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+        uint64_t was, now;
+        memcpy(&was, (uint8_t *)&state + w[i].off, 8);
+        if (wr(w[i].msr, w[i].bad) != -EPERM)
+            fail_msg("MSR 0x%x took 0x%llx", w[i].msr, (unsigned long long)w[i].bad);
+        memcpy(&now, (uint8_t *)&state + w[i].off, 8);
+        assert_int_equal(now, was);
+        assert_int_equal(wr(w[i].msr, w[i].good), 0);
+        memcpy(&now, (uint8_t *)&state + w[i].off, 8);
+        assert_int_equal(now, w[i].good);
+    }
+    /* STAR has no reserved bits: any value is the guest's (its selectors load at SYSCALL). */
+    assert_int_equal(wr(0xc0000081, ~0ull), 0);
+    assert_int_equal(state.star, ~0ull);
     /* The same values written by the guest are refused the same way. */
     assert_int_equal(wr(MSR_LSTAR, 0x0000800000000000ull), -EPERM);
     assert_int_equal(wr(MSR_TSC_AUX, 1ull << 32), -EPERM);
