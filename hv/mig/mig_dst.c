@@ -199,7 +199,7 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         return 0;
     }
     if (cpu_policy_check_host(&vmpol, &hostpol, missing, sizeof(missing))) {
-        snprintf(err, sizeof(err), "cpu missing=%s", missing);
+        snprintf(err, sizeof(err), "cpu missing=%.140s", missing);
         refuse(d, MIG_REC_REFUSE, err);
         return 0;
     }
@@ -241,14 +241,14 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         char why[120];
         uint64_t sectors = 0;
         if (!dh || dh->open(h.disks[0].loc, &cfg.disk_net, &sectors, why, sizeof(why))) {
-            snprintf(err, sizeof(err), "disk unreachable=%s: %s", h.disks[0].loc,
+            snprintf(err, sizeof(err), "disk unreachable=%.80s: %.60s", h.disks[0].loc,
                      dh ? why : "no network disks in this build");
             refuse(d, MIG_REC_REFUSE, err);
             return 0;
         }
         if (sectors != h.disks[0].sectors) {
             dh->close(cfg.disk_net);
-            snprintf(err, sizeof(err), "disk size=%s: %llu sectors here, the VM's has %llu",
+            snprintf(err, sizeof(err), "disk size=%.80s: %llu sectors here, the VM's has %llu",
                      h.disks[0].loc, (unsigned long long)sectors,
                      (unsigned long long)h.disks[0].sectors);
             refuse(d, MIG_REC_REFUSE, err);

@@ -189,6 +189,31 @@ def test_target_killed_mid_copy_guest_stays(workdir, hosts):
     assert "running" in a.command("vm list")
 
 
+def test_source_killed_mid_copy_target_discards(workdir, hosts):
+    """The source host dies mid-copy (no FIN, no RST reaches the target): the target discards
+    the skeleton once nothing arrived for 30 s, and keeps nothing of it."""
+    from test_guests import free_pages
+    a, b = pair(workdir, hosts)
+    before = free_pages(b)
+    a.command('vm create m mem=128 args="hb=16"')
+    a.command("vm start m")
+    a.wait_heartbeats("m", 0, 2)
+    assert a.command("migrate m 10.0.0.2 bandwidth=20").startswith("migrate: started vm=m")
+    deadline = time.time() + 60
+    while "incoming vm=m state=receiving" not in (st := b.command("migrate status")):
+        assert time.time() < deadline, st
+        time.sleep(0.5)
+    os.killpg(a.proc.pid, signal.SIGKILL)
+    t0 = time.time()
+    while "m" in names(b) or free_pages(b) != before:
+        assert time.time() - t0 < 90, (names(b), free_pages(b), before)
+        time.sleep(1)
+    assert time.time() - t0 > 20, time.time() - t0    # it gave the source its 30 s
+    log = b.command("log")
+    assert "incoming m from 10.0.0.1: nothing received for 30 s, discarded" in log, log
+    assert "none under way" in b.command("migrate status")
+
+
 def test_vtx_hosts_migrate_through_bxhub(workdir, hosts, bxhub):
     """Two Bochs hosts (VT-x + EPT) with e1000 on bxhub: the same migration, VMX to VMX."""
     from ferryhost import BochsHost

@@ -1,0 +1,710 @@
+/*
+ * Host tests for hv/mig/mig_dst.c, the migration target, driven as a hostile source would
+ * drive it: the real stream codec and authentication on both sides, the real checks
+ * (hv/vm/msr.c msr_state_check, arch/x86_64/fpu_check.c), and fakes for what lies below the
+ * engine (VMs with RAM in host memory, the TCP connection, the clock). Each test is one
+ * attack from issue 14's review or one limit, and what the target must do about it: refuse
+ * with the reason, keep nothing of the VM, spend bounded work, give up in bounded time.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/fpu.h"
+#include "fake_cpuid.h"
+#include "fake_env.h"
+#include "hv/base/config.h"
+#include "hv/base/mem.h"
+#include "hv/cpu/cpu_baseline.h"
+#include "hv/cpu/cpu_policy_codec.h"
+#include "hv/dev/machine.h"
+#include "hv/mig/mig_auth.h"
+#include "hv/mig/mig_devices.h"
+#include "hv/mig/mig_int.h"
+#include "hv/mig/mig_stream.h"
+#include "hv/vm/intr.h"
+#include "hv/vm/vcpu_ops.h"
+#include "hv/vm/vmctl.h"
+#include "net/vswitch.h"
+#include "support.h"
+
+#define KEY "ferry-test-cluster-key-0001"
+#define MEM (2u << 20)
+
+/* ==== what lies below the engine ==== */
+
+struct vm vms[VM_MAX];
+const struct vcpu_ops *hv_ops;
+const struct dev_machine machine_ferry_min;
+static uint8_t *vm_ram[VM_MAX];
+static struct cpu_policy host_policy;
+static uint64_t page_lookups;          /* vm_gpa_to_hva calls: the target's work on RAM */
+static int start_fails;
+
+int vm_host_policy(struct cpu_policy *p)
+{
+    *p = host_policy;
+    return 0;
+}
+
+int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    unsigned i = 0;
+    while (i < VM_MAX && vms[i].state != VM_EMPTY)
+        i++;
+    if (i == VM_MAX || cfg->mem_mib > 64) {
+        snprintf(err, errlen, "no memory for %llu MiB", (unsigned long long)cfg->mem_mib);
+        return -ENOMEM;
+    }
+    struct vm *vm = &vms[i];
+    memset(vm, 0, sizeof(*vm));
+    snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+    vm->state = VM_CREATED;
+    vm->nvcpus = cfg->cpus;
+    vm->mem_size = cfg->mem_mib << 20;
+    vm->low_end = vm->mem_size;
+    vm->gfn_end = vm->mem_size >> 12;
+    vm->policy = *cfg->policy;
+    vm_ram[i] = calloc(1, vm->mem_size);
+    memset(vm_ram[i], 0xee, vm->mem_size);         /* a skeleton's memory is not known to be zero */
+    for (unsigned k = 0; k < vm->nvcpus; k++) {
+        vm->vcpus[k].vm = vm;
+        vm->vcpus[k].index = k;
+        vm->vcpus[k].xcr0 = 1;
+        vm->vcpus[k].xsave = aligned_alloc(64, 4096);
+        memset(vm->vcpus[k].xsave, 0, 4096);
+    }
+    if (cfg->disk_blank) {
+        vm->disk_pages = (cfg->disk_sectors * 512 + 4095) / 4096;
+        vm->disk_hpa = frame_alloc(0, vm->disk_pages, 1, FRAME_ZERO);
+        vm->disk_sectors = cfg->disk_sectors;
+        snprintf(vm->disk, sizeof(vm->disk), "%s", cfg->disk);
+    }
+    return 0;
+}
+
+int vm_destroy(struct vm *vm, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    unsigned i = (unsigned)(vm - vms);
+    for (unsigned k = 0; k < vm->nvcpus; k++)
+        free(vm->vcpus[k].xsave);
+    if (vm->disk_pages)
+        frame_free(vm->disk_hpa, vm->disk_pages);
+    free(vm_ram[i]);
+    vm_ram[i] = NULL;
+    memset(vm, 0, sizeof(*vm));
+    return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+    if (start_fails) {
+        snprintf(err, errlen, "vm %s: no vCPU could be placed", vm->name);
+        return -EIO;
+    }
+    vm->state = VM_RUNNING;
+    return 0;
+}
+
+struct vm *vm_find(const char *name)
+{
+    for (unsigned i = 0; i < VM_MAX; i++)
+        if (vms[i].state != VM_EMPTY && !strcmp(vms[i].name, name))
+            return &vms[i];
+    return NULL;
+}
+
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    page_lookups++;
+    if (gpa >= vm->mem_size || len > vm->mem_size - gpa)
+        return NULL;
+    return vm_ram[vm - vms] + gpa;
+}
+
+void vm_nics_announce(struct vm *vm) { (void)vm; }
+const struct vm_disk_hooks *vm_disk_hooks(void) { return NULL; }
+void vcpu_init_loaded(struct vcpu *v) { (void)v; }
+bool vsw_exists(const char *name) { return !strcmp(name, "lan"); }
+
+/* An AVX-512 CPU's XSAVE layout (as tests/unit/arch/test_fpu_check.c). */
+static const struct fpu_caps caps = {
+    .supported = 0x2e7, .area_size = 2752, .mxcsr_mask = 0xffff,
+    .comp_end = { [2] = 832, [5] = 1152, [6] = 1664, [7] = 2688, [9] = 2696 },
+};
+int fpu_area_check(const void *area, size_t n, uint64_t xcr0, char *why, size_t wn)
+{
+    return fpu_area_valid(&caps, area, n, xcr0, why, wn);
+}
+uint64_t fpu_xcr0_supported(void) { return caps.supported; }
+size_t fpu_area_size(void) { return caps.area_size; }
+
+/* The machine's devices are hv/dev's and tests/unit/mig/test_mig_devices.c's: none here. */
+int mig_devices_known(const struct mig_hello *h, char *why, size_t n)
+{
+    (void)why, (void)n;
+    return h->ndevices ? -EINVAL : 0;
+}
+int mig_devices_match(const struct dev_machine *m, const struct mig_hello *h, char *why, size_t n)
+{
+    (void)m, (void)h, (void)why, (void)n;
+    return 0;
+}
+int mig_devices_stage(struct dev_set *s, const struct mig_record *r, char *why, size_t n)
+{
+    (void)s, (void)r;
+    snprintf(why, n, "no devices here");
+    return -EINVAL;
+}
+int mig_devices_commit(struct dev_set *s, char *why, size_t n)
+{
+    (void)s, (void)why, (void)n;
+    return 0;
+}
+
+void mig_say(const char *fmt, ...) { (void)fmt; }
+void mig_new_nonce(uint8_t out[32])
+{
+    for (unsigned i = 0; i < 32; i++)
+        out[i] = (uint8_t)(0xd0 + i);
+}
+
+/* The connection: what the target writes is collected; close is remembered. */
+struct mig_conn {
+    uint32_t peer;
+    bool closed;
+    uint8_t out[1 << 16];
+    size_t out_len;
+};
+
+size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n)
+{
+    assert_false(c->closed);
+    assert_true(c->out_len + n <= sizeof(c->out));
+    memcpy(c->out + c->out_len, data, n);
+    c->out_len += n;
+    return n;
+}
+void mig_conn_close(struct mig_conn *c) { c->closed = true; }
+uint32_t mig_conn_peer(const struct mig_conn *c) { return c->peer; }
+
+/* ==== the source the test plays ==== */
+
+struct peer {
+    struct mig_conn conn;
+    const struct mig_conn_ops *ops;
+    void *ctx;
+    struct mig_auth auth;
+    struct mig_decoder dec;             /* the target's records, as a source reads them */
+    size_t out_seen;
+    uint16_t got[64];                   /* record types the target sent */
+    unsigned ngot;
+    char reason[MIG_REASON_MAX + 1];    /* of its REFUSE or ERROR */
+    uint8_t my_mac[MIG_AUTH_MAC_SIZE];
+};
+
+static uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
+static struct mig_enc enc;
+
+static int on_target_record(const struct mig_record *r, void *ctx)
+{
+    struct peer *p = ctx;
+    const uint8_t *b;
+    uint32_t code;
+    const char *why;
+    size_t n;
+    assert_true(p->ngot < 64);
+    p->got[p->ngot++] = r->type;
+    if (r->type == MIG_REC_AUTH_CHALLENGE) {
+        assert_int_equal(mig_parse_auth(r, &b), 0);
+        assert_int_equal(mig_auth_response(&p->auth, b, p->my_mac), 0);
+    } else if (r->type == MIG_REC_AUTH_RESPONSE) {
+        assert_int_equal(mig_parse_auth(r, &b), 0);
+        assert_int_equal(mig_auth_verify(&p->auth, b), 0);
+    } else if (r->type == MIG_REC_REFUSE || r->type == MIG_REC_ERROR) {
+        assert_int_equal(mig_parse_reason(r, &code, &why, &n), 0);
+        memcpy(p->reason, why, n);
+        p->reason[n] = 0;
+    }
+    return 0;
+}
+
+/* Lets the target run its poll and reads what it wrote. */
+static void pump(struct peer *p)
+{
+    mig_dst_poll();
+    if (p->conn.out_len > p->out_seen) {
+        int rc = mig_dec_feed(&p->dec, p->conn.out + p->out_seen, p->conn.out_len - p->out_seen,
+                              on_target_record, p);
+        assert_true(rc >= 0);
+        p->out_seen = p->conn.out_len;
+    }
+}
+
+static bool got(const struct peer *p, uint16_t type)
+{
+    for (unsigned i = 0; i < p->ngot; i++)
+        if (p->got[i] == type)
+            return true;
+    return false;
+}
+
+/* Sends what enc holds (records the source's order allows) and lets the target run. */
+static void send_enc(struct peer *p)
+{
+    if (!p->conn.closed)
+        p->ops->recv(p->ctx, enc.buf, enc.len);
+    mig_enc_reset(&enc);
+    pump(p);
+}
+
+static void sent(struct peer *p, uint16_t type) { assert_int_equal(mig_dec_sent(&p->dec, type), 0); }
+
+static void connect_peer(struct peer *p, uint32_t addr)
+{
+    memset(p, 0, sizeof(*p));
+    p->conn.peer = addr;
+    p->ctx = mig_dst_accept(&p->conn, &p->ops);
+    mig_dec_init(&p->dec, MIG_ROLE_SRC);
+}
+
+/* Connects and authenticates: the target's challenge and answer are checked. */
+static void handshake(struct peer *p, uint32_t addr)
+{
+    uint8_t nonce[32];
+    connect_peer(p, addr);
+    assert_non_null(p->ctx);
+    for (unsigned i = 0; i < 32; i++)
+        nonce[i] = (uint8_t)(0x10 + i);
+    assert_int_equal(mig_auth_init(&p->auth, (const uint8_t *)KEY, strlen(KEY), true, nonce), 0);
+    assert_int_equal(mig_auth_challenge(&p->auth, nonce), 0);
+    mig_enc_init(&enc, rec, sizeof(rec));
+    assert_int_equal(mig_stream_header_put(&enc), 0);
+    assert_int_equal(mig_rec_auth(&enc, MIG_REC_AUTH_CHALLENGE, nonce), 0);
+    sent(p, MIG_REC_AUTH_CHALLENGE);
+    send_enc(p);
+    assert_true(mig_auth_ok(&p->auth));
+    assert_int_equal(mig_rec_auth(&enc, MIG_REC_AUTH_RESPONSE, p->my_mac), 0);
+    sent(p, MIG_REC_AUTH_RESPONSE);
+    send_enc(p);
+}
+
+static uint8_t policy_blob[CPU_POLICY_BLOB_MAX];
+
+static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
+{
+    int n = cpu_policy_serialize(&host_policy, policy_blob, sizeof(policy_blob));
+    assert_true(n > 0);
+    memset(h, 0, sizeof(*h));
+    h->version = MIG_STREAM_VERSION;
+    h->vcpus = vcpus;
+    h->mem_bytes = MEM;
+    strcpy(h->name, "vm1");
+    h->policy = policy_blob;
+    h->policy_len = (uint32_t)n;
+    assert_int_equal(mig_rec_hello(&enc, h), 0);
+    sent(p, MIG_REC_HELLO);
+    send_enc(p);
+}
+
+/* A connection through HELLO, accepted. */
+static void accepted(struct peer *p, unsigned vcpus)
+{
+    struct mig_hello h;
+    handshake(p, 0x0100000a);
+    hello(p, vcpus, &h);
+    assert_true(got(p, MIG_REC_ACCEPT));
+    assert_non_null(vm_find("vm1"));
+}
+
+static void ram(struct peer *p, uint64_t gfn, uint32_t count, bool zero, const void *data)
+{
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, gfn, count, zero, data), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(p, MIG_REC_RAM);
+    send_enc(p);
+}
+
+static struct vcpu_state good_state(void)
+{
+    struct vcpu_state s;
+    memset(&s, 0, sizeof(s));
+    s.version = VCPU_STATE_VERSION;
+    s.rflags = 0x246;
+    s.cr0 = 0x80050033;
+    s.cr3 = 0x1000;
+    s.cr4 = 0x3506f0;
+    s.dr7 = 0x400;
+    s.efer = 0xd01;
+    s.pat = 0x0007040600070406ull;
+    s.lstar = 0xffffffff81a00080ull;
+    s.sfmask = 0x257fd5;
+    s.xcr0 = 0x7;
+    s.cs.attr = 0xa9b;
+    s.rip = 0xffffffff81000000ull;
+    return s;
+}
+
+static uint8_t xsave[1024] __attribute__((aligned(64)));
+
+static void good_xsave(void)
+{
+    uint32_t mxcsr = 0x1f80;
+    uint64_t bv = 0x7;
+    memset(xsave, 0, sizeof(xsave));
+    memcpy(xsave + 24, &mxcsr, 4);
+    memcpy(xsave + 512, &bv, 8);
+    xsave[600] = 0x42;                          /* some AVX state */
+}
+
+/* STOP, the vCPUs' states and areas, TSC, COMMIT. */
+static void finish(struct peer *p, unsigned vcpus, const struct vcpu_state *s)
+{
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_STOP), 0);
+    sent(p, MIG_REC_STOP);
+    for (unsigned i = 0; i < vcpus; i++) {
+        assert_int_equal(mig_rec_vcpu(&enc, i, s), 0);
+        sent(p, MIG_REC_VCPU);
+        assert_int_equal(mig_rec_xsave(&enc, i, xsave, 832), 0);
+        sent(p, MIG_REC_XSAVE);
+    }
+    assert_int_equal(mig_rec_tsc(&enc, 1000, 2000000), 0);
+    sent(p, MIG_REC_TSC);
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_COMMIT), 0);
+    sent(p, MIG_REC_COMMIT);
+    send_enc(p);
+    pump(p);
+}
+
+/* The target refused, kept nothing (no VM, no frames) and hung up; why holds want. */
+static void refused(struct peer *p, const char *want)
+{
+    pump(p);
+    pump(p);
+    assert_true(got(p, MIG_REC_ERROR) || got(p, MIG_REC_REFUSE));
+    if (!strstr(p->reason, want))
+        fail_msg("reason '%s' lacks '%s'", p->reason, want);
+    assert_false(got(p, MIG_REC_COMMIT_ACK));
+    assert_null(vm_find("vm1"));
+    assert_true(p->conn.closed);
+    assert_int_equal(fake_frames_out, 0);
+}
+
+static uint8_t pages[2][4096];
+
+static int setup(void **state)
+{
+    (void)state;
+    struct fake_host h = { .t = intel_avx512_host, .n = intel_avx512_host_len };
+    assert_int_equal(cpu_policy_from_host(&host_policy, fake_cpuid, &h), 0);
+    config_defaults(&hv_config);
+    strcpy(hv_config.cluster_key, KEY);
+    memset(pages[0], 0x5a, 4096);
+    memset(pages[1], 0xa5, 4096);
+    good_xsave();
+    start_fails = 0;
+    fake_now_ns = 1000000;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fake_now_ns += 3600ull * 1000000000;        /* every deadline passes: all slots free */
+    mig_dst_poll();
+    mig_dst_poll();
+    for (unsigned i = 0; i < VM_MAX; i++)
+        if (vms[i].state != VM_EMPTY)
+            vm_destroy(&vms[i], NULL, 0);
+    return 0;
+}
+
+/* ==== tests ==== */
+
+/* The whole conversation a good source has: the VM runs here, acknowledged, its RAM and vCPU
+ * state as sent. */
+static void test_good_migration(void **state)
+{
+    struct peer p;
+    (void)state;
+    accepted(&p, 2);
+    ram(&p, 0, 1, false, pages[0]);
+    ram(&p, 1, 511, true, NULL);
+    struct vcpu_state s = good_state();
+    finish(&p, 2, &s);
+    assert_true(got(&p, MIG_REC_COMMIT_ACK));
+    struct vm *vm = vm_find("vm1");
+    assert_non_null(vm);
+    assert_int_equal(vm->state, VM_RUNNING);
+    assert_int_equal(vm->migration, VM_MIG_NONE);
+    assert_true(vm->arrived);
+    uint8_t *r = vm_ram[vm - vms];
+    assert_memory_equal(r, pages[0], 4096);
+    for (size_t i = 4096; i < MEM; i++)
+        if (r[i])
+            fail_msg("byte 0x%zx is 0x%02x after a zero run", i, r[i]);
+    assert_int_equal(vm->vcpus[1].init.lstar, s.lstar);
+    assert_int_equal(((uint8_t *)vm->vcpus[1].xsave)[600], 0x42);
+}
+
+/* Review item 1: a vCPU state with a value the host's WRMSR would #GP on, or the entry
+ * refuse, is refused before COMMIT_ACK; the VM stays the source's. */
+static void test_bad_msr_refused(void **state)
+{
+    struct peer p;
+    (void)state;
+    const uint64_t bad[] = { 0x0000800000000000ull, 1ull << 32 };
+    for (unsigned k = 0; k < 2; k++) {
+        accepted(&p, 1);
+        struct vcpu_state s = good_state();
+        if (k == 0)
+            s.lstar = bad[0];
+        else
+            s.tsc_aux = bad[1];
+        finish(&p, 1, &s);
+        refused(&p, k == 0 ? "LSTAR" : "TSC_AUX");
+    }
+}
+
+/* Review item 1: an XSAVE area XRSTOR would #GP on (MXCSR, the header's reserved bytes,
+ * XSTATE_BV past the vCPU's components). */
+static void test_bad_xsave_refused(void **state)
+{
+    struct peer p;
+    (void)state;
+    const char *want[] = { "MXCSR", "header byte", "XSTATE_BV" };
+    for (unsigned k = 0; k < 3; k++) {
+        good_xsave();
+        if (k == 0)
+            memset(xsave + 24, 0xff, 4);
+        else if (k == 1)
+            xsave[540] = 1;
+        else
+            xsave[512] = 0xff;                  /* MPX and AVX-512 for an AVX vCPU */
+        accepted(&p, 1);
+        struct vcpu_state s = good_state();
+        finish(&p, 1, &s);
+        refused(&p, want[k]);
+    }
+}
+
+/* Review item 5: one record per vCPU exactly, and every vCPU's; an XSAVE only after its
+ * vCPU's state. */
+static void test_incomplete_or_doubled_vcpus(void **state)
+{
+    struct peer p;
+    struct vcpu_state s = good_state();
+    (void)state;
+    accepted(&p, 2);
+    finish(&p, 1, &s);                          /* vCPU 1 never sent */
+    refused(&p, "state of 1 of 2 vCPUs");
+
+    accepted(&p, 2);
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_STOP), 0);
+    sent(&p, MIG_REC_STOP);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(mig_rec_vcpu(&enc, 0, &s), 0);
+        sent(&p, MIG_REC_VCPU);
+    }
+    send_enc(&p);
+    refused(&p, "sent twice");
+
+    accepted(&p, 1);
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_STOP), 0);
+    sent(&p, MIG_REC_STOP);
+    assert_int_equal(mig_rec_xsave(&enc, 0, xsave, 832), 0);
+    sent(&p, MIG_REC_XSAVE);
+    send_enc(&p);
+    refused(&p, "before its state");
+}
+
+/* Review item 4: a small record cannot make the target work on the whole guest again and
+ * again. Runs must ascend; a zero run only touches pages that may hold data. */
+static void test_zero_runs_bounded(void **state)
+{
+    struct peer p;
+    (void)state;
+    accepted(&p, 1);
+    page_lookups = 0;
+    ram(&p, 0, 512, true, NULL);                /* first pass: the skeleton's pages */
+    assert_int_equal(page_lookups, 512);
+    page_lookups = 0;
+    for (unsigned i = 0; i < 100; i++)          /* again and again: nothing left to zero */
+        ram(&p, 0, 512, true, NULL);
+    assert_int_equal(page_lookups, 0);
+    ram(&p, 7, 1, false, pages[1]);             /* data: that page may be zeroed once more */
+    page_lookups = 0;
+    ram(&p, 0, 512, true, NULL);
+    assert_int_equal(page_lookups, 1);
+    assert_false(got(&p, MIG_REC_ERROR));
+    /* Runs out of order (each covering the guest) in one record: refused. */
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 0, 512, true, NULL), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 0, 512, true, NULL), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    refused(&p, "out of order");
+}
+
+/* RAM past the guest's memory. */
+static void test_ram_out_of_range(void **state)
+{
+    struct peer p;
+    (void)state;
+    accepted(&p, 1);
+    ram(&p, 511, 2, true, NULL);
+    refused(&p, "past the VM's memory");
+}
+
+/* Review item 3: silent connections close after the handshake deadline, at most four come
+ * from one address, and they do not count against migrate_incoming_max. */
+static void test_silent_connections(void **state)
+{
+    struct peer s[5], p;
+    (void)state;
+    hv_config.migrate_incoming_max = 1;
+    for (unsigned i = 0; i < 5; i++)
+        connect_peer(&s[i], 0x0200000a);
+    for (unsigned i = 0; i < 4; i++)
+        assert_non_null(s[i].ctx);
+    assert_null(s[4].ctx);                      /* a fifth from one address */
+    accepted(&p, 1);                            /* another address: a real migration */
+    fake_now_ns += 4ull * 1000000000;
+    mig_dst_poll();
+    for (unsigned i = 0; i < 4; i++)
+        assert_false(s[i].conn.closed);
+    fake_now_ns += 2ull * 1000000000;
+    mig_dst_poll();
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(s[i].conn.closed);          /* no authentication within 5 s */
+    assert_false(p.conn.closed);                /* the migration goes on */
+    assert_non_null(vm_find("vm1"));
+}
+
+/* Review item 3: a source that goes silent (dead host: no FIN, no RST) leaves no skeleton
+ * behind; nor does one that authenticates and never sends HELLO. */
+static void test_abandoned_migration_freed(void **state)
+{
+    struct peer p;
+    (void)state;
+    accepted(&p, 1);
+    ram(&p, 0, 1, false, pages[0]);
+    fake_now_ns += 29ull * 1000000000;
+    pump(&p);
+    assert_non_null(vm_find("vm1"));
+    fake_now_ns += 2ull * 1000000000;
+    pump(&p);
+    assert_null(vm_find("vm1"));
+    assert_true(p.conn.closed);
+    assert_int_equal(fake_frames_out, 0);
+
+    handshake(&p, 0x0100000a);
+    fake_now_ns += 6ull * 1000000000;
+    pump(&p);
+    assert_true(p.conn.closed);
+}
+
+/* `migrate cancel VM` on the target ends an incoming migration: ERROR, nothing kept. */
+static void test_cancel_on_target(void **state)
+{
+    struct peer p;
+    (void)state;
+    accepted(&p, 1);
+    assert_int_equal(mig_dst_cancel(vm_find("vm1")), 0);
+    refused(&p, "cancelled on the target");
+}
+
+/* Only a VM that starts is acknowledged: a start that fails is an ERROR to the source. */
+static void test_start_failure_not_acknowledged(void **state)
+{
+    struct peer p;
+    struct vcpu_state s = good_state();
+    (void)state;
+    accepted(&p, 1);
+    start_fails = 1;
+    finish(&p, 1, &s);
+    refused(&p, "no vCPU could be placed");
+}
+
+/* A local disk (storage=copy): every block must arrive before COMMIT; runs stay in the
+ * disk and ascend. */
+static void test_local_disk_blocks(void **state)
+{
+    struct peer p;
+    struct mig_hello h;
+    struct vcpu_state s = good_state();
+    (void)state;
+    for (unsigned k = 0; k < 2; k++) {
+        handshake(&p, 0x0100000a);
+        int n = cpu_policy_serialize(&host_policy, policy_blob, sizeof(policy_blob));
+        memset(&h, 0, sizeof(h));
+        h.version = MIG_STREAM_VERSION;
+        h.vcpus = 1;
+        h.mem_bytes = MEM;
+        strcpy(h.name, "vm1");
+        h.policy = policy_blob;
+        h.policy_len = (uint32_t)n;
+        h.ndisks = 1;
+        h.disks[0].kind = MIG_DISK_LOCAL;
+        h.disks[0].sectors = 64;                /* 8 blocks */
+        strcpy(h.disks[0].loc, "disk.img");
+        assert_int_equal(mig_rec_hello(&enc, &h), 0);
+        sent(&p, MIG_REC_HELLO);
+        send_enc(&p);
+        assert_true(got(&p, MIG_REC_ACCEPT));
+        struct vm *vm = vm_find("vm1");
+        assert_int_equal(vm->disk_pages, 8);
+        assert_int_equal(mig_rec_disk_begin(&enc, 0), 0);
+        assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, pages[1]), 0);
+        assert_int_equal(mig_ram_run_put(&enc, 1, k ? 7 : 6, true, NULL), 0);
+        assert_int_equal(mig_rec_end(&enc), 0);
+        sent(&p, MIG_REC_DISK);
+        send_enc(&p);
+        finish(&p, 1, &s);
+        if (k == 0) {
+            refused(&p, "7 of the disk's 8 blocks received");
+            continue;
+        }
+        assert_true(got(&p, MIG_REC_COMMIT_ACK));
+        assert_memory_equal(phys_to_virt(vm->disk_hpa), pages[1], 4096);
+    }
+    teardown(NULL);
+    /* A run past the disk's end. */
+    handshake(&p, 0x0100000a);
+    hello(&p, 1, &h);
+    assert_int_equal(mig_rec_disk_begin(&enc, 0), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 0, 1, true, NULL), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_DISK);
+    send_enc(&p);
+    refused(&p, "did not name as local");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_good_migration),
+        T(test_bad_msr_refused),
+        T(test_bad_xsave_refused),
+        T(test_incomplete_or_doubled_vcpus),
+        T(test_zero_runs_bounded),
+        T(test_ram_out_of_range),
+        T(test_silent_connections),
+        T(test_abandoned_migration_freed),
+        T(test_cancel_on_target),
+        T(test_start_failure_not_acknowledged),
+        T(test_local_disk_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
