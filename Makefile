@@ -217,6 +217,10 @@ $(B)/fuzz_config: tests/fuzz/fuzz_config.c hv/base/config.c hv/base/cmdline.c \
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
 
+$(B)/fuzz_acpi: tests/fuzz/fuzz_acpi.c drivers/acpi.c tests/unit/fakes/support.c | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+
 MIG_DST_FUZZ_SRCS := hv/mig/mig_dst.c hv/mig/mig_stream.c hv/mig/mig_auth.c hv/base/crc32c.c \
 	hv/base/config.c hv/base/cmdline.c hv/vm/msr.c arch/x86_64/fpu_check.c \
 	hv/cpu/cpu_policy_codec.c hv/cpu/cpu_baseline.c tests/unit/mig/fake_mig_dst.c \
@@ -228,11 +232,11 @@ $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP
 
 fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
 		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq $(B)/fuzz_nbd $(B)/fuzz_fpu_area \
-		$(B)/fuzz_mig_dst $(B)/fuzz_config
+		$(B)/fuzz_mig_dst $(B)/fuzz_config $(B)/fuzz_acpi
 	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
 		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq $(B)/fuzz_corpus_nbd \
 		$(B)/fuzz_corpus_fpu $(B)/fuzz_corpus_mig_dst \
-		$(B)/fuzz_corpus_cfg
+		$(B)/fuzz_corpus_cfg $(B)/fuzz_corpus_acpi
 	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 		$(B)/fuzz_corpus 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
@@ -255,6 +259,8 @@ fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_
 		-print_final_stats=0 $(B)/fuzz_corpus_mig_dst 2>&1 | tail -1
 	@set -o pipefail; $(B)/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-print_final_stats=0 $(B)/fuzz_corpus_cfg 2>&1 | tail -1
+	@set -o pipefail; $(B)/fuzz_acpi -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-print_final_stats=0 $(B)/fuzz_corpus_acpi 2>&1 | tail -1
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system
