@@ -67,6 +67,17 @@ def boot_guest(h, vm, mac, addr, nic="lan", disk=None):
         "cat /sys/class/net/eth0/address", [mac])
 
 
+def slow_copy_started(b):
+    """g2 starts moving to a with its disk, slowed to 8 Mbit/s: still copying the disk when
+    this returns."""
+    assert b.command("migrate g2 10.0.0.1 storage=copy bandwidth=8").startswith(
+        "migrate: started vm=g2")
+    deadline = time.time() + 60
+    while "state=disk-copy" not in (st := b.command("migrate status")):
+        assert time.time() < deadline, st
+        time.sleep(0.5)
+
+
 def ping(h, vm, addr, n=3):
     body = run(h, vm, f"ping -c {n} -W 5 {addr}", [], timeout=120)
     m = re.search(r"(\d+) packets transmitted, (\d+) packets received", body)
@@ -154,12 +165,7 @@ def test_guests_on_switches_and_a_tcp_stream_across_migration(workdir, hosts):
     # A cancelled copy (slowed to 8 Mbit/s so it is still copying the disk): the guest runs on
     # here, and the target kept nothing of it (its disk, memory and name are gone).
     free_a = free_pages(a)
-    assert b.command("migrate g2 10.0.0.1 storage=copy bandwidth=8").startswith(
-        "migrate: started vm=g2")
-    deadline = time.time() + 60
-    while "state=disk-copy" not in (st := b.command("migrate status")):
-        assert time.time() < deadline, st
-        time.sleep(0.5)
+    slow_copy_started(b)
     assert "migrate: incoming vm=g2 state=receiving" in a.command("migrate status")
     out = b.command("migrate cancel g2")
     assert "error" not in out, out
@@ -172,12 +178,7 @@ def test_guests_on_switches_and_a_tcp_stream_across_migration(workdir, hosts):
         assert time.time() < deadline, (names(a), free_pages(a), free_a)
         time.sleep(0.5)
     # The same, cancelled on the target: it tells the source, which resumes the guest.
-    assert b.command("migrate g2 10.0.0.1 storage=copy bandwidth=8").startswith(
-        "migrate: started vm=g2")
-    deadline = time.time() + 60
-    while "state=disk-copy" not in (st := b.command("migrate status")):
-        assert time.time() < deadline, st
-        time.sleep(0.5)
+    slow_copy_started(b)
     assert "error" not in (out := a.command("migrate cancel g2")), out
     line = wait_result(b, timeout=60)
     assert line == ("migrate: failed vm=g2 phase=disk reason=target error: cancelled on the "

@@ -34,6 +34,7 @@
 #include "hv/vm/vmctl.h"
 #include "net/vswitch.h"
 #include "support.h"
+#include "vcpu_state_sample.h"
 
 #define KEY "ferry-test-cluster-key-0001"
 #define MEM (2u << 20)
@@ -178,26 +179,6 @@ static void ram(struct peer *p, uint64_t gfn, uint32_t count, bool zero, const v
     send_enc(p);
 }
 
-static struct vcpu_state good_state(void)
-{
-    struct vcpu_state s;
-    memset(&s, 0, sizeof(s));
-    s.version = VCPU_STATE_VERSION;
-    s.rflags = 0x246;
-    s.cr0 = 0x80050033;
-    s.cr3 = 0x1000;
-    s.cr4 = 0x3506f0;
-    s.dr7 = 0x400;
-    s.efer = 0xd01;
-    s.pat = 0x0007040600070406ull;
-    s.lstar = 0xffffffff81a00080ull;
-    s.sfmask = 0x257fd5;
-    s.xcr0 = 0x7;
-    s.cs.attr = 0xa9b;
-    s.rip = 0xffffffff81000000ull;
-    return s;
-}
-
 static uint8_t xsave[1024] __attribute__((aligned(64)));
 
 static void good_xsave(void)
@@ -283,7 +264,7 @@ static void test_good_migration(void **state)
     accepted(&p, 2);
     ram(&p, 0, 1, false, pages[0]);
     ram(&p, 1, 511, true, NULL);
-    struct vcpu_state s = good_state();
+    struct vcpu_state s = vcpu_state_sample();
     finish(&p, 2, &s);
     assert_true(got(&p, MIG_REC_COMMIT_ACK));
     struct vm *vm = vm_find("vm1");
@@ -309,7 +290,7 @@ static void test_bad_msr_refused(void **state)
     const uint64_t bad[] = { 0x0000800000000000ull, 1ull << 32 };
     for (unsigned k = 0; k < 2; k++) {
         accepted(&p, 1);
-        struct vcpu_state s = good_state();
+        struct vcpu_state s = vcpu_state_sample();
         if (k == 0)
             s.lstar = bad[0];
         else
@@ -335,7 +316,7 @@ static void test_bad_xsave_refused(void **state)
         else
             xsave[512] = 0xff;                  /* MPX and AVX-512 for an AVX vCPU */
         accepted(&p, 1);
-        struct vcpu_state s = good_state();
+        struct vcpu_state s = vcpu_state_sample();
         finish(&p, 1, &s);
         refused(&p, want[k]);
     }
@@ -346,7 +327,7 @@ static void test_bad_xsave_refused(void **state)
 static void test_incomplete_or_doubled_vcpus(void **state)
 {
     struct peer p;
-    struct vcpu_state s = good_state();
+    struct vcpu_state s = vcpu_state_sample();
     (void)state;
     accepted(&p, 2);
     finish(&p, 1, &s);                          /* vCPU 1 never sent */
@@ -472,7 +453,7 @@ static void test_cancel_on_target(void **state)
 static void test_start_failure_not_acknowledged(void **state)
 {
     struct peer p;
-    struct vcpu_state s = good_state();
+    struct vcpu_state s = vcpu_state_sample();
     (void)state;
     accepted(&p, 1);
     start_fails = 1;
@@ -486,7 +467,7 @@ static void test_local_disk_blocks(void **state)
 {
     struct peer p;
     struct mig_hello h;
-    struct vcpu_state s = good_state();
+    struct vcpu_state s = vcpu_state_sample();
     (void)state;
     for (unsigned k = 0; k < 2; k++) {
         handshake(&p, 0x0100000a);

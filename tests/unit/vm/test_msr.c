@@ -20,6 +20,7 @@
 #include "hv/vm/vcpu_ops.h"
 #include "fake_cpuid.h"
 #include "support.h"
+#include "vcpu_state_sample.h"
 
 #define MSR_TSC 0x10
 #define MSR_FEATURE_CTL 0x3a
@@ -180,30 +181,6 @@ static void test_arch_caps_bits(void **state_)
     assert_int_equal(vm.policy.arch_caps, 0);
 }
 
-/* A plausible 64-bit guest's state record: what a migration brings from a good source. */
-static struct vcpu_state good_state(void)
-{
-    struct vcpu_state s;
-    memset(&s, 0, sizeof(s));
-    s.version = VCPU_STATE_VERSION;
-    s.rflags = 0x246;
-    s.cr0 = 0x80050033;
-    s.cr3 = 0x1000;
-    s.cr4 = 0x3506f0;
-    s.dr7 = 0x400;
-    s.efer = 0xd01;
-    s.pat = 0x0007040600070406ull;
-    s.star = 0x0023001000000000ull;
-    s.lstar = 0xffffffff81a00080ull;
-    s.cstar = 0xffffffff81a01b00ull;
-    s.sfmask = 0x257fd5;
-    s.kernel_gs_base = 0xffff888007a00000ull;
-    s.gs.base = 0x7f0000001000ull;
-    s.gdtr.base = 0xfffffe0000001000ull;
-    s.tsc_aux = 1;
-    return s;
-}
-
 /* The state record of an incoming migration meets the rules guest writes meet: each value
  * that would #GP in the host's WRMSR or XRSTOR path, or fail the entry, is refused by name. */
 static void test_state_check(void **state_)
@@ -211,7 +188,7 @@ static void test_state_check(void **state_)
     char why[160];
     (void)state_;
     LOAD(intel_avx512_host, "host");
-    struct vcpu_state s = good_state();
+    struct vcpu_state s = vcpu_state_sample();
     assert_int_equal(msr_state_check(&vm.policy, &s, why, sizeof(why)), 0);
     const struct { size_t off; uint64_t val; const char *name; } bad[] = {
         { offsetof(struct vcpu_state, lstar), 0x0000800000000000ull, "LSTAR" },
@@ -240,7 +217,7 @@ static void test_state_check(void **state_)
           "a descriptor table base" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct vcpu_state t = good_state();
+        struct vcpu_state t = vcpu_state_sample();
         memcpy((uint8_t *)&t + bad[i].off, &bad[i].val, 8);
         why[0] = 0;
         if (msr_state_check(&vm.policy, &t, why, sizeof(why)) != -EINVAL || !strstr(why, bad[i].name))
