@@ -33,7 +33,8 @@ static void caps_init(void)
     if (__atomic_exchange_n(&taken, 1, __ATOMIC_ACQ_REL))
         return;
     if (fxsave_only) {
-        __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])buf));
+        uint64_t unused;
+        fpu_put(buf, &unused);          /* FXSAVE: the only place it may be (check-nosse) */
     } else {
         uint64_t old = get_xcr0();
         fpu_set_xcr0(supported);
