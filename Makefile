@@ -230,37 +230,18 @@ $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(MBEDTLS_CFLAGS) $^ -o $@
 
-fuzz: $(B)/fuzz_netif $(B)/fuzz_mig_stream $(B)/fuzz_cpu_policy $(B)/fuzz_linux_boot \
-		$(B)/fuzz_devices $(B)/fuzz_multiboot $(B)/fuzz_virtq $(B)/fuzz_nbd $(B)/fuzz_fpu_area \
-		$(B)/fuzz_mig_dst $(B)/fuzz_config $(B)/fuzz_acpi
-	@mkdir -p $(B)/fuzz_corpus $(B)/fuzz_corpus_mig $(B)/fuzz_corpus_cpu $(B)/fuzz_corpus_linux \
-		$(B)/fuzz_corpus_dev $(B)/fuzz_corpus_mb $(B)/fuzz_corpus_vq $(B)/fuzz_corpus_nbd \
-		$(B)/fuzz_corpus_fpu $(B)/fuzz_corpus_mig_dst \
-		$(B)/fuzz_corpus_cfg $(B)/fuzz_corpus_acpi
-	@set -o pipefail; $(B)/fuzz_netif -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-		$(B)/fuzz_corpus 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_mig_stream -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_mig 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_cpu_policy -max_total_time=$(FUZZ_SECONDS) -max_len=2000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_cpu 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_linux_boot -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_linux 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_devices -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_dev 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_multiboot -max_total_time=$(FUZZ_SECONDS) -max_len=4000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_mb 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -max_len=40000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_vq 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_nbd -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_nbd 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_fpu_area -max_total_time=$(FUZZ_SECONDS) -max_len=4200 \
-		-print_final_stats=0 $(B)/fuzz_corpus_fpu 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_mig_dst -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
-		-print_final_stats=0 $(B)/fuzz_corpus_mig_dst 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-		-print_final_stats=0 $(B)/fuzz_corpus_cfg 2>&1 | tail -1
-	@set -o pipefail; $(B)/fuzz_acpi -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-		-print_final_stats=0 $(B)/fuzz_corpus_acpi 2>&1 | tail -1
+# Each fuzz target: the longest input it gets (0: libFuzzer picks) and its corpus directory.
+FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:2000:fuzz_corpus_cpu \
+	linux_boot:20000:fuzz_corpus_linux devices:4000:fuzz_corpus_dev multiboot:4000:fuzz_corpus_mb \
+	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
+	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi
+
+fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
+	@set -o pipefail; for r in $(FUZZ_RUNS); do \
+		IFS=: read -r name len corpus <<<"$$r"; mkdir -p $(B)/$$corpus; \
+		$(B)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len \
+			-print_final_stats=0 $(B)/$$corpus 2>&1 | tail -1 | sed "s/^/fuzz_$$name: /" || exit 1; \
+	done
 
 system: all
 	@$(PYTHON) -m pytest -v tests/system
