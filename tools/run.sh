@@ -141,8 +141,9 @@ ferry: host A (10.0.0.1) on this terminal; host B (10.0.0.2) runs in the backgro
                                                   both CPUs up, virtio-net on switch lan; Ctrl-] detaches)
                   in it: ip link set eth0 up; ip addr add 10.0.0.11/24 dev eth0; ping 10.0.0.2
                   migrate lin 10.0.0.2           (its address follows it: then on B: vm console lin)
-       A disk:    vm create d mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0" disk=disk.img
-                  (/dev/vda in the guest: virtio-blk on a private copy of disk.img)
+       A disk:    vm create d mem=128 kernel=vmlinuz initrd=initrd.img args="console=ttyS0" disk=disk.img nic=lan
+                  (/dev/vda in the guest: virtio-blk on a private copy of disk.img, on this host only)
+                  migrate d 10.0.0.2 storage=copy  (shared nothing: the disk moves first, then memory)
        Multiboot: vm create mb cpus=2 kernel=mbtest.elf args="mem=64 cpus=2 mods=0"
                   vm start mb                    (checks its boot, interrupts and APs: code=85)
 EOT
