@@ -291,12 +291,6 @@ int vvirtio_blk_log(struct device *d, uint64_t *log)
     return 0;
 }
 
-uint64_t vvirtio_blk_log_blocks(const struct device *d)
-{
-    const struct vblk *b = d->state;
-    return (b->sectors * VBLK_SECTOR + VBLK_LOG_BLOCK - 1) / VBLK_LOG_BLOCK;
-}
-
 bool vvirtio_blk_busy(const struct device *d)
 {
     return ((const struct vblk *)d->state)->ninflight != 0;

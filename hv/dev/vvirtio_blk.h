@@ -68,14 +68,13 @@ void vvirtio_blk_complete(struct device *d, unsigned id, int status);
 /*
  * Write logging of a RAM disk, for a migration that copies it (storage=copy): from now on
  * every write sets, after its bytes landed, the bit of each VBLK_LOG_BLOCK-byte block it
- * touched in log (atomically: the reader takes words with an atomic exchange). log has
- * vvirtio_blk_log_blocks bits, rounded up to whole words; NULL stops logging. The set locked
- * (no request is being served meanwhile, so after the call none uses the old log). -EINVAL for
- * a disk at a backend (its storage is shared: nothing to copy).
+ * touched in log (atomically: the reader takes words with an atomic exchange). log has a bit
+ * per block of the disk (its size rounded up to a block), in whole words; NULL stops logging.
+ * The set locked (no request is being served meanwhile, so after the call none uses the old
+ * log). -EINVAL for a disk at a backend (its storage is shared: nothing to copy).
  */
 #define VBLK_LOG_BLOCK      4096u
 int vvirtio_blk_log(struct device *d, uint64_t *log);
-uint64_t vvirtio_blk_log_blocks(const struct device *d);
 /* Requests in flight at the backend. */
 bool vvirtio_blk_busy(const struct device *d);
 

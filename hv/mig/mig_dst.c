@@ -34,7 +34,7 @@ struct dst_mig {
     char name[VM_NAME_MAX];
     unsigned vcpus_got;             /* distinct vCPUs whose state arrived (vcpu_seen) */
     uint64_t vcpu_seen[(MIG_MAX_VCPUS + 63) / 64];
-    bool commit, failed, busy;      /* busy: over migrate_incoming_max, refused at HELLO */
+    bool commit, failed;
     uint64_t bytes, pages;
     uint32_t round;
     char why[120];                  /* why a record was refused: sent back in ERROR */
@@ -97,16 +97,22 @@ static uint64_t *bits_alloc(uint64_t n, unsigned node, bool ones, uint64_t *page
 }
 
 /* Sets bits [first, first + n) of b, word by word; how many were clear. */
+/* The bits of word i / 64 that [i, end) covers; *next: where the next word's part starts. */
+static uint64_t word_mask(uint64_t i, uint64_t end, uint64_t *next)
+{
+    unsigned lo = i % 64;
+    uint64_t take = 64 - lo < end - i ? 64 - lo : end - i;
+    *next = i + take;
+    return (take == 64 ? ~0ull : ((1ull << take) - 1)) << lo;
+}
+
 static uint64_t bits_set(uint64_t *b, uint64_t first, uint64_t n)
 {
     uint64_t added = 0;
-    for (uint64_t i = first; i < first + n;) {
-        unsigned lo = i % 64;
-        uint64_t take = 64 - lo < first + n - i ? 64 - lo : first + n - i;
-        uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << lo;
+    for (uint64_t i = first, next; i < first + n; i = next) {
+        uint64_t mask = word_mask(i, first + n, &next);
         added += (uint64_t)__builtin_popcountll(mask & ~b[i / 64]);
         b[i / 64] |= mask;
-        i += take;
     }
     return added;
 }
@@ -115,10 +121,8 @@ static uint64_t bits_set(uint64_t *b, uint64_t first, uint64_t n)
 static int bits_take(uint64_t *b, uint64_t first, uint64_t n, int (*fn)(void *, uint64_t),
                      void *ctx)
 {
-    for (uint64_t i = first; i < first + n;) {
-        unsigned lo = i % 64;
-        uint64_t take = 64 - lo < first + n - i ? 64 - lo : first + n - i;
-        uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << lo;
+    for (uint64_t i = first, next; i < first + n; i = next) {
+        uint64_t mask = word_mask(i, first + n, &next);
         uint64_t w = b[i / 64] & mask;
         b[i / 64] &= ~mask;
         while (w) {
@@ -127,7 +131,6 @@ static int bits_take(uint64_t *b, uint64_t first, uint64_t n, int (*fn)(void *, 
                 return rc;
             w &= w - 1;
         }
-        i += take;
     }
     return 0;
 }
@@ -180,8 +183,7 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     for (unsigned i = 0; i < MIG_DST_CONNS; i++)
         if (incoming[i] && incoming[i] != d && incoming[i]->st == D_STREAM)
             reserved++;
-    d->busy = reserved >= hv_config.migrate_incoming_max;
-    if (d->busy) {
+    if (reserved >= hv_config.migrate_incoming_max) {
         snprintf(err, sizeof(err), "busy: migrate_incoming_max=%u incoming migrations at once",
                  hv_config.migrate_incoming_max);
         refuse(d, MIG_REC_REFUSE, err);
