@@ -26,13 +26,13 @@ CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 include tests/guest/guest.mk
 
 # One archive per layer (docs/architecture.md; tools/check-layers.py holds the include rules).
-# Third-party code joins the layer that uses it: lwIP with net/, mbedTLS with base.
+# Third-party code joins the layer that uses it: lwIP and mbedTLS's TLS with net/, SHA-256 with base.
 LAYERS := base arch drivers net cpu emul dev vm backend mig mgmt console main
 LAYER_base    := $(wildcard hv/base/*.c) $(MBEDTLS_SRCS)
 LAYER_backend := $(wildcard arch/x86_64/backend.c arch/x86_64/vmx/*.[cS] arch/x86_64/svm/*.[cS])
 LAYER_arch    := $(filter-out $(LAYER_backend),$(wildcard arch/x86_64/*.[cS]))
 LAYER_drivers := $(wildcard drivers/*.c)
-LAYER_net     := $(wildcard net/*.c) $(LWIP_SRCS)
+LAYER_net     := $(wildcard net/*.c) $(LWIP_SRCS) $(MBEDTLS_TLS_SRCS)
 LAYER_cpu     := $(wildcard hv/cpu/*.c)
 LAYER_emul    := $(wildcard hv/emul/*.c)
 LAYER_dev     := $(wildcard hv/dev/*.c)

@@ -9,7 +9,11 @@ printing one line per case:
 nonzero_pages is what the guest held just before the migration (`vm stats`): the least a
 migration must send. pages_sent counts every page record, resends and zero flags included.
 
-    bench/migrate.py [mem_mib]        (run `make` first; default 64)
+With --tls the hosts boot twice in the same run, with migrate_tls=on (the default: TLS 1.2,
+ECDHE-PSK, ChaCha20-Poly1305) and then off (cleartext), the idle and dirtying cases run on
+each, and a last line per case gives the rate with encryption over the rate without.
+
+    bench/migrate.py [mem_mib] [--tls]     (run `make` first; default 64)
 """
 import os
 import re
@@ -41,15 +45,17 @@ def vm_pages(h, vm):
     return int(m.group(1)), int(m.group(2))
 
 
-def main(mem):
-    work = tempfile.mkdtemp(prefix="ferry-bench-mig-")
+def run_pair(work, mem, cases, tls):
+    """Boots hosts a and b (migrate_tls=tls), runs the cases: {case: MiB/s}."""
     port = free_port()
     hosts = []
+    rates = {}
     try:
         for name, ip, how in (("a", "10.0.0.1", f"listen=127.0.0.1:{port}"),
                               ("b", "10.0.0.2", f"connect=127.0.0.1:{port}")):
-            h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=name,
-                         esp=esp(work, name, [f"ip={ip}/24", KEY]),
+            h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=f"{name}-tls-{tls}",
+                         esp=esp(work, f"{name}-tls-{tls}",
+                                 [f"ip={ip}/24", KEY, f"migrate_tls={tls}"]),
                          extra=["-netdev", f"socket,id=n0,{how}", "-device",
                                 f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0{len(hosts) + 1}"])
             hosts.append(h)
@@ -61,8 +67,8 @@ def main(mem):
         bench = a.command("net bench 10.0.0.2 5", timeout=90)
         net = float(re.search(r"bench: mbps=([\d.]+)", bench).group(1))
         net_mib = net * 1e6 / 8 / 2**20
-        print(f"net bench: {net} Mbit/s = {net_mib:.2f} MiB/s", flush=True)
-        for i, (name, opts, mopts) in enumerate(CASES):
+        print(f"tls={tls} net bench: {net} Mbit/s = {net_mib:.2f} MiB/s", flush=True)
+        for i, (name, opts, mopts) in enumerate(cases):
             vm = f"v{i}"
             a.command(f"vm create {vm} mem={mem} {opts}")
             a.command(f"vm start {vm}")
@@ -75,11 +81,12 @@ def main(mem):
                          r"pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=([\d.]+) "
                          r"throttle=(\d+)", line)
             if not m:
-                print(f"case={name} {line}", flush=True)
+                print(f"case={name} tls={tls} {line}", flush=True)
                 continue
             total, down, rounds, pages, zero, nbytes, _, thr = m.groups()
             mig_mib = int(nbytes) / 2**20 / (int(total) / 1000)
-            print(f"case={name} mem_mib={mem} nonzero_pages={nonzero} pages_sent={pages} "
+            rates[name] = mig_mib
+            print(f"case={name} tls={tls} mem_mib={mem} nonzero_pages={nonzero} pages_sent={pages} "
                   f"sent_per_nonzero={int(pages) / max(nonzero, 1):.2f} zero_pages={zero} "
                   f"rounds={rounds} total_ms={total} downtime_ms={down} "
                   f"mig_mibps={mig_mib:.2f} net_mibps={net_mib:.2f} "
@@ -88,8 +95,26 @@ def main(mem):
     finally:
         for h in hosts:
             h.stop()
+    return rates
+
+
+def main(mem, tls):
+    work = tempfile.mkdtemp(prefix="ferry-bench-mig-")
+    try:
+        if not tls:
+            run_pair(work, mem, CASES, "on")
+            return
+        cases = CASES[:2]
+        on = run_pair(work, mem, cases, "on")
+        off = run_pair(work, mem, cases, "off")
+        for name, _, _ in cases:
+            if name in on and name in off:
+                print(f"case={name} tls_on_mibps={on[name]:.2f} tls_off_mibps={off[name]:.2f} "
+                      f"on_vs_off={on[name] / off[name]:.2f}", flush=True)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 64)
+    args = [a for a in sys.argv[1:] if a != "--tls"]
+    main(int(args[0]) if args else 64, "--tls" in sys.argv[1:])

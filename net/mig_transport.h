@@ -1,7 +1,10 @@
 /*
- * The migration transport: lwIP raw TCP connections that hand received
- * bytes to the migration engine (hv/mig/mig.c) and take its output as the
- * send window allows. No threads: everything runs in the control loop.
+ * The migration transport: lwIP raw TCP connections, encrypted and authenticated with TLS
+ * (net/mig_tls.h) unless migrate_tls=off, that hand received bytes to the migration engine
+ * (hv/mig/mig.c) and take its output as the send window allows. No threads: everything runs
+ * in the control loop. A client hears `connected` once the TLS handshake is done; a failed
+ * handshake is logged with the peer and ends in closed(ctx, -EACCES) (refused: the keys
+ * differ) or closed(ctx, -EPROTO) (not ferry's TLS).
  */
 #ifndef NET_MIG_TRANSPORT_H
 #define NET_MIG_TRANSPORT_H
@@ -30,6 +33,12 @@ int mig_listen(uint16_t port, mig_accept_fn accept);
 size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n);
 /* The peer's IPv4 address (network order; 0 once the connection is gone). */
 uint32_t mig_conn_peer(const struct mig_conn *c);
+/* The host name the peer authenticated as over TLS (incoming connections; NULL otherwise). */
+const char *mig_conn_peer_name(const struct mig_conn *c);
+/* Whether the connection runs over TLS (net/mig_tls.h) and its handshake is done. */
+bool mig_conn_encrypted(const struct mig_conn *c);
+/* What a closed(ctx, err) err means, for the operator. */
+const char *mig_conn_strerror(int err);
 /* Bytes queued but not yet acknowledged by the peer. */
 size_t mig_conn_unacked(const struct mig_conn *c);
 void mig_conn_close(struct mig_conn *c);

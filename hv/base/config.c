@@ -179,12 +179,22 @@ static int set_outgoing_max(struct hv_config *cfg, const char *v)
     return set_count(&cfg->migrate_outgoing_max, v, 1, CONFIG_MIGRATE_MAX);
 }
 
-static int set_numa_spanning(struct hv_config *cfg, const char *v)
+static int set_on_off(bool *out, const char *v)
 {
     if (strcmp(v, "on") && strcmp(v, "off"))
         return -EINVAL;
-    cfg->numa_spanning = !strcmp(v, "on");
+    *out = !strcmp(v, "on");
     return 0;
+}
+
+static int set_numa_spanning(struct hv_config *cfg, const char *v)
+{
+    return set_on_off(&cfg->numa_spanning, v);
+}
+
+static int set_migrate_tls(struct hv_config *cfg, const char *v)
+{
+    return set_on_off(&cfg->migrate_tls, v);
 }
 
 /* NAME (1-15 letters, digits, '-', '_') ':' IF (an interface name or "none"); the switch code
@@ -228,6 +238,8 @@ static const struct {
     { "migrate_incoming_max", set_incoming_max, "0-4 concurrent incoming migrations" },
     { "migrate_outgoing_max", set_outgoing_max, "1-4 concurrent outgoing migrations" },
     { "numa_spanning", set_numa_spanning, "on or off (a VM's memory may span NUMA nodes)" },
+    { "migrate_tls", set_migrate_tls, "on or off (off: migrations travel in clear, for a "
+      "dedicated migration network only)" },
     { "switch", set_switch, "NAME:IF, NAME 1-15 letters, digits, '-' or '_', IF an interface "
       "(eth0) or none; up to 8, each name and interface once" },
 };
@@ -238,6 +250,7 @@ void config_defaults(struct hv_config *cfg)
     strcpy(cfg->hostname, "ferry");
     cfg->log_level = LOG_INFO;
     cfg->serial_baud = 115200;
+    cfg->migrate_tls = true;
     cfg->migrate_incoming_max = 2;      /* Hyper-V's default of simultaneous migrations */
     cfg->migrate_outgoing_max = 2;
 }

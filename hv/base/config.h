@@ -31,6 +31,7 @@ struct hv_config {
     uint32_t migrate_incoming_max;  /* concurrent incoming migrations, 0 (none) - 4 */
     uint32_t migrate_outgoing_max;  /* concurrent outgoing migrations, 1 - 4 */
     bool numa_spanning;             /* a VM may take memory from several NUMA nodes */
+    bool migrate_tls;               /* migrations over TLS (net/mig_tls.h); on by default */
     struct config_switch switches[CONFIG_SWITCH_MAX];
     uint32_t nswitches;             /* in the order ferry.cfg declares them */
 };

@@ -611,10 +611,12 @@ static void dst_closed(void *ctx, int err)
     struct dst_mig *d = ctx;
     (void)err;
     d->conn = NULL;
-    if (d->st != D_DONE && d->st != D_IDLE) {
+    if (d->st == D_STREAM)
         log_warn("migrate", "incoming %s: connection closed before commit, discarded", d->name);
+    else if (d->st == D_AUTH || d->st == D_HELLO)   /* (a failed TLS handshake was logged) */
+        log_info("migrate", "connection closed before its migration began");
+    if (d->st != D_DONE && d->st != D_IDLE)
         dst_reset(d);
-    }
 }
 
 static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_closed };

@@ -109,8 +109,9 @@ static void on_closed(void *ctx, int err)
 {
     (void)ctx;
     q.conn = NULL;
-    finish(err ? -ECONNREFUSED : -EPROTO, err ? "cannot connect (is it a ferry host with a "
-           "cluster_key?)" : "the host hung up");
+    finish(err == -EACCES ? -EACCES : err ? -ECONNREFUSED : -EPROTO,
+           err == -EACCES || err == -EPROTO ? mig_conn_strerror(err) :
+           err ? "cannot connect (is it a ferry host with a cluster_key?)" : "the host hung up");
 }
 
 static void on_connected(void *ctx)

@@ -423,7 +423,7 @@ static void src_closed(void *ctx, int err)
     s->conn = NULL;
     if (s->st != S_IDLE && s->st != S_DONE && s->st != S_RESOLVE &&
         !(s->st == S_COMMIT && s->acked) && !(s->st == S_QUERY && s->got_reply))
-        fail(s, err ? "connection lost" : "target closed the connection");
+        fail(s, "%s", err ? mig_conn_strerror(err) : "target closed the connection");
 }
 
 static void src_connected(void *ctx)

@@ -23,7 +23,7 @@ import pytest
 from ferryhost import BUILD, QemuHost, free_port
 from test_guests import assert_refused, free_pages
 from test_linux import ARGS
-from test_migrate import KEY, names, wait_result
+from test_migrate import KEY, names, tls_psk, wait_result
 from test_net import esp_with_config
 from test_virtio import run
 
@@ -95,7 +95,8 @@ def hosts_on_wire_and_user_net(workdir, hosts, fwd_b=None):
     hs = []
     for i, (name, how) in enumerate((("a", "listen"), ("b", "connect"))):
         hs.append(QemuHost(workdir, smp=2, mem_mb=640, name=name,
-                           esp=esp_with_config(workdir, name, [f"ip=10.0.0.{i + 1}/24", KEY],
+                           esp=esp_with_config(workdir, name, [f"ip=10.0.0.{i + 1}/24", KEY,
+                                                                f"hostname=node-{name}"],
                                                IMAGES if name == "a" else ()),
                            extra=["-netdev", f"socket,id=n0,{how}=127.0.0.1:{port}",
                                   "-device", f"e1000,netdev=n0,mac=52:54:00:00:00:0{i + 1}",
@@ -117,6 +118,42 @@ def file_md5(path, off=0, n=None):
     with open(path, "rb") as f:
         f.seek(off)
         return hashlib.md5(f.read() if n is None else f.read(n)).hexdigest()
+
+
+def s_client(port, psk, identity):
+    """A stock `openssl s_client` handshake with ferry's migration port (TLS 1.2, ECDHE-PSK,
+    ChaCha20-Poly1305), stdin closed once it is done: its output."""
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2",
+                        "-cipher", "ECDHE-PSK-CHACHA20-POLY1305", "-psk", psk,
+                        "-psk_identity", identity, "-brief"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    return r.stdout + r.stderr
+
+
+def check_tls_port(h, port):
+    """openssl completes a handshake with h's migration port under a host name's key, and is
+    refused with another cluster's key or an identity that is not a host name; a peer that
+    does not speak TLS is dropped. Each is logged with the reason."""
+    out = s_client(port, tls_psk("probe"), "probe")
+    assert "CONNECTION ESTABLISHED" in out and "Protocol version: TLSv1.2" in out, out
+    assert "Ciphersuite: ECDHE-PSK-CHACHA20-POLY1305" in out, out
+    out = s_client(port, tls_psk("probe", "cluster_key=another-cluster-key-9999"), "probe")
+    assert "CONNECTION ESTABLISHED" not in out and "alert" in out, out
+    out = s_client(port, tls_psk("no_such.name"), "no_such.name")
+    assert "CONNECTION ESTABLISHED" not in out, out
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"FERRYMIG" + bytes(56))      # a cleartext stream's first bytes
+        try:
+            while sock.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    deadline = time.time() + 30
+    while "does not speak ferry's TLS" not in (log := h.command("log")):
+        assert time.time() < deadline, log
+    assert "TLS from 10.0.2.2 as probe (TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256)" in log, log
+    assert "TLS handshake from 10.0.2.2 failed: the peer's key is not this cluster's" in log, log
+    assert "TLS peer presented an identity that is not a host name" in log, log
 
 
 def test_guest_disk_on_nbd_and_its_migration(workdir, hosts, nbd):
@@ -181,6 +218,9 @@ def test_guest_disk_on_nbd_and_its_migration(workdir, hosts, nbd):
     assert "from 10.0.2.2: no authentication within 5 s, closed" in log, log
     assert "incoming connection from 10.0.2.2 dropped: it has as many open as one host may" \
         in log, log
+    # The migration ran over TLS: a authenticated as its host name.
+    assert "TLS from 10.0.0.1 as node-a (TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256)" in log, log
+    check_tls_port(b, fwd)
     run(b, "lin", "echo 3 > /proc/sys/vm/drop_caches; "
         "dd if=/dev/vda bs=4096 skip=1024 count=256 2>/dev/null | md5sum", [w], timeout=300)
     run(b, "lin", "md5sum /dev/vda", [file_md5(path)], timeout=300)

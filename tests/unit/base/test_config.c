@@ -199,6 +199,26 @@ static void test_migrate_limits(void **state)
     assert_non_null(strstr(unit_log_last, "1-4 concurrent outgoing"));
 }
 
+/* Migrations run over TLS unless a host turns it off in so many words. */
+static void test_migrate_tls(void **state)
+{
+    static const char *const bad[] = {
+        "migrate_tls=", "migrate_tls=0", "migrate_tls=no", "migrate_tls=OFF", "migrate_tls=off x",
+    };
+
+    (void)state;
+    assert_true(cfg.migrate_tls);
+    assert_clean("migrate_tls=off\n");
+    assert_false(cfg.migrate_tls);
+    assert_clean("migrate_tls=on\n");
+    assert_true(cfg.migrate_tls);
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_refused(bad[i]);
+        assert_true(cfg.migrate_tls);           /* a typo never turns encryption off */
+    }
+    assert_non_null(strstr(unit_log_last, "migrate_tls"));
+}
+
 static void test_unknown_key(void **state)
 {
     (void)state;
@@ -396,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup(test_log_level_values, setup),
         cmocka_unit_test_setup(test_serial_baud_values, setup),
         cmocka_unit_test_setup(test_migrate_limits, setup),
+        cmocka_unit_test_setup(test_migrate_tls, setup),
         cmocka_unit_test_setup(test_unknown_key, setup),
         cmocka_unit_test_setup(test_whitespace_and_crlf, setup),
         cmocka_unit_test_setup(test_comments_and_blank_lines, setup),
