@@ -30,7 +30,8 @@ struct mig_conn {
     const struct mig_conn_ops *ops;
     void *ctx;
     size_t unacked;
-    bool used, server, tls, flush_pending;
+    bool used, server, tls;
+    int broken;                     /* an mbedTLS error met while writing: torn down at poll */
     uint8_t state;                  /* enum conn_state */
     unsigned gen;                   /* bumped on each release: callbacks check it */
     mbedtls_ssl_context ssl;
@@ -52,6 +53,40 @@ static struct mig_conn *conn_alloc(void)
             return &conns[i];
         }
     return NULL;
+}
+
+/*
+ * A pcb aborted inside one of its own lwIP callbacks is freed at once: the callback must then
+ * return ERR_ABRT, or lwIP goes on using it. Each callback starts with cb_enter(); pcb_abort()
+ * notes the pcbs it aborts from then on; cb_result() says what the callback returns.
+ */
+static struct tcp_pcb *aborted[4];
+static unsigned naborted;
+
+static void cb_enter(void) { naborted = 0; }
+
+static void pcb_abort(struct tcp_pcb *pcb)
+{
+    if (naborted < sizeof(aborted) / sizeof(aborted[0]))
+        aborted[naborted++] = pcb;
+    tcp_abort(pcb);
+}
+
+static err_t cb_result(struct tcp_pcb *pcb)
+{
+    for (unsigned i = 0; i < naborted; i++)
+        if (aborted[i] == pcb)
+            return ERR_ABRT;
+    return ERR_OK;
+}
+
+/* Ends a pcb gracefully (what is queued goes out first, then FIN); safe inside callbacks,
+ * where lwIP defers the free. */
+static void pcb_close(struct tcp_pcb *pcb)
+{
+    tcp_output(pcb);
+    if (tcp_close(pcb) != ERR_OK)
+        pcb_abort(pcb);
 }
 
 static void detach_pcb(struct tcp_pcb *pcb)
@@ -91,7 +126,7 @@ static void conn_abort(struct mig_conn *c, int err)
 {
     if (c->pcb) {
         detach_pcb(c->pcb);
-        tcp_abort(c->pcb);
+        pcb_abort(c->pcb);
     }
     conn_release(c, err);
 }
@@ -101,9 +136,7 @@ static void conn_shut(struct mig_conn *c, int err)
 {
     if (c->pcb) {
         detach_pcb(c->pcb);
-        tcp_output(c->pcb);
-        if (tcp_close(c->pcb) != ERR_OK)
-            tcp_abort(c->pcb);
+        pcb_close(c->pcb);
     }
     conn_release(c, err);
 }
@@ -149,6 +182,14 @@ static void tls_fail(struct mig_conn *c, int rc)
 {
     uint32_t ip = c->pcb ? ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)) : 0;
     const uint8_t *a = (const uint8_t *)&ip;
+    if (c->state == C_OPEN) {           /* after the handshake: the stream is broken */
+        log_warn("migrate", "TLS connection %s %u.%u.%u.%u ended: %s (-0x%04x)",
+                 c->server ? "from" : "with", a[0], a[1], a[2], a[3],
+                 rc == MBEDTLS_ERR_SSL_INVALID_MAC ? "a record failed its check (altered on "
+                 "the way?)" : mig_tls_strerror(rc), (unsigned)-rc);
+        conn_shut(c, -ECONNRESET);
+        return;
+    }
     int err = rc == MBEDTLS_ERR_SSL_ALLOC_FAILED ? -ENOMEM :
               rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || rc == MBEDTLS_ERR_SSL_INVALID_MAC ||
               rc == MBEDTLS_ERR_SSL_BAD_HS_FINISHED || rc == MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY ?
@@ -190,11 +231,17 @@ static bool pump(struct mig_conn *c)
         return true;
     for (;;) {
         unsigned char buf[RX_CHUNK];
+        size_t queued = c->rx ? c->rx->tot_len : 0;
         int n = mbedtls_ssl_read(&c->ssl, buf, sizeof(buf));
+        /* (WANT_READ also follows a warning alert mbedTLS ignored: go on while it consumes.) */
+        if (n == MBEDTLS_ERR_SSL_WANT_READ && c->rx && c->rx->tot_len < queued)
+            continue;
         if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
             return true;
-        if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-            conn_abort(c, 0);
+        if (n == 0)
+            continue;                   /* an empty record (mbedTLS bounds how many) */
+        if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            conn_shut(c, 0);
             return false;
         }
         if (n < 0) {
@@ -211,6 +258,7 @@ static bool pump(struct mig_conn *c)
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct mig_conn *c = arg;
+    cb_enter();
     if (!c) {                           /* already let go of */
         if (p) {
             tcp_recved(pcb, p->tot_len);
@@ -222,14 +270,13 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (p)
             pbuf_free(p);
         detach_pcb(pcb);
-        if (tcp_close(pcb) != ERR_OK)
-            tcp_abort(pcb);
         c->pcb = NULL;
+        pcb_close(pcb);
         if (c->state == C_HANDSHAKE)
             log_warn("migrate", "TLS handshake %s: the peer hung up", c->server ? "from a peer" :
                      "with the target");
         conn_release(c, c->state == C_HANDSHAKE ? -EPROTO : 0);
-        return ERR_OK;
+        return cb_result(pcb);
     }
     if (!c->tls) {
         unsigned gen = c->gen;
@@ -240,7 +287,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (c->gen == gen && c->pcb)
             tcp_recved(pcb, len);
         pbuf_free(p);
-        return ERR_OK;
+        return cb_result(pcb);
     }
     /* pump() leaves nothing queued once the connection is open; only a peer that keeps
      * sending while a handshake waits for send room can fill the window, and lwIP's chains
@@ -257,49 +304,55 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     else
         c->rx = p;
     pump(c);
-    return ERR_OK;
+    return cb_result(pcb);
 }
 
-/* Writes what mbedTLS held back (a record lwIP refused); true once nothing is pending. */
-static bool flush_pending(struct mig_conn *c)
+/* Sends what mbedTLS holds sealed (a record or alert lwIP could not take when it was made);
+ * true once it holds nothing. */
+static bool flush_held(struct mig_conn *c)
 {
-    if (!c->flush_pending)
+    if (!c->tls || !c->ssl.out_left)
         return true;
-    int rc = mbedtls_ssl_write(&c->ssl, NULL, 0);  /* flushes the held record, writes none */
-    if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-        return false;
-    if (rc < 0) {
-        tls_fail(c, rc);
-        return false;
+    int rc = mbedtls_ssl_write(&c->ssl, NULL, 0);  /* flushes what is held, seals nothing */
+    if (rc < 0 && rc != MBEDTLS_ERR_SSL_WANT_WRITE && !c->broken)
+        c->broken = rc;
+    return !c->ssl.out_left;
+}
+
+/* Work that waited for send room or for the poll: the handshake, a held record, a failure. */
+static void service(struct mig_conn *c)
+{
+    if (c->broken) {
+        tls_fail(c, c->broken);
+        return;
     }
-    c->flush_pending = false;
-    return true;
+    if (c->tls && c->state == C_HANDSHAKE) {
+        pump(c);
+        return;
+    }
+    if (c->tls && c->ssl.out_left && flush_held(c) && c->pcb)
+        tcp_output(c->pcb);
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct mig_conn *c = arg;
-    (void)pcb;
+    cb_enter();
     if (!c)
         return ERR_OK;
     c->unacked -= len < c->unacked ? len : c->unacked;
-    if (c->tls && c->state == C_HANDSHAKE)
-        pump(c);
-    else if (c->tls && c->flush_pending && flush_pending(c))
-        tcp_output(c->pcb);
-    return ERR_OK;
+    service(c);
+    return cb_result(pcb);
 }
 
 /* lwIP's half-second poll: a handshake or record that waited for send room goes on. */
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct mig_conn *c = arg;
-    (void)pcb;
-    if (c && c->tls && c->state == C_HANDSHAKE)
-        pump(c);
-    else if (c && c->tls && c->flush_pending && flush_pending(c))
-        tcp_output(c->pcb);
-    return ERR_OK;
+    cb_enter();
+    if (c)
+        service(c);
+    return cb_result(pcb);
 }
 
 static void on_err(void *arg, err_t err)
@@ -363,18 +416,18 @@ static int tls_start(struct mig_conn *c, bool server)
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct mig_conn *c = arg;
-    (void)pcb;
+    cb_enter();
     if (!c || err != ERR_OK)
         return ERR_OK;
     if (!c->tls) {
         c->state = C_OPEN;
         if (c->ops->connected)
             c->ops->connected(c->ctx);
-        return ERR_OK;
+        return cb_result(pcb);
     }
     c->state = C_HANDSHAKE;
     pump(c);                            /* the ClientHello */
-    return ERR_OK;
+    return cb_result(pcb);
 }
 
 struct mig_conn *mig_conn_connect(uint32_t addr_be, uint16_t port, const struct mig_conn_ops *ops,
@@ -468,7 +521,7 @@ static size_t write_plain(struct mig_conn *c, const void *data, size_t n)
 static size_t write_tls(struct mig_conn *c, const uint8_t *data, size_t n)
 {
     size_t done = 0;
-    if (!flush_pending(c))
+    if (c->broken || !flush_held(c))
         return 0;
     int exp = mbedtls_ssl_get_record_expansion(&c->ssl);
     if (exp < 0)
@@ -483,13 +536,13 @@ static size_t write_tls(struct mig_conn *c, const uint8_t *data, size_t n)
             m = MBEDTLS_SSL_OUT_CONTENT_LEN;
         int rc = mbedtls_ssl_write(&c->ssl, data + done, m);
         if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            /* The record is sealed and held by mbedTLS: it counts as taken. */
-            c->flush_pending = true;
+            /* The record is sealed and held by mbedTLS (out_left): it counts as taken and
+             * goes out from on_sent, on_poll or the next write. */
             done += m;
             break;
         }
         if (rc < 0) {
-            tls_fail(c, rc);
+            c->broken = rc;             /* torn down from the poll, not under the caller */
             return done;
         }
         done += (size_t)rc;
@@ -519,18 +572,24 @@ const char *mig_conn_peer_name(const struct mig_conn *c)
 
 bool mig_conn_encrypted(const struct mig_conn *c) { return c && c->tls && c->state == C_OPEN; }
 
-size_t mig_conn_unacked(const struct mig_conn *c) { return c ? c->unacked : 0; }
+size_t mig_conn_unacked(const struct mig_conn *c)
+{
+    if (!c)
+        return 0;
+    return c->unacked + (c->tls && c->used ? c->ssl.out_left : 0);
+}
 
 void mig_conn_close(struct mig_conn *c)
 {
     if (!c || !c->used)
         return;
     if (c->pcb) {
-        if (c->tls && c->state == C_OPEN)
-            (void)mbedtls_ssl_close_notify(&c->ssl);   /* best effort: the alert, if room */
+        /* Best effort: what mbedTLS still holds (a last reply), then the close_notify alert,
+         * as far as the send buffer takes them. */
+        if (c->tls && c->state == C_OPEN && flush_held(c))
+            (void)mbedtls_ssl_close_notify(&c->ssl);
         detach_pcb(c->pcb);
-        if (tcp_close(c->pcb) != ERR_OK)
-            tcp_abort(c->pcb);
+        pcb_close(c->pcb);
     }
     conn_free(c);
 }
