@@ -163,7 +163,7 @@ check-layers:
 	@$(PYTHON) -m pytest -q tests/tools
 
 # libFuzzer over the NIC -> lwIP glue (tests/fuzz/fuzz_netif.c); FUZZ_SECONDS per run.
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 6
 $(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c tests/unit/fakes/fake_env.c \
 		$(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
@@ -230,11 +230,24 @@ $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(MBEDTLS_CFLAGS) $^ -o $@
 
+# The migration transport's TLS glue with the real mbedTLS and lwIP's pbufs (tests/fuzz/fuzz_mig_tls.c).
+MIG_TLS_FUZZ_SRCS := net/mig_transport.c net/mig_tls.c net/sys_arch.c hv/base/config.c \
+	hv/base/cmdline.c \
+	tests/unit/fakes/support.c tests/unit/fakes/fake_env.c \
+	$(addprefix $(LWIP_DIR)/src/core/, def.c mem.c memp.c pbuf.c stats.c) \
+	$(MBEDTLS_SRCS) $(MBEDTLS_TLS_SRCS)
+$(B)/fuzz_mig_tls: tests/fuzz/fuzz_mig_tls.c $(MIG_TLS_FUZZ_SRCS) hv/base/mbedtls_config.h \
+		net/mig_tls.h net/mig_transport.h net/lwipopts.h | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+		$(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) $(filter %.c,$^) -o $@
+
 # Each fuzz target: the longest input it gets (0: libFuzzer picks) and its corpus directory.
 FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:2000:fuzz_corpus_cpu \
 	linux_boot:20000:fuzz_corpus_linux devices:4000:fuzz_corpus_dev multiboot:4000:fuzz_corpus_mb \
 	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
-	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi
+	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi \
+	mig_tls:4096:fuzz_corpus_mig_tls
 
 fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 	@set -o pipefail; for r in $(FUZZ_RUNS); do \
@@ -244,7 +257,7 @@ fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 	done
 
 system: all
-	@$(PYTHON) -m pytest -v tests/system
+	@$(PYTHON) -m pytest -v --durations=15 tests/system
 
 test: deps
 	@$(MAKE) --no-print-directory all

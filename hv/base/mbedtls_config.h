@@ -25,6 +25,7 @@
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_PLATFORM_NO_STD_FUNCTIONS
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+#define MBEDTLS_MEMORY_ALIGN_MULTIPLE 16     /* (the default, 4, misaligns its 8-byte headers) */
 #define MBEDTLS_NO_UDBL_DIVISION
 #define MBEDTLS_PLATFORM_EXIT_MACRO hv_mbedtls_exit     /* net/mig_tls.c: panics */
 void hv_mbedtls_exit(int status);
