@@ -29,7 +29,7 @@ struct mig_conn {
     struct tcp_pcb *pcb;
     const struct mig_conn_ops *ops;
     void *ctx;
-    size_t unacked;
+    size_t unacked, received;
     bool used, server, tls;
     int broken;                     /* an mbedTLS error met while writing: torn down at poll */
     uint8_t state;                  /* enum conn_state */
@@ -186,7 +186,8 @@ static void tls_fail(struct mig_conn *c, int rc)
         log_warn("migrate", "TLS connection %s %u.%u.%u.%u ended: %s (-0x%04x)",
                  c->server ? "from" : "with", a[0], a[1], a[2], a[3],
                  rc == MBEDTLS_ERR_SSL_INVALID_MAC ? "a record failed its check (altered on "
-                 "the way?)" : mig_tls_strerror(rc), (unsigned)-rc);
+                 "the way?)" : rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE ? "the peer sent a "
+                 "fatal alert" : mig_tls_strerror(rc), (unsigned)-rc);
         conn_shut(c, -ECONNRESET);
         return;
     }
@@ -278,6 +279,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         conn_release(c, c->state == C_HANDSHAKE ? -EPROTO : 0);
         return cb_result(pcb);
     }
+    c->received += p->tot_len;
     if (!c->tls) {
         unsigned gen = c->gen;
         u16_t len = p->tot_len;
@@ -571,6 +573,8 @@ const char *mig_conn_peer_name(const struct mig_conn *c)
 }
 
 bool mig_conn_encrypted(const struct mig_conn *c) { return c && c->tls && c->state == C_OPEN; }
+
+size_t mig_conn_received(const struct mig_conn *c) { return c ? c->received : 0; }
 
 size_t mig_conn_unacked(const struct mig_conn *c)
 {

@@ -39,6 +39,8 @@ const char *mig_conn_peer_name(const struct mig_conn *c);
 bool mig_conn_encrypted(const struct mig_conn *c);
 /* What a closed(ctx, err) err means, for the operator. */
 const char *mig_conn_strerror(int err);
+/* Bytes received from the peer so far (on the wire, TLS records included). */
+size_t mig_conn_received(const struct mig_conn *c);
 /* Bytes queued but not yet acknowledged by the peer. */
 size_t mig_conn_unacked(const struct mig_conn *c);
 void mig_conn_close(struct mig_conn *c);

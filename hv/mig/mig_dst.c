@@ -58,13 +58,16 @@ struct dst_mig {
 
 /*
  * Incoming connections: at most MIG_DST_CONNS at once, MIG_DST_PER_PEER from one address.
- * One that has not authenticated and sent HELLO within MIG_DST_HANDSHAKE_NS is closed, and
- * only migrations past HELLO count against migrate_incoming_max: silent connections cannot
- * refuse real migrations for long. A migration whose source sends nothing for
- * MIG_DST_STALL_NS is discarded with its skeleton (the source gave up after 10 s).
+ * One that sent nothing within MIG_DST_SILENT_NS, or has not authenticated and sent HELLO
+ * within MIG_DST_HANDSHAKE_NS, is closed, and only migrations past HELLO count against
+ * migrate_incoming_max: silent connections cannot refuse real migrations for long. (A peer
+ * that speaks gets longer than a silent one because its TLS key exchange costs it compute:
+ * milliseconds on hardware, seconds on a busy emulated host.) A migration whose source sends
+ * nothing for MIG_DST_STALL_NS is discarded with its skeleton (the source gave up after 10 s).
  */
 #define MIG_DST_PER_PEER    4
-#define MIG_DST_HANDSHAKE_NS (5ull * 1000000000)
+#define MIG_DST_SILENT_NS   (5ull * 1000000000)
+#define MIG_DST_HANDSHAKE_NS (30ull * 1000000000)
 #define MIG_DST_STALL_NS    (30ull * 1000000000)
 static struct dst_mig *incoming[MIG_DST_CONNS];
 
@@ -679,11 +682,11 @@ static bool overdue(struct dst_mig *d)
 {
     uint64_t now = time_ns();
     char a[16];
-    if ((d->st == D_AUTH || d->st == D_HELLO) && !d->failed &&
-        now - d->t_start > MIG_DST_HANDSHAKE_NS) {
+    uint64_t limit = mig_conn_received(d->conn) ? MIG_DST_HANDSHAKE_NS : MIG_DST_SILENT_NS;
+    if ((d->st == D_AUTH || d->st == D_HELLO) && !d->failed && now - d->t_start > limit) {
         log_warn("migrate", "incoming connection from %s: no %s within %llu s, closed",
                  ip4(d->peer, a), d->st == D_AUTH ? "authentication" : "HELLO",
-                 MIG_DST_HANDSHAKE_NS / 1000000000);
+                 (unsigned long long)(limit / 1000000000));
         return true;
     }
     if (d->st == D_STREAM && !d->failed && now - d->last_rx > MIG_DST_STALL_NS) {

@@ -76,8 +76,10 @@ static void pump(void)
 
 static void send_raw(const uint8_t *p, size_t n)
 {
-    if (!conn.closed && !ended)
+    if (!conn.closed && !ended) {
+        conn.received += n;
         ops->recv(ctx, p, n);
+    }
     pump();
 }
 

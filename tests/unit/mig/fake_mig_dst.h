@@ -16,6 +16,7 @@
 struct mig_conn {
     uint32_t peer;
     bool closed;
+    size_t received;            /* what the fake peer sent: mig_conn_received() */
     uint8_t out[1 << 16];
     size_t out_len;
 };
