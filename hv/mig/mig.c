@@ -58,8 +58,12 @@ int mig_init(void)
     int rc = mig_listen(MIG_PORT, mig_dst_accept);
     if (rc)
         log_warn("migrate", "cannot listen on TCP %d (%d)", MIG_PORT, rc);
+    else if (hv_config.migrate_tls)
+        log_info("migrate", "listening for migrations on TCP %d (TLS, as %s)", MIG_PORT,
+                 hv_config.hostname);
     else
-        log_info("migrate", "listening for migrations on TCP %d", MIG_PORT);
+        log_warn("migrate", "listening for migrations on TCP %d in clear (migrate_tls=off): "
+                 "only on a network nobody else reaches", MIG_PORT);
     return rc;
 }
 

@@ -21,9 +21,9 @@ def tls_psk(name, key=KEY):
     return hmac.new(prk, name.encode() + b"\x01", hashlib.sha256).hexdigest()
 
 
-def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512, extra_b=()):
+def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512, extra_b=(), via=None):
     return two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[key_a],
-                     cfg_b=[key_b, *extra_b], mem_a=mem_a, mem_b=mem_b)
+                     cfg_b=[key_b, *extra_b], mem_a=mem_a, mem_b=mem_b, via=via)
 
 
 def names(h):
@@ -227,6 +227,80 @@ def test_source_killed_mid_copy_target_discards(workdir, hosts):
     log = b.command("log")
     assert "incoming m from 10.0.0.1: nothing received for 30 s, discarded" in log, log
     assert "none under way" in b.command("migrate status")
+
+
+def test_attacker_on_the_wire(workdir, hosts):
+    """An active attacker between the hosts (tests/system/wire.py) alters one byte of the TLS
+    stream mid-copy, then cuts the link mid-copy: each time the migration fails, the guest
+    runs on at the source with its memory intact (memtest's check) and the target keeps
+    nothing. Through the mended wire the guest moves; after the acknowledgement the link is
+    cut and the source killed, and the guest runs on at the target."""
+    from test_guests import free_pages
+    from wire import Wire
+    wires = []
+
+    def via(port):
+        wires.append(Wire(port))
+        return wires[0].port
+
+    try:
+        a, b = pair(workdir, hosts, via=via)
+        w = wires[0]
+        before = free_pages(b)
+        a.command('vm create m mem=16 args="hb=16 pages=4"')
+        a.command("vm start m")
+        a.wait_heartbeats("m", 0, 2)
+
+        # One byte of a record, 1 MiB into the copy: its tag fails on the target, which ends
+        # the connection; the source resumes the guest.
+        w.corrupt(7700, 1 << 20)
+        assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+        line = wait_result(a, timeout=120)
+        assert w.corrupted == 1, line
+        assert re.match(r"migrate: failed vm=m phase=precopy reason=(connection lost|target "
+                        r"closed the connection)$", line), line
+        log = b.command("log")
+        assert re.search(r"TLS connection from 10\.0\.0\.1 ended: a record failed its check "
+                         r"\(altered on the way\?\)", log), log
+        deadline = time.time() + 30
+        while "m" in names(b) or free_pages(b) != before:
+            assert time.time() < deadline, (names(b), free_pages(b), before)
+            time.sleep(1)
+        seq = max(x["seq"] for x in a.heartbeats("m"))
+        assert all(x["check"] == "ok" for x in a.wait_heartbeats("m", 0, seq + 2))
+
+        # The link cut mid-copy: the source gives up after 10 s without progress and resumes;
+        # once the link is back the target hears the end and discards its skeleton.
+        assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+        deadline = time.time() + 60
+        while "incoming vm=m state=receiving" not in (st := b.command("migrate status")):
+            assert time.time() < deadline, st
+            time.sleep(0.5)
+        w.cut()
+        line = wait_result(a, timeout=120)
+        assert re.match(r"migrate: failed vm=m phase=(precopy|stop) reason=no progress from "
+                        r"the target for 10 s$", line), line
+        w.mend()
+        deadline = time.time() + 90
+        while "m" in names(b) or free_pages(b) != before:
+            assert time.time() < deadline, (names(b), free_pages(b), before)
+            time.sleep(1)
+        seq = max(x["seq"] for x in a.heartbeats("m"))
+        assert all(x["check"] == "ok" for x in a.wait_heartbeats("m", 0, seq + 2))
+
+        # Through the mended wire it moves; after the acknowledgement neither a cut link nor
+        # the source's death touches it.
+        assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+        line = wait_result(a, timeout=180)
+        assert line.startswith("migrate: done vm=m "), line
+        w.cut()
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        seq = max(x["seq"] for x in b.heartbeats("m"))
+        assert all(x["check"] == "ok" for x in b.wait_heartbeats("m", 0, seq + 3))
+        assert names(b) == ["m"]
+    finally:
+        for w in wires:
+            w.close()
 
 
 def test_vtx_hosts_migrate_through_bxhub(workdir, hosts, bxhub):

@@ -51,18 +51,20 @@ def ping(h, addr, count=3):
 
 
 def two_hosts(workdir, hosts, dev_a, dev_b, cfg_a=(), cfg_b=(), mem_a=256, mem_b=256,
-              qemu_a=None, qemu_b=None, images_a=()):
+              qemu_a=None, qemu_b=None, images_a=(), via=None):
     """Hosts a (10.0.0.1) and b (10.0.0.2) on one segment through a QEMU socket netdev;
     qemu_a / qemu_b: more QemuHost arguments (cpu=, numa=, smp=); images_a: files for a's
-    \\images\\."""
+    \\images\\; via(port of a's end): the port b connects to instead (a man in the middle,
+    tests/system/wire.py)."""
     port = free_port()
+    port_b = via(port) if via else port
     a = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_a, "name": "a", **(qemu_a or {})},
                  esp=esp_with_config(workdir, "a", ["ip=10.0.0.1/24", *cfg_a], images_a),
                  extra=["-netdev", f"socket,id=n0,listen=127.0.0.1:{port}",
                         "-device", f"{dev_a},netdev=n0,mac=52:54:00:00:00:01"])
     b = QemuHost(workdir, **{"smp": 2, "mem_mb": mem_b, "name": "b", **(qemu_b or {})},
                  esp=esp_with_config(workdir, "b", ["ip=10.0.0.2/24", *cfg_b]),
-                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port}",
+                 extra=["-netdev", f"socket,id=n0,connect=127.0.0.1:{port_b}",
                         "-device", f"{dev_b},netdev=n0,mac=52:54:00:00:00:02"])
     hosts.extend([a, b])
     a.start()
