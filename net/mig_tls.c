@@ -47,19 +47,6 @@ int mig_tls_psk(const char *key, size_t keylen, const char *name, size_t namelen
                         psk, MIG_TLS_PSK_SIZE) ? -ENOMEM : 0;
 }
 
-bool mig_tls_name_ok(const uint8_t *name, size_t n)
-{
-    if (!n || n > MIG_TLS_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /*
  * Seed material: RDRAND where the CPU has it, the TSC's low bits sampled around it (their
  * jitter is the only entropy on CPUs without RDRAND, and under emulators two identically

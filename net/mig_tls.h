@@ -24,7 +24,6 @@
 
 #define MIG_TLS_PSK_SIZE    32
 #define MIG_TLS_SALT        "ferry-mig-tls-v1"
-#define MIG_TLS_NAME_MAX    31          /* = the longest hostname= (hv/base/config.c) */
 #define MIG_TLS_SUITE_NAME  "ECDHE-PSK-CHACHA20-POLY1305"
 
 struct mbedtls_ssl_config;
@@ -33,8 +32,6 @@ struct mbedtls_ssl_context;
 /* The per-host key for identity `name` under cluster key `key` (pure: unit-tested). */
 int mig_tls_psk(const char *key, size_t keylen, const char *name, size_t namelen,
                 uint8_t psk[MIG_TLS_PSK_SIZE]);
-/* A PSK identity ferry accepts: 1-31 letters, digits and '-', as hostname= takes. */
-bool mig_tls_name_ok(const uint8_t *name, size_t n);
 /* A server's handshake with a client that presented `name`: that name's key. 0 or <0. */
 int mig_tls_use_psk(struct mbedtls_ssl_context *ssl, const uint8_t *name, size_t n);
 

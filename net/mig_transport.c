@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "hv/base/config.h"
 #include "hv/base/log.h"
 #include "lwip/tcp.h"
 #include "mbedtls/ssl.h"
@@ -36,7 +37,7 @@ struct mig_conn {
     unsigned gen;                   /* bumped on each release: callbacks check it */
     mbedtls_ssl_context ssl;
     struct pbuf *rx;                /* received, not yet read by mbedTLS */
-    char peer_name[MIG_TLS_NAME_MAX + 1];
+    char peer_name[CONFIG_HOSTNAME_MAX + 1];
 };
 
 static struct mig_conn conns[MIG_CONNS];
@@ -384,7 +385,7 @@ static int psk_for(void *arg, mbedtls_ssl_context *ssl, const unsigned char *id,
 {
     struct mig_conn *c = (struct mig_conn *)((char *)ssl - offsetof(struct mig_conn, ssl));
     (void)arg;
-    if (!mig_tls_name_ok(id, n)) {
+    if (!config_hostname_ok((const char *)id, n)) {
         log_warn("migrate", "TLS peer presented an identity that is not a host name");
         return -1;                      /* the handshake fails: unknown_psk_identity */
     }

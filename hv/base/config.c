@@ -10,17 +10,26 @@ struct hv_config hv_config;
 
 typedef int (*config_set_fn)(struct hv_config *cfg, const char *value);
 
+bool config_hostname_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > CONFIG_HOSTNAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c == '-' && i > 0)))
+            return false;
+    }
+    return true;
+}
+
 static int set_hostname(struct hv_config *cfg, const char *v)
 {
     size_t n = strlen(v);
     if (n == 0 || n >= sizeof(cfg->hostname))
         return -ERANGE;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              (c == '-' && i > 0)))
-            return -EINVAL;
-    }
+    if (!config_hostname_ok(v, n))
+        return -EINVAL;
     memcpy(cfg->hostname, v, n + 1);
     return 0;
 }

@@ -21,8 +21,10 @@ struct config_switch {
     char uplink[8];             /* an interface name such as eth0, or "none" */
 };
 
+#define CONFIG_HOSTNAME_MAX 31
+
 struct hv_config {
-    char hostname[32];
+    char hostname[CONFIG_HOSTNAME_MAX + 1];
     enum log_level log_level;
     uint32_t serial_baud;
     char ip[32];                /* first interface: "dhcp", "a.b.c.d/prefix" or "" (none) */
@@ -39,6 +41,9 @@ struct hv_config {
 #define CONFIG_MIGRATE_MAX 4    /* = MIGRATE_SLOTS */
 
 void config_defaults(struct hv_config *cfg);
+/* A host name as hostname= takes it: 1-31 letters, digits and '-', not first (also what the
+ * migration port accepts as a TLS PSK identity). */
+bool config_hostname_ok(const char *s, size_t n);
 /* Returns the number of problems reported (0 = clean). */
 int config_parse(const char *text, size_t len, struct hv_config *cfg);
 
