@@ -1,6 +1,6 @@
 /* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml]
  * [storage=copy|shared]`,
- * `migrate status`, `migrate cancel VM`, `migrate inject FAULT`. */
+ * `migrate status`, `migrate cancel VM`, `migrate inject FAULT [SECONDS]`. */
 #include <errno.h>
 #include <string.h>
 
@@ -37,9 +37,9 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         mgmt_migrate_status(line_out, c);
         return 0;
     }
-    if (argc == 3 && !strcmp(argv[1], "inject")) {
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "inject")) {
         bool outgoing;
-        if (!mgmt_migrate_inject(argv[2], &outgoing)) {
+        if (!mgmt_migrate_inject(argv[2], argc == 4 ? argv[3] : NULL, &outgoing)) {
             con_printf(c, "migrate: next %s migration: %s\n", outgoing ? "outgoing" : "incoming",
                        argv[2]);
             return 0;

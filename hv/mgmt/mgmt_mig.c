@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hv/base/cmdline.h"
 #include "hv/mgmt/mgmt_internal.h"
 #include "hv/mgmt/mgmt_mig.h"
 #include "hv/mgmt/mgmt_nic.h"
@@ -37,18 +38,24 @@ int mgmt_migrate_cancel(const char *name, char *err, size_t errlen)
     return rc;
 }
 
-int mgmt_migrate_inject(const char *fault, bool *outgoing)
+int mgmt_migrate_inject(const char *fault, const char *secs, bool *outgoing)
 {
     static const char *const names[] = {
         [MIGRATE_FAULT_NONE] = "none", [MIGRATE_FAULT_LOSE_ACK] = "lose-ack",
         [MIGRATE_FAULT_LOSE_COMMIT] = "lose-commit", [MIGRATE_FAULT_OLD_STREAM] = "old-stream",
+        [MIGRATE_FAULT_HOLD_FINAL] = "hold-final", [MIGRATE_FAULT_HOLD_COMMIT] = "hold-commit",
     };
-    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(fault, names[i])) {
-            mig_inject((enum mig_fault)i);
-            *outgoing = i == MIGRATE_FAULT_OLD_STREAM;
-            return 0;
-        }
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(fault, names[i]))
+            continue;
+        bool hold = i == MIGRATE_FAULT_HOLD_FINAL || i == MIGRATE_FAULT_HOLD_COMMIT;
+        uint64_t s = 10;
+        if (secs && (!hold || cmdline_u64(secs, 1, MIG_HOLD_MAX_S, &s)))
+            return -EINVAL;
+        mig_inject((enum mig_fault)i, (unsigned)s);
+        *outgoing = i == MIGRATE_FAULT_OLD_STREAM || i == MIGRATE_FAULT_HOLD_FINAL;
+        return 0;
+    }
     return -EINVAL;
 }
 

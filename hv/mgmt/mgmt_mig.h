@@ -38,10 +38,13 @@ int mgmt_migrate_start(const char *vm, uint32_t addr_be, const struct mgmt_migra
 int mgmt_migrate_cancel(const char *vm, char *err, size_t errlen);
 /* `cluster key generate`: a fresh 256-bit key in hex; *weak: no RDRAND on this CPU. */
 void mgmt_cluster_key_generate(char out[65], bool *weak);
-/* The faults this host, as a target, can inject into its next incoming migration. */
-#define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream"
-/* 0 or -EINVAL; *outgoing: the fault is this host's as a source (else as a target). */
-int mgmt_migrate_inject(const char *fault, bool *outgoing);
+/* The faults this host can inject into its next incoming (or outgoing) migration: tests of the
+ * commit protocol and the fault matrix (docs/fault-matrix.md). */
+#define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream, hold-final [S], " \
+    "hold-commit [S] (S: 1-20 s, 10 by default)"
+/* secs: a hold's length as typed (NULL: the default). 0 or -EINVAL; *outgoing: the fault is
+ * this host's as a source (else as a target). */
+int mgmt_migrate_inject(const char *fault, const char *secs, bool *outgoing);
 /* The status lines ("migrate: ..."), one call of out per line. */
 void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx);
 

@@ -41,12 +41,14 @@ bool mig_message(char *buf, size_t n)
     return true;
 }
 
-void mig_inject(enum mig_fault f)
+void mig_inject(enum mig_fault f, unsigned hold_s)
 {
     if (f == MIGRATE_FAULT_OLD_STREAM)
         mig_src_inject_old_stream();
+    else if (f == MIGRATE_FAULT_HOLD_FINAL)
+        mig_src_inject_hold(hold_s);
     else
-        mig_dst_inject(f);
+        mig_dst_inject(f, hold_s);
 }
 
 int mig_init(void)

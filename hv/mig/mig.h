@@ -36,8 +36,18 @@ enum mig_fault {
     /* As a source, its next stream header says the previous version, as a host of the last
      * release. */
     MIGRATE_FAULT_OLD_STREAM,
+    /*
+     * Holds, so that a test can fail a host at a precise phase: as a source, the next outgoing
+     * migration stops its guest and then waits before it sends the final pages and state (the
+     * stop-and-copy phase); as a target, the next incoming one waits between COMMIT and
+     * starting the VM (the commit phase: nothing acknowledged yet).
+     */
+    MIGRATE_FAULT_HOLD_FINAL,
+    MIGRATE_FAULT_HOLD_COMMIT,
 };
-void mig_inject(enum mig_fault f);         /* arms the fault for the side it concerns */
+#define MIG_HOLD_MAX_S 20u    /* below the target's 30 s without progress */
+/* Arms the fault for the side it concerns; hold_s: how long a hold lasts (1-MIG_HOLD_MAX_S). */
+void mig_inject(enum mig_fault f, unsigned hold_s);
 void mig_poll(void);                        /* every control-loop pass */
 /* A fresh 256-bit cluster key as 64 hex digits; *weak: this CPU has no RDRAND. */
 void mig_key_generate(char out[65], bool *weak);

@@ -35,6 +35,8 @@ struct dst_mig {
     unsigned vcpus_got;             /* distinct vCPUs whose state arrived (vcpu_seen) */
     uint64_t vcpu_seen[(MIG_MAX_VCPUS + 63) / 64];
     bool commit, failed;
+    unsigned hold_s;                /* `migrate inject hold-commit` armed when it was accepted */
+    uint64_t hold_until;            /* ...: the commit waits till then */
     uint64_t bytes, pages;
     uint32_t round;
     char why[120];                  /* why a record was refused: sent back in ERROR */
@@ -80,10 +82,16 @@ static struct {
 } committed[DST_COMMITTED_KEEP];
 static unsigned committed_next;
 
-/* Test hooks (`migrate inject`): lose the next COMMIT_ACK, or the next COMMIT. */
+/* Test hooks (`migrate inject`): lose the next COMMIT_ACK or COMMIT, or hold the COMMIT of the
+ * next migration accepted for hold_s seconds before the VM starts. */
 static enum mig_fault fault;
+static unsigned fault_hold_s;
 
-void mig_dst_inject(enum mig_fault f) { fault = f; }
+void mig_dst_inject(enum mig_fault f, unsigned hold_s)
+{
+    fault = f;
+    fault_hold_s = hold_s;
+}
 
 /* A bitmap of n bits in frames (all set or all clear); NULL without memory. */
 static uint64_t *bits_alloc(uint64_t n, unsigned node, bool ones, uint64_t *pages)
@@ -293,6 +301,10 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
     d->out_len += d->enc.len;
     d->st = D_STREAM;
+    if (fault == MIGRATE_FAULT_HOLD_COMMIT) {      /* this migration's COMMIT will wait */
+        fault = MIGRATE_FAULT_NONE;
+        d->hold_s = fault_hold_s;
+    }
     return 0;
 }
 
@@ -573,6 +585,11 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
             d->failed = true;
             return 0;
         }
+        if (d->hold_s) {
+            d->hold_until = time_ns() + d->hold_s * 1000000000ull;
+            log_warn("migrate", "incoming %s: injected fault: holding COMMIT for %u s (not "
+                     "started, not acknowledged)", d->name, d->hold_s);
+        }
         d->commit = true;
         return 0;
     case MIG_REC_QUERY:
@@ -717,7 +734,7 @@ static void poll_one(struct dst_mig *d)
         dst_reset(d);
         return;
     }
-    if (d->commit) {
+    if (d->commit && time_ns() >= d->hold_until) {
         /* The VM starts before it is acknowledged: only a VM that runs here is (a start that
          * fails is an ERROR, and the source resumes its copy). */
         d->commit = false;

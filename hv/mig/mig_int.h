@@ -9,8 +9,10 @@
 #define MIG_DST_CONNS 16                /* incoming connections, most not yet authenticated */
 
 void mig_new_nonce(uint8_t out[32]);
-void mig_dst_inject(enum mig_fault f);   /* the target's faults (lose-ack, lose-commit) */
-void mig_src_inject_old_stream(void);    /* the next outgoing stream says version 1 */
+/* The target's faults (lose-ack, lose-commit, hold-commit for hold_s seconds). */
+void mig_dst_inject(enum mig_fault f, unsigned hold_s);
+void mig_src_inject_old_stream(void);    /* the next outgoing stream says the last version */
+void mig_src_inject_hold(unsigned hold_s);   /* the next outgoing holds at stop-and-copy */
 void mig_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *err,
                       size_t errlen);

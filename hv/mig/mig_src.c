@@ -68,6 +68,8 @@ struct src_mig {
     uint8_t mig_nonce[MIG_AUTH_NONCE_SIZE];
     uint32_t reply_status;
     uint64_t resolve_until, retry_at;
+    unsigned hold_s;            /* `migrate inject hold-final` armed when it started */
+    uint64_t hold_until;        /* ...: paused, nothing sent until then */
     char commit_reason[120];
     uint8_t policy[CPU_POLICY_BLOB_MAX];    /* the VM's CPU policy, as HELLO carries it */
     uint8_t xsave[MIG_XSAVE_MAX];           /* a vCPU's XSAVE area or a device record, as sent */
@@ -163,6 +165,10 @@ static void fail(struct src_mig *s, const char *fmt, ...)
 static bool old_stream;                 /* `migrate inject old-stream` */
 
 void mig_src_inject_old_stream(void) { old_stream = true; }
+
+static unsigned hold_final_s;           /* `migrate inject hold-final`: seconds, 0 unarmed */
+
+void mig_src_inject_hold(unsigned hold_s) { hold_final_s = hold_s; }
 
 static void emit_begin(struct src_mig *s)
 {
@@ -544,6 +550,8 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     }
     vm->migration = VM_MIG_OUT;
     outgoing[slot] = s;
+    s->hold_s = hold_final_s;
+    hold_final_s = 0;
     return 0;
 }
 
@@ -651,6 +659,11 @@ static void drained(struct src_mig *s)
     }
     emit_simple(s, MIG_REC_STOP);
     s->st = S_FINAL;
+    if (s->hold_s) {
+        s->hold_until = time_ns() + s->hold_s * 1000000000ull;
+        log_warn("migrate", "vm %s: injected fault: holding at stop-and-copy for %u s (guest "
+                 "paused, final pages and state not sent)", s->vm->name, s->hold_s);
+    }
 }
 
 /* Memory's pre-copy begins: dirty logging, then the first round (every page). */
@@ -872,7 +885,7 @@ static bool stalled(struct src_mig *s)
     size_t un = mig_conn_unacked(s->conn);
     uint64_t now = time_ns();
     if (un < s->last_unacked || (un == 0 && s->rec_off >= s->rec_len && s->st == S_RAM) ||
-        (s->limit && !s->tokens))
+        (s->limit && !s->tokens) || now < s->hold_until)
         s->last_progress = now;
     s->last_unacked = un;
     if (now - s->last_progress < MIGRATE_STALL_NS)
@@ -943,6 +956,8 @@ static void poll_one(struct src_mig *s)
                 return;                 /* again on the next pass */
             break;
         case S_FINAL:
+            if (time_ns() < s->hold_until)
+                return;
             if (s->disk_copy && emit_disk(s))
                 break;
             if (s->st == S_FINAL && s->cursor < s->npages && emit_ram(s))

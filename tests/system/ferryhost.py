@@ -136,6 +136,28 @@ class Host:
                 raise AssertionError(f"{vm}: no heartbeat {count} from vcpu {vcpu} "
                                      f"in {timeout} s; last seen: {beats[-4:]}")
 
+    def kill(self):
+        """The machine dies at once (no shutdown, nothing more on its wire)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        deadline = time.time() + 10         # the emulator too, not just `timeout` above it
+        while True:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.time() < deadline, f"{self.name}: still there after SIGKILL"
+            time.sleep(0.05)
+        self.sock.close()
+        self.sock = None
+
+    def restart(self):
+        """Boots the same machine again (same disk, same wire) and waits for its prompt."""
+        if self.proc.poll() is None:
+            self.kill()
+        self.start()
+        self.wait_prompt()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:

@@ -21,9 +21,14 @@ def tls_psk(name, key=KEY):
     return hmac.new(prk, name.encode() + b"\x01", hashlib.sha256).hexdigest()
 
 
-def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512, extra_b=(), via=None):
-    return two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[key_a],
+def pair(workdir, hosts, key_a=KEY, key_b=KEY, mem_a=512, mem_b=512, extra_a=(), extra_b=(),
+         via=None):
+    return two_hosts(workdir, hosts, "virtio-net-pci", "virtio-net-pci", cfg_a=[key_a, *extra_a],
                      cfg_b=[key_b, *extra_b], mem_a=mem_a, mem_b=mem_b, via=via)
+
+
+# Three migrations at once each way (the fault matrix's phases, one host failure for all).
+MANY = ("migrate_incoming_max=4", "migrate_outgoing_max=4")
 
 
 def names(h):
@@ -34,6 +39,39 @@ def wait_result(h, timeout=180):
     # Up to the end of the line: pexpect would otherwise match whatever part has arrived.
     h.expect(r"(migrate: (done|failed) [^\r\n]*)\r?\n", timeout=timeout)
     return h.con.match.group(1)
+
+
+def wait_results(h, vms, timeout=180):
+    """The result line of each VM's migration, in whatever order they end."""
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < len(vms):
+        line = wait_result(h, timeout=max(1, deadline - time.time()))
+        got[re.match(r"migrate: \w+ vm=(\S+)", line).group(1)] = line
+    assert sorted(got) == sorted(vms), got
+    return got
+
+
+def wait_log(h, text, timeout=60):
+    """Polls the host's log until text shows up in it."""
+    deadline = time.time() + timeout
+    while text not in (log := h.command("log")):
+        assert time.time() < deadline, log[-2000:]
+        time.sleep(0.3)
+
+
+def wait_receiving(h, vm, timeout=60):
+    deadline = time.time() + timeout
+    while f"incoming vm={vm} state=receiving" not in (st := h.command("migrate status")):
+        assert time.time() < deadline, st
+        time.sleep(0.3)
+
+
+def intact(h, vm, more=2):
+    """The guest beats on at h, `more` beats past the last seen, each with memtest's check ok."""
+    seq = max(x["seq"] for x in h.heartbeats(vm))
+    beats = h.wait_heartbeats(vm, 0, seq + more)
+    assert all(x["check"] == "ok" for x in beats), beats
 
 
 def beats_of(h, vm, vcpu):
@@ -188,45 +226,79 @@ def test_target_without_memory_refuses(workdir, hosts):
     a.wait_heartbeats("big", 0, seq + 1)
 
 
-def test_target_killed_mid_copy_guest_stays(workdir, hosts):
-    a, b = pair(workdir, hosts)
-    a.command('vm create m mem=128 args="hb=16"')
-    a.command("vm start m")
-    a.wait_heartbeats("m", 0, 2)
-    a.command("migrate m 10.0.0.2")
-    time.sleep(2)                                         # 128 MiB takes longer than this
-    os.killpg(b.proc.pid, signal.SIGKILL)
-    line = wait_result(a, timeout=240)
-    assert line.startswith("migrate: failed vm=m"), line
-    assert "m" in names(a)
-    seq = max(x["seq"] for x in a.heartbeats("m"))
-    a.wait_heartbeats("m", 0, seq + 2)
-    assert "running" in a.command("vm list")
+def test_target_killed_in_each_phase_guest_stays(workdir, hosts):
+    """The target host dies with three migrations to it under way: p mid-copy, q at
+    stop-and-copy (its source holds it there, guest paused, final state unsent) and r at
+    commit (the target holds its COMMIT: not started, not acknowledged). The source gives up
+    on p and q once the target makes no progress and resumes them. Of r it cannot know whether
+    the target ran it, so it asks, again and again, until the target is back: rebooted, it
+    knows nothing of r, and the source resumes r too. Each guest's memory is intact."""
+    a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
+    for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
+        a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
+        a.command(f"vm start {vm}")
+    for vm in "pqr":
+        a.wait_heartbeats(vm, 0, 2)
+    # p trickles (128 MiB at 1 MB/s); q reaches its hold, then r its (within q's 20 s).
+    assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
+    wait_receiving(b, "p")
+    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
+    assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
+    wait_log(a, "vm q: injected fault: holding at stop-and-copy")
+    assert "next incoming migration: hold-commit" in b.command("migrate inject hold-commit 20")
+    assert a.command("migrate r 10.0.0.2").startswith("migrate: started vm=r")
+    wait_log(b, "incoming r: injected fault: holding COMMIT")
+    b.kill()
+    b.restart()
+    lines = wait_results(a, "pqr", timeout=120)
+    for vm, phase in (("p", "precopy"), ("q", "stop")):
+        assert re.fullmatch(rf"migrate: failed vm={vm} phase={phase} reason=(no progress from "
+                            r"the target for 10 s|connection lost|the peer closed the "
+                            r"connection)", lines[vm]), lines
+    assert re.fullmatch(r"migrate: failed vm=r phase=commit reason=.*; the target never "
+                        r"committed it: resumed here", lines["r"]), lines
+    assert sorted(names(a)) == ["p", "q", "r"] and names(b) == []
+    for vm in "pqr":
+        intact(a, vm)
+    assert "none under way" in b.command("migrate status")
 
 
-def test_source_killed_mid_copy_target_discards(workdir, hosts):
-    """The source host dies mid-copy (no FIN, no RST reaches the target): the target discards
-    the skeleton once nothing arrived for 30 s, and keeps nothing of it."""
+def test_source_killed_in_each_phase(workdir, hosts):
+    """The source host dies (no FIN, no RST reaches the target) with three migrations under
+    way: p mid-copy, q at stop-and-copy (held there by the source), r at commit (the target
+    holds its COMMIT). The target discards p and q once nothing arrived for 30 s and keeps
+    nothing of them; r it had been told to commit, so it starts it and r runs there, its memory
+    intact. The guests that were on the source died with it: none runs twice."""
     from test_guests import free_pages
-    a, b = pair(workdir, hosts)
+    a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
     before = free_pages(b)
-    a.command('vm create m mem=128 args="hb=16"')
-    a.command("vm start m")
-    a.wait_heartbeats("m", 0, 2)
-    assert a.command("migrate m 10.0.0.2 bandwidth=20").startswith("migrate: started vm=m")
-    deadline = time.time() + 60
-    while "incoming vm=m state=receiving" not in (st := b.command("migrate status")):
-        assert time.time() < deadline, st
-        time.sleep(0.5)
-    os.killpg(a.proc.pid, signal.SIGKILL)
+    for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
+        a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
+        a.command(f"vm start {vm}")
+    for vm in "pqr":
+        a.wait_heartbeats(vm, 0, 2)
+    # p trickles (128 MiB at 1 MB/s); q reaches its hold, then r its (within q's 20 s).
+    assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
+    wait_receiving(b, "p")
+    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
+    assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
+    wait_log(a, "vm q: injected fault: holding at stop-and-copy")
+    assert "next incoming migration: hold-commit" in b.command("migrate inject hold-commit 10")
+    assert a.command("migrate r 10.0.0.2").startswith("migrate: started vm=r")
+    wait_log(b, "incoming r: injected fault: holding COMMIT")
+    a.kill()
     t0 = time.time()
-    while "m" in names(b) or free_pages(b) != before:
-        assert time.time() - t0 < 90, (names(b), free_pages(b), before)
+    b.expect(r"migrate: incoming vm=r running", timeout=30)
+    intact(b, "r")
+    while sorted(names(b)) != ["r"] or "none under way" not in b.command("migrate status"):
+        assert time.time() - t0 < 90, (names(b), b.command("migrate status"))
         time.sleep(1)
     assert time.time() - t0 > 20, time.time() - t0    # it gave the source its 30 s
     log = b.command("log")
-    assert "incoming m from 10.0.0.1: nothing received for 30 s, discarded" in log, log
-    assert "none under way" in b.command("migrate status")
+    for vm in "pq":
+        assert f"incoming {vm} from 10.0.0.1: nothing received for 30 s, discarded" in log, log
+    b.command("vm destroy r")
+    assert names(b) == [] and free_pages(b) == before
 
 
 def test_attacker_on_the_wire(workdir, hosts):
