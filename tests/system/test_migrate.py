@@ -303,10 +303,11 @@ def test_source_killed_in_each_phase(workdir, hosts):
 
 def test_attacker_on_the_wire(workdir, hosts):
     """An active attacker between the hosts (tests/system/wire.py) alters one byte of the TLS
-    stream mid-copy, then cuts the link mid-copy: each time the migration fails, the guest
-    runs on at the source with its memory intact (memtest's check) and the target keeps
-    nothing. Through the mended wire the guest moves; after the acknowledgement the link is
-    cut and the source killed, and the guest runs on at the target."""
+    stream mid-copy, cuts the link mid-copy, alters a byte at stop-and-copy: each time the
+    migration fails, the guest runs on at the source with its memory intact (memtest's
+    check) and the target keeps nothing. Then it alters the target's COMMIT_ACK: the source
+    asks and learns that the target runs the guest. After the acknowledgement the link is cut
+    and the source killed, and the guest runs on at the target."""
     from test_guests import free_pages
     from wire import Wire
     wires = []
@@ -329,7 +330,7 @@ def test_attacker_on_the_wire(workdir, hosts):
             seq = max(x["seq"] for x in a.heartbeats("m"))
             assert all(x["check"] == "ok" for x in a.wait_heartbeats("m", 0, seq + 2))
 
-        a.command('vm create m mem=16 args="hb=16 pages=4"')
+        a.command('vm create m mem=16 args="hb=16 pages=1"')
         a.command("vm start m")
         a.wait_heartbeats("m", 0, 2)
 
@@ -360,11 +361,33 @@ def test_attacker_on_the_wire(workdir, hosts):
         w.mend()
         stayed(90)
 
-        # Through the mended wire it moves; after the acknowledgement neither a cut link nor
-        # the source's death touches it.
+        # At stop-and-copy: the source holds there, the guest paused; the first record after
+        # the hold is altered. The target hangs up before any COMMIT counts; the guest resumes.
+        assert "hold-final" in a.command("migrate inject hold-final 5")
         assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
-        line = wait_result(a, timeout=180)
-        assert line.startswith("migrate: done vm=m "), line
+        wait_log(a, "vm m: injected fault: holding at stop-and-copy", timeout=120)
+        w.corrupt(7700, 0)
+        line = wait_result(a, timeout=120)
+        assert w.corrupted == 1, line
+        assert re.fullmatch(r"migrate: failed vm=m phase=(stop reason=.*|commit reason=.*; the "
+                            r"target never committed it: resumed here)", line), line
+        stayed(30)
+
+        # At commit: the target holds COMMIT, then its acknowledgement is altered on the way.
+        # The target runs the guest; the source cannot read the ACK, asks over a new
+        # connection, learns it and lets go.
+        assert "hold-commit" in b.command("migrate inject hold-commit 5")
+        assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+        wait_log(b, "incoming m: injected fault: holding COMMIT", timeout=120)
+        w.corrupt(7700, 0, sent=True)
+        line = wait_result(a, timeout=120)
+        assert w.corrupted == 1, line
+        assert re.match(r"migrate: done vm=m .* confirmed=query$", line), line
+        assert names(a) == [] and names(b) == ["m"]
+        assert "TLS connection with 10.0.0.2 ended: a record failed its check" in \
+            a.command("log")
+
+        # After the acknowledgement neither a cut link nor the source's death touches it.
         w.cut()
         os.killpg(a.proc.pid, signal.SIGKILL)
         seq = max(x["seq"] for x in b.heartbeats("m"))

@@ -4,10 +4,10 @@ big-endian length, then the Ethernet frame), run in threads of the test process.
 Host a's QEMU listens; the wire connects to it and listens itself for host b's QEMU. Frames
 pass unchanged until a test asks for a fault:
 
-- corrupt(port, after): the first TCP segment towards `port` that carries payload, once
-  `after` payload bytes have passed towards it, gets one payload byte flipped and its TCP
-  checksum recomputed, as an attacker on the path would (a bad checksum alone would only make
-  the receiver drop the segment and the sender resend it);
+- corrupt(port, after, sent=False): the first TCP segment towards `port` (with sent: from
+  `port`) that carries payload, once `after` payload bytes have passed that way, gets one
+  payload byte flipped and its TCP checksum recomputed, as an attacker on the path would (a
+  bad checksum alone would only make the receiver drop the segment and the sender resend it);
 - cut() / mend(): every frame is dropped, in both directions, until mended.
 """
 import socket
@@ -26,7 +26,8 @@ def _csum(data):
 
 
 def _tcp(frame):
-    """(ip offset, tcp offset, payload offset, payload end, dst port) of an IPv4 TCP frame."""
+    """(ip offset, tcp offset, payload offset, payload end, dst port, src port) of an IPv4 TCP
+    frame."""
     if len(frame) < 54 or frame[12:14] != b"\x08\x00":
         return None
     ip = 14
@@ -38,7 +39,8 @@ def _tcp(frame):
     if end > len(frame) or tcp + 20 > end:
         return None
     data = tcp + (frame[tcp + 12] >> 4) * 4
-    return ip, tcp, data, end, struct.unpack("!H", frame[tcp + 2:tcp + 4])[0]
+    return (ip, tcp, data, end, struct.unpack("!H", frame[tcp + 2:tcp + 4])[0],
+            struct.unpack("!H", frame[tcp:tcp + 2])[0])
 
 
 class Wire:
@@ -57,9 +59,9 @@ class Wire:
         self.socks = []
         threading.Thread(target=self._run, daemon=True).start()
 
-    def corrupt(self, port, after):
+    def corrupt(self, port, after, sent=False):
         with self.lock:
-            self.target = [port, after]
+            self.target = [port, after, sent]
             self.corrupted = 0
 
     def cut(self):
@@ -124,9 +126,9 @@ class Wire:
 
     def _maybe_corrupt(self, frame):
         t = _tcp(frame) if self.target else None
-        if not t or t[4] != self.target[0] or t[3] <= t[2]:
+        if not t or t[5 if self.target[2] else 4] != self.target[0] or t[3] <= t[2]:
             return frame
-        ip, tcp, data, end, _ = t
+        ip, tcp, data, end = t[:4]
         if self.target[1] > 0:
             self.target[1] -= end - data
             return frame
