@@ -242,12 +242,24 @@ $(B)/fuzz_mig_tls: tests/fuzz/fuzz_mig_tls.c $(MIG_TLS_FUZZ_SRCS) hv/base/mbedtl
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) $(filter %.c,$^) -o $@
 
+# The serial console as typed at (tests/fuzz/fuzz_console.c): the control loop, every command
+# handler, the real argument rules below them, fake management actions (fuzz_console_mgmt.c).
+# The wraps let the target see each command's line, words and return value.
+CONSOLE_FUZZ_SRCS := tests/fuzz/fuzz_console_mgmt.c $(wildcard hv/console/*.c) hv/base/cmdline.c \
+	hv/mgmt/mgmt_args.c hv/mgmt/mgmt_mig.c hv/mgmt/mgmt_cpu.c $(CPU_POLICY_FUZZ_SRCS) \
+	$(LWIP_DIR)/src/core/ipv4/ip4_addr.c $(LWIP_DIR)/src/core/def.c
+$(B)/fuzz_console: tests/fuzz/fuzz_console.c $(CONSOLE_FUZZ_SRCS) tests/fuzz/fuzz_console.h \
+		| $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+		$(LWIP_INCLUDES) -Wl,--wrap=con_execute,--wrap=cmdline_split $(filter %.c,$^) -o $@
+
 # Each fuzz target: the longest input it gets (0: libFuzzer picks) and its corpus directory.
 FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:2000:fuzz_corpus_cpu \
 	linux_boot:20000:fuzz_corpus_linux devices:4000:fuzz_corpus_dev multiboot:4000:fuzz_corpus_mb \
 	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
 	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi \
-	mig_tls:4096:fuzz_corpus_mig_tls
+	mig_tls:4096:fuzz_corpus_mig_tls console:1024:fuzz_corpus_console
 
 fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 	@set -o pipefail; for r in $(FUZZ_RUNS); do \

@@ -353,8 +353,11 @@ int cpu_featset_parse(const char *list, struct cpu_featset *s, char *bad, size_t
         }
         cpu_featset_add(s, f);
         list += n;
-        if (*list == ',' && *++list == 0)
+        if (*list == ',' && *++list == 0) {
+            if (badlen)
+                bad[0] = 0;             /* the offending name is the empty one after it */
             return -EINVAL;             /* a trailing comma: an empty name */
+        }
     }
     return 0;
 }
