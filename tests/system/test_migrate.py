@@ -398,33 +398,6 @@ def test_attacker_on_the_wire(workdir, hosts):
             w.close()
 
 
-def test_vtx_hosts_migrate_through_bxhub(workdir, hosts, bxhub):
-    """Two Bochs hosts (VT-x + EPT) with e1000 on bxhub: the same migration, VMX to VMX."""
-    from ferryhost import BochsHost
-    a = BochsHost(workdir, name="ba", config=["ip=10.0.5.1/24", KEY],
-                  e1000=("b0:c4:20:00:00:11", bxhub))
-    b = BochsHost(workdir, name="bb", config=["ip=10.0.5.2/24", KEY],
-                  e1000=("b0:c4:20:00:00:12", bxhub + 2))
-    hosts.extend([a, b])
-    a.start()
-    b.start()
-    a.wait_prompt()
-    b.wait_prompt()
-    b.command("ping 10.0.5.1 1", timeout=60)          # bxhub learns both MACs
-    a.command('vm create m mem=4 args="hb=8 pages=4"')
-    a.command("vm start m")
-    src = [x for x in a.wait_heartbeats("m", 0, 2) if x["vcpu"] == 0]
-    a.command("migrate m 10.0.5.2 dirty=pml")    # dirty pages from the PML logs
-    line = wait_result(a, timeout=400)
-    assert line.startswith("migrate: done vm=m ") and line.endswith(" dirty=pml"), line
-    print(f"\nBochs VT-x -> VT-x: {line}")
-    assert "m" not in names(a) and "m" in names(b)
-    tgt = b.wait_heartbeats("m", 0, src[-1]["seq"] + 1, timeout=120)
-    mine = [x for x in tgt if x["vcpu"] == 0]
-    assert mine[0]["seq"] > src[-1]["seq"] and mine[0]["tsc"] > src[-1]["tsc"], (src[-1], mine[0])
-    assert all(x["check"] == "ok" for x in tgt), tgt
-
-
 def test_cross_vendor_vtx_to_amdv_and_back(workdir, hosts, bxhub):
     """A memtest VM on the x86-64-v2 baseline moves from a Bochs VT-x host (Intel) to a QEMU
     AMD-V host and back over one bxhub segment: the arch-neutral vCPU record, the XSAVE area
