@@ -686,7 +686,10 @@ int mig_dst_cancel(struct vm *vm)
 {
     for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
         struct dst_mig *d = incoming[i];
-        if (d && d->vm == vm && d->st == D_STREAM && !d->failed && !d->commit) {
+        /* Also after COMMIT, until the VM starts (poll_one, on this same loop): the source,
+         * told or not, resumes its copy, for this host never ran it. */
+        if (d && d->vm == vm && d->st == D_STREAM && !d->failed) {
+            d->commit = false;
             refuse(d, MIG_REC_ERROR, "cancelled on the target");
             return 0;                   /* flushed, then discarded with its skeleton */
         }

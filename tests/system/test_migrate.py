@@ -156,14 +156,37 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
     assert all(x["check"] == "ok" for x in b.wait_heartbeats("m1", 0, 1, timeout=60))
 
 
-def test_lost_commit_ack_and_lost_commit_are_resolved(workdir, hosts):
-    """The connection dies between COMMIT and COMMIT_ACK: the source asks the target (QUERY)
-    and either gives its copy up (the target runs it) or resumes it (the target never
-    committed). The guest runs on exactly one host either way."""
+def test_cancel_and_lost_commit_or_ack_are_resolved(workdir, hosts):
+    """`migrate cancel` at stop-and-copy and at commit, then the connection dies between
+    COMMIT and COMMIT_ACK: the source asks the target (QUERY) and either gives its copy up
+    (the target runs it) or resumes it (the target never committed). The guest runs on
+    exactly one host either way."""
     a, b = pair(workdir, hosts)
-    a.command('vm create m mem=8 args="hb=16 pages=4"')
+    a.command('vm create m mem=8 args="hb=16 pages=1"')
     a.command("vm start m")
     a.wait_heartbeats("m", 0, 2)
+    # Cancelled at stop-and-copy (the source holds there, the guest paused): it resumes here,
+    # and the target lets go of everything.
+    assert "hold-final" in a.command("migrate inject hold-final 10")
+    a.command("migrate m 10.0.0.2")
+    wait_log(a, "vm m: injected fault: holding at stop-and-copy")
+    out = a.command("migrate cancel m")
+    found = re.search(r"migrate: (?:done|failed) [^\r\n]*", out)
+    line = found.group(0) if found else wait_result(a, timeout=60)
+    assert line == "migrate: failed vm=m phase=stop reason=cancelled", line
+    intact(a, "m")
+    # Cancelled at commit (the target holds COMMIT): not by the source, for the target may own
+    # it; the target, which has not started it, can, and the source resumes its copy.
+    assert "hold-commit" in b.command("migrate inject hold-commit 10")
+    a.command("migrate m 10.0.0.2")
+    wait_log(b, "incoming m: injected fault: holding COMMIT")
+    assert "that can still be cancelled" in a.command("migrate cancel m")
+    assert "error" not in (out := b.command("migrate cancel m")), out
+    line = wait_result(a, timeout=60)
+    assert re.fullmatch(r"migrate: failed vm=m phase=(stop|commit) reason=target error: "
+                        r"cancelled on the target", line), line
+    intact(a, "m")
+    assert names(b) == [] and "none under way" in b.command("migrate status")
     # The ACK is lost: b runs the guest; a learns it by asking.
     assert "lose-ack" in b.command("migrate inject lose-ack")
     a.command("migrate m 10.0.0.2")
