@@ -230,6 +230,15 @@ $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(MBEDTLS_CFLAGS) $^ -o $@
 
+# The vCPU state loaders of both backends, fed with the records a migration target takes
+# (tests/fuzz/fuzz_vcpu_state.c): what they write must pass VM entry's / VMRUN's checks.
+VCPU_STATE_FUZZ_SRCS := arch/x86_64/vmx/vmx_state.c arch/x86_64/vmx/vmx_guest_check.c \
+	arch/x86_64/svm/svm_state.c hv/vm/msr.c hv/vm/guest_boot.c hv/mig/mig_stream.c \
+	hv/base/crc32c.c hv/cpu/cpu_baseline.c $(CPU_POLICY_SRCS)
+$(B)/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(VCPU_STATE_FUZZ_SRCS) | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+
 # The migration transport's TLS glue with the real mbedTLS and lwIP's pbufs (tests/fuzz/fuzz_mig_tls.c).
 MIG_TLS_FUZZ_SRCS := net/mig_transport.c net/mig_tls.c net/sys_arch.c hv/base/config.c \
 	hv/base/cmdline.c \
@@ -259,7 +268,8 @@ FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:200
 	linux_boot:20000:fuzz_corpus_linux devices:4000:fuzz_corpus_dev multiboot:4000:fuzz_corpus_mb \
 	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
 	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi \
-	mig_tls:4096:fuzz_corpus_mig_tls console:1024:fuzz_corpus_console
+	mig_tls:4096:fuzz_corpus_mig_tls console:1024:fuzz_corpus_console \
+	vcpu_state:600:fuzz_corpus_vcpu
 
 fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 	@set -o pipefail; for r in $(FUZZ_RUNS); do \

@@ -17,6 +17,7 @@
 #include "hv/mig/mig_int.h"
 #include "hv/vm/intr.h"
 #include "hv/vm/msr.h"
+#include "hv/vm/vcpu_ops.h"
 #include "hv/vm/vmctl.h"
 #include "net/vswitch.h"
 
@@ -553,6 +554,11 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         /* Every value as the guest's own writes are checked: nothing reaches the host's WRMSR
          * or the entry that would fault there. */
         if (msr_state_check(&d->vm->policy, &st, d->why, sizeof(d->why)))
+            return -EINVAL;
+        /* And as this backend will load it, by the checks its VM entry makes (VT-x: SDM
+         * 26.3.1): a state that cannot enter is refused now, not after COMMIT_ACK. */
+        if (hv_ops && hv_ops->vcpu_state_check &&
+            hv_ops->vcpu_state_check(&st, d->why, sizeof(d->why)))
             return -EINVAL;
         d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;

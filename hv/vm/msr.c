@@ -119,9 +119,217 @@ static bool value_ok(const struct cpu_policy *p, uint32_t msr, uint64_t val)
     return true;
 }
 
+#define CR0_PE     (1ull << 0)
+#define CR0_NW     (1ull << 29)
+#define CR0_CD     (1ull << 30)
+#define CR0_PG     (1ull << 31)
+#define CR4_PAE    (1ull << 5)
+#define CR4_PCIDE  (1ull << 17)
+#define CR4_CET    (1ull << 23)
+#define RFLAGS_IF  (1ull << 9)
+#define RFLAGS_VM  (1ull << 17)
+
 bool cr0_write_ok(uint64_t val)
 {
-    return !(val >> 32) && !((val & (1ull << 31)) && !(val & 1));     /* PG needs PE */
+    /* 63:32 reserved; PG needs PE; NW needs CD (SDM 2.5, APM 3.1.1: #GP) */
+    return !(val >> 32) && !((val & CR0_PG) && !(val & CR0_PE)) &&
+           !((val & CR0_NW) && !(val & CR0_CD));
+}
+
+/* CR4 bits that exist only with a feature (SDM 2.5 "CR4"); the others below bit 11 exist on
+ * every x86-64 CPU (VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT). */
+#define CR4_BASE 0x7ffull
+static const struct { uint8_t bit; int16_t feat, alt; } cr4_features[] = {
+    { 11, CPU_FEAT_UMIP, -1 }, { 12, CPU_FEAT_LA57, -1 }, { 13, CPU_FEAT_VMX, -1 },
+    { 14, CPU_FEAT_SMX, -1 }, { 16, CPU_FEAT_FSGSBASE, -1 }, { 17, CPU_FEAT_PCID, -1 },
+    { 18, CPU_FEAT_XSAVE, -1 }, { 19, CPU_FEAT_KL, -1 }, { 20, CPU_FEAT_SMEP, -1 },
+    { 21, CPU_FEAT_SMAP, -1 }, { 22, CPU_FEAT_PKU, -1 }, { 23, CPU_FEAT_CET_SS, CPU_FEAT_CET_IBT },
+    { 24, CPU_FEAT_PKS, -1 }, { 25, CPU_FEAT_UINTR, -1 }, { 28, CPU_FEAT_LAM, -1 },
+};
+
+/* MOV to CR4 takes val on a CPU with policy p: reserved bits and those of features the
+ * policy hides are #GP. (VT-x lets the guest write CR4 without an exit, so only the host CPU
+ * checks it there; a state a target takes must hold on every host the policy runs on.) */
+static bool cr4_write_ok(const struct cpu_policy *p, uint64_t val)
+{
+    uint64_t ok = CR4_BASE;
+    for (size_t i = 0; i < sizeof(cr4_features) / sizeof(cr4_features[0]); i++)
+        if (cpu_policy_has(p, cr4_features[i].feat) ||
+            (cr4_features[i].alt >= 0 && cpu_policy_has(p, cr4_features[i].alt)))
+            ok |= 1ull << cr4_features[i].bit;
+    return !(val & ~ok);
+}
+
+/* MAXPHYADDR as the guest's CPUID reports it (SDM 4.1.4: 36 without leaf 0x80000008). */
+static unsigned phys_bits(const struct cpu_policy *p)
+{
+    const struct cpuid_leaf *l = cpu_policy_find(p, 0x80000008, 0);
+    unsigned b = l ? l->regs.eax & 0xff : 0;
+    return b ? b : 36;
+}
+
+/* Control registers, EFER, RFLAGS, RIP and descriptor tables: each as the guest's own writes
+ * leave it (MOV CR, WRMSR, POPF, LGDT) and in the combinations the CPU keeps (SDM 9.8.5 /
+ * APM 14.6: LMA = LME & PG, long mode needs PAE; SDM 26.3.1.1 and APM 15.5.1 refuse the rest
+ * at entry). */
+static const char *reg_rules(const struct cpu_policy *p, const struct vcpu_state *s)
+{
+    bool lma = s->efer & EFER_LMA, lme_pg = (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
+    bool code64 = lma && (s->cs.attr & SEG_ATTR_L);
+    if (lma && !(s->efer & EFER_LME))
+        return "EFER.LMA without LME";
+    if (!cr0_write_ok(s->cr0))
+        return "CR0";
+    if ((s->cr4 >> 32) || !cr4_write_ok(p, s->cr4))
+        return "CR4";
+    if (s->cr3 >> phys_bits(p))
+        return "CR3";                       /* bits past MAXPHYADDR */
+    if (lma != lme_pg)
+        return "EFER.LMA other than EFER.LME with CR0.PG";
+    if (lme_pg && !(s->cr4 & CR4_PAE))
+        return "long-mode paging without CR4.PAE";
+    if ((s->cr4 & CR4_PCIDE) && !lma)
+        return "CR4.PCIDE outside IA-32e mode";
+    if ((s->cr4 & CR4_CET) && !(s->cr0 & CR0_WP))
+        return "CR4.CET without CR0.WP";
+    if (s->cr8 >> 4)
+        return "CR8";
+    if (s->dr7 >> 32)
+        return "DR7";
+    if (!(s->rflags & 2) || (s->rflags & ~0x3f7fd7ull))
+        return "RFLAGS";                    /* bit 1 set; 3, 5, 15 and 22-63 clear */
+    if ((s->rflags & RFLAGS_VM) && (lma || !(s->cr0 & CR0_PE)))
+        return "RFLAGS.VM outside protected mode";
+    if (code64 ? !canonical(s->rip) : s->rip >> 32)
+        return "RIP";                       /* canonical in 64-bit code, else 32 bits */
+    if (!canonical(s->ldtr.base) || !canonical(s->tr.base) ||
+        !canonical(s->gdtr.base) || !canonical(s->idtr.base))
+        return "a descriptor table base";
+    if ((s->gdtr.limit | s->idtr.limit) >> 16)
+        return "a GDTR or IDTR limit";      /* LGDT / LIDT load 16 bits */
+    return NULL;
+}
+
+#define ATTR_TYPE 0xfu
+#define ATTR_S    0x10u
+#define ATTR_DPL(a) (((a) >> 5) & 3)
+#define ATTR_P    0x80u
+#define DPL_OF(s) ATTR_DPL((s)->attr)
+
+/* A usable segment register: loaded from a present descriptor (the record's convention,
+ * svm_state.h: not present is what VMX calls unusable). */
+static bool seg_usable(const struct seg *g)
+{
+    return !(g->attr & SEG_UNUSABLE) && (g->attr & ATTR_P);
+}
+
+/* A limit a descriptor can give: 20 bits, or scaled by 4 KiB (G) with the low 12 bits set. */
+static bool limit_ok(uint32_t limit)
+{
+    return limit <= 0xfffff || (limit & 0xfff) == 0xfff;
+}
+
+/* CS and SS as a CPU outside virtual-8086 mode holds them (SDM 3.4.5, 5.5 and 5.6; VMX
+ * checks the same at entry, 26.3.1.2): CS a present code segment (or, in real mode, the
+ * read/write data VMX's unrestricted guest allows with DPL 0) at the CPL, SS writable data. */
+static const char *cs_ss_rules(const struct vcpu_state *s)
+{
+    uint32_t cs = s->cs.attr, type = cs & ATTR_TYPE, cpl = DPL_OF(&s->ss);
+    if (!seg_usable(&s->cs) || !(cs & ATTR_S) || !limit_ok(s->cs.limit) || s->cs.base >> 32)
+        return "CS";
+    if (!(type & 8) && (type | 1) != 3)
+        return "CS type";                     /* code, or read/write data (real mode) */
+    if (!(type & 8) && ATTR_DPL(cs))
+        return "CS DPL";
+    if ((type & 0xc) == 8 && ATTR_DPL(cs) != cpl)
+        return "CS DPL";                      /* non-conforming: DPL = CPL */
+    if ((type & 0xc) == 0xc && ATTR_DPL(cs) > cpl)
+        return "CS DPL";                      /* conforming: DPL <= CPL */
+    if ((s->efer & EFER_LMA) && (cs & SEG_ATTR_L) && (cs & SEG_ATTR_DB))
+        return "CS with both L and D in IA-32e mode";
+    if ((!(s->cr0 & CR0_PE) || !(type & 8)) && cpl)
+        return "SS DPL (the CPL) not 0 in real mode or with a data-type CS";
+    if (seg_usable(&s->ss) && (!(s->ss.attr & ATTR_S) || (s->ss.attr & 0xa) != 2 ||
+                               !limit_ok(s->ss.limit) || s->ss.base >> 32))
+        return "SS";                          /* writable data */
+    return NULL;
+}
+
+/* The registers a segment load makes: DS, ES, FS, GS readable (code or data), LDTR an LDT, TR
+ * a TSS (a 64-bit one in IA-32e mode: LTR there takes nothing else), selectors of TR / LDTR
+ * in the GDT. Bases of DS and ES come from descriptors (32 bits); FS's and GS's are MSRs. */
+static const char *seg_rules(const struct vcpu_state *s)
+{
+    const struct seg *data[] = { &s->ds, &s->es, &s->fs, &s->gs };
+    if (s->rflags & RFLAGS_VM) {
+        const struct seg *all[] = { &s->cs, &s->ss, &s->ds, &s->es, &s->fs, &s->gs };
+        for (size_t i = 0; i < 6; i++)
+            if (all[i]->base != (uint64_t)all[i]->sel << 4 || all[i]->limit != 0xffff)
+                return "a virtual-8086 segment not as its selector loads it";
+        if (DPL_OF(&s->ss) != 3)
+            return "SS DPL (the CPL) in virtual-8086 mode";
+    } else {
+        const char *bad = cs_ss_rules(s);
+        if (bad)
+            return bad;
+        for (size_t i = 0; i < 4; i++)
+            if (seg_usable(data[i]) &&
+                (!(data[i]->attr & ATTR_S) || (data[i]->attr & 0xa) == 8 ||
+                 !limit_ok(data[i]->limit) || (i < 2 && data[i]->base >> 32)))
+                return "a data segment";      /* no system or execute-only descriptor */
+    }
+    uint32_t tr = s->tr.attr & ATTR_TYPE;
+    if (!seg_usable(&s->tr) || (s->tr.attr & ATTR_S) || (tr & 5) != 1 || (s->tr.sel & 4) ||
+        !limit_ok(s->tr.limit) || ((s->efer & EFER_LMA) && (tr & 8) == 0))
+        return "TR";                          /* a (busy or available) TSS, 16-bit or not */
+    if (seg_usable(&s->ldtr) && ((s->ldtr.attr & (ATTR_S | ATTR_TYPE)) != 2 ||
+                                 (s->ldtr.sel & 4) || !limit_ok(s->ldtr.limit)))
+        return "LDTR";
+    return NULL;
+}
+
+/* Exceptions both vendors define (SDM 6.3.1, APM 8.2): a pending one must be one of them
+ * (VMRUN refuses others, APM 15.20); #CP only with CET on. */
+static bool exception_defined(const struct vcpu_state *s, uint8_t v)
+{
+    return (v <= 19 && v != 2 && v != 9 && v != 15) || (v == 21 && (s->cr4 & CR4_CET));
+}
+
+static bool pushes_error(uint8_t v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21;
+}
+
+/* The activity, the interrupt shadow and the pending event as a CPU could have them: STI
+ * blocking only with IF set, never with MOV SS blocking; HLT only at CPL 0 outside a shadow,
+ * woken only by what wakes HLT; an external interrupt only where one is taken; an exception's
+ * error code as the CPU pushes it (protected mode, 16 bits). SDM 26.3.1.5 and 26.2.1.3 refuse
+ * the rest at VM entry, APM 15.20 at VMRUN. */
+static const char *event_rules(const struct vcpu_state *s)
+{
+    const struct vcpu_event *e = &s->pending;
+    uint32_t blk = s->interruptibility;
+    bool pe = s->cr0 & CR0_PE, shadow = blk & (INTR_STI | INTR_MOVSS);
+    if ((blk & INTR_STI) && ((blk & INTR_MOVSS) || !(s->rflags & RFLAGS_IF)))
+        return "blocking by STI";
+    if (s->activity == ACT_HALTED && (DPL_OF(&s->ss) || shadow))
+        return "HLT at CPL > 0 or in an interrupt shadow";
+    bool wakes = e->type == EVENT_NONE || e->type == EVENT_EXTINT || e->type == EVENT_NMI ||
+                 (e->type == EVENT_EXCEPTION && (e->vector == 1 || e->vector == 18));
+    if (s->activity == ACT_HALTED && !wakes)
+        return "an event HLT does not wake for";       /* only INTR, NMI, #DB, #MC */
+    if (e->type == EVENT_EXTINT && (shadow || !(s->rflags & RFLAGS_IF)))
+        return "an external interrupt while interrupts are blocked";
+    /* INT n's return address, past an instruction that was at a canonical address */
+    if (e->type == EVENT_SOFTINT && (s->efer & EFER_LMA) && (s->cs.attr & SEG_ATTR_L) &&
+        !canonical(s->rip - 1))
+        return "a software interrupt's return address";
+    if (e->type == EVENT_EXCEPTION && !exception_defined(s, e->vector))
+        return "an exception vector";
+    if (e->type == EVENT_EXCEPTION &&
+        (pe && pushes_error(e->vector) ? !e->has_error || e->error >> 16 : e->has_error))
+        return "an exception's error code";
+    return NULL;
 }
 
 int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char *why,
@@ -143,26 +351,13 @@ int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char
                      msrs[i].name, (unsigned long long)msrs[i].val);
             return -EINVAL;
         }
-    const char *bad = NULL;
-    if ((s->efer & EFER_LMA) && !(s->efer & EFER_LME))
-        bad = "EFER.LMA without LME";
-    else if (!cr0_write_ok(s->cr0))
-        bad = "CR0";
-    else if (s->cr4 >> 32)
-        bad = "CR4";
-    else if (s->cr3 >> 52)
-        bad = "CR3";
-    else if (s->cr8 >> 4)
-        bad = "CR8";
-    else if (s->dr7 >> 32)
-        bad = "DR7";
-    else if (!(s->rflags & 2) || (s->rflags & ~0x3f7fd7ull))
-        bad = "RFLAGS";       /* bit 1 set; 3, 5, 15 and 22-63 clear */
-    else if (!canonical(s->ldtr.base) || !canonical(s->tr.base) ||
-             !canonical(s->gdtr.base) || !canonical(s->idtr.base))
-        bad = "a descriptor table base";
+    const char *bad = reg_rules(p, s);
+    if (!bad)
+        bad = seg_rules(s);
+    if (!bad)
+        bad = event_rules(s);
     if (bad) {
-        snprintf(why, n, "vCPU state: %s is not a value the guest could hold", bad);
+        snprintf(why, n, "vCPU state: %s: not a state the guest's CPU could hold", bad);
         return -EINVAL;
     }
     return 0;

@@ -17,14 +17,18 @@ int msr_access(struct vcpu *v, uint32_t msr, bool write);
 
 /*
  * A whole state record, as an incoming migration brings it, by the rules the guest's own
- * writes meet: each MSR in it as WRMSR would take it (msr_access), CR0 as MOV to CR0 would
- * (cr0_write_ok), and the registers whose reserved bits would fault in the host's WRMSR or
- * fail the entry (CR3, CR4, CR8, DR7, RFLAGS, descriptor table bases). 0, or -EINVAL with the
- * first offence in why.
+ * writes meet: each MSR in it as WRMSR would take it (msr_access), CR0 and CR4 as MOV to CR
+ * would (cr0_write_ok; CR4 bits need their features in p), CR3 within p's MAXPHYADDR, the
+ * registers whose reserved bits would fault in the host's WRMSR or fail the entry (CR8, DR7,
+ * RFLAGS, descriptor tables); and everything a CPU holds together, of either vendor, as VM
+ * entry (SDM 26.3.1) and VMRUN (APM 15.5.1) insist: paging mode and EFER, RIP, segment
+ * registers as loads make them, interrupt shadows, HLT, the pending event. What one vendor's
+ * state merely lacks (accessed types, G, ...) is the loading backend's to supply. 0, or
+ * -EINVAL with the first offence in why.
  */
 int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char *why,
                     size_t n);
-/* MOV to CR0 takes val (bits 63:32 clear, PG only with PE), else #GP. */
+/* MOV to CR0 takes val (bits 63:32 clear, PG only with PE, NW only with CD), else #GP. */
 bool cr0_write_ok(uint64_t val);
 
 /* IA32_MISC_ENABLE as a VM with policy p reads it. */

@@ -138,8 +138,9 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
     x->vmcb->control.tsc_offset = s->tsc - rdtsc();
     v->xcr0 = s->xcr0 ? s->xcr0 : 1;
     /* NMI blocking (inside an NMI handler) is ferry's on SVM: from the state, with the IRET
-     * intercept that ends it; INIT's state clears it. */
-    x->nmi_masked = s->interruptibility & INTR_NMI;
+     * intercept that ends it; INIT's state clears it. An NMI the state still has to deliver
+     * masks NMIs as svm_inject's does (a state saved by VT-x shows no blocking for it yet). */
+    x->nmi_masked = (s->interruptibility & INTR_NMI) || s->pending.type == EVENT_NMI;
     x->nmi_after_iret = false;
     if (x->nmi_masked)
         x->vmcb->control.intercept1 |= VMCB_I1_IRET;

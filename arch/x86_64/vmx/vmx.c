@@ -161,6 +161,9 @@ int vmx_controls_init(void)
     k->pml = (rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & VMX_PROC2_PML;
     k->preempt_shift = rdmsr(MSR_VMX_MISC) & 0x1f;
     k->inject_len0 = rdmsr(MSR_VMX_MISC) & (1ull << 30);
+    k->hlt = rdmsr(MSR_VMX_MISC) & (1ull << 6);
+    k->cet = (cpuid(7, 0).ecx & (1u << 7)) || (cpuid(7, 0).edx & (1u << 20));
+    k->phys_bits = cpuid(0x80000008, 0).eax & 0xff;
     k->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
     k->cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     k->cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
@@ -586,6 +589,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_get_state = vmx_get_state,
     .vcpu_retire = vmx_retire,
     .vcpu_set_state = vmx_set_state,
+    .vcpu_state_check = vmx_guest_state_check,
     .vcpu_inject = vmx_inject,
     .vcpu_irq_ready = vmx_irq_ready,
     .vcpu_nmi_ready = vmx_nmi_ready,

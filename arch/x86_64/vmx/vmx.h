@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86_64/vmx/vmx_check.h"
 #include "hv/vm/vm.h"
 
 #define MSR_VMX_MISC        0x485
@@ -44,6 +45,9 @@ struct vmx_caps_cache {
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     unsigned preempt_shift;
     bool inject_len0;              /* IA32_VMX_MISC[30]: software events with length 0 */
+    bool hlt;                      /* IA32_VMX_MISC[6]: activity state HLT */
+    bool cet;                      /* CPUID CET_SS or CET_IBT: #CP pushes an error code */
+    unsigned phys_bits;            /* MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) */
     bool ug, vpid, ept_1g, invept_single, ad, pml, vnmi;
     uint32_t revision;
 };
@@ -68,6 +72,13 @@ void vmx_exit_point(void);
 void vmx_decode_exit(struct vcpu *v, struct hv_exit *exit);
 void vmx_write_guest_state(const struct vcpu_state *s);
 void vmx_read_guest_state(struct vcpu_state *s);
+/* The VMCS fields vmx_write_guest_state writes for s, with VM-entry controls `entry` (its
+ * IA-32e bit follows EFER.LMA) and the other controls from vmx_caps. */
+void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint32_t entry);
+/* Whether s, loaded by vmx_write_guest_state, would pass VM entry's guest-state checks on
+ * this CPU (vmx_guest_check): 0, or -EINVAL with the failed check in why. Pure (reads
+ * vmx_caps only): the target of a migration can ask before it acknowledges. */
+int vmx_guest_state_check(const struct vcpu_state *s, char *why, size_t n);
 int vmx_controls_init(void);
 
 /* Dirty logging (vmx_dirty.c): modes offered; before an entry, A/D and PML as the VM wants

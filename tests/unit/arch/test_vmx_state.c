@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -102,6 +103,14 @@ static void set_caps(uint64_t cr0_fixed0)
     vmx_caps.cr4_fixed0 = CR4_FIXED0;
     vmx_caps.cr4_fixed1 = CR4_FIXED1;
     vmx_caps.entry = ENTRY_CTLS_BASE;
+    /* EPT, and unrestricted guest when PE/PG are free (vmx.c's vmx_controls_init) */
+    vmx_caps.pin = 0x7f;
+    vmx_caps.vnmi = true;
+    vmx_caps.proc = 1u << 31;
+    vmx_caps.proc2 = (1u << 1) | (cr0_fixed0 & 1 ? 0 : 1u << 7);
+    vmx_caps.ug = !(cr0_fixed0 & 1);
+    vmx_caps.hlt = true;
+    vmx_caps.phys_bits = 39;
     /* what vmx.c's write_controls puts into every VMCS */
     vmcs_set(VMCS_CR0_MASK.enc, vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1);
     vmcs_set(VMCS_CR4_MASK.enc, vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1);
@@ -650,6 +659,199 @@ static void test_read_exit_state(void **state)
     assert_int_equal(out.version, VCPU_STATE_VERSION);
 }
 
+/* ---- what VM entry would refuse (vmx_guest_check, SDM 26.3.1) ---- */
+
+/* A 32-bit protected-mode kernel with PAE paging, running. */
+static struct vcpu_state pae_state(void)
+{
+    struct vcpu_state s = long_mode_state();
+    s.activity = ACT_RUNNING;
+    s.interruptibility = 0;
+    s.efer = 0x800;
+    s.cr4 = 0x6b0;
+    s.rip = 0xc1000000;
+    s.cs = seg(0x60, 0xc9b, 0xffffffff, 0);
+    s.ss = seg(0x68, 0xc93, 0xffffffff, 0);
+    s.ds = s.es = seg(0x7b, 0xcf3, 0xffffffff, 0);
+    s.tr = seg(0x80, 0x8b, 0x206b, 0xc1a00000);
+    return s;
+}
+
+static void expect_entry(const struct vcpu_state *s, const char *fails, int line)
+{
+    char why[200];
+    why[0] = 0;
+    int rc = vmx_guest_state_check(s, why, sizeof(why));
+    if (!fails && rc)
+        fail_msg("line %d: refused: %s", line, why);
+    if (fails && (rc != -EINVAL || !strstr(why, fails)))
+        fail_msg("line %d: %s: not refused, or why='%s'", line, fails, why);
+}
+#define ENTERS(s) expect_entry(&(s), NULL, __LINE__)
+#define FAILS(s, what) expect_entry(&(s), what, __LINE__)
+
+/* The test state itself halts in an STI shadow: a conversion test, not a state entry takes. */
+static void test_guest_state_check(void **state)
+{
+    (void)state;
+    struct vcpu_state s = long_mode_state();
+    FAILS(s, "HLT with blocking by STI or MOV SS");
+    s.interruptibility = INTR_NMI;
+    ENTERS(s);
+    s = pae_state();
+    ENTERS(s);
+    s.efer |= 0x400;                        /* LMA without paging in long mode */
+    s.cr0 &= ~0x80000000ull;
+    set_caps(CR0_FIXED0 & ~0x80000001ull);
+    FAILS(s, "IA-32e mode guest without CR0.PG");
+}
+
+/* Found by tests/fuzz/fuzz_vcpu_state.c: what AMD-V saves (types not accessed, an available
+ * TSS, not-present segments for unusable ones, no G on a 4 GiB CS) loads as VMX wants. */
+static void test_amd_style_state_enters(void **state)
+{
+    (void)state;
+    struct vcpu_state s = long_mode_state();
+    s.activity = ACT_RUNNING;
+    s.interruptibility = 0;
+    s.cs = seg(0x10, 0x29a, 0xffffffff, 0);
+    s.ss = seg(0x18, 0x492, 0xffffffff, 0);
+    s.ds = s.es = seg(0, 0x60, 0, 0);
+    s.tr = seg(0x40, 0x89, 0x67, 0xfffffe0000003000ull);
+    s.ldtr = seg(0, 0x2, 0, 0);
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_CS_AR), 0xa09b);
+    assert_int_equal(V(VMCS_GUEST_SS_AR), 0xc093);
+    assert_int_equal(V(VMCS_GUEST_DS_AR), 0x10060);       /* unusable, DPL kept */
+    assert_int_equal(V(VMCS_GUEST_TR_AR), 0x8b);
+    assert_int_equal(V(VMCS_GUEST_LDTR_AR), 0x10002);
+    ENTERS(s);
+    s.cs.limit = 0xffff0;                   /* G set with a byte-granular limit: cleared */
+    s.cs.attr = 0xa9b;
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_CS_AR), 0x209b);
+    ENTERS(s);
+}
+
+/* Found by the fuzzer: virtual-8086 segments go in as a virtual-8086 load makes them. */
+static void test_v86_access_rights(void **state)
+{
+    (void)state;
+    struct vcpu_state s = pae_state();
+    s.rflags = 0x20202;
+    s.cs = seg(0x1234, 0xc9b, 0xffff, 0x12340);
+    s.ss = s.ds = s.es = s.fs = s.gs = seg(0x40, 0x93, 0xffff, 0x400);
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_CS_AR), 0xf3);
+    assert_int_equal(V(VMCS_GUEST_GS_AR), 0xf3);
+    assert_int_equal(V(VMCS_GUEST_TR_AR), 0x8b);
+    ENTERS(s);
+}
+
+/* Found by the fuzzer: RFLAGS.TF in an STI / MOV SS shadow or in HLT needs BS pending. */
+static void test_pending_dbg_bs(void **state)
+{
+    (void)state;
+    struct vcpu_state s = pae_state();
+    s.rflags = 0x302;                       /* TF IF */
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0);
+    s.interruptibility = INTR_STI;
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0x4000);
+    ENTERS(s);
+    s.interruptibility = 0;
+    s.activity = ACT_HALTED;
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0x4000);
+    ENTERS(s);
+}
+
+/* Found by the fuzzer: an NMI SVM injected but had not delivered comes with NMI blocking (and
+ * maybe a shadow); its delivery ends both, and VMX refuses them with the injection. */
+static void test_nmi_injection_blocking(void **state)
+{
+    (void)state;
+    struct vcpu_state s = pae_state();
+    s.interruptibility = INTR_NMI | INTR_STI;
+    s.pending = (struct vcpu_event){ .type = EVENT_NMI, .vector = 2 };
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_INTERRUPTIBILITY), 0);
+    assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000202);
+    ENTERS(s);
+}
+
+/* Found by the fuzzer: INT n returning to 0 outside 64-bit code went in at RIP 2^64 - 1. */
+static void test_softint_rip_wraps(void **state)
+{
+    (void)state;
+    struct vcpu_state s = pae_state(), out;
+    s.rip = 0;
+    s.pending = (struct vcpu_event){ .type = EVENT_SOFTINT, .vector = 0x80 };
+    vmx_write_guest_state(&s);
+    assert_int_equal(V(VMCS_GUEST_RIP), 0xffffffff);
+    assert_int_equal(V(VMCS_ENTRY_INSN_LEN), 1);
+    ENTERS(s);
+    read_into(&out, 0);
+    assert_int_equal(out.rip, 0);
+}
+
+/* The checker itself: one broken field of a good image at a time (SDM 26.3.1, 26.2.1.3). */
+static void test_checker_rules(void **state)
+{
+    (void)state;
+    static const struct vmx_entry_caps c = {
+        .cr0_fixed0 = CR0_FIXED0, .cr0_fixed1 = CR0_FIXED1, .cr4_fixed0 = CR4_FIXED0,
+        .cr4_fixed1 = CR4_FIXED1, .phys_bits = 39, .linear_bits = 48, .hlt = true,
+    };
+    struct vcpu_state s = long_mode_state();
+    struct vmx_guest good, g;
+    char why[200];
+    s.interruptibility = 0;
+    s.activity = ACT_RUNNING;
+    vmx_guest_from_state(&good, &s, ENTRY_CTLS_BASE);
+    assert_int_equal(vmx_guest_check(&good, &c, why, sizeof(why)), 0);
+#define BROKEN(change, text)                                                               \
+    do {                                                                                   \
+        g = good;                                                                          \
+        change;                                                                            \
+        why[0] = 0;                                                                        \
+        if (vmx_guest_check(&g, &c, why, sizeof(why)) != -EINVAL || !strstr(why, text))    \
+            fail_msg("%s: not refused, or why='%s'", #change, why);                        \
+    } while (0)
+    BROKEN(g.cr0 &= ~0x20ull, "CR0 has a bit fixed");
+    BROKEN(g.cr4 &= ~0x2000ull, "CR4 has a bit fixed");
+    BROKEN(g.cr3 = 1ull << 39, "CR3 bits beyond");
+    BROKEN(g.dr7 = 1ull << 32, "DR7");
+    BROKEN(g.pat = 0x0207040600070406ull, "IA32_PAT");
+    BROKEN(g.efer = 0x101, "LMA differs from the IA-32e");
+    BROKEN(g.efer = 0x401, "LMA differs from LME");
+    BROKEN(g.efer = 0x1d01, "IA32_EFER reserved");
+    BROKEN(g.ar[VMX_SEG_CS] |= 1u << 14, "L and D/B");
+    BROKEN(g.ar[VMX_SEG_TR] = 0x83, "TR: type");
+    BROKEN(g.ar[VMX_SEG_SS] = 0xc091, "SS: type");
+    BROKEN(g.limit[VMX_SEG_SS] = 0xffffe, "SS: G does not match");
+    BROKEN(g.sel[VMX_SEG_TR] |= 4, "TR: selector TI");
+    BROKEN(g.gdtr_limit = 0x10000, "GDTR/IDTR limit");
+    BROKEN(g.rip = 0x0000800000000000ull, "RIP not canonical");
+    BROKEN(g.rflags |= 1u << 15, "RFLAGS reserved");
+    BROKEN(g.interruptibility = INTR_STI | INTR_MOVSS, "both STI and MOV SS");
+    BROKEN(g.interruptibility = 4, "SMI");
+    BROKEN((g.activity = 1, g.interruptibility = INTR_MOVSS), "HLT with blocking");
+    BROKEN((g.activity = 1, g.intr_info = 0x80000b0e), "HLT with an injected event");
+    BROKEN(g.pending_dbg = 1ull << 4, "pending debug exceptions reserved");
+    BROKEN((g.rflags |= 0x100, g.interruptibility = INTR_MOVSS), "pending debug BS");
+    BROKEN(g.link_ptr = 0, "link pointer");
+    BROKEN(g.intr_info = 0x80000209, "NMI with a vector");
+    BROKEN(g.intr_info = 0x8000030e, "deliver-error-code");
+    BROKEN((g.intr_info = 0x80000b0e, g.exc_error = 1u << 16), "error code bits 31:16");
+    BROKEN(g.intr_info = 0x80000480, "instruction length");
+    BROKEN((g.rflags &= ~0x200ull, g.intr_info = 0x80000020), "RFLAGS.IF clear");
+    BROKEN((g.entry &= ~ENTRY_IA32E, g.efer = 0x100, g.ar[VMX_SEG_CS] = 0xc09b,
+            g.cr4 |= 1u << 17), "CR4.PCIDE outside IA-32e");
+#undef BROKEN
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -670,6 +872,13 @@ int main(void)
         cmocka_unit_test_setup(test_interruptibility_and_activity, setup),
         cmocka_unit_test_setup(test_interrupt_info_cleared, setup),
         cmocka_unit_test_setup(test_read_exit_state, setup),
+        cmocka_unit_test_setup(test_guest_state_check, setup),
+        cmocka_unit_test_setup(test_amd_style_state_enters, setup),
+        cmocka_unit_test_setup(test_v86_access_rights, setup),
+        cmocka_unit_test_setup(test_pending_dbg_bs, setup),
+        cmocka_unit_test_setup(test_nmi_injection_blocking, setup),
+        cmocka_unit_test_setup(test_softint_rip_wraps, setup),
+        cmocka_unit_test_setup(test_checker_rules, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 /* A 64-bit Linux guest's vCPU state as a good source sends it: every value one the guest's own
- * writes could have made (tests of msr_state_check and of the migration target). */
+ * writes could have made (tests of msr_state_check and of the migration target): a kernel at
+ * CPL 0 with flat code and stack segments, null DS/ES/FS/GS (unusable, FS/GS bases from their
+ * MSRs), no LDT and a busy 64-bit TSS. */
 #ifndef VCPU_STATE_SAMPLE_H
 #define VCPU_STATE_SAMPLE_H
 
@@ -21,7 +23,11 @@ static inline struct vcpu_state vcpu_state_sample(void)
     s.efer = 0xd01;
     s.pat = 0x0007040600070406ull;
     s.xcr0 = 0x7;
-    s.cs.attr = 0xa9b;
+    s.cs = (struct seg){ .sel = 0x10, .attr = 0xa9b, .limit = 0xffffffff };
+    s.ss = (struct seg){ .sel = 0x18, .attr = 0xc93, .limit = 0xffffffff };
+    s.ds.attr = s.es.attr = s.fs.attr = s.gs.attr = s.ldtr.attr = SEG_UNUSABLE;
+    s.tr = (struct seg){ .sel = 0x40, .attr = 0x8b, .limit = 0x206f,
+                         .base = 0xfffffe0000003000ull };
     s.star = 0x0023001000000000ull;
     s.lstar = 0xffffffff81a00080ull;
     s.cstar = 0xffffffff81a01b00ull;
@@ -29,6 +35,9 @@ static inline struct vcpu_state vcpu_state_sample(void)
     s.kernel_gs_base = 0xffff888007a00000ull;
     s.gs.base = 0x7f0000001000ull;
     s.gdtr.base = 0xfffffe0000001000ull;
+    s.gdtr.limit = 0x7f;
+    s.idtr.base = 0xfffffe0000000000ull;
+    s.idtr.limit = 0xfff;
     s.tsc_aux = 1;
     return s;
 }

@@ -16,6 +16,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "hv/cpu/cpu_baseline.h"
+#include "hv/vm/guest_boot.h"
 #include "hv/vm/msr.h"
 #include "hv/vm/vcpu_ops.h"
 #include "fake_cpuid.h"
@@ -268,6 +269,158 @@ static void test_state_check(void **state_)
     assert_true(cr0_write_ok(0x80050033));
 }
 
+/* A state the check must refuse, naming what is wrong. */
+static void expect_refused(const struct vcpu_state *t, const char *name, int line)
+{
+    char why[200];
+    why[0] = 0;
+    if (msr_state_check(&vm.policy, t, why, sizeof(why)) != -EINVAL || !strstr(why, name))
+        fail_msg("line %d (%s): not refused, or why='%s'", line, name, why);
+}
+#define REFUSED(t, name) expect_refused(&(t), name, __LINE__)
+
+static void expect_taken(const struct vcpu_state *t, int line)
+{
+    char why[200];
+    why[0] = 0;
+    if (msr_state_check(&vm.policy, t, why, sizeof(why)))
+        fail_msg("line %d: refused: %s", line, why);
+}
+#define TAKEN(t) expect_taken(&(t), __LINE__)
+
+static struct seg mkseg(uint16_t sel, uint32_t attr, uint32_t limit, uint64_t base)
+{
+    return (struct seg){ .sel = sel, .attr = attr, .limit = limit, .base = base };
+}
+
+/* A 32-bit protected-mode kernel with PAE paging. */
+static struct vcpu_state pae_state(void)
+{
+    struct vcpu_state s = vcpu_state_sample();
+    s.efer = 0x800;
+    s.cr4 = 0x6b0;
+    s.rip = 0xc1000000;
+    s.cs = mkseg(0x60, 0xc9b, 0xffffffff, 0);
+    s.ss = mkseg(0x68, 0xc93, 0xffffffff, 0);
+    s.ds = s.es = mkseg(0x7b, 0xcf3, 0xffffffff, 0);
+    s.tr = mkseg(0x80, 0x8b, 0x206b, 0xc1a00000);
+    return s;
+}
+
+/* Found by tests/fuzz/fuzz_vcpu_state.c: records the check took whose control registers, EFER,
+ * RFLAGS or RIP no CPU holds, and which VM entry (SDM 26.3.1.1, 26.3.1.4) or VMRUN (APM
+ * 15.5.1) then refused; each now refused by name. */
+static void test_state_check_modes(void **state_)
+{
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    struct vcpu_state t;
+    t = vcpu_state_sample(); t.cr0 |= 1ull << 29; t.cr0 &= ~(1ull << 30); REFUSED(t, "CR0");
+    t = vcpu_state_sample(); t.cr4 |= 1ull << 13; REFUSED(t, "CR4");       /* VMXE, hidden */
+    t = vcpu_state_sample(); t.cr4 |= 1ull << 11; REFUSED(t, "CR4");       /* UMIP, absent */
+    t = vcpu_state_sample(); t.cr4 |= 1ull << 15; REFUSED(t, "CR4");       /* reserved */
+    t = vcpu_state_sample(); t.cr3 = 1ull << 46; REFUSED(t, "CR3");        /* MAXPHYADDR 46 */
+    t = vcpu_state_sample(); t.cr0 = 0x11; REFUSED(t, "EFER.LMA other than");  /* no PG */
+    t = vcpu_state_sample(); t.efer = 0x901; REFUSED(t, "EFER.LMA other than"); /* no LMA */
+    t = vcpu_state_sample(); t.cr4 &= ~0x20ull; REFUSED(t, "without CR4.PAE");
+    t = pae_state(); TAKEN(t);
+    t = pae_state(); t.cr4 |= 1ull << 17; REFUSED(t, "CR4.PCIDE outside IA-32e");
+    t = vcpu_state_sample(); t.rflags |= 1ull << 17; REFUSED(t, "RFLAGS.VM");
+    t = pae_state(); t.cr0 &= ~0x80000001ull; t.rflags |= 1ull << 17; REFUSED(t, "RFLAGS.VM");
+    t = vcpu_state_sample(); t.rip = 0x0000800000000000ull; REFUSED(t, "RIP");
+    t = vcpu_state_sample(); t.cs.attr = 0xcfb; t.cs.sel = 0x23; t.ss.attr = 0xcf3;
+    t.rip = 0x100000000ull; REFUSED(t, "RIP");                              /* compat mode */
+    t = pae_state(); t.rip = 1ull << 32; REFUSED(t, "RIP");
+    t = vcpu_state_sample(); t.gdtr.limit = 0x10000; REFUSED(t, "GDTR or IDTR limit");
+    t = vcpu_state_sample(); t.cr4 |= 1ull << 23; REFUSED(t, "CR4");        /* no CET here */
+    if (cpu_policy_has(&vm.policy, CPU_FEAT_CET_SS)) {
+        TAKEN(t);
+        t.cr0 &= ~(1ull << 16);
+        REFUSED(t, "CR4.CET without CR0.WP");
+    }
+}
+
+/* Found by the fuzzer: segment registers no load makes, which VM entry refuses (SDM
+ * 26.3.1.2); and the ones it takes in any vendor's form (AMD-V's unaccessed types, available
+ * TSS, not-present for unusable, no G on CS: vmx_state.c loads them as VMX wants). */
+static void test_state_check_segments(void **state_)
+{
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    struct vcpu_state t;
+    t = vcpu_state_sample(); t.cs.attr = 0x29a; t.ss.attr = 0x492; t.ds = t.es = mkseg(0, 0, 0, 0);
+    t.tr.attr = 0x89; t.ldtr = mkseg(0, 0x2, 0, 0); TAKEN(t);               /* as AMD-V saves */
+    guest_boot_init_state(&t); TAKEN(t);                                    /* INIT */
+    t = vcpu_state_sample(); t.cs.attr |= SEG_UNUSABLE; REFUSED(t, "CS");
+    t = vcpu_state_sample(); t.cs.attr &= ~0x80u; REFUSED(t, "CS");         /* not present */
+    t = vcpu_state_sample(); t.cs.attr &= ~0x10u; REFUSED(t, "CS");         /* system */
+    t = vcpu_state_sample(); t.cs.base = 1ull << 32; REFUSED(t, "CS");
+    t = vcpu_state_sample(); t.cs.limit = 0x100000; REFUSED(t, "CS");       /* no descriptor */
+    t = vcpu_state_sample(); t.cs.attr = 0xa91; REFUSED(t, "CS type");      /* read-only data */
+    t = vcpu_state_sample(); t.cs.attr = 0xafb; REFUSED(t, "CS DPL");       /* CPL 0 */
+    t = vcpu_state_sample(); t.cs.attr = 0xa9d; t.ss.attr = 0xcf3; TAKEN(t);   /* conforming */
+    t.cs.attr = 0xafd; t.ss.attr = 0xcb3; REFUSED(t, "CS DPL");            /* DPL above CPL */
+    t = vcpu_state_sample(); t.cs.attr |= SEG_ATTR_DB; REFUSED(t, "both L and D");
+    guest_boot_init_state(&t); t.cs.attr = 0xfb; t.ss.attr = 0xf3; REFUSED(t, "SS DPL"); /* real */
+    t = vcpu_state_sample(); t.ss.attr = 0xc91; REFUSED(t, "SS");           /* read-only */
+    t = vcpu_state_sample(); t.ds = mkseg(0x10, 0xc99, 0xffffffff, 0); REFUSED(t, "a data segment");
+    t = vcpu_state_sample(); t.ds = mkseg(0x10, 0xc89, 0xffffffff, 0); REFUSED(t, "a data segment");
+    t = vcpu_state_sample(); t.es = mkseg(0x18, 0xc93, 0xffffffff, 1ull << 32);
+    REFUSED(t, "a data segment");
+    t = vcpu_state_sample(); t.tr.attr = SEG_UNUSABLE | 0x8b; REFUSED(t, "TR");
+    t = vcpu_state_sample(); t.tr.attr = 0x82; REFUSED(t, "TR");            /* an LDT */
+    t = vcpu_state_sample(); t.tr.attr = 0x83; REFUSED(t, "TR");            /* 16-bit, long mode */
+    t = pae_state(); t.tr.attr = 0x83; TAKEN(t);
+    t = vcpu_state_sample(); t.tr.sel |= 4; REFUSED(t, "TR");
+    t = vcpu_state_sample(); t.ldtr = mkseg(0x50, 0x83, 0xfff, 0); REFUSED(t, "LDTR");
+    t = vcpu_state_sample(); t.ldtr = mkseg(0x50, 0x82, 0xfff, 0); TAKEN(t);
+    t = pae_state();                                                        /* virtual-8086 */
+    t.rflags |= 1ull << 17;
+    t.cs = mkseg(0x1234, 0xf3, 0xffff, 0x12340);
+    t.ss = t.ds = t.es = t.fs = t.gs = mkseg(0x40, 0xf3, 0xffff, 0x400);
+    TAKEN(t);
+    t.ds.base = 0; REFUSED(t, "virtual-8086");
+    t.ds.base = 0x400; t.ss.attr = 0x93; REFUSED(t, "virtual-8086");
+}
+
+/* Found by the fuzzer: activity, interrupt shadows and pending events VM entry (SDM 26.3.1.5,
+ * 26.2.1.3) or VMRUN (APM 15.20) refuse, and no CPU has. */
+static void test_state_check_events(void **state_)
+{
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    struct vcpu_state t;
+    const struct vcpu_event pf = { .type = EVENT_EXCEPTION, .vector = 14, .has_error = 1,
+                                   .error = 6 };
+    t = vcpu_state_sample(); t.rflags = 0x46; t.interruptibility = INTR_STI;
+    REFUSED(t, "blocking by STI");
+    t = vcpu_state_sample(); t.interruptibility = INTR_STI | INTR_MOVSS;
+    REFUSED(t, "blocking by STI");
+    t = vcpu_state_sample(); t.activity = ACT_HALTED; TAKEN(t);
+    t.interruptibility = INTR_STI; REFUSED(t, "HLT");
+    t = vcpu_state_sample(); t.activity = ACT_HALTED; t.cs.attr = 0xafb; t.ss.attr = 0xcf3;
+    REFUSED(t, "HLT");
+    t = vcpu_state_sample(); t.activity = ACT_HALTED; t.pending = pf; REFUSED(t, "HLT");
+    t.pending = (struct vcpu_event){ .type = EVENT_NMI, .vector = 2 }; TAKEN(t);
+    t = vcpu_state_sample(); t.pending = (struct vcpu_event){ .type = EVENT_EXTINT, .vector = 32 };
+    TAKEN(t);
+    t.rflags = 0x46; REFUSED(t, "external interrupt");
+    t.rflags = 0x246; t.interruptibility = INTR_MOVSS; REFUSED(t, "external interrupt");
+    t = vcpu_state_sample(); t.pending = pf; TAKEN(t);
+    t.pending.vector = 2; t.pending.has_error = 0; REFUSED(t, "exception vector");   /* NMI's */
+    t.pending.vector = 15; REFUSED(t, "exception vector");
+    t.pending.vector = 21; t.pending.has_error = 1; REFUSED(t, "exception vector");  /* no CET */
+    t.pending = pf; t.pending.error = 0x10000; REFUSED(t, "error code");
+    t.pending = pf; t.pending.has_error = 0; REFUSED(t, "error code");
+    t.pending = pf; t.pending.vector = 6; REFUSED(t, "error code");          /* #UD pushes none */
+    guest_boot_init_state(&t); t.pending = pf; REFUSED(t, "error code");     /* real mode */
+    t.pending.has_error = 0; t.pending.error = 0; TAKEN(t);
+    t = vcpu_state_sample();
+    t.pending = (struct vcpu_event){ .type = EVENT_SOFTINT, .vector = 0x80 };
+    TAKEN(t);
+    t.rip = 0xffff800000000000ull; REFUSED(t, "software interrupt");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +430,9 @@ int main(void)
         cmocka_unit_test(test_efer_follows_policy),
         cmocka_unit_test(test_arch_caps_bits),
         cmocka_unit_test(test_state_check),
+        cmocka_unit_test(test_state_check_modes),
+        cmocka_unit_test(test_state_check_segments),
+        cmocka_unit_test(test_state_check_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
