@@ -249,6 +249,27 @@ def test_target_without_memory_refuses(workdir, hosts):
     a.wait_heartbeats("big", 0, seq + 1)
 
 
+def three_in_flight(a, b, commit_hold):
+    """Three guests on a, each migrating to b and caught in another phase: p mid-copy (128 MiB
+    trickling at 1 MB/s), q at stop-and-copy (a holds it there 20 s, guest paused), r at commit
+    (b holds its COMMIT commit_hold s, neither started nor acknowledged). r must get there
+    within q's hold."""
+    for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
+        a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
+        a.command(f"vm start {vm}")
+    for vm in "pqr":
+        a.wait_heartbeats(vm, 0, 2)
+    assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
+    wait_receiving(b, "p")
+    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
+    assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
+    wait_log(a, "vm q: injected fault: holding at stop-and-copy")
+    assert "next incoming migration: hold-commit" in \
+        b.command(f"migrate inject hold-commit {commit_hold}")
+    assert a.command("migrate r 10.0.0.2").startswith("migrate: started vm=r")
+    wait_log(b, "incoming r: injected fault: holding COMMIT")
+
+
 def test_target_killed_in_each_phase_guest_stays(workdir, hosts):
     """The target host dies with three migrations to it under way: p mid-copy, q at
     stop-and-copy (its source holds it there, guest paused, final state unsent) and r at
@@ -257,20 +278,7 @@ def test_target_killed_in_each_phase_guest_stays(workdir, hosts):
     the target ran it, so it asks, again and again, until the target is back: rebooted, it
     knows nothing of r, and the source resumes r too. Each guest's memory is intact."""
     a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
-    for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
-        a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
-        a.command(f"vm start {vm}")
-    for vm in "pqr":
-        a.wait_heartbeats(vm, 0, 2)
-    # p trickles (128 MiB at 1 MB/s); q reaches its hold, then r its (within q's 20 s).
-    assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
-    wait_receiving(b, "p")
-    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
-    assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
-    wait_log(a, "vm q: injected fault: holding at stop-and-copy")
-    assert "next incoming migration: hold-commit" in b.command("migrate inject hold-commit 20")
-    assert a.command("migrate r 10.0.0.2").startswith("migrate: started vm=r")
-    wait_log(b, "incoming r: injected fault: holding COMMIT")
+    three_in_flight(a, b, commit_hold=20)
     b.kill()
     b.restart()
     lines = wait_results(a, "pqr", timeout=120)
@@ -295,20 +303,7 @@ def test_source_killed_in_each_phase(workdir, hosts):
     from test_guests import free_pages
     a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
     before = free_pages(b)
-    for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
-        a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
-        a.command(f"vm start {vm}")
-    for vm in "pqr":
-        a.wait_heartbeats(vm, 0, 2)
-    # p trickles (128 MiB at 1 MB/s); q reaches its hold, then r its (within q's 20 s).
-    assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
-    wait_receiving(b, "p")
-    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
-    assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
-    wait_log(a, "vm q: injected fault: holding at stop-and-copy")
-    assert "next incoming migration: hold-commit" in b.command("migrate inject hold-commit 10")
-    assert a.command("migrate r 10.0.0.2").startswith("migrate: started vm=r")
-    wait_log(b, "incoming r: injected fault: holding COMMIT")
+    three_in_flight(a, b, commit_hold=10)
     a.kill()
     t0 = time.time()
     b.expect(r"migrate: incoming vm=r running", timeout=30)
