@@ -230,6 +230,17 @@ $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
 		$(MBEDTLS_CFLAGS) $^ -o $@
 
+# The migration source and the query client facing a hostile peer (tests/fuzz/fuzz_mig_src.c).
+MIG_SRC_FUZZ_SRCS := hv/mig/mig.c hv/mig/mig_src.c hv/mig/mig_query.c hv/mig/mig_stream.c \
+	hv/mig/mig_auth.c hv/mig/mig_policy.c hv/base/crc32c.c hv/base/config.c hv/base/cmdline.c \
+	hv/cpu/cpu_policy_codec.c hv/cpu/cpu_baseline.c tests/fuzz/fuzz_mig_peer.c \
+	tests/unit/mig/fake_mig_src.c $(CPU_POLICY_SRCS) tests/unit/fakes/fake_env.c $(MBEDTLS_SRCS)
+$(B)/fuzz_mig_src: tests/fuzz/fuzz_mig_src.c $(MIG_SRC_FUZZ_SRCS) tests/fuzz/fuzz_mig_src.h \
+		tests/unit/mig/fake_mig_src.h | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+		$(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) $(filter %.c,$^) -o $@
+
 # The vCPU state loaders of both backends, fed with the records a migration target takes
 # (tests/fuzz/fuzz_vcpu_state.c): what they write must pass VM entry's / VMRUN's checks.
 VCPU_STATE_FUZZ_SRCS := arch/x86_64/vmx/vmx_state.c arch/x86_64/vmx/vmx_guest_check.c \
@@ -269,7 +280,7 @@ FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:200
 	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
 	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi \
 	mig_tls:4096:fuzz_corpus_mig_tls console:1024:fuzz_corpus_console \
-	vcpu_state:600:fuzz_corpus_vcpu
+	vcpu_state:600:fuzz_corpus_vcpu mig_src:4096:fuzz_corpus_mig_src
 
 fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 	@set -o pipefail; for r in $(FUZZ_RUNS); do \

@@ -75,13 +75,14 @@ static int on_record(const struct mig_record *r, void *ctx)
         q.n = n;
         finish(0, NULL);
         return 0;
-    case MIG_REC_ERROR:
-        if (!mig_parse_reason(r, &code, &why, &n)) {
-            char m[120];
-            snprintf(m, sizeof(m), "the host said: %.*s", (int)n, why);
-            finish(-EPROTO, m);
-        }
+    case MIG_REC_ERROR: {
+        char m[120];
+        if (mig_parse_reason(r, &code, &why, &n))
+            why = "?", n = 1;           /* an unprintable reason: still the end of it */
+        snprintf(m, sizeof(m), "the host said: %.*s", (int)n, why);
+        finish(-EPROTO, m);
         return 0;
+    }
     default:
         return -EPROTO;
     }

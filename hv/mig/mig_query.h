@@ -13,7 +13,8 @@
 /*
  * 0 with *status and up to cap bytes of reply data (*n), or a negative errno with a one-line
  * reason in err: -EACCES (no key, or authentication failed), -ETIMEDOUT, -ECONNREFUSED,
- * -EPROTO (the host answered something else), -ENOSPC (the reply does not fit cap).
+ * -EPROTO (the host answered something else), -ENOSPC (the reply does not fit cap), -ENOMEM
+ * (the transport has no connection to spare).
  */
 int mig_query(uint32_t addr_be, uint16_t port, uint32_t kind, const void *arg, size_t argn,
               uint32_t *status, uint8_t *data, size_t cap, size_t *n, uint32_t timeout_ms,

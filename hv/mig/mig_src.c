@@ -117,6 +117,7 @@ static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(
  * its skeleton when the connection goes). After COMMIT was sent and before the target's ACK
  * arrived, the target may already run the guest: resuming here could run it twice, so the
  * guest stays paused on this host and the operator decides (see docs/migration-stream.md).
+ * "Sent" is all of COMMIT taken by the transport: the target cannot commit on a part of it.
  */
 static void fail(struct src_mig *s, const char *fmt, ...)
 {
@@ -133,7 +134,7 @@ static void fail(struct src_mig *s, const char *fmt, ...)
         vm_dirty_stop(s->vm);
     disk_log_off(s);
     s->vm->throttle_pct = 0;
-    if (s->st == S_COMMIT || s->resolving) {
+    if ((s->st == S_COMMIT && s->rec_off >= s->rec_len) || s->resolving) {
         uint64_t now = time_ns();
         if (!s->resolving) {              /* ask the target whether it committed */
             snprintf(s->commit_reason, sizeof(s->commit_reason), "%s", s->reason);
@@ -879,13 +880,18 @@ static void resolved(struct src_mig *s)
 
 #define MIGRATE_STALL_NS (10ull * 1000000000)
 
-/* A target that dies takes TCP minutes to notice: give up after 10 s without progress. */
+/*
+ * A target that dies takes TCP minutes to notice: give up after 10 s without progress. Our own
+ * bandwidth limit holding a record back is no stall; an empty bucket is not that when nothing
+ * waits for it (connecting, awaiting a reply) or the limit is off (from stop-and-copy on).
+ */
 static bool stalled(struct src_mig *s)
 {
     size_t un = mig_conn_unacked(s->conn);
     uint64_t now = time_ns();
+    bool limited = s->limit && !s->tokens && s->st < S_FINAL && s->rec_off < s->rec_len;
     if (un < s->last_unacked || (un == 0 && s->rec_off >= s->rec_len && s->st == S_RAM) ||
-        (s->limit && !s->tokens) || now < s->hold_until)
+        limited || now < s->hold_until)
         s->last_progress = now;
     s->last_unacked = un;
     if (now - s->last_progress < MIGRATE_STALL_NS)
@@ -1004,7 +1010,7 @@ int mig_src_cancel(struct vm *vm)
     struct src_mig *s = find(vm);
     if (!s || s->st == S_IDLE || s->st == S_DONE)
         return -ENOENT;
-    if (s->st >= S_COMMIT)
+    if (s->st >= S_COMMIT || s->resolving)
         return -EBUSY;                  /* the target may own it already */
     fail(s, "cancelled");
     return 0;
