@@ -95,23 +95,53 @@ static int conf_init(mbedtls_ssl_config *c, bool server)
                                 strlen(me));
 }
 
-static bool setup(void)
+/* The arena and the random generator, set up on first use (a connection, a nonce, a key). */
+static bool drbg_ready(void)
 {
     static const char who[] = "ferry-mig-tls-drbg";
-    const char *key = hv_config.cluster_key, *me = hv_config.hostname;
+    static bool tried, ok;
     int rc;
 
+    if (tried)
+        return ok;
+    tried = true;
     mbedtls_memory_buffer_alloc_init(arena, sizeof(arena));
     mbedtls_hmac_drbg_init(&tls.drbg);
     rc = mbedtls_hmac_drbg_seed(&tls.drbg, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), entropy,
                                 NULL, (const unsigned char *)who, sizeof(who) - 1);
-    if (!rc) {
-        /* Mix in what makes this host differ from an identical one booted at the same time. */
-        for (unsigned i = 0; netdev_get(i) && !rc; i++)
-            rc = mbedtls_hmac_drbg_update_ret(&tls.drbg, netdev_get(i)->mac, 6);
+    /* Mix in what makes this host differ from an identical one booted at the same time. */
+    for (unsigned i = 0; !rc && netdev_get(i); i++)
+        rc = mbedtls_hmac_drbg_update_ret(&tls.drbg, netdev_get(i)->mac, 6);
+    if (rc)
+        log_err("migrate", "random generator cannot start: %s (-0x%04x)", mig_tls_strerror(rc),
+                -rc);
+    ok = !rc;
+    return ok;
+}
+
+int mig_tls_random(void *out, size_t n)
+{
+    uint8_t *p = out;
+    if (!drbg_ready())
+        return -EIO;
+    while (n) {
+        size_t k = n < MBEDTLS_HMAC_DRBG_MAX_REQUEST ? n : MBEDTLS_HMAC_DRBG_MAX_REQUEST;
+        if (mbedtls_hmac_drbg_random(&tls.drbg, p, k))
+            return -EIO;
+        p += k;
+        n -= k;
     }
-    if (!rc)
-        rc = mig_tls_psk(key, strlen(key), me, strlen(me), tls.psk);
+    return 0;
+}
+
+static bool setup(void)
+{
+    const char *key = hv_config.cluster_key, *me = hv_config.hostname;
+    int rc;
+
+    if (!drbg_ready())
+        return false;
+    rc = mig_tls_psk(key, strlen(key), me, strlen(me), tls.psk);
     if (!rc)
         rc = conf_init(&tls.client, false);
     if (!rc)

@@ -41,6 +41,9 @@ int mig_tls_use_psk(struct mbedtls_ssl_context *ssl, const uint8_t *name, size_t
  * failed (the reason is logged once).
  */
 struct mbedtls_ssl_config *mig_tls_conf(bool server);
+/* n bytes from the HMAC_DRBG every TLS connection draws from (handshake nonces and cluster
+ * keys draw from it too): 0, or -EIO if it could not be seeded. */
+int mig_tls_random(void *out, size_t n);
 /* Whether migrations use TLS (migrate_tls= in ferry.cfg, on unless turned off). */
 bool mig_tls_enabled(void);
 /* mbedTLS's error code as a short reason for the operator. */

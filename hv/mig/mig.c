@@ -10,6 +10,7 @@
 #include "hv/mig/mig_auth.h"
 #include "hv/mig/mig_int.h"
 #include "arch/x86_64/cpu.h"
+#include "net/mig_tls.h"
 #include "net/netdev.h"
 #include "net/port.h"
 #include "mbedtls/sha256.h"
@@ -153,9 +154,10 @@ void mig_progress(char *buf, size_t n)
 }
 
 /*
- * A fresh cluster key: 64 hex digits (256 bits), SHA-256 over 64 RDRAND words (when the CPU
- * has RDRAND) and the TSC's jitter across them and this host's MACs. Without RDRAND the bits
- * come from timing alone: *weak says so.
+ * A fresh cluster key: 64 hex digits (256 bits), SHA-256 over 32 bytes of the TLS random
+ * generator (net/mig_tls.h), 64 RDRAND words (when the CPU has RDRAND), the TSC's jitter
+ * across them and this host's MACs. Without RDRAND the bits come from timing alone: *weak
+ * says so.
  */
 void mig_key_generate(char out[65], bool *weak)
 {
@@ -165,6 +167,8 @@ void mig_key_generate(char out[65], bool *weak)
     mbedtls_sha256_init(&c);
     (void)mbedtls_sha256_starts_ret(&c, 0);
     *weak = !((cpuid(1, 0).ecx >> 30) & 1);
+    if (!mig_tls_random(digest, sizeof(digest)))
+        (void)mbedtls_sha256_update_ret(&c, digest, sizeof(digest));
     for (unsigned i = 0; i < 64; i++) {
         uint64_t t0 = rdtsc();
         uint32_t r = net_rand();
@@ -184,12 +188,15 @@ void mig_key_generate(char out[65], bool *weak)
 }
 
 /*
- * A handshake nonce. RDRAND alone is not enough in emulators: two identically configured
- * Bochs machines produce the same RDRAND sequence, and equal nonces fail the reflection
- * check. The TSC and this host's first MAC address make two hosts' nonces differ.
+ * A handshake nonce, from the TLS random generator (seeded with RDRAND, TSC jitter and the
+ * MACs). Should it fail to start: RDRAND alone is not enough in emulators (two identically
+ * configured Bochs machines produce the same RDRAND sequence, and equal nonces fail the
+ * reflection check), so the TSC and this host's first MAC address make two hosts' differ.
  */
 void mig_new_nonce(uint8_t out[MIG_AUTH_NONCE_SIZE])
 {
+    if (!mig_tls_random(out, MIG_AUTH_NONCE_SIZE))
+        return;
     for (unsigned i = 0; i < MIG_AUTH_NONCE_SIZE; i += 8) {
         uint64_t z = ((uint64_t)net_rand() << 32 | net_rand()) ^ (rdtsc() * 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
