@@ -44,11 +44,13 @@ int mgmt_migrate_inject(const char *fault, const char *secs, bool *outgoing)
         [MIGRATE_FAULT_NONE] = "none", [MIGRATE_FAULT_LOSE_ACK] = "lose-ack",
         [MIGRATE_FAULT_LOSE_COMMIT] = "lose-commit", [MIGRATE_FAULT_OLD_STREAM] = "old-stream",
         [MIGRATE_FAULT_HOLD_FINAL] = "hold-final", [MIGRATE_FAULT_HOLD_COMMIT] = "hold-commit",
+        [MIGRATE_FAULT_HOLD_ACCEPT] = "hold-accept",
     };
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(fault, names[i]))
             continue;
-        bool hold = i == MIGRATE_FAULT_HOLD_FINAL || i == MIGRATE_FAULT_HOLD_COMMIT;
+        bool hold = i == MIGRATE_FAULT_HOLD_FINAL || i == MIGRATE_FAULT_HOLD_COMMIT ||
+                    i == MIGRATE_FAULT_HOLD_ACCEPT;
         uint64_t s = 10;
         if (secs && (!hold || cmdline_u64(secs, 1, MIG_HOLD_MAX_S, &s)))
             return -EINVAL;

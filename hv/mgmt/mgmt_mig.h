@@ -41,7 +41,7 @@ void mgmt_cluster_key_generate(char out[65], bool *weak);
 /* The faults this host can inject into its next incoming (or outgoing) migration: tests of the
  * commit protocol and the fault matrix (docs/fault-matrix.md). */
 #define MGMT_MIGRATE_FAULTS "none, lose-ack, lose-commit, old-stream, hold-final [S], " \
-    "hold-commit [S] (S: 1-20 s, 10 by default)"
+    "hold-accept [S], hold-commit [S] (S: 1-25 s, 10 by default)"
 /* secs: a hold's length as typed (NULL: the default). 0 or -EINVAL; *outgoing: the fault is
  * this host's as a source (else as a target). */
 int mgmt_migrate_inject(const char *fault, const char *secs, bool *outgoing);

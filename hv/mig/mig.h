@@ -44,8 +44,11 @@ enum mig_fault {
      */
     MIGRATE_FAULT_HOLD_FINAL,
     MIGRATE_FAULT_HOLD_COMMIT,
+    /* As a target, the next HELLO it accepts: reserved, but its ACCEPT waits (the hello
+     * phase: the source waits for the answer). */
+    MIGRATE_FAULT_HOLD_ACCEPT,
 };
-#define MIG_HOLD_MAX_S 20u    /* below the target's 30 s without progress */
+#define MIG_HOLD_MAX_S 25u    /* below the target's 30 s without progress */
 /* Arms the fault for the side it concerns; hold_s: how long a hold lasts (1-MIG_HOLD_MAX_S). */
 void mig_inject(enum mig_fault f, unsigned hold_s);
 void mig_poll(void);                        /* every control-loop pass */

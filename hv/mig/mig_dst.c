@@ -38,6 +38,7 @@ struct dst_mig {
     bool commit, failed;
     unsigned hold_s;                /* `migrate inject hold-commit` armed when it was accepted */
     uint64_t hold_until;            /* ...: the commit waits till then */
+    uint64_t out_hold_until;        /* `migrate inject hold-accept`: nothing sent till then */
     uint64_t bytes, pages;
     uint32_t round;
     char why[120];                  /* why a record was refused: sent back in ERROR */
@@ -84,7 +85,7 @@ static struct {
 static unsigned committed_next;
 
 /* Test hooks (`migrate inject`): lose the next COMMIT_ACK or COMMIT, or hold the COMMIT of the
- * next migration accepted for hold_s seconds before the VM starts. */
+ * next migration accepted for hold_s seconds before the VM starts, or its ACCEPT. */
 static enum mig_fault fault;
 static unsigned fault_hold_s;
 
@@ -305,6 +306,11 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
     if (fault == MIGRATE_FAULT_HOLD_COMMIT) {      /* this migration's COMMIT will wait */
         fault = MIGRATE_FAULT_NONE;
         d->hold_s = fault_hold_s;
+    } else if (fault == MIGRATE_FAULT_HOLD_ACCEPT) {
+        fault = MIGRATE_FAULT_NONE;
+        d->out_hold_until = time_ns() + fault_hold_s * 1000000000ull;
+        log_warn("migrate", "incoming %s: injected fault: holding ACCEPT for %u s (reserved, "
+                 "the source not answered)", d->name, fault_hold_s);
     }
     return 0;
 }
@@ -732,12 +738,14 @@ static void poll_one(struct dst_mig *d)
         dst_reset(d);
         return;
     }
-    while (d->out_off < d->out_len) {
+    while (d->out_off < d->out_len && time_ns() >= d->out_hold_until) {
         size_t n = mig_conn_write(d->conn, d->out + d->out_off, d->out_len - d->out_off);
         if (!n)
             return;
         d->out_off += n;
     }
+    if (d->out_off < d->out_len)
+        return;                         /* held (hold-accept): the rest on a later pass */
     d->out_len = d->out_off = 0;
     if (d->failed) {
         dst_reset(d);

@@ -730,7 +730,7 @@ int mig_cancel(struct vm *vm)
 
 void mig_inject(enum mig_fault f, unsigned hold_s)
 {
-    FCHECK(f >= MIGRATE_FAULT_NONE && f <= MIGRATE_FAULT_HOLD_COMMIT);
+    FCHECK(f >= MIGRATE_FAULT_NONE && f <= MIGRATE_FAULT_HOLD_ACCEPT);
     FCHECK(hold_s >= 1 && hold_s <= MIG_HOLD_MAX_S);
 }
 

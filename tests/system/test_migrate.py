@@ -253,7 +253,7 @@ def three_in_flight(a, b, commit_hold):
     """Three guests on a, each migrating to b and caught in another phase: p mid-copy (128 MiB
     trickling at 1 MB/s), q at stop-and-copy (a holds it there 20 s, guest paused), r at commit
     (b holds its COMMIT commit_hold s, neither started nor acknowledged). r must get there
-    within q's hold."""
+    within q's hold (25 s)."""
     for vm, mem in (("p", 128), ("q", 8), ("r", 4)):
         a.command(f'vm create {vm} mem={mem} args="hb=16 pages=1"')
         a.command(f"vm start {vm}")
@@ -261,7 +261,7 @@ def three_in_flight(a, b, commit_hold):
         a.wait_heartbeats(vm, 0, 2)
     assert a.command("migrate p 10.0.0.2 bandwidth=8").startswith("migrate: started vm=p")
     wait_receiving(b, "p")
-    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 20")
+    assert "next outgoing migration: hold-final" in a.command("migrate inject hold-final 25")
     assert a.command("migrate q 10.0.0.2").startswith("migrate: started vm=q")
     wait_log(a, "vm q: injected fault: holding at stop-and-copy")
     assert "next incoming migration: hold-commit" in \
@@ -276,34 +276,60 @@ def test_target_killed_in_each_phase_guest_stays(workdir, hosts):
     commit (the target holds its COMMIT: not started, not acknowledged). The source gives up
     on p and q once the target makes no progress and resumes them. Of r it cannot know whether
     the target ran it, so it asks, again and again, until the target is back: rebooted, it
-    knows nothing of r, and the source resumes r too. Each guest's memory is intact."""
+    knows nothing of r, and the source resumes r too. A fourth, s, starts while the target is
+    down: its handshake gets no answer, and it stays. Last, the target dies holding s's
+    HELLO unanswered: s stays. Each guest's memory is intact."""
     a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
+    a.command('vm create s mem=4 args="hb=16 pages=1"')
+    a.command("vm start s")
     three_in_flight(a, b, commit_hold=20)
     b.kill()
+    assert a.command("migrate s 10.0.0.2").startswith("migrate: started vm=s")
+    lines = {}
+    while "s" not in lines:             # b stays down until s gave up
+        line = wait_result(a, timeout=60)
+        lines[re.match(r"migrate: \w+ vm=(\S+)", line).group(1)] = line
+    assert re.fullmatch(r"migrate: failed vm=s phase=(connect|auth) reason=.*", lines["s"]), lines
     b.restart()
-    lines = wait_results(a, "pqr", timeout=120)
+    lines.update(wait_results(a, [vm for vm in "pqr" if vm not in lines], timeout=120))
     for vm, phase in (("p", "precopy"), ("q", "stop")):
         assert re.fullmatch(rf"migrate: failed vm={vm} phase={phase} reason=(no progress from "
                             r"the target for 10 s|connection lost|the peer closed the "
                             r"connection)", lines[vm]), lines
     assert re.fullmatch(r"migrate: failed vm=r phase=commit reason=.*; the target never "
                         r"committed it: resumed here", lines["r"]), lines
-    assert sorted(names(a)) == ["p", "q", "r"] and names(b) == []
-    for vm in "pqr":
+    assert sorted(names(a)) == ["p", "q", "r", "s"] and names(b) == []
+    for vm in "pqrs":
         intact(a, vm)
     assert "none under way" in b.command("migrate status")
+    # At hello: b took s's HELLO but has not answered when it dies; the source gives up and
+    # s, never paused, runs on.
+    assert "next incoming migration: hold-accept" in b.command("migrate inject hold-accept 10")
+    assert a.command("migrate s 10.0.0.2").startswith("migrate: started vm=s")
+    wait_log(b, "incoming s: injected fault: holding ACCEPT")
+    b.kill()
+    line = wait_result(a, timeout=60)
+    assert re.fullmatch(r"migrate: failed vm=s phase=hello reason=no progress from the target "
+                        r"for 10 s", line), line
+    intact(a, "s")
 
 
 def test_source_killed_in_each_phase(workdir, hosts):
-    """The source host dies (no FIN, no RST reaches the target) with three migrations under
-    way: p mid-copy, q at stop-and-copy (held there by the source), r at commit (the target
-    holds its COMMIT). The target discards p and q once nothing arrived for 30 s and keeps
+    """The source host dies (no FIN, no RST reaches the target) with four migrations under
+    way: t at hello (the target holds its ACCEPT), p mid-copy, q at stop-and-copy (held there
+    by the source), r at commit (the target holds its COMMIT). The target discards t, p and q
+    once nothing arrived for 30 s and keeps
     nothing of them; r it had been told to commit, so it starts it and r runs there, its memory
     intact. The guests that were on the source died with it: none runs twice."""
     from test_guests import free_pages
     a, b = pair(workdir, hosts, extra_a=MANY, extra_b=MANY)
     before = free_pages(b)
+    a.command('vm create t mem=4 args="hb=16 pages=1"')
+    a.command("vm start t")
     three_in_flight(a, b, commit_hold=10)
+    assert "next incoming migration: hold-accept" in b.command("migrate inject hold-accept 20")
+    assert a.command("migrate t 10.0.0.2").startswith("migrate: started vm=t")
+    wait_log(b, "incoming t: injected fault: holding ACCEPT")
     a.kill()
     t0 = time.time()
     b.expect(r"migrate: incoming vm=r running", timeout=30)
@@ -313,7 +339,7 @@ def test_source_killed_in_each_phase(workdir, hosts):
         time.sleep(1)
     assert time.time() - t0 > 20, time.time() - t0    # it gave the source its 30 s
     log = b.command("log")
-    for vm in "pq":
+    for vm in "pqt":
         assert f"incoming {vm} from 10.0.0.1: nothing received for 30 s, discarded" in log, log
     b.command("vm destroy r")
     assert names(b) == [] and free_pages(b) == before
