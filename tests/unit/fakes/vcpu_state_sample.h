@@ -42,4 +42,18 @@ static inline struct vcpu_state vcpu_state_sample(void)
     return s;
 }
 
+/* The same guest's CPU as a 32-bit protected-mode kernel with PAE paging would hold it. */
+static inline struct vcpu_state vcpu_state_sample_pae(void)
+{
+    struct vcpu_state s = vcpu_state_sample();
+    s.efer = 0x800;
+    s.cr4 = 0x6b0;
+    s.rip = 0xc1000000;
+    s.cs = (struct seg){ .sel = 0x60, .attr = 0xc9b, .limit = 0xffffffff };
+    s.ss = (struct seg){ .sel = 0x68, .attr = 0xc93, .limit = 0xffffffff };
+    s.ds = s.es = (struct seg){ .sel = 0x7b, .attr = 0xcf3, .limit = 0xffffffff };
+    s.tr = (struct seg){ .sel = 0x80, .attr = 0x8b, .limit = 0x206b, .base = 0xc1a00000 };
+    return s;
+}
+
 #endif

@@ -294,18 +294,7 @@ static struct seg mkseg(uint16_t sel, uint32_t attr, uint32_t limit, uint64_t ba
 }
 
 /* A 32-bit protected-mode kernel with PAE paging. */
-static struct vcpu_state pae_state(void)
-{
-    struct vcpu_state s = vcpu_state_sample();
-    s.efer = 0x800;
-    s.cr4 = 0x6b0;
-    s.rip = 0xc1000000;
-    s.cs = mkseg(0x60, 0xc9b, 0xffffffff, 0);
-    s.ss = mkseg(0x68, 0xc93, 0xffffffff, 0);
-    s.ds = s.es = mkseg(0x7b, 0xcf3, 0xffffffff, 0);
-    s.tr = mkseg(0x80, 0x8b, 0x206b, 0xc1a00000);
-    return s;
-}
+static struct vcpu_state pae_state(void) { return vcpu_state_sample_pae(); }
 
 /* Found by tests/fuzz/fuzz_vcpu_state.c: records the check took whose control registers, EFER,
  * RFLAGS or RIP no CPU holds, and which VM entry (SDM 26.3.1.1, 26.3.1.4) or VMRUN (APM
