@@ -21,6 +21,9 @@
 #include "hv/cpu/cpu_baseline.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The MAXPHYADDR a named baseline offers at most: the smallest of current x86-64 CPUs (Intel
+ * client parts; 512 GiB), so that a VM on a baseline moves between any of them. */
+#define BASELINE_PHYS_BITS 39
 #define EXT_BASE      0x80000000u
 #define E1            0x80000001u
 #define XCR0_X87      0x1ull
@@ -282,6 +285,15 @@ static bool cut_entry(const struct cut *c, struct cpuid_leaf *e)
     } else if (e->leaf >= 0x80000002 && e->leaf <= 0x80000004) {
         memcpy(r, c->brand + (e->leaf - 0x80000002) * 16, 16);
     } else if (e->leaf == 0x80000008) {
+        /* MAXPHYADDR at most BASELINE_PHYS_BITS, linear addresses 48 bits unless the baseline
+         * has LA57 (a VM moves only to hosts with at least its own); the guest-physical size
+         * (bits 23:16, nested paging's) as MAXPHYADDR. */
+        unsigned phys = r->eax & 0xff, linear = r->eax >> 8 & 0xff;
+        if (phys > BASELINE_PHYS_BITS)
+            phys = BASELINE_PHYS_BITS;
+        if (linear > 48 && !cpu_featset_has(c->s, CPU_FEAT_LA57))
+            linear = 48;
+        r->eax = linear << 8 | phys;
         r->edx = 0;                             /* INVLPGB and RDPRU limits: features hidden */
     }
     return !(r->eax | r->ebx | r->ecx | r->edx) ? cpu_policy_leaf_dynamic(e->leaf) : true;
@@ -438,6 +450,27 @@ static unsigned check_arch_caps(const struct cpu_policy *vm, const struct cpu_po
     return bad;
 }
 
+/* A VM told of more physical or linear address bits than this host has: its page tables may
+ * use addresses (or set bits) this CPU refuses as reserved. */
+static unsigned check_addr_bits(const struct cpu_policy *vm, const struct cpu_policy *host,
+                                char *buf, size_t len, size_t *off)
+{
+    const unsigned a[2] = { cpu_policy_phys_bits(vm), cpu_policy_linear_bits(vm) };
+    const unsigned b[2] = { cpu_policy_phys_bits(host), cpu_policy_linear_bits(host) };
+    static const char *const name[2] = { "maxphyaddr", "linear_bits" };
+    unsigned bad = 0;
+    char item[40];
+
+    for (size_t i = 0; i < 2; i++) {
+        if (a[i] > b[i]) {
+            snprintf(item, sizeof(item), "%s(%u>%u)", name[i], a[i], b[i]);
+            list_add(buf, len, off, item);
+            bad++;
+        }
+    }
+    return bad;
+}
+
 int cpu_policy_check_host(const struct cpu_policy *vm, const struct cpu_policy *host,
                           char *missing, size_t len)
 {
@@ -453,5 +486,6 @@ int cpu_policy_check_host(const struct cpu_policy *vm, const struct cpu_policy *
     off = len ? strlen(missing) : 0;
     bad += check_xsave(vm, host, missing, len, &off);
     bad += check_arch_caps(vm, host, missing, len, &off);
+    bad += check_addr_bits(vm, host, missing, len, &off);
     return bad ? -ENOTSUP : 0;
 }

@@ -95,6 +95,16 @@ const struct cpuid_leaf *cpu_policy_find(const struct cpu_policy *p, uint32_t le
     return NULL;
 }
 
+static unsigned addr_bits(const struct cpu_policy *p, unsigned shift, unsigned absent)
+{
+    const struct cpuid_leaf *l = cpu_policy_find(p, 0x80000008, 0);
+    unsigned v = l ? (l->regs.eax >> shift) & 0xff : 0;
+    return v ? v : absent;
+}
+
+unsigned cpu_policy_phys_bits(const struct cpu_policy *p) { return addr_bits(p, 0, 36); }
+unsigned cpu_policy_linear_bits(const struct cpu_policy *p) { return addr_bits(p, 8, 32); }
+
 /* Applies the rules to `r` and stores the result unless there is nothing to show. */
 static int policy_add(struct cpu_policy *p, uint32_t leaf, uint32_t subleaf, bool has_subleaf,
                       struct cpuid_out r)

@@ -100,6 +100,11 @@ bool cpu_policy_xcr0_ok(const struct cpu_policy *p, uint64_t xcr0);
 struct cpu_policy_fms { unsigned family, model, stepping; };
 struct cpu_policy_fms cpu_policy_fms(const struct cpu_policy *p);
 
+/* Leaf 0x80000008 EAX: the guest's MAXPHYADDR (7:0) and linear-address width (15:8); 36 and
+ * 32 where the leaf is absent (SDM Vol. 3A 4.1.4). */
+unsigned cpu_policy_phys_bits(const struct cpu_policy *p);
+unsigned cpu_policy_linear_bits(const struct cpu_policy *p);
+
 /* Leaves filled in per vCPU (topology): stored even when the host's values are all zero. */
 bool cpu_policy_leaf_dynamic(uint32_t leaf);
 

@@ -561,11 +561,6 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
          * or the entry that would fault there. */
         if (msr_state_check(&d->vm->policy, &st, d->why, sizeof(d->why)))
             return -EINVAL;
-        /* And as this backend will load it, by the checks its VM entry makes (VT-x: SDM
-         * 26.3.1): a state that cannot enter is refused now, not after COMMIT_ACK. */
-        if (hv_ops && hv_ops->vcpu_state_check &&
-            hv_ops->vcpu_state_check(&st, d->why, sizeof(d->why)))
-            return -EINVAL;
         d->vcpu_seen[idx / 64] |= 1ull << (idx % 64);
         d->vm->vcpus[idx].init = st;
         d->vm->vcpus[idx].xcr0 = st.xcr0 ? st.xcr0 : 1;
@@ -587,6 +582,16 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
                      (unsigned long long)d->disk_blocks_got,
                      (unsigned long long)d->disk_blocks);
             return -EPROTO;
+        }
+        /* Each vCPU as this backend will load it, by the checks its VM entry makes (VT-x:
+         * SDM 26.3.1, the PAE PDPTEs from the RAM as it is now): a state that cannot enter is
+         * refused before COMMIT_ACK. */
+        for (unsigned i = 0; hv_ops && hv_ops->vcpu_state_check && i < d->vm->nvcpus; i++) {
+            char why[sizeof(d->why) - 24];
+            if (hv_ops->vcpu_state_check(d->vm, &d->vm->vcpus[i].init, why, sizeof(why))) {
+                snprintf(d->why, sizeof(d->why), "vCPU %u: %s", i, why);
+                return -EINVAL;
+            }
         }
         /* Every device's record arrived and passed its check: only now is any loaded. */
         if (mig_devices_commit(&d->vm->devs, d->why, sizeof(d->why)))

@@ -124,6 +124,7 @@ static bool value_ok(const struct cpu_policy *p, uint32_t msr, uint64_t val)
 #define CR0_CD     (1ull << 30)
 #define CR0_PG     (1ull << 31)
 #define CR4_PAE    (1ull << 5)
+#define CR4_LA57   (1ull << 12)
 #define CR4_PCIDE  (1ull << 17)
 #define CR4_CET    (1ull << 23)
 #define RFLAGS_IF  (1ull << 9)
@@ -160,12 +161,33 @@ static bool cr4_write_ok(const struct cpu_policy *p, uint64_t val)
     return !(val & ~ok);
 }
 
-/* MAXPHYADDR as the guest's CPUID reports it (SDM 4.1.4: 36 without leaf 0x80000008). */
-static unsigned phys_bits(const struct cpu_policy *p)
+int cr_write(const struct cpu_policy *p, struct vcpu_state *s, unsigned cr, uint64_t val)
 {
-    const struct cpuid_leaf *l = cpu_policy_find(p, 0x80000008, 0);
-    unsigned b = l ? l->regs.eax & 0xff : 0;
-    return b ? b : 36;
+    bool lma = s->efer & EFER_LMA;
+    if (cr == 0) {
+        if (!cr0_write_ok(val))
+            return -EINVAL;
+        if ((val & CR0_PG) && !(s->cr0 & CR0_PG) && (s->efer & EFER_LME)) {
+            /* IA-32e mode comes on (SDM 10.8.5): only with PAE, from 32-bit code */
+            if (!(s->cr4 & CR4_PAE) || (s->cs.attr & SEG_ATTR_L))
+                return -EINVAL;
+            s->efer |= EFER_LMA;
+        } else if (!(val & CR0_PG) && lma) {
+            if (s->cs.attr & SEG_ATTR_L)    /* paging off from 64-bit code */
+                return -EINVAL;
+            s->efer &= ~EFER_LMA;
+        }
+        s->cr0 = val;
+        return 0;
+    }
+    if (cr != 4 || (val >> 32) || !cr4_write_ok(p, val))
+        return -EINVAL;
+    if (lma && (!(val & CR4_PAE) || ((val ^ s->cr4) & CR4_LA57)))
+        return -EINVAL;                     /* PAE off, or LA57 changed, in IA-32e mode */
+    if ((val & CR4_PCIDE) && !lma)
+        return -EINVAL;
+    s->cr4 = val;
+    return 0;
 }
 
 /* Control registers, EFER, RFLAGS, RIP and descriptor tables: each as the guest's own writes
@@ -182,7 +204,7 @@ static const char *reg_rules(const struct cpu_policy *p, const struct vcpu_state
         return "CR0";
     if ((s->cr4 >> 32) || !cr4_write_ok(p, s->cr4))
         return "CR4";
-    if (s->cr3 >> phys_bits(p))
+    if (s->cr3 >> cpu_policy_phys_bits(p))
         return "CR3";                       /* bits past MAXPHYADDR */
     if (lma != lme_pg)
         return "EFER.LMA other than EFER.LME with CR0.PG";

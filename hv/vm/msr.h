@@ -30,6 +30,11 @@ int msr_state_check(const struct cpu_policy *p, const struct vcpu_state *s, char
                     size_t n);
 /* MOV to CR0 takes val (bits 63:32 clear, PG only with PE, NW only with CD), else #GP. */
 bool cr0_write_ok(uint64_t val);
+/* An emulated MOV to CR0 or CR4 (cr) of val on state s under policy p: 0 with s updated
+ * (CR0.PG on with EFER.LME turns IA-32e mode on, EFER.LMA; off turns it off), or -EINVAL for
+ * the #GP the CPU raises (reserved or hidden bits, long mode without PAE or from 64-bit code,
+ * CR4.PAE off or LA57 changed in IA-32e mode, PCIDE outside it). */
+int cr_write(const struct cpu_policy *p, struct vcpu_state *s, unsigned cr, uint64_t val);
 
 /* IA32_MISC_ENABLE as a VM with policy p reads it. */
 uint64_t msr_misc_enable(const struct cpu_policy *p);

@@ -214,15 +214,10 @@ static bool handle_cr(struct vcpu *v, struct hv_exit *ex)
         }
         vcpu_cr8(v, ex->cr.write, reg);
     } else if (ex->cr.write && (ex->cr.cr == 0 || ex->cr.cr == 4)) {
-        uint64_t val = *reg;
-        if (ex->cr.cr == 0 && !cr0_write_ok(val)) {
+        if (cr_write(&v->vm->policy, &s, ex->cr.cr, *reg)) {
             vcpu_inject_gp(v);
             return true;
         }
-        if (ex->cr.cr == 0)
-            s.cr0 = val;
-        else
-            s.cr4 = val;
     } else {
         vm_stop(v->vm, "unexpected CR%u %s exit", ex->cr.cr, ex->cr.write ? "write" : "read");
         return false;

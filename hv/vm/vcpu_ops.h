@@ -32,10 +32,11 @@ struct vcpu_ops {
     void (*vcpu_retire)(struct vcpu *v);
     void (*vcpu_set_state)(struct vcpu *v, const struct vcpu_state *s);
     /* Whether vcpu_set_state with s would give a state this CPU enters (VT-x: the guest-state
-     * checks of VM entry, SDM 26.3.1): 0, or -EINVAL with why. Pure, callable from any CPU
-     * (an incoming migration's record, before the target acknowledges). NULL: nothing is
-     * checked beyond msr_state_check. */
-    int (*vcpu_state_check)(const struct vcpu_state *s, char *why, size_t n);
+     * checks of VM entry, SDM 26.3.1, with the PAE PDPTEs read from vm's RAM at CR3): 0, or
+     * -EINVAL with why. Only reads vm's RAM; callable from any CPU (an incoming migration's
+     * vCPUs, before the target acknowledges). NULL: nothing is checked beyond
+     * msr_state_check. */
+    int (*vcpu_state_check)(struct vm *vm, const struct vcpu_state *s, char *why, size_t n);
     int (*vcpu_inject)(struct vcpu *v, const struct vcpu_event *e);
     /* Before an entry: can an external interrupt be injected now (no event queued, RFLAGS.IF
      * set, no STI / MOV SS shadow once a pending RIP advance retires)? With pending and not

@@ -574,6 +574,15 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->disk_net = cfg->disk_net;     /* a network disk opened for us: ours to close now */
     if ((rc = setup_policy(vm, cfg, err, errlen)))
         goto fail;
+    vm_layout(vm->mem_size, &vm->low_end, &vm->gfn_end);
+    /* The guest's RAM lies below the MAXPHYADDR its CPU policy tells it of (32 to 52 bits). */
+    unsigned phys = cpu_policy_phys_bits(&vm->policy);
+    if (phys < 32 || phys > 52 || vm->gfn_end > 1ull << (phys - 12)) {
+        snprintf(err, errlen, "mem=%llu MiB does not fit the %u physical address bits of CPU "
+                 "policy %s", (unsigned long long)cfg->mem_mib, phys, vm->policy.name);
+        rc = -EINVAL;
+        goto fail;
+    }
 
     /* NUMA placement (hv/vm/numa.h): one node if it fits, else spanning if allowed. */
     struct numa_host nh;
@@ -584,7 +593,6 @@ int vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     if ((rc = numa_place(&nh, &req, &pl, err, errlen)))
         goto fail;
     vm->node = pl.cpu_node;
-    vm_layout(vm->mem_size, &vm->low_end, &vm->gfn_end);
     uint64_t gpa = 0;
     for (unsigned i = 0; i < pl.nparts; i++) {
         /* A node's free memory may be in several runs: the longest first, up to the chunks;

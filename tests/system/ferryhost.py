@@ -31,6 +31,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The downtime budget of a migration with a Bochs host at either end: its link carries a few
+# hundred KiB/s of host time, where the default 300 ms would not even hold the vCPU state.
+BOCHS_DOWNTIME = " downtime=5000"
+
 class Host:
     """One emulated machine running ferry."""
 

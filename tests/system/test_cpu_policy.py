@@ -37,7 +37,7 @@ def cpuid_lines(h, vm):
     for m in re.finditer(r"^CPUID leaf=0x([0-9a-f]+) eax=([0-9a-f]+) ebx=([0-9a-f]+) "
                          r"ecx=([0-9a-f]+) edx=([0-9a-f]+)$", out, re.M):
         regs[int(m.group(1), 16)] = tuple(int(x, 16) for x in m.groups()[1:])
-    assert set(regs) == {0, 1, 7, 0xd, 0x80000001}, out
+    assert set(regs) == {0, 1, 7, 0xd, 0x80000001, 0x80000008}, out
     return regs
 
 
@@ -127,6 +127,11 @@ def test_baselines_in_the_guest_on_two_hosts(workdir, hosts):
 
     # The same host, cpu=host: what the baseline took away is really there.
     host_a = create_and_start(a, "all", "host")
+    # Address sizes: the host's for cpu=host; a baseline's MAXPHYADDR is at most 39 bits (it
+    # moves only to hosts with at least as many), nested paging's guest width not shown.
+    phys, linear = host_a[0x80000008][0] & 0xff, host_a[0x80000008][0] >> 8 & 0xff
+    assert phys >= 36 and linear in (48, 57), hex(host_a[0x80000008][0])
+    assert v2[0x80000008][0] == min(phys, 39) | 48 << 8, hex(v2[0x80000008][0])   # no LA57
     assert host_a[7][1] & AVX2 and host_a[1][2] & (AVX | XSAVE) == AVX | XSAVE
     assert host_a[0xd][0] & 0x7 == 0x7                  # XCR0 x87 SSE YMM
     assert host_a[1][0] != v2[1][0]                     # the host's own family/model

@@ -142,6 +142,8 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
      * masks NMIs as svm_inject's does (a state saved by VT-x shows no blocking for it yet). */
     x->nmi_masked = (s->interruptibility & INTR_NMI) || s->pending.type == EVENT_NMI;
     x->nmi_after_iret = false;
+    x->nmi_step = false;                /* a new state: ferry's single-step of an IRET ends */
+    x->vmcb->control.intercept_exc &= ~(1u << 1);
     if (x->nmi_masked)
         x->vmcb->control.intercept1 |= VMCB_I1_IRET;
     else
@@ -165,6 +167,12 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
     s->xcr0 = v->xcr0;
     if (x->nmi_masked)
         s->interruptibility |= INTR_NMI;
+    /* Between svm_nmi_ready arming the single-stepped IRET and the entry that runs it, the TF
+     * is ferry's (the guest's was clear) and the IRET has not run: NMIs are still blocked. */
+    if (x->nmi_step) {
+        s->rflags &= ~RFLAGS_TF;
+        s->interruptibility |= INTR_NMI;
+    }
 }
 
 static int svm_vcpu_create(struct vcpu *v)

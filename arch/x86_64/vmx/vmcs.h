@@ -49,6 +49,7 @@ typedef struct { uint32_t enc; } vmcsnat_t;
 #define VMCS_GUEST_DEBUGCTL     F64(0x2802)
 #define VMCS_GUEST_PAT          F64(0x2804)
 #define VMCS_GUEST_EFER         F64(0x2806)
+#define VMCS_GUEST_PDPTE0       F64(0x280a)     /* PDPTE1-3 follow, 2 apart */
 #define VMCS_HOST_PAT           F64(0x2c00)
 #define VMCS_HOST_EFER          F64(0x2c02)
 /* 32-bit */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/fpu.h"
@@ -144,12 +145,15 @@ int vmx_controls_init(void)
     rc |= vmx_adjust_ctls(rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2),
                           (1u << 5) | (1u << 7) | (1u << 3) | (1u << 12) | (1u << 20), (1u << 1),
                           &k->proc2);
-    /* exit: 64-bit host, save/load PAT and EFER, save preemption timer */
+    /* exit: save debug controls (an exit sets DR7 to 0x400: the guest's would be lost), 64-bit
+     * host, save/load PAT and EFER, save preemption timer */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT), 0,
-                          (1u << 9) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 21), &k->exit);
-    /* entry: load PAT and EFER (IA-32e mode guest is set per vCPU from EFER.LMA) */
+                          (1u << 2) | (1u << 9) | (1u << 18) | (1u << 19) | (1u << 20) |
+                          (1u << 21), &k->exit);
+    /* entry: load debug controls (DR7, IA32_DEBUGCTL), PAT and EFER (IA-32e mode guest is set
+     * per vCPU from EFER.LMA) */
     rc |= vmx_adjust_ctls(rdmsr(t ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY), 0,
-                          (1u << 14) | (1u << 15), &k->entry);
+                          (1u << 2) | (1u << 14) | (1u << 15), &k->entry);
     k->entry &= ~(1u << 9);
     uint64_t ept = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
     k->ug = k->proc2 & (1u << 7);
@@ -471,9 +475,43 @@ static void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
     s->tsc = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET);
 }
 
+/* A PAE-paging state's PDPTEs from the table at CR3 (bits 31:5; vmx_pae_paging): 0, or
+ * -EFAULT if that is not the guest's RAM. */
+static int read_pdptes(struct vm *vm, const struct vcpu_state *s, uint64_t pdpte[4])
+{
+    const void *t = vm_gpa_to_hva(vm, s->cr3 & 0xffffffe0ull, 32);
+    if (!t)
+        return -EFAULT;
+    memcpy(pdpte, t, 32);
+    return 0;
+}
+
+static int vmx_state_check(struct vm *vm, const struct vcpu_state *s, char *why, size_t n)
+{
+    uint64_t pdpte[4] = { 0 };
+    if (vmx_pae_paging(s) && read_pdptes(vm, s, pdpte)) {
+        snprintf(why, n, "PAE paging with its page-directory-pointer table (CR3 0x%llx) "
+                 "outside the guest's RAM", (unsigned long long)s->cr3);
+        return -EINVAL;
+    }
+    int rc = vmx_guest_state_check(s, pdpte, why, n);
+    size_t l = strnlen(why, n);
+    if (rc && vmx_pae_paging(s) && l < n)
+        snprintf(why + l, n - l, " (CR3 0x%llx: 0x%llx 0x%llx 0x%llx 0x%llx)",
+                 (unsigned long long)s->cr3, (unsigned long long)pdpte[0],
+                 (unsigned long long)pdpte[1], (unsigned long long)pdpte[2],
+                 (unsigned long long)pdpte[3]);
+    return rc;
+}
+
 static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
-    vmx_write_guest_state(s);
+    /* Loading a state is the guest's MOV to CR3 (vmx_pae_paging): outside RAM (refused for a
+     * migrated state, vmx_state_check), no PDPTE is present and the first access faults. */
+    uint64_t pdpte[4] = { 0 };
+    if (vmx_pae_paging(s))
+        read_pdptes(v->vm, s, pdpte);
+    vmx_write_guest_state(s, pdpte);
     __asm__ volatile("mov %0, %%cr2" :: "r"(s->cr2));
     wrmsr(MSR_STAR, s->star);
     wrmsr(MSR_LSTAR, s->lstar);
@@ -487,16 +525,12 @@ static void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 
 static int vmx_inject(struct vcpu *v, const struct vcpu_event *e)
 {
-    static const uint8_t type[] = { [EVENT_EXTINT] = 0, [EVENT_NMI] = 2, [EVENT_EXCEPTION] = 3,
-                                    [EVENT_SOFTINT] = 4 };
     (void)v;
-    if (e->type == EVENT_NONE || e->type > EVENT_SOFTINT)
+    uint32_t info = vmx_event_info(e, vmcs_readnat(VMCS_GUEST_CR0));
+    if (!info)
         return -EINVAL;
-    uint32_t info = e->vector | (uint32_t)type[e->type] << 8 | (1u << 31);
-    if (e->has_error) {
-        info |= 1u << 11;
-        vmcs_write32(VMCS_ENTRY_EXC_ERROR, e->error);
-    }
+    if (info & (1u << 11))
+        vmcs_write32(VMCS_ENTRY_EXC_ERROR, e->has_error ? e->error : 0);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, info);
     return 0;
 }
@@ -589,7 +623,7 @@ const struct vcpu_ops vmx_ops = {
     .vcpu_get_state = vmx_get_state,
     .vcpu_retire = vmx_retire,
     .vcpu_set_state = vmx_set_state,
-    .vcpu_state_check = vmx_guest_state_check,
+    .vcpu_state_check = vmx_state_check,
     .vcpu_inject = vmx_inject,
     .vcpu_irq_ready = vmx_irq_ready,
     .vcpu_nmi_ready = vmx_nmi_ready,

@@ -70,15 +70,27 @@ int vmx_enter(uint64_t *gpr, int launched);
 void vmx_exit_point(void);
 
 void vmx_decode_exit(struct vcpu *v, struct hv_exit *exit);
-void vmx_write_guest_state(const struct vcpu_state *s);
+/* PAE paging (CR0.PG, CR4.PAE, not IA-32e mode): with EPT, VM entry loads the four PDPTEs
+ * from the VMCS (SDM 26.3.2.4), not from the table at CR3; the guest's own MOV to CR0/CR3/CR4
+ * loads them from memory (and an exit saves them). The record does not carry them (SVM has no
+ * such registers under nested paging), so a loader reads them from the table at CR3, as the
+ * guest's last MOV to CR3 did: pdpte, NULL when PAE paging is off. */
+bool vmx_pae_paging(const struct vcpu_state *s);
+/* The VM-entry interruption information for event e with the guest's CR0 (SDM 25.8.3): NMI
+ * as vector 2; the error-code bit only for an exception that pushes one, and never in real
+ * mode (CR0.PE clear under unrestricted guest, 26.2.1.3). 0: e is nothing VMX injects. */
+uint32_t vmx_event_info(const struct vcpu_event *e, uint64_t cr0);
+void vmx_write_guest_state(const struct vcpu_state *s, const uint64_t *pdpte);
 void vmx_read_guest_state(struct vcpu_state *s);
 /* The VMCS fields vmx_write_guest_state writes for s, with VM-entry controls `entry` (its
  * IA-32e bit follows EFER.LMA) and the other controls from vmx_caps. */
-void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint32_t entry);
-/* Whether s, loaded by vmx_write_guest_state, would pass VM entry's guest-state checks on
- * this CPU (vmx_guest_check): 0, or -EINVAL with the failed check in why. Pure (reads
- * vmx_caps only): the target of a migration can ask before it acknowledges. */
-int vmx_guest_state_check(const struct vcpu_state *s, char *why, size_t n);
+void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint32_t entry,
+                          const uint64_t *pdpte);
+/* Whether s, loaded by vmx_write_guest_state with pdpte, would pass VM entry's guest-state
+ * checks on this CPU (vmx_guest_check): 0, or -EINVAL with the failed check in why. Pure
+ * (reads vmx_caps only): the target of a migration can ask before it acknowledges. */
+int vmx_guest_state_check(const struct vcpu_state *s, const uint64_t *pdpte, char *why,
+                          size_t n);
 int vmx_controls_init(void);
 
 /* Dirty logging (vmx_dirty.c): modes offered; before an entry, A/D and PML as the VM wants

@@ -94,10 +94,24 @@ static uint32_t seg_ar(unsigned i, const struct seg *g, bool v86)
     return vmx_ar_from_attr(a & SEG_UNUSABLE ? a : g_for_limit(a, g->limit));
 }
 
-/* SDM 26.2.1.3: the hardware exceptions that push an error code. */
+/* SDM 26.2.1.3: the hardware exceptions that push an error code (#CP with CET). */
 static bool pushes_error(uint8_t v)
 {
-    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21;
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || (v == 21 && vmx_caps.cet);
+}
+
+uint32_t vmx_event_info(const struct vcpu_event *e, uint64_t cr0)
+{
+    static const uint8_t type[] = { [EVENT_EXTINT] = 0, [EVENT_NMI] = 2,
+                                    [EVENT_EXCEPTION] = 3, [EVENT_SOFTINT] = 4 };
+    if (e->type == EVENT_NONE || e->type > EVENT_SOFTINT ||
+        (e->type == EVENT_EXCEPTION && e->vector >= 32))
+        return 0;
+    uint32_t info = (e->type == EVENT_NMI ? 2 : e->vector) | (uint32_t)type[e->type] << 8 |
+                    1u << 31;
+    if (e->type == EVENT_EXCEPTION && pushes_error(e->vector) && (cr0 & 1))
+        info |= 1u << 11;
+    return info;
 }
 
 /*
@@ -114,18 +128,12 @@ static bool pushes_error(uint8_t v)
  */
 static void pending_to_guest(struct vmx_guest *x, const struct vcpu_state *s)
 {
-    static const uint8_t type[] = { [EVENT_EXTINT] = 0, [EVENT_NMI] = 2,
-                                    [EVENT_EXCEPTION] = 3, [EVENT_SOFTINT] = 4 };
     const struct vcpu_event *e = &s->pending;
-    if (e->type == EVENT_NONE || e->type > EVENT_SOFTINT ||
-        (e->type == EVENT_EXCEPTION && e->vector >= 32))
+    x->intr_info = vmx_event_info(e, s->cr0);
+    if (!x->intr_info)
         return;
-    x->intr_info = (e->type == EVENT_NMI ? 2 : e->vector) | (uint32_t)type[e->type] << 8 |
-                   1u << 31;
-    if (e->type == EVENT_EXCEPTION && pushes_error(e->vector) && (s->cr0 & 1)) {
-        x->intr_info |= 1u << 11;
+    if (x->intr_info & (1u << 11))
         x->exc_error = e->has_error ? e->error : 0;
-    }
     if (e->type == EVENT_SOFTINT) {
         x->insn_len = vmx_caps.inject_len0 ? 0 : 1;
         x->rip -= x->insn_len;
@@ -148,7 +156,13 @@ static uint64_t pending_dbg(const struct vmx_guest *x)
     return (x->rflags & RFLAGS_TF) && (shadow || x->activity == 1) ? PDBG_BS : 0;
 }
 
-void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint32_t entry)
+bool vmx_pae_paging(const struct vcpu_state *s)
+{
+    return (s->cr0 & (1ull << 31)) && (s->cr4 & (1ull << 5)) && !(s->efer & EFER_LMA);
+}
+
+void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint32_t entry,
+                          const uint64_t *pdpte)
 {
     bool v86 = s->rflags & RFLAGS_VM;
     memset(x, 0, sizeof(*x));
@@ -182,14 +196,16 @@ void vmx_guest_from_state(struct vmx_guest *x, const struct vcpu_state *s, uint3
     x->proc = vmx_caps.proc;
     x->proc2 = vmx_caps.proc2;
     x->link_ptr = ~0ull;                /* vmx.c's write_controls */
+    if (pdpte && vmx_pae_paging(s))
+        memcpy(x->pdpte, pdpte, sizeof(x->pdpte));
     pending_to_guest(x, s);
     x->pending_dbg = pending_dbg(x);
 }
 
-void vmx_write_guest_state(const struct vcpu_state *s)
+void vmx_write_guest_state(const struct vcpu_state *s, const uint64_t *pdpte)
 {
     struct vmx_guest x;
-    vmx_guest_from_state(&x, s, vmcs_read32(VMCS_ENTRY_CTLS));
+    vmx_guest_from_state(&x, s, vmcs_read32(VMCS_ENTRY_CTLS), pdpte);
     for (unsigned i = 0; i < 8; i++) {
         vmcs_write16(segs[i].sel, x.sel[i]);
         vmcs_write32(segs[i].limit, x.limit[i]);
@@ -222,9 +238,13 @@ void vmx_write_guest_state(const struct vcpu_state *s)
     vmcs_write32(VMCS_ENTRY_INTR_INFO, x.intr_info);
     vmcs_write32(VMCS_ENTRY_EXC_ERROR, x.exc_error);
     vmcs_write32(VMCS_ENTRY_INSN_LEN, x.insn_len);
+    if (vmx_pae_paging(s))
+        for (unsigned i = 0; i < 4; i++)
+            vmcs_write64((vmcs64_t){ VMCS_GUEST_PDPTE0.enc + 2 * i }, x.pdpte[i]);
 }
 
-int vmx_guest_state_check(const struct vcpu_state *s, char *why, size_t n)
+int vmx_guest_state_check(const struct vcpu_state *s, const uint64_t *pdpte, char *why,
+                          size_t n)
 {
     const struct vmx_entry_caps c = {
         .cr0_fixed0 = vmx_caps.cr0_fixed0, .cr0_fixed1 = vmx_caps.cr0_fixed1,
@@ -233,7 +253,7 @@ int vmx_guest_state_check(const struct vcpu_state *s, char *why, size_t n)
         .inject_len0 = vmx_caps.inject_len0, .cet = vmx_caps.cet,
     };
     struct vmx_guest x;
-    vmx_guest_from_state(&x, s, vmx_caps.entry);
+    vmx_guest_from_state(&x, s, vmx_caps.entry, pdpte);
     return vmx_guest_check(&x, &c, why, n);
 }
 

@@ -19,8 +19,15 @@
  * #GP; a SELF IPI, IPIs to each AP by 32-bit destination and a TSC-deadline timer interrupt
  * (not before the deadline, the MSR reading 0 after) arrive.
  *
+ * DR7 must be the guest's own across exits (VT-x: the load/save debug controls).
+ *
  * Command line (after the kernel's name): mem=MiB cpus=N mods=M, what the VM was given.
  * A module's contents must be "module NAME\n" with NAME its string in the module list.
+ *
+ * With the word "pae" (and mem=MiB, at least 8) it checks nothing of that: it turns on PAE
+ * paging and runs there forever, rewriting 64 pages from 4 MiB with each generation's pattern
+ * after checking the previous one, and prints "MBTEST pae gen=N ok" about once a second (a
+ * 32-bit PAE guest for migration tests: VT-x takes its PDPTEs from the VMCS).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -465,12 +472,87 @@ static uint32_t check_x2apic(uint8_t me, uint32_t ncpus, const uint32_t *ids, ui
     return (uint32_t)ipis;
 }
 
+/* DR7 set by the guest survives a VM exit: an execute breakpoint (L0) at an address nothing
+ * runs, port I/O (an exit), DR7 read back. */
+static void check_dr7(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %0, %%dr0" :: "r"(0xfffff000u));
+    __asm__ volatile("mov %0, %%dr7" :: "r"(0x401u));
+    (void)pm_now();
+    (void)inb(0x3fd);
+    __asm__ volatile("mov %%dr7, %0" : "=r"(v));
+    __asm__ volatile("mov %0, %%dr7" :: "r"(0x400u));
+    if (v != 0x401)
+        fail(47, "DR7 did not survive an exit", v);
+}
+
+static bool has_word(const char *cmd, const char *w)
+{
+    size_t k = len(w);
+    for (const char *p = cmd; *p; p++)
+        if ((p == cmd || p[-1] == ' ') && starts(p, w) && (p[k] == ' ' || !p[k]))
+            return true;
+    return false;
+}
+
+/* PAE paging: four page directories of 2 MiB pages map the first 4 GiB as they are. */
+static uint64_t pae_pdpt[4] __attribute__((aligned(32)));
+static uint64_t pae_pd[4][512] __attribute__((aligned(4096)));
+
+#define PAE_BASE  0x400000u
+#define PAE_PAGES 64u
+
+static uint32_t pattern(uint32_t addr, uint32_t gen)
+{
+    return (addr * 2654435761u) ^ (gen * 0x9e3779b9u) ^ 0x5a5a5a5au;
+}
+
+static __attribute__((noreturn)) void pae_loop(uint32_t mem)
+{
+    if (mem < 8)
+        fail(48, "pae needs mem=8 or more", mem);
+    for (uint32_t i = 0; i < 4; i++) {
+        pae_pdpt[i] = (uint32_t)pae_pd[i] | 1;                    /* present */
+        for (uint32_t j = 0; j < 512; j++)
+            pae_pd[i][j] = (uint64_t)(i * 512 + j) << 21 | 0x83;  /* P RW PS */
+    }
+    uint32_t cr;
+    __asm__ volatile("mov %0, %%cr3" :: "r"((uint32_t)pae_pdpt));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr));
+    __asm__ volatile("mov %0, %%cr4" :: "r"(cr | 0x20));         /* PAE */
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr));
+    __asm__ volatile("mov %0, %%cr0" :: "r"(cr | 0x80000000u) : "memory");  /* PG */
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr));
+    if (!(cr & 0x20))
+        fail(49, "CR4.PAE did not stick", cr);
+    puts_("MBTEST pae paging on\n");
+    uint32_t t0 = pm_now();
+    for (uint32_t gen = 1;; gen++) {
+        for (uint32_t a = PAE_BASE; a < PAE_BASE + PAE_PAGES * 4096; a += 4) {
+            volatile uint32_t *p = (volatile uint32_t *)a;
+            if (gen > 1 && *p != pattern(a, gen - 1))
+                fail(50, "PAE: a word lost its value", a);
+            *p = pattern(a, gen);
+        }
+        if (pm_now() - t0 >= PM_HZ) {
+            t0 = pm_now();
+            puts_("MBTEST pae gen=");
+            putu(gen);
+            puts_(" ok\n");
+        }
+    }
+}
+
 void mb_main(uint32_t magic, const struct mb_info *mi)
 {
     const char *cmd = (mi->flags & 4) ? (const char *)mi->cmdline : "";
     puts_("MBTEST start: ");
     puts_(cmd);
     putc_('\n');
+    if (has_word(cmd, "pae"))
+        pae_loop(arg(cmd, "mem"));
+    check_dr7();
     check_info(magic, mi, cmd);
 
     uint32_t tsc_khz = check_timing_leaf();

@@ -289,6 +289,7 @@ static void print_banner(const struct guest_boot_info *bi, const struct mt_confi
     print_cpuid(7, 0);
     print_cpuid(0xd, 0);
     print_cpuid(0x80000001, 0);
+    print_cpuid(0x80000008, 0);         /* address sizes */
 }
 
 static void print_ready(const struct mt_vcpu *v)

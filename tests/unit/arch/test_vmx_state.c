@@ -365,7 +365,7 @@ static void test_round_trip_long_mode(void **state)
     (void)state;
     struct vcpu_state in = long_mode_state(), out;
 
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     read_into(&out, 0xa5);
     assert_state_equal(&out, &in);
     assert_untouched(&out, 0xa5);
@@ -383,7 +383,7 @@ static void test_pending_events(void **state)
 
     /* An external interrupt, queued by ferry or copied from IDT-vectoring information. */
     in.pending = (struct vcpu_event){ .type = EVENT_EXTINT, .vector = 0xec };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x800000ec);
     read_into(&out, 0);
     assert_int_equal(out.pending.type, EVENT_EXTINT);
@@ -392,32 +392,32 @@ static void test_pending_events(void **state)
     /* #PF with its error code; #UD gets none, whatever the record says. */
     in.pending = (struct vcpu_event){ .type = EVENT_EXCEPTION, .vector = 14, .has_error = 1,
                                       .error = 6 };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000b0e);
     assert_int_equal(V(VMCS_ENTRY_EXC_ERROR), 6);
     read_into(&out, 0);
     assert_true(out.pending.type == EVENT_EXCEPTION && out.pending.has_error &&
                 out.pending.error == 6);
     in.pending = (struct vcpu_event){ .type = EVENT_EXCEPTION, .vector = 6, .has_error = 1 };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000306);
     /* An NMI is vector 2; an exception vector past 31 cannot be delivered: nothing queued. */
     in.pending = (struct vcpu_event){ .type = EVENT_NMI, .vector = 9 };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000202);
     in.pending = (struct vcpu_event){ .type = EVENT_EXCEPTION, .vector = 40 };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0);
     /* INT 0x80: RIP is the return address in the state; VMX pushes RIP + length. */
     in.pending = (struct vcpu_event){ .type = EVENT_SOFTINT, .vector = 0x80 };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000480);
     assert_int_equal(V(VMCS_GUEST_RIP) + V(VMCS_ENTRY_INSN_LEN), in.rip);
     read_into(&out, 0);
     assert_int_equal(out.pending.type, EVENT_SOFTINT);
     assert_int_equal(out.rip, in.rip);
     vmx_caps.inject_len0 = true;
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_RIP), in.rip);
     assert_int_equal(V(VMCS_ENTRY_INSN_LEN), 0);
     vmx_caps.inject_len0 = false;
@@ -430,7 +430,7 @@ static void test_pending_events(void **state)
     assert_int_equal(out.pending.vector, 3);
     assert_int_equal(out.rip, 0xffffffff81000001ull);
     in.pending = (struct vcpu_event){ .type = EVENT_NONE };
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0);
 }
 
@@ -439,7 +439,7 @@ static void test_write_vmcs_contents(void **state)
     (void)state;
     struct vcpu_state in = long_mode_state();
 
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_CS_SEL), 0x10);
     assert_int_equal(V(VMCS_GUEST_CS_AR), 0xa09b);
     assert_int_equal(V(VMCS_GUEST_CS_LIMIT), 0xffffffff);
@@ -489,7 +489,7 @@ static void test_cr4_vmxe_hidden_on_read(void **state)
     (void)state;
     struct vcpu_state in = long_mode_state(), out;
 
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     /* the guest ran and flipped guest-owned CR4.PGE and CR0.TS without exits */
     vmcs_set(VMCS_GUEST_CR4.enc, 0x3526f0 & ~0x80ull);
     vmcs_set(VMCS_GUEST_CR0.enc, 0x80050033 | 0x8);
@@ -506,7 +506,7 @@ static void test_cr_forced_bits_round_trip(void **state)
 
     in.cr0 &= ~0x20ull;               /* NE clear: VMX forces it on */
     in.cr4 |= 0x800;                  /* UMIP, not allowed by this CPU's fixed1 */
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_CR0), 0x80050033);
     assert_int_equal(V(VMCS_GUEST_CR4), 0x3526f0);
     assert_int_equal(V(VMCS_CR0_SHADOW), 0x80050013);
@@ -530,7 +530,7 @@ static void test_protected_mode_clears_ia32e(void **state)
     in.activity = ACT_RUNNING;
     in.interruptibility = 0;
     in.rflags = 0x2;
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_CTLS), ENTRY_CTLS_BASE);
     assert_int_equal(V(VMCS_GUEST_CR0), 0x80000031);         /* PG, NE forced */
     assert_int_equal(V(VMCS_GUEST_CR4), 0x2000);
@@ -542,7 +542,7 @@ static void test_protected_mode_clears_ia32e(void **state)
 
     /* and back to long mode */
     in = long_mode_state();
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_CTLS), ENTRY_CTLS_BASE | ENTRY_IA32E);
 }
 
@@ -553,10 +553,10 @@ static void test_lme_without_lma_is_not_ia32e(void **state)
 
     in.efer = 0x901;                  /* NXE LME SCE, paging not on yet: LMA clear */
     in.cr0 = 0x11;
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_CTLS), ENTRY_CTLS_BASE);
     in.efer = 0x400;                  /* LMA alone decides */
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_CTLS), ENTRY_CTLS_BASE | ENTRY_IA32E);
 }
 
@@ -578,7 +578,7 @@ static void test_real_mode_unrestricted(void **state)
     in.idtr.limit = 0xffff;
     in.gdtr.limit = 0xffff;
     in.pat = 0x0007040600070406ull;
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_CR0), 0x60000030);         /* only NE forced */
     assert_int_equal(V(VMCS_CR0_MASK), 0xffffffff00000020ull);
     assert_int_equal(V(VMCS_ENTRY_CTLS), ENTRY_CTLS_BASE);
@@ -594,7 +594,7 @@ static void test_rflags_reserved_bit_1(void **state)
     struct vcpu_state in = long_mode_state(), out;
 
     in.rflags = 0x200;                /* bit 1 must be 1 in the VMCS (SDM 28.3.1.4) */
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_RFLAGS), 0x202);
     read_into(&out, 0);
     assert_int_equal(out.rflags, 0x202);
@@ -608,7 +608,7 @@ static void test_interruptibility_and_activity(void **state)
     /* SMI blocking (bit 2) and undefined bits are not the guest's to set */
     in.interruptibility = 0xfffffff7 | INTR_NMI;
     in.activity = ACT_RUNNING;
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_GUEST_INTERRUPTIBILITY), INTR_STI | INTR_MOVSS | INTR_NMI);
     assert_int_equal(V(VMCS_GUEST_ACTIVITY), 0);
     read_into(&out, 0);
@@ -629,10 +629,10 @@ static void test_interrupt_info_cleared(void **state)
     struct vcpu_state in = long_mode_state();
 
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000b0e);
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0);
     vmcs_set(VMCS_ENTRY_INTR_INFO.enc, 0x80000020);            /* an external interrupt */
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0);
 }
 
@@ -642,7 +642,7 @@ static void test_read_exit_state(void **state)
     struct vcpu_state in = long_mode_state(), out;
 
     /* state as a VM exit leaves it: the guest moved on and loaded a new TR and CS */
-    vmx_write_guest_state(&in);
+    vmx_write_guest_state(&in, NULL);
     vmcs_set(VMCS_GUEST_RIP.enc, 0xffffffff81000200ull);
     vmcs_set(VMCS_GUEST_RSP.enc, 0xffffc90000003e00ull);
     vmcs_set(VMCS_GUEST_CS_SEL.enc, 0x33);
@@ -681,7 +681,7 @@ static void expect_entry(const struct vcpu_state *s, const char *fails, int line
 {
     char why[200];
     why[0] = 0;
-    int rc = vmx_guest_state_check(s, why, sizeof(why));
+    int rc = vmx_guest_state_check(s, NULL, why, sizeof(why));
     if (!fails && rc)
         fail_msg("line %d: refused: %s", line, why);
     if (fails && (rc != -EINVAL || !strstr(why, fails)))
@@ -719,7 +719,7 @@ static void test_amd_style_state_enters(void **state)
     s.ds = s.es = seg(0, 0x60, 0, 0);
     s.tr = seg(0x40, 0x89, 0x67, 0xfffffe0000003000ull);
     s.ldtr = seg(0, 0x2, 0, 0);
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_CS_AR), 0xa09b);
     assert_int_equal(V(VMCS_GUEST_SS_AR), 0xc093);
     assert_int_equal(V(VMCS_GUEST_DS_AR), 0x10060);       /* unusable, DPL kept */
@@ -728,7 +728,7 @@ static void test_amd_style_state_enters(void **state)
     ENTERS(s);
     s.cs.limit = 0xffff0;                   /* G set with a byte-granular limit: cleared */
     s.cs.attr = 0xa9b;
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_CS_AR), 0x209b);
     ENTERS(s);
 }
@@ -741,7 +741,7 @@ static void test_v86_access_rights(void **state)
     s.rflags = 0x20202;
     s.cs = seg(0x1234, 0xc9b, 0xffff, 0x12340);
     s.ss = s.ds = s.es = s.fs = s.gs = seg(0x40, 0x93, 0xffff, 0x400);
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_CS_AR), 0xf3);
     assert_int_equal(V(VMCS_GUEST_GS_AR), 0xf3);
     assert_int_equal(V(VMCS_GUEST_TR_AR), 0x8b);
@@ -754,15 +754,15 @@ static void test_pending_dbg_bs(void **state)
     (void)state;
     struct vcpu_state s = pae_state();
     s.rflags = 0x302;                       /* TF IF */
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0);
     s.interruptibility = INTR_STI;
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0x4000);
     ENTERS(s);
     s.interruptibility = 0;
     s.activity = ACT_HALTED;
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_PENDING_DBG), 0x4000);
     ENTERS(s);
 }
@@ -775,7 +775,7 @@ static void test_nmi_injection_blocking(void **state)
     struct vcpu_state s = pae_state();
     s.interruptibility = INTR_NMI | INTR_STI;
     s.pending = (struct vcpu_event){ .type = EVENT_NMI, .vector = 2 };
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_INTERRUPTIBILITY), 0);
     assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x80000202);
     ENTERS(s);
@@ -788,12 +788,96 @@ static void test_softint_rip_wraps(void **state)
     struct vcpu_state s = pae_state(), out;
     s.rip = 0;
     s.pending = (struct vcpu_event){ .type = EVENT_SOFTINT, .vector = 0x80 };
-    vmx_write_guest_state(&s);
+    vmx_write_guest_state(&s, NULL);
     assert_int_equal(V(VMCS_GUEST_RIP), 0xffffffff);
     assert_int_equal(V(VMCS_ENTRY_INSN_LEN), 1);
     ENTERS(s);
     read_into(&out, 0);
     assert_int_equal(out.rip, 0);
+}
+
+/* PAE paging: VM entry takes the PDPTEs from the VMCS (SDM 26.3.2.4), so the loader writes
+ * the four it is given (read from the guest's table at CR3 by vmx.c), and the state check
+ * refuses a present one with reserved bits (26.3.1.6) as entry would. Outside PAE paging,
+ * none is written. */
+static void test_pae_pdptes(void **state)
+{
+    (void)state;
+    char why[200];
+    struct vcpu_state s = pae_state();
+    assert_true(vmx_pae_paging(&s));
+    const uint64_t p[4] = { 0x1001, 0x2001, 0, 0x7ffffff000ull | 0x19 };    /* PWT PCD */
+    vmx_write_guest_state(&s, p);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(vmcs_get(VMCS_GUEST_PDPTE0.enc + 2 * i), p[i]);
+    assert_int_equal(vmx_guest_state_check(&s, p, why, sizeof(why)), 0);
+    static const uint64_t bad[] = {
+        0x2003,                             /* R/W: reserved in a PAE PDPTE */
+        0x2005,                             /* U/S */
+        0x2021,                             /* bits 8:5: A */
+        0x2081,                             /* PS */
+        0x8000002001ull,                    /* bit 39: past this CPU's 39 address bits */
+        0x8000000000002001ull,              /* XD: reserved here too */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t q[4] = { p[0], bad[i], p[2], p[3] };
+        why[0] = 0;
+        if (vmx_guest_state_check(&s, q, why, sizeof(why)) != -EINVAL ||
+            !strstr(why, "PDPTE"))
+            fail_msg("PDPTE 0x%llx: not refused (%s)", (unsigned long long)bad[i], why);
+        q[1] = bad[i] & ~1ull;              /* not present: the rest is free */
+        assert_int_equal(vmx_guest_state_check(&s, q, why, sizeof(why)), 0);
+    }
+    /* Without them (NULL) none is present: entry takes it, the guest's first access faults. */
+    assert_int_equal(vmx_guest_state_check(&s, NULL, why, sizeof(why)), 0);
+    /* IA-32e mode, or no paging: the PDPTE fields are not VM entry's, none written. */
+    setup(NULL);
+    s = long_mode_state();
+    s.activity = ACT_RUNNING;
+    s.interruptibility = 0;
+    assert_false(vmx_pae_paging(&s));
+    vmx_write_guest_state(&s, p);
+    assert_null(field(VMCS_GUEST_PDPTE0.enc, false));
+    s = pae_state();
+    s.cr0 &= ~0x80000000ull;
+    assert_false(vmx_pae_paging(&s));
+}
+
+/* Injection (vmx_inject, and a migrated pending event): the error-code bit goes with the
+ * exceptions that push one in protected mode only; a real-mode #GP has none (VM entry refuses
+ * the bit with CR0.PE clear under unrestricted guest, SDM 26.2.1.3). */
+static void test_event_info(void **state)
+{
+    (void)state;
+    const struct vcpu_event gp = { .type = EVENT_EXCEPTION, .vector = 13, .has_error = 1 };
+    const struct vcpu_event ud = { .type = EVENT_EXCEPTION, .vector = 6 };
+    const struct vcpu_event nmi = { .type = EVENT_NMI, .vector = 0 };
+    const struct vcpu_event irq = { .type = EVENT_EXTINT, .vector = 0x30 };
+    const struct vcpu_event cp = { .type = EVENT_EXCEPTION, .vector = 21, .has_error = 1 };
+    const struct vcpu_event big = { .type = EVENT_EXCEPTION, .vector = 32 };
+    assert_int_equal(vmx_event_info(&gp, 0x80000011), 0x80000b0d);
+    assert_int_equal(vmx_event_info(&gp, 0x10), 0x8000030d);        /* real mode */
+    assert_int_equal(vmx_event_info(&ud, 0x80000011), 0x80000306);
+    assert_int_equal(vmx_event_info(&nmi, 0x11), 0x80000202);
+    assert_int_equal(vmx_event_info(&irq, 0x11), 0x80000030);
+    assert_int_equal(vmx_event_info(&big, 0x11), 0);
+    assert_int_equal(vmx_event_info(&cp, 0x11), 0x80000315);        /* #CP: no CET, no code */
+    vmx_caps.cet = true;
+    assert_int_equal(vmx_event_info(&cp, 0x11), 0x80000b15);
+    /* a pending #GP of a real-mode state enters */
+    struct vcpu_state s = pae_state();
+    s.cr0 = 0x10;
+    s.cr4 = 0;
+    s.efer = 0;
+    s.cs = seg(0x1000, 0x9b, 0xffff, 0x10000);
+    s.ss = s.ds = s.es = s.fs = s.gs = seg(0, 0x93, 0xffff, 0);
+    s.tr = seg(0, 0x8b, 0xffff, 0);
+    s.rip = 0x100;
+    s.pending = gp;
+    set_caps(CR0_FIXED0 & ~0x80000001ull);
+    vmx_write_guest_state(&s, NULL);
+    assert_int_equal(V(VMCS_ENTRY_INTR_INFO), 0x8000030d);
+    ENTERS(s);
 }
 
 /* The checker itself: one broken field of a good image at a time (SDM 26.3.1, 26.2.1.3). */
@@ -809,7 +893,7 @@ static void test_checker_rules(void **state)
     char why[200];
     s.interruptibility = 0;
     s.activity = ACT_RUNNING;
-    vmx_guest_from_state(&good, &s, ENTRY_CTLS_BASE);
+    vmx_guest_from_state(&good, &s, ENTRY_CTLS_BASE, NULL);
     assert_int_equal(vmx_guest_check(&good, &c, why, sizeof(why)), 0);
 #define BROKEN(change, text)                                                               \
     do {                                                                                   \
@@ -878,6 +962,8 @@ int main(void)
         cmocka_unit_test_setup(test_pending_dbg_bs, setup),
         cmocka_unit_test_setup(test_nmi_injection_blocking, setup),
         cmocka_unit_test_setup(test_softint_rip_wraps, setup),
+        cmocka_unit_test_setup(test_pae_pdptes, setup),
+        cmocka_unit_test_setup(test_event_info, setup),
         cmocka_unit_test_setup(test_checker_rules, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

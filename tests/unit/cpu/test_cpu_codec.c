@@ -247,6 +247,72 @@ static void test_check_host(void **state)
     assert_int_equal(cpu_policy_check_host(&pol, &amd, miss, 0), -ENOTSUP);
 }
 
+/*
+ * Address widths: a VM moves only to a host with at least its MAXPHYADDR and linear-address
+ * width (its page tables may use what the target would take as reserved bits); named
+ * baselines offer at most 39 physical bits, a host policy the host's own.
+ */
+static void test_address_bits(void **state)
+{
+    struct cpu_policy amd, xeon, core;
+    char miss[1024];
+
+    (void)state;
+    LOAD(&amd, amd_host, "host");                   /* 48 bits, 48 linear */
+    LOAD(&xeon, intel_avx512_host, "host");         /* 46, 48 */
+    LOAD(&core, intel_host, "host");                /* 39, 48 */
+    assert_int_equal(cpu_policy_phys_bits(&amd), 48);
+    assert_int_equal(cpu_policy_phys_bits(&xeon), 46);
+    assert_int_equal(cpu_policy_phys_bits(&core), 39);
+    assert_int_equal(cpu_policy_linear_bits(&core), 48);
+    /* A Xeon's host policy does not fit a 39-bit client part; the other way round it does. */
+    LOAD(&pol, intel_avx512_host, "host");
+    assert_int_equal(cpu_policy_check_host(&pol, &xeon, miss, sizeof(miss)), 0);
+    assert_int_equal(cpu_policy_check_host(&xeon, &amd, miss, sizeof(miss)), -ENOTSUP);
+    assert_null(strstr(miss, "maxphyaddr"));        /* 46 <= 48: only features lack */
+    LOAD(&pol, intel_host, "host");
+    for (unsigned i = 0; i < pol.nleaves; i++)
+        if (pol.leaves[i].leaf == 0x80000008)
+            pol.leaves[i].regs.eax = 0x302e;
+    assert_int_equal(cpu_policy_check_host(&pol, &core, miss, sizeof(miss)), -ENOTSUP);
+    assert_string_equal(miss, "maxphyaddr(46>39)");
+    assert_int_equal(cpu_policy_check_host(&core, &pol, miss, sizeof(miss)), 0);
+    /* 57-bit linear addresses (LA57) do not go to a 48-bit host. */
+    for (unsigned i = 0; i < pol.nleaves; i++)
+        if (pol.leaves[i].leaf == 0x80000008)
+            pol.leaves[i].regs.eax = 0x3927;
+    assert_int_equal(cpu_policy_check_host(&pol, &core, miss, sizeof(miss)), -ENOTSUP);
+    assert_string_equal(miss, "linear_bits(57>48)");
+    /* Baselines: at most 39 bits, the host's if it has fewer; nested paging's guest-physical
+     * width (23:16) not shown. So an x86-64-v2 VM from any of these runs on all of them. */
+    LOAD(&pol, amd_host, "x86-64-v2");
+    assert_int_equal(cpu_policy_phys_bits(&pol), 39);
+    assert_int_equal(cpu_policy_find(&pol, 0x80000008, 0)->regs.eax, 0x3027);
+    assert_int_equal(cpu_policy_check_host(&pol, &core, miss, sizeof(miss)), 0);
+    LOAD(&pol, intel_avx512_host, "x86-64-v3");
+    assert_int_equal(cpu_policy_phys_bits(&pol), 39);
+    assert_int_equal(cpu_policy_check_host(&pol, &core, miss, sizeof(miss)), 0);
+    /* A host with 5-level paging (QEMU's -cpu max): 57 linear bits; baselines without LA57
+     * tell of 48. */
+    struct fake_host h = { .t = amd_host, .n = amd_host_len };
+    assert_int_equal(cpu_policy_from_host(&pol, fake_cpuid, &h), 0);
+    for (unsigned i = 0; i < pol.nleaves; i++)
+        if (pol.leaves[i].leaf == 0x80000008)
+            pol.leaves[i].regs.eax = 0x3928;        /* 40 physical, 57 linear */
+    assert_int_equal(cpu_policy_linear_bits(&pol), 57);
+    assert_int_equal(cpu_policy_apply_baseline(&pol, "x86-64-v2", miss, sizeof(miss)), 0);
+    assert_int_equal(cpu_policy_find(&pol, 0x80000008, 0)->regs.eax, 0x3027);
+    /* What crosses the wire is what is checked. */
+    int n = cpu_policy_serialize(&pol, blob, sizeof(blob));
+    assert_int_equal(cpu_policy_deserialize(&back, blob, n), 0);
+    assert_int_equal(cpu_policy_phys_bits(&back), 39);
+    LOAD(&pol, amd_host, "host");
+    n = cpu_policy_serialize(&pol, blob, sizeof(blob));
+    assert_int_equal(cpu_policy_deserialize(&back, blob, n), 0);
+    assert_int_equal(cpu_policy_check_host(&back, &xeon, miss, sizeof(miss)), -ENOTSUP);
+    assert_non_null(strstr(miss, "maxphyaddr(48>46)"));
+}
+
 /* The blob a target receives decides; what was serialized is what is checked. */
 static void test_check_after_transfer(void **state)
 {
@@ -276,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup(test_inconsistent_refused, setup),
         cmocka_unit_test_setup(test_check_host, setup),
         cmocka_unit_test_setup(test_check_after_transfer, setup),
+        cmocka_unit_test_setup(test_address_bits, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

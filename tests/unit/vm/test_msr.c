@@ -329,6 +329,52 @@ static void test_state_check_modes(void **state_)
     }
 }
 
+/* An emulated MOV to CR0 / CR4 (an exit on a masked bit): IA-32e mode follows CR0.PG with
+ * EFER.LME (SDM 10.8.5), and the writes the CPU refuses are #GP, not a state VM entry or
+ * VMRUN would fail on. */
+static void test_cr_write(void **state_)
+{
+    (void)state_;
+    LOAD(intel_avx512_host, "host");
+    struct vcpu_state t, u;
+    /* long mode -> paging off from 32-bit code: LMA goes; from 64-bit code: #GP */
+    t = vcpu_state_sample();
+    assert_int_equal(cr_write(&vm.policy, &t, 0, t.cr0 & ~(1ull << 31)), -EINVAL);
+    t.cs.attr &= ~SEG_ATTR_L;
+    t.cs.attr |= SEG_ATTR_DB;
+    assert_int_equal(cr_write(&vm.policy, &t, 0, t.cr0 & ~(1ull << 31)), 0);
+    assert_int_equal(t.efer & 0x400, 0);
+    assert_int_equal(t.cr0 >> 31, 0);
+    /* ... and on again with LME: LMA back; without PAE: #GP, nothing changed */
+    u = t;
+    u.cr4 &= ~0x20ull;
+    assert_int_equal(cr_write(&vm.policy, &u, 0, t.cr0 | 1ull << 31), -EINVAL);
+    assert_int_equal(u.efer & 0x400, 0);
+    assert_int_equal(cr_write(&vm.policy, &t, 0, t.cr0 | 1ull << 31), 0);
+    assert_int_equal(t.efer & 0x400, 0x400);
+    /* PAE paging (no LME): PG on keeps LMA clear */
+    t = pae_state();
+    t.cr0 &= ~(1ull << 31);
+    assert_int_equal(cr_write(&vm.policy, &t, 0, t.cr0 | 1ull << 31), 0);
+    assert_int_equal(t.efer & 0x400, 0);
+    TAKEN(t);
+    /* CR0: PG without PE, NW without CD, bits 63:32 */
+    assert_int_equal(cr_write(&vm.policy, &t, 0, 0x80000000ull), -EINVAL);
+    assert_int_equal(cr_write(&vm.policy, &t, 0, 0x20000011ull), -EINVAL);
+    assert_int_equal(cr_write(&vm.policy, &t, 0, 1ull << 32 | 0x11), -EINVAL);
+    /* CR4: hidden or reserved bits; PAE off, LA57 changed in IA-32e mode; PCIDE without it */
+    t = vcpu_state_sample();
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 | 1ull << 13), -EINVAL);   /* VMXE */
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 | 1ull << 15), -EINVAL);
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 & ~0x20ull), -EINVAL);
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 | 1ull << 7), 0);          /* PGE */
+    assert_int_equal(t.cr4 & 0x80, 0x80);
+    t = pae_state();
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 | 1ull << 17), -EINVAL);
+    assert_int_equal(cr_write(&vm.policy, &t, 4, t.cr4 & ~0x20ull), 0);           /* 32-bit */
+    assert_int_equal(cr_write(&vm.policy, &t, 3, 0), -EINVAL);
+}
+
 /* Found by the fuzzer: segment registers no load makes, which VM entry refuses (SDM
  * 26.3.1.2); and the ones it takes in any vendor's form (AMD-V's unaccessed types, available
  * TSS, not-present for unusable, no G on CS: vmx_state.c loads them as VMX wants). */
@@ -422,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_state_check_modes),
         cmocka_unit_test(test_state_check_segments),
         cmocka_unit_test(test_state_check_events),
+        cmocka_unit_test(test_cr_write),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
