@@ -77,18 +77,19 @@ def run_pair(work, mem, cases, tls):
             a.command(f"migrate {vm} 10.0.0.2{mopts}")
             a.expect(r"(migrate: (done|failed) [^\r\n]*)\r?\n", timeout=900)
             line = a.con.match.group(1)
-            m = re.match(r"migrate: done vm=\S+ total_ms=(\d+) downtime_ms=(\d+) rounds=(\d+) "
-                         r"pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=([\d.]+) "
+            m = re.match(r"migrate: done vm=\S+ total_ms=(\d+) downtime_ms=(\d+) budget_ms=(\d+) "
+                         r"rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=([\d.]+) "
                          r"throttle=(\d+)", line)
             if not m:
                 print(f"case={name} tls={tls} {line}", flush=True)
                 continue
-            total, down, rounds, pages, zero, nbytes, _, thr = m.groups()
+            total, down, budget, rounds, pages, zero, nbytes, _, thr = m.groups()
             mig_mib = int(nbytes) / 2**20 / (int(total) / 1000)
             rates[name] = mig_mib
             print(f"case={name} tls={tls} mem_mib={mem} nonzero_pages={nonzero} pages_sent={pages} "
                   f"sent_per_nonzero={int(pages) / max(nonzero, 1):.2f} zero_pages={zero} "
-                  f"rounds={rounds} total_ms={total} downtime_ms={down} "
+                  f"rounds={rounds} total_ms={total} downtime_ms={down} budget_ms={budget} "
+                  f"within_budget={'yes' if int(down) <= int(budget) else 'NO'} "
                   f"mig_mibps={mig_mib:.2f} net_mibps={net_mib:.2f} "
                   f"mig_vs_net={mig_mib / net_mib:.2f} throttle={thr}", flush=True)
             b.command(f"vm destroy {vm}")

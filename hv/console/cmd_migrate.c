@@ -1,6 +1,6 @@
-/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml]
- * [storage=copy|shared]`,
- * `migrate status`, `migrate cancel VM`, `migrate inject FAULT [SECONDS]`. */
+/* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [timeout=S]
+ * [dirty=wp|ad|pml] [storage=copy|shared]`, `migrate status`, `migrate cancel VM`,
+ * `migrate set VM downtime=MS`, `migrate inject FAULT [SECONDS]`. */
 #include <errno.h>
 #include <string.h>
 
@@ -52,6 +52,13 @@ int cmd_migrate(struct con *c, int argc, char **argv)
             con_printf(c, "error: %s\n", err);
         return rc;
     }
+    if (argc == 4 && !strcmp(argv[1], "set")) {
+        if ((rc = mgmt_migrate_set_downtime(argv[2], argv[3], err, sizeof(err))))
+            con_printf(c, "error: %s\n", err);
+        else
+            con_printf(c, "migrate: vm=%s %s\n", argv[2], argv[3]);
+        return rc;
+    }
     if (argc < 3) {
         con_usage(c, cmd_find("migrate"));
         return -EINVAL;
@@ -66,7 +73,8 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         const char *val = split_opt(argv[i], key, sizeof(key));
         if (!val || mgmt_migrate_set(&o, key, val)) {
             con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
-                       "Mbit/s, throttle=0-99 %%, dirty=wp|ad|pml, storage=copy|shared)\n", argv[i]);
+                       "Mbit/s, throttle=0-99 %%, timeout=10-3600 s, dirty=wp|ad|pml, "
+                       "storage=copy|shared)\n", argv[i]);
             return -EINVAL;
         }
     }

@@ -36,8 +36,9 @@ const struct con_cmd con_commands[] = {
       .help = "virtual switches: guest NICs, and the host and wire through an uplink NIC",
       .run = cmd_switch },
     { .name = "migrate",
-      .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [dirty=wp|ad|pml] "
-               "[storage=copy] | status | cancel VM | inject none|lose-ack|lose-commit|old-stream",
+      .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [timeout=S] "
+               "[dirty=wp|ad|pml] [storage=copy] | status | cancel VM | set VM downtime=MS | "
+               "inject none|lose-ack|lose-commit|old-stream",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .run = cmd_migrate },
     { .name = "cluster", .usage = "key generate",

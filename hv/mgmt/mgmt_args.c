@@ -231,6 +231,8 @@ int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *v
         a->bandwidth_mbps = (uint32_t)v;
     else if (!strcmp(key, "throttle") && !cmdline_u64(val, 0, 99, &v))
         a->throttle_max = (uint32_t)v;
+    else if (!strcmp(key, "timeout") && !cmdline_u64(val, 10, 3600, &v))
+        a->timeout_s = (uint32_t)v;
     else if (!strcmp(key, "dirty"))
         return mgmt_dirty_mode_parse(val, &a->dirty);
     else if (!strcmp(key, "storage") && (!strcmp(val, "copy") || !strcmp(val, "shared")))

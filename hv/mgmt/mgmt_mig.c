@@ -14,7 +14,8 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
 {
     struct mig_opts o = {
         .downtime_ms = a->downtime_ms, .bandwidth_mbps = a->bandwidth_mbps,
-        .throttle_max = a->throttle_max, .port = a->port, .dirty_mode = (enum dirty_mode)a->dirty,
+        .throttle_max = a->throttle_max, .timeout_s = a->timeout_s, .port = a->port,
+        .dirty_mode = (enum dirty_mode)a->dirty,
         .storage_copy = a->storage_copy,
     };
     int rc;
@@ -35,6 +36,20 @@ int mgmt_migrate_cancel(const char *name, char *err, size_t errlen)
     if (rc)
         snprintf(err, errlen, "no migration of '%s' %s", name,
                  rc == -EBUSY ? "that can still be cancelled" : "under way");
+    return rc;
+}
+
+int mgmt_migrate_set_downtime(const char *name, const char *val, char *err, size_t errlen)
+{
+    uint64_t ms;
+    if (strncmp(val, "downtime=", 9) || cmdline_u64(val + 9, 1, 60000, &ms)) {
+        snprintf(err, errlen, "bad setting '%s' (downtime=1-60000 ms)", val);
+        return -EINVAL;
+    }
+    struct vm *vm = vm_find(name);
+    int rc = vm ? mig_set_downtime(vm, (uint32_t)ms) : -ENOENT;
+    if (rc)
+        snprintf(err, errlen, "no outgoing migration of '%s' under way", name);
     return rc;
 }
 

@@ -18,6 +18,7 @@ struct mgmt_migrate_args {
     uint32_t downtime_ms;           /* 0: the engine's default */
     uint32_t bandwidth_mbps;        /* 0: unlimited */
     uint32_t throttle_max;          /* auto-converge ceiling, percent; 0 off */
+    uint32_t timeout_s;             /* pre-copy time limit; 0: the engine's default */
     uint16_t port;
     enum mgmt_dirty_mode dirty;     /* AUTO: the best the CPU offers */
     bool storage_copy;              /* storage=copy: a local disk moves with the VM */
@@ -25,9 +26,9 @@ struct mgmt_migrate_args {
 
 /* The migration port, the default throttle ceiling, the rest 0/AUTO. */
 void mgmt_migrate_defaults(struct mgmt_migrate_args *a);
-/* key "downtime" (1-60000 ms), "bandwidth" (1-100000 Mbit/s), "throttle" (0-99 %), "dirty"
- * (wp|ad|pml), "storage" (copy|shared; shared, the default, refuses a VM with a local disk): 0
- * or -EINVAL. */
+/* key "downtime" (1-60000 ms), "bandwidth" (1-100000 Mbit/s), "throttle" (0-99 %), "timeout"
+ * (10-3600 s), "dirty" (wp|ad|pml), "storage" (copy|shared; shared, the default, refuses a VM
+ * with a local disk): 0 or -EINVAL. */
 int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *val);
 /* "ADDR" or "ADDR:PORT": host (the ADDR text), *port (if given) and *addr_be, or -EINVAL and
  * err. */
@@ -36,6 +37,8 @@ int mgmt_migrate_target(const char *s, char host[MGMT_MIGRATE_HOST_MAX], uint16_
 int mgmt_migrate_start(const char *vm, uint32_t addr_be, const struct mgmt_migrate_args *a,
                        char *err, size_t errlen);
 int mgmt_migrate_cancel(const char *vm, char *err, size_t errlen);
+/* `migrate set VM downtime=MS` (1-60000) while it runs: 0, or -EINVAL / -ENOENT and err. */
+int mgmt_migrate_set_downtime(const char *vm, const char *val, char *err, size_t errlen);
 /* `cluster key generate`: a fresh 256-bit key in hex; *weak: no RDRAND on this CPU. */
 void mgmt_cluster_key_generate(char out[65], bool *weak);
 /* The faults this host can inject into its next incoming (or outgoing) migration: tests of the

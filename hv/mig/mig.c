@@ -93,6 +93,11 @@ int mig_cancel(struct vm *vm)
     return vm->migration == VM_MIG_IN ? mig_dst_cancel(vm) : mig_src_cancel(vm);
 }
 
+int mig_set_downtime(struct vm *vm, uint32_t downtime_ms)
+{
+    return vm->migration == VM_MIG_OUT ? mig_src_set_downtime(vm, downtime_ms) : -ENOENT;
+}
+
 void mig_poll(void)
 {
     mig_src_poll();

@@ -19,6 +19,7 @@ struct mig_opts {
     uint32_t downtime_ms;       /* 0: default (300) */
     uint32_t bandwidth_mbps;    /* 0: as fast as TCP goes; else Mbit/s (10^6 bits) */
     uint32_t throttle_max;      /* auto-converge: most % of time the guest may sit out; 0 off */
+    uint32_t timeout_s;         /* pre-copy time limit (reason=no-convergence); 0: default */
     uint16_t port;
     enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
     bool storage_copy;          /* a local disk moves too (shared nothing); else it refuses */
@@ -28,6 +29,9 @@ int mig_init(void);                         /* listens if a cluster key is confi
 int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *err,
                   size_t errlen);
 int mig_cancel(struct vm *vm);
+/* `migrate set VM downtime=MS`: a new budget for vm's outgoing migration, from its next
+ * decision on. 0, or -ENOENT when vm has none under way. */
+int mig_set_downtime(struct vm *vm, uint32_t downtime_ms);
 /* Test hooks (`migrate inject`): this host, as a target, loses... */
 enum mig_fault {
     MIGRATE_FAULT_NONE,

@@ -18,6 +18,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
                       size_t errlen);
 void mig_src_poll(void);
 int mig_src_cancel(struct vm *vm);
+int mig_src_set_downtime(struct vm *vm, uint32_t downtime_ms);
 
 /* An outgoing migration as `migrate status` and the progress bar show it. */
 struct mig_src_info {

@@ -36,20 +36,22 @@ uint64_t mig_policy_expected_ms(uint64_t bytes, uint64_t bandwidth)
 enum mig_decision mig_policy_decide(const struct mig_policy_in *in, uint64_t *expected_ms)
 {
     uint64_t budget = in->downtime_ms ? in->downtime_ms : MIG_POLICY_DOWNTIME_MS;
-    uint32_t limit = in->round_limit ? in->round_limit : MIG_POLICY_ROUNDS;
-    uint64_t ms = mig_policy_expected_ms(in->remaining_bytes, in->bandwidth);
+    uint64_t limit_ms = 1000ull * (in->timeout_s ? in->timeout_s : MIG_POLICY_TIMEOUT_S);
+    uint64_t bytes = in->remaining_bytes + in->fixed_bytes;
+    uint64_t ms = mig_policy_expected_ms(bytes < in->remaining_bytes ? UINT64_MAX : bytes,
+                                         in->bandwidth);
 
+    if (ms <= UINT64_MAX - in->rtt_ms)
+        ms += in->rtt_ms;
     if (expected_ms)
         *expected_ms = ms;
     if (ms <= budget)
         return MIG_STOP_CONVERGED;
-    if (in->round >= limit)
-        return MIG_STOP_ROUND_LIMIT;
-    if (in->throttle_max && in->throttle_pct < in->throttle_max && in->round >= 2 &&
-        in->bandwidth && in->dirty_rate >= in->bandwidth / 2)
+    if (in->elapsed_ms >= limit_ms)
+        return MIG_FAIL_NO_CONVERGENCE;
+    if (in->throttle_max && in->throttle_pct < in->throttle_max && in->throttle_pct < 99 &&
+        in->round >= 2 && in->bandwidth && in->dirty_rate >= in->bandwidth / 2)
         return MIG_THROTTLE;
-    if (in->round >= MIG_POLICY_MIN_ROUNDS && in->bandwidth && in->dirty_rate >= in->bandwidth)
-        return MIG_STOP_NO_PROGRESS;
     return MIG_CONTINUE;
 }
 
@@ -58,17 +60,31 @@ const char *mig_decision_name(enum mig_decision d)
     switch (d) {
     case MIG_CONTINUE: return "continue";
     case MIG_STOP_CONVERGED: return "stop-converged";
-    case MIG_STOP_ROUND_LIMIT: return "stop-round-limit";
-    case MIG_STOP_NO_PROGRESS: return "stop-no-progress";
     case MIG_THROTTLE: return "throttle";
+    case MIG_FAIL_NO_CONVERGENCE: return "no-convergence";
     }
     return "?";
 }
 
-uint32_t mig_policy_next_throttle(uint32_t pct, uint32_t max)
+uint32_t mig_policy_next_throttle(const struct mig_policy_in *in)
 {
-    uint32_t next = pct ? pct + MIG_POLICY_THROTTLE_STEP : MIG_POLICY_THROTTLE_FIRST;
-    if (max > 99)
-        max = 99;
+    uint32_t max = in->throttle_max > 99 ? 99 : in->throttle_max;
+    uint32_t p = in->throttle_pct > 99 ? 99 : in->throttle_pct;
+    uint32_t next = p + MIG_POLICY_THROTTLE_STEP;
+
+    if (next < MIG_POLICY_THROTTLE_FIRST)
+        next = MIG_POLICY_THROTTLE_FIRST;
+    /* The dirty rate at full speed: measured at p% sitting out, so over (100 - p)% of the
+     * time. Wanted: half the bandwidth. The share to sit out: 100 - want * 100 / full.
+     * (Rates capped at 10^15 B/s keep the products in 64 bits.) */
+    const uint64_t cap = 1000000000000000ull;
+    uint64_t rate = in->dirty_rate < cap ? in->dirty_rate : cap;
+    uint64_t want = (in->bandwidth < cap ? in->bandwidth : cap) / 2;
+    uint64_t full = rate * 100 / (100 - p);
+    if (full > want) {
+        uint32_t need = 100 - (uint32_t)(want * 100 / full);   /* want < full: 1..100 */
+        if (need > next)
+            next = need;
+    }
     return next < max ? next : max;
 }

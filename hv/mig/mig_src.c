@@ -49,7 +49,9 @@ struct src_mig {
     uint64_t *bitmap, *final_bits;  /* pages to send this round; the last harvest */
     uint64_t bitmap_pages;          /* frames holding both bitmaps */
     uint64_t cursor, npages;
-    uint32_t round, downtime_ms, final_step, throttle, throttle_max;
+    uint32_t round, downtime_ms, final_step, throttle, throttle_max, timeout_s;
+    uint64_t t_challenge, rtt_ns;   /* our challenge sent; the peer's answer's round trip */
+    uint64_t t_precopy;             /* memory's first round began */
     enum dirty_mode dirty_mode;
     bool paused, got_peer_nonce, authed, accepted, acked;
     uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
@@ -365,6 +367,7 @@ static int on_record(const struct mig_record *r, void *ctx)
         if (mig_parse_auth(r, &b) || mig_auth_verify(&s->auth, b))
             return -EACCES;
         s->authed = true;
+        s->rtt_ns = time_ns() - s->t_challenge;  /* the commit's round trip, estimated */
         return 0;
     case MIG_REC_ACCEPT:
         s->accepted = true;
@@ -456,6 +459,7 @@ static void src_connected(void *ctx)
     old_stream = false;
     mig_rec_auth(&s->enc, MIG_REC_AUTH_CHALLENGE, nonce);
     emit_end(s, MIG_REC_AUTH_CHALLENGE);
+    s->t_challenge = time_ns();
     s->st = S_AUTH;
 }
 
@@ -537,6 +541,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->npages = vm->gfn_end;                /* frame numbers, the hole's bits never set */
     s->downtime_ms = o->downtime_ms;
     s->throttle_max = o->throttle_max;
+    s->timeout_s = o->timeout_s;
     s->dirty_mode = o->dirty_mode;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
@@ -601,15 +606,32 @@ static void round_done(struct src_mig *s)
     start_round(s);                  /* harvests what the guest wrote meanwhile */
     uint64_t dirty = s->round_total;
     s->dirty_rate = per_second(dirty * PAGE_SIZE, ns);
+    /* After the pause: each vCPU's state and XSAVE area (as stop-and-copy cuts it), the
+     * devices' records (1 KiB each, a bound), then COMMIT and its acknowledgement. */
+    uint64_t xsave = fpu_area_size_for((s->vm->policy.xcr0_mask | 0x3) & fpu_xcr0_supported());
+    uint64_t fixed = (uint64_t)s->vm->nvcpus * (sizeof(struct vcpu_state) + xsave) +
+                     (uint64_t)s->vm->devs.ndevs * 1024;
     struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = s->bw,
                                 .dirty_rate = s->dirty_rate,
-                                .downtime_ms = s->downtime_ms, .round = s->round,
-                                .throttle_pct = s->throttle, .throttle_max = s->throttle_max };
+                                .downtime_ms = s->downtime_ms,
+                                .round = s->round,
+                                .throttle_pct = s->throttle, .throttle_max = s->throttle_max,
+                                .fixed_bytes = fixed, .rtt_ms = (uint32_t)(s->rtt_ns / 1000000),
+                                .elapsed_ms = (time_ns() - s->t_precopy) / 1000000,
+                                .timeout_s = s->timeout_s };
     enum mig_decision d = mig_policy_decide(&in, &s->expect_ms);
     if (d == MIG_CONTINUE)
         return;
+    if (d == MIG_FAIL_NO_CONVERGENCE) {
+        fail(s, "no-convergence expected_ms=%llu budget_ms=%u dirty_kibps=%llu "
+             "sent_kibps=%llu throttle=%u after %u s", (unsigned long long)s->expect_ms,
+             in.downtime_ms ? in.downtime_ms : MIG_POLICY_DOWNTIME_MS,
+             (unsigned long long)(s->dirty_rate >> 10), (unsigned long long)(s->bw >> 10),
+             s->throttle, s->timeout_s ? s->timeout_s : MIG_POLICY_TIMEOUT_S);
+        return;
+    }
     if (d == MIG_THROTTLE) {
-        s->throttle = mig_policy_next_throttle(s->throttle, s->throttle_max);
+        s->throttle = mig_policy_next_throttle(&in);
         __atomic_store_n(&s->vm->throttle_pct, s->throttle, __ATOMIC_RELAXED);
         log_info("migrate", "vm %s: dirtying %llu KiB/s vs %llu KiB/s sent: throttled to %u%%",
                  s->vm->name, (unsigned long long)(s->dirty_rate >> 10),
@@ -674,6 +696,7 @@ static int start_memory(struct src_mig *s)
         fail(s, "cannot start dirty logging");
         return -EIO;
     }
+    s->t_precopy = time_ns();
     start_round(s);
     s->st = S_RAM;
     return 0;
@@ -818,9 +841,10 @@ static void finish(struct src_mig *s)
     if (s->disk_copy)
         snprintf(disk, sizeof(disk), " disk_blocks=%llu disk_rounds=%u",
                  (unsigned long long)s->disk_sent, s->disk_rounds);
-    mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu rounds=%u pages=%llu "
-                "zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s%s", name,
-                (unsigned long long)total_ms, (unsigned long long)down_ms, s->round,
+    mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu budget_ms=%u rounds=%u "
+                "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s%s",
+                name, (unsigned long long)total_ms, (unsigned long long)down_ms,
+                s->downtime_ms ? s->downtime_ms : MIG_POLICY_DOWNTIME_MS, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
                 (unsigned long long)(kbps % 1000 / 100), s->throttle, mode, disk,
@@ -1013,6 +1037,16 @@ int mig_src_cancel(struct vm *vm)
     if (s->st >= S_COMMIT || s->resolving)
         return -EBUSY;                  /* the target may own it already */
     fail(s, "cancelled");
+    return 0;
+}
+
+int mig_src_set_downtime(struct vm *vm, uint32_t downtime_ms)
+{
+    struct src_mig *s = find(vm);
+    if (!s || s->st == S_IDLE || s->st == S_DONE)
+        return -ENOENT;
+    s->downtime_ms = downtime_ms;       /* the control loop's: read at the next round's end */
+    log_info("migrate", "vm %s: downtime budget now %u ms", vm->name, downtime_ms);
     return 0;
 }
 

@@ -704,6 +704,7 @@ int mig_start(struct vm *vm, uint32_t addr_be, const struct mig_opts *o, char *e
     FCHECK(o->downtime_ms <= 60000);
     FCHECK(o->bandwidth_mbps <= 100000);
     FCHECK(o->throttle_max <= 99);
+    FCHECK(o->timeout_s == 0 || (o->timeout_s >= 10 && o->timeout_s <= 3600));
     FCHECK(o->port >= 1);
     FCHECK(o->dirty_mode >= DIRTY_AUTO && o->dirty_mode <= DIRTY_PML);
     if (vm->migration != VM_MIG_NONE) {
@@ -726,6 +727,13 @@ int mig_cancel(struct vm *vm)
         return -ENOENT;
     vm->migration = VM_MIG_NONE;
     return 0;
+}
+
+int mig_set_downtime(struct vm *vm, uint32_t downtime_ms)
+{
+    FCHECK(listed(vm));
+    FCHECK(downtime_ms >= 1 && downtime_ms <= 60000);
+    return vm->migration == VM_MIG_OUT ? 0 : -ENOENT;
 }
 
 void mig_inject(enum mig_fault f, unsigned hold_s)

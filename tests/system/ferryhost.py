@@ -31,9 +31,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-# The downtime budget of a migration with a Bochs host at either end: its link carries a few
-# hundred KiB/s of host time, where the default 300 ms would not even hold the vCPU state.
-BOCHS_DOWNTIME = " downtime=5000"
+# Migration options with a Bochs host at either end: its link carries a few hundred KiB/s of
+# host time, where the default 300 ms budget would not even hold the vCPU state, and a
+# 128 MiB Linux takes minutes of pre-copy (the default time limit is 300 s).
+BOCHS_LINK = " downtime=5000 timeout=900"
 
 class Host:
     """One emulated machine running ferry."""

@@ -21,7 +21,7 @@ import time
 
 import pexpect
 
-from ferryhost import BOCHS_DOWNTIME, BUILD, BochsHost, QemuHost
+from ferryhost import BOCHS_LINK, BUILD, BochsHost, QemuHost
 from test_guests import assert_refused, free_pages, vm_row
 from test_net import bxhub  # noqa: F401 (a fixture)
 
@@ -450,16 +450,16 @@ def test_linux_migrates_amdv_to_vtx_and_back(workdir, hosts, bxhub):
     q.command("vm start pae")
     boot_lin(q, cpu="x86-64-v2")
     policy = q.command("cpu show lin")
-    line, seen = migrate_lin(q, "10.0.7.1", "AMD-V -> VT-x", BOCHS_DOWNTIME)
+    line, seen = migrate_lin(q, "10.0.7.1", "AMD-V -> VT-x", BOCHS_LINK)
     check_moved(q, b, seen, line)
     assert b.command("cpu show lin") == policy          # still the AMD v2 CPU
     # QEMU's AMD-V sets the accessed bit (5) of the PAE PDPTEs it walks, a bit Intel reserves
     # there: VT-x would refuse the entry (and the guest's next MOV to CR3 would fault), so the
     # target refuses the vCPU before COMMIT_ACK and the guest runs on at the source.
-    migrate_pae(q, b, "10.0.7.1", "AMD-V -> VT-x", how=BOCHS_DOWNTIME,
+    migrate_pae(q, b, "10.0.7.1", "AMD-V -> VT-x", how=BOCHS_LINK,
                 refused="VM entry would fail (SDM Vol. 3C 26.3.1.6): a present PDPTE with "
                         "reserved bits (CR3 0x")
-    line, seen = migrate_lin(b, "10.0.7.2", "VT-x -> AMD-V", BOCHS_DOWNTIME)
+    line, seen = migrate_lin(b, "10.0.7.2", "VT-x -> AMD-V", BOCHS_LINK)
     check_moved(b, q, seen, line)
     out = q.vm_output("lin", 1)
     assert re.findall(r"clocksource: Switched to clocksource (\S+)", out) in ([], ["kvm-clock"])
@@ -482,7 +482,7 @@ def test_linux_boots_under_vtx_and_migrates_to_vtx(workdir, hosts, bxhub):
     hosts.extend([a, b])
     start_pair(a, b, "10.0.8.1")
     boot_linux(a, cpus=2, boot_timeout=600, deadline_timer=False, keep=True)
-    line, seen = migrate_lin(a, "10.0.8.2", "VT-x -> VT-x", BOCHS_DOWNTIME)
+    line, seen = migrate_lin(a, "10.0.8.2", "VT-x -> VT-x", BOCHS_LINK)
     assert line.endswith(" dirty=pml"), (line, a.command("log")[-2000:], b.command("log")[-2000:])
     check_moved(a, b, seen, line)
     # A 32-bit guest with PAE paging follows (PML dirty logging): VT-x enters it with the
@@ -491,6 +491,6 @@ def test_linux_boots_under_vtx_and_migrates_to_vtx(workdir, hosts, bxhub):
     out = a.command('vm create pae mem=8 kernel=mbtest.elf args="pae mem=8"')
     assert out.strip() == "vm pae: ok", out
     a.command("vm start pae")
-    line = migrate_pae(a, b, "10.0.8.2", "VT-x -> VT-x", how=" dirty=pml" + BOCHS_DOWNTIME)
+    line = migrate_pae(a, b, "10.0.8.2", "VT-x -> VT-x", how=" dirty=pml" + BOCHS_LINK)
     assert line.endswith(" dirty=pml"), line
     assert names(a) == [] and sorted(names(b)) == ["lin", "pae"]

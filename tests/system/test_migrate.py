@@ -8,6 +8,7 @@ import re
 import signal
 import time
 
+from ferryhost import BOCHS_LINK
 from test_net import bxhub, two_hosts  # noqa: F401 (bxhub is a fixture)
 
 KEY = "cluster_key=ferry-test-cluster-key-0001"
@@ -95,10 +96,33 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert line == ("migrate: failed vm=m phase=auth reason=target error: version: this host "
                     "speaks migration stream version 4, the source 3"), line
     assert names(b) == [] and "incoming stream refused: version" in b.command("log")
-    assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
+    # A budget no stop can keep (1 ms: the vCPU state alone takes longer), not slowed down:
+    # after timeout= it gives up, and the guest runs on here at full speed.
+    assert a.command("migrate m 10.0.0.2 downtime=1 throttle=0 timeout=10").startswith(
+        "migrate: started vm=m")
+    line = wait_result(a, timeout=60)
+    assert re.fullmatch(r"migrate: failed vm=m phase=precopy reason=no-convergence "
+                        r"expected_ms=\d+ budget_ms=1 dirty_kibps=\d+ sent_kibps=\d+ "
+                        r"throttle=0 after 10 s", line), line
+    assert names(b) == [] and "m" in names(a)
+    intact(a, "m")
+    # The operator raises the budget of a migration under way: it stops and copies then.
+    assert a.command("migrate m 10.0.0.2 downtime=1 timeout=300").startswith(
+        "migrate: started vm=m")
+    assert "error: no outgoing migration of 'nope' under way" in \
+        a.command("migrate set nope downtime=5000")
+    assert "error: bad setting 'downtime=0' (downtime=1-60000 ms)" in \
+        a.command("migrate set m downtime=0")
+    deadline = time.time() + 60
+    while not re.search(r"outgoing vm=m state=precopy round=([2-9]|\d\d)",
+                        st := a.command("migrate status")):
+        assert time.time() < deadline, st
+        time.sleep(0.5)
+    assert a.command("migrate set m downtime=60000").strip() == "migrate: vm=m downtime=60000"
     line = wait_result(a)
-    m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) rounds=(\d+) "
-                 r"pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=(\d+)\.(\d) throttle=\d+ dirty=ad$", line)
+    m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) budget_ms=60000 "
+                 r"rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=(\d+)\.(\d) "
+                 r"throttle=\d+ dirty=ad$", line)
     assert m, line
     print(f"\n{line}")
     pages, zero = int(m.group(4)), int(m.group(5))
@@ -465,7 +489,7 @@ def test_cross_vendor_vtx_to_amdv_and_back(workdir, hosts, bxhub):
     policy = a.command("cpu show m")
     assert "vendor GenuineIntel" in policy, policy
     src = [x for x in a.wait_heartbeats("m", 0, 2, timeout=180) if x["vcpu"] == 0]
-    a.command("migrate m 10.0.6.2")
+    a.command("migrate m 10.0.6.2" + BOCHS_LINK)
     line = wait_result(a, timeout=600)
     assert line.startswith("migrate: done vm=m "), line
     print(f"\nVT-x -> AMD-V: {line}")
@@ -474,7 +498,7 @@ def test_cross_vendor_vtx_to_amdv_and_back(workdir, hosts, bxhub):
     tgt = [x for x in q.wait_heartbeats("m", 0, src[-1]["seq"] + 2, timeout=120) if x["vcpu"] == 0]
     assert tgt[0]["seq"] > src[-1]["seq"] and tgt[0]["tsc"] > src[-1]["tsc"], (src[-1], tgt[0])
     assert all(x["check"] == "ok" for x in tgt), tgt
-    q.command("migrate m 10.0.6.1")
+    q.command("migrate m 10.0.6.1" + BOCHS_LINK)
     line = wait_result(q, timeout=900)
     assert line.startswith("migrate: done vm=m "), line
     print(f"AMD-V -> VT-x: {line}")

@@ -214,14 +214,19 @@ static void test_migrate_options(void **state)
 
     mgmt_migrate_defaults(&a);
     assert_int_equal(a.port, 7700);
-    assert_int_equal(a.throttle_max, 90);
+    assert_int_equal(a.throttle_max, 99);           /* up to a near-stop */
     assert_int_equal(a.downtime_ms, 0);
+    assert_int_equal(a.timeout_s, 0);
     assert_int_equal(a.bandwidth_mbps, 0);
     assert_int_equal(a.dirty, MGMT_DIRTY_AUTO);
     assert_int_equal(mgmt_migrate_set(&a, "downtime", "60000"), 0);
     assert_int_equal(mgmt_migrate_set(&a, "bandwidth", "1"), 0);
     assert_int_equal(mgmt_migrate_set(&a, "throttle", "0"), 0);
     assert_int_equal(mgmt_migrate_set(&a, "dirty", "ad"), 0);
+    assert_int_equal(mgmt_migrate_set(&a, "timeout", "10"), 0);
+    assert_int_equal(a.timeout_s, 10);
+    assert_int_equal(mgmt_migrate_set(&a, "timeout", "3600"), 0);
+    assert_int_equal(a.timeout_s, 3600);
     assert_int_equal(a.downtime_ms, 60000);
     assert_int_equal(a.bandwidth_mbps, 1);
     assert_int_equal(a.throttle_max, 0);
@@ -232,6 +237,8 @@ static void test_migrate_options(void **state)
     assert_int_equal(mgmt_migrate_set(&a, "bandwidth", "100001"), -EINVAL);
     assert_int_equal(mgmt_migrate_set(&a, "throttle", "100"), -EINVAL);
     assert_int_equal(mgmt_migrate_set(&a, "dirty", "auto"), -EINVAL);
+    assert_int_equal(mgmt_migrate_set(&a, "timeout", "9"), -EINVAL);
+    assert_int_equal(mgmt_migrate_set(&a, "timeout", "3601"), -EINVAL);
     assert_int_equal(mgmt_migrate_set(&a, "port", "1"), -EINVAL);
     assert_memory_equal(&a, &before, sizeof(a));
 }
