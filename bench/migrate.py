@@ -4,7 +4,11 @@ virtio-net). In one run: `net bench` on the link, then for each guest a migratio
 printing one line per case:
 
   case=<name> mem_mib=.. nonzero_pages=.. pages_sent=.. sent_per_nonzero=.. zero_pages=..
-  rounds=.. total_ms=.. downtime_ms=.. mig_mibps=.. net_mibps=.. mig_vs_net=.. throttle=..
+  rounds=.. total_ms=.. downtime_ms=.. budget_ms=.. within_budget=yes|NO mig_mibps=..
+  net_mibps=.. mig_vs_net=.. throttle=..
+
+or the `migrate: failed ...` line (a guest that cannot be brought under the budget within
+the time limit ends with reason=no-convergence).
 
 nonzero_pages is what the guest held just before the migration (`vm stats`): the least a
 migration must send. pages_sent counts every page record, resends and zero flags included.
