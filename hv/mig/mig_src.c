@@ -539,9 +539,10 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     mig_dec_init(&s->dec, MIG_ROLE_SRC);
     s->vm = vm;
     s->npages = vm->gfn_end;                /* frame numbers, the hole's bits never set */
-    s->downtime_ms = o->downtime_ms;
+    /* The defaults resolved once: what the policy decides with is what the lines report. */
+    s->downtime_ms = o->downtime_ms ? o->downtime_ms : MIG_POLICY_DOWNTIME_MS;
     s->throttle_max = o->throttle_max;
-    s->timeout_s = o->timeout_s;
+    s->timeout_s = o->timeout_s ? o->timeout_s : MIG_POLICY_TIMEOUT_S;
     s->dirty_mode = o->dirty_mode;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
@@ -586,6 +587,17 @@ static void start_round(struct src_mig *s)
     s->t_round = time_ns();
 }
 
+/* A vCPU's XSAVE area as stop-and-copy sends it: only the components the VM's XCR0 mask (and
+ * the vCPU's XCR0, x87 and SSE) can hold, as this CPU lays them out. Its length; *mask: those
+ * components. */
+static size_t xsave_mask_len(const struct vm *vm, uint64_t vcpu_xcr0, uint64_t *mask)
+{
+    uint64_t m = (vm->policy.xcr0_mask | vcpu_xcr0 | 0x3) & fpu_xcr0_supported();
+    if (mask)
+        *mask = m;
+    return fpu_area_size_for(m);
+}
+
 /* bytes per second over ns without overflow for any guest size ferry runs (< 1 TiB). */
 static uint64_t per_second(uint64_t bytes, uint64_t ns)
 {
@@ -608,8 +620,8 @@ static void round_done(struct src_mig *s)
     s->dirty_rate = per_second(dirty * PAGE_SIZE, ns);
     /* After the pause: each vCPU's state and XSAVE area (as stop-and-copy cuts it), the
      * devices' records (1 KiB each, a bound), then COMMIT and its acknowledgement. */
-    uint64_t xsave = fpu_area_size_for((s->vm->policy.xcr0_mask | 0x3) & fpu_xcr0_supported());
-    uint64_t fixed = (uint64_t)s->vm->nvcpus * (sizeof(struct vcpu_state) + xsave) +
+    uint64_t fixed = (uint64_t)s->vm->nvcpus * (sizeof(struct vcpu_state) +
+                                                xsave_mask_len(s->vm, 0, NULL)) +
                      (uint64_t)s->vm->devs.ndevs * 1024;
     struct mig_policy_in in = { .remaining_bytes = dirty * PAGE_SIZE, .bandwidth = s->bw,
                                 .dirty_rate = s->dirty_rate,
@@ -625,9 +637,9 @@ static void round_done(struct src_mig *s)
     if (d == MIG_FAIL_NO_CONVERGENCE) {
         fail(s, "no-convergence expected_ms=%llu budget_ms=%u dirty_kibps=%llu "
              "sent_kibps=%llu throttle=%u after %u s", (unsigned long long)s->expect_ms,
-             in.downtime_ms ? in.downtime_ms : MIG_POLICY_DOWNTIME_MS,
+             s->downtime_ms,
              (unsigned long long)(s->dirty_rate >> 10), (unsigned long long)(s->bw >> 10),
-             s->throttle, s->timeout_s ? s->timeout_s : MIG_POLICY_TIMEOUT_S);
+             s->throttle, s->timeout_s);
         return;
     }
     if (d == MIG_THROTTLE) {
@@ -786,8 +798,8 @@ static void final_step(struct src_mig *s)
          * enable (and some CPUs set it for components still in their init state): cut it too.
          */
         struct vcpu *v = &vm->vcpus[k - n - 1];
-        uint64_t mask = (vm->policy.xcr0_mask | v->xcr0 | 0x3) & fpu_xcr0_supported(), bv;
-        size_t len = fpu_area_size_for(mask);
+        uint64_t mask, bv;
+        size_t len = xsave_mask_len(vm, v->xcr0, &mask);
         if (len > sizeof(s->xsave) || len < 576) {
             fail(s, "XSAVE area of %lu bytes", (unsigned long)len);
             return;
@@ -844,7 +856,7 @@ static void finish(struct src_mig *s)
     mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu budget_ms=%u rounds=%u "
                 "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s%s",
                 name, (unsigned long long)total_ms, (unsigned long long)down_ms,
-                s->downtime_ms ? s->downtime_ms : MIG_POLICY_DOWNTIME_MS, s->round,
+                s->downtime_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
                 (unsigned long long)(kbps % 1000 / 100), s->throttle, mode, disk,

@@ -183,12 +183,6 @@ static void host_init(struct host *h, const struct fake_leaf *t, size_t n)
 static struct cpu_policy pols[NPOL];
 static bool on_vmx[NPOL], on_svm[NPOL];
 
-static unsigned pol_phys(const struct cpu_policy *p)
-{
-    const struct cpuid_leaf *l = cpu_policy_find(p, 0x80000008, 0);
-    return l && (l->regs.eax & 0xff) ? l->regs.eax & 0xff : 36;
-}
-
 static void init(void)
 {
     static const char *const base[4] = { "host", "x86-64-v1", "x86-64-v2", "x86-64-v3" };
@@ -202,9 +196,9 @@ static void init(void)
         if (cpu_policy_apply_baseline(&pols[i], base[i >> 1], miss, sizeof(miss)))
             abort();
         on_vmx[i] = !cpu_policy_check_host(&pols[i], &intel.pol, miss, sizeof(miss)) &&
-                    pol_phys(&pols[i]) <= intel.phys_bits;
+                    cpu_policy_phys_bits(&pols[i]) <= intel.phys_bits;
         on_svm[i] = !cpu_policy_check_host(&pols[i], &amd.pol, miss, sizeof(miss)) &&
-                    pol_phys(&pols[i]) <= amd.phys_bits;
+                    cpu_policy_phys_bits(&pols[i]) <= amd.phys_bits;
     }
     if (!on_vmx[0] || !on_svm[1])
         abort();
