@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 B := build
 TP := $(B)/third_party
-DEPS_STAMP := $(TP)/.deps-v3
+DEPS_STAMP := $(TP)/.deps-v4
 NEWLIB := $(B)/newlib
 PYTHON := /usr/bin/python3
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -19,6 +19,7 @@ GCC_INC := $(shell $(CC) -print-file-name=include)
 
 include net/lwip.mk
 include hv/base/mbedtls.mk
+include hv/base/lz4.mk
 
 CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 	-isystem $(NEWLIB)/include -isystem $(GCC_INC) -I. $(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) \
@@ -26,9 +27,10 @@ CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 include tests/guest/guest.mk
 
 # One archive per layer (docs/architecture.md; tools/check-layers.py holds the include rules).
-# Third-party code joins the layer that uses it: lwIP and mbedTLS's TLS with net/, SHA-256 with base.
+# Third-party code joins the layer that uses it: lwIP and mbedTLS's TLS with net/, SHA-256 and
+# LZ4 with base.
 LAYERS := base arch drivers net cpu emul dev vm backend mig mgmt console main
-LAYER_base    := $(wildcard hv/base/*.c) $(MBEDTLS_SRCS)
+LAYER_base    := $(wildcard hv/base/*.c) $(MBEDTLS_SRCS) $(LZ4_SRCS)
 LAYER_backend := $(wildcard arch/x86_64/backend.c arch/x86_64/vmx/*.[cS] arch/x86_64/svm/*.[cS])
 LAYER_arch    := $(filter-out $(LAYER_backend),$(wildcard arch/x86_64/*.[cS]))
 LAYER_drivers := $(wildcard drivers/*.c)
@@ -71,6 +73,8 @@ $(B)/linux/initrd.img: tools/mkinitramfs.py tests/guest/initramfs/init $(B)/linu
 
 $(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
 	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"
+
+$(B)/core/hv/base/compress.c.o $(B)/core/$(LZ4_SRCS).o: CORE_CFLAGS += $(LZ4_CFLAGS)
 
 $(B)/core/%.c.o: %.c | $(NEWLIB)/libc.a
 	@mkdir -p $(@D)
@@ -134,7 +138,7 @@ $(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
 
 # ---- tests ---------------------------------------------------------------
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -Itests/unit/fakes
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -I. -I$(LZ4_DIR) -Itests/unit/fakes
 # Every device model with the framework and the machine: for tests that build today's machine.
 DEV_MACHINE_SRCS := $(wildcard hv/dev/*.c)
 include $(sort $(wildcard tests/unit/*/*.mk))
@@ -167,19 +171,20 @@ FUZZ_SECONDS ?= 6
 $(B)/fuzz_netif: tests/fuzz/fuzz_netif.c tests/unit/fakes/support.c tests/unit/fakes/fake_env.c \
 		$(NET_SRCS) $(LWIP_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $^ -o $@
 
-$(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig/mig_stream.c hv/base/crc32c.c | $(DEPS_STAMP)
+$(B)/fuzz_mig_stream: tests/fuzz/fuzz_mig_stream.c hv/mig/mig_stream.c $(COMPRESS_SRCS) \
+		hv/base/crc32c.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) $^ -o $@
 
 CPU_POLICY_FUZZ_SRCS := hv/cpu/cpu_policy_codec.c hv/cpu/cpu_policy.c hv/cpu/cpu_host_rules.c \
 	hv/cpu/cpu_features.c hv/cpu/cpu_baseline.c hv/base/crc32c.c tests/unit/fakes/fake_cpuid.c \
 	tests/unit/fakes/support.c
 $(B)/fuzz_cpu_policy: tests/fuzz/fuzz_cpu_policy.c $(CPU_POLICY_FUZZ_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes $^ -o $@
 
 $(B)/fuzz_linux_boot: tests/fuzz/fuzz_linux_boot.c hv/vm/linux_boot.c hv/vm/guest_boot.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
@@ -194,7 +199,7 @@ $(B)/fuzz_multiboot: tests/fuzz/fuzz_multiboot.c hv/vm/multiboot.c tests/unit/vm
 $(B)/fuzz_devices: tests/fuzz/fuzz_devices.c $(DEV_MACHINE_SRCS) tests/unit/fakes/fake_vm.c \
 		tests/unit/fakes/fake_env.c tests/unit/fakes/support.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes $^ -o $@
 
 $(B)/fuzz_virtq: tests/fuzz/fuzz_virtq.c hv/dev/virtq.c hv/dev/virtq.h | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
@@ -215,40 +220,40 @@ $(B)/fuzz_fpu_area: tests/fuzz/fuzz_fpu_area.c arch/x86_64/fpu_check.c arch/x86_
 $(B)/fuzz_config: tests/fuzz/fuzz_config.c hv/base/config.c hv/base/cmdline.c \
 		tests/unit/fakes/support.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes $^ -o $@
 
 $(B)/fuzz_acpi: tests/fuzz/fuzz_acpi.c drivers/acpi.c tests/unit/fakes/support.c | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes $^ -o $@
 
-MIG_DST_FUZZ_SRCS := hv/mig/mig_dst.c hv/mig/mig_stream.c hv/mig/mig_auth.c hv/base/crc32c.c \
+MIG_DST_FUZZ_SRCS := hv/mig/mig_dst.c hv/mig/mig_stream.c $(COMPRESS_SRCS) hv/mig/mig_auth.c hv/base/crc32c.c \
 	hv/base/config.c hv/base/cmdline.c hv/vm/msr.c arch/x86_64/fpu_check.c \
 	hv/cpu/cpu_policy_codec.c hv/cpu/cpu_baseline.c tests/unit/mig/fake_mig_dst.c \
 	$(CPU_POLICY_SRCS) tests/unit/fakes/fake_env.c $(MBEDTLS_SRCS)
 $(B)/fuzz_mig_dst: tests/fuzz/fuzz_mig_dst.c $(MIG_DST_FUZZ_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes \
 		$(MBEDTLS_CFLAGS) $^ -o $@
 
 # The migration source and the query client facing a hostile peer (tests/fuzz/fuzz_mig_src.c).
-MIG_SRC_FUZZ_SRCS := hv/mig/mig.c hv/mig/mig_src.c hv/mig/mig_query.c hv/mig/mig_stream.c \
+MIG_SRC_FUZZ_SRCS := hv/mig/mig.c hv/mig/mig_src.c hv/mig/mig_query.c hv/mig/mig_stream.c $(COMPRESS_SRCS) \
 	hv/mig/mig_auth.c hv/mig/mig_policy.c hv/base/crc32c.c hv/base/config.c hv/base/cmdline.c \
 	hv/cpu/cpu_policy_codec.c hv/cpu/cpu_baseline.c tests/fuzz/fuzz_mig_peer.c \
 	tests/unit/mig/fake_mig_src.c $(CPU_POLICY_SRCS) tests/unit/fakes/fake_env.c $(MBEDTLS_SRCS)
 $(B)/fuzz_mig_src: tests/fuzz/fuzz_mig_src.c $(MIG_SRC_FUZZ_SRCS) tests/fuzz/fuzz_mig_src.h \
 		tests/unit/mig/fake_mig_src.h | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) $(filter %.c,$^) -o $@
 
 # The vCPU state loaders of both backends, fed with the records a migration target takes
 # (tests/fuzz/fuzz_vcpu_state.c): what they write must pass VM entry's / VMRUN's checks.
 VCPU_STATE_FUZZ_SRCS := arch/x86_64/vmx/vmx_state.c arch/x86_64/vmx/vmx_guest_check.c \
-	arch/x86_64/svm/svm_state.c hv/vm/msr.c hv/vm/guest_boot.c hv/mig/mig_stream.c \
+	arch/x86_64/svm/svm_state.c hv/vm/msr.c hv/vm/guest_boot.c hv/mig/mig_stream.c $(COMPRESS_SRCS) \
 	hv/base/crc32c.c hv/cpu/cpu_baseline.c $(CPU_POLICY_SRCS)
 $(B)/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(VCPU_STATE_FUZZ_SRCS) | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes $^ -o $@
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes $^ -o $@
 
 # The migration transport's TLS glue with the real mbedTLS and lwIP's pbufs (tests/fuzz/fuzz_mig_tls.c).
 MIG_TLS_FUZZ_SRCS := net/mig_transport.c net/mig_tls.c net/sys_arch.c hv/base/config.c \
@@ -259,7 +264,7 @@ MIG_TLS_FUZZ_SRCS := net/mig_transport.c net/mig_tls.c net/sys_arch.c hv/base/co
 $(B)/fuzz_mig_tls: tests/fuzz/fuzz_mig_tls.c $(MIG_TLS_FUZZ_SRCS) hv/base/mbedtls_config.h \
 		net/mig_tls.h net/mig_transport.h net/lwipopts.h | $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes \
 		$(LWIP_INCLUDES) $(MBEDTLS_CFLAGS) $(filter %.c,$^) -o $@
 
 # The serial console as typed at (tests/fuzz/fuzz_console.c): the control loop, every command
@@ -271,7 +276,7 @@ CONSOLE_FUZZ_SRCS := tests/fuzz/fuzz_console_mgmt.c $(wildcard hv/console/*.c) h
 $(B)/fuzz_console: tests/fuzz/fuzz_console.c $(CONSOLE_FUZZ_SRCS) tests/fuzz/fuzz_console.h \
 		| $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests/unit/fakes \
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LZ4_DIR) -Itests/unit/fakes \
 		$(LWIP_INCLUDES) -Wl,--wrap=con_execute,--wrap=cmdline_split $(filter %.c,$^) -o $@
 
 # Each fuzz target: the longest input it gets (0: libFuzzer picks) and its corpus directory.
@@ -292,12 +297,15 @@ fuzz: $(foreach r,$(FUZZ_RUNS),$(B)/fuzz_$(word 1,$(subst :, ,$(r))))
 system: all
 	@$(PYTHON) -m pytest -v --durations=15 tests/system
 
+# Builds run on every core (deps first: it unpacks the third-party sources the rules name);
+# the tests themselves run one after another.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@$(MAKE) --no-print-directory check-nosse
 	@$(MAKE) --no-print-directory check-layers
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory -j$(JOBS) unit
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz
 	@$(MAKE) --no-print-directory system
 
 run: deps

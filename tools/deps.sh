@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tp="$top/build/third_party"
-stamp="$tp/.deps-v3"
+stamp="$tp/.deps-v4"
 [ "$stamp" -nt "$0" ] && exit 0
 
 pkgs=(build-essential gnu-efi qemu-system-x86 qemu-utils ovmf ipxe-qemu bochs bochsbios vgabios
@@ -62,6 +62,7 @@ fetch_src() {  # $1 = source package, $2 = directory name to expose
 }
 fetch_src lwip lwip
 fetch_src mbedtls mbedtls
+fetch_src lz4 lz4
 if [ ! -d newlib ]; then
   tar -xf /usr/src/newlib/newlib-*.tar.xz
   mv newlib-* newlib

@@ -237,6 +237,12 @@ int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *v
         return mgmt_dirty_mode_parse(val, &a->dirty);
     else if (!strcmp(key, "storage") && (!strcmp(val, "copy") || !strcmp(val, "shared")))
         a->storage_copy = !strcmp(val, "copy");
+    else if (!strcmp(key, "compress") && !strcmp(val, "auto"))
+        a->compress = 0;
+    else if (!strcmp(key, "compress") && !strcmp(val, "lz4"))
+        a->compress = 1;
+    else if (!strcmp(key, "compress") && !strcmp(val, "off"))
+        a->compress = 2;
     else
         return -EINVAL;
     return 0;

@@ -9,6 +9,9 @@
 #include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
 
+_Static_assert(MIG_COMPRESS_AUTO == 0 && MIG_COMPRESS_ON == 1 && MIG_COMPRESS_OFF == 2,
+               "mgmt_migrate_args.compress holds enum mig_compress");
+
 int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_migrate_args *a,
                        char *err, size_t errlen)
 {
@@ -16,7 +19,7 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
         .downtime_ms = a->downtime_ms, .bandwidth_mbps = a->bandwidth_mbps,
         .throttle_max = a->throttle_max, .timeout_s = a->timeout_s, .port = a->port,
         .dirty_mode = (enum dirty_mode)a->dirty,
-        .storage_copy = a->storage_copy,
+        .storage_copy = a->storage_copy, .compress = (enum mig_compress)a->compress,
     };
     int rc;
     /* mig_start refuses a VM that is migrating already, with its own reason. */

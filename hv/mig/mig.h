@@ -15,6 +15,8 @@
 
 #include "hv/vm/vm.h"
 
+enum mig_compress { MIG_COMPRESS_AUTO, MIG_COMPRESS_ON, MIG_COMPRESS_OFF };
+
 struct mig_opts {
     uint32_t downtime_ms;       /* 0: default (300) */
     uint32_t bandwidth_mbps;    /* 0: as fast as TCP goes; else Mbit/s (10^6 bits) */
@@ -23,6 +25,7 @@ struct mig_opts {
     uint16_t port;
     enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
     bool storage_copy;          /* a local disk moves too (shared nothing); else it refuses */
+    enum mig_compress compress; /* page data: LZ4 where it pays (AUTO), always, or never */
 };
 
 int mig_init(void);                         /* listens if a cluster key is configured */

@@ -46,6 +46,9 @@ struct dst_mig {
     bool query;                     /* a query, not a migration: reply and end */
     uint32_t peer;                  /* the source's address (network order) */
     uint64_t t_start, last_rx;      /* accepted; last bytes received (deadlines) */
+    uint64_t t_stop_rx;             /* STOP arrived: the guest stopped (for COMMIT_ACK) */
+    uint16_t features;              /* MIG_FEAT_* taken in ACCEPT */
+    uint8_t *unpack;                /* MIG_FEAT_LZ4: a record's expanded pages (frames) */
     /*
      * Bounded work: within a RAM or DISK record, runs ascend without overlapping (the *_next
      * fields); a zero run zeroes only the pages that may hold data (ram_held, disk_held), so
@@ -148,8 +151,13 @@ static int bits_take(uint64_t *b, uint64_t first, uint64_t n, int (*fn)(void *, 
     return 0;
 }
 
+#define UNPACK_PAGES (MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE / PAGE_SIZE)
+
 static void free_bits(struct dst_mig *d)
 {
+    if (d->unpack)
+        frame_free(virt_to_phys(d->unpack), UNPACK_PAGES);
+    d->unpack = NULL;
     if (d->disk_got)
         frame_free(virt_to_phys(d->disk_got), d->disk_bits_pages);
     if (d->ram_held)
@@ -298,8 +306,17 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         }
         d->disk_held = d->disk_got + d->disk_blocks / 64 + 1;
     }
+    /* Every feature offered is taken; LZ4 needs room to expand a record's pages into. */
+    d->features = h.features & MIG_FEAT_ALL;
+    if (d->features & MIG_FEAT_LZ4) {
+        uint64_t pa = frame_alloc(d->vm->node, UNPACK_PAGES, 1, FRAME_ZERO);
+        if (!pa)
+            d->features &= (uint16_t)~MIG_FEAT_LZ4;
+        else
+            d->unpack = phys_to_virt(pa);
+    }
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
-    mig_rec_empty(&d->enc, MIG_REC_ACCEPT);
+    mig_rec_accept(&d->enc, d->features);
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
     d->out_len += d->enc.len;
     d->st = D_STREAM;
@@ -408,7 +425,7 @@ static int on_disk(struct dst_mig *d, const struct mig_record *r)
         return -EPROTO;
     }
     d->disk_run_next = 0;
-    return mig_ram_parse(runs, len, disk_run, d);
+    return mig_ram_parse_lz4(runs, len, disk_run, d, d->unpack);
 }
 
 /* A vCPU's XSAVE area: vCPU state, not a device (it stays with the vCPU on every host). */
@@ -535,12 +552,14 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         return accept_hello(d, r);
     case MIG_REC_RAM:
         d->ram_run_next = 0;
-        return mig_ram_parse(r->payload, r->len, ram_run, d);
+        return mig_ram_parse_lz4(r->payload, r->len, ram_run, d, d->unpack);
     case MIG_REC_ROUND_END:
         return mig_parse_round_end(r, &d->round, &d->pages);
     case MIG_REC_DISK:
         return on_disk(d, r);
     case MIG_REC_STOP:
+        d->t_stop_rx = time_ns();
+        return 0;
     case MIG_REC_TSC:
         return 0;
     case MIG_REC_VCPU:
@@ -768,8 +787,11 @@ static void poll_one(struct dst_mig *d)
         memcpy(committed[slot].nonce, d->src_nonce, sizeof(d->src_nonce));
         committed[slot].used = true;
         committed_next = (committed_next + 1) % DST_COMMITTED_KEEP;
+        uint64_t stopped_us = (time_ns() - d->t_stop_rx) / 1000;
+        if (stopped_us > UINT32_MAX)
+            stopped_us = UINT32_MAX;
         mig_enc_init(&d->enc, d->out, sizeof(d->out));
-        mig_rec_empty(&d->enc, MIG_REC_COMMIT_ACK);
+        mig_rec_commit_ack(&d->enc, (uint32_t)stopped_us);
         mig_dec_sent(&d->dec, MIG_REC_COMMIT_ACK);
         if (fault == MIGRATE_FAULT_LOSE_ACK) {
             fault = MIGRATE_FAULT_NONE;
@@ -787,7 +809,8 @@ static void poll_one(struct dst_mig *d)
         d->st = D_DONE;
         vm->migration = VM_MIG_NONE;
         vm_nics_announce(vm);
-        mig_say("migrate: incoming vm=%s running", vm->name);
+        mig_say("migrate: incoming vm=%s running stopped_ms=%llu", vm->name,
+                (unsigned long long)(stopped_us / 1000));
     }
 }
 

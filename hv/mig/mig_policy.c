@@ -88,3 +88,15 @@ uint32_t mig_policy_next_throttle(const struct mig_policy_in *in)
     }
     return next < max ? next : max;
 }
+
+bool mig_policy_compress_pays(const struct mig_compress_in *c)
+{
+    if (!c->in_bytes || c->out_bytes >= c->in_bytes)
+        return false;
+    if (!c->bandwidth)
+        return true;
+    /* In microseconds and bytes, 128-bit: no input overflows it. */
+    unsigned __int128 lhs = (unsigned __int128)(c->ns / 1000) * c->bandwidth;
+    unsigned __int128 rhs = (unsigned __int128)(c->in_bytes - c->out_bytes) * 1000000;
+    return lhs < rhs;
+}

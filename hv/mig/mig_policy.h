@@ -24,6 +24,7 @@
 #ifndef HV_MIG_POLICY_H
 #define HV_MIG_POLICY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MIG_POLICY_DOWNTIME_MS 300    /* default downtime budget */
@@ -66,5 +67,18 @@ const char *mig_decision_name(enum mig_decision d);
  * (nor 99).
  */
 uint32_t mig_policy_next_throttle(const struct mig_policy_in *in);
+
+/*
+ * compress=auto: whether compressing page data pays on this link. Over a round, in_bytes of
+ * page data went through the compressor in ns nanoseconds and came out as out_bytes; the
+ * link carried bandwidth bytes/s while the sender was not compressing (0: not measured).
+ * Compressing and sending one after the other beats sending raw when
+ * in/C + out/B < in/B (C = in/ns), that is ns * B < (in - out) * 10^9. With nothing
+ * measured yet it pays when it shrinks the data at all.
+ */
+struct mig_compress_in {
+    uint64_t in_bytes, out_bytes, ns, bandwidth;
+};
+bool mig_policy_compress_pays(const struct mig_compress_in *c);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "arch/x86_64/fpu.h"
+#include "hv/base/compress.h"
 #include "hv/base/config.h"
 #include "hv/cpu/cpu_policy_codec.h"
 #include "hv/vm/dirty.h"
@@ -86,7 +87,23 @@ struct src_mig {
     uint64_t *disk_log, *disk_bits;
     uint64_t disk_blocks, disk_words, disk_log_pages, disk_cursor, disk_sent;
     uint32_t disk_rounds;
+    /*
+     * compress=: LZ4 is offered in HELLO unless off, and used once ACCEPT takes it. With auto,
+     * each round's measurements decide whether the next compresses (mig_policy_compress_pays);
+     * while it does not, every COMPRESS_PROBE-th run still goes through the compressor, so the
+     * measurement stays current.
+     */
+    enum mig_compress compress;
+    bool lz4, lz4_now;              /* taken by the target; compressing this round */
+    uint32_t lz4_probe;
+    uint64_t z_in, z_out, z_ns;     /* this round: into the compressor, out of it, its time */
+    uint64_t data_raw, data_wire, lz4_pages;   /* non-zero page data sent: raw, on the wire */
+    uint32_t stopped_us;            /* COMMIT_ACK: the guest's stop as the target saw it */
+    struct compress_state zst;
+    uint8_t zbuf[MIG_RAM_MAX_PAGES * PAGE_SIZE];
 };
+
+#define COMPRESS_PROBE 16
 
 _Static_assert(MIG_DISK_BLOCK == PAGE_SIZE, "a disk block is a host page of the disk");
 
@@ -237,12 +254,48 @@ static bool bit(const struct src_mig *s, uint64_t p)
     return s->bitmap[p / 64] >> (p % 64) & 1;
 }
 
+/* The first page at or after p to send this round (npages if none), a word at a time: a
+ * sparse round over a large guest (or the hole below 4 GiB) costs a word per 64 pages. */
+static uint64_t next_bit(const struct src_mig *s, uint64_t p)
+{
+    while (p < s->npages) {
+        uint64_t w = s->bitmap[p / 64] >> (p % 64);
+        if (w)
+            return p + (uint64_t)__builtin_ctzll(w) < s->npages ?
+                   p + (uint64_t)__builtin_ctzll(w) : s->npages;
+        p = (p / 64 + 1) * 64;
+    }
+    return s->npages;
+}
+
+/* A run of n pages of data at no (a page or block number): as an LZ4 block when compression
+ * is on (or probing) and the block comes out smaller, else raw. Fits like mig_ram_run_put. */
+static int put_data(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *data)
+{
+    size_t raw = (size_t)n * PAGE_SIZE, c = 0;
+    int rc;
+    if (s->lz4 && (s->lz4_now || s->lz4_probe++ % COMPRESS_PROBE == 0)) {
+        uint64_t t = time_ns();
+        c = compress_block(&s->zst, data, raw, s->zbuf, raw - 1);
+        s->z_ns += time_ns() - t;
+        s->z_in += raw;
+        s->z_out += c ? c + 4 : raw;
+    }
+    rc = c ? mig_ram_run_put_lz4(&s->enc, no, n, s->zbuf, (uint32_t)c)
+           : mig_ram_run_put(&s->enc, no, n, false, data);
+    if (!rc) {
+        s->data_raw += raw;
+        s->data_wire += c ? c + 4 : raw;
+        s->lz4_pages += c ? n : 0;
+    }
+    return rc;
+}
+
 /* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
 static bool emit_ram(struct src_mig *s)
 {
     unsigned in_rec = 0;
-    while (s->cursor < s->npages && !bit(s, s->cursor))
-        s->cursor++;
+    s->cursor = next_bit(s, s->cursor);
     if (s->cursor >= s->npages)
         return false;                 /* the round is over */
     emit_begin(s);
@@ -250,7 +303,7 @@ static bool emit_ram(struct src_mig *s)
     while (s->cursor < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
         uint64_t p = s->cursor;
         if (!bit(s, p)) {
-            s->cursor++;
+            s->cursor = next_bit(s, p);
             continue;
         }
         uint8_t *first = vm_page(s->vm, p);
@@ -261,7 +314,7 @@ static bool emit_ram(struct src_mig *s)
                page_zero((const uint64_t *)(first + n * PAGE_SIZE)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (mig_ram_run_put(&s->enc, p, n, zero, first))
+        if (zero ? mig_ram_run_put(&s->enc, p, n, true, NULL) : put_data(s, p, n, first))
             break;                    /* record full */
         s->cursor += n;
         s->pages += n;
@@ -323,7 +376,7 @@ static bool emit_disk(struct src_mig *s)
                page_zero((const uint64_t *)(first + n * MIG_DISK_BLOCK)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (mig_ram_run_put(&s->enc, b, n, zero, first))
+        if (zero ? mig_ram_run_put(&s->enc, b, n, true, NULL) : put_data(s, b, n, first))
             break;                    /* record full */
         for (uint32_t i = 0; i < n; i++)
             s->disk_bits[(b + i) / 64] &= ~(1ull << ((b + i) % 64));
@@ -369,9 +422,16 @@ static int on_record(const struct mig_record *r, void *ctx)
         s->authed = true;
         s->rtt_ns = time_ns() - s->t_challenge;  /* the commit's round trip, estimated */
         return 0;
-    case MIG_REC_ACCEPT:
+    case MIG_REC_ACCEPT: {
+        uint16_t taken;
+        /* The target may take only what HELLO offered. */
+        if (mig_parse_accept(r, &taken) ||
+            (taken & ~(s->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4)))
+            return -EBADMSG;
+        s->lz4 = s->lz4_now = taken & MIG_FEAT_LZ4;
         s->accepted = true;
         return 0;
+    }
     case MIG_REC_REFUSE:
     case MIG_REC_ERROR:
         if (mig_parse_reason(r, &code, &why, &why_len))
@@ -386,6 +446,8 @@ static int on_record(const struct mig_record *r, void *ctx)
                  (int)why_len, why);
         return -ECANCELED;
     case MIG_REC_COMMIT_ACK:
+        if (mig_parse_commit_ack(r, &s->stopped_us))
+            return -EBADMSG;
         s->acked = true;
         return 0;
     case MIG_REC_QUERY_REPLY: {
@@ -544,6 +606,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->throttle_max = o->throttle_max;
     s->timeout_s = o->timeout_s ? o->timeout_s : MIG_POLICY_TIMEOUT_S;
     s->dirty_mode = o->dirty_mode;
+    s->compress = o->compress;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->addr = addr;
@@ -614,6 +677,22 @@ static void round_done(struct src_mig *s)
     mig_rec_round_end(&s->enc, s->round, s->pages);
     emit_end(s, MIG_REC_ROUND_END);
     s->bw = per_second(s->round_bytes, ns);
+    /* compress=auto: does the compressor beat the link? (The link's rate is what it carried
+     * while the sender was not compressing.) */
+    if (s->lz4 && s->compress == MIG_COMPRESS_AUTO && s->z_in) {
+        struct mig_compress_in c = {
+            .in_bytes = s->z_in, .out_bytes = s->z_out, .ns = s->z_ns,
+            .bandwidth = per_second(s->round_bytes, ns > s->z_ns ? ns - s->z_ns : 1) };
+        bool pays = mig_policy_compress_pays(&c);
+        if (pays != s->lz4_now)
+            log_info("migrate", "vm %s: compression %s: %llu KiB -> %llu KiB in %llu ms, link "
+                     "%llu KiB/s", s->vm->name, pays ? "pays again, on" : "does not pay, off",
+                     (unsigned long long)(s->z_in >> 10), (unsigned long long)(s->z_out >> 10),
+                     (unsigned long long)(s->z_ns / 1000000),
+                     (unsigned long long)(c.bandwidth >> 10));
+        s->lz4_now = pays;
+    }
+    s->z_in = s->z_out = s->z_ns = 0;
     s->round++;
     start_round(s);                  /* harvests what the guest wrote meanwhile */
     uint64_t dirty = s->round_total;
@@ -735,7 +814,8 @@ static void disk_round_done(struct src_mig *s)
 static void send_hello(struct src_mig *s)
 {
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
-                           .mem_bytes = s->vm->mem_size };
+                           .mem_bytes = s->vm->mem_size,
+                           .features = s->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4 };
     strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
     int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
     if (n < 0) {
@@ -849,17 +929,25 @@ static void finish(struct src_mig *s)
     s->vm->migration = VM_MIG_NONE;
     s->vm->throttle_pct = 0;
     vm_destroy(s->vm, err, sizeof(err));
-    char disk[64] = "";
+    char disk[64] = "", target[40] = "";
+    if (s->acked)           /* (a migration confirmed by query has no figure from the target) */
+        snprintf(target, sizeof(target), " target_downtime_ms=%u", s->stopped_us / 1000);
+    /* Page data's compression: its raw bytes over what they took on the wire. */
+    uint64_t ratio = s->data_wire ? s->data_raw * 100 / s->data_wire : 100;
+    char comp[80];
+    snprintf(comp, sizeof(comp), " compress=%s ratio=%llu.%02llu lz4_pages=%llu",
+             s->lz4 ? "lz4" : "off", (unsigned long long)(ratio / 100),
+             (unsigned long long)(ratio % 100), (unsigned long long)s->lz4_pages);
     if (s->disk_copy)
         snprintf(disk, sizeof(disk), " disk_blocks=%llu disk_rounds=%u",
                  (unsigned long long)s->disk_sent, s->disk_rounds);
-    mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu budget_ms=%u rounds=%u "
-                "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u dirty=%s%s%s",
-                name, (unsigned long long)total_ms, (unsigned long long)down_ms,
+    mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu%s budget_ms=%u rounds=%u "
+                "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u%s dirty=%s%s%s",
+                name, (unsigned long long)total_ms, (unsigned long long)down_ms, target,
                 s->downtime_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
-                (unsigned long long)(kbps % 1000 / 100), s->throttle, mode, disk,
+                (unsigned long long)(kbps % 1000 / 100), s->throttle, comp, mode, disk,
                 s->resolving ? " confirmed=query" : "");
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "hv/base/compress.h"
 #include "hv/base/crc32c.h"
 #include "hv/mig/mig_stream.h"
 
@@ -30,7 +31,7 @@ static const struct mig_type_info mig_types[] = {
     [MIG_REC_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", MIG_AUTH_BYTES, MIG_AUTH_BYTES },
     [MIG_REC_AUTH_RESPONSE]  = { "AUTH_RESPONSE", MIG_AUTH_BYTES, MIG_AUTH_BYTES },
     [MIG_REC_HELLO]          = { "HELLO", MIG_HELLO_FIXED, ANY },
-    [MIG_REC_ACCEPT]         = { "ACCEPT", 0, 0 },
+    [MIG_REC_ACCEPT]         = { "ACCEPT", 4, 4 },
     [MIG_REC_REFUSE]         = { "REFUSE", 4, 4 + MIG_REASON_MAX },
     [MIG_REC_RAM]            = { "RAM", MIG_RAM_RUN_SIZE, ANY },
     [MIG_REC_ROUND_END]      = { "ROUND_END", 16, 16 },
@@ -42,7 +43,7 @@ static const struct mig_type_info mig_types[] = {
     [MIG_REC_TSC]            = { "TSC", 16, 16 },
     [MIG_REC_XSAVE]          = { "XSAVE", 4 + MIG_XSAVE_MIN, 4 + MIG_XSAVE_MAX },
     [MIG_REC_COMMIT]         = { "COMMIT", 0, 0 },
-    [MIG_REC_COMMIT_ACK]     = { "COMMIT_ACK", 0, 0 },
+    [MIG_REC_COMMIT_ACK]     = { "COMMIT_ACK", 8, 8 },
     [MIG_REC_QUERY]          = { "QUERY", 8, 8 + MIG_QUERY_ARG_MAX },
     [MIG_REC_QUERY_REPLY]    = { "QUERY_REPLY", 8, 8 + MIG_QUERY_DATA_MAX },
     [MIG_REC_ERROR]          = { "ERROR", 4, 4 + MIG_REASON_MAX },
@@ -581,6 +582,48 @@ int mig_rec_empty(struct mig_enc *e, uint16_t type)
     return rc ? rc : mig_rec_end(e);
 }
 
+int mig_rec_accept(struct mig_enc *e, uint16_t features)
+{
+    int rc;
+
+    if (features & ~MIG_FEAT_ALL)
+        return -EINVAL;
+    rc = mig_rec_begin(e, MIG_REC_ACCEPT);
+    if (rc)
+        return rc;
+    mig_put_u16(e, features);
+    mig_put_u16(e, 0);
+    return mig_rec_end(e);
+}
+
+int mig_parse_accept(const struct mig_record *r, uint16_t *features)
+{
+    if (r->type != MIG_REC_ACCEPT || r->len != 4 || rd16(r->payload + 2) ||
+        (rd16(r->payload) & ~MIG_FEAT_ALL))
+        return -EINVAL;
+    *features = rd16(r->payload);
+    return 0;
+}
+
+int mig_rec_commit_ack(struct mig_enc *e, uint32_t stopped_us)
+{
+    int rc = mig_rec_begin(e, MIG_REC_COMMIT_ACK);
+
+    if (rc)
+        return rc;
+    mig_put_u32(e, stopped_us);
+    mig_put_u32(e, 0);
+    return mig_rec_end(e);
+}
+
+int mig_parse_commit_ack(const struct mig_record *r, uint32_t *stopped_us)
+{
+    if (r->type != MIG_REC_COMMIT_ACK || r->len != 8 || rd32(r->payload + 4))
+        return -EINVAL;
+    *stopped_us = rd32(r->payload);
+    return 0;
+}
+
 int mig_rec_auth(struct mig_enc *e, uint16_t type, const uint8_t b[MIG_AUTH_BYTES])
 {
     int rc;
@@ -616,7 +659,7 @@ static bool hello_valid(const struct mig_hello *h)
            h->mem_bytes && !(h->mem_bytes % MIG_PAGE_SIZE) &&
            h->mem_bytes / MIG_PAGE_SIZE <= MIG_GFN_LIMIT && h->ndevices <= MIG_MAX_DEVICES &&
            h->policy_len <= MIG_POLICY_MAX && h->nnics <= MIG_MAX_NICS &&
-           h->ndisks <= MIG_MAX_DISKS;
+           h->ndisks <= MIG_MAX_DISKS && !(h->features & ~MIG_FEAT_ALL);
 }
 
 /* A disk: a size, a location of printable non-space characters NUL-padded to the end of its
@@ -667,7 +710,7 @@ int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
     if (rc)
         return rc;
     mig_put_u16(e, h->version);
-    mig_put_u16(e, 0);
+    mig_put_u16(e, h->features);
     mig_put_u32(e, h->vcpus);
     mig_put_u64(e, h->mem_bytes);
     mig_put_bytes(e, name, MIG_NAME_MAX);
@@ -865,14 +908,14 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
     struct mig_hello h;
     struct mig_rd rd;
     const uint8_t *name;
-    uint16_t flags, reserved;
+    uint16_t reserved;
 
     if (r->type != MIG_REC_HELLO)
         return -EINVAL;
     memset(&h, 0, sizeof(h));
     mig_rd_init(&rd, r->payload, r->len);
     h.version = mig_get_u16(&rd);
-    flags = mig_get_u16(&rd);
+    h.features = mig_get_u16(&rd);
     h.vcpus = mig_get_u32(&rd);
     h.mem_bytes = mig_get_u64(&rd);
     name = mig_get_bytes(&rd, MIG_NAME_MAX);
@@ -881,7 +924,7 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
     h.policy_len = mig_get_u32(&rd);
     h.ndevices = mig_get_u16(&rd);
     reserved = mig_get_u16(&rd);
-    if (rd.bad || flags || reserved || !hello_valid(&h) || !name_valid(h.name))
+    if (rd.bad || reserved || !hello_valid(&h) || !name_valid(h.name))
         return -EINVAL;
     h.policy = mig_get_bytes(&rd, h.policy_len);
     for (unsigned i = 0; i < h.ndevices; i++) {
@@ -1032,16 +1075,43 @@ int mig_ram_run_put(struct mig_enc *e, uint64_t gfn, uint32_t count, bool zero,
     return enc_status(e);
 }
 
-static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx)
+int mig_ram_run_put_lz4(struct mig_enc *e, uint64_t gfn, uint32_t count, const void *block,
+                        uint32_t clen)
 {
-    size_t off = 0;
+    int rc;
+
+    if (!e->open || (e->type != MIG_REC_RAM && e->type != MIG_REC_DISK) || e->err ||
+        !run_valid(gfn, count) || count > MIG_RAM_MAX_PAGES || !block || !clen ||
+        clen >= count * MIG_PAGE_SIZE)
+        return -EINVAL;
+    rc = enc_fits(e, MIG_RAM_RUN_SIZE + 4 + (uint64_t)clen);
+    if (rc)
+        return rc;
+    mig_put_u64(e, gfn);
+    mig_put_u32(e, count);
+    mig_put_u32(e, MIG_RAM_LZ4);
+    mig_put_u32(e, clen);
+    mig_put_bytes(e, block, clen);
+    return enc_status(e);
+}
+
+/*
+ * One pass over a RAM payload's runs. The validating pass (cb NULL) checks every run and, on
+ * a stream with LZ4 (scratch), expands each LZ4 run into scratch, in order; the delivering
+ * pass hands out the expanded pages from the same places.
+ */
+static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx,
+                    uint8_t *scratch)
+{
+    size_t off = 0, packed = 0;       /* pages of LZ4 runs so far */
     int rc;
 
     if (!len)
         return -EINVAL;
     while (off < len) {
         uint64_t gfn, data;
-        uint32_t count, flags;
+        uint32_t count, flags, clen = 0;
+        const uint8_t *pages;
 
         if (len - off < MIG_RAM_RUN_SIZE)
             return -EINVAL;
@@ -1049,14 +1119,31 @@ static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx)
         count = rd32(p + off + 8);
         flags = rd32(p + off + 12);
         off += MIG_RAM_RUN_SIZE;
-        if (!run_valid(gfn, count) || (flags & ~MIG_RAM_ZERO))
+        if (!run_valid(gfn, count) || (flags & ~(MIG_RAM_ZERO | MIG_RAM_LZ4)) ||
+            flags == (MIG_RAM_ZERO | MIG_RAM_LZ4) || ((flags & MIG_RAM_LZ4) && !scratch))
             return -EINVAL;
-        /* A zero run has no data: bytes after it are the next run's header. */
-        data = flags & MIG_RAM_ZERO ? 0 : (uint64_t)count * MIG_PAGE_SIZE;
-        if (data > len - off)
-            return -EINVAL;
+        if (flags & MIG_RAM_LZ4) {
+            if (count > MIG_RAM_MAX_PAGES - packed || len - off < 4)
+                return -EINVAL;
+            clen = rd32(p + off);
+            off += 4;
+            if (!clen || clen >= count * MIG_PAGE_SIZE || clen > len - off)
+                return -EINVAL;
+            pages = scratch + packed * MIG_PAGE_SIZE;
+            if (!cb && decompress_block(p + off, clen, scratch + packed * MIG_PAGE_SIZE,
+                                        (size_t)count * MIG_PAGE_SIZE))
+                return -EINVAL;
+            packed += count;
+            data = clen;
+        } else {
+            /* A zero run has no data: bytes after it are the next run's header. */
+            data = flags & MIG_RAM_ZERO ? 0 : (uint64_t)count * MIG_PAGE_SIZE;
+            if (data > len - off)
+                return -EINVAL;
+            pages = data ? p + off : NULL;
+        }
         if (cb) {
-            rc = cb(gfn, count, flags & MIG_RAM_ZERO, data ? p + off : NULL, ctx);
+            rc = cb(gfn, count, flags & MIG_RAM_ZERO, pages, ctx);
             if (rc)
                 return rc;
         }
@@ -1067,11 +1154,17 @@ static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx)
 
 int mig_ram_parse(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx)
 {
-    int rc = ram_walk(payload, len, NULL, NULL);
+    return mig_ram_parse_lz4(payload, len, run_cb, ctx, NULL);
+}
+
+int mig_ram_parse_lz4(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
+                      uint8_t *scratch)
+{
+    int rc = ram_walk(payload, len, NULL, NULL, scratch);
 
     if (rc || !run_cb)
         return rc;
-    return ram_walk(payload, len, run_cb, ctx);
+    return ram_walk(payload, len, run_cb, ctx, scratch);
 }
 
 int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst)

@@ -30,10 +30,13 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     4   /* 2: device records versioned, XSAVE its own record;
+#define MIG_STREAM_VERSION     5   /* 2: device records versioned, XSAVE its own record;
                                        3: HELLO names each NIC's switch and MAC, and
                                           each shared disk's location;
-                                       4: a local disk moves with the VM (DISK records) */
+                                       4: a local disk moves with the VM (DISK records);
+                                       5: HELLO offers features, ACCEPT picks them (LZ4
+                                          page data), COMMIT_ACK says how long the guest
+                                          was stopped as the target saw it */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -48,7 +51,7 @@ enum mig_rec_type {
     MIG_REC_AUTH_CHALLENGE = 0x01,   /* nonce[32] */
     MIG_REC_AUTH_RESPONSE  = 0x02,   /* hmac[32] */
     MIG_REC_HELLO          = 0x10,   /* VM configuration (struct mig_hello) */
-    MIG_REC_ACCEPT         = 0x11,   /* empty */
+    MIG_REC_ACCEPT         = 0x11,   /* features u16 (of those HELLO offered), reserved u16 */
     MIG_REC_REFUSE         = 0x12,   /* code u32, reason text */
     MIG_REC_RAM            = 0x20,   /* runs of pages (mig_ram_run_put / mig_ram_parse) */
     MIG_REC_ROUND_END      = 0x21,   /* round u32, reserved u32, pages u64 */
@@ -59,7 +62,7 @@ enum mig_rec_type {
     MIG_REC_TSC            = 0x33,   /* guest TSC u64, TSC kHz u32, reserved u32 */
     MIG_REC_XSAVE          = 0x34,   /* vCPU index u32, its XSAVE area (standard form) */
     MIG_REC_COMMIT         = 0x40,   /* empty: everything was sent */
-    MIG_REC_COMMIT_ACK     = 0x41,   /* empty: the target owns the guest now */
+    MIG_REC_COMMIT_ACK     = 0x41,   /* stopped_us u32, reserved u32: the target owns the guest */
     MIG_REC_QUERY          = 0x50,   /* kind u32, reserved u32, argument (instead of HELLO) */
     MIG_REC_QUERY_REPLY    = 0x51,   /* kind u32, status u32, data */
     MIG_REC_ERROR          = 0x7f,   /* code u32, reason text */
@@ -246,8 +249,13 @@ struct mig_dev_id {
     uint16_t version;     /* non-zero */
 };
 
+/* Features a source offers in HELLO (its flags field) and the target takes in ACCEPT. */
+#define MIG_FEAT_LZ4   0x1u           /* RAM and DISK runs may carry LZ4 blocks (MIG_RAM_LZ4) */
+#define MIG_FEAT_ALL   MIG_FEAT_LZ4
+
 struct mig_hello {
     uint16_t version;                 /* MIG_STREAM_VERSION */
+    uint16_t features;                /* MIG_FEAT_*: what the source can send */
     uint32_t vcpus;                   /* 1..MIG_MAX_VCPUS */
     uint64_t mem_bytes;               /* guest RAM, a non-zero multiple of 4 KiB */
     char name[MIG_NAME_MAX];          /* 1..31 characters and a NUL */
@@ -274,7 +282,14 @@ struct mig_hello {
 #define MIG_DISK_BLOCK 4096u          /* a DISK record's unit: 8 sectors */
 
 /* Whole-record helpers: mig_rec_begin .. mig_rec_end; 0 or an error like mig_rec_end. */
-int mig_rec_empty(struct mig_enc *e, uint16_t type);  /* ACCEPT, STOP, COMMIT, COMMIT_ACK */
+int mig_rec_empty(struct mig_enc *e, uint16_t type);  /* STOP, COMMIT */
+/* ACCEPT: the features the target takes (a subset of those HELLO offered; the source checks). */
+int mig_rec_accept(struct mig_enc *e, uint16_t features);
+int mig_parse_accept(const struct mig_record *r, uint16_t *features);
+/* COMMIT_ACK: stopped_us, how long the guest was stopped as the target saw it (from STOP's
+ * arrival to the guest's start here), saturated at UINT32_MAX. */
+int mig_rec_commit_ack(struct mig_enc *e, uint32_t stopped_us);
+int mig_parse_commit_ack(const struct mig_record *r, uint32_t *stopped_us);
 int mig_rec_auth(struct mig_enc *e, uint16_t type, const uint8_t b[MIG_AUTH_BYTES]);
 int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h);
 int mig_rec_reason(struct mig_enc *e, uint16_t type, uint32_t code, const char *reason);
@@ -338,6 +353,9 @@ int mig_get_vcpu_state(struct mig_rd *r, struct vcpu_state *s);
 
 #define MIG_RAM_RUN_SIZE  16          /* gfn u64, count u32, flags u32 */
 #define MIG_RAM_ZERO      0x1u        /* run flag: the pages are all zero, no data follows */
+#define MIG_RAM_LZ4       0x2u        /* run flag: clen u32, then an LZ4 block of clen bytes
+                                         (1 <= clen < count * 4 KiB) expanding to the pages;
+                                         a record's LZ4 runs hold MIG_RAM_MAX_PAGES at most */
 
 /*
  * Appends a run to the open RAM record: count pages from gfn, their data
@@ -359,6 +377,14 @@ int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst);
 int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **runs,
                    size_t *len);
 
+/*
+ * Appends a run whose count pages (at most MIG_RAM_MAX_PAGES) the caller compressed into an
+ * LZ4 block of clen bytes (1 <= clen < count * 4 KiB; compress_block's output). Fits and
+ * errors as mig_ram_run_put. Only on a stream whose ACCEPT took MIG_FEAT_LZ4.
+ */
+int mig_ram_run_put_lz4(struct mig_enc *e, uint64_t gfn, uint32_t count, const void *block,
+                        uint32_t clen);
+
 /* data is NULL for zero runs; return non-zero to stop (mig_ram_parse returns it). */
 typedef int (*mig_ram_run_fn)(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
                               void *ctx);
@@ -369,5 +395,14 @@ typedef int (*mig_ram_run_fn)(uint64_t gfn, uint32_t count, bool zero, const uin
  * (no callback made). Returns 0 or the first non-zero callback result.
  */
 int mig_ram_parse(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx);
+/*
+ * The same on a stream that took MIG_FEAT_LZ4: LZ4 runs are valid too. The validation pass
+ * expands each into scratch (MIG_RAM_MAX_PAGES * 4 KiB, the caller's), which must give
+ * exactly the run's pages, and the callbacks get the expanded data. So the work a record can
+ * cause stays bounded by MIG_RAM_MAX_PAGES pages of expansion, and nothing is applied from
+ * a record that does not expand whole.
+ */
+int mig_ram_parse_lz4(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
+                      uint8_t *scratch);
 
 #endif

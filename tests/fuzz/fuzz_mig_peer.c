@@ -15,6 +15,7 @@ unsigned deliveries;
 
 static struct mig_decoder decs[FAKE_CONNS_MAX];     /* each connection's, as a target reads */
 static uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
+static uint8_t unpack[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];   /* a RAM record's LZ4 runs, expanded */
 
 /*
  * What the peer sent on each connection, framed as the engine frames it (header, lengths,
@@ -29,6 +30,7 @@ static struct shadow {
 struct told {
     uint16_t type, flags;
     bool reply;                 /* a QUERY_REPLY that parses... */
+    uint16_t features;          /* an ACCEPT's */
     uint32_t kind, status;      /* ...saying this */
 };
 
@@ -63,6 +65,8 @@ static void tell(struct told *t, const struct mig_record *r)
     const uint8_t *data;
     size_t n;
     *t = (struct told){ .type = r->type, .flags = r->flags };
+    if (r->type == MIG_REC_ACCEPT && mig_parse_accept(r, &t->features))
+        t->features = 0;
     t->reply = !r->flags && r->type == MIG_REC_QUERY_REPLY &&
                !mig_parse_query_reply(r, &t->kind, &t->status, &data, &n);
     if (t->reply && !qs.last_reply) {
@@ -123,6 +127,8 @@ static void account(const struct mig_conn *c, const struct told *t, bool took)
         return;
     if (t->type == MIG_REC_COMMIT_ACK && peers[c->id].hello)
         run.allowed = true;
+    if (t->type == MIG_REC_ACCEPT)
+        peers[c->id].lz4 = t->features & MIG_FEAT_LZ4;
     if (t->reply && t->kind == MIG_QUERY_MIGRATION && peers[c->id].query) {
         run.allowed |= t->status == MIG_QSTAT_RUNNING;
         run.gave_back |= t->status == MIG_QSTAT_UNKNOWN;
@@ -343,10 +349,12 @@ static void src_record(struct mig_conn *c, const struct mig_record *r)
     if (r->type == MIG_REC_COMMIT) {
         src_commit();
     } else if (r->type == MIG_REC_RAM) {
-        CHECK(mig_ram_parse(r->payload, r->len, ram_run, NULL) == 0);
+        /* LZ4 runs only where the ACCEPT the source took said so. */
+        CHECK(mig_ram_parse_lz4(r->payload, r->len, ram_run, NULL,
+                                peers[c->id].lz4 ? unpack : NULL) == 0);
     } else if (r->type == MIG_REC_DISK) {
         CHECK(mig_parse_disk(r, &inst, &p, &n) == 0 && inst == 0);
-        CHECK(mig_ram_parse(p, n, disk_run, NULL) == 0);
+        CHECK(mig_ram_parse_lz4(p, n, disk_run, NULL, peers[c->id].lz4 ? unpack : NULL) == 0);
     } else if (r->type == MIG_REC_STOP) {
         CHECK(fake_pauses || run.initial == VM_PAUSED);     /* it paused the guest */
     } else {
@@ -457,8 +465,11 @@ void peer_record(struct mig_conn *c)
     uint8_t b[MIG_AUTH_BYTES];
     mig_enc_init(&e, rec, sizeof(rec));
     switch (u8() % 10) {
-    case 0: type = MIG_REC_ACCEPT; CHECK(mig_rec_empty(&e, type) == 0); break;
-    case 1: type = MIG_REC_COMMIT_ACK; CHECK(mig_rec_empty(&e, type) == 0); break;
+    case 0: type = MIG_REC_ACCEPT; CHECK(mig_rec_accept(&e, u8() & MIG_FEAT_ALL) == 0); break;
+    case 1:
+        type = MIG_REC_COMMIT_ACK;
+        CHECK(mig_rec_commit_ack(&e, (uint32_t)u8() << 16) == 0);
+        break;
     case 2:
     case 3:
         b[0] = u8();

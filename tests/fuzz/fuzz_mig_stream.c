@@ -49,6 +49,9 @@ static void same_bytes(const struct mig_record *r, const struct mig_enc *e, int 
     CHECK(!memcmp(reenc + MIG_REC_HDR_SIZE, r->payload, r->len));
 }
 
+static uint8_t scratch[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];
+
+// Pages come from the payload, or (LZ4 runs) from the scratch the record expanded into.
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
 {
     const struct mig_record *r = ctx;
@@ -56,8 +59,20 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     CHECK(count && gfn < MIG_GFN_LIMIT && count <= MIG_GFN_LIMIT - gfn);
     CHECK(zero == !data);
     if (data)
-        CHECK(data >= r->payload && data + (uint64_t)count * MIG_PAGE_SIZE <= r->payload + r->len);
+        CHECK((data >= r->payload &&
+               data + (uint64_t)count * MIG_PAGE_SIZE <= r->payload + r->len) ||
+              (data >= scratch && data + (uint64_t)count * MIG_PAGE_SIZE <= scratch +
+               sizeof(scratch)));
     return 0;
+}
+
+// A RAM payload: as on a stream without LZ4 and with it (what the first takes, the second
+// takes the same way).
+static void ram_both(const uint8_t *p, size_t n, const struct mig_record *r)
+{
+    int plain = mig_ram_parse(p, n, ram_run, (void *)r);
+    int lz4 = mig_ram_parse_lz4(p, n, ram_run, (void *)r, scratch);
+    CHECK(plain != 0 || lz4 == 0);
 }
 
 static void check_payload(const struct mig_record *r)
@@ -93,14 +108,14 @@ static void check_payload(const struct mig_record *r)
         }
         break;
     case MIG_REC_RAM:
-        mig_ram_parse(r->payload, r->len, ram_run, (void *)r);
+        ram_both(r->payload, r->len, r);
         break;
     case MIG_REC_DISK: {
         uint16_t inst;
         const uint8_t *runs;
         if (mig_parse_disk(r, &inst, &runs, &n) == 0) {
             CHECK(runs == r->payload + 8 && n == r->len - 8);
-            mig_ram_parse(runs, n, ram_run, (void *)r);
+            ram_both(runs, n, r);
         }
         break;
     }
@@ -124,8 +139,18 @@ static void check_payload(const struct mig_record *r)
         if (mig_parse_tsc(r, &u64, &u32) == 0)
             same_bytes(r, &e, mig_rec_tsc(&e, u64, u32));
         break;
+    case MIG_REC_ACCEPT: {
+        uint16_t f;
+        if (mig_parse_accept(r, &f) == 0)
+            same_bytes(r, &e, mig_rec_accept(&e, f));
+        break;
+    }
+    case MIG_REC_COMMIT_ACK:
+        if (mig_parse_commit_ack(r, &u32) == 0)
+            same_bytes(r, &e, mig_rec_commit_ack(&e, u32));
+        break;
     default:
-        CHECK(r->len == 0);                 // ACCEPT, STOP, COMMIT, COMMIT_ACK
+        CHECK(r->len == 0);                 // STOP, COMMIT
     }
 }
 
@@ -185,7 +210,7 @@ static void opening(struct mig_enc *e, enum mig_role self)
     if (self == MIG_ROLE_DST)
         mig_rec_hello(e, &h);
     else
-        mig_rec_empty(e, MIG_REC_ACCEPT);
+        mig_rec_accept(e, MIG_FEAT_LZ4);
 }
 
 // Items to records; returns the stream's length.

@@ -61,6 +61,15 @@ def wait_log(h, text, timeout=60):
         time.sleep(0.3)
 
 
+def let_go(h, timeout=10):
+    """The target h holds no VM: it discards a failed migration's skeleton as soon as the
+    source's ERROR (or its hang-up) reaches it, which may be just after the source said so."""
+    deadline = time.time() + timeout
+    while names(h):
+        assert time.time() < deadline, (h.command("vm list"), h.command("log")[-2000:])
+        time.sleep(0.3)
+
+
 def wait_receiving(h, vm, timeout=60):
     deadline = time.time() + timeout
     while f"incoming vm={vm} state=receiving" not in (st := h.command("migrate status")):
@@ -88,13 +97,14 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert "error: dirty mode 'pml' is not available on this CPU" \
         in a.command("migrate m 10.0.0.2 dirty=pml")
     assert "error: bad option 'dirty=x'" in a.command("migrate m 10.0.0.2 dirty=x")
+    assert "error: bad option 'compress=zstd'" in a.command("migrate m 10.0.0.2 compress=zstd")
     # A source of the last release (stream version 3) is refused with the reason, before
     # anything is reserved on the target; the guest runs on.
     assert "next outgoing migration: old-stream" in a.command("migrate inject old-stream")
     assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
     line = wait_result(a)
     assert line == ("migrate: failed vm=m phase=auth reason=target error: version: this host "
-                    "speaks migration stream version 4, the source 3"), line
+                    "speaks migration stream version 5, the source 4"), line
     assert names(b) == [] and "incoming stream refused: version" in b.command("log")
     # A budget no stop can keep (1 ms: the vCPU state alone takes longer), not slowed down:
     # after timeout= it gives up, and the guest runs on here at full speed.
@@ -104,7 +114,8 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert re.fullmatch(r"migrate: failed vm=m phase=precopy reason=no-convergence "
                         r"expected_ms=\d+ budget_ms=1 dirty_kibps=\d+ sent_kibps=\d+ "
                         r"throttle=0 after 10 s", line), line
-    assert names(b) == [] and "m" in names(a)
+    assert "m" in names(a)
+    let_go(b)
     intact(a, "m")
     # The operator raises the budget of a migration under way: it stops and copies then.
     assert a.command("migrate m 10.0.0.2 downtime=1 timeout=300").startswith(
@@ -120,13 +131,23 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
         time.sleep(0.5)
     assert a.command("migrate set m downtime=60000").strip() == "migrate: vm=m downtime=60000"
     line = wait_result(a)
-    m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) budget_ms=60000 "
-                 r"rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=(\d+)\.(\d) "
-                 r"throttle=\d+ dirty=ad$", line)
+    m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) target_downtime_ms=(\d+) "
+                 r"budget_ms=60000 rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) "
+                 r"mbps=(\d+)\.(\d) throttle=\d+ compress=lz4 ratio=(\d+\.\d\d) "
+                 r"lz4_pages=(\d+) dirty=ad$", line)
     assert m, line
     print(f"\n{line}")
-    pages, zero = int(m.group(4)), int(m.group(5))
-    assert pages >= 4096 and zero > 0 and int(m.group(3)) >= 1, line
+    pages, zero = int(m.group(5)), int(m.group(6))
+    assert pages >= 4096 and zero > 0 and int(m.group(4)) >= 1, line
+    # The target's view of the stop (STOP's arrival to the start) lies within the source's
+    # (pause to COMMIT_ACK), give or take the two emulated clocks' rates.
+    down, target_down = int(m.group(2)), int(m.group(3))
+    assert target_down <= down * 1.1 + 20, line
+    # By default (compress=auto) LZ4 is taken. memtest's test pages are hashes and do not
+    # shrink, so after the first round it stops paying and is left off (its code, stack and
+    # tables did shrink: lz4_pages); what it checks on the target came through either way.
+    assert float(m.group(10)) >= 1.0 and int(m.group(11)) > 0, line
+    assert "compression does not pay, off" in a.command("log"), a.command("log")[-2000:]
     # The source gave the VM up; the target runs it.
     assert "m" not in names(a)
     assert "m" in names(b)
@@ -153,7 +174,8 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
         a.command(f"vm start {vm}")
     a.wait_heartbeats("m2", 0, 2)
     assert "limits: outgoing 2, incoming 2" in a.command("migrate status")
-    assert a.command("migrate m1 10.0.0.2 bandwidth=40").startswith("migrate: started vm=m1")
+    assert a.command("migrate m1 10.0.0.2 bandwidth=40 compress=off").startswith(
+        "migrate: started vm=m1")
     # The bar shares the prompt's line and is redrawn in place (\r, erase to end of line).
     a.expect(r"\r\x1b\[K\[migrate m1 (precopy|stop-and-copy) r\d+ \[[#.]{20}\] +\d+% "
              r"[\d.]+ MiB/s dirty [\d.]+ MiB/s downtime~\d+ms( throttled)?\] ferry> ", timeout=60)
@@ -169,7 +191,8 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
     assert re.match(r"migrate: failed vm=m2 phase=hello reason=target refused: busy: "
                     r"migrate_incoming_max=1", line), line
     line = wait_result(a, timeout=240)
-    m = re.match(r"migrate: done vm=m1 .*bytes=(\d+) mbps=(\d+)\.(\d)", line)
+    m = re.match(r"migrate: done vm=m1 .*bytes=(\d+) mbps=(\d+)\.(\d) throttle=\d+ "
+                 r"compress=off ratio=1\.00 lz4_pages=0 ", line)
     assert m, line
     print(f"\nbandwidth=40: {line}")
     mbps = int(m.group(2)) + int(m.group(3)) / 10

@@ -28,6 +28,7 @@
 #include "hv/mig/mig_auth.h"
 #include "hv/mig/mig_devices.h"
 #include "hv/mig/mig_int.h"
+#include "hv/base/compress.h"
 #include "hv/mig/mig_stream.h"
 #include "hv/vm/intr.h"
 #include "hv/vm/vcpu_ops.h"
@@ -53,6 +54,8 @@ struct peer {
     uint16_t got[64];                   /* record types the target sent */
     unsigned ngot;
     char reason[MIG_REASON_MAX + 1];    /* of its REFUSE or ERROR */
+    uint16_t features;                  /* its ACCEPT took these */
+    uint32_t stopped_us;                /* its COMMIT_ACK says */
     uint8_t my_mac[MIG_AUTH_MAC_SIZE];
 };
 
@@ -74,6 +77,10 @@ static int on_target_record(const struct mig_record *r, void *ctx)
     } else if (r->type == MIG_REC_AUTH_RESPONSE) {
         assert_int_equal(mig_parse_auth(r, &b), 0);
         assert_int_equal(mig_auth_verify(&p->auth, b), 0);
+    } else if (r->type == MIG_REC_ACCEPT) {
+        assert_int_equal(mig_parse_accept(r, &p->features), 0);
+    } else if (r->type == MIG_REC_COMMIT_ACK) {
+        assert_int_equal(mig_parse_commit_ack(r, &p->stopped_us), 0);
     } else if (r->type == MIG_REC_REFUSE || r->type == MIG_REC_ERROR) {
         assert_int_equal(mig_parse_reason(r, &code, &why, &n), 0);
         memcpy(p->reason, why, n);
@@ -146,6 +153,8 @@ static void handshake(struct peer *p, uint32_t addr)
 
 static uint8_t policy_blob[CPU_POLICY_BLOB_MAX];
 
+static uint16_t hello_features;         /* what the next HELLO offers */
+
 static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
 {
     int n = cpu_policy_serialize(&host_policy, policy_blob, sizeof(policy_blob));
@@ -157,6 +166,7 @@ static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
     strcpy(h->name, "vm1");
     h->policy = policy_blob;
     h->policy_len = (uint32_t)n;
+    h->features = hello_features;
     assert_int_equal(mig_rec_hello(&enc, h), 0);
     sent(p, MIG_REC_HELLO);
     send_enc(p);
@@ -240,6 +250,7 @@ static int setup(void **state)
     good_xsave();
     start_fails = 0;
     fake_now_ns = 1000000;
+    hello_features = 0;
     return 0;
 }
 
@@ -256,6 +267,86 @@ static int teardown(void **state)
 }
 
 /* ==== tests ==== */
+
+/* Offered LZ4, the target takes it: compressed runs land as the pages they expand to, next to
+ * raw and zero runs; one that does not expand to its pages exactly is refused with nothing
+ * of it applied. COMMIT_ACK says how long the guest was stopped here (STOP to start). */
+static void test_lz4_pages(void **state)
+{
+    static uint8_t src[8 * 4096], block[8 * 4096];
+    static struct compress_state st;
+    struct peer p;
+    (void)state;
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i % 97 < 30 ? i * 13 : i / 4096 + 3);
+    size_t clen = compress_block(&st, src, sizeof(src), block, sizeof(src) - 1);
+    assert_true(clen > 0);
+    hello_features = MIG_FEAT_LZ4;
+    accepted(&p, 1);
+    assert_int_equal(p.features, MIG_FEAT_LZ4);
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, pages[0]), 0);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 8, block, (uint32_t)clen), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 12, 500, true, NULL), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    struct vm *vm = vm_find("vm1");
+    uint8_t *r = vm_ram[vm - vms];
+    assert_memory_equal(r, pages[0], 4096);
+    assert_memory_equal(r + 4 * 4096, src, sizeof(src));
+    struct vcpu_state s = vcpu_state_sample();
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_STOP), 0);
+    sent(&p, MIG_REC_STOP);
+    send_enc(&p);
+    fake_now_ns += 250000000;                   /* the stop-and-copy takes 250 ms */
+    assert_int_equal(mig_rec_vcpu(&enc, 0, &s), 0);
+    sent(&p, MIG_REC_VCPU);
+    assert_int_equal(mig_rec_xsave(&enc, 0, xsave, 832), 0);
+    sent(&p, MIG_REC_XSAVE);
+    assert_int_equal(mig_rec_tsc(&enc, 1000, 2000000), 0);
+    sent(&p, MIG_REC_TSC);
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_COMMIT), 0);
+    sent(&p, MIG_REC_COMMIT);
+    send_enc(&p);
+    pump(&p);
+    assert_true(got(&p, MIG_REC_COMMIT_ACK));
+    assert_int_equal(p.stopped_us, 250000);
+    assert_int_equal(vm->state, VM_RUNNING);
+
+    /* A block one page short of its run: the migration is refused (that no run of such a
+     * record is applied is mig_ram_parse_lz4's, tests/unit/mig/test_mig_payload.c). */
+    struct peer q;
+    vm_destroy(vm, NULL, 0);
+    accepted(&q, 1);
+    clen = compress_block(&st, src, 7 * 4096, block, sizeof(src) - 1);
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, pages[0]), 0);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 8, block, (uint32_t)clen), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&q, MIG_REC_RAM);
+    send_enc(&q);
+    refused(&q, "RAM record refused (-22)");
+}
+
+/* Not offered, LZ4 runs are a protocol error. */
+static void test_lz4_not_offered(void **state)
+{
+    static uint8_t block[4096];
+    static struct compress_state st;
+    struct peer p;
+    (void)state;
+    accepted(&p, 1);
+    assert_int_equal(p.features, 0);
+    size_t clen = compress_block(&st, pages[0], 4096, block, 4095);
+    assert_true(clen > 0);
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 1, block, (uint32_t)clen), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    refused(&p, "RAM record refused (-22)");
+}
 
 /* The whole conversation a good source has: the VM runs here, acknowledged, its RAM and vCPU
  * state as sent. */
@@ -527,6 +618,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_good_migration),
+        T(test_lz4_pages),
+        T(test_lz4_not_offered),
         T(test_bad_msr_refused),
         T(test_bad_xsave_refused),
         T(test_incomplete_or_doubled_vcpus),

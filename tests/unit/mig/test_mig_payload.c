@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/base/compress.h"
 #include "hv/mig/mig_stream.h"
 
 static uint8_t sbuf[1u << 20];
@@ -39,7 +40,8 @@ static const uint8_t policy_blob[40] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static struct mig_hello sample_hello(void)
 {
     struct mig_hello h = {
-        .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 64ull << 20,
+        .version = MIG_STREAM_VERSION, .features = MIG_FEAT_LZ4, .vcpus = 2,
+        .mem_bytes = 64ull << 20,
         .name = "web-1", .policy = policy_blob, .policy_len = sizeof(policy_blob),
         .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
     };
@@ -380,6 +382,159 @@ static void test_ram_run_put(void **state)
     assert_int_equal(mig_ram_parse(small + 8, len - 12, NULL, NULL), 0);
 }
 
+/* What the last mig_ram_parse_lz4 handed out, run by run. */
+static struct { uint64_t gfn; uint32_t count; bool zero; uint8_t data[4 * MIG_PAGE_SIZE]; }
+    got_runs[8];
+static unsigned got_n;
+
+static int ram_copy_cb(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
+{
+    (void)ctx;
+    assert_true(got_n < 8);
+    got_runs[got_n].gfn = gfn;
+    got_runs[got_n].count = count;
+    got_runs[got_n].zero = zero;
+    assert_true(zero == (data == NULL));
+    if (data && count <= 4)
+        memcpy(got_runs[got_n].data, data, (size_t)count * MIG_PAGE_SIZE);
+    got_n++;
+    return 0;
+}
+
+/* A hand-made LZ4 run's header and clen at p: their size. */
+static size_t lz4_run(uint8_t *p, uint64_t gfn, uint32_t count, uint32_t flags, uint32_t clen)
+{
+    size_t hdr = run(p, gfn, count, flags);
+    memcpy(p + hdr, &clen, 4);
+    return hdr + 4;
+}
+
+static int lz4_parse(const uint8_t *p, size_t n, uint8_t *scratch)
+{
+    got_n = 0;
+    int rc = mig_ram_parse_lz4(p, n, ram_copy_cb, NULL, scratch);
+    if (rc)
+        assert_int_equal(got_n, 0);         /* nothing applied from a record that fails */
+    return rc;
+}
+
+/* LZ4 runs: encoded by the source's helper, expanded by the parser exactly; every malformed
+ * form refused before any callback; refused outright on a stream without LZ4. */
+static void test_ram_lz4(void **state)
+{
+    static uint8_t src[3 * MIG_PAGE_SIZE], block[3 * MIG_PAGE_SIZE], p[4 * MIG_PAGE_SIZE + 256];
+    static uint8_t scratch[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];
+    static struct compress_state st;
+    size_t clen, n;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(src); i++)      /* compressible, but not trivially */
+        src[i] = (uint8_t)(i % 251 < 40 ? i * 7 : i / 4096 + 1);
+    clen = compress_block(&st, src, sizeof(src), block, sizeof(src) - 1);
+    assert_true(clen > 0 && clen < sizeof(src) / 2);
+    fill_pages();
+
+    /* Encoder: a packed run between a raw one and a zero one; the parser gives back all three. */
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 2, 1, false, pages[0]), 0);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 10, 3, block, (uint32_t)clen), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 20, 5, true, NULL), 0);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 30, 3, block, 0), -EINVAL);          /* empty */
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 30, 3, block, 3 * MIG_PAGE_SIZE), -EINVAL);
+    assert_int_equal(mig_ram_run_put_lz4(&enc, 30, MIG_RAM_MAX_PAGES + 1, block, 10), -EINVAL);
+    n = ENC_ADDED(mig_rec_end(&enc)) - 12;
+    assert_int_equal(n, 16 + MIG_PAGE_SIZE + 16 + 4 + clen + 16);
+    assert_int_equal(lz4_parse(sbuf + 8, n, scratch), 0);
+    assert_int_equal(got_n, 3);
+    assert_true(got_runs[0].gfn == 2 && got_runs[0].count == 1 && !got_runs[0].zero);
+    assert_memory_equal(got_runs[0].data, pages[0], MIG_PAGE_SIZE);
+    assert_true(got_runs[1].gfn == 10 && got_runs[1].count == 3 && !got_runs[1].zero);
+    assert_memory_equal(got_runs[1].data, src, sizeof(src));
+    assert_true(got_runs[2].gfn == 20 && got_runs[2].count == 5 && got_runs[2].zero);
+    /* The same record on a stream that did not take LZ4. */
+    assert_int_equal(mig_ram_parse(sbuf + 8, n, NULL, NULL), -EINVAL);
+
+    /* Hand-made runs: the header, clen, the block. */
+    n = lz4_run(p, 10, 3, MIG_RAM_LZ4, (uint32_t)clen);
+    memcpy(p + n, block, clen);
+    assert_int_equal(lz4_parse(p, n + clen, scratch), 0);
+    assert_int_equal(lz4_parse(p, n + clen - 1, scratch), -EINVAL);       /* block cut short */
+    assert_int_equal(lz4_parse(p, n + clen + 1, scratch), -EINVAL);       /* a byte after it */
+    lz4_run(p, 10, 2, MIG_RAM_LZ4, (uint32_t)clen);
+    assert_int_equal(lz4_parse(p, n + clen, scratch), -EINVAL);           /* expands to more */
+    lz4_run(p, 10, 4, MIG_RAM_LZ4, (uint32_t)clen);
+    assert_int_equal(lz4_parse(p, n + clen, scratch), -EINVAL);           /* ... to fewer */
+    lz4_run(p, 10, 3, MIG_RAM_LZ4 | MIG_RAM_ZERO, (uint32_t)clen);
+    assert_int_equal(lz4_parse(p, n + clen, scratch), -EINVAL);           /* both flags */
+    lz4_run(p, 10, 3, MIG_RAM_LZ4, 0);
+    assert_int_equal(lz4_parse(p, n, scratch), -EINVAL);                  /* clen 0 */
+    lz4_run(p, 10, 1, MIG_RAM_LZ4, MIG_PAGE_SIZE);
+    memcpy(p + n, pages[0], MIG_PAGE_SIZE);
+    assert_int_equal(lz4_parse(p, n + MIG_PAGE_SIZE, scratch), -EINVAL);  /* not smaller */
+    lz4_run(p, 10, 3, MIG_RAM_LZ4, 0xffffffffu);
+    assert_int_equal(lz4_parse(p, n + clen, scratch), -EINVAL);           /* clen past the end */
+    assert_int_equal(lz4_parse(p, 16 + 2, scratch), -EINVAL);             /* clen itself cut */
+    /* More than a record's worth of packed pages (the scratch bound): 40 + 40 pages. */
+    {
+        static uint8_t big[40 * MIG_PAGE_SIZE], bblk[40 * MIG_PAGE_SIZE];
+        static uint8_t q[2 * (20 + 40 * MIG_PAGE_SIZE)];
+        size_t bl = compress_block(&st, big, sizeof(big), bblk, sizeof(big) - 1), m = 0;
+        assert_true(bl > 0);
+        for (int k = 0; k < 2; k++) {
+            m += run(q + m, 100 + 40 * (uint64_t)k, 40, MIG_RAM_LZ4);
+            memcpy(q + m, &(uint32_t){ (uint32_t)bl }, 4);
+            memcpy(q + m + 4, bblk, bl);
+            m += 4 + bl;
+        }
+        assert_int_equal(lz4_parse(q, m / 2, scratch), 0);
+        assert_int_equal(lz4_parse(q, m, scratch), -EINVAL);
+    }
+    /* A corrupt block, its bytes flipped one at a time: refused, or (LZ4 has no checksum of
+     * its own: the record's CRC catches the wire's errors) exactly the run's pages. Nothing
+     * reads or writes out of bounds (ASan watches). */
+    n = lz4_run(p, 10, 3, MIG_RAM_LZ4, (uint32_t)clen);
+    for (size_t i = 0; i < clen; i++) {
+        memcpy(p + n, block, clen);
+        p[n + i] ^= 0xff;
+        if (lz4_parse(p, n + clen, scratch) == 0)
+            assert_true(got_n == 1 && got_runs[0].count == 3);
+    }
+}
+
+/* ACCEPT and COMMIT_ACK carry their fields; unknown features and reserved bits are refused. */
+static void test_accept_and_commit_ack(void **state)
+{
+    struct mig_record r;
+    uint16_t f = 9;
+    uint32_t us = 9;
+    size_t n;
+
+    (void)state;
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_accept(&enc, 0x8000), -EINVAL);
+    n = ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4));
+    assert_int_equal(n, 12 + 4);
+    r = (struct mig_record){ .type = MIG_REC_ACCEPT, .len = 4, .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_accept(&r, &f), 0);
+    assert_int_equal(f, MIG_FEAT_LZ4);
+    sbuf[8] = 2;
+    assert_int_equal(mig_parse_accept(&r, &f), -EINVAL);
+    sbuf[8] = 1;
+    sbuf[10] = 1;
+    assert_int_equal(mig_parse_accept(&r, &f), -EINVAL);
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    n = ENC_ADDED(mig_rec_commit_ack(&enc, 123456));
+    assert_int_equal(n, 12 + 8);
+    r = (struct mig_record){ .type = MIG_REC_COMMIT_ACK, .len = 8, .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_commit_ack(&r, &us), 0);
+    assert_int_equal(us, 123456);
+    sbuf[15] = 1;
+    assert_int_equal(mig_parse_commit_ack(&r, &us), -EINVAL);
+    r.type = MIG_REC_ACCEPT;
+    assert_int_equal(mig_parse_commit_ack(&r, &us), -EINVAL);
+}
+
 static void test_hello_rejects(void **state)
 {
     struct mig_hello h = sample_hello(), out;
@@ -392,6 +547,7 @@ static void test_hello_rejects(void **state)
     r = (struct mig_record){ .type = MIG_REC_HELLO, .len = (uint32_t)n - 12,
                              .payload = sbuf + 8 };
     assert_int_equal(mig_parse_hello(&r, &out), 0);
+    assert_int_equal(out.features, MIG_FEAT_LZ4);
 
 #define HELLO_BAD(stmt) do { uint8_t save = sbuf[off]; stmt; \
         assert_int_equal(mig_parse_hello(&r, &out), -EINVAL); sbuf[off] = save; } while (0)
@@ -399,7 +555,8 @@ static void test_hello_rejects(void **state)
         size_t off;
 
         off = 8 + 0;  HELLO_BAD(sbuf[off] = 1);                 /* version 1: an old peer */
-        off = 8 + 2;  HELLO_BAD(sbuf[off] = 1);                 /* flags */
+        off = 8 + 2;  HELLO_BAD(sbuf[off] = 2);                 /* an unknown feature */
+        off = 8 + 3;  HELLO_BAD(sbuf[off] = 0x80);
         off = 8 + 4;  HELLO_BAD(sbuf[off] = 0);                 /* 0 vCPUs */
         off = 8 + 5;  HELLO_BAD(sbuf[off] = 1);                 /* 258 vCPUs */
         off = 8 + 8;  HELLO_BAD(sbuf[off] = 1);                 /* not page-sized */
@@ -423,6 +580,9 @@ static void test_hello_rejects(void **state)
 
     /* The encoder refuses what the decoder would. */
     h.vcpus = 0;
+    assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
+    h = sample_hello();
+    h.features = 0x10;
     assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
     h = sample_hello();
     strcpy(h.name, "two words");
@@ -502,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_reason),
         cmocka_unit_test(test_ram_parse_edges),
         cmocka_unit_test(test_ram_run_put),
+        cmocka_unit_test(test_ram_lz4),
+        cmocka_unit_test(test_accept_and_commit_ack),
         cmocka_unit_test(test_hello_rejects),
         cmocka_unit_test(test_small_parsers_reject),
     };

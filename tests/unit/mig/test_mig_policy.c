@@ -227,6 +227,40 @@ static void test_names(void **state)
     assert_string_equal(mig_decision_name((enum mig_decision)99), "?");
 }
 
+/* compress=auto: compressing pays when compressor and link one after the other beat the
+ * link alone. */
+static void test_compress_pays(void **state)
+{
+    (void)state;
+    /* 1 MiB halved in 10 ms: on a 10 MB/s link (100 ms raw, 10 + 50 packed) it pays... */
+    struct mig_compress_in c = { .in_bytes = 1 << 20, .out_bytes = 1 << 19, .ns = 10000000,
+                                 .bandwidth = 10000000 };
+    assert_true(mig_policy_compress_pays(&c));
+    /* ...on a 1.25 GB/s link (10 GbE: 0.8 ms raw) it does not. */
+    c.bandwidth = 1250000000;
+    assert_false(mig_policy_compress_pays(&c));
+    /* The break-even: ns * B == (in - out) * 10^9 does not pay, a little faster does. */
+    c = (struct mig_compress_in){ .in_bytes = 2000000, .out_bytes = 1000000, .ns = 100000000,
+                                  .bandwidth = 10000000 };
+    assert_false(mig_policy_compress_pays(&c));
+    c.ns = 99000000;
+    assert_true(mig_policy_compress_pays(&c));
+    /* Nothing saved never pays; nothing measured yet pays if it saves anything. */
+    c = (struct mig_compress_in){ .in_bytes = 4096, .out_bytes = 4096, .ns = 1 };
+    assert_false(mig_policy_compress_pays(&c));
+    c.out_bytes = 4095;
+    assert_true(mig_policy_compress_pays(&c));
+    c.in_bytes = 0;
+    c.out_bytes = 0;
+    assert_false(mig_policy_compress_pays(&c));
+    /* No overflow at the extremes. */
+    c = (struct mig_compress_in){ .in_bytes = UINT64_MAX, .out_bytes = 0, .ns = UINT64_MAX,
+                                  .bandwidth = UINT64_MAX };
+    assert_false(mig_policy_compress_pays(&c));
+    c.ns = 0;
+    assert_true(mig_policy_compress_pays(&c));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_expected_ms),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_compress_pays),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

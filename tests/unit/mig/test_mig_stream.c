@@ -227,7 +227,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x04\x00\x00\x00", 12);    /* version 4 */
+    assert_memory_equal(b, "FERRYMIG\x05\x00\x00\x00", 12);    /* version 5 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
@@ -382,8 +382,9 @@ static void test_roundtrip_dst_records(void **state)
     assert_int_equal(mig_stream_header_put(&enc), 0);
     assert_int_equal(ENC_ADDED(mig_rec_auth(&enc, MIG_REC_AUTH_CHALLENGE, nonce)), 44);
     assert_int_equal(ENC_ADDED(mig_rec_auth(&enc, MIG_REC_AUTH_RESPONSE, nonce)), 44);
-    assert_int_equal(ENC_ADDED(mig_rec_empty(&enc, MIG_REC_ACCEPT)), 12);
-    assert_int_equal(ENC_ADDED(mig_rec_empty(&enc, MIG_REC_COMMIT_ACK)), 12);
+    assert_int_equal(mig_rec_empty(&enc, MIG_REC_ACCEPT), -EMSGSIZE);      /* it has fields */
+    assert_int_equal(ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4)), 16);
+    assert_int_equal(ENC_ADDED(mig_rec_commit_ack(&enc, 1500)), 20);
     n = enc.len;
 
     mig_dec_init(&dec, MIG_ROLE_SRC);
@@ -394,13 +395,13 @@ static void test_roundtrip_dst_records(void **state)
     assert_int_equal(mig_dec_phase(&dec), MIG_PH_AUTH_SRC_MAC);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_AUTH_RESPONSE), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_HELLO), 0);
-    assert_int_equal(feed(sbuf + 104, 12), 12);
+    assert_int_equal(feed(sbuf + 104, 16), 16);
     assert_int_equal(mig_dec_phase(&dec), MIG_PH_PRECOPY);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_RAM), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_STOP), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_VCPU), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_COMMIT), 0);
-    assert_int_equal(feed(sbuf + 116, n - 116), (int)(n - 116));
+    assert_int_equal(feed(sbuf + 120, n - 120), (int)(n - 120));
     assert_true(mig_dec_done(&dec));
     assert_int_equal(col.n, 4);
     assert_int_equal(col.r[3].type, MIG_REC_COMMIT_ACK);
@@ -569,6 +570,8 @@ static size_t any_record(uint8_t *p, uint16_t type)
     case MIG_REC_VCPU: n = mig_rec_vcpu(&enc, 0, &v); break;
     case MIG_REC_DEVICE: n = mig_rec_device(&enc, &id, "ab", 2); break;
     case MIG_REC_TSC: n = mig_rec_tsc(&enc, 1, 1); break;
+    case MIG_REC_ACCEPT: n = mig_rec_accept(&enc, 0); break;
+    case MIG_REC_COMMIT_ACK: n = mig_rec_commit_ack(&enc, 1); break;
     case MIG_REC_QUERY: n = mig_rec_query(&enc, MIG_QUERY_CPU, NULL, 0); break;
     case MIG_REC_QUERY_REPLY: n = mig_rec_query_reply(&enc, MIG_QUERY_CPU, 0, "x", 1); break;
     case MIG_REC_REFUSE:
