@@ -97,43 +97,71 @@ static void cl_err(void *arg, err_t err)
     c->failed = true;           /* the pcb is already freed by lwIP */
 }
 
-int net_bench_run(uint32_t addr_be, unsigned seconds, struct bench_result *res)
+static void cl_close(struct tcp_pcb *pcb)
 {
-    struct client c = { 0 };
-    ip_addr_t to;
-    struct tcp_pcb *pcb = tcp_new();
-    memset(res, 0, sizeof(*res));
-    if (!pcb)
-        return -ENOMEM;
-    ip_addr_set_ip4_u32(&to, addr_be);
-    tcp_arg(pcb, &c);
-    tcp_sent(pcb, cl_sent);
-    tcp_err(pcb, cl_err);
-    if (tcp_connect(pcb, &to, NET_BENCH_PORT, cl_connected) != ERR_OK) {
+    tcp_arg(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    if (tcp_close(pcb) != ERR_OK)
         tcp_abort(pcb);
-        return -ECONNREFUSED;
+}
+
+int net_bench_run(uint32_t addr_be, unsigned seconds, unsigned streams,
+                  struct bench_result *res)
+{
+    struct client c[NET_BENCH_STREAMS_MAX];
+    struct tcp_pcb *pcb[NET_BENCH_STREAMS_MAX];
+    ip_addr_t to;
+    unsigned n = 0, up = 0;
+    int rc = 0;
+    memset(res, 0, sizeof(*res));
+    memset(c, 0, sizeof(c));
+    if (!streams || streams > NET_BENCH_STREAMS_MAX)
+        return -EINVAL;
+    ip_addr_set_ip4_u32(&to, addr_be);
+    for (; n < streams; n++) {
+        if (!(pcb[n] = tcp_new())) {
+            rc = -ENOMEM;
+            break;
+        }
+        tcp_arg(pcb[n], &c[n]);
+        tcp_sent(pcb[n], cl_sent);
+        tcp_err(pcb[n], cl_err);
+        if (tcp_connect(pcb[n], &to, NET_BENCH_PORT, cl_connected) != ERR_OK) {
+            tcp_abort(pcb[n]);
+            rc = -ECONNREFUSED;
+            break;
+        }
     }
     uint64_t t0 = time_ns();
-    while (!c.connected && !c.failed && time_ns() - t0 < 5000000000ull)
+    while (!rc && up < n && time_ns() - t0 < 5000000000ull) {
         net_service();
-    if (!c.connected) {
-        if (!c.failed)
-            tcp_abort(pcb);
-        return c.failed ? -ECONNREFUSED : -ETIMEDOUT;
+        up = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (c[i].failed)
+                rc = -ECONNREFUSED;
+            up += c[i].connected;
+        }
     }
-    uint64_t start = time_ns(), acked0 = c.acked;
-    while (!c.failed && time_ns() - start < (uint64_t)seconds * 1000000000ull)
+    if (!rc && up < n)
+        rc = -ETIMEDOUT;
+    uint64_t start = time_ns(), acked0 = 0, acked = 0;
+    for (unsigned i = 0; i < n; i++)
+        acked0 += c[i].acked;
+    while (!rc && time_ns() - start < (uint64_t)seconds * 1000000000ull) {
         net_service();
+        for (unsigned i = 0; i < n; i++)
+            if (c[i].failed)
+                rc = -ECONNRESET;
+    }
     res->elapsed_us = (time_ns() - start) / 1000;
-    res->bytes = c.acked - acked0;
-    c.stop = true;
-    if (!c.failed) {
-        tcp_arg(pcb, NULL);
-        tcp_sent(pcb, NULL);
-        tcp_err(pcb, NULL);
-        if (tcp_close(pcb) != ERR_OK)
-            tcp_abort(pcb);
+    for (unsigned i = 0; i < n; i++) {
+        acked += c[i].acked;
+        c[i].stop = true;
+        if (!c[i].failed)           /* a failed one's pcb is already freed by lwIP */
+            cl_close(pcb[i]);
     }
-    res->error = c.failed ? -ECONNRESET : 0;
-    return res->error;
+    res->bytes = acked - acked0;
+    res->error = rc;
+    return rc;
 }

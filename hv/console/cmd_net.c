@@ -57,26 +57,33 @@ static int parse_addr(struct con *c, const char *s, uint32_t *be)
 static int net_bench_cmd(struct con *c, int argc, char **argv)
 {
     uint32_t addr;
-    uint64_t secs = 5;
+    uint64_t secs = 5, streams = MGMT_BENCH_STREAMS;
     struct mgmt_bench_result r;
     const char *reason;
     if (parse_addr(c, argv[2], &addr))
         return -EINVAL;
-    if (argc == 4 && cmdline_u64(argv[3], 1, 600, &secs)) {
-        con_puts(c, "error: seconds must be 1-600\n");
-        return -EINVAL;
+    for (int i = 3; i < argc; i++) {
+        if (!strncmp(argv[i], "streams=", 8)) {
+            if (cmdline_u64(argv[i] + 8, 1, MGMT_BENCH_STREAMS_MAX, &streams)) {
+                con_printf(c, "error: streams must be 1-%u\n", MGMT_BENCH_STREAMS_MAX);
+                return -EINVAL;
+            }
+        } else if (cmdline_u64(argv[i], 1, 600, &secs)) {
+            con_puts(c, "error: seconds must be 1-600\n");
+            return -EINVAL;
+        }
     }
-    int rc = mgmt_net_bench(addr, (unsigned)secs, &r, &reason);
+    int rc = mgmt_net_bench(addr, (unsigned)secs, (unsigned)streams, &r, &reason);
     if (rc) {
         con_printf(c, "bench: failed reason=%s\n", reason);
         return rc;
     }
     uint64_t us = r.elapsed_us ? r.elapsed_us : 1;
     uint64_t kbps = r.bytes * 8 * 1000 / us;        /* bits per ms = kbit/s */
-    con_printf(c, "bench: mbps=%llu.%llu bytes=%llu seconds=%llu.%03llu\n",
+    con_printf(c, "bench: mbps=%llu.%llu bytes=%llu seconds=%llu.%03llu streams=%llu\n",
                (unsigned long long)(kbps / 1000), (unsigned long long)(kbps % 1000 / 100),
                (unsigned long long)r.bytes, (unsigned long long)(us / 1000000),
-               (unsigned long long)(us / 1000 % 1000));
+               (unsigned long long)(us / 1000 % 1000), (unsigned long long)streams);
     return 0;
 }
 
@@ -106,7 +113,7 @@ int cmd_net(struct con *c, int argc, char **argv)
         print_if(c, (unsigned)i);
         return 0;
     }
-    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "bench"))
+    if (argc >= 3 && argc <= 5 && !strcmp(argv[1], "bench"))
         return net_bench_cmd(c, argc, argv);
     con_usage(c, cmd_find("net"));
     return -EINVAL;

@@ -28,7 +28,7 @@ const struct con_cmd con_commands[] = {
       .help = "CPU features: the host's and the baselines it can run, a VM's policy",
       .run = cmd_cpu },
     { .name = "pci", .usage = "", .help = "PCI functions and their drivers", .run = cmd_pci },
-    { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS]",
+    { .name = "net", .usage = "| ip IF ADDR/PREFIX|dhcp [gw ADDR] | bench ADDR [SECONDS] [streams=N]",
       .help = "network interfaces; set an address; TCP throughput to another ferry host",
       .run = cmd_net },
     { .name = "ping", .usage = "ADDR [COUNT]", .help = "ICMP echo", .run = cmd_ping },

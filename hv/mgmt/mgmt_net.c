@@ -83,11 +83,11 @@ int mgmt_net_ping(uint32_t addr_be, unsigned count, unsigned timeout_ms, mgmt_pi
     return 0;
 }
 
-int mgmt_net_bench(uint32_t addr_be, unsigned seconds, struct mgmt_bench_result *r,
-                   const char **reason)
+int mgmt_net_bench(uint32_t addr_be, unsigned seconds, unsigned streams,
+                   struct mgmt_bench_result *r, const char **reason)
 {
     struct bench_result br;
-    int rc = net_bench_run(addr_be, seconds, &br);
+    int rc = net_bench_run(addr_be, seconds, streams, &br);
     if (rc) {
         *reason = rc == -ECONNREFUSED ? "connection refused" : rc == -ETIMEDOUT ? "no answer"
                   : rc == -ECONNRESET ? "connection reset" : "out of memory";

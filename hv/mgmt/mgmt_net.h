@@ -34,10 +34,13 @@ typedef void (*mgmt_ping_lost_fn)(void *ctx, unsigned seq);
 int mgmt_net_ping(uint32_t addr_be, unsigned count, unsigned timeout_ms, mgmt_ping_reply_fn reply,
                   mgmt_ping_lost_fn lost, void *ctx, struct mgmt_ping_result *r);
 
-/* TCP throughput to another ferry host's bench port; on failure *reason says why. */
+/* TCP throughput to another ferry host's bench port over streams connections at once (1 to
+ * MGMT_BENCH_STREAMS_MAX); on failure *reason says why. */
+#define MGMT_BENCH_STREAMS_MAX 8
+#define MGMT_BENCH_STREAMS     4      /* the default: enough windows to fill the link */
 struct mgmt_bench_result { uint64_t bytes, elapsed_us; };
-int mgmt_net_bench(uint32_t addr_be, unsigned seconds, struct mgmt_bench_result *r,
-                   const char **reason);
+int mgmt_net_bench(uint32_t addr_be, unsigned seconds, unsigned streams,
+                   struct mgmt_bench_result *r, const char **reason);
 
 /* Virtual switches: the data of struct vsw_info / vsw_mac_info (net/vswitch.h) for the
  * console, which sees no net/ header. Errors come as -errno with a reason in err. */

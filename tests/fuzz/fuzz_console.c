@@ -407,6 +407,7 @@ static const struct seed { uint8_t chunk; const char *text; } seeds[] = {
     { 0, "cpu baseline set cluster sse4_2,avx2 aes\rcpu baseline compute 10.0.0.2 10.0.0.98\r" },
     { 0, "pci\rnet\rnet ip eth0 10.0.0.1/24 gw 10.0.0.254\rnet ip eth1 dhcp\r" },
     { 0, "net bench 10.0.0.2 5\rnet bench 10.0.0.99\rping 10.0.0.2 3\rping 10.0.0.99 2\r" },
+    { 0, "net bench 10.0.0.2 streams=2\rnet bench 10.0.0.2 2 streams=9\rnet bench 10.0.0.2 x\r" },
     { 0, "switch create sw1 uplink=eth1\rswitch list\rswitch list sw1\rswitch destroy sw1\r" },
     { 0, "migrate web 10.0.0.2:7700 downtime=300 bandwidth=1000 throttle=50 dirty=pml "
          "storage=copy\rmigrate status\rmigrate cancel web\rmigrate db 10.0.0.3\r" },

@@ -552,10 +552,11 @@ int mgmt_net_ping(uint32_t addr_be, unsigned count, unsigned timeout_ms, mgmt_pi
     return 0;
 }
 
-int mgmt_net_bench(uint32_t addr_be, unsigned seconds, struct mgmt_bench_result *r,
-                   const char **reason)
+int mgmt_net_bench(uint32_t addr_be, unsigned seconds, unsigned streams,
+                   struct mgmt_bench_result *r, const char **reason)
 {
-    FCHECK(seconds >= 1 && seconds <= 600 && r && reason);
+    FCHECK(seconds >= 1 && seconds <= 600 && streams >= 1 && streams <= MGMT_BENCH_STREAMS_MAX &&
+           r && reason);
     if (LAST_OCTET(addr_be) == OCTET_REFUSED) {
         *reason = "connection refused";
         fcon_outcome_line = true;

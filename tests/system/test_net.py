@@ -94,10 +94,15 @@ def test_e1000_and_virtio_hosts_ping_and_bench(workdir, hosts):
     assert (sent, received) == (2, 0) and "loss=100%" in out, out
 
     out = a.command("net bench 10.0.0.2 3", timeout=60)
-    m = re.search(r"^bench: mbps=(\d+)\.(\d) bytes=(\d+) seconds=(\d+)\.(\d+)$", out, re.M)
+    m = re.search(r"^bench: mbps=(\d+)\.(\d) bytes=(\d+) seconds=(\d+)\.(\d+) streams=4$", out,
+                  re.M)
     assert m, out
     assert int(m.group(3)) > 100000, out          # data really moved
     print(f"\nnet bench e1000 -> virtio-net under QEMU TCG: {m.group(0)}")
+    out = a.command("net bench 10.0.0.2 1 streams=1", timeout=60)
+    m = re.search(r"^bench: mbps=[\d.]+ bytes=(\d+) seconds=[\d.]+ streams=1$", out, re.M)
+    assert m and int(m.group(1)) > 10000, out
+    assert "error: streams must be 1-8" in a.command("net bench 10.0.0.2 1 streams=9")
     out = b.command("net")
     rx = int(re.search(r"rx packets (\d+) bytes (\d+)", out).group(2))
     assert rx > 0

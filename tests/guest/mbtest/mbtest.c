@@ -28,6 +28,9 @@
  * paging and runs there forever, rewriting 64 pages from 4 MiB with each generation's pattern
  * after checking the previous one, and prints "MBTEST pae gen=N ok" about once a second (a
  * 32-bit PAE guest for migration tests: VT-x takes its PDPTEs from the VMCS).
+ *
+ * With the word "dirty" (mem=, ws=, kibps=) it dirties memory at a set rate instead: see
+ * dirty_loop.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -544,6 +547,54 @@ static __attribute__((noreturn)) void pae_loop(uint32_t mem)
     }
 }
 
+/*
+ * A dirtier at a set rate, for comparing migrations (bench/vs_qemu.py runs it under QEMU and
+ * under ferry): "dirty mem=MiB ws=MiB kibps=K". It rewrites the ws MiB from 4 MiB, page after
+ * page, each with its lap's pattern over every word (it does not compress), at K KiB/s of
+ * guest time (the ACPI PM timer), after checking the page still holds the last lap's. Once a
+ * second: "MBTEST dirty lap=N pages=M ok" (M: pages written so far).
+ */
+static __attribute__((noreturn)) void dirty_loop(uint32_t mem, uint32_t ws, uint32_t kibps)
+{
+    if (mem < 8 || !ws || ws > mem - 4 || !kibps)
+        fail(51, "dirty needs mem= of 8 or more, ws= of 1 to mem - 4, kibps=", ws);
+    uint32_t pages = ws * 256, next = 0, lap = 1, written = 0, acc = 0, secs = 0;
+    uint32_t last = pm_now(), ticks = 0;                /* ticks: PM timer, < 1 s */
+    for (;;) {
+        uint32_t now = pm_now();
+        ticks += (now - last) & 0xffffff;               /* the counter is 24 bits wide */
+        last = now;
+        while (ticks >= PM_HZ / 100) {                  /* 10 ms: kibps / 400 pages */
+            ticks -= PM_HZ / 100;
+            acc += kibps;
+            if (++secs % 100 == 0) {
+                puts_("MBTEST dirty lap=");
+                putu(lap);
+                puts_(" pages=");
+                putu(written);
+                puts_(" ok\n");
+            }
+        }
+        if (acc > 64 * 400)                             /* a stall is not made up for */
+            acc = 64 * 400;
+        while (acc >= 400) {
+            acc -= 400;
+            uint32_t base = PAE_BASE + next * 4096;
+            for (uint32_t a = base; a < base + 4096; a += 4) {
+                volatile uint32_t *w = (volatile uint32_t *)a;
+                if (lap > 1 && *w != pattern(a, lap - 1))
+                    fail(52, "dirty: a word lost its value", a);
+                *w = pattern(a, lap);
+            }
+            written++;
+            if (++next == pages) {
+                next = 0;
+                lap++;
+            }
+        }
+    }
+}
+
 void mb_main(uint32_t magic, const struct mb_info *mi)
 {
     const char *cmd = (mi->flags & 4) ? (const char *)mi->cmdline : "";
@@ -552,6 +603,8 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     putc_('\n');
     if (has_word(cmd, "pae"))
         pae_loop(arg(cmd, "mem"));
+    if (has_word(cmd, "dirty"))
+        dirty_loop(arg(cmd, "mem"), arg(cmd, "ws"), arg(cmd, "kibps"));
     check_dr7();
     check_info(magic, mi, cmd);
 
