@@ -28,13 +28,13 @@
 #define MEM_ALIGNMENT                   8
 #define MEM_LIBC_MALLOC                 0
 #define MEMP_MEM_MALLOC                 0
-#define MEM_SIZE                        (4 * 1024 * 1024)
+#define MEM_SIZE                        (8 * 1024 * 1024)   // room for 256 KiB windows
 #define MEMP_NUM_PBUF                   128     // PBUF_REF/ROM headers
 #define MEMP_NUM_RAW_PCB                4
 #define MEMP_NUM_UDP_PCB                8
 #define MEMP_NUM_TCP_PCB                40   /* 24 migration connections, NBD, spare */
 #define MEMP_NUM_TCP_PCB_LISTEN         8
-#define MEMP_NUM_TCP_SEG                512     // >= TCP_SND_QUEUELEN, several streams
+#define MEMP_NUM_TCP_SEG                2048    // >= TCP_SND_QUEUELEN, several streams
 #define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 #define PBUF_POOL_SIZE                  512
 #define PBUF_POOL_BUFSIZE               1536    // any frame, VLAN tag included, fits one pbuf
@@ -58,8 +58,9 @@
 // ---- TCP ------------------------------------------------------------------------------------
 #define LWIP_TCP                        1
 #define TCP_MSS                         1460
-#define TCP_WND                         (64 * 1024)
-#define TCP_SND_BUF                     (64 * 1024)
+#define TCP_WND                         (256 * 1024)
+#define TCP_SND_BUF                     (256 * 1024)
+#define TCP_SNDLOWAT                    (32 * 1024)
 #define LWIP_WND_SCALE                  1
 #define TCP_RCV_SCALE                   4       // windows up to 0xffff << 4, about 1 MiB
 
