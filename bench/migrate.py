@@ -36,12 +36,36 @@ CASES = [  # name, vm options, migrate options
 ]
 
 
-def esp(work, name, lines):
+def esp(work, name, lines, images=()):
     d = os.path.join(work, f"esp-{name}")
     shutil.copytree(os.path.join(BUILD, "esp"), d)
     with open(os.path.join(d, "ferry.cfg"), "a") as f:
         f.write("".join(l + "\n" for l in lines))
+    if images:
+        os.makedirs(os.path.join(d, "images"), exist_ok=True)
+        for path in images:
+            shutil.copy(path, os.path.join(d, "images", os.path.basename(path)))
     return d
+
+
+def boot_pair(work, mem, tag, hosts, cfg=(), images=()):
+    """Hosts a (10.0.0.1, with images) and b (10.0.0.2) on one socket link, appended to hosts
+    (the caller stops them), booted and past a ping: (a, b)."""
+    port = free_port()
+    for name, ip, how in (("a", "10.0.0.1", f"listen=127.0.0.1:{port}"),
+                          ("b", "10.0.0.2", f"connect=127.0.0.1:{port}")):
+        h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=f"{name}-{tag}",
+                     esp=esp(work, f"{name}-{tag}", [f"ip={ip}/24", KEY, *cfg],
+                             images if name == "a" else ()),
+                     extra=["-netdev", f"socket,id=n0,{how}", "-device",
+                            f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0{len(hosts) + 1}"])
+        hosts.append(h)
+        h.start()
+    a, b = hosts[-2:]
+    a.wait_prompt()
+    b.wait_prompt()
+    a.command("ping 10.0.0.2 2", timeout=60)
+    return a, b
 
 
 def vm_pages(h, vm):
@@ -51,23 +75,10 @@ def vm_pages(h, vm):
 
 def run_pair(work, mem, cases, tls):
     """Boots hosts a and b (migrate_tls=tls), runs the cases: {case: MiB/s}."""
-    port = free_port()
     hosts = []
     rates = {}
     try:
-        for name, ip, how in (("a", "10.0.0.1", f"listen=127.0.0.1:{port}"),
-                              ("b", "10.0.0.2", f"connect=127.0.0.1:{port}")):
-            h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=f"{name}-tls-{tls}",
-                         esp=esp(work, f"{name}-tls-{tls}",
-                                 [f"ip={ip}/24", KEY, f"migrate_tls={tls}"]),
-                         extra=["-netdev", f"socket,id=n0,{how}", "-device",
-                                f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0{len(hosts) + 1}"])
-            hosts.append(h)
-            h.start()
-        a, b = hosts
-        a.wait_prompt()
-        b.wait_prompt()
-        a.command("ping 10.0.0.2 2", timeout=60)
+        a, b = boot_pair(work, mem, f"tls-{tls}", hosts, cfg=[f"migrate_tls={tls}"])
         bench = a.command("net bench 10.0.0.2 5", timeout=90)
         net = float(re.search(r"bench: mbps=([\d.]+)", bench).group(1))
         net_mib = net * 1e6 / 8 / 2**20

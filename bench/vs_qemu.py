@@ -41,20 +41,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "system"))
-from ferryhost import BUILD, QemuHost, free_port  # noqa: E402
+from ferryhost import BUILD, free_port  # noqa: E402
+from migrate import boot_pair  # noqa: E402  (bench/migrate.py)
 
-KEY = "cluster_key=ferry-bench-cluster-key-01"
 MBTEST = os.path.join(BUILD, "guest", "mbtest.elf")
-
-
-def esp(work, name, lines):
-    d = os.path.join(work, f"esp-{name}")
-    shutil.copytree(os.path.join(BUILD, "esp"), d)
-    with open(os.path.join(d, "ferry.cfg"), "a") as f:
-        f.write("".join(l + "\n" for l in lines))
-    os.makedirs(os.path.join(d, "images"), exist_ok=True)
-    shutil.copy(MBTEST, os.path.join(d, "images", "mbtest.elf"))
-    return d
 
 
 def laps(out):
@@ -77,21 +67,9 @@ def achieved(out):
 
 def ferry_cases(work, mem, ws, rates):
     """Boots two ferry hosts; the link's rate (bytes/s) and {(rate, system): fields}."""
-    port = free_port()
     hosts, res = [], {}
     try:
-        for name, ip, how in (("a", "10.0.0.1", f"listen=127.0.0.1:{port}"),
-                              ("b", "10.0.0.2", f"connect=127.0.0.1:{port}")):
-            h = QemuHost(work, smp=3, mem_mb=max(512, 4 * mem), name=name,
-                         esp=esp(work, name, [f"ip={ip}/24", KEY]),
-                         extra=["-netdev", f"socket,id=n0,{how}", "-device",
-                                f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0{len(hosts) + 1}"])
-            hosts.append(h)
-            h.start()
-        a, b = hosts
-        a.wait_prompt()
-        b.wait_prompt()
-        a.command("ping 10.0.0.2 2", timeout=60)
+        a, b = boot_pair(work, mem, "vs", hosts, images=[MBTEST])
         bench = a.command("net bench 10.0.0.2 5", timeout=90)
         link = float(re.search(r"bench: mbps=([\d.]+)", bench).group(1)) * 1e6 / 8
         print(f"ferry link (net bench): {link * 8 / 1e6:.1f} Mbit/s = {link / 2**20:.2f} MiB/s",
