@@ -133,7 +133,7 @@ void hv_control_loop(void)
             con_puts(&serial, CON_PROMPT);
         }
         mgmt_migrate_poll();
-        char msg[320];
+        char msg[MGMT_MIGRATE_MESSAGE_MAX];
         if (control_console_idle() && (mgmt_migrate_message(msg, sizeof(msg)) ||
                                        mgmt_vm_event(msg, sizeof(msg))))
             con_printf(&serial, "%s%s\n" CON_PROMPT, bar_clear(&serial) ? "" : "\n", msg);

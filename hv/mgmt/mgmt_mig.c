@@ -9,6 +9,7 @@
 #include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
 
+_Static_assert(MGMT_MIGRATE_MESSAGE_MAX == MIG_MESSAGE_MAX, "migration message sizes differ");
 _Static_assert(MIG_COMPRESS_AUTO == 0 && MIG_COMPRESS_ON == 1 && MIG_COMPRESS_OFF == 2,
                "mgmt_migrate_args.compress holds enum mig_compress");
 

@@ -15,7 +15,7 @@
 #include "net/port.h"
 #include "mbedtls/sha256.h"
 
-static char messages[4][320];       /* a done line with every field fits */
+static char messages[4][MIG_MESSAGE_MAX];
 static unsigned msg_head, msg_count;
 
 void mig_say(const char *fmt, ...)

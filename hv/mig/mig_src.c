@@ -94,6 +94,7 @@ struct src_mig {
      * measurement stays current.
      */
     enum mig_compress compress;
+    uint16_t offered;               /* MIG_FEAT_*: in HELLO; ACCEPT may take no more */
     bool lz4, lz4_now;              /* taken by the target; compressing this round */
     uint32_t lz4_probe;
     uint64_t z_in, z_out, z_ns;     /* this round: into the compressor, out of it, its time */
@@ -260,9 +261,10 @@ static uint64_t next_bit(const struct src_mig *s, uint64_t p)
 {
     while (p < s->npages) {
         uint64_t w = s->bitmap[p / 64] >> (p % 64);
-        if (w)
-            return p + (uint64_t)__builtin_ctzll(w) < s->npages ?
-                   p + (uint64_t)__builtin_ctzll(w) : s->npages;
+        if (w) {
+            p += (uint64_t)__builtin_ctzll(w);
+            return p < s->npages ? p : s->npages;
+        }
         p = (p / 64 + 1) * 64;
     }
     return s->npages;
@@ -300,12 +302,8 @@ static bool emit_ram(struct src_mig *s)
         return false;                 /* the round is over */
     emit_begin(s);
     mig_rec_begin(&s->enc, MIG_REC_RAM);
-    while (s->cursor < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
+    while ((s->cursor = next_bit(s, s->cursor)) < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
         uint64_t p = s->cursor;
-        if (!bit(s, p)) {
-            s->cursor = next_bit(s, p);
-            continue;
-        }
         uint8_t *first = vm_page(s->vm, p);
         bool zero = page_zero((const uint64_t *)first);
         uint32_t n = 1;
@@ -425,8 +423,7 @@ static int on_record(const struct mig_record *r, void *ctx)
     case MIG_REC_ACCEPT: {
         uint16_t taken;
         /* The target may take only what HELLO offered. */
-        if (mig_parse_accept(r, &taken) ||
-            (taken & ~(s->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4)))
+        if (mig_parse_accept(r, &taken) || (taken & ~s->offered))
             return -EBADMSG;
         s->lz4 = s->lz4_now = taken & MIG_FEAT_LZ4;
         s->accepted = true;
@@ -607,6 +604,7 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->timeout_s = o->timeout_s ? o->timeout_s : MIG_POLICY_TIMEOUT_S;
     s->dirty_mode = o->dirty_mode;
     s->compress = o->compress;
+    s->offered = o->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->addr = addr;
@@ -815,7 +813,7 @@ static void send_hello(struct src_mig *s)
 {
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
                            .mem_bytes = s->vm->mem_size,
-                           .features = s->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4 };
+                           .features = s->offered };
     strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
     int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
     if (n < 0) {
