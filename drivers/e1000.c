@@ -86,6 +86,7 @@
 #define CMD_INTX_DISABLE 0x0400
 
 #define NDESC      256
+#define TX_TELL_BATCH 32    /* frames queued before the tail moves anyway */
 #define BUF_SIZE   2048
 #define MIN_FRAME  14
 #define MAX_FRAME  (NIC_MTU_FRAME + 4)    /* one VLAN tag; the FCS is stripped (SECRC) */
@@ -121,6 +122,7 @@ struct e1000 {
     struct nic_rxbuf *rx_slot[NDESC];      /* the buffer each RX descriptor holds */
     unsigned rx_next;              /* next descriptor the NIC hands back */
     unsigned tx_tail, tx_clean;    /* next free; oldest in flight (tx_clean == tx_tail: idle) */
+    unsigned tx_told;              /* TDT as last written: the NIC owns tx_clean..tx_told */
     bool rx_skip;                  /* dropping the rest of a frame that spans descriptors */
 };
 
@@ -229,7 +231,7 @@ static void setup_rings(struct e1000 *e)
     wr32(e, REG_TDT, 0);
     wr32(e, REG_TIPG, TIPG_COPPER);
     wr32(e, REG_TCTL, TCTL_EN | TCTL_PSP | TCTL_CT(0x10) | TCTL_COLD(0x40));
-    e->rx_next = e->tx_tail = e->tx_clean = 0;
+    e->rx_next = e->tx_tail = e->tx_clean = e->tx_told = 0;
     e->rx_skip = false;
 }
 
@@ -246,6 +248,23 @@ static void tx_reclaim(struct e1000 *e)
     }
 }
 
+/* The tail write, once for every frame queued since the last (a trap in an emulator, an
+ * uncached write on hardware): on the stack's flush, a full batch or a full ring. */
+static void tx_tell(struct e1000 *e)
+{
+    if (e->tx_told == e->tx_tail)
+        return;
+    dma_barrier();    /* descriptors and buffers before the tail moves */
+    wr32(e, REG_TDT, e->tx_tail);
+    e->tx_told = e->tx_tail;
+    e->nic.doorbells++;
+}
+
+static void e1000_flush(struct nic *n)
+{
+    tx_tell(n->priv);
+}
+
 static int e1000_tx(struct nic *n, const void *frame, size_t len)
 {
     struct e1000 *e = n->priv;
@@ -255,8 +274,10 @@ static int e1000_tx(struct nic *n, const void *frame, size_t len)
     }
     tx_reclaim(e);
     unsigned i = e->tx_tail, next = (i + 1) % NDESC;
-    if (next == e->tx_clean)
+    if (next == e->tx_clean) {
+        tx_tell(e);                 /* the NIC must drain the ring to make room */
         return -EAGAIN;
+    }
     memcpy(e->tx_buf + i * BUF_SIZE, frame, len);
     volatile struct tx_desc *d = &e->tx[i];
     d->len = (uint16_t)len;
@@ -265,9 +286,9 @@ static int e1000_tx(struct nic *n, const void *frame, size_t len)
     d->special = 0;
     d->status = 0;
     d->cmd = TXD_EOP | TXD_IFCS | TXD_RS;
-    dma_barrier();    /* descriptor and buffer before the tail moves */
     e->tx_tail = next;
-    wr32(e, REG_TDT, next);
+    if ((e->tx_tail - e->tx_told + NDESC) % NDESC >= TX_TELL_BATCH)
+        tx_tell(e);
     n->tx_packets++;
     n->tx_bytes += len;
     return 0;
@@ -316,6 +337,7 @@ static int e1000_rx_poll(struct nic *n, nic_rx_fn deliver, void *ctx, int budget
         dma_barrier();
         /* Hands back everything up to the last descriptor taken, which we keep. */
         wr32(e, REG_RDT, (e->rx_next + NDESC - 1) % NDESC);
+        n->doorbells++;
     }
     n->rx_drops += rd32(e, REG_MPC);
     return delivered;
@@ -340,6 +362,7 @@ static const struct nic_ops e1000_ops = {
     .rx_poll = e1000_rx_poll,
     .link_up = e1000_link_up,
     .set_promisc = e1000_set_promisc,
+    .flush = e1000_flush,
 };
 
 int e1000_probe(struct pci_dev *d)

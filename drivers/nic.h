@@ -84,6 +84,9 @@ struct nic_ops {
     /* Receive every frame on the wire (a switch's uplink, net/vswitch.c), or only the NIC's
      * own address, broadcast and its multicast filter again. 0 or a negative -E*. */
     int (*set_promisc)(struct nic *n, bool on);
+    /* Tells the device of frames tx queued without telling it yet (optional: a driver that
+     * batches its doorbell). The network stack calls it once per pass of its poll. */
+    void (*flush)(struct nic *n);
 };
 
 struct nic {
@@ -96,6 +99,9 @@ struct nic {
     struct nic_rxpool rxpool;
     /* Driver-level counters (lwIP keeps its own). */
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_drops;
+    /* Register writes that tell the device of new buffers (virtio notifies, e1000 tail
+     * writes): each is a trap in an emulator, an uncached write on hardware. */
+    uint64_t doorbells;
 };
 
 /* Names the NIC and adds it to the list; -ENOSPC past NIC_MAX. */

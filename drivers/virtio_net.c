@@ -31,6 +31,7 @@
 #define TXQ 1
 #define QSIZE 256
 #define BUF_SIZE 2048                   /* one buffer per descriptor, two per page */
+#define TX_KICK_BATCH 32                /* frames published before the doorbell rings anyway */
 #define ETH_HLEN 14
 #define LINK_POLL_NS 20000000ull        /* status is re-read at most every 20 ms */
 
@@ -56,6 +57,7 @@ struct vnet {
     uint16_t tx_free[QSIZE];            /* stack of idle transmit descriptors */
     bool tx_busy[QSIZE];
     unsigned tx_nfree;
+    unsigned tx_unkicked;               /* published since the last notify (or its check) */
     bool has_status, link, bad_logged;
     uint64_t link_read_ns;
 };
@@ -87,6 +89,28 @@ static void tx_reclaim(struct vnet *v)
     }
 }
 
+/*
+ * The transmit doorbell, once for everything published since the last: a notify is a trap
+ * (QEMU takes its global lock for it), and with one per frame a stream of TCP segments paid
+ * one per frame, as QEMU's transmit bottom half re-enables notifications after each short
+ * flush. The stack flushes once per poll pass (vnet_flush); a full batch or ring rings now.
+ */
+static void tx_kick(struct vnet *v)
+{
+    if (!v->tx_unkicked)
+        return;
+    v->tx_unkicked = 0;
+    if (virtq_want_notify(&v->txq)) {
+        vp_notify(&v->vp, &v->txq);
+        v->nic.doorbells++;
+    }
+}
+
+static void vnet_flush(struct nic *n)
+{
+    tx_kick(n->priv);
+}
+
 static int vnet_tx(struct nic *n, const void *frame, size_t len)
 {
     struct vnet *v = n->priv;
@@ -95,8 +119,10 @@ static int vnet_tx(struct nic *n, const void *frame, size_t len)
         return -EINVAL;
     }
     tx_reclaim(v);
-    if (!v->tx_nfree)
+    if (!v->tx_nfree) {
+        tx_kick(v);                     /* the device must drain the ring to make room */
         return -EAGAIN;
+    }
     uint16_t id = v->tx_free[--v->tx_nfree];
     uint8_t *slot = v->tx_buf + (size_t)id * BUF_SIZE;
     memset(slot, 0, HDR_LEN);
@@ -105,8 +131,8 @@ static int vnet_tx(struct nic *n, const void *frame, size_t len)
     v->tx_busy[id] = true;
     virtq_post(&v->txq, id);
     virtq_publish(&v->txq);
-    if (virtq_want_notify(&v->txq))
-        vp_notify(&v->vp, &v->txq);
+    if (++v->tx_unkicked >= TX_KICK_BATCH)
+        tx_kick(v);
     n->tx_packets++;
     n->tx_bytes += len;
     return 0;
@@ -144,8 +170,10 @@ static int vnet_rx_poll(struct nic *n, nic_rx_fn deliver, void *ctx, int budget)
     }
     if (reposted) {
         virtq_publish(&v->rxq);
-        if (virtq_want_notify(&v->rxq))
+        if (virtq_want_notify(&v->rxq)) {
             vp_notify(&v->vp, &v->rxq);
+            n->doorbells++;
+        }
     }
     return delivered;
 }
@@ -186,6 +214,7 @@ static const struct nic_ops vnet_ops = {
     .rx_poll = vnet_rx_poll,
     .link_up = vnet_link_up,
     .set_promisc = vnet_set_promisc,
+    .flush = vnet_flush,
 };
 
 static void read_mac(struct vnet *v)

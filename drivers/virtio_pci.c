@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/x86_64/mmu.h"
 #include "drivers/virtio_pci.h"
 #include "hv/base/log.h"
 #include "hv/base/mem.h"
@@ -162,7 +163,9 @@ int vp_reset(struct vp_dev *vp)
     return -ETIMEDOUT;
 }
 
-/* Maps the blocks the direct map covers; the rest need the PCI_CFG window. */
+/* Maps each block: through the direct map below 4 GiB, else into the core's I/O window
+ * (OVMF puts QEMU's 64-bit BAR far above RAM); a block that cannot be mapped (an I/O BAR, a
+ * full window) goes through the PCI_CFG window, a trap per access and more per selection. */
 static int map_regions(struct vp_dev *vp)
 {
     bool windowed = false;
@@ -172,19 +175,21 @@ static int map_regions(struct vp_dev *vp)
         r->va = NULL;
         if (!vp->present[i])
             continue;
-        if (!b->io && b->base && b->base + r->off + r->len <= DIRECT_MAP_LIMIT)
+        if (b->io || !b->base)
+            windowed = true;
+        else if (b->base + r->off + r->len <= DIRECT_MAP_LIMIT)
             r->va = phys_to_virt(b->base + r->off);
-        else
+        else if (!(r->va = mmu_map_io(b->base + r->off, r->len)))
             windowed = true;
     }
     if (!windowed)
         return 0;
     if (!vp->cfg_cap) {
-        log_err("virtio", "%s: BAR above 4 GiB (not in the direct map) and no PCI_CFG "
-                "capability to reach it", vp->tag);
+        log_err("virtio", "%s: registers neither mapped nor reachable through a PCI_CFG "
+                "capability", vp->tag);
         return -ENOTSUP;
     }
-    log_info("virtio", "%s: registers in BAR%u at %#llx, above the direct map: using the "
+    log_info("virtio", "%s: registers in BAR%u at %#llx cannot be mapped: using the "
              "PCI configuration window", vp->tag, vp->r[VP_R_COMMON].bar,
              (unsigned long long)vp->pci->bar[vp->r[VP_R_COMMON].bar].base);
     return 0;

@@ -2,9 +2,11 @@
  * virtio 1.0 over PCI, "modern" transport only (virtio spec 1.x, 4.1), and split
  * virtqueues (2.6). The vendor capabilities name a BAR window for each register block
  * (common, notify, ISR, device config). A window the direct map covers (below 4 GiB) is
- * accessed directly; one it does not (OVMF puts QEMU's 64-bit virtio BAR at 0xe0_0000_0000)
- * goes through the VIRTIO_PCI_CAP_PCI_CFG window in configuration space (4.1.4.7), which
- * every modern device has. Only the control plane calls this; all polled.
+ * accessed directly, one it does not (OVMF puts QEMU's 64-bit virtio BAR at 0xe0_0000_0000)
+ * through an uncacheable mapping in the core's I/O window (mmu_map_io); only if that cannot
+ * be had, through the VIRTIO_PCI_CAP_PCI_CFG window in configuration space (4.1.4.7), which
+ * every modern device has (several traps per register access). Only the control plane calls
+ * this; all polled.
  */
 #ifndef DRIVERS_VIRTIO_PCI_H
 #define DRIVERS_VIRTIO_PCI_H

@@ -93,6 +93,13 @@ void netdev_poll(void)
     }
 }
 
+void netdev_flush(void)
+{
+    for (unsigned i = 0; i < nifs; i++)
+        if (ifs[i].nic->ops->flush)
+            ifs[i].nic->ops->flush(ifs[i].nic);
+}
+
 unsigned netdev_count(void) { return nifs; }
 struct net_if *netdev_get(unsigned i) { return i < nifs ? &ifs[i].nif : NULL; }
 

@@ -20,6 +20,9 @@ void netdev_poll(void);                /* receive and link state */
 /* netdev_poll, the switches (vsw_poll) and lwIP's timers: the control loop's net step.
  * Defined in net/vswitch.c, the top of net/, so that netdev.c links without the switch. */
 void net_service(void);
+/* Rings the doorbells of NICs that batch them (nic_ops.flush): frames queued since go out.
+ * net_service ends with it; whoever transmits outside it (between two passes) calls it. */
+void netdev_flush(void);
 unsigned netdev_count(void);
 struct net_if *netdev_get(unsigned i);
 struct net_if *netdev_find(const char *name);

@@ -420,6 +420,7 @@ void net_service(void)
     netdev_poll();
     vsw_poll();
     net_poll();
+    netdev_flush();
 }
 
 /* ---- switches and ports -------------------------------------------------------------- */

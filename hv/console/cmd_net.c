@@ -39,8 +39,9 @@ static void print_if(struct con *c, unsigned i)
     con_printf(c, "  rx buffers %u ring %u spare %u lent %u, frames lent %llu copied %llu\n",
                f.rx_bufs, f.rx_ring, f.rx_spare, f.rx_lent, (unsigned long long)f.rx_frames_lent,
                (unsigned long long)f.rx_frames_copied);
-    con_printf(c, "  tx packets %llu bytes %llu errors %llu\n", (unsigned long long)f.tx_packets,
-               (unsigned long long)f.tx_bytes, (unsigned long long)f.tx_errors);
+    con_printf(c, "  tx packets %llu bytes %llu errors %llu, doorbells %llu\n",
+               (unsigned long long)f.tx_packets, (unsigned long long)f.tx_bytes,
+               (unsigned long long)f.tx_errors, (unsigned long long)f.doorbells);
     if (f.vswitch[0])
         con_printf(c, "  uplink of switch %s (promiscuous)\n", f.vswitch);
 }

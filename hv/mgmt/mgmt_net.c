@@ -53,6 +53,7 @@ void mgmt_net_if_get(unsigned i, struct mgmt_net_if *o)
     o->tx_packets = nif->tx_packets;
     o->tx_bytes = nif->tx_bytes;
     o->tx_errors = nif->tx_errors + n->tx_errors;
+    o->doorbells = n->doorbells;
     vsw_uplink_of(nif->name, o->vswitch);
 }
 
@@ -174,4 +175,5 @@ void mgmt_net_service(void)
 {
     net_service();
     nbd_poll();                         /* guests' network disks (hv/mgmt/mgmt_disk.c) */
+    netdev_flush();                     /* what nbd_poll sent */
 }

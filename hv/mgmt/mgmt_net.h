@@ -16,7 +16,7 @@ struct mgmt_net_if {
     uint64_t rx_packets, rx_bytes, rx_errors, rx_drops;         /* stack and driver summed */
     unsigned rx_bufs, rx_ring, rx_spare, rx_lent;               /* the driver's RX pool */
     uint64_t rx_frames_lent, rx_frames_copied;
-    uint64_t tx_packets, tx_bytes, tx_errors;
+    uint64_t tx_packets, tx_bytes, tx_errors, doorbells;
     char vswitch[16];               /* the switch this is the uplink of, or "" */
 };
 unsigned mgmt_net_if_count(void);

@@ -251,6 +251,7 @@ static void check_rx_buffers(unsigned lent)
 static void poll(void)
 {
     netdev_poll();
+    netdev_flush();
     fe_tx();
 }
 
@@ -312,6 +313,44 @@ static void test_probe_stocks_the_ring(void **state)
     assert_int_equal(p->nspare, 2 * NDESC);
     assert_int_equal(*reg(REG_RDLEN), NDESC * 16);
     check_rx_buffers(0);
+}
+
+/* The tail moves once for frames queued together: on flush, a full batch or a full ring. */
+static void test_tx_tail_batched(void **state)
+{
+    (void)state;
+    struct nic *n = &dev()->nic;
+    uint8_t f[60] = { 0 };
+    uint32_t tdt = *reg(REG_TDT);
+    uint64_t bells = n->doorbells;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(*reg(REG_TDT), tdt);               /* not told yet */
+    netdev_flush();
+    assert_int_equal(*reg(REG_TDT), (tdt + 5) % NDESC);
+    assert_int_equal(n->doorbells, bells + 1);
+    netdev_flush();                                     /* nothing new: no write */
+    assert_int_equal(n->doorbells, bells + 1);
+    fe_tx();
+    assert_int_equal(fe.ntx, 5);
+    for (int i = 0; i < TX_TELL_BATCH; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(*reg(REG_TDT), (tdt + 5 + TX_TELL_BATCH) % NDESC);
+    assert_int_equal(n->doorbells, bells + 2);
+    fe_tx();
+    /* A full ring (one descriptor always stays free) tells what it holds, then -EAGAIN. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    netdev_flush();
+    for (int i = 0; i < NDESC - 1 - 3; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    uint64_t before = n->doorbells;
+    assert_int_not_equal(*reg(REG_TDT), dev()->tx_tail);
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), -EAGAIN);
+    assert_int_equal(*reg(REG_TDT), dev()->tx_tail);
+    assert_int_equal(n->doorbells, before + 1);
+    fe_tx();
+    fe.ntx = 0;
 }
 
 /* lwIP answers an ARP request and frees it inside the call: the buffer is a spare again. */
@@ -461,6 +500,7 @@ static void test_many_frames_no_leak(void **state)
             free_held();
         fake_ms += 250;
         net_poll();
+        netdev_flush();
         fe_tx();
         fe.ntx = 0;
         check_rx_buffers(n->rxpool.nlent);
@@ -473,6 +513,7 @@ static void test_many_frames_no_leak(void **state)
         fake_ms += 1000;
         net_poll();
     }
+    netdev_flush();
     fe_tx();
     check_rx_buffers(0);
     assert_int_equal(lwip_stats.memp[MEMP_PBUF_POOL]->used, 0);
@@ -483,7 +524,7 @@ static void test_many_frames_no_leak(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_probe_stocks_the_ring), T(test_arp_lent_and_back), T(test_udp_held_then_freed),
+        T(test_probe_stocks_the_ring), T(test_tx_tail_batched), T(test_arp_lent_and_back), T(test_udp_held_then_freed),
         T(test_spares_exhausted_copies), T(test_bad_frames_keep_their_buffer),
         T(test_many_frames_no_leak),
     };

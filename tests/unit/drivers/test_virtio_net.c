@@ -1,8 +1,10 @@
 /*
  * Host tests for drivers/virtio_net.c and drivers/virtio_pci.c against a fake virtio-net
  * device. Its configuration space holds the vendor capabilities QEMU exposes, with the
- * registers in a 64-bit BAR above 4 GiB, so every register access goes through the
- * PCI_CFG window (pci_read / pci_write below) and the fake checks widths and alignment.
+ * registers in a 64-bit BAR above 4 GiB. The driver asks the core to map them (mmu_map_io,
+ * below: it records the request and refuses, as a full I/O window would), so every register
+ * access goes through the PCI_CFG window (pci_read / pci_write below) and the fake checks
+ * widths and alignment.
  * "Physical" addresses are host pointers minus DIRECT_MAP_BASE, so phys_to_virt gives them
  * back; the fake device reads and writes the rings through it like DMA.
  * virtio_net.c is included so each test starts with its NIC table empty.
@@ -58,6 +60,18 @@ static struct fdev {
 } fd;
 
 static struct pci_dev pdev;
+
+/* The core's I/O window, refusing: what was asked for. */
+static struct { uint64_t pa, len; } io_req[8];
+static unsigned nio_req;
+
+volatile void *mmu_map_io(uint64_t pa, uint64_t len)
+{
+    if (nio_req < 8)
+        io_req[nio_req] = (typeof(io_req[0])){ pa, len };
+    nio_req++;
+    return NULL;
+}
 
 /* ---- service stubs ---------------------------------------------------------------- */
 void pci_enable(const struct pci_dev *d, bool mem, bool io, bool master)
@@ -256,6 +270,7 @@ static int setup(void **state)
     nvnets = 0;
     fake_nic = NULL;
     fake_frames_out = 0;
+    nio_req = 0;
     unit_log_reset();
     return 0;
 }
@@ -372,6 +387,26 @@ static void test_legacy_only_device(void **state)
     assert_int_equal(unit_log_count[LOG_WARN], 1);
     assert_int_equal(fd.nstatus, 0);
     assert_null(pdev.driver);
+}
+
+/* Registers above the direct map are mapped if the core can; if not, the PCI_CFG window. */
+static void test_bar_above_direct_map(void **state)
+{
+    (void)state;
+    probe_ok();
+    const uint64_t want[] = { R_COMMON, R_NOTIFY, R_ISR, R_DEVCFG };   /* enum vp_region_id */
+    assert_int_equal(nio_req, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(io_req[i].pa, BAR4_BASE + want[i]);
+        assert_int_equal(io_req[i].len, 0x1000);
+    }
+    /* Without a PCI_CFG capability there is no way to the registers. */
+    teardown(state);
+    setup(state);
+    fd.cfg[0x34] = CAP_NOTIFY;
+    assert_int_equal(virtio_net_probe(&pdev), -ENOTSUP);
+    assert_int_equal(nio_req, 4);
+    assert_int_equal(fd.nstatus, 0);
 }
 
 static void test_cap_outside_bar(void **state)
@@ -827,7 +862,7 @@ static void test_tx_full_and_reclaim(void **state)
         assert_int_equal(n->ops->tx(n, f, 60 + i), 0);
     }
     assert_int_equal(n->ops->tx(n, f, 60), -EAGAIN);
-    assert_int_equal(fd.q[1].notifies, 256);
+    assert_int_equal(fd.q[1].notifies, 256 / TX_KICK_BATCH);   /* one per batch */
     assert_int_equal(fd_tx(got, &got_len), 256);
     make_frame(f, 255, 60 + 255);
     assert_int_equal(got_len, 60 + 255);
@@ -865,8 +900,46 @@ static void test_tx_no_notify(void **state)
     uint8_t f[60] = { 0 };
     ((struct virtq_used *)phys_to_virt(fd.q[1].dev))->flags = VIRTQ_USED_F_NO_NOTIFY;
     assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    n->ops->flush(n);
     assert_int_equal(fd.q[1].notifies, 0);
+    assert_int_equal(n->doorbells, 0);
     assert_int_equal(fd_tx(NULL, NULL), 1);
+}
+
+/* One doorbell for frames queued together: on flush, on a full batch, on a full ring. */
+static void test_tx_batched_doorbell(void **state)
+{
+    (void)state;
+    struct nic *n = probe_ok();
+    uint8_t f[60] = { 0 };
+    uint64_t rx_bells = n->doorbells;                  /* the receive ring's, at start */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(fd.q[1].notifies, 0);
+    n->ops->flush(n);
+    assert_int_equal(fd.q[1].notifies, 1);
+    n->ops->flush(n);                                   /* nothing new: no doorbell */
+    assert_int_equal(fd.q[1].notifies, 1);
+    assert_int_equal(fd_tx(NULL, NULL), 5);
+    for (int i = 0; i < TX_KICK_BATCH - 1; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(fd.q[1].notifies, 1);
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0); /* the batch is full */
+    assert_int_equal(fd.q[1].notifies, 2);
+    assert_int_equal(fd_tx(NULL, NULL), TX_KICK_BATCH);
+    /* A full ring rings for what it holds before it says -EAGAIN, so the device drains it. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    n->ops->flush(n);
+    for (int i = 0; i < 253; i++)                       /* 7 full batches and 29 more */
+        assert_int_equal(n->ops->tx(n, f, sizeof(f)), 0);
+    assert_int_equal(fd.q[1].notifies, 2 + 1 + 7);
+    assert_int_equal(((struct vnet *)n->priv)->tx_unkicked, 29);
+    assert_int_equal(n->ops->tx(n, f, sizeof(f)), -EAGAIN);
+    assert_int_equal(fd.q[1].notifies, 2 + 1 + 7 + 1);
+    assert_int_equal(((struct vnet *)n->priv)->tx_unkicked, 0);
+    assert_int_equal(n->doorbells - rx_bells, fd.q[1].notifies);
+    assert_int_equal(fd_tx(NULL, NULL), 256);
 }
 
 static void test_tx_bad_used_entries(void **state)
@@ -906,13 +979,14 @@ static void test_virtq_layout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_ignores_other_devices), T(test_legacy_only_device), T(test_cap_outside_bar),
+        T(test_ignores_other_devices), T(test_legacy_only_device), T(test_bar_above_direct_map),
+        T(test_cap_outside_bar),
         T(test_reserved_bar_skipped), T(test_init_sequence), T(test_without_version_1),
         T(test_features_refused), T(test_small_queue), T(test_no_mac_feature), T(test_link),
         T(test_link_without_status), T(test_rx_order_and_wrap), T(test_rx_budget),
         T(test_rx_bad_lengths), T(test_rx_lent_until_released), T(test_rx_spares_exhausted),
         T(test_rx_no_leak), T(test_rx_not_kept), T(test_tx_full_and_reclaim), T(test_tx_wrap),
-        T(test_tx_no_notify), T(test_tx_bad_used_entries), T(test_virtq_layout),
+        T(test_tx_no_notify), T(test_tx_batched_doorbell), T(test_tx_bad_used_entries), T(test_virtq_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
