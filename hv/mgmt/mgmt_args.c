@@ -243,6 +243,8 @@ int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *v
         a->compress = 1;
     else if (!strcmp(key, "compress") && !strcmp(val, "off"))
         a->compress = 2;
+    else if (!strcmp(key, "delta") && (!strcmp(val, "on") || !strcmp(val, "off")))
+        a->no_delta = !strcmp(val, "off");
     else
         return -EINVAL;
     return 0;

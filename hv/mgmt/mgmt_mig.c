@@ -21,6 +21,7 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
         .throttle_max = a->throttle_max, .timeout_s = a->timeout_s, .port = a->port,
         .dirty_mode = (enum dirty_mode)a->dirty,
         .storage_copy = a->storage_copy, .compress = (enum mig_compress)a->compress,
+        .no_delta = a->no_delta,
     };
     int rc;
     /* mig_start refuses a VM that is migrating already, with its own reason. */

@@ -26,6 +26,7 @@ struct mig_opts {
     enum dirty_mode dirty_mode; /* DIRTY_AUTO: the best the CPU offers */
     bool storage_copy;          /* a local disk moves too (shared nothing); else it refuses */
     enum mig_compress compress; /* page data: LZ4 where it pays (AUTO), always, or never */
+    bool no_delta;              /* delta=off: pages sent again go whole, never as deltas */
 };
 
 int mig_init(void);                         /* listens if a cluster key is configured */

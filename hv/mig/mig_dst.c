@@ -48,7 +48,7 @@ struct dst_mig {
     uint64_t t_start, last_rx;      /* accepted; last bytes received (deadlines) */
     uint64_t t_stop_rx;             /* STOP arrived: the guest stopped (for COMMIT_ACK) */
     uint16_t features;              /* MIG_FEAT_* taken in ACCEPT */
-    uint8_t *unpack;                /* MIG_FEAT_LZ4: a record's expanded pages (frames) */
+    uint8_t *unpack;                /* LZ4, DELTA: a record's rebuilt pages (frames) */
     /*
      * Bounded work: within a RAM or DISK record, runs ascend without overlapping (the *_next
      * fields); a zero run zeroes only the pages that may hold data (ram_held, disk_held), so
@@ -306,12 +306,13 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         }
         d->disk_held = d->disk_got + d->disk_blocks / 64 + 1;
     }
-    /* Every feature offered is taken; LZ4 needs room to expand a record's pages into. */
+    /* Every feature offered is taken; LZ4 and DELTA need room to rebuild a record's pages
+     * in (without it, neither is taken). */
     d->features = h.features & MIG_FEAT_ALL;
-    if (d->features & MIG_FEAT_LZ4) {
+    if (d->features) {
         uint64_t pa = frame_alloc(d->vm->node, UNPACK_PAGES, 1, FRAME_ZERO);
         if (!pa)
-            d->features &= (uint16_t)~MIG_FEAT_LZ4;
+            d->features = 0;
         else
             d->unpack = phys_to_virt(pa);
     }
@@ -357,6 +358,13 @@ static int zero_ram_page(void *ctx, uint64_t gfn)
         return -ERANGE;                         /* the hole's bits stay set: never RAM */
     memset(p, 0, PAGE_SIZE);
     return 0;
+}
+
+/* A DELTA page's base: the skeleton's copy (what earlier records wrote, else zeros). */
+static const uint8_t *held_page(uint64_t gfn, void *ctx)
+{
+    struct dst_mig *d = ctx;
+    return d->vm && gfn < d->vm->gfn_end ? vm_page(d->vm, gfn) : NULL;
 }
 
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
@@ -425,7 +433,8 @@ static int on_disk(struct dst_mig *d, const struct mig_record *r)
         return -EPROTO;
     }
     d->disk_run_next = 0;
-    return mig_ram_parse_lz4(runs, len, disk_run, d, d->unpack);
+    return mig_ram_parse_lz4(runs, len, disk_run, d,
+                             d->features & MIG_FEAT_LZ4 ? d->unpack : NULL);
 }
 
 /* A vCPU's XSAVE area: vCPU state, not a device (it stays with the vCPU on every host). */
@@ -552,7 +561,9 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         return accept_hello(d, r);
     case MIG_REC_RAM:
         d->ram_run_next = 0;
-        return mig_ram_parse_lz4(r->payload, r->len, ram_run, d, d->unpack);
+        return mig_ram_parse_ex(r->payload, r->len, ram_run, d, d->unpack,
+                                d->features & MIG_FEAT_LZ4,
+                                d->features & MIG_FEAT_DELTA ? held_page : NULL, d);
     case MIG_REC_ROUND_END:
         return mig_parse_round_end(r, &d->round, &d->pages);
     case MIG_REC_DISK:

@@ -12,6 +12,7 @@
 #include "arch/x86_64/fpu.h"
 #include "hv/base/compress.h"
 #include "hv/base/config.h"
+#include "hv/base/delta.h"
 #include "hv/cpu/cpu_policy_codec.h"
 #include "hv/vm/dirty.h"
 #include "hv/base/log.h"
@@ -37,6 +38,10 @@ enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_DISK, S_RAM, S_DRAIN, S_F
 
 #define MIGRATE_RESOLVE_NS (30ull * 1000000000)
 #define MIGRATE_RETRY_NS   (2ull * 1000000000)
+
+#define DELTA_MAX (PAGE_SIZE / 2)     /* a longer delta goes as the page */
+#define XB_SLOTS_MAX 16384u            /* 64 MiB of cache at most */
+#define XB_SLOTS_MIN 256u
 
 struct src_mig {
     enum src_state st;
@@ -102,6 +107,21 @@ struct src_mig {
     uint32_t stopped_us;            /* COMMIT_ACK: the guest's stop as the target saw it */
     struct compress_state zst;
     uint8_t zbuf[MIG_RAM_MAX_PAGES * PAGE_SIZE];
+    /*
+     * delta=on (MIG_FEAT_DELTA taken): a page sent before goes as its change since then
+     * (MIG_RAM_DELTA) when that takes at most DELTA_MAX bytes. The cache is direct-mapped:
+     * slot (page % xb_slots) holds exactly the bytes last sent for page xb_tag[slot] - 1
+     * (0: none). A data run is copied out of the guest once (xb_snap), and the record and
+     * the cache both take that copy, so a guest writing meanwhile cannot make what the
+     * target holds differ from what the cache says it holds.
+     */
+    bool delta;
+    uint8_t *xb_cache;
+    uint64_t *xb_tag;
+    uint64_t xb_slots, xb_frames;
+    uint64_t delta_pages;
+    uint8_t xb_snap[MIG_RAM_MAX_PAGES * PAGE_SIZE];
+    uint8_t xb_body[MIG_RAM_MAX_PAGES * (2 + DELTA_MAX)];
 };
 
 #define COMPRESS_PROBE 16
@@ -293,6 +313,74 @@ static int put_data(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *d
     return rc;
 }
 
+/* The cache slot of page no, and whether it holds the page. */
+static uint64_t xb_slot(const struct src_mig *s, uint64_t no) { return no % s->xb_slots; }
+
+static void xb_keep(struct src_mig *s, uint64_t no, const uint8_t *sent)
+{
+    uint64_t slot = xb_slot(s, no);
+    memcpy(s->xb_cache + slot * PAGE_SIZE, sent, PAGE_SIZE);
+    s->xb_tag[slot] = no + 1;
+}
+
+/* Zero pages went as flags: their slots no longer say what the target holds. */
+static void xb_forget(struct src_mig *s, uint64_t no, uint32_t n)
+{
+    for (uint32_t i = 0; s->delta && i < n; i++)
+        if (s->xb_tag[xb_slot(s, no + i)] == no + i + 1)
+            s->xb_tag[xb_slot(s, no + i)] = 0;
+}
+
+/*
+ * A run of n data pages of guest RAM from page no (host-contiguous at data) into the open
+ * record: how many went in (fewer than n when the record filled; 0: none), or -1 when the
+ * record is not a RAM record. Without deltas the run goes as put_data makes it. With them,
+ * the run is copied out once; each page whose slot holds it goes as a delta when that is
+ * short, the rest as data (LZ4 or raw); the cache then takes the copy of each page sent.
+ */
+static int put_pages(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *data)
+{
+    if (!s->delta)
+        return put_data(s, no, n, data) ? 0 : (int)n;
+    memcpy(s->xb_snap, data, (size_t)n * PAGE_SIZE);
+    uint32_t done = 0;
+    while (done < n) {
+        /* The longest stretch from done whose pages all go the same way. */
+        uint32_t k = 0, body = 0;
+        bool as_delta = false;
+        for (; done + k < n; k++) {
+            uint64_t p = no + done + k, slot = xb_slot(s, p);
+            const uint8_t *now = s->xb_snap + (size_t)(done + k) * PAGE_SIZE;
+            int dlen = -1;
+            if (s->xb_tag[slot] == p + 1)
+                dlen = delta_encode(s->xb_cache + slot * PAGE_SIZE, now,
+                                    s->xb_body + body + 2, DELTA_MAX);
+            if (k && (dlen >= 0) != as_delta)
+                break;
+            as_delta = dlen >= 0;
+            if (as_delta) {
+                s->xb_body[body] = (uint8_t)dlen;
+                s->xb_body[body + 1] = (uint8_t)(dlen >> 8);
+                body += 2 + (uint32_t)dlen;
+            }
+        }
+        const uint8_t *pages = s->xb_snap + (size_t)done * PAGE_SIZE;
+        if (as_delta) {
+            if (mig_ram_run_put_delta(&s->enc, no + done, k, s->xb_body, body))
+                break;
+            s->data_raw += (uint64_t)k * PAGE_SIZE;
+            s->data_wire += body;
+            s->delta_pages += k;
+        } else if (put_data(s, no + done, k, pages)) {
+            break;
+        }
+        for (uint32_t i = 0; i < k; i++)
+            xb_keep(s, no + done + i, pages + (size_t)i * PAGE_SIZE);
+        done += k;
+    }
+    return (int)done;
+}
+
 /* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
 static bool emit_ram(struct src_mig *s)
 {
@@ -312,15 +400,23 @@ static bool emit_ram(struct src_mig *s)
                page_zero((const uint64_t *)(first + n * PAGE_SIZE)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (zero ? mig_ram_run_put(&s->enc, p, n, true, NULL) : put_data(s, p, n, first))
-            break;                    /* record full */
-        s->cursor += n;
-        s->pages += n;
-        s->round_sent += n;
+        uint32_t put = n;
+        if (zero) {
+            if (mig_ram_run_put(&s->enc, p, n, true, NULL))
+                break;                /* record full */
+            xb_forget(s, p, n);
+        } else {
+            put = (uint32_t)put_pages(s, p, n, first);
+        }
+        s->cursor += put;
+        s->pages += put;
+        s->round_sent += put;
         if (zero)
-            s->zero_pages += n;
+            s->zero_pages += put;
         else
-            in_rec += n;
+            in_rec += put;
+        if (put < n)
+            break;                    /* record full */
     }
     if (mig_rec_end(&s->enc) < 0) {
         fail(s, "cannot encode RAM");
@@ -398,6 +494,29 @@ static void emit_simple(struct src_mig *s, uint16_t type)
     emit_end(s, type);
 }
 
+static uint64_t pages_for(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+/* The delta cache: as many slots as the guest has pages, up to XB_SLOTS_MAX, fewer if
+ * memory is short; without any, pages go whole (the target took deltas, none come). */
+static void xb_alloc(struct src_mig *s)
+{
+    uint64_t slots = s->npages < XB_SLOTS_MAX ? s->npages : XB_SLOTS_MAX;
+    for (; slots >= XB_SLOTS_MIN; slots /= 2) {
+        uint64_t frames = slots + pages_for(slots * 8);
+        uint64_t pa = frame_alloc(s->vm->node, frames, 1, FRAME_ZERO);
+        if (!pa)
+            continue;
+        s->xb_cache = phys_to_virt(pa);
+        s->xb_tag = (uint64_t *)(s->xb_cache + slots * PAGE_SIZE);
+        s->xb_slots = slots;
+        s->xb_frames = frames;
+        s->delta = true;
+        return;
+    }
+    log_warn("migrate", "vm %s: no memory for a delta cache: pages sent again go whole",
+             s->vm->name);
+}
+
 static int on_record(const struct mig_record *r, void *ctx)
 {
     struct src_mig *s = ctx;
@@ -426,6 +545,8 @@ static int on_record(const struct mig_record *r, void *ctx)
         if (mig_parse_accept(r, &taken) || (taken & ~s->offered))
             return -EBADMSG;
         s->lz4 = s->lz4_now = taken & MIG_FEAT_LZ4;
+        if (taken & MIG_FEAT_DELTA)
+            xb_alloc(s);
         s->accepted = true;
         return 0;
     }
@@ -526,10 +647,10 @@ static const struct mig_conn_ops src_ops = {
     .recv = src_recv, .closed = src_closed, .connected = src_connected,
 };
 
-static uint64_t pages_for(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
-
 static void src_free(struct src_mig *s)
 {
+    if (s->xb_cache)
+        frame_free(virt_to_phys(s->xb_cache), s->xb_frames);
     if (s->disk_log)
         frame_free(virt_to_phys(s->disk_log), s->disk_log_pages);
     if (s->bitmap)
@@ -604,7 +725,8 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->timeout_s = o->timeout_s ? o->timeout_s : MIG_POLICY_TIMEOUT_S;
     s->dirty_mode = o->dirty_mode;
     s->compress = o->compress;
-    s->offered = o->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4;
+    s->offered = (o->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4) |
+                 (o->no_delta ? 0 : MIG_FEAT_DELTA);
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->addr = addr;
@@ -932,10 +1054,11 @@ static void finish(struct src_mig *s)
         snprintf(target, sizeof(target), " target_downtime_ms=%u", s->stopped_us / 1000);
     /* Page data's compression: its raw bytes over what they took on the wire. */
     uint64_t ratio = s->data_wire ? s->data_raw * 100 / s->data_wire : 100;
-    char comp[80];
-    snprintf(comp, sizeof(comp), " compress=%s ratio=%llu.%02llu lz4_pages=%llu",
+    char comp[100];
+    snprintf(comp, sizeof(comp), " compress=%s ratio=%llu.%02llu lz4_pages=%llu delta_pages=%llu",
              s->lz4 ? "lz4" : "off", (unsigned long long)(ratio / 100),
-             (unsigned long long)(ratio % 100), (unsigned long long)s->lz4_pages);
+             (unsigned long long)(ratio % 100), (unsigned long long)s->lz4_pages,
+             (unsigned long long)s->delta_pages);
     if (s->disk_copy)
         snprintf(disk, sizeof(disk), " disk_blocks=%llu disk_rounds=%u",
                  (unsigned long long)s->disk_sent, s->disk_rounds);

@@ -8,6 +8,7 @@
 
 #include "hv/base/compress.h"
 #include "hv/base/crc32c.h"
+#include "hv/base/delta.h"
 #include "hv/mig/mig_stream.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1095,15 +1096,79 @@ int mig_ram_run_put_lz4(struct mig_enc *e, uint64_t gfn, uint32_t count, const v
     return enc_status(e);
 }
 
-/*
- * One pass over a RAM payload's runs. The validating pass (cb NULL) checks every run and, on
- * a stream with LZ4 (scratch), expands each LZ4 run into scratch, in order; the delivering
- * pass hands out the expanded pages from the same places.
- */
-static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx,
-                    uint8_t *scratch)
+int mig_ram_run_put_delta(struct mig_enc *e, uint64_t gfn, uint32_t count, const void *body,
+                          uint32_t body_len)
 {
-    size_t off = 0, packed = 0;       /* pages of LZ4 runs so far */
+    const uint8_t *b = body;
+    uint32_t off = 0;
+    int rc;
+
+    if (!e->open || e->type != MIG_REC_RAM || e->err || !run_valid(gfn, count) ||
+        count > MIG_RAM_MAX_PAGES || !body)
+        return -EINVAL;
+    for (uint32_t i = 0; i < count; i++) {
+        if (body_len - off < 2 || rd16(b + off) >= MIG_PAGE_SIZE ||
+            rd16(b + off) > body_len - off - 2)
+            return -EINVAL;
+        off += 2 + rd16(b + off);
+    }
+    if (off != body_len)
+        return -EINVAL;
+    rc = enc_fits(e, MIG_RAM_RUN_SIZE + (uint64_t)body_len);
+    if (rc)
+        return rc;
+    mig_put_u64(e, gfn);
+    mig_put_u32(e, count);
+    mig_put_u32(e, MIG_RAM_DELTA);
+    mig_put_bytes(e, body, body_len);
+    return enc_status(e);
+}
+
+/*
+ * One pass over a RAM payload's runs. The validating pass (cb NULL) checks every run and
+ * rebuilds each LZ4 run (a stream with LZ4: lz4) and DELTA run (a stream with deltas: page)
+ * into scratch, in order; the delivering pass hands out the rebuilt pages from the same
+ * places.
+ */
+struct ram_walk {
+    mig_ram_run_fn cb;
+    void *ctx;
+    uint8_t *scratch;
+    bool lz4;
+    mig_ram_page_fn page;
+    void *page_ctx;
+};
+
+/* A DELTA run's entries from p (len bytes left): rebuilt into out on the validating pass.
+ * The bytes they take, or 0 if malformed. */
+static size_t delta_run(const struct ram_walk *w, uint64_t gfn, uint32_t count,
+                        const uint8_t *p, size_t len, uint8_t *out, bool check)
+{
+    size_t off = 0;
+    for (uint32_t i = 0; i < count; i++, out += MIG_PAGE_SIZE) {
+        if (len - off < 2)
+            return 0;
+        size_t dlen = rd16(p + off);
+        off += 2;
+        if (dlen >= MIG_PAGE_SIZE || dlen > len - off)
+            return 0;
+        if (check) {
+            const uint8_t *old = w->page(gfn + i, w->page_ctx);
+            if (!old)
+                return 0;
+            memcpy(out, old, MIG_PAGE_SIZE);
+            if (delta_apply(out, p + off, dlen))
+                return 0;
+        }
+        off += dlen;
+    }
+    return off;                       /* at least 2 per page: never 0 */
+}
+
+static int ram_walk(const uint8_t *p, size_t len, const struct ram_walk *w, bool deliver)
+{
+    size_t off = 0, packed = 0;       /* pages rebuilt in scratch so far */
+    const uint32_t known = MIG_RAM_ZERO | MIG_RAM_LZ4 | MIG_RAM_DELTA;
     int rc;
 
     if (!len)
@@ -1119,22 +1184,31 @@ static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx,
         count = rd32(p + off + 8);
         flags = rd32(p + off + 12);
         off += MIG_RAM_RUN_SIZE;
-        if (!run_valid(gfn, count) || (flags & ~(MIG_RAM_ZERO | MIG_RAM_LZ4)) ||
-            flags == (MIG_RAM_ZERO | MIG_RAM_LZ4) || ((flags & MIG_RAM_LZ4) && !scratch))
+        /* One encoding per run; each only where the stream took it. */
+        if (!run_valid(gfn, count) || (flags & ~known) || (flags & (flags - 1)) ||
+            ((flags & MIG_RAM_LZ4) && !w->lz4) || ((flags & MIG_RAM_DELTA) && !w->page))
             return -EINVAL;
+        if (flags & (MIG_RAM_LZ4 | MIG_RAM_DELTA)) {
+            if (count > MIG_RAM_MAX_PAGES - packed)
+                return -EINVAL;
+            pages = w->scratch + packed * MIG_PAGE_SIZE;
+            packed += count;
+        }
         if (flags & MIG_RAM_LZ4) {
-            if (count > MIG_RAM_MAX_PAGES - packed || len - off < 4)
+            if (len - off < 4)
                 return -EINVAL;
             clen = rd32(p + off);
             off += 4;
             if (!clen || clen >= count * MIG_PAGE_SIZE || clen > len - off)
                 return -EINVAL;
-            pages = scratch + packed * MIG_PAGE_SIZE;
-            if (!cb && decompress_block(p + off, clen, scratch + packed * MIG_PAGE_SIZE,
-                                        (size_t)count * MIG_PAGE_SIZE))
+            if (!deliver && decompress_block(p + off, clen, (uint8_t *)pages,
+                                             (size_t)count * MIG_PAGE_SIZE))
                 return -EINVAL;
-            packed += count;
             data = clen;
+        } else if (flags & MIG_RAM_DELTA) {
+            data = delta_run(w, gfn, count, p + off, len - off, (uint8_t *)pages, !deliver);
+            if (!data)
+                return -EINVAL;
         } else {
             /* A zero run has no data: bytes after it are the next run's header. */
             data = flags & MIG_RAM_ZERO ? 0 : (uint64_t)count * MIG_PAGE_SIZE;
@@ -1142,8 +1216,8 @@ static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx,
                 return -EINVAL;
             pages = data ? p + off : NULL;
         }
-        if (cb) {
-            rc = cb(gfn, count, flags & MIG_RAM_ZERO, pages, ctx);
+        if (deliver) {
+            rc = w->cb(gfn, count, flags & MIG_RAM_ZERO, pages, w->ctx);
             if (rc)
                 return rc;
         }
@@ -1154,17 +1228,26 @@ static int ram_walk(const uint8_t *p, size_t len, mig_ram_run_fn cb, void *ctx,
 
 int mig_ram_parse(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx)
 {
-    return mig_ram_parse_lz4(payload, len, run_cb, ctx, NULL);
+    return mig_ram_parse_ex(payload, len, run_cb, ctx, NULL, false, NULL, NULL);
 }
 
 int mig_ram_parse_lz4(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
                       uint8_t *scratch)
 {
-    int rc = ram_walk(payload, len, NULL, NULL, scratch);
+    return mig_ram_parse_ex(payload, len, run_cb, ctx, scratch, scratch != NULL, NULL, NULL);
+}
+
+int mig_ram_parse_ex(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
+                     uint8_t *scratch, bool lz4, mig_ram_page_fn page, void *page_ctx)
+{
+    struct ram_walk w = { .cb = run_cb, .ctx = ctx, .scratch = scratch,
+                          .lz4 = lz4 && scratch, .page = scratch ? page : NULL,
+                          .page_ctx = page_ctx };
+    int rc = ram_walk(payload, len, &w, false);
 
     if (rc || !run_cb)
         return rc;
-    return ram_walk(payload, len, run_cb, ctx, scratch);
+    return ram_walk(payload, len, &w, true);
 }
 
 int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst)

@@ -30,13 +30,14 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     5   /* 2: device records versioned, XSAVE its own record;
+#define MIG_STREAM_VERSION     6   /* 2: device records versioned, XSAVE its own record;
                                        3: HELLO names each NIC's switch and MAC, and
                                           each shared disk's location;
                                        4: a local disk moves with the VM (DISK records);
                                        5: HELLO offers features, ACCEPT picks them (LZ4
                                           page data), COMMIT_ACK says how long the guest
-                                          was stopped as the target saw it */
+                                          was stopped as the target saw it;
+                                       6: DELTA runs (pages sent again, as changes) */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -251,7 +252,8 @@ struct mig_dev_id {
 
 /* Features a source offers in HELLO (its flags field) and the target takes in ACCEPT. */
 #define MIG_FEAT_LZ4   0x1u           /* RAM and DISK runs may carry LZ4 blocks (MIG_RAM_LZ4) */
-#define MIG_FEAT_ALL   MIG_FEAT_LZ4
+#define MIG_FEAT_DELTA 0x2u           /* RAM runs may carry page deltas (MIG_RAM_DELTA) */
+#define MIG_FEAT_ALL   (MIG_FEAT_LZ4 | MIG_FEAT_DELTA)
 
 struct mig_hello {
     uint16_t version;                 /* MIG_STREAM_VERSION */
@@ -356,6 +358,10 @@ int mig_get_vcpu_state(struct mig_rd *r, struct vcpu_state *s);
 #define MIG_RAM_LZ4       0x2u        /* run flag: clen u32, then an LZ4 block of clen bytes
                                          (1 <= clen < count * 4 KiB) expanding to the pages;
                                          a record's LZ4 runs hold MIG_RAM_MAX_PAGES at most */
+#define MIG_RAM_DELTA     0x4u        /* run flag: per page, dlen u16 (< 4 KiB) and a delta of
+                                         dlen bytes (hv/base/delta.h) against the page as the
+                                         target held it before this record; a record's LZ4
+                                         and DELTA runs hold MIG_RAM_MAX_PAGES at most */
 
 /*
  * Appends a run to the open RAM record: count pages from gfn, their data
@@ -385,6 +391,16 @@ int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **r
 int mig_ram_run_put_lz4(struct mig_enc *e, uint64_t gfn, uint32_t count, const void *block,
                         uint32_t clen);
 
+/*
+ * Appends a run of count pages (at most MIG_RAM_MAX_PAGES) sent as deltas: body is body_len
+ * bytes of count entries, each dlen u16 (little-endian, < 4 KiB) and dlen bytes of
+ * delta_encode's output (the page's change since the copy the target holds). Fits and
+ * errors as mig_ram_run_put; -EINVAL if body does not hold exactly count entries. Only on a
+ * stream whose ACCEPT took MIG_FEAT_DELTA, in RAM records.
+ */
+int mig_ram_run_put_delta(struct mig_enc *e, uint64_t gfn, uint32_t count, const void *body,
+                          uint32_t body_len);
+
 /* data is NULL for zero runs; return non-zero to stop (mig_ram_parse returns it). */
 typedef int (*mig_ram_run_fn)(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
                               void *ctx);
@@ -404,5 +420,17 @@ int mig_ram_parse(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, voi
  */
 int mig_ram_parse_lz4(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
                       uint8_t *scratch);
+
+/* The target's copy of page gfn (4 KiB), or NULL if it has no such page. */
+typedef const uint8_t *(*mig_ram_page_fn)(uint64_t gfn, void *ctx);
+/*
+ * The same with the features a stream took: LZ4 runs if lz4, DELTA runs if page is given
+ * (RAM records only). The validation pass rebuilds each DELTA page in scratch from page()'s
+ * copy and the delta; a delta that is malformed or names a page the target does not have
+ * fails the whole record before anything is applied, and the callbacks get the rebuilt
+ * pages. A record's LZ4 and DELTA pages together stay within MIG_RAM_MAX_PAGES.
+ */
+int mig_ram_parse_ex(const uint8_t *payload, size_t len, mig_ram_run_fn run_cb, void *ctx,
+                     uint8_t *scratch, bool lz4, mig_ram_page_fn page, void *page_ctx);
 
 #endif

@@ -138,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h.mem_bytes = 2u << 20;
     strcpy(h.name, "vm1");
     bool lz4 = data[0] & 8;             /* RAM and DISK runs may be LZ4 blocks */
-    h.features = lz4 ? MIG_FEAT_LZ4 : 0;
+    bool delta = data[0] & 16;          /* RAM runs may be page deltas */
+    h.features = (lz4 ? MIG_FEAT_LZ4 : 0) | (delta ? MIG_FEAT_DELTA : 0);
     int n = cpu_policy_serialize(&host_policy, blob, sizeof(blob));
     CHECK(n > 0);
     h.policy = blob;
@@ -166,9 +167,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += 3;
         if (len > size - off)
             len = size - off;
-        /* A record's pages: its raw data, or (LZ4) up to a record's worth expanded. */
+        /* A record's pages: its raw data, or (LZ4, DELTA) up to a record's worth rebuilt,
+         * each DELTA page looked up once more for its base. */
         if (type == MIG_REC_RAM)
-            data_pages += len / 4096 + 1 + (lz4 ? MIG_RAM_MAX_PAGES : 0);
+            data_pages += len / 4096 + 1 + (lz4 || delta ? MIG_RAM_MAX_PAGES : 0);
         if (mig_rec_begin(&e, type) || mig_put_bytes(&e, data + off, len) || mig_rec_end(&e)) {
             mig_enc_reset(&e);          /* a length the type cannot have: not a record */
             off += len;
@@ -188,8 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pump();
     pump();
-    /* Bounded work: one pass over the guest (512 pages) plus the data pages that came (LZ4:
-     * at most MIG_RAM_MAX_PAGES more per record, whatever its size). */
+    /* Bounded work: one pass over the guest (512 pages) plus the data pages that came (LZ4
+     * and DELTA: at most MIG_RAM_MAX_PAGES more per record, whatever its size). */
     CHECK(page_lookups <= 512 + 2 * data_pages);
     if (acked) {
         char why[160];

@@ -15,7 +15,7 @@ unsigned deliveries;
 
 static struct mig_decoder decs[FAKE_CONNS_MAX];     /* each connection's, as a target reads */
 static uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
-static uint8_t unpack[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];   /* a RAM record's LZ4 runs, expanded */
+static uint8_t unpack[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];   /* a RAM record's LZ4 and DELTA runs */
 
 /*
  * What the peer sent on each connection, framed as the engine frames it (header, lengths,
@@ -129,6 +129,8 @@ static void account(const struct mig_conn *c, const struct told *t, bool took)
         run.allowed = true;
     if (t->type == MIG_REC_ACCEPT)
         peers[c->id].lz4 = t->features & MIG_FEAT_LZ4;
+    if (t->type == MIG_REC_ACCEPT)
+        peers[c->id].delta = t->features & MIG_FEAT_DELTA;
     if (t->reply && t->kind == MIG_QUERY_MIGRATION && peers[c->id].query) {
         run.allowed |= t->status == MIG_QSTAT_RUNNING;
         run.gave_back |= t->status == MIG_QSTAT_UNKNOWN;
@@ -225,6 +227,13 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
             memcpy(t, data + (size_t)i * PAGE_SIZE, PAGE_SIZE);
     }
     return 0;
+}
+
+/* A DELTA page's base: the target's copy, as the runs before rebuilt it. */
+static const uint8_t *held_page(uint64_t gfn, void *ctx)
+{
+    (void)ctx;
+    return gfn < fake_vm.gfn_end ? t_page(gfn) : NULL;
 }
 
 static int disk_run(uint64_t b, uint32_t count, bool zero, const uint8_t *data, void *ctx)
@@ -349,9 +358,11 @@ static void src_record(struct mig_conn *c, const struct mig_record *r)
     if (r->type == MIG_REC_COMMIT) {
         src_commit();
     } else if (r->type == MIG_REC_RAM) {
-        /* LZ4 runs only where the ACCEPT the source took said so. */
-        CHECK(mig_ram_parse_lz4(r->payload, r->len, ram_run, NULL,
-                                peers[c->id].lz4 ? unpack : NULL) == 0);
+        /* LZ4 and DELTA runs only where the ACCEPT the source took said so; deltas rebuild
+         * pages from the copy the runs before gave this peer, so a source whose cache
+         * differed from what it sent leaves pages that differ from the guest's. */
+        CHECK(mig_ram_parse_ex(r->payload, r->len, ram_run, NULL, unpack, peers[c->id].lz4,
+                               peers[c->id].delta ? held_page : NULL, NULL) == 0);
     } else if (r->type == MIG_REC_DISK) {
         CHECK(mig_parse_disk(r, &inst, &p, &n) == 0 && inst == 0);
         CHECK(mig_ram_parse_lz4(p, n, disk_run, NULL, peers[c->id].lz4 ? unpack : NULL) == 0);

@@ -137,15 +137,20 @@ static void step(void)
     }
 }
 
-/* The guest (while it runs) writes v into pages [i, i + n) of its RAM, logged if logging is on. */
+/* The guest (while it runs) writes v into bytes [at, at + len) of pages [i, i + n) of its
+ * RAM (a few bytes or whole pages: sent again, as deltas or whole), logged if logging is on. */
 static void guest_pages(void)
 {
     uint64_t pages = run.ram_bytes / PAGE_SIZE, i = (uint64_t)(u8() | u8() << 8) % pages;
     uint64_t n = 1 + u8() % 128;
-    uint8_t v = u8();
+    uint8_t v = u8(), shape = u8();
+    size_t at = shape & 0x80 ? (size_t)(shape & 0x7f) * 32 : 0;
+    size_t len = shape & 0x80 ? 1 + (size_t)u8() * 4 : PAGE_SIZE;
+    if (len > PAGE_SIZE - at)
+        len = PAGE_SIZE - at;
     for (; n && i < pages && fake_vm.state == VM_RUNNING; n--, i++) {
         uint64_t gfn = i < LOW_PAGES ? i : (VM_HIGH_RAM >> 12) + i - LOW_PAGES;
-        memset(fake_ram + i * PAGE_SIZE, v, PAGE_SIZE);
+        memset(fake_ram + i * PAGE_SIZE + at, v, len);
         if (fake_vm.dirty_on)
             fake_dirty[gfn / 64] |= 1ull << (gfn % 64);
     }
@@ -362,7 +367,8 @@ static void migration_mode(void)
     struct mig_opts o = {
         .downtime_ms = b2 * 4u, .bandwidth_mbps = b1 & 4 ? 1 + (b4 >> 4) : 0,
         .throttle_max = b1 & 8 ? 90 : 0, .port = MIG_PORT, .dirty_mode = b1 & 3,
-        .storage_copy = !(b0 & 8),
+        .storage_copy = !(b0 & 8), .no_delta = b0 & 32, .compress = b0 & 64 ? MIG_COMPRESS_OFF
+                                                                          : MIG_COMPRESS_AUTO,
     };
     setup_vm(b0, b1, b4);
     run.disk_copy = fake_vm.disk_pages && o.storage_copy;

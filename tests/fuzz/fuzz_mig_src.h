@@ -44,6 +44,7 @@ struct peer {
     bool hello, query;          /* it sent HELLO, QUERY here */
     bool ordered;               /* the peer sent nothing out of order: what it gets must decode */
     bool lz4;                   /* the source took an ACCEPT that took LZ4 from it */
+    bool delta;                 /* ... that took page deltas */
     struct mig_auth auth;
 };
 extern struct peer peers[FAKE_CONNS_MAX];      /* by connection id */

@@ -66,13 +66,23 @@ static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data,
     return 0;
 }
 
-// A RAM payload: as on a stream without LZ4 and with it (what the first takes, the second
-// takes the same way).
+// DELTA bases: every page below 2^20 reads as this one (the rest is not the target's).
+static uint8_t base[MIG_PAGE_SIZE];
+static const uint8_t *base_page(uint64_t gfn, void *ctx)
+{
+    (void)ctx;
+    return gfn < (1u << 20) ? base : NULL;
+}
+
+// A RAM payload: as on a stream without LZ4, with it, and with LZ4 and DELTA (what one takes,
+// each that takes more takes the same way).
 static void ram_both(const uint8_t *p, size_t n, const struct mig_record *r)
 {
     int plain = mig_ram_parse(p, n, ram_run, (void *)r);
     int lz4 = mig_ram_parse_lz4(p, n, ram_run, (void *)r, scratch);
+    int all = mig_ram_parse_ex(p, n, ram_run, (void *)r, scratch, true, base_page, NULL);
     CHECK(plain != 0 || lz4 == 0);
+    CHECK(lz4 != 0 || all == 0);
 }
 
 static void check_payload(const struct mig_record *r)

@@ -21,6 +21,7 @@
 #include "fake_cpuid.h"
 #include "fake_env.h"
 #include "hv/base/config.h"
+#include "hv/base/delta.h"
 #include "hv/base/mem.h"
 #include "hv/cpu/cpu_baseline.h"
 #include "hv/cpu/cpu_policy_codec.h"
@@ -329,6 +330,57 @@ static void test_lz4_pages(void **state)
     refused(&q, "RAM record refused (-22)");
 }
 
+/* A page sent twice, the second time as a delta: the target rebuilds it from its copy. A
+ * delta for a page past the VM's memory is refused; without DELTA taken, so are deltas. */
+static void test_delta_pages(void **state)
+{
+    static uint8_t now[4096], body[2 + 2048];
+    struct peer p;
+    (void)state;
+    hello_features = MIG_FEAT_LZ4 | MIG_FEAT_DELTA;
+    accepted(&p, 1);
+    assert_int_equal(p.features, MIG_FEAT_LZ4 | MIG_FEAT_DELTA);
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 5, 1, false, pages[1]), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    memcpy(now, pages[1], 4096);
+    now[0] ^= 1;
+    now[2000] ^= 0xff;
+    int d = delta_encode(pages[1], now, body + 2, 2048);
+    assert_true(d > 0 && d < 16);
+    body[0] = (uint8_t)d;
+    body[1] = 0;
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 5, 1, body, 2 + (uint32_t)d), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    struct vm *vm = vm_find("vm1");
+    assert_memory_equal(vm_ram[vm - vms] + 5 * 4096, now, 4096);
+    /* Past the guest's memory (pages the VM does not have): refused, nothing applied. */
+    uint64_t past = vm->gfn_end;
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put_delta(&enc, past, 1, body, 2 + (uint32_t)d), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&p, MIG_REC_RAM);
+    send_enc(&p);
+    refused(&p, "RAM record refused (-22)");
+    vm_destroy(vm, NULL, 0);
+
+    struct peer q;
+    hello_features = 0;
+    accepted(&q, 1);
+    assert_int_equal(q.features, 0);
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 5, 1, body, 2 + (uint32_t)d), 0);
+    assert_int_equal(mig_rec_end(&enc), 0);
+    sent(&q, MIG_REC_RAM);
+    send_enc(&q);
+    refused(&q, "RAM record refused (-22)");
+}
+
 /* Not offered, LZ4 runs are a protocol error. */
 static void test_lz4_not_offered(void **state)
 {
@@ -620,6 +672,7 @@ int main(void)
         T(test_good_migration),
         T(test_lz4_pages),
         T(test_lz4_not_offered),
+        T(test_delta_pages),
         T(test_bad_msr_refused),
         T(test_bad_xsave_refused),
         T(test_incomplete_or_doubled_vcpus),

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hv/base/compress.h"
+#include "hv/base/delta.h"
 #include "hv/mig/mig_stream.h"
 
 static uint8_t sbuf[1u << 20];
@@ -502,6 +503,133 @@ static void test_ram_lz4(void **state)
     }
 }
 
+/* The target's pages for DELTA runs: held[] stands for pages 0-7; any other is not there. */
+static uint8_t held[8][MIG_PAGE_SIZE];
+static bool held_wide;                      /* ...or, while set, every page below 1024 */
+static const uint8_t *held_page(uint64_t gfn, void *ctx)
+{
+    (void)ctx;
+    return gfn < (held_wide ? 1024 : 8) ? held[gfn % 8] : NULL;
+}
+
+static int delta_parse(const uint8_t *p, size_t n, uint8_t *scratch)
+{
+    got_n = 0;
+    int rc = mig_ram_parse_ex(p, n, ram_copy_cb, NULL, scratch, true, held_page, NULL);
+    if (rc)
+        assert_int_equal(got_n, 0);         /* nothing applied from a record that fails */
+    return rc;
+}
+
+/* A hand-made DELTA run of one page at p: its size. */
+static size_t delta_run1(uint8_t *p, uint64_t gfn, const uint8_t *d, uint16_t dlen)
+{
+    size_t m = run(p, gfn, 1, MIG_RAM_DELTA);
+    memcpy(p + m, &dlen, 2);
+    memcpy(p + m + 2, d, dlen);
+    return m + 2 + dlen;
+}
+
+/* DELTA runs: the source's helper puts what delta_encode made, the parser rebuilds each page
+ * from the target's copy; every malformed form, a page the target lacks, and a stream that
+ * did not take deltas are refused before any callback. */
+static void test_ram_delta(void **state)
+{
+    static uint8_t now[3][MIG_PAGE_SIZE], body[3 * (2 + MIG_PAGE_SIZE)], p[2 * MIG_PAGE_SIZE];
+    static uint8_t scratch[MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE];
+    uint32_t blen = 0;
+    size_t n;
+
+    (void)state;
+    fill_pages();
+    for (int i = 0; i < 8; i++)
+        memcpy(held[i], pages[i], MIG_PAGE_SIZE);
+    for (int i = 0; i < 3; i++) {                  /* pages 4-6 changed a little */
+        memcpy(now[i], held[4 + i], MIG_PAGE_SIZE);
+        now[i][100 * i] ^= 0x55;
+        now[i][4095] ^= (uint8_t)(i + 1);
+        int d = delta_encode(held[4 + i], now[i], body + blen + 2, MIG_PAGE_SIZE / 2);
+        assert_true(d > 0 && d < 16);
+        memcpy(body + blen, &(uint16_t){ (uint16_t)d }, 2);
+        blen += 2 + (uint32_t)d;
+    }
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 2, 1, false, pages[0]), 0);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 3, body, blen), 0);
+    /* The helper checks the body holds exactly count entries. */
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 2, body, blen), -EINVAL);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 4, body, blen), -EINVAL);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 3, body, blen - 1), -EINVAL);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 0, body, 0), -EINVAL);
+    n = ENC_ADDED(mig_rec_end(&enc)) - 12;
+    assert_int_equal(n, 16 + MIG_PAGE_SIZE + 16 + blen);
+    assert_int_equal(delta_parse(sbuf + 8, n, scratch), 0);
+    assert_int_equal(got_n, 2);
+    assert_true(got_runs[1].gfn == 4 && got_runs[1].count == 3 && !got_runs[1].zero);
+    for (int i = 0; i < 3; i++)
+        assert_memory_equal(got_runs[1].data + i * MIG_PAGE_SIZE, now[i], MIG_PAGE_SIZE);
+    assert_memory_equal(held[4], pages[4], MIG_PAGE_SIZE);    /* the parser wrote no page */
+    /* Not taken: without page() (or scratch), and with LZ4 only. */
+    assert_int_equal(mig_ram_parse_ex(sbuf + 8, n, NULL, NULL, scratch, true, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(mig_ram_parse_ex(sbuf + 8, n, NULL, NULL, NULL, false, held_page, NULL),
+                     -EINVAL);
+    assert_int_equal(mig_ram_parse_lz4(sbuf + 8, n, NULL, NULL, scratch), -EINVAL);
+    /* DELTA runs go in RAM records only. */
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_disk_begin(&enc, 0), 0);
+    assert_int_equal(mig_ram_run_put_delta(&enc, 4, 3, body, blen), -EINVAL);
+
+    /* Hand-made: one page, one op. */
+    const uint8_t d1[] = { 7, 2, 0xaa, 0xbb };
+    n = delta_run1(p, 3, d1, sizeof(d1));
+    assert_int_equal(delta_parse(p, n, scratch), 0);
+    assert_int_equal(got_runs[0].data[7], 0xaa);
+    assert_int_equal(got_runs[0].data[8], 0xbb);
+    assert_memory_equal(got_runs[0].data + 9, held[3] + 9, MIG_PAGE_SIZE - 9);
+    assert_int_equal(delta_parse(p, n - 1, scratch), -EINVAL);          /* cut short */
+    assert_int_equal(delta_parse(p, n + 1, scratch), -EINVAL);          /* a byte after it */
+    assert_int_equal(delta_parse(p, 16 + 1, scratch), -EINVAL);         /* dlen itself cut */
+    n = delta_run1(p, 8, d1, sizeof(d1));
+    assert_int_equal(delta_parse(p, n, scratch), -EINVAL);              /* no page 8 here */
+    const uint8_t bad[] = { 7, 0 };                                     /* an op of 0 bytes */
+    n = delta_run1(p, 3, bad, sizeof(bad));
+    assert_int_equal(delta_parse(p, n, scratch), -EINVAL);
+    n = run(p, 3, 1, MIG_RAM_DELTA);
+    memcpy(p + n, &(uint16_t){ MIG_PAGE_SIZE }, 2);                     /* dlen of a page */
+    memset(p + n + 2, 0, MIG_PAGE_SIZE);
+    assert_int_equal(delta_parse(p, n + 2 + MIG_PAGE_SIZE, scratch), -EINVAL);
+    n = run(p, 3, 1, MIG_RAM_DELTA | MIG_RAM_ZERO);                     /* two encodings */
+    memcpy(p + n, &(uint16_t){ 0 }, 2);
+    assert_int_equal(delta_parse(p, n + 2, scratch), -EINVAL);
+    n = run(p, 3, 1, MIG_RAM_DELTA);                                    /* no change: fine */
+    memcpy(p + n, &(uint16_t){ 0 }, 2);
+    assert_int_equal(delta_parse(p, n + 2, scratch), 0);
+    assert_memory_equal(got_runs[0].data, held[3], MIG_PAGE_SIZE);
+    /* LZ4 and DELTA pages share the record's bound: a run of 64 delta pages goes, one more
+     * page (of either) does not. */
+    {
+        static uint8_t q[3 * 16 + 4 + MIG_PAGE_SIZE + (MIG_RAM_MAX_PAGES + 1) * 2];
+        static uint8_t blk[MIG_PAGE_SIZE], zeros[MIG_PAGE_SIZE];
+        static struct compress_state st;
+        held_wide = true;
+        size_t m = run(q, 0, MIG_RAM_MAX_PAGES, MIG_RAM_DELTA);
+        memset(q + m, 0, MIG_RAM_MAX_PAGES * 2);
+        m += MIG_RAM_MAX_PAGES * 2;
+        assert_int_equal(delta_parse(q, m, scratch), 0);
+        size_t m2 = m + run(q + m, 70, 1, MIG_RAM_DELTA);
+        memset(q + m2, 0, 2);
+        assert_int_equal(delta_parse(q, m2 + 2, scratch), -EINVAL);
+        size_t bl = compress_block(&st, zeros, MIG_PAGE_SIZE, blk, MIG_PAGE_SIZE - 1);
+        assert_true(bl > 0);
+        m2 = m + lz4_run(q + m, 70, 1, MIG_RAM_LZ4, (uint32_t)bl);
+        memcpy(q + m2, blk, bl);
+        assert_int_equal(delta_parse(q, m2 + bl, scratch), -EINVAL);
+        held_wide = false;
+    }
+}
+
 /* ACCEPT and COMMIT_ACK carry their fields; unknown features and reserved bits are refused. */
 static void test_accept_and_commit_ack(void **state)
 {
@@ -518,7 +646,10 @@ static void test_accept_and_commit_ack(void **state)
     r = (struct mig_record){ .type = MIG_REC_ACCEPT, .len = 4, .payload = sbuf + 8 };
     assert_int_equal(mig_parse_accept(&r, &f), 0);
     assert_int_equal(f, MIG_FEAT_LZ4);
-    sbuf[8] = 2;
+    sbuf[8] = MIG_FEAT_LZ4 | MIG_FEAT_DELTA;
+    assert_int_equal(mig_parse_accept(&r, &f), 0);
+    assert_int_equal(f, MIG_FEAT_LZ4 | MIG_FEAT_DELTA);
+    sbuf[8] = 4;                                        /* an unknown feature */
     assert_int_equal(mig_parse_accept(&r, &f), -EINVAL);
     sbuf[8] = 1;
     sbuf[10] = 1;
@@ -555,7 +686,7 @@ static void test_hello_rejects(void **state)
         size_t off;
 
         off = 8 + 0;  HELLO_BAD(sbuf[off] = 1);                 /* version 1: an old peer */
-        off = 8 + 2;  HELLO_BAD(sbuf[off] = 2);                 /* an unknown feature */
+        off = 8 + 2;  HELLO_BAD(sbuf[off] = 4);                 /* an unknown feature */
         off = 8 + 3;  HELLO_BAD(sbuf[off] = 0x80);
         off = 8 + 4;  HELLO_BAD(sbuf[off] = 0);                 /* 0 vCPUs */
         off = 8 + 5;  HELLO_BAD(sbuf[off] = 1);                 /* 258 vCPUs */
@@ -663,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_ram_parse_edges),
         cmocka_unit_test(test_ram_run_put),
         cmocka_unit_test(test_ram_lz4),
+        cmocka_unit_test(test_ram_delta),
         cmocka_unit_test(test_accept_and_commit_ack),
         cmocka_unit_test(test_hello_rejects),
         cmocka_unit_test(test_small_parsers_reject),

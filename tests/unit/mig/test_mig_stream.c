@@ -227,7 +227,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x05\x00\x00\x00", 12);    /* version 5 */
+    assert_memory_equal(b, "FERRYMIG\x06\x00\x00\x00", 12);    /* version 6 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
