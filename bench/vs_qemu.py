@@ -116,13 +116,14 @@ class Qmp:
             try:
                 self.s = socket.socket(socket.AF_UNIX)
                 self.s.connect(path)
+                self.f = self.s.makefile("rw")
+                json.loads(self.f.readline())           # the greeting
                 break
-            except OSError:
+            except (OSError, ValueError):               # not up yet, or reset while starting
+                self.s.close()
                 if time.time() > deadline:
                     raise
                 time.sleep(0.2)
-        self.f = self.s.makefile("rw")
-        json.loads(self.f.readline())                   # the greeting
         self.cmd("qmp_capabilities")
 
     def cmd(self, name, **args):
@@ -143,6 +144,9 @@ def qemu_case(work, mem, ws, kibps, link):
         port = free_port()
         qmps = {}
         for side in ("src", "dst"):
+            for stale in (f"{work}/qemu-{side}.qmp", f"{work}/qemu-{side}.log"):
+                if os.path.exists(stale):               # the previous case's
+                    os.remove(stale)
             argv = ["timeout", "-s", "KILL", "900", "qemu-system-x86_64", "-accel", "tcg",
                     "-m", str(mem), "-kernel", MBTEST,
                     "-append", f"dirty mem={mem} ws={ws} kibps={kibps}",
