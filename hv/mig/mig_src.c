@@ -340,6 +340,9 @@ static void xb_forget(struct src_mig *s, uint64_t no, uint32_t n)
  */
 static int put_pages(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *data)
 {
+    /* Round 0 keeps every page too (unlike QEMU's bulk stage): the first resend can then be
+     * a delta already. Side by side on two QEMU TCG hosts, a 56 MiB round 0 went at 0.95 of
+     * its delta=off rate with the copies this costs (noise is about as large). */
     if (!s->delta)
         return put_data(s, no, n, data) ? 0 : (int)n;
     memcpy(s->xb_snap, data, (size_t)n * PAGE_SIZE);
@@ -503,11 +506,14 @@ static void xb_alloc(struct src_mig *s)
     uint64_t slots = s->npages < XB_SLOTS_MAX ? s->npages : XB_SLOTS_MAX;
     for (; slots >= XB_SLOTS_MIN; slots /= 2) {
         uint64_t frames = slots + pages_for(slots * 8);
-        uint64_t pa = frame_alloc(s->vm->node, frames, 1, FRAME_ZERO);
+        uint64_t pa = frame_alloc(s->vm->node, frames, 1, 0);
         if (!pa)
             continue;
+        /* Only the tags start cleared: a slot's bytes are written before its tag names it,
+         * and never leave the host unless it does (64 MiB zeroed would be work for nothing). */
         s->xb_cache = phys_to_virt(pa);
         s->xb_tag = (uint64_t *)(s->xb_cache + slots * PAGE_SIZE);
+        memset(s->xb_tag, 0, slots * 8);
         s->xb_slots = slots;
         s->xb_frames = frames;
         s->delta = true;
