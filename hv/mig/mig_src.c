@@ -506,14 +506,11 @@ static void xb_alloc(struct src_mig *s)
     uint64_t slots = s->npages < XB_SLOTS_MAX ? s->npages : XB_SLOTS_MAX;
     for (; slots >= XB_SLOTS_MIN; slots /= 2) {
         uint64_t frames = slots + pages_for(slots * 8);
-        uint64_t pa = frame_alloc(s->vm->node, frames, 1, 0);
+        uint64_t pa = frame_alloc(s->vm->node, frames, 1, FRAME_ZERO);
         if (!pa)
             continue;
-        /* Only the tags start cleared: a slot's bytes are written before its tag names it,
-         * and never leave the host unless it does (64 MiB zeroed would be work for nothing). */
         s->xb_cache = phys_to_virt(pa);
         s->xb_tag = (uint64_t *)(s->xb_cache + slots * PAGE_SIZE);
-        memset(s->xb_tag, 0, slots * 8);
         s->xb_slots = slots;
         s->xb_frames = frames;
         s->delta = true;
