@@ -50,6 +50,8 @@
 //   status and data (never more than cap bytes), else one of its documented errors with a
 //   reason (-ENOSPC only for a reply larger than cap), and its connection is closed.
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fake_cpuid.h"
@@ -65,6 +67,7 @@ const uint8_t *in;
 size_t in_len, in_off;
 struct fuzz_run run;
 struct fuzz_query qs;
+static bool report;
 
 /* ---- operations of both modes ---- */
 
@@ -351,6 +354,11 @@ static void finish_run(void)
     }
     mig_poll();                                 /* an ended migration is freed here */
     CHECK(!migrating());
+    /* FUZZ_MIG_SRC_REPORT=1: the source's result lines (make fuzz checks its seeds' with it). */
+    char msg[MIG_MESSAGE_MAX];
+    while (mig_message(msg, sizeof(msg)))
+        if (report)
+            fprintf(stderr, "%s\n", msg);
     CHECK(fake_frames_out == 0);
     CHECK(fake_conns_reset());                  /* every connection was closed */
     if (!fake_destroys) {
@@ -477,6 +485,7 @@ static void query_mode(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    report = getenv("FUZZ_MIG_SRC_REPORT") != NULL;
     init_once();
     reset();
     in = data, in_len = size, in_off = 0;

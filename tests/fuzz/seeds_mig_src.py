@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Seeds for tests/fuzz/fuzz_mig_src.c that reach what a short fuzzing run rarely does: a
+migration whose pages are sent again as deltas (MIG_FEAT_DELTA taken) and that commits, so
+the harness compares the target's RAM, rebuilt from those deltas, with the guest's.
+
+The input format is the harness's (its top comment): config bytes 0-5, then operations, each
+a byte (% 12) and its own bytes. Each seed: the peer's send window shrinks to a few records so
+that round 0 goes out over several steps, the peer takes the features, the guest changes a
+few bytes of pages round 0 has sent (pages 0, 61, 122, ... hold data at the start), the rest
+is acknowledged with time passing, and the peer acknowledges the COMMIT.
+
+    tests/fuzz/seeds_mig_src.py DIR      writes the seeds into DIR (a fuzzing corpus)
+`make fuzz` writes them, checks that each still ends in a migration that sent deltas
+(FUZZ_MIG_SRC_REPORT=1 prints the source's result lines), then fuzzes from them.
+"""
+import os
+import sys
+
+OP_RECORD, OP_TIME, OP_GUEST, OP_FAULTS, OP_ACK_ALL = 0, 3, 6, 9, 11
+REC_ACCEPT, REC_COMMIT_ACK = 0, 1
+LZ4, DELTA = 1, 2
+COMPRESS_OFF, TWO_VCPUS = 0x40, 0x01            # config byte 0
+
+
+def accept(features):
+    return [OP_RECORD, REC_ACCEPT, features]
+
+
+def commit_ack():
+    return [OP_RECORD, REC_COMMIT_ACK, 0]
+
+
+def window(q):
+    """op_faults with only its window bit: (q + 1) * 64 bytes may be in flight."""
+    return [OP_FAULTS, 0x40, q]
+
+
+def guest(page, pages, value, at32, len4):
+    """The guest writes value into bytes [at32 * 32, + 1 + len4 * 4) of pages from page."""
+    return [OP_GUEST, page & 0xff, page >> 8, pages - 1, value, 0x80 | at32, len4]
+
+
+STEP = [OP_ACK_ALL, OP_TIME, 5]                 # everything arrived, 50 ms pass
+
+
+def seed(config0, features, plan, q=0x0f):
+    s = [config0, 0x00, 0xff, 0x00, 0x00, 0x00]  # running, downtime 1020 ms, handshake ok
+    s += STEP + window(q) + accept(features)
+    for part in plan:
+        s += part
+    s += STEP * 80 + commit_ack() + STEP * 5
+    return bytes(s)
+
+
+SEEDS = {
+    "delta_raw": seed(COMPRESS_OFF, DELTA, [
+        STEP * 2, guest(0, 1, 0x5a, 1, 8), STEP * 3, guest(61, 1, 0x5b, 9, 2),
+        STEP * 3, guest(122, 1, 0x5c, 30, 20)]),
+    "delta_lz4": seed(0x00, LZ4 | DELTA, [
+        STEP * 2, guest(0, 1, 0x5a, 1, 8), STEP * 3, guest(61, 1, 0x5b, 9, 2),
+        STEP * 3, guest(122, 1, 0x5c, 30, 20)], q=0),
+    "delta_twice": seed(COMPRESS_OFF, DELTA, [
+        STEP * 2, guest(0, 2, 0x44, 3, 10), STEP * 4, guest(0, 2, 0x45, 3, 10),
+        STEP * 2, guest(183, 1, 0x46, 100, 255)]),
+    "delta_two_vcpus": seed(COMPRESS_OFF | TWO_VCPUS, DELTA, [
+        STEP * 2, guest(0, 1, 0x66, 7, 60), STEP, guest(0, 1, 0x67, 8, 1),
+        STEP * 3, guest(244, 1, 0x68, 0, 255)]),
+}
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    os.makedirs(sys.argv[1], exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(sys.argv[1], f"seed_{name}"), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
