@@ -292,6 +292,7 @@ def check_moved(src, dst, seen, line):
     m = re.match(r"migrate: done vm=lin total_ms=(\d+) downtime_ms=(\d+) ", line)
     assert m, line
     downtime = int(m.group(2)) / 1000
+    throttle = int(re.search(r" throttle=(\d+) ", line).group(1))
     assert "lin" not in names(src) and "lin" in names(dst)
     last = seen[-1]
     # The longest beat the source showed, throttled or not: no beat across the pause may take
@@ -304,8 +305,14 @@ def check_moved(src, dst, seen, line):
     first = after[0]
     assert first[1] == 2
     gap = first[0] - last[0]
-    assert last[2] < first[2] <= last[2] + gap * beat * 1.25 + downtime + 1.5, \
-        (last, first, beat, line)
+    allowed = gap * beat * 1.25 + downtime + 1.5
+    # Slowed to 90 % or more at the end (a VT-x source in Bochs sends at 2 Mbit/s), the guest
+    # may print no beat through the last rounds: the one after the move may then be ahead by
+    # up to the migration's length (seen: 7.7 s over one beat at 99 %), never by more. A clock
+    # re-based with the wrong TSC rate (Bochs's is a tenth of QEMU's) is off by minutes.
+    if throttle >= 90:
+        allowed = max(allowed, int(m.group(1)) / 1000 + downtime + 1.5)
+    assert last[2] < first[2] <= last[2] + allowed, (last, first, beat, line)
     type_into(dst, "lin", "echo moved-$((7*6))", "moved-42", timeout=120)
     t0 = loc_ticks(interrupts(dst, "lin"))
     time.sleep(3)
