@@ -708,8 +708,11 @@ bool vm_exit_event(char *name, size_t n, uint32_t *code, bool *power_off)
 {
     for (unsigned i = 0; i < VM_MAX; i++) {
         struct vm *vm = &vms[i];
-        if (vm->state != VM_EMPTY && __atomic_load_n(&vm->exited, __ATOMIC_ACQUIRE) &&
-            !vm->exit_reported) {
+        /* Reported once the vCPU that ended it has also marked the VM stopped (guest_ended,
+         * then vm_stop, on its CPU): who reads the message and then lists the VM sees it
+         * stopped, not still running (seen under QEMU TCG, where that CPU can lag). */
+        if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) == VM_STOPPED &&
+            __atomic_load_n(&vm->exited, __ATOMIC_ACQUIRE) && !vm->exit_reported) {
             vm->exit_reported = true;
             snprintf(name, n, "%s", vm->name);
             *code = vm->exit_code;
