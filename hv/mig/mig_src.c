@@ -313,7 +313,7 @@ static int put_data(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *d
     return rc;
 }
 
-/* The cache slot of page no, and whether it holds the page. */
+/* The cache slot page no maps to (it holds the page if its tag is no + 1). */
 static uint64_t xb_slot(const struct src_mig *s, uint64_t no) { return no % s->xb_slots; }
 
 static void xb_keep(struct src_mig *s, uint64_t no, const uint8_t *sent)
@@ -333,8 +333,7 @@ static void xb_forget(struct src_mig *s, uint64_t no, uint32_t n)
 
 /*
  * A run of n data pages of guest RAM from page no (host-contiguous at data) into the open
- * record: how many went in (fewer than n when the record filled; 0: none), or -1 when the
- * record is not a RAM record. Without deltas the run goes as put_data makes it. With them,
+ * record: how many went in (fewer than n when the record filled; 0: none). Without deltas the run goes as put_data makes it. With them,
  * the run is copied out once; each page whose slot holds it goes as a delta when that is
  * short, the rest as data (LZ4 or raw); the cache then takes the copy of each page sent.
  */
