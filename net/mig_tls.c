@@ -18,10 +18,10 @@
 
 /*
  * mbedTLS's whole heap. A connection takes about 37 KiB once its handshake is done (two 16 KiB
- * record buffers, its contexts) and some 10 KiB more while the key exchange runs; 24 of them
+ * record buffers, its contexts) and some 10 KiB more while the key exchange runs; 48 of them
  * (net/mig_transport.c, MIG_CONNS) fit with room for fragmentation.
  */
-#define ARENA_SIZE (1536 * 1024)
+#define ARENA_SIZE (3 * 1024 * 1024)
 static unsigned char arena[ARENA_SIZE] __attribute__((aligned(16)));
 
 static struct {

@@ -21,7 +21,7 @@
 #include "net/mig_tls.h"
 #include "net/mig_transport.h"
 
-#define MIG_CONNS 24         /* MIGRATE_SLOTS outgoing, MIG_DST_CONNS incoming, some spare */
+#define MIG_CONNS 48         /* MIGRATE_SLOTS outgoing with their streams, MIG_DST_CONNS incoming */
 #define RX_CHUNK  4096       /* plaintext handed to the engine per call */
 
 enum conn_state { C_TCP, C_HANDSHAKE, C_OPEN };

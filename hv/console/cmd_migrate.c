@@ -1,5 +1,6 @@
 /* `migrate VM HOST[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [timeout=S]
- * [dirty=wp|ad|pml] [storage=copy|shared] [compress=auto|lz4|off] [delta=on|off]`, `migrate status`, `migrate cancel VM`,
+ * [dirty=wp|ad|pml] [storage=copy|shared] [compress=auto|lz4|off] [delta=on|off] [streams=N]`,
+ * `migrate status`, `migrate cancel VM`,
  * `migrate set VM downtime=MS`, `migrate inject FAULT [SECONDS]`. */
 #include <errno.h>
 #include <string.h>
@@ -74,7 +75,8 @@ int cmd_migrate(struct con *c, int argc, char **argv)
         if (!val || mgmt_migrate_set(&o, key, val)) {
             con_printf(c, "error: bad option '%s' (downtime=1-60000 ms, bandwidth=1-100000 "
                        "Mbit/s, throttle=0-99 %%, timeout=10-3600 s, dirty=wp|ad|pml, "
-                       "storage=copy|shared, compress=auto|lz4|off, delta=on|off)\n", argv[i]);
+                       "storage=copy|shared, compress=auto|lz4|off, delta=on|off, "
+                       "streams=1-8)\n", argv[i]);
             return -EINVAL;
         }
     }

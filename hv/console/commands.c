@@ -37,7 +37,7 @@ const struct con_cmd con_commands[] = {
       .run = cmd_switch },
     { .name = "migrate",
       .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [timeout=S] "
-               "[dirty=wp|ad|pml] [storage=copy] [compress=auto|lz4|off] [delta=on|off] | "
+               "[dirty=wp|ad|pml] [storage=copy] [compress=auto|lz4|off] [delta=on|off] [streams=N] | "
                "status | cancel VM | set VM downtime=MS | "
                "inject none|lose-ack|lose-commit|old-stream",
       .help = "live-migrate a VM to another ferry host (runs in the background)",

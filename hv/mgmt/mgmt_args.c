@@ -245,6 +245,8 @@ int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *v
         a->compress = 2;
     else if (!strcmp(key, "delta") && (!strcmp(val, "on") || !strcmp(val, "off")))
         a->no_delta = !strcmp(val, "off");
+    else if (!strcmp(key, "streams") && !cmdline_u64(val, 1, MGMT_MIGRATE_STREAMS_MAX, &v))
+        a->streams = (uint16_t)v;
     else
         return -EINVAL;
     return 0;

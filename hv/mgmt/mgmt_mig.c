@@ -8,10 +8,12 @@
 #include "hv/mgmt/mgmt_mig.h"
 #include "hv/mgmt/mgmt_nic.h"
 #include "hv/mig/mig.h"
+#include "hv/mig/mig_stream.h"
 
 _Static_assert(MGMT_MIGRATE_MESSAGE_MAX == MIG_MESSAGE_MAX, "migration message sizes differ");
 _Static_assert(MIG_COMPRESS_AUTO == 0 && MIG_COMPRESS_ON == 1 && MIG_COMPRESS_OFF == 2,
                "mgmt_migrate_args.compress holds enum mig_compress");
+_Static_assert(MGMT_MIGRATE_STREAMS_MAX == MIG_STREAMS_MAX, "stream limits differ");
 
 int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_migrate_args *a,
                        char *err, size_t errlen)
@@ -21,7 +23,7 @@ int mgmt_migrate_start(const char *name, uint32_t addr_be, const struct mgmt_mig
         .throttle_max = a->throttle_max, .timeout_s = a->timeout_s, .port = a->port,
         .dirty_mode = (enum dirty_mode)a->dirty,
         .storage_copy = a->storage_copy, .compress = (enum mig_compress)a->compress,
-        .no_delta = a->no_delta,
+        .no_delta = a->no_delta, .streams = a->streams,
     };
     int rc;
     /* mig_start refuses a VM that is migrating already, with its own reason. */

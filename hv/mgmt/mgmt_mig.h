@@ -24,13 +24,16 @@ struct mgmt_migrate_args {
     bool storage_copy;              /* storage=copy: a local disk moves with the VM */
     uint8_t compress;               /* 0 auto, 1 on (lz4), 2 off: enum mig_compress */
     bool no_delta;                  /* delta=off */
+    uint16_t streams;               /* streams=N; 0: one */
 };
+#define MGMT_MIGRATE_STREAMS_MAX 8
 
 /* The migration port, the default throttle ceiling, the rest 0/AUTO. */
 void mgmt_migrate_defaults(struct mgmt_migrate_args *a);
 /* key "downtime" (1-60000 ms), "bandwidth" (1-100000 Mbit/s), "throttle" (0-99 %), "timeout"
  * (10-3600 s), "dirty" (wp|ad|pml), "storage" (copy|shared; shared, the default, refuses a VM
- * with a local disk), "compress" (auto|lz4|off), "delta" (on|off): 0 or -EINVAL. */
+ * with a local disk), "compress" (auto|lz4|off), "delta" (on|off), "streams" (1-8 connections):
+ * 0 or -EINVAL. */
 int mgmt_migrate_set(struct mgmt_migrate_args *a, const char *key, const char *val);
 /* "ADDR" or "ADDR:PORT": host (the ADDR text), *port (if given) and *addr_be, or -EINVAL and
  * err. */

@@ -27,6 +27,7 @@ struct mig_opts {
     bool storage_copy;          /* a local disk moves too (shared nothing); else it refuses */
     enum mig_compress compress; /* page data: LZ4 where it pays (AUTO), always, or never */
     bool no_delta;              /* delta=off: pages sent again go whole, never as deltas */
+    uint16_t streams;           /* connections the pages go over (1..MIG_STREAMS_MAX); 0: 1 */
 };
 
 int mig_init(void);                         /* listens if a cluster key is configured */

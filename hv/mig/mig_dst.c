@@ -21,7 +21,9 @@
 #include "hv/vm/vmctl.h"
 #include "net/vswitch.h"
 
-enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_DONE };
+/* D_JOINED: another stream of a migration (it opened with JOIN); the migration itself is the
+ * D_STREAM connection its `main` points to. */
+enum dst_state { D_IDLE, D_AUTH, D_HELLO, D_STREAM, D_JOINED, D_DONE };
 
 struct dst_mig {
     enum dst_state st;
@@ -61,6 +63,22 @@ struct dst_mig {
      * and those holding data; one allocation of disk_bits_pages */
     uint64_t *disk_got, *disk_held, disk_bits_pages, disk_blocks, disk_blocks_got,
         disk_run_next;
+    /*
+     * Streams (docs/migration-stream.md, "Streams"). The migration's first connection holds
+     * how many were granted, the token each JOIN must carry and the joined ones; it takes
+     * COMMIT only once every other stream ended (commit_rx: COMMIT arrived, not yet checked).
+     * A joined connection has `main` (cleared if the migration goes first), its index, the
+     * newest pass it carried and the pages its runs carried (STREAM_END must agree).
+     */
+    uint16_t streams, joined_mask, streams_ended;
+    uint8_t token[MIG_JOIN_TOKEN];
+    struct dst_mig *joined[MIG_STREAMS_MAX];
+    bool commit_rx;
+    struct dst_mig *main;
+    uint16_t stream;
+    uint32_t pass;
+    uint64_t stream_pages;
+    bool ended;
 };
 
 /*
@@ -72,7 +90,7 @@ struct dst_mig {
  * milliseconds on hardware, seconds on a busy emulated host.) A migration whose source sends
  * nothing for MIG_DST_STALL_NS is discarded with its skeleton (the source gave up after 10 s).
  */
-#define MIG_DST_PER_PEER    4
+#define MIG_DST_PER_PEER    (4 + MIG_STREAMS_MAX - 1)
 #define MIG_DST_SILENT_NS   (5ull * 1000000000)
 #define MIG_DST_HANDSHAKE_NS (30ull * 1000000000)
 #define MIG_DST_STALL_NS    (30ull * 1000000000)
@@ -86,6 +104,9 @@ static struct {
     bool used;
 } committed[DST_COMMITTED_KEEP];
 static unsigned committed_next;
+
+/* The migration a connection carries (itself, or the one it joined); NULL if that is gone. */
+static struct dst_mig *mig_of(struct dst_mig *c) { return c->st == D_JOINED ? c->main : c; }
 
 /* Test hooks (`migrate inject`): lose the next COMMIT_ACK or COMMIT, or hold the COMMIT of the
  * next migration accepted for hold_s seconds before the VM starts, or its ACCEPT. */
@@ -316,8 +337,13 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         else
             d->unpack = phys_to_virt(pa);
     }
+    /* Every stream asked for is granted (the per-peer limit leaves room for them); the
+     * others join with a token that only this connection has seen. */
+    d->streams = h.streams;
+    if (d->streams > 1)
+        mig_new_nonce(d->token);
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
-    mig_rec_accept(&d->enc, d->features);
+    mig_rec_accept(&d->enc, d->features, d->streams, d->token);
     mig_dec_sent(&d->dec, MIG_REC_ACCEPT);
     d->out_len += d->enc.len;
     d->st = D_STREAM;
@@ -363,23 +389,32 @@ static int zero_ram_page(void *ctx, uint64_t gfn)
 /* A DELTA page's base: the skeleton's copy (what earlier records wrote, else zeros). */
 static const uint8_t *held_page(uint64_t gfn, void *ctx)
 {
-    struct dst_mig *d = ctx;
-    return d->vm && gfn < d->vm->gfn_end ? vm_page(d->vm, gfn) : NULL;
+    struct dst_mig *d = mig_of(ctx);
+    return d && d->vm && gfn < d->vm->gfn_end ? vm_page(d->vm, gfn) : NULL;
 }
 
+/* A RAM record's run, on connection c (ctx) of migration d. */
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
 {
-    struct dst_mig *d = ctx;
-    struct vm *vm = d->vm;
+    struct dst_mig *c = ctx, *d = mig_of(c);
+    struct vm *vm = d ? d->vm : NULL;
     if (!vm)
         return -EPROTO;
     d->pages += count;
-    if (gfn < d->ram_run_next || gfn >= vm->gfn_end || count > vm->gfn_end - gfn) {
-        snprintf(d->why, sizeof(d->why), "RAM run of pages 0x%llx+%u: out of order or past "
+    if (gfn < c->ram_run_next || gfn >= vm->gfn_end || count > vm->gfn_end - gfn) {
+        snprintf(c->why, sizeof(c->why), "RAM run of pages 0x%llx+%u: out of order or past "
                  "the VM's memory", (unsigned long long)gfn, count);
         return -ERANGE;                         /* and each page must be RAM: vm_page below */
     }
-    d->ram_run_next = gfn + count;
+    /* Each page on the stream that owns its chunk: then its copies arrive in order. */
+    if (d->streams > 1 && (mig_stream_owner(gfn, d->streams) != c->stream ||
+                           gfn / MIG_STREAM_CHUNK != (gfn + count - 1) / MIG_STREAM_CHUNK)) {
+        snprintf(c->why, sizeof(c->why), "RAM run of pages 0x%llx+%u on stream %u, which "
+                 "does not own them all", (unsigned long long)gfn, count, c->stream);
+        return -EPROTO;
+    }
+    c->ram_run_next = gfn + count;
+    c->stream_pages += count;
     if (zero)                                   /* only pages that may hold data */
         return bits_take(d->ram_held, gfn, count, zero_ram_page, d);
     for (uint32_t i = 0; i < count; i++) {      /* RAM may be split across nodes */
@@ -470,6 +505,134 @@ static int on_xsave(struct dst_mig *d, const struct mig_record *r)
 
 static int handle(struct dst_mig *d, const struct mig_record *r);
 
+/*
+ * COMMIT arrived and every stream ended: all of the RAM and the state is here. Whether it is
+ * whole and can run: 0 (d->commit set), or an error with d->why.
+ */
+static int commit_check(struct dst_mig *d)
+{
+    if (d->vcpus_got != d->vm->nvcpus) {
+        snprintf(d->why, sizeof(d->why), "state of %u of %u vCPUs received", d->vcpus_got,
+                 d->vm->nvcpus);
+        return -EPROTO;
+    }
+    if (d->disk_got && d->disk_blocks_got != d->disk_blocks) {
+        snprintf(d->why, sizeof(d->why), "%llu of the disk's %llu blocks received",
+                 (unsigned long long)d->disk_blocks_got,
+                 (unsigned long long)d->disk_blocks);
+        return -EPROTO;
+    }
+    /* Each vCPU as this backend will load it, by the checks its VM entry makes (VT-x:
+     * SDM 26.3.1, the PAE PDPTEs from the RAM as it is now): a state that cannot enter is
+     * refused before COMMIT_ACK. */
+    for (unsigned i = 0; hv_ops && hv_ops->vcpu_state_check && i < d->vm->nvcpus; i++) {
+        char why[sizeof(d->why) - 24];
+        if (hv_ops->vcpu_state_check(d->vm, &d->vm->vcpus[i].init, why, sizeof(why))) {
+            snprintf(d->why, sizeof(d->why), "vCPU %u: %s", i, why);
+            return -EINVAL;
+        }
+    }
+    /* Every device's record arrived and passed its check: only now is any loaded. */
+    if (mig_devices_commit(&d->vm->devs, d->why, sizeof(d->why)))
+        return -EPROTO;
+    if (fault == MIGRATE_FAULT_LOSE_COMMIT) {      /* as if it never arrived */
+        fault = MIGRATE_FAULT_NONE;
+        log_warn("migrate", "incoming %s: injected fault: COMMIT lost", d->name);
+        d->failed = true;
+        return 0;
+    }
+    if (d->hold_s) {
+        d->hold_until = time_ns() + d->hold_s * 1000000000ull;
+        log_warn("migrate", "incoming %s: injected fault: holding COMMIT for %u s (not "
+                 "started, not acknowledged)", d->name, d->hold_s);
+    }
+    d->commit = true;
+    return 0;
+}
+
+/* Two tokens compared in constant time. */
+static bool token_eq(const uint8_t *a, const uint8_t *b)
+{
+    uint8_t diff = 0;
+    for (unsigned i = 0; i < MIG_JOIN_TOKEN; i++)
+        diff |= a[i] ^ b[i];
+    return !diff;
+}
+
+/*
+ * JOIN, the first record of a connection: it becomes stream k of the migration whose ACCEPT
+ * carried the token, if that migration is still receiving, granted more than k streams, has
+ * no stream k yet, and came from the same address (under TLS, the same authenticated host
+ * name). Anything else is refused like a failed authentication: the connection just closes.
+ */
+static int on_join(struct dst_mig *c, const struct mig_record *r)
+{
+    const uint8_t *tok;
+    uint16_t k;
+    if (mig_parse_join(r, &tok, &k))
+        return -EBADMSG;
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
+        struct dst_mig *m = incoming[i];
+        if (!m || m == c || m->st != D_STREAM || m->failed || m->streams <= k ||
+            (m->joined_mask & 1u << k) || m->peer != c->peer || !token_eq(m->token, tok))
+            continue;
+        const char *mn = mig_conn_peer_name(m->conn), *cn = mig_conn_peer_name(c->conn);
+        if (!((!mn && !cn) || (mn && cn && !strcmp(mn, cn))))
+            continue;
+        m->joined[k] = c;
+        m->joined_mask |= (uint16_t)(1u << k);
+        c->main = m;
+        c->stream = k;
+        c->st = D_JOINED;
+        memcpy(c->name, m->name, sizeof(c->name));
+        return 0;
+    }
+    char a[16];
+    const uint8_t *b = (const uint8_t *)&c->peer;
+    snprintf(a, sizeof(a), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    log_warn("migrate", "connection from %s asked to join stream %u of a migration it does not "
+             "belong to: closed", a, k);
+    return -EACCES;
+}
+
+/* A RAM record on connection c: its pass never goes back on c; its runs go to the VM. */
+static int on_ram(struct dst_mig *c, const struct mig_record *r)
+{
+    struct dst_mig *d = mig_of(c);
+    uint32_t pass;
+    const uint8_t *runs;
+    size_t len;
+    if (!d || !d->vm || mig_parse_ram(r, &pass, &runs, &len))
+        return -EBADMSG;
+    if (pass < c->pass) {
+        snprintf(c->why, sizeof(c->why), "RAM record of pass %u after pass %u on stream %u",
+                 pass, c->pass, c->stream);
+        return -EPROTO;
+    }
+    c->pass = pass;
+    c->ram_run_next = 0;
+    return mig_ram_parse_ex(runs, len, ram_run, c, d->unpack, d->features & MIG_FEAT_LZ4,
+                            d->features & MIG_FEAT_DELTA ? held_page : NULL, c);
+}
+
+/* STREAM_END on a joined stream: it carried exactly the pages it says. */
+static int on_stream_end(struct dst_mig *c, const struct mig_record *r)
+{
+    uint32_t pass;
+    uint64_t pages;
+    if (!c->main || mig_parse_stream_end(r, &pass, &pages))
+        return -EBADMSG;
+    if (pages != c->stream_pages || pass < c->pass) {
+        snprintf(c->why, sizeof(c->why), "stream %u ended at pass %u with %llu pages; %llu "
+                 "arrived, the last of pass %u", c->stream, pass, (unsigned long long)pages,
+                 (unsigned long long)c->stream_pages, c->pass);
+        return -EPROTO;
+    }
+    c->ended = true;
+    c->main->streams_ended++;
+    return 0;
+}
+
 /* QUERY instead of HELLO: answer and end the conversation. */
 static int on_query(struct dst_mig *d, const struct mig_record *r)
 {
@@ -559,11 +722,12 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
         return 0;
     case MIG_REC_HELLO:
         return accept_hello(d, r);
+    case MIG_REC_JOIN:
+        return on_join(d, r);
     case MIG_REC_RAM:
-        d->ram_run_next = 0;
-        return mig_ram_parse_ex(r->payload, r->len, ram_run, d, d->unpack,
-                                d->features & MIG_FEAT_LZ4,
-                                d->features & MIG_FEAT_DELTA ? held_page : NULL, d);
+        return on_ram(d, r);
+    case MIG_REC_STREAM_END:
+        return on_stream_end(d, r);
     case MIG_REC_ROUND_END:
         return mig_parse_round_end(r, &d->round, &d->pages);
     case MIG_REC_DISK:
@@ -602,42 +766,7 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     case MIG_REC_DEVICE:
         return mig_devices_stage(&d->vm->devs, r, d->why, sizeof(d->why));
     case MIG_REC_COMMIT:
-        if (d->vcpus_got != d->vm->nvcpus) {
-            snprintf(d->why, sizeof(d->why), "state of %u of %u vCPUs received", d->vcpus_got,
-                     d->vm->nvcpus);
-            return -EPROTO;
-        }
-        if (d->disk_got && d->disk_blocks_got != d->disk_blocks) {
-            snprintf(d->why, sizeof(d->why), "%llu of the disk's %llu blocks received",
-                     (unsigned long long)d->disk_blocks_got,
-                     (unsigned long long)d->disk_blocks);
-            return -EPROTO;
-        }
-        /* Each vCPU as this backend will load it, by the checks its VM entry makes (VT-x:
-         * SDM 26.3.1, the PAE PDPTEs from the RAM as it is now): a state that cannot enter is
-         * refused before COMMIT_ACK. */
-        for (unsigned i = 0; hv_ops && hv_ops->vcpu_state_check && i < d->vm->nvcpus; i++) {
-            char why[sizeof(d->why) - 24];
-            if (hv_ops->vcpu_state_check(d->vm, &d->vm->vcpus[i].init, why, sizeof(why))) {
-                snprintf(d->why, sizeof(d->why), "vCPU %u: %s", i, why);
-                return -EINVAL;
-            }
-        }
-        /* Every device's record arrived and passed its check: only now is any loaded. */
-        if (mig_devices_commit(&d->vm->devs, d->why, sizeof(d->why)))
-            return -EPROTO;
-        if (fault == MIGRATE_FAULT_LOSE_COMMIT) {      /* as if it never arrived */
-            fault = MIGRATE_FAULT_NONE;
-            log_warn("migrate", "incoming %s: injected fault: COMMIT lost", d->name);
-            d->failed = true;
-            return 0;
-        }
-        if (d->hold_s) {
-            d->hold_until = time_ns() + d->hold_s * 1000000000ull;
-            log_warn("migrate", "incoming %s: injected fault: holding COMMIT for %u s (not "
-                     "started, not acknowledged)", d->name, d->hold_s);
-        }
-        d->commit = true;
+        d->commit_rx = true;            /* checked once every stream ended (poll_one) */
         return 0;
     case MIG_REC_QUERY:
         return on_query(d, r);
@@ -646,11 +775,26 @@ static int handle(struct dst_mig *d, const struct mig_record *r)
     }
 }
 
+/* A joined stream failed: so did its migration (the source hears why on the first stream). */
+static void stream_failed(struct dst_mig *c, const char *why)
+{
+    char msg[sizeof(c->why)];
+    if (c->st != D_JOINED || !c->main || c->main->failed)
+        return;
+    snprintf(msg, sizeof(msg), "stream %u: %s", c->stream, why);
+    c->main->commit = c->main->commit_rx = false;
+    refuse(c->main, MIG_REC_ERROR, msg);
+}
+
 static void dst_recv(void *ctx, const uint8_t *data, size_t n)
 {
     struct dst_mig *d = ctx;
     d->bytes += n;
     d->last_rx = time_ns();
+    if (d->st == D_JOINED && d->main) {
+        d->main->bytes += n;
+        d->main->last_rx = d->last_rx;
+    }
     while (n && d->st != D_IDLE && !d->failed) {
         int used = mig_dec_feed(&d->dec, data, n, on_record, d);
         if (used <= 0) {
@@ -661,8 +805,11 @@ static void dst_recv(void *ctx, const uint8_t *data, size_t n)
             }
             if (used < 0) {
                 log_warn("migrate", "incoming %s: stream error %d, discarded", d->name, used);
-                /* An authenticated source learns why; others just lose the connection. */
-                if (d->st >= D_HELLO && used != -EACCES)
+                /* An authenticated source learns why (on its first stream); others just lose
+                 * the connection. */
+                if (d->st == D_JOINED)
+                    stream_failed(d, d->why[0] ? d->why : "bad stream");
+                else if (d->st >= D_HELLO && used != -EACCES)
                     refuse(d, MIG_REC_ERROR, d->why[0] ? d->why : "bad stream");
                 d->failed = true;
             }
@@ -678,6 +825,8 @@ static void dst_closed(void *ctx, int err)
     struct dst_mig *d = ctx;
     (void)err;
     d->conn = NULL;
+    if (d->st == D_JOINED && !d->ended)
+        stream_failed(d, "closed before its end");
     if (d->st == D_STREAM)
         log_warn("migrate", "incoming %s: connection closed before commit, discarded", d->name);
     else if (d->st == D_AUTH || d->st == D_HELLO)   /* (a failed TLS handshake was logged) */
@@ -736,7 +885,7 @@ int mig_dst_cancel(struct vm *vm)
         /* Also after COMMIT, until the VM starts (poll_one, on this same loop): the source,
          * told or not, resumes its copy, for this host never ran it. */
         if (d && d->vm == vm && d->st == D_STREAM && !d->failed) {
-            d->commit = false;
+            d->commit = d->commit_rx = false;
             refuse(d, MIG_REC_ERROR, "cancelled on the target");
             return 0;                   /* flushed, then discarded with its skeleton */
         }
@@ -769,6 +918,11 @@ static void poll_one(struct dst_mig *d)
     char err[120];
     if (d->st == D_IDLE || d->st == D_DONE)
         return;
+    if (d->st == D_JOINED) {            /* its migration's deadlines are its own */
+        if (!d->main || d->failed)
+            dst_reset(d);
+        return;
+    }
     if (overdue(d)) {
         dst_reset(d);
         return;
@@ -785,6 +939,13 @@ static void poll_one(struct dst_mig *d)
     if (d->failed) {
         dst_reset(d);
         return;
+    }
+    if (d->commit_rx && d->streams_ended + 1 >= d->streams) {
+        d->commit_rx = false;
+        if (commit_check(d)) {
+            refuse(d, MIG_REC_ERROR, d->why);
+            return;                     /* flushed, then discarded */
+        }
     }
     if (d->commit && time_ns() >= d->hold_until) {
         /* The VM starts before it is acknowledged: only a VM that runs here is (a start that
@@ -833,6 +994,12 @@ void mig_dst_poll(void)
             continue;
         poll_one(d);
         if (d->st == D_IDLE || d->st == D_DONE) {
+            /* Its streams go with a migration; a stream leaves its migration. */
+            for (unsigned k = 1; k < MIG_STREAMS_MAX; k++)
+                if (d->joined[k])
+                    d->joined[k]->main = NULL;
+            if (d->main && d->main->joined[d->stream] == d)
+                d->main->joined[d->stream] = NULL;
             if (d->conn)
                 mig_conn_close(d->conn);
             incoming[i] = NULL;
@@ -844,9 +1011,10 @@ void mig_dst_poll(void)
 
 int mig_dst_info(unsigned i, struct mig_dst_info *info)
 {
-    static const char *const n[] = { "idle", "authenticating", "hello", "receiving", "done" };
+    static const char *const n[] = { "idle", "authenticating", "hello", "receiving", "stream",
+                                     "done" };
     struct dst_mig *d = i < MIG_DST_CONNS ? incoming[i] : NULL;
-    if (!d || d->st == D_IDLE || d->st == D_DONE)
+    if (!d || d->st == D_IDLE || d->st == D_DONE || d->st == D_JOINED)  /* (in its migration) */
         return -ENOENT;
     memset(info, 0, sizeof(*info));
     info->vm = d->name[0] ? d->name : "-";

@@ -6,7 +6,7 @@
 #include "net/mig_transport.h"
 
 #define MIGRATE_SLOTS 4                 /* most migrations each way (the config keys cap it) */
-#define MIG_DST_CONNS 16                /* incoming connections, most not yet authenticated */
+#define MIG_DST_CONNS 32                /* incoming connections, most not yet authenticated */
 
 void mig_new_nonce(uint8_t out[32]);
 /* The target's faults (lose-ack, lose-commit, hold-commit for hold_s seconds). */

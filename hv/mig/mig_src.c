@@ -43,6 +43,27 @@ enum src_state { S_IDLE, S_CONNECT, S_AUTH, S_HELLO, S_DISK, S_RAM, S_DRAIN, S_F
 #define XB_SLOTS_MAX 16384u            /* 64 MiB of cache at most */
 #define XB_SLOTS_MIN 256u
 
+struct src_mig;
+
+/*
+ * streams=N: stream k (1..N-1) is a connection of its own, opened once ACCEPT granted it,
+ * that carries the RAM of the chunks k owns (mig_stream_owner) from its own cursor, each
+ * record built into its own buffer, and ends with STREAM_END once the last pages after the
+ * stop went. The first stream (the migration's connection) carries chunk owner 0's pages and
+ * everything else.
+ */
+struct src_lane {
+    struct src_mig *s;
+    struct mig_conn *conn;
+    uint16_t index;
+    bool up;                        /* connected (TLS done): JOIN queued, pages may follow */
+    bool end_sent;                  /* STREAM_END queued */
+    struct mig_enc enc;
+    size_t rec_len, rec_off;
+    uint64_t cursor, pages;
+    uint8_t rec[MIG_REC_MAX_SIZE + MIG_STREAM_HDR_SIZE];
+};
+
 struct src_mig {
     enum src_state st;
     struct vm *vm;
@@ -122,6 +143,10 @@ struct src_mig {
     uint64_t delta_pages;
     uint8_t xb_snap[MIG_RAM_MAX_PAGES * PAGE_SIZE];
     uint8_t xb_body[MIG_RAM_MAX_PAGES * (2 + DELTA_MAX)];
+    /* streams=: asked for in HELLO, granted by ACCEPT (with the token JOIN carries) */
+    uint16_t streams_asked, streams;
+    uint8_t token[MIG_JOIN_TOKEN];
+    struct src_lane *lanes[MIG_STREAMS_MAX];     /* [0] unused: the first stream is s itself */
 };
 
 #define COMPRESS_PROBE 16
@@ -152,6 +177,16 @@ static void disk_log_off(struct src_mig *s)
 
 static void fail(struct src_mig *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The other streams' connections close (their buffers stay until the migration is freed). */
+static void lanes_close(struct src_mig *s)
+{
+    for (unsigned k = 1; k < MIG_STREAMS_MAX; k++)
+        if (s->lanes[k] && s->lanes[k]->conn) {
+            mig_conn_close(s->lanes[k]->conn);
+            s->lanes[k]->conn = NULL;
+        }
+}
+
 /*
  * Ends the migration and says why. Before COMMIT the guest resumes here (the target discards
  * its skeleton when the connection goes). After COMMIT was sent and before the target's ACK
@@ -170,6 +205,7 @@ static void fail(struct src_mig *s, const char *fmt, ...)
     va_end(ap);
     mig_conn_close(s->conn);
     s->conn = NULL;
+    lanes_close(s);
     if (s->vm->dirty_on)
         vm_dirty_stop(s->vm);
     disk_log_off(s);
@@ -292,7 +328,8 @@ static uint64_t next_bit(const struct src_mig *s, uint64_t p)
 
 /* A run of n pages of data at no (a page or block number): as an LZ4 block when compression
  * is on (or probing) and the block comes out smaller, else raw. Fits like mig_ram_run_put. */
-static int put_data(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *data)
+static int put_data(struct src_mig *s, struct mig_enc *e, uint64_t no, uint32_t n,
+                    const uint8_t *data)
 {
     size_t raw = (size_t)n * PAGE_SIZE, c = 0;
     int rc;
@@ -303,8 +340,8 @@ static int put_data(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *d
         s->z_in += raw;
         s->z_out += c ? c + 4 : raw;
     }
-    rc = c ? mig_ram_run_put_lz4(&s->enc, no, n, s->zbuf, (uint32_t)c)
-           : mig_ram_run_put(&s->enc, no, n, false, data);
+    rc = c ? mig_ram_run_put_lz4(e, no, n, s->zbuf, (uint32_t)c)
+           : mig_ram_run_put(e, no, n, false, data);
     if (!rc) {
         s->data_raw += raw;
         s->data_wire += c ? c + 4 : raw;
@@ -337,13 +374,14 @@ static void xb_forget(struct src_mig *s, uint64_t no, uint32_t n)
  * the run is copied out once; each page whose slot holds it goes as a delta when that is
  * short, the rest as data (LZ4 or raw); the cache then takes the copy of each page sent.
  */
-static int put_pages(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *data)
+static int put_pages(struct src_mig *s, struct mig_enc *e, uint64_t no, uint32_t n,
+                     const uint8_t *data)
 {
     /* Round 0 keeps every page too (unlike QEMU's bulk stage): the first resend can then be
      * a delta already. Side by side on two QEMU TCG hosts, a 56 MiB round 0 went at 0.95 of
      * its delta=off rate with the copies this costs (noise is about as large). */
     if (!s->delta)
-        return put_data(s, no, n, data) ? 0 : (int)n;
+        return put_data(s, e, no, n, data) ? 0 : (int)n;
     memcpy(s->xb_snap, data, (size_t)n * PAGE_SIZE);
     uint32_t done = 0;
     while (done < n) {
@@ -368,12 +406,12 @@ static int put_pages(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *
         }
         const uint8_t *pages = s->xb_snap + (size_t)done * PAGE_SIZE;
         if (as_delta) {
-            if (mig_ram_run_put_delta(&s->enc, no + done, k, s->xb_body, body))
+            if (mig_ram_run_put_delta(e, no + done, k, s->xb_body, body))
                 break;
             s->data_raw += (uint64_t)k * PAGE_SIZE;
             s->data_wire += body;
             s->delta_pages += k;
-        } else if (put_data(s, no + done, k, pages)) {
+        } else if (put_data(s, e, no + done, k, pages)) {
             break;
         }
         for (uint32_t i = 0; i < k; i++)
@@ -383,34 +421,54 @@ static int put_pages(struct src_mig *s, uint64_t no, uint32_t n, const uint8_t *
     return (int)done;
 }
 
-/* One RAM record from the bitmap at the cursor; false when the round is exhausted. */
-static bool emit_ram(struct src_mig *s)
+/* The first page at or after p to send this round that stream k owns (npages if none). */
+static uint64_t next_owned(const struct src_mig *s, uint64_t p, unsigned k)
+{
+    while ((p = next_bit(s, p)) < s->npages) {
+        unsigned n = s->streams;
+        if (mig_stream_owner(p, n) == k)
+            return p;
+        uint64_t c = p / MIG_STREAM_CHUNK + 1;      /* the next chunk k owns */
+        c += (k + n - (unsigned)(c % n)) % n;
+        p = c * MIG_STREAM_CHUNK;
+    }
+    return s->npages;
+}
+
+/*
+ * One RAM record of the pages stream k owns, from *cursor on, into e: 1, or 0 when this round
+ * has none left for k, or -1 (failed). *sent grows by the pages it holds.
+ */
+static int ram_record(struct src_mig *s, struct mig_enc *e, uint64_t *cursor, unsigned k,
+                      uint64_t *sent)
 {
     unsigned in_rec = 0;
-    s->cursor = next_bit(s, s->cursor);
-    if (s->cursor >= s->npages)
-        return false;                 /* the round is over */
-    emit_begin(s);
-    mig_rec_begin(&s->enc, MIG_REC_RAM);
-    while ((s->cursor = next_bit(s, s->cursor)) < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
-        uint64_t p = s->cursor;
+    *cursor = next_owned(s, *cursor, k);
+    if (*cursor >= s->npages)
+        return 0;                     /* the round is over for k */
+    mig_rec_ram_begin(e, s->round);
+    while ((*cursor = next_owned(s, *cursor, k)) < s->npages && in_rec < MIG_RAM_MAX_PAGES) {
+        uint64_t p = *cursor;
         uint8_t *first = vm_page(s->vm, p);
         bool zero = page_zero((const uint64_t *)first);
         uint32_t n = 1;
-        /* A run's data is contiguous in host memory: it ends where a RAM chunk does. */
+        /* A run's data is contiguous in host memory: it ends where a RAM chunk does (and,
+         * with several streams, where a stream's chunk does). */
         while (p + n < s->npages && bit(s, p + n) && vm_page(s->vm, p + n) == first + n * PAGE_SIZE &&
                page_zero((const uint64_t *)(first + n * PAGE_SIZE)) == zero &&
-               (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
+               (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096 &&
+               (s->streams == 1 || (p + n) % MIG_STREAM_CHUNK))
             n++;
         uint32_t put = n;
         if (zero) {
-            if (mig_ram_run_put(&s->enc, p, n, true, NULL))
+            if (mig_ram_run_put(e, p, n, true, NULL))
                 break;                /* record full */
             xb_forget(s, p, n);
         } else {
-            put = (uint32_t)put_pages(s, p, n, first);
+            put = (uint32_t)put_pages(s, e, p, n, first);
         }
-        s->cursor += put;
+        *cursor += put;
+        *sent += put;
         s->pages += put;
         s->round_sent += put;
         if (zero)
@@ -420,10 +478,20 @@ static bool emit_ram(struct src_mig *s)
         if (put < n)
             break;                    /* record full */
     }
-    if (mig_rec_end(&s->enc) < 0) {
+    if (mig_rec_end(e) < 0) {
         fail(s, "cannot encode RAM");
-        return false;
+        return -1;
     }
+    return 1;
+}
+
+/* One RAM record of the first stream's pages; false when the round is exhausted for it. */
+static bool emit_ram(struct src_mig *s)
+{
+    uint64_t sent = 0;
+    emit_begin(s);
+    if (ram_record(s, &s->enc, &s->cursor, 0, &sent) <= 0)
+        return false;
     return !emit_end(s, MIG_REC_RAM);
 }
 
@@ -472,7 +540,7 @@ static bool emit_disk(struct src_mig *s)
                page_zero((const uint64_t *)(first + n * MIG_DISK_BLOCK)) == zero &&
                (zero || in_rec + n < MIG_RAM_MAX_PAGES) && n < 4096)
             n++;
-        if (zero ? mig_ram_run_put(&s->enc, b, n, true, NULL) : put_data(s, b, n, first))
+        if (zero ? mig_ram_run_put(&s->enc, b, n, true, NULL) : put_data(s, &s->enc, b, n, first))
             break;                    /* record full */
         for (uint32_t i = 0; i < n; i++)
             s->disk_bits[(b + i) / 64] &= ~(1ull << ((b + i) % 64));
@@ -543,8 +611,9 @@ static int on_record(const struct mig_record *r, void *ctx)
         return 0;
     case MIG_REC_ACCEPT: {
         uint16_t taken;
-        /* The target may take only what HELLO offered. */
-        if (mig_parse_accept(r, &taken) || (taken & ~s->offered))
+        /* The target may take only what HELLO offered, grant no more streams than asked. */
+        if (mig_parse_accept(r, &taken, &s->streams, s->token) || (taken & ~s->offered) ||
+            s->streams > s->streams_asked)
             return -EBADMSG;
         s->lz4 = s->lz4_now = taken & MIG_FEAT_LZ4;
         if (taken & MIG_FEAT_DELTA)
@@ -649,8 +718,143 @@ static const struct mig_conn_ops src_ops = {
     .recv = src_recv, .closed = src_closed, .connected = src_connected,
 };
 
+/* ---- the other streams ---- */
+
+static void lane_recv(void *ctx, const uint8_t *data, size_t n)
+{
+    struct src_lane *l = ctx;
+    (void)data;
+    if (n)
+        fail(l->s, "the target sent %lu bytes on stream %u, which carries pages one way",
+             (unsigned long)n, l->index);
+}
+
+static void lane_closed(void *ctx, int err)
+{
+    struct src_lane *l = ctx;
+    l->conn = NULL;
+    /* After its STREAM_END went whole, a stream has nothing more to say. */
+    if (!(l->end_sent && l->rec_off >= l->rec_len))
+        fail(l->s, "stream %u: %s", l->index,
+             err ? mig_conn_strerror(err) : "target closed the connection");
+}
+
+static void lane_connected(void *ctx)
+{
+    struct src_lane *l = ctx;
+    mig_enc_init(&l->enc, l->rec, sizeof(l->rec));
+    mig_stream_header_put(&l->enc);
+    mig_rec_join(&l->enc, l->s->token, l->index);
+    l->rec_len = l->enc.len;
+    l->rec_off = 0;
+    l->up = true;
+}
+
+static const struct mig_conn_ops lane_ops = {
+    .recv = lane_recv, .closed = lane_closed, .connected = lane_connected,
+};
+
+static uint64_t pages_for(uint64_t bytes);
+
+/* ACCEPT granted streams 1..streams-1: a connection each, JOIN first. 0 or -ENOMEM. */
+static int lanes_open(struct src_mig *s)
+{
+    for (unsigned k = 1; k < s->streams; k++) {
+        uint64_t pa = frame_alloc(s->vm->node, pages_for(sizeof(struct src_lane)), 1,
+                                  FRAME_ZERO);
+        if (!pa)
+            return -ENOMEM;
+        struct src_lane *l = phys_to_virt(pa);
+        l->s = s;
+        l->index = (uint16_t)k;
+        s->lanes[k] = l;
+        l->conn = mig_conn_connect(s->addr, s->port, &lane_ops, l);
+        if (!l->conn)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* What stream l has queued goes out as far as the transport (and bandwidth=) take it. */
+static bool lane_flush(struct src_mig *s, struct src_lane *l)
+{
+    while (l->rec_off < l->rec_len) {
+        size_t want = l->rec_len - l->rec_off, may = allowance(s);
+        if (!may || !l->conn)
+            return false;
+        size_t n = mig_conn_write(l->conn, l->rec + l->rec_off, want < may ? want : may);
+        if (!n)
+            return false;
+        if (s->limit && s->st < S_FINAL)
+            s->tokens -= n;
+        l->rec_off += n;
+        s->bytes += n;
+        s->round_bytes += n;
+    }
+    return true;
+}
+
+/*
+ * Moves stream l on: sends what it has queued, then builds its next RAM record of this round
+ * (or of the last pages, after the stop), then, once those are out, its STREAM_END.
+ */
+static void lane_pump(struct src_mig *s, struct src_lane *l)
+{
+    for (unsigned budget = 0; budget < 16 && s->st != S_IDLE; budget++) {
+        if (!lane_flush(s, l) || !l->up)
+            return;
+        if (s->st != S_RAM && s->st != S_FINAL && s->st != S_COMMIT)
+            return;
+        if (s->st != S_RAM && time_ns() < s->hold_until)
+            return;
+        if (l->cursor < s->npages) {
+            mig_enc_init(&l->enc, l->rec, sizeof(l->rec));
+            int rc = ram_record(s, &l->enc, &l->cursor, l->index, &l->pages);
+            if (rc < 0)
+                return;
+            if (rc) {
+                l->rec_len = l->enc.len;
+                l->rec_off = 0;
+                continue;
+            }
+        }
+        if (s->st == S_RAM || l->end_sent)
+            return;
+        mig_enc_init(&l->enc, l->rec, sizeof(l->rec));
+        if (mig_rec_stream_end(&l->enc, s->round, l->pages)) {
+            fail(s, "cannot encode STREAM_END");
+            return;
+        }
+        l->rec_len = l->enc.len;
+        l->rec_off = 0;
+        l->end_sent = true;
+    }
+}
+
+/* Every other stream sent all of this round's pages it owns. */
+static bool lanes_done(const struct src_mig *s)
+{
+    for (unsigned k = 1; k < s->streams; k++) {
+        const struct src_lane *l = s->lanes[k];
+        if (!l || !l->up || l->cursor < s->npages || l->rec_off < l->rec_len)
+            return false;
+    }
+    return true;
+}
+
+static void lanes_rewind(struct src_mig *s)
+{
+    for (unsigned k = 1; k < MIG_STREAMS_MAX; k++)
+        if (s->lanes[k])
+            s->lanes[k]->cursor = 0;
+}
+
 static void src_free(struct src_mig *s)
 {
+    lanes_close(s);
+    for (unsigned k = 1; k < MIG_STREAMS_MAX; k++)
+        if (s->lanes[k])
+            frame_free(virt_to_phys(s->lanes[k]), pages_for(sizeof(struct src_lane)));
     if (s->xb_cache)
         frame_free(virt_to_phys(s->xb_cache), s->xb_frames);
     if (s->disk_log)
@@ -729,6 +933,8 @@ int mig_src_start(struct vm *vm, uint32_t addr, const struct mig_opts *o, char *
     s->compress = o->compress;
     s->offered = (o->compress == MIG_COMPRESS_OFF ? 0 : MIG_FEAT_LZ4) |
                  (o->no_delta ? 0 : MIG_FEAT_DELTA);
+    s->streams_asked = o->streams ? o->streams : 1;
+    s->streams = 1;
     s->limit = (uint64_t)o->bandwidth_mbps * 1000000 / 8;
     s->t_start = s->last_progress = s->t_tokens = time_ns();
     s->addr = addr;
@@ -766,6 +972,7 @@ static void start_round(struct src_mig *s)
         vm_dirty_harvest(s->vm, s->bitmap);
     }
     s->cursor = 0;
+    lanes_rewind(s);
     s->round_bytes = 0;
     s->round_sent = 0;
     s->round_total = count_bits(s) + (s->disk_copy ? disk_take(s) : 0);
@@ -886,6 +1093,7 @@ static void drained(struct src_mig *s)
     for (uint64_t w = 0; w < s->npages / 64; w++)
         s->bitmap[w] |= s->final_bits[w];
     s->cursor = 0;
+    lanes_rewind(s);
     s->round_total = count_bits(s) + (s->disk_copy ? disk_take(s) : 0);
     disk_log_off(s);                    /* the guest is stopped: nothing writes any more */
     s->round_sent = 0;
@@ -937,7 +1145,7 @@ static void send_hello(struct src_mig *s)
 {
     struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = s->vm->nvcpus,
                            .mem_bytes = s->vm->mem_size,
-                           .features = s->offered };
+                           .features = s->offered, .streams = s->streams_asked };
     strncpy(h.name, s->vm->name, sizeof(h.name) - 1);
     int n = cpu_policy_serialize(&s->vm->policy, s->policy, sizeof(s->policy));
     if (n < 0) {
@@ -1044,6 +1252,7 @@ static void finish(struct src_mig *s)
     strcpy(name, s->vm->name);
     mig_conn_close(s->conn);
     s->conn = NULL;
+    lanes_close(s);
     s->paused = false;
     s->st = S_DONE;
     vm_dirty_stop(s->vm);
@@ -1065,12 +1274,13 @@ static void finish(struct src_mig *s)
         snprintf(disk, sizeof(disk), " disk_blocks=%llu disk_rounds=%u",
                  (unsigned long long)s->disk_sent, s->disk_rounds);
     mig_say("migrate: done vm=%s total_ms=%llu downtime_ms=%llu%s budget_ms=%u rounds=%u "
-                "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu throttle=%u%s dirty=%s%s%s",
+                "pages=%llu zero_pages=%llu bytes=%llu mbps=%llu.%llu streams=%u throttle=%u%s "
+                "dirty=%s%s%s",
                 name, (unsigned long long)total_ms, (unsigned long long)down_ms, target,
                 s->downtime_ms, s->round,
                 (unsigned long long)s->pages, (unsigned long long)s->zero_pages,
                 (unsigned long long)s->bytes, (unsigned long long)(kbps / 1000),
-                (unsigned long long)(kbps % 1000 / 100), s->throttle, comp, mode, disk,
+                (unsigned long long)(kbps % 1000 / 100), s->streams, s->throttle, comp, mode, disk,
                 s->resolving ? " confirmed=query" : "");
 }
 
@@ -1136,8 +1346,13 @@ static bool stalled(struct src_mig *s)
 {
     size_t un = mig_conn_unacked(s->conn);
     uint64_t now = time_ns();
-    bool limited = s->limit && !s->tokens && s->st < S_FINAL && s->rec_off < s->rec_len;
-    if (un < s->last_unacked || (un == 0 && s->rec_off >= s->rec_len && s->st == S_RAM) ||
+    bool queued = s->rec_off < s->rec_len;
+    for (unsigned k = 1; k < s->streams && s->lanes[k]; k++) {   /* every stream counts */
+        un += mig_conn_unacked(s->lanes[k]->conn);
+        queued |= s->lanes[k]->rec_off < s->lanes[k]->rec_len;
+    }
+    bool limited = s->limit && !s->tokens && s->st < S_FINAL && queued;
+    if (un < s->last_unacked || (un == 0 && !queued && s->st == S_RAM && lanes_done(s)) ||
         limited || now < s->hold_until)
         s->last_progress = now;
     s->last_unacked = un;
@@ -1155,6 +1370,8 @@ static void poll_one(struct src_mig *s)
     }
     if (s->st != S_IDLE && s->st != S_DONE && stalled(s))
         return;
+    for (unsigned k = 1; k < s->streams && s->lanes[k]; k++)
+        lane_pump(s, s->lanes[k]);
     for (unsigned budget = 0; budget < 32; budget++) {
         if (s->st == S_IDLE || s->st == S_DONE || s->st == S_CONNECT || s->st == S_RESOLVE ||
             !flush(s))
@@ -1175,6 +1392,10 @@ static void poll_one(struct src_mig *s)
         case S_HELLO:
             if (!s->accepted)
                 return;
+            if (lanes_open(s)) {
+                fail(s, "no connection resources for %u streams", s->streams);
+                return;
+            }
             if (s->disk_copy) {
                 if (vm_disk_log(s->vm, s->disk_log)) {
                     fail(s, "cannot log the disk's writes");
@@ -1200,8 +1421,11 @@ static void poll_one(struct src_mig *s)
         case S_RAM:
             if (s->disk_copy && emit_disk(s))
                 break;
-            if (s->st == S_RAM && !emit_ram(s) && s->st == S_RAM)
+            if (s->st == S_RAM && !emit_ram(s) && s->st == S_RAM) {
+                if (!lanes_done(s))
+                    return;             /* the other streams finish the round */
                 round_done(s);
+            }
             break;
         case S_DRAIN:
             drained(s);

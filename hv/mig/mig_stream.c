@@ -31,12 +31,14 @@ struct mig_type_info {
 static const struct mig_type_info mig_types[] = {
     [MIG_REC_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", MIG_AUTH_BYTES, MIG_AUTH_BYTES },
     [MIG_REC_AUTH_RESPONSE]  = { "AUTH_RESPONSE", MIG_AUTH_BYTES, MIG_AUTH_BYTES },
+    [MIG_REC_JOIN]           = { "JOIN", MIG_JOIN_TOKEN + 8, MIG_JOIN_TOKEN + 8 },
     [MIG_REC_HELLO]          = { "HELLO", MIG_HELLO_FIXED, ANY },
-    [MIG_REC_ACCEPT]         = { "ACCEPT", 4, 4 },
+    [MIG_REC_ACCEPT]         = { "ACCEPT", 4 + MIG_JOIN_TOKEN, 4 + MIG_JOIN_TOKEN },
     [MIG_REC_REFUSE]         = { "REFUSE", 4, 4 + MIG_REASON_MAX },
-    [MIG_REC_RAM]            = { "RAM", MIG_RAM_RUN_SIZE, ANY },
+    [MIG_REC_RAM]            = { "RAM", 8 + MIG_RAM_RUN_SIZE, ANY },
     [MIG_REC_ROUND_END]      = { "ROUND_END", 16, 16 },
     [MIG_REC_DISK]           = { "DISK", 8 + MIG_RAM_RUN_SIZE, ANY },
+    [MIG_REC_STREAM_END]     = { "STREAM_END", 16, 16 },
     [MIG_REC_STOP]           = { "STOP", 0, 0 },
     [MIG_REC_VCPU]           = { "VCPU", 4 + MIG_VCPU_STATE_SIZE, 4 + MIG_VCPU_STATE_SIZE },
     [MIG_REC_DEVICE]         = { "DEVICE", MIG_DEV_HDR_SIZE + 1,
@@ -101,6 +103,10 @@ static const struct mig_order_rule {
     { PH(COMMITTED),      MIG_REC_COMMIT_ACK,     MIG_ROLE_DST, MIG_PH_END },
     { PH(HELLO),          MIG_REC_QUERY,          MIG_ROLE_SRC, MIG_PH_QUERIED },
     { PH(QUERIED),        MIG_REC_QUERY_REPLY,    MIG_ROLE_DST, MIG_PH_END },
+    /* Another stream of a migration: JOIN instead of the handshake, pages, its end. */
+    { PH(AUTH_SRC_NONCE), MIG_REC_JOIN,           MIG_ROLE_SRC, MIG_PH_JOINED },
+    { PH(JOINED),         MIG_REC_RAM,            MIG_ROLE_SRC, STAY },
+    { PH(JOINED),         MIG_REC_STREAM_END,     MIG_ROLE_SRC, MIG_PH_END },
     /* Either side may give up with ERROR, except the source once it committed. */
     { LIVE & ~PH(COMMITTED), MIG_REC_ERROR,       MIG_ROLE_SRC, MIG_PH_END },
     { LIVE,               MIG_REC_ERROR,          MIG_ROLE_DST, MIG_PH_END },
@@ -129,7 +135,7 @@ const char *mig_phase_name(enum mig_phase p)
         [MIG_PH_AUTH_DST_MAC] = "auth-dst-mac", [MIG_PH_AUTH_SRC_MAC] = "auth-src-mac",
         [MIG_PH_HELLO] = "hello", [MIG_PH_DECIDE] = "decide", [MIG_PH_PRECOPY] = "precopy",
         [MIG_PH_STOPPED] = "stopped", [MIG_PH_COMMITTED] = "committed",
-        [MIG_PH_QUERIED] = "queried", [MIG_PH_END] = "end",
+        [MIG_PH_QUERIED] = "queried", [MIG_PH_JOINED] = "joined", [MIG_PH_END] = "end",
     };
 
     return (unsigned)p < MIG_PH_COUNT ? names[p] : "?";
@@ -583,26 +589,90 @@ int mig_rec_empty(struct mig_enc *e, uint16_t type)
     return rc ? rc : mig_rec_end(e);
 }
 
-int mig_rec_accept(struct mig_enc *e, uint16_t features)
+int mig_rec_accept(struct mig_enc *e, uint16_t features, uint16_t streams,
+                   const uint8_t token[MIG_JOIN_TOKEN])
 {
+    static const uint8_t none[MIG_JOIN_TOKEN];
     int rc;
 
-    if (features & ~MIG_FEAT_ALL)
+    if ((features & ~MIG_FEAT_ALL) || !streams || streams > MIG_STREAMS_MAX)
         return -EINVAL;
     rc = mig_rec_begin(e, MIG_REC_ACCEPT);
     if (rc)
         return rc;
     mig_put_u16(e, features);
-    mig_put_u16(e, 0);
+    mig_put_u16(e, streams);
+    mig_put_bytes(e, token ? token : none, MIG_JOIN_TOKEN);
     return mig_rec_end(e);
 }
 
-int mig_parse_accept(const struct mig_record *r, uint16_t *features)
+int mig_parse_accept(const struct mig_record *r, uint16_t *features, uint16_t *streams,
+                     uint8_t token[MIG_JOIN_TOKEN])
 {
-    if (r->type != MIG_REC_ACCEPT || r->len != 4 || rd16(r->payload + 2) ||
+    uint16_t n;
+
+    if (r->type != MIG_REC_ACCEPT || r->len != 4 + MIG_JOIN_TOKEN ||
         (rd16(r->payload) & ~MIG_FEAT_ALL))
         return -EINVAL;
+    n = rd16(r->payload + 2);
+    if (!n || n > MIG_STREAMS_MAX)
+        return -EINVAL;
     *features = rd16(r->payload);
+    *streams = n;
+    if (token)
+        memcpy(token, r->payload + 4, MIG_JOIN_TOKEN);
+    return 0;
+}
+
+int mig_rec_join(struct mig_enc *e, const uint8_t token[MIG_JOIN_TOKEN], uint16_t stream)
+{
+    int rc;
+
+    if (!token || !stream || stream >= MIG_STREAMS_MAX)
+        return -EINVAL;
+    rc = mig_rec_begin(e, MIG_REC_JOIN);
+    if (rc)
+        return rc;
+    mig_put_bytes(e, token, MIG_JOIN_TOKEN);
+    mig_put_u16(e, stream);
+    mig_put_u16(e, 0);
+    mig_put_u32(e, 0);
+    return mig_rec_end(e);
+}
+
+int mig_parse_join(const struct mig_record *r, const uint8_t **token, uint16_t *stream)
+{
+    const uint8_t *p = r->payload;
+    uint16_t n;
+
+    if (r->type != MIG_REC_JOIN || r->len != MIG_JOIN_TOKEN + 8)
+        return -EINVAL;
+    n = rd16(p + MIG_JOIN_TOKEN);
+    if (!n || n >= MIG_STREAMS_MAX || rd16(p + MIG_JOIN_TOKEN + 2) || rd32(p + MIG_JOIN_TOKEN + 4))
+        return -EINVAL;
+    *token = p;
+    *stream = n;
+    return 0;
+}
+
+int mig_rec_stream_end(struct mig_enc *e, uint32_t pass, uint64_t pages)
+{
+    int rc = mig_rec_begin(e, MIG_REC_STREAM_END);
+
+    if (rc)
+        return rc;
+    mig_put_u32(e, pass);
+    mig_put_u32(e, 0);
+    mig_put_u64(e, pages);
+    return mig_rec_end(e);
+}
+
+int mig_parse_stream_end(const struct mig_record *r, uint32_t *pass, uint64_t *pages)
+{
+    if (r->type != MIG_REC_STREAM_END || r->len != 16 || rd32(r->payload + 4))
+        return -EINVAL;
+    *pass = rd32(r->payload);
+    *pages = rd64(r->payload + 8);
     return 0;
 }
 
@@ -660,7 +730,8 @@ static bool hello_valid(const struct mig_hello *h)
            h->mem_bytes && !(h->mem_bytes % MIG_PAGE_SIZE) &&
            h->mem_bytes / MIG_PAGE_SIZE <= MIG_GFN_LIMIT && h->ndevices <= MIG_MAX_DEVICES &&
            h->policy_len <= MIG_POLICY_MAX && h->nnics <= MIG_MAX_NICS &&
-           h->ndisks <= MIG_MAX_DISKS && !(h->features & ~MIG_FEAT_ALL);
+           h->ndisks <= MIG_MAX_DISKS && !(h->features & ~MIG_FEAT_ALL) && h->streams >= 1 &&
+           h->streams <= MIG_STREAMS_MAX;
 }
 
 /* A disk: a size, a location of printable non-space characters NUL-padded to the end of its
@@ -717,7 +788,7 @@ int mig_rec_hello(struct mig_enc *e, const struct mig_hello *h)
     mig_put_bytes(e, name, MIG_NAME_MAX);
     mig_put_u32(e, h->policy_len);
     mig_put_u16(e, h->ndevices);
-    mig_put_u16(e, 0);
+    mig_put_u16(e, h->streams);
     mig_put_bytes(e, h->policy, h->policy_len);
     for (unsigned i = 0; i < h->ndevices; i++) {
         mig_put_u16(e, h->devices[i].type);
@@ -909,7 +980,6 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
     struct mig_hello h;
     struct mig_rd rd;
     const uint8_t *name;
-    uint16_t reserved;
 
     if (r->type != MIG_REC_HELLO)
         return -EINVAL;
@@ -924,8 +994,8 @@ int mig_parse_hello(const struct mig_record *r, struct mig_hello *out)
         memcpy(h.name, name, MIG_NAME_MAX);
     h.policy_len = mig_get_u32(&rd);
     h.ndevices = mig_get_u16(&rd);
-    reserved = mig_get_u16(&rd);
-    if (rd.bad || reserved || !hello_valid(&h) || !name_valid(h.name))
+    h.streams = mig_get_u16(&rd);
+    if (rd.bad || !hello_valid(&h) || !name_valid(h.name))
         return -EINVAL;
     h.policy = mig_get_bytes(&rd, h.policy_len);
     for (unsigned i = 0; i < h.ndevices; i++) {
@@ -1259,6 +1329,27 @@ int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst)
     mig_put_u16(e, 0);
     mig_put_u32(e, 0);
     return enc_status(e);
+}
+
+int mig_rec_ram_begin(struct mig_enc *e, uint32_t pass)
+{
+    int rc = mig_rec_begin(e, MIG_REC_RAM);
+    if (rc)
+        return rc;
+    mig_put_u32(e, pass);
+    mig_put_u32(e, 0);
+    return enc_status(e);
+}
+
+int mig_parse_ram(const struct mig_record *r, uint32_t *pass, const uint8_t **runs,
+                  size_t *len)
+{
+    if (r->type != MIG_REC_RAM || r->len < 8 + MIG_RAM_RUN_SIZE || rd32(r->payload + 4))
+        return -EINVAL;
+    *pass = rd32(r->payload);
+    *runs = r->payload + 8;
+    *len = r->len - 8;
+    return 0;
 }
 
 int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **runs,

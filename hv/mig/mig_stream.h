@@ -30,14 +30,17 @@
 #include "hv/cpu/vcpu_state.h"
 
 #define MIG_STREAM_MAGIC       "FERRYMIG"    /* 8 bytes, no NUL on the wire */
-#define MIG_STREAM_VERSION     6   /* 2: device records versioned, XSAVE its own record;
+#define MIG_STREAM_VERSION     7   /* 2: device records versioned, XSAVE its own record;
                                        3: HELLO names each NIC's switch and MAC, and
                                           each shared disk's location;
                                        4: a local disk moves with the VM (DISK records);
                                        5: HELLO offers features, ACCEPT picks them (LZ4
                                           page data), COMMIT_ACK says how long the guest
                                           was stopped as the target saw it;
-                                       6: DELTA runs (pages sent again, as changes) */
+                                       6: DELTA runs (pages sent again, as changes);
+                                       7: several streams (HELLO asks, ACCEPT grants
+                                          with a join token, JOIN opens one, STREAM_END
+                                          closes it), RAM records name their pass */
 #define MIG_STREAM_HDR_SIZE    16            /* magic[8] version u16 flags u16 crc u32 */
 #define MIG_REC_HDR_SIZE       8             /* type u16 flags u16 length u32 */
 #define MIG_REC_OVERHEAD       12            /* header + crc32c */
@@ -51,12 +54,16 @@
 enum mig_rec_type {
     MIG_REC_AUTH_CHALLENGE = 0x01,   /* nonce[32] */
     MIG_REC_AUTH_RESPONSE  = 0x02,   /* hmac[32] */
+    MIG_REC_JOIN           = 0x03,   /* token[32], stream u16, reserved u16, reserved u32 */
     MIG_REC_HELLO          = 0x10,   /* VM configuration (struct mig_hello) */
-    MIG_REC_ACCEPT         = 0x11,   /* features u16 (of those HELLO offered), reserved u16 */
+    MIG_REC_ACCEPT         = 0x11,   /* features u16 (of those HELLO offered), streams u16,
+                                        join token[32] */
     MIG_REC_REFUSE         = 0x12,   /* code u32, reason text */
-    MIG_REC_RAM            = 0x20,   /* runs of pages (mig_ram_run_put / mig_ram_parse) */
+    MIG_REC_RAM            = 0x20,   /* pass u32, reserved u32, runs of pages (mig_ram_run_put
+                                        / mig_ram_parse) */
     MIG_REC_ROUND_END      = 0x21,   /* round u32, reserved u32, pages u64 */
     MIG_REC_DISK           = 0x22,   /* instance u16, reserved u16, reserved u32, block runs */
+    MIG_REC_STREAM_END     = 0x23,   /* pass u32, reserved u32, pages u64: a stream is done */
     MIG_REC_STOP           = 0x30,   /* empty: the source has paused the guest */
     MIG_REC_VCPU           = 0x31,   /* index u32, struct vcpu_state encoding */
     MIG_REC_DEVICE         = 0x32,   /* type u16, instance u16, version u16, reserved u16, record */
@@ -84,6 +91,7 @@ enum mig_phase {
     MIG_PH_STOPPED,         /* src sends RAM, ROUND_END, VCPU, XSAVE, DEVICE, TSC, COMMIT */
     MIG_PH_COMMITTED,       /* dst sends COMMIT_ACK (or ERROR) */
     MIG_PH_QUERIED,         /* dst sends QUERY_REPLY (or ERROR) */
+    MIG_PH_JOINED,          /* another stream of a migration: src sends RAM, then STREAM_END */
     MIG_PH_END,             /* nothing more, either way */
     MIG_PH_COUNT
 };
@@ -255,9 +263,27 @@ struct mig_dev_id {
 #define MIG_FEAT_DELTA 0x2u           /* RAM runs may carry page deltas (MIG_RAM_DELTA) */
 #define MIG_FEAT_ALL   (MIG_FEAT_LZ4 | MIG_FEAT_DELTA)
 
+/*
+ * Several streams (docs/migration-stream.md, "Streams"): HELLO asks for 1..MIG_STREAMS_MAX,
+ * ACCEPT grants as many or fewer with a join token, and each stream past the first is its own
+ * connection that opens with JOIN. Guest RAM is cut into chunks of MIG_STREAM_CHUNK pages,
+ * and a page always travels on the stream that owns its chunk (mig_stream_owner), so the
+ * copies of one page arrive in the order they were sent; on every stream the RAM records'
+ * passes never go back.
+ */
+#define MIG_STREAMS_MAX   8
+#define MIG_STREAM_CHUNK  512u        /* pages: 2 MiB */
+#define MIG_JOIN_TOKEN    32
+
+static inline unsigned mig_stream_owner(uint64_t gfn, unsigned streams)
+{
+    return streams > 1 ? (unsigned)(gfn / MIG_STREAM_CHUNK % streams) : 0;
+}
+
 struct mig_hello {
     uint16_t version;                 /* MIG_STREAM_VERSION */
     uint16_t features;                /* MIG_FEAT_*: what the source can send */
+    uint16_t streams;                 /* connections the source would use, 1..MIG_STREAMS_MAX */
     uint32_t vcpus;                   /* 1..MIG_MAX_VCPUS */
     uint64_t mem_bytes;               /* guest RAM, a non-zero multiple of 4 KiB */
     char name[MIG_NAME_MAX];          /* 1..31 characters and a NUL */
@@ -285,9 +311,20 @@ struct mig_hello {
 
 /* Whole-record helpers: mig_rec_begin .. mig_rec_end; 0 or an error like mig_rec_end. */
 int mig_rec_empty(struct mig_enc *e, uint16_t type);  /* STOP, COMMIT */
-/* ACCEPT: the features the target takes (a subset of those HELLO offered; the source checks). */
-int mig_rec_accept(struct mig_enc *e, uint16_t features);
-int mig_parse_accept(const struct mig_record *r, uint16_t *features);
+/* ACCEPT: the features the target takes (a subset of those HELLO offered; the source checks),
+ * the streams it grants (1..MIG_STREAMS_MAX; at most HELLO's: the source checks) and the token
+ * their JOIN records must carry (all zero with one stream). */
+int mig_rec_accept(struct mig_enc *e, uint16_t features, uint16_t streams,
+                   const uint8_t token[MIG_JOIN_TOKEN]);
+int mig_parse_accept(const struct mig_record *r, uint16_t *features, uint16_t *streams,
+                     uint8_t token[MIG_JOIN_TOKEN]);
+/* JOIN: the first record of stream 1..MIG_STREAMS_MAX - 1, with ACCEPT's token. */
+int mig_rec_join(struct mig_enc *e, const uint8_t token[MIG_JOIN_TOKEN], uint16_t stream);
+int mig_parse_join(const struct mig_record *r, const uint8_t **token, uint16_t *stream);
+/* STREAM_END: the last record of a joined stream: the pass it ended in, the pages it carried
+ * (every page of every RAM run, zero or not). */
+int mig_rec_stream_end(struct mig_enc *e, uint32_t pass, uint64_t pages);
+int mig_parse_stream_end(const struct mig_record *r, uint32_t *pass, uint64_t *pages);
 /* COMMIT_ACK: stopped_us, how long the guest was stopped as the target saw it (from STOP's
  * arrival to the guest's start here), saturated at UINT32_MAX. */
 int mig_rec_commit_ack(struct mig_enc *e, uint32_t stopped_us);
@@ -380,6 +417,12 @@ int mig_ram_run_put(struct mig_enc *e, uint64_t gfn, uint32_t count, bool zero,
  * hands out the runs for mig_ram_parse.
  */
 int mig_rec_disk_begin(struct mig_enc *e, uint16_t inst);
+/* A RAM record of pass `pass` (the round the source is in; passes never go back on a stream):
+ * mig_ram_run_put and its kin append runs to it. mig_parse_ram hands out the pass and the runs
+ * for mig_ram_parse*. */
+int mig_rec_ram_begin(struct mig_enc *e, uint32_t pass);
+int mig_parse_ram(const struct mig_record *r, uint32_t *pass, const uint8_t **runs,
+                  size_t *len);
 int mig_parse_disk(const struct mig_record *r, uint16_t *inst, const uint8_t **runs,
                    size_t *len);
 

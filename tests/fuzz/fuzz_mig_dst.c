@@ -134,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mig_hello h;
     memset(&h, 0, sizeof(h));
     h.version = MIG_STREAM_VERSION;
+    h.streams = 1;
     h.vcpus = 1 + (data[0] & 1);
     h.mem_bytes = 2u << 20;
     strcpy(h.name, "vm1");

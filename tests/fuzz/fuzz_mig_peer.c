@@ -65,7 +65,8 @@ static void tell(struct told *t, const struct mig_record *r)
     const uint8_t *data;
     size_t n;
     *t = (struct told){ .type = r->type, .flags = r->flags };
-    if (r->type == MIG_REC_ACCEPT && mig_parse_accept(r, &t->features))
+    uint16_t streams;
+    if (r->type == MIG_REC_ACCEPT && mig_parse_accept(r, &t->features, &streams, NULL))
         t->features = 0;
     t->reply = !r->flags && r->type == MIG_REC_QUERY_REPLY &&
                !mig_parse_query_reply(r, &t->kind, &t->status, &data, &n);
@@ -292,6 +293,7 @@ static void src_hello(struct mig_conn *c, const struct mig_record *r)
     CHECK(!strcmp(h.name, fake_vm.name) && h.nnics == fake_vm.nnics);
     CHECK(h.ndisks == (run.disk_copy || fake_vm.disk_net ? 1 : 0));
     CHECK(h.ndevices == fake_vm.devs.ndevs);
+    CHECK(h.streams == 1);                      /* (the fuzzed source asks for one) */
     peers[0].hello = true;
 }
 
@@ -361,7 +363,10 @@ static void src_record(struct mig_conn *c, const struct mig_record *r)
         /* LZ4 and DELTA runs only where the ACCEPT the source took said so; deltas rebuild
          * pages from the copy the runs before gave this peer, so a source whose cache
          * differed from what it sent leaves pages that differ from the guest's. */
-        CHECK(mig_ram_parse_ex(r->payload, r->len, ram_run, NULL, unpack, peers[c->id].lz4,
+        uint32_t pass;
+        CHECK(mig_parse_ram(r, &pass, &p, &n) == 0 && pass >= peers[c->id].pass);
+        peers[c->id].pass = pass;               /* passes never go back */
+        CHECK(mig_ram_parse_ex(p, n, ram_run, NULL, unpack, peers[c->id].lz4,
                                peers[c->id].delta ? held_page : NULL, NULL) == 0);
     } else if (r->type == MIG_REC_DISK) {
         CHECK(mig_parse_disk(r, &inst, &p, &n) == 0 && inst == 0);
@@ -476,7 +481,10 @@ void peer_record(struct mig_conn *c)
     uint8_t b[MIG_AUTH_BYTES];
     mig_enc_init(&e, rec, sizeof(rec));
     switch (u8() % 10) {
-    case 0: type = MIG_REC_ACCEPT; CHECK(mig_rec_accept(&e, u8() & MIG_FEAT_ALL) == 0); break;
+    case 0:
+        type = MIG_REC_ACCEPT;
+        CHECK(mig_rec_accept(&e, u8() & MIG_FEAT_ALL, 1, NULL) == 0);
+        break;
     case 1:
         type = MIG_REC_COMMIT_ACK;
         CHECK(mig_rec_commit_ack(&e, (uint32_t)u8() << 16) == 0);

@@ -45,6 +45,7 @@ struct peer {
     bool ordered;               /* the peer sent nothing out of order: what it gets must decode */
     bool lz4;                   /* the source took an ACCEPT that took LZ4 from it */
     bool delta;                 /* ... that took page deltas */
+    uint32_t pass;              /* the last RAM record's pass: they never go back */
     struct mig_auth auth;
 };
 extern struct peer peers[FAKE_CONNS_MAX];      /* by connection id */

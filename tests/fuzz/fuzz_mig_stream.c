@@ -117,8 +117,23 @@ static void check_payload(const struct mig_record *r)
             same_bytes(r, &e, mig_rec_reason(&e, r->type, u32, text));
         }
         break;
-    case MIG_REC_RAM:
-        ram_both(r->payload, r->len, r);
+    case MIG_REC_RAM: {
+        const uint8_t *runs;
+        if (mig_parse_ram(r, &u32, &runs, &n) == 0) {
+            CHECK(runs == r->payload + 8 && n == r->len - 8);
+            ram_both(runs, n, r);
+        }
+        break;
+    }
+    case MIG_REC_JOIN: {
+        uint16_t k;
+        if (mig_parse_join(r, &b, &k) == 0)
+            same_bytes(r, &e, mig_rec_join(&e, b, k));
+        break;
+    }
+    case MIG_REC_STREAM_END:
+        if (mig_parse_stream_end(r, &u32, &u64) == 0)
+            same_bytes(r, &e, mig_rec_stream_end(&e, u32, u64));
         break;
     case MIG_REC_DISK: {
         uint16_t inst;
@@ -150,9 +165,10 @@ static void check_payload(const struct mig_record *r)
             same_bytes(r, &e, mig_rec_tsc(&e, u64, u32));
         break;
     case MIG_REC_ACCEPT: {
-        uint16_t f;
-        if (mig_parse_accept(r, &f) == 0)
-            same_bytes(r, &e, mig_rec_accept(&e, f));
+        uint16_t f, k;
+        uint8_t tok[MIG_JOIN_TOKEN];
+        if (mig_parse_accept(r, &f, &k, tok) == 0)
+            same_bytes(r, &e, mig_rec_accept(&e, f, k, tok));
         break;
     }
     case MIG_REC_COMMIT_ACK:
@@ -205,6 +221,7 @@ static const uint16_t known_types[] = {
     MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_HELLO, MIG_REC_ACCEPT,
     MIG_REC_REFUSE, MIG_REC_RAM, MIG_REC_ROUND_END, MIG_REC_DISK, MIG_REC_STOP, MIG_REC_VCPU,
     MIG_REC_DEVICE, MIG_REC_XSAVE, MIG_REC_TSC, MIG_REC_COMMIT, MIG_REC_COMMIT_ACK, MIG_REC_ERROR,
+    MIG_REC_JOIN, MIG_REC_STREAM_END,
 };
 
 // The peer's opening: the source's AUTH_CHALLENGE, AUTH_RESPONSE and a HELLO, or the
@@ -212,7 +229,8 @@ static const uint16_t known_types[] = {
 static void opening(struct mig_enc *e, enum mig_role self)
 {
     static const uint8_t nonce[MIG_AUTH_BYTES] = "fuzz-nonce-fuzz-nonce-fuzz-nonc";
-    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = 2, .mem_bytes = 1 << 24,
+    struct mig_hello h = { .version = MIG_STREAM_VERSION, .streams = 2, .vcpus = 2,
+                           .mem_bytes = 1 << 24,
                            .name = "fuzz", .ndevices = 1, .devices = { { 1, 0, 1 } } };
 
     mig_rec_auth(e, MIG_REC_AUTH_CHALLENGE, nonce);
@@ -220,7 +238,7 @@ static void opening(struct mig_enc *e, enum mig_role self)
     if (self == MIG_ROLE_DST)
         mig_rec_hello(e, &h);
     else
-        mig_rec_accept(e, MIG_FEAT_LZ4);
+        mig_rec_accept(e, MIG_FEAT_LZ4, 2, nonce);
 }
 
 // Items to records; returns the stream's length.

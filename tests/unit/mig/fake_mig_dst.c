@@ -166,5 +166,6 @@ size_t mig_conn_write(struct mig_conn *c, const void *data, size_t n)
 }
 void mig_conn_close(struct mig_conn *c) { c->closed = true; }
 uint32_t mig_conn_peer(const struct mig_conn *c) { return c->peer; }
+const char *mig_conn_peer_name(const struct mig_conn *c) { return c ? c->name : NULL; }
 size_t mig_conn_received(const struct mig_conn *c) { return c ? c->received : 0; }
 

@@ -17,6 +17,7 @@ struct mig_conn {
     uint32_t peer;
     bool closed;
     size_t received;            /* what the fake peer sent: mig_conn_received() */
+    const char *name;           /* the host name it authenticated as over TLS (NULL: none) */
     uint8_t out[1 << 16];
     size_t out_len;
 };

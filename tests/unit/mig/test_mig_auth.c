@@ -363,7 +363,8 @@ static int dst_cb(const struct mig_record *r, void *ctx)
 static void over_stream(const uint8_t *ks, const uint8_t *kd, int *src_rc, int *dst_rc)
 {
     static struct side src, dst;
-    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = 1, .mem_bytes = 1 << 20,
+    struct mig_hello h = { .version = MIG_STREAM_VERSION, .streams = 1, .vcpus = 1,
+                           .mem_bytes = 1 << 20,
                            .name = "vm" };
     uint8_t c[N];
     int rc;

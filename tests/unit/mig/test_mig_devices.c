@@ -55,7 +55,7 @@ static struct mig_record record_at(size_t off)
 /* The source's HELLO, encoded and parsed back as the target sees it. */
 static void hello_of(struct fake_vm *src, struct mig_hello *out)
 {
-    struct mig_hello h = { .version = MIG_STREAM_VERSION, .vcpus = 1, .mem_bytes = 1 << 20,
+    struct mig_hello h = { .version = MIG_STREAM_VERSION, .streams = 1, .vcpus = 1, .mem_bytes = 1 << 20,
                            .name = "vm1" };
     struct mig_enc e;
     assert_int_equal(mig_devices_hello(&src->devs, &h), 0);

@@ -56,6 +56,9 @@ struct peer {
     unsigned ngot;
     char reason[MIG_REASON_MAX + 1];    /* of its REFUSE or ERROR */
     uint16_t features;                  /* its ACCEPT took these */
+    uint16_t streams;                   /* ... and granted as many streams, with this token */
+    uint8_t token[MIG_JOIN_TOKEN];
+    uint32_t pass;                      /* what the next RAM record says */
     uint32_t stopped_us;                /* its COMMIT_ACK says */
     uint8_t my_mac[MIG_AUTH_MAC_SIZE];
 };
@@ -79,7 +82,7 @@ static int on_target_record(const struct mig_record *r, void *ctx)
         assert_int_equal(mig_parse_auth(r, &b), 0);
         assert_int_equal(mig_auth_verify(&p->auth, b), 0);
     } else if (r->type == MIG_REC_ACCEPT) {
-        assert_int_equal(mig_parse_accept(r, &p->features), 0);
+        assert_int_equal(mig_parse_accept(r, &p->features, &p->streams, p->token), 0);
     } else if (r->type == MIG_REC_COMMIT_ACK) {
         assert_int_equal(mig_parse_commit_ack(r, &p->stopped_us), 0);
     } else if (r->type == MIG_REC_REFUSE || r->type == MIG_REC_ERROR) {
@@ -155,6 +158,7 @@ static void handshake(struct peer *p, uint32_t addr)
 static uint8_t policy_blob[CPU_POLICY_BLOB_MAX];
 
 static uint16_t hello_features;         /* what the next HELLO offers */
+static uint16_t hello_streams;          /* ... and asks for (0: 1) */
 
 static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
 {
@@ -168,6 +172,7 @@ static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
     h->policy = policy_blob;
     h->policy_len = (uint32_t)n;
     h->features = hello_features;
+    h->streams = hello_streams ? hello_streams : 1;
     assert_int_equal(mig_rec_hello(&enc, h), 0);
     sent(p, MIG_REC_HELLO);
     send_enc(p);
@@ -185,7 +190,7 @@ static void accepted(struct peer *p, unsigned vcpus)
 
 static void ram(struct peer *p, uint64_t gfn, uint32_t count, bool zero, const void *data)
 {
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, p->pass), 0);
     assert_int_equal(mig_ram_run_put(&enc, gfn, count, zero, data), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(p, MIG_REC_RAM);
@@ -285,7 +290,7 @@ static void test_lz4_pages(void **state)
     hello_features = MIG_FEAT_LZ4;
     accepted(&p, 1);
     assert_int_equal(p.features, MIG_FEAT_LZ4);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, pages[0]), 0);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 8, block, (uint32_t)clen), 0);
     assert_int_equal(mig_ram_run_put(&enc, 12, 500, true, NULL), 0);
@@ -321,7 +326,7 @@ static void test_lz4_pages(void **state)
     vm_destroy(vm, NULL, 0);
     accepted(&q, 1);
     clen = compress_block(&st, src, 7 * 4096, block, sizeof(src) - 1);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, pages[0]), 0);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 8, block, (uint32_t)clen), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
@@ -340,7 +345,7 @@ static void test_delta_pages(void **state)
     hello_features = MIG_FEAT_LZ4 | MIG_FEAT_DELTA;
     accepted(&p, 1);
     assert_int_equal(p.features, MIG_FEAT_LZ4 | MIG_FEAT_DELTA);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 5, 1, false, pages[1]), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(&p, MIG_REC_RAM);
@@ -352,7 +357,7 @@ static void test_delta_pages(void **state)
     assert_true(d > 0 && d < 16);
     body[0] = (uint8_t)d;
     body[1] = 0;
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put_delta(&enc, 5, 1, body, 2 + (uint32_t)d), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(&p, MIG_REC_RAM);
@@ -361,7 +366,7 @@ static void test_delta_pages(void **state)
     assert_memory_equal(vm_ram[vm - vms] + 5 * 4096, now, 4096);
     /* Past the guest's memory (pages the VM does not have): refused, nothing applied. */
     uint64_t past = vm->gfn_end;
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put_delta(&enc, past, 1, body, 2 + (uint32_t)d), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(&p, MIG_REC_RAM);
@@ -373,7 +378,7 @@ static void test_delta_pages(void **state)
     hello_features = 0;
     accepted(&q, 1);
     assert_int_equal(q.features, 0);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put_delta(&enc, 5, 1, body, 2 + (uint32_t)d), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(&q, MIG_REC_RAM);
@@ -392,7 +397,7 @@ static void test_lz4_not_offered(void **state)
     assert_int_equal(p.features, 0);
     size_t clen = compress_block(&st, pages[0], 4096, block, 4095);
     assert_true(clen > 0);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 4, 1, block, (uint32_t)clen), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
     sent(&p, MIG_REC_RAM);
@@ -517,7 +522,7 @@ static void test_zero_runs_bounded(void **state)
     assert_int_equal(page_lookups, 1);
     assert_false(got(&p, MIG_REC_ERROR));
     /* Runs out of order (each covering the guest) in one record: refused. */
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 512, true, NULL), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 512, true, NULL), 0);
     assert_int_equal(mig_rec_end(&enc), 0);
@@ -537,25 +542,27 @@ static void test_ram_out_of_range(void **state)
 }
 
 /* Review item 3: silent connections close after the handshake deadline, at most four come
- * from one address, and they do not count against migrate_incoming_max. */
+ * from one address (and one per extra stream a migration may have), and they do not count
+ * against migrate_incoming_max. */
+#define PER_PEER (4 + MIG_STREAMS_MAX - 1)
 static void test_silent_connections(void **state)
 {
-    struct peer s[5], p;
+    static struct peer s[PER_PEER + 1], p;
     (void)state;
     hv_config.migrate_incoming_max = 1;
-    for (unsigned i = 0; i < 5; i++)
+    for (unsigned i = 0; i <= PER_PEER; i++)
         connect_peer(&s[i], 0x0200000a);
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < PER_PEER; i++)
         assert_non_null(s[i].ctx);
-    assert_null(s[4].ctx);                      /* a fifth from one address */
+    assert_null(s[PER_PEER].ctx);               /* one more from that address */
     accepted(&p, 1);                            /* another address: a real migration */
     fake_now_ns += 4ull * 1000000000;
     mig_dst_poll();
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < PER_PEER; i++)
         assert_false(s[i].conn.closed);
     fake_now_ns += 2ull * 1000000000;
     mig_dst_poll();
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < PER_PEER; i++)
         assert_true(s[i].conn.closed);          /* no authentication within 5 s */
     assert_false(p.conn.closed);                /* the migration goes on */
     assert_non_null(vm_find("vm1"));
@@ -624,6 +631,7 @@ static void test_local_disk_blocks(void **state)
         int n = cpu_policy_serialize(&host_policy, policy_blob, sizeof(policy_blob));
         memset(&h, 0, sizeof(h));
         h.version = MIG_STREAM_VERSION;
+        h.streams = 1;
         h.vcpus = 1;
         h.mem_bytes = MEM;
         strcpy(h.name, "vm1");

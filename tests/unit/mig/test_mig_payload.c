@@ -41,7 +41,7 @@ static const uint8_t policy_blob[40] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static struct mig_hello sample_hello(void)
 {
     struct mig_hello h = {
-        .version = MIG_STREAM_VERSION, .features = MIG_FEAT_LZ4, .vcpus = 2,
+        .version = MIG_STREAM_VERSION, .features = MIG_FEAT_LZ4, .streams = 1, .vcpus = 2,
         .mem_bytes = 64ull << 20,
         .name = "web-1", .policy = policy_blob, .policy_len = sizeof(policy_blob),
         .ndevices = 2, .devices = { { 1, 0, 1 }, { 7, 3, 2 } },
@@ -352,7 +352,7 @@ static void test_ram_parse_edges(void **state)
 
 static void test_ram_run_put(void **state)
 {
-    static uint8_t small[12 + 16 + MIG_PAGE_SIZE + 8];
+    static uint8_t small[12 + 8 + 16 + MIG_PAGE_SIZE + 8];
     size_t len;
 
     (void)state;
@@ -362,25 +362,25 @@ static void test_ram_run_put(void **state)
     assert_int_equal(mig_rec_begin(&enc, MIG_REC_DEVICE), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 1, true, NULL), -EINVAL);      /* not RAM */
     assert_int_equal(mig_rec_end(&enc), -EMSGSIZE);
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, 0, true, NULL), -EINVAL);      /* count 0 */
     assert_int_equal(mig_ram_run_put(&enc, MIG_GFN_LIMIT, 1, true, NULL), -EINVAL);
     assert_int_equal(mig_ram_run_put(&enc, 0, 1, false, NULL), -EINVAL);     /* no data */
     /* 65 pages never fit: refused whole, nothing written, the record stays good. */
     assert_int_equal(mig_ram_run_put(&enc, 0, MIG_RAM_MAX_PAGES + 1, false, pages), -E2BIG);
-    assert_int_equal(enc.pos, 8);
+    assert_int_equal(enc.pos, 16);
     assert_int_equal(mig_ram_run_put(&enc, 0, 1u << 30, true, NULL), 0);     /* 16 bytes */
-    assert_int_equal(ENC_ADDED(mig_rec_end(&enc)), 12 + 16);
+    assert_int_equal(ENC_ADDED(mig_rec_end(&enc)), 12 + 8 + 16);
 
     /* A buffer that holds one page: the second is -ENOSPC, the first still ends fine. */
     mig_enc_init(&enc, small, sizeof(small));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 3, 1, false, pages[0]), 0);
     assert_int_equal(mig_ram_run_put(&enc, 4, 1, false, pages[1]), -ENOSPC);
     assert_int_equal(mig_rec_room(&enc), 8);
     len = ENC_ADDED(mig_rec_end(&enc));
-    assert_int_equal(len, 12 + 16 + MIG_PAGE_SIZE);
-    assert_int_equal(mig_ram_parse(small + 8, len - 12, NULL, NULL), 0);
+    assert_int_equal(len, 12 + 8 + 16 + MIG_PAGE_SIZE);
+    assert_int_equal(mig_ram_parse(small + 16, len - 20, NULL, NULL), 0);
 }
 
 /* What the last mig_ram_parse_lz4 handed out, run by run. */
@@ -437,16 +437,16 @@ static void test_ram_lz4(void **state)
 
     /* Encoder: a packed run between a raw one and a zero one; the parser gives back all three. */
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 2, 1, false, pages[0]), 0);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 10, 3, block, (uint32_t)clen), 0);
     assert_int_equal(mig_ram_run_put(&enc, 20, 5, true, NULL), 0);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 30, 3, block, 0), -EINVAL);          /* empty */
     assert_int_equal(mig_ram_run_put_lz4(&enc, 30, 3, block, 3 * MIG_PAGE_SIZE), -EINVAL);
     assert_int_equal(mig_ram_run_put_lz4(&enc, 30, MIG_RAM_MAX_PAGES + 1, block, 10), -EINVAL);
-    n = ENC_ADDED(mig_rec_end(&enc)) - 12;
+    n = ENC_ADDED(mig_rec_end(&enc)) - 20;
     assert_int_equal(n, 16 + MIG_PAGE_SIZE + 16 + 4 + clen + 16);
-    assert_int_equal(lz4_parse(sbuf + 8, n, scratch), 0);
+    assert_int_equal(lz4_parse(sbuf + 16, n, scratch), 0);
     assert_int_equal(got_n, 3);
     assert_true(got_runs[0].gfn == 2 && got_runs[0].count == 1 && !got_runs[0].zero);
     assert_memory_equal(got_runs[0].data, pages[0], MIG_PAGE_SIZE);
@@ -454,7 +454,7 @@ static void test_ram_lz4(void **state)
     assert_memory_equal(got_runs[1].data, src, sizeof(src));
     assert_true(got_runs[2].gfn == 20 && got_runs[2].count == 5 && got_runs[2].zero);
     /* The same record on a stream that did not take LZ4. */
-    assert_int_equal(mig_ram_parse(sbuf + 8, n, NULL, NULL), -EINVAL);
+    assert_int_equal(mig_ram_parse(sbuf + 16, n, NULL, NULL), -EINVAL);
 
     /* Hand-made runs: the header, clen, the block. */
     n = lz4_run(p, 10, 3, MIG_RAM_LZ4, (uint32_t)clen);
@@ -554,7 +554,7 @@ static void test_ram_delta(void **state)
         blen += 2 + (uint32_t)d;
     }
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 2, 1, false, pages[0]), 0);
     assert_int_equal(mig_ram_run_put_delta(&enc, 4, 3, body, blen), 0);
     /* The helper checks the body holds exactly count entries. */
@@ -562,20 +562,20 @@ static void test_ram_delta(void **state)
     assert_int_equal(mig_ram_run_put_delta(&enc, 4, 4, body, blen), -EINVAL);
     assert_int_equal(mig_ram_run_put_delta(&enc, 4, 3, body, blen - 1), -EINVAL);
     assert_int_equal(mig_ram_run_put_delta(&enc, 4, 0, body, 0), -EINVAL);
-    n = ENC_ADDED(mig_rec_end(&enc)) - 12;
+    n = ENC_ADDED(mig_rec_end(&enc)) - 20;
     assert_int_equal(n, 16 + MIG_PAGE_SIZE + 16 + blen);
-    assert_int_equal(delta_parse(sbuf + 8, n, scratch), 0);
+    assert_int_equal(delta_parse(sbuf + 16, n, scratch), 0);
     assert_int_equal(got_n, 2);
     assert_true(got_runs[1].gfn == 4 && got_runs[1].count == 3 && !got_runs[1].zero);
     for (int i = 0; i < 3; i++)
         assert_memory_equal(got_runs[1].data + i * MIG_PAGE_SIZE, now[i], MIG_PAGE_SIZE);
     assert_memory_equal(held[4], pages[4], MIG_PAGE_SIZE);    /* the parser wrote no page */
     /* Not taken: without page() (or scratch), and with LZ4 only. */
-    assert_int_equal(mig_ram_parse_ex(sbuf + 8, n, NULL, NULL, scratch, true, NULL, NULL),
+    assert_int_equal(mig_ram_parse_ex(sbuf + 16, n, NULL, NULL, scratch, true, NULL, NULL),
                      -EINVAL);
-    assert_int_equal(mig_ram_parse_ex(sbuf + 8, n, NULL, NULL, NULL, false, held_page, NULL),
+    assert_int_equal(mig_ram_parse_ex(sbuf + 16, n, NULL, NULL, NULL, false, held_page, NULL),
                      -EINVAL);
-    assert_int_equal(mig_ram_parse_lz4(sbuf + 8, n, NULL, NULL, scratch), -EINVAL);
+    assert_int_equal(mig_ram_parse_lz4(sbuf + 16, n, NULL, NULL, scratch), -EINVAL);
     /* DELTA runs go in RAM records only. */
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
     assert_int_equal(mig_rec_disk_begin(&enc, 0), 0);
@@ -639,21 +639,76 @@ static void test_accept_and_commit_ack(void **state)
     size_t n;
 
     (void)state;
+    uint8_t token[MIG_JOIN_TOKEN], tok[MIG_JOIN_TOKEN];
+    uint16_t streams = 0;
+    for (unsigned i = 0; i < MIG_JOIN_TOKEN; i++)
+        token[i] = (uint8_t)(0xa0 + i);
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
-    assert_int_equal(mig_rec_accept(&enc, 0x8000), -EINVAL);
-    n = ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4));
-    assert_int_equal(n, 12 + 4);
-    r = (struct mig_record){ .type = MIG_REC_ACCEPT, .len = 4, .payload = sbuf + 8 };
-    assert_int_equal(mig_parse_accept(&r, &f), 0);
+    assert_int_equal(mig_rec_accept(&enc, 0x8000, 1, NULL), -EINVAL);
+    assert_int_equal(mig_rec_accept(&enc, 0, 0, NULL), -EINVAL);               /* no stream */
+    assert_int_equal(mig_rec_accept(&enc, 0, MIG_STREAMS_MAX + 1, token), -EINVAL);
+    n = ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4, 3, token));
+    assert_int_equal(n, 12 + 4 + MIG_JOIN_TOKEN);
+    r = (struct mig_record){ .type = MIG_REC_ACCEPT, .len = 4 + MIG_JOIN_TOKEN,
+                             .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), 0);
     assert_int_equal(f, MIG_FEAT_LZ4);
+    assert_int_equal(streams, 3);
+    assert_memory_equal(tok, token, MIG_JOIN_TOKEN);
     sbuf[8] = MIG_FEAT_LZ4 | MIG_FEAT_DELTA;
-    assert_int_equal(mig_parse_accept(&r, &f), 0);
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), 0);
     assert_int_equal(f, MIG_FEAT_LZ4 | MIG_FEAT_DELTA);
     sbuf[8] = 4;                                        /* an unknown feature */
-    assert_int_equal(mig_parse_accept(&r, &f), -EINVAL);
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), -EINVAL);
     sbuf[8] = 1;
+    sbuf[10] = 0;                                       /* no stream granted */
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), -EINVAL);
+    sbuf[10] = MIG_STREAMS_MAX + 1;                     /* more than any host has */
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), -EINVAL);
+    r.len = 4;                                          /* version 6's ACCEPT */
     sbuf[10] = 1;
-    assert_int_equal(mig_parse_accept(&r, &f), -EINVAL);
+    assert_int_equal(mig_parse_accept(&r, &f, &streams, tok), -EINVAL);
+
+    /* JOIN: the token and a stream past the first; STREAM_END: pass and pages. */
+    const uint8_t *t;
+    uint16_t k;
+    uint32_t pass;
+    uint64_t pages;
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_join(&enc, token, 0), -EINVAL);                   /* the first */
+    assert_int_equal(mig_rec_join(&enc, token, MIG_STREAMS_MAX), -EINVAL);
+    n = ENC_ADDED(mig_rec_join(&enc, token, 2));
+    assert_int_equal(n, 12 + MIG_JOIN_TOKEN + 8);
+    r = (struct mig_record){ .type = MIG_REC_JOIN, .len = MIG_JOIN_TOKEN + 8, .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_join(&r, &t, &k), 0);
+    assert_int_equal(k, 2);
+    assert_memory_equal(t, token, MIG_JOIN_TOKEN);
+    sbuf[8 + MIG_JOIN_TOKEN + 2] = 1;                   /* reserved */
+    assert_int_equal(mig_parse_join(&r, &t, &k), -EINVAL);
+    sbuf[8 + MIG_JOIN_TOKEN + 2] = 0;
+    sbuf[8 + MIG_JOIN_TOKEN] = 0;                       /* stream 0 cannot join */
+    assert_int_equal(mig_parse_join(&r, &t, &k), -EINVAL);
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    n = ENC_ADDED(mig_rec_stream_end(&enc, 7, 12345));
+    assert_int_equal(n, 12 + 16);
+    r = (struct mig_record){ .type = MIG_REC_STREAM_END, .len = 16, .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_stream_end(&r, &pass, &pages), 0);
+    assert_true(pass == 7 && pages == 12345);
+    sbuf[12] = 1;                                       /* reserved */
+    assert_int_equal(mig_parse_stream_end(&r, &pass, &pages), -EINVAL);
+
+    /* RAM names its pass; its reserved word must be zero. */
+    const uint8_t *runs;
+    size_t rlen;
+    mig_enc_init(&enc, sbuf, sizeof(sbuf));
+    assert_int_equal(mig_rec_ram_begin(&enc, 9), 0);
+    assert_int_equal(mig_ram_run_put(&enc, 5, 2, true, NULL), 0);
+    n = ENC_ADDED(mig_rec_end(&enc));
+    r = (struct mig_record){ .type = MIG_REC_RAM, .len = (uint32_t)n - 12, .payload = sbuf + 8 };
+    assert_int_equal(mig_parse_ram(&r, &pass, &runs, &rlen), 0);
+    assert_true(pass == 9 && runs == sbuf + 16 && rlen == 16);
+    sbuf[13] = 1;
+    assert_int_equal(mig_parse_ram(&r, &pass, &runs, &rlen), -EINVAL);
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
     n = ENC_ADDED(mig_rec_commit_ack(&enc, 123456));
     assert_int_equal(n, 12 + 8);
@@ -696,7 +751,9 @@ static void test_hello_rejects(void **state)
         off = 8 + 30; HELLO_BAD(sbuf[off] = 'x');               /* garbage after the NUL */
         off = 8 + 48; HELLO_BAD(sbuf[off]++);                   /* policy length */
         off = 8 + 52; HELLO_BAD(sbuf[off] = 3);                 /* device count */
-        off = 8 + 54; HELLO_BAD(sbuf[off] = 1);                 /* reserved */
+        off = 8 + 54; HELLO_BAD(sbuf[off] = 0);                 /* no stream */
+        off = 8 + 54; HELLO_BAD(sbuf[off] = MIG_STREAMS_MAX + 1);  /* too many */
+        off = 8 + 55; HELLO_BAD(sbuf[off] = 1);
         /* Device entries: type u16, instance u16, version u16, reserved u16. */
         size_t dev = 8 + MIG_HELLO_FIXED + h.policy_len;
         off = dev + 0; HELLO_BAD(sbuf[off] = 0);                /* type 0 */
@@ -714,6 +771,11 @@ static void test_hello_rejects(void **state)
     assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
     h = sample_hello();
     h.features = 0x10;
+    assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
+    h = sample_hello();
+    h.streams = 0;
+    assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
+    h.streams = MIG_STREAMS_MAX + 1;
     assert_int_equal(mig_rec_hello(&enc, &h), -EINVAL);
     h = sample_hello();
     strcpy(h.name, "two words");

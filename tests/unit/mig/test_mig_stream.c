@@ -110,6 +110,7 @@ static struct mig_hello sample_hello(void)
         .nnics = 2, .nics = { { "lan", { 0x52, 0x54, 0, 1, 2, 3 } },
                               { "storage-net_2", { 0x02, 0xfe, 9, 8, 7, 6 } } },
         .ndisks = 1, .disks = { { MIG_DISK_NBD, 16384, "nbd://10.0.0.9:10809/vm-disk" } },
+        .streams = 3,
     };
     return h;
 }
@@ -163,14 +164,14 @@ static size_t build_src_stream(uint8_t *buf, size_t cap, uint32_t data_pages)
     mark(mig_rec_auth(&enc, MIG_REC_AUTH_CHALLENGE, nonce));
     mark(mig_rec_auth(&enc, MIG_REC_AUTH_RESPONSE, nonce));
     mark(mig_rec_hello(&enc, &h));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0x100, data_pages, false, pages), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0x200, 100, true, NULL), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0x400, 1, false, pages[1]), 0);
     mark(mig_rec_end(&enc));
     mark(mig_rec_round_end(&enc, 1, data_pages + 101));
     mark(mig_rec_empty(&enc, MIG_REC_STOP));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0x101, 1, false, pages[2]), 0);
     mark(mig_rec_end(&enc));
     mark(mig_rec_vcpu(&enc, 0, &v0));
@@ -227,7 +228,7 @@ static void test_stream_header(void **state)
     (void)state;
     mig_enc_init(&enc, b, sizeof(b));
     assert_int_equal(mig_stream_header_put(&enc), 0);
-    assert_memory_equal(b, "FERRYMIG\x06\x00\x00\x00", 12);    /* version 6 */
+    assert_memory_equal(b, "FERRYMIG\x07\x00\x00\x00", 12);    /* version 7 */
     assert_int_equal(b[12] | b[13] << 8 | b[14] << 16 | (uint32_t)b[15] << 24,
                      crc32c_update(0, b, 12));
     assert_int_equal(mig_stream_header_put(&enc), -ENOSPC);
@@ -343,9 +344,15 @@ static void test_parse_src_records(void **state)
     assert_string_equal(h.disks[0].loc, "nbd://10.0.0.9:10809/vm-disk");
     assert_int_equal(r.len, MIG_HELLO_FIXED + sizeof(policy_blob) + 2 * MIG_HELLO_DEV_SIZE + 4 +
                                 2 * MIG_HELLO_NIC_SIZE + 4 + MIG_HELLO_DISK_SIZE);
+    assert_int_equal(h.streams, 3);
     r = rec_at(3);
     ram_seen = 0;
-    assert_int_equal(mig_ram_parse(r.payload, r.len, ram_cb, NULL), 0);
+    const uint8_t *runs;
+    size_t rlen;
+    uint32_t pass = 9;
+    assert_int_equal(mig_parse_ram(&r, &pass, &runs, &rlen), 0);
+    assert_int_equal(pass, 0);
+    assert_int_equal(mig_ram_parse(runs, rlen, ram_cb, NULL), 0);
     assert_int_equal(ram_seen, 3);
     r = rec_at(4);
     assert_int_equal(mig_parse_round_end(&r, &u32, &u64), 0);
@@ -383,7 +390,7 @@ static void test_roundtrip_dst_records(void **state)
     assert_int_equal(ENC_ADDED(mig_rec_auth(&enc, MIG_REC_AUTH_CHALLENGE, nonce)), 44);
     assert_int_equal(ENC_ADDED(mig_rec_auth(&enc, MIG_REC_AUTH_RESPONSE, nonce)), 44);
     assert_int_equal(mig_rec_empty(&enc, MIG_REC_ACCEPT), -EMSGSIZE);      /* it has fields */
-    assert_int_equal(ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4)), 16);
+    assert_int_equal(ENC_ADDED(mig_rec_accept(&enc, MIG_FEAT_LZ4, 1, NULL)), 16 + MIG_JOIN_TOKEN);
     assert_int_equal(ENC_ADDED(mig_rec_commit_ack(&enc, 1500)), 20);
     n = enc.len;
 
@@ -395,13 +402,14 @@ static void test_roundtrip_dst_records(void **state)
     assert_int_equal(mig_dec_phase(&dec), MIG_PH_AUTH_SRC_MAC);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_AUTH_RESPONSE), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_HELLO), 0);
-    assert_int_equal(feed(sbuf + 104, 16), 16);
+    assert_int_equal(feed(sbuf + 104, 16 + MIG_JOIN_TOKEN), 16 + MIG_JOIN_TOKEN);
     assert_int_equal(mig_dec_phase(&dec), MIG_PH_PRECOPY);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_RAM), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_STOP), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_VCPU), 0);
     assert_int_equal(mig_dec_sent(&dec, MIG_REC_COMMIT), 0);
-    assert_int_equal(feed(sbuf + 120, n - 120), (int)(n - 120));
+    assert_int_equal(feed(sbuf + 120 + MIG_JOIN_TOKEN, n - 120 - MIG_JOIN_TOKEN),
+                     (int)(n - 120 - MIG_JOIN_TOKEN));
     assert_true(mig_dec_done(&dec));
     assert_int_equal(col.n, 4);
     assert_int_equal(col.r[3].type, MIG_REC_COMMIT_ACK);
@@ -533,6 +541,18 @@ static const struct order_case order_cases[] = {
     { "COMMIT_ACK from the source", { MIG_REC_COMMIT, MIG_REC_COMMIT_ACK }, 2, 1 },
     { "anything after ERROR", { MIG_REC_ERROR, MIG_REC_RAM }, 1, 1 },
     { "QUERY before auth", { MIG_REC_AUTH_CHALLENGE, MIG_REC_QUERY }, 0, 1 },
+    /* Another stream: JOIN only first, then RAM and one STREAM_END, nothing else. */
+    { "JOIN after auth", { MIG_REC_AUTH_CHALLENGE, MIG_REC_JOIN }, 0, 1 },
+    { "JOIN in a migration", { MIG_REC_JOIN }, 1, 0 },
+    { "JOIN twice", { MIG_REC_JOIN, MIG_REC_JOIN }, 0, 1 },
+    { "HELLO on a joined stream", { MIG_REC_JOIN, MIG_REC_RAM, MIG_REC_HELLO }, 0, 2 },
+    { "STOP on a joined stream", { MIG_REC_JOIN, MIG_REC_STOP }, 0, 1 },
+    { "COMMIT on a joined stream", { MIG_REC_JOIN, MIG_REC_COMMIT }, 0, 1 },
+    { "DISK on a joined stream", { MIG_REC_JOIN, MIG_REC_DISK }, 0, 1 },
+    { "RAM after STREAM_END", { MIG_REC_JOIN, MIG_REC_RAM, MIG_REC_STREAM_END, MIG_REC_RAM },
+      0, 3 },
+    { "STREAM_END on the first stream", { MIG_REC_RAM, MIG_REC_STREAM_END }, 1, 1 },
+    { "STREAM_END after STOP", { MIG_REC_STREAM_END }, 2, 0 },
     { "HELLO after QUERY",
       { MIG_REC_AUTH_CHALLENGE, MIG_REC_AUTH_RESPONSE, MIG_REC_QUERY, MIG_REC_HELLO }, 0, 3 },
     { "QUERY twice",
@@ -557,7 +577,7 @@ static size_t any_record(uint8_t *p, uint16_t type)
     case MIG_REC_AUTH_RESPONSE: n = mig_rec_auth(&enc, type, nonce); break;
     case MIG_REC_HELLO: n = mig_rec_hello(&enc, &h); break;
     case MIG_REC_RAM:
-        mig_rec_begin(&enc, MIG_REC_RAM);
+        mig_rec_ram_begin(&enc, 0);
         mig_ram_run_put(&enc, 5, 1, true, NULL);
         n = mig_rec_end(&enc);
         break;
@@ -570,7 +590,9 @@ static size_t any_record(uint8_t *p, uint16_t type)
     case MIG_REC_VCPU: n = mig_rec_vcpu(&enc, 0, &v); break;
     case MIG_REC_DEVICE: n = mig_rec_device(&enc, &id, "ab", 2); break;
     case MIG_REC_TSC: n = mig_rec_tsc(&enc, 1, 1); break;
-    case MIG_REC_ACCEPT: n = mig_rec_accept(&enc, 0); break;
+    case MIG_REC_ACCEPT: n = mig_rec_accept(&enc, 0, 1, NULL); break;
+    case MIG_REC_JOIN: n = mig_rec_join(&enc, nonce, 1); break;
+    case MIG_REC_STREAM_END: n = mig_rec_stream_end(&enc, 1, 1); break;
     case MIG_REC_COMMIT_ACK: n = mig_rec_commit_ack(&enc, 1); break;
     case MIG_REC_QUERY: n = mig_rec_query(&enc, MIG_QUERY_CPU, NULL, 0); break;
     case MIG_REC_QUERY_REPLY: n = mig_rec_query_reply(&enc, MIG_QUERY_CPU, 0, "x", 1); break;
@@ -617,7 +639,8 @@ static void test_order_violations(void **state)
             assert_int_equal(col.n, before);              /* no callback */
             /* Bytes after the end are refused before they are a record. */
             assert_int_equal(dec.bad_type,
-                             i && oc->types[i - 1] == MIG_REC_ERROR ? 0 : oc->types[i]);
+                             i && (oc->types[i - 1] == MIG_REC_ERROR ||
+                                   oc->types[i - 1] == MIG_REC_STREAM_END) ? 0 : oc->types[i]);
             /* Sticky: good input afterwards gets the same error. */
             assert_int_equal(feed(sbuf, n), -EPROTO);
             assert_int_equal(mig_dec_sent(&dec, MIG_REC_ERROR), -EPROTO);
@@ -678,18 +701,20 @@ static void test_oversized(void **state)
     /* The largest payload passes, one byte more does not even encode. */
     dst_to_precopy();
     mig_enc_init(&enc, sbuf, sizeof(sbuf));
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, MIG_RAM_MAX_PAGES, false, pages), 0);
     while (mig_rec_room(&enc) >= MIG_RAM_RUN_SIZE)
         assert_int_equal(mig_ram_run_put(&enc, 1000, 1, true, NULL), 0);
+    assert_int_equal(mig_put_u64(&enc, 0), 0);          /* (the pass takes 8 of the bytes) */
     assert_int_equal(mig_rec_room(&enc), 0);
     assert_int_equal(mig_put_u8(&enc, 0), -E2BIG);
     assert_int_equal(mig_rec_end(&enc), -E2BIG);
     assert_int_equal(enc.len, 0);                           /* dropped */
-    assert_int_equal(mig_rec_begin(&enc, MIG_REC_RAM), 0);
+    assert_int_equal(mig_rec_ram_begin(&enc, 0), 0);
     assert_int_equal(mig_ram_run_put(&enc, 0, MIG_RAM_MAX_PAGES, false, pages), 0);
     while (mig_rec_room(&enc) >= MIG_RAM_RUN_SIZE)
         assert_int_equal(mig_ram_run_put(&enc, 1000, 1, true, NULL), 0);
+    assert_int_equal(mig_put_u64(&enc, 0), 0);
     assert_int_equal(ENC_ADDED(mig_rec_end(&enc)), MIG_REC_MAX_SIZE);
     assert_int_equal(feed(sbuf, enc.len), (int)enc.len);
     assert_int_equal(col.r[col.n - 1].len, MIG_REC_MAX_PAYLOAD);
