@@ -92,9 +92,10 @@ def run_pair(work, mem, cases, tls):
             a.command(f"migrate {vm} 10.0.0.2{mopts}")
             a.expect(r"(migrate: (done|failed) [^\r\n]*)\r?\n", timeout=900)
             line = a.con.match.group(1)
-            m = re.match(r"migrate: done vm=\S+ total_ms=(\d+) downtime_ms=(\d+) budget_ms=(\d+) "
+            m = re.match(r"migrate: done vm=\S+ total_ms=(\d+) downtime_ms=(\d+) "
+                         r"(?:target_downtime_ms=\d+ )?budget_ms=(\d+) "
                          r"rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) mbps=([\d.]+) "
-                         r"throttle=(\d+)", line)
+                         r"(?:streams=\d+ )?throttle=(\d+)", line)
             if not m:
                 print(f"case={name} tls={tls} {line}", flush=True)
                 continue

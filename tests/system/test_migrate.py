@@ -105,7 +105,7 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert a.command("migrate m 10.0.0.2").startswith("migrate: started vm=m")
     line = wait_result(a)
     assert line == ("migrate: failed vm=m phase=auth reason=target error: version: this host "
-                    "speaks migration stream version 6, the source 5"), line
+                    "speaks migration stream version 7, the source 6"), line
     assert names(b) == [] and "incoming stream refused: version" in b.command("log")
     # A budget no stop can keep (1 ms: the vCPU state alone takes longer), not slowed down:
     # after timeout= it gives up, and the guest runs on here at full speed.
@@ -118,8 +118,11 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     assert "m" in names(a)
     let_go(b)
     intact(a, "m")
-    # The operator raises the budget of a migration under way: it stops and copies then.
-    assert a.command("migrate m 10.0.0.2 downtime=1 timeout=300").startswith(
+    # The operator raises the budget of a migration under way: it stops and copies then. The
+    # pages go over three connections (streams=3: a 16 MiB guest has eight 2 MiB chunks, so
+    # each stream owns some).
+    assert "error: bad option 'streams=9'" in a.command("migrate m 10.0.0.2 streams=9")
+    assert a.command("migrate m 10.0.0.2 downtime=1 timeout=300 streams=3").startswith(
         "migrate: started vm=m")
     assert "error: no outgoing migration of 'nope' under way" in \
         a.command("migrate set nope downtime=5000")
@@ -134,7 +137,7 @@ def test_memtest_migrates_and_keeps_beating(workdir, hosts):
     line = wait_result(a)
     m = re.match(r"migrate: done vm=m total_ms=(\d+) downtime_ms=(\d+) target_downtime_ms=(\d+) "
                  r"budget_ms=60000 rounds=(\d+) pages=(\d+) zero_pages=(\d+) bytes=(\d+) "
-                 r"mbps=(\d+)\.(\d) throttle=\d+ compress=lz4 ratio=(\d+\.\d\d) "
+                 r"mbps=(\d+)\.(\d) streams=3 throttle=\d+ compress=lz4 ratio=(\d+\.\d\d) "
                  r"lz4_pages=(\d+) delta_pages=(\d+) dirty=ad$", line)
     assert m, line
     print(f"\n{line}")
@@ -195,7 +198,7 @@ def test_bandwidth_progress_and_limits(workdir, hosts):
     assert re.match(r"migrate: failed vm=m2 phase=hello reason=target refused: busy: "
                     r"migrate_incoming_max=1", line), line
     line = wait_result(a, timeout=240)
-    m = re.match(r"migrate: done vm=m1 .*bytes=(\d+) mbps=(\d+)\.(\d) throttle=\d+ "
+    m = re.match(r"migrate: done vm=m1 .*bytes=(\d+) mbps=(\d+)\.(\d) streams=1 throttle=\d+ "
                  r"compress=off ratio=1\.00 lz4_pages=0 delta_pages=0 ", line)
     assert m, line
     print(f"\nbandwidth=40: {line}")

@@ -159,6 +159,7 @@ static uint8_t policy_blob[CPU_POLICY_BLOB_MAX];
 
 static uint16_t hello_features;         /* what the next HELLO offers */
 static uint16_t hello_streams;          /* ... and asks for (0: 1) */
+static uint64_t hello_mem;              /* ... for a guest of (0: MEM) */
 
 static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
 {
@@ -167,7 +168,7 @@ static void hello(struct peer *p, unsigned vcpus, struct mig_hello *h)
     memset(h, 0, sizeof(*h));
     h->version = MIG_STREAM_VERSION;
     h->vcpus = vcpus;
-    h->mem_bytes = MEM;
+    h->mem_bytes = hello_mem ? hello_mem : MEM;
     strcpy(h->name, "vm1");
     h->policy = policy_blob;
     h->policy_len = (uint32_t)n;
@@ -257,6 +258,8 @@ static int setup(void **state)
     start_fails = 0;
     fake_now_ns = 1000000;
     hello_features = 0;
+    hello_streams = 0;
+    hello_mem = 0;
     return 0;
 }
 
@@ -673,6 +676,114 @@ static void test_local_disk_blocks(void **state)
     refused(&p, "did not name as local");
 }
 
+/* ==== several streams ==== */
+
+/* Another connection from addr that asks to be stream k of the migration with token tok. */
+static void join(struct peer *l, uint32_t addr, const uint8_t *tok, uint16_t k)
+{
+    connect_peer(l, addr);
+    assert_non_null(l->ctx);
+    mig_enc_init(&enc, rec, sizeof(rec));
+    assert_int_equal(mig_stream_header_put(&enc), 0);
+    assert_int_equal(mig_rec_join(&enc, tok, k), 0);
+    sent(l, MIG_REC_JOIN);
+    send_enc(l);
+}
+
+static void stream_end(struct peer *l, uint32_t pass, uint64_t pages)
+{
+    assert_int_equal(mig_rec_stream_end(&enc, pass, pages), 0);
+    sent(l, MIG_REC_STREAM_END);
+    send_enc(l);
+}
+
+/* streams=2 on a 4 MiB guest: a second connection joins with ACCEPT's token (a stranger's
+ * token, another host's address, a second stream 1 are turned away without harm) and carries
+ * the second 2 MiB chunk. COMMIT waits for its STREAM_END, and pages it brought after the
+ * first stream's COMMIT are in the VM that starts. */
+static void test_streams_join_and_commit(void **state)
+{
+    static struct peer p, l, bad;
+    uint8_t wrong[MIG_JOIN_TOKEN];
+    (void)state;
+    hello_streams = 2;
+    hello_mem = 4u << 20;
+    accepted(&p, 1);
+    assert_int_equal(p.streams, 2);
+    memcpy(wrong, p.token, sizeof(wrong));
+    wrong[5] ^= 1;
+    join(&bad, 0x0100000a, wrong, 1);
+    assert_true(bad.conn.closed);
+    join(&bad, 0x0200000a, p.token, 1);         /* the token, from another host */
+    assert_true(bad.conn.closed);
+    join(&bad, 0x0100000a, p.token, 2);         /* a stream it was not granted */
+    assert_true(bad.conn.closed);
+    join(&l, 0x0100000a, p.token, 1);
+    assert_false(l.conn.closed);
+    join(&bad, 0x0100000a, p.token, 1);         /* stream 1 again */
+    assert_true(bad.conn.closed);
+    ram(&p, 0, 1, false, pages[0]);             /* chunk 0: the first stream's */
+    ram(&l, 512, 1, false, pages[1]);           /* chunk 1: stream 1's */
+    l.pass = 1;
+    ram(&l, 513, 1, false, pages[0]);
+    struct vcpu_state s = vcpu_state_sample();
+    finish(&p, 1, &s);
+    assert_false(got(&p, MIG_REC_COMMIT_ACK));  /* stream 1 has not ended */
+    struct vm *vm = vm_find("vm1");
+    assert_non_null(vm);
+    assert_int_not_equal(vm->state, VM_RUNNING);
+    ram(&l, 514, 1, false, pages[1]);
+    stream_end(&l, 1, 3);
+    pump(&p);
+    assert_true(got(&p, MIG_REC_COMMIT_ACK));
+    assert_int_equal(vm->state, VM_RUNNING);
+    uint8_t *r = vm_ram[vm - vms];
+    assert_memory_equal(r, pages[0], 4096);
+    assert_memory_equal(r + 512 * 4096, pages[1], 4096);
+    assert_memory_equal(r + 513 * 4096, pages[0], 4096);
+    assert_memory_equal(r + 514 * 4096, pages[1], 4096);
+}
+
+/* A stream that misbehaves fails the whole migration, with the reason on the first stream,
+ * and leaves nothing behind: pages of a chunk it does not own (or a run across two chunks),
+ * a pass that goes back, an end that miscounts, a connection lost before its end. */
+static void test_stream_misbehaves(void **state)
+{
+    static struct peer p, l;
+    static const char *const want[] = {
+        "does not own", "does not own them all", "after pass 3", "ended at pass",
+        "stream 1: closed before its end",
+    };
+    (void)state;
+    for (unsigned c = 0; c < sizeof(want) / sizeof(want[0]); c++) {
+        hello_streams = 2;
+        hello_mem = 4u << 20;
+        accepted(&p, 1);
+        join(&l, 0x0100000a, p.token, 1);
+        switch (c) {
+        case 0: ram(&l, 0, 1, false, pages[0]); break;
+        case 1: ram(&p, 511, 2, true, NULL); break;
+        case 2:
+            l.pass = 3;
+            ram(&l, 512, 1, false, pages[0]);
+            l.pass = 2;
+            ram(&l, 513, 1, false, pages[0]);
+            break;
+        case 3:
+            ram(&l, 512, 2, true, NULL);
+            stream_end(&l, 0, 5);
+            break;
+        default:
+            l.conn.closed = true;
+            l.ops->closed(l.ctx, -ECONNRESET);
+            break;
+        }
+        pump(&p);
+        refused(&p, want[c]);
+        assert_true(l.conn.closed);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -691,6 +802,8 @@ int main(void)
         T(test_cancel_on_target),
         T(test_start_failure_not_acknowledged),
         T(test_local_disk_blocks),
+        T(test_streams_join_and_commit),
+        T(test_stream_misbehaves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
