@@ -384,6 +384,7 @@ static int put_pages(struct src_mig *s, struct mig_enc *e, uint64_t no, uint32_t
         return put_data(s, e, no, n, data) ? 0 : (int)n;
     memcpy(s->xb_snap, data, (size_t)n * PAGE_SIZE);
     uint32_t done = 0;
+    int carried = -2;               /* the page a stretch broke at, encoded already (-1: raw) */
     while (done < n) {
         /* The longest stretch from done whose pages all go the same way. */
         uint32_t k = 0, body = 0;
@@ -392,11 +393,19 @@ static int put_pages(struct src_mig *s, struct mig_enc *e, uint64_t no, uint32_t
             uint64_t p = no + done + k, slot = xb_slot(s, p);
             const uint8_t *now = s->xb_snap + (size_t)(done + k) * PAGE_SIZE;
             int dlen = -1;
-            if (s->xb_tag[slot] == p + 1)
+            if (!k && carried > -2)
+                dlen = carried;     /* (its delta, if any, is where this stretch's first goes) */
+            else if (s->xb_tag[slot] == p + 1)
                 dlen = delta_encode(s->xb_cache + slot * PAGE_SIZE, now,
                                     s->xb_body + body + 2, DELTA_MAX);
-            if (k && (dlen >= 0) != as_delta)
+            carried = -2;
+            if (k && (dlen >= 0) != as_delta) {
+                /* A raw stretch ends at a delta encoded at body 0 (a raw stretch takes no
+                 * body), just where the next stretch's first entry goes; a delta stretch ends
+                 * at a page that has none. Either way the next stretch starts from it. */
+                carried = dlen;
                 break;
+            }
             as_delta = dlen >= 0;
             if (as_delta) {
                 s->xb_body[body] = (uint8_t)dlen;

@@ -11,6 +11,10 @@
 // source's record types; tick advances the clock by that many seconds and polls the target.
 // At the end a COMMIT may follow (input byte 0 bit 1), then an hour passes.
 //
+// With input byte 0 bit 5 the source asked for two streams on a 4 MiB guest: a second
+// connection joins (with ACCEPT's token, or with one byte of it wrong: bit 6), and an item
+// whose type byte has bit 7 set goes on it, as RAM or STREAM_END.
+//
 // Checks, beyond the sanitizers: the target never acknowledges a VM whose vCPU states fail
 // the checks the guest's own writes meet (msr_state_check) or whose XSAVE areas fail
 // fpu_area_valid; whatever happened, after the hour nothing of a VM that was not acknowledged
@@ -36,9 +40,11 @@
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 #define KEY "ferry-fuzz-cluster-key-0001"
 
-static struct mig_conn conn;
-static const struct mig_conn_ops *ops;
-static void *ctx;
+static struct mig_conn conn, conn2;
+static const struct mig_conn_ops *ops, *ops2;
+static void *ctx, *ctx2;
+static struct mig_decoder dec2;         /* the second stream, as the source tracks it */
+static uint8_t token[MIG_JOIN_TOKEN];
 static struct mig_auth auth;
 static struct mig_decoder dec;
 static size_t seen;
@@ -57,6 +63,9 @@ static int on_record(const struct mig_record *r, void *c)
     } else if (r->type == MIG_REC_AUTH_RESPONSE) {
         CHECK(mig_parse_auth(r, &b) == 0);
         CHECK(mig_auth_verify(&auth, b) == 0);
+    } else if (r->type == MIG_REC_ACCEPT) {
+        uint16_t f, k;
+        CHECK(mig_parse_accept(r, &f, &k, token) == 0);
     } else if (r->type == MIG_REC_COMMIT_ACK) {
         acked = true;
     } else if (r->type == MIG_REC_ERROR || r->type == MIG_REC_REFUSE) {
@@ -91,6 +100,20 @@ static void send(struct mig_enc *e, uint16_t type)
     mig_enc_reset(e);
 }
 
+/* On the second stream; the target never writes there. */
+static void send2(struct mig_enc *e, uint16_t type)
+{
+    if (!mig_dec_sent(&dec2, type) && !conn2.closed && ctx2) {
+        conn2.received += e->len;
+        ops2->recv(ctx2, e->buf, e->len);
+    }
+    mig_enc_reset(e);
+    pump();
+    CHECK(conn2.out_len == 0);
+}
+
+static const uint16_t types2[] = { MIG_REC_RAM, MIG_REC_RAM, MIG_REC_RAM, MIG_REC_STREAM_END };
+
 static const uint16_t types[] = {
     MIG_REC_RAM, MIG_REC_ROUND_END, MIG_REC_DISK, MIG_REC_STOP, MIG_REC_VCPU, MIG_REC_XSAVE,
     MIG_REC_DEVICE, MIG_REC_TSC, MIG_REC_COMMIT,
@@ -110,6 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     memset(&conn, 0, sizeof(conn));
+    memset(&conn2, 0, sizeof(conn2));
+    memset(token, 0, sizeof(token));
+    ctx2 = NULL;
     seen = 0;
     acked = ended = false;
     start_fails = 0;
@@ -134,9 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mig_hello h;
     memset(&h, 0, sizeof(h));
     h.version = MIG_STREAM_VERSION;
-    h.streams = 1;
+    bool two = data[0] & 32;
+    h.streams = two ? 2 : 1;
     h.vcpus = 1 + (data[0] & 1);
-    h.mem_bytes = 2u << 20;
+    h.mem_bytes = (two ? 4u : 2u) << 20;
     strcpy(h.name, "vm1");
     bool lz4 = data[0] & 8;             /* RAM and DISK runs may be LZ4 blocks */
     bool delta = data[0] & 16;          /* RAM runs may be page deltas */
@@ -158,12 +185,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vms[i].state != VM_EMPTY && !strcmp(vms[i].name, "vm1"))
             vm = &vms[i];
     CHECK(vm);
+    if (two) {
+        conn2.peer = conn.peer;
+        ctx2 = mig_dst_accept(&conn2, &ops2);
+        CHECK(ctx2);
+        mig_dec_init(&dec2, MIG_ROLE_SRC);
+        if (data[0] & 64)
+            token[size % MIG_JOIN_TOKEN] ^= 1;
+        mig_enc_init(&e, rec, sizeof(rec));
+        CHECK(mig_stream_header_put(&e) == 0);
+        CHECK(mig_rec_join(&e, token, 1) == 0);
+        send2(&e, MIG_REC_JOIN);
+        CHECK(conn2.closed == !!(data[0] & 64));    /* a wrong token is turned away */
+    }
     page_lookups = 0;
     uint64_t data_pages = 0;
 
     size_t off = 1;
     while (off + 4 <= size && !ended && !conn.closed) {
-        uint16_t type = types[data[off] % (sizeof(types) / sizeof(types[0]))];
+        bool second = two && (data[off] & 0x80);
+        uint16_t type = second ? types2[data[off] % 4]
+                               : types[data[off] % (sizeof(types) / sizeof(types[0]))];
         size_t len = (size_t)(data[off + 1] | data[off + 2] << 8);
         off += 3;
         if (len > size - off)
@@ -178,7 +220,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         off += len;
-        send(&e, type);
+        if (second)
+            send2(&e, type);
+        else
+            send(&e, type);
         if (off < size) {
             fake_now_ns += (uint64_t)data[off] * 1000000000ull;
             off++;
@@ -191,12 +236,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pump();
     pump();
-    /* Bounded work: one pass over the guest (512 pages) plus the data pages that came (LZ4
-     * and DELTA: at most MIG_RAM_MAX_PAGES more per record, whatever its size). */
-    CHECK(page_lookups <= 512 + 2 * data_pages);
+    /* Bounded work: one pass over the guest (512 or 1024 pages) plus the data pages that came
+     * (LZ4 and DELTA: at most MIG_RAM_MAX_PAGES more per record, whatever its size). */
+    CHECK(page_lookups <= (two ? 1024 : 512) + 2 * data_pages);
     if (acked) {
         char why[160];
         CHECK(vm->state == VM_RUNNING);
+        /* Never before the second stream joined and ended. */
+        CHECK(!two || (mig_dec_done(&dec2) && !(data[0] & 64)));
         for (unsigned i = 0; i < vm->nvcpus; i++) {
             struct vcpu *v = &vm->vcpus[i];
             uint64_t mask = (vm->policy.xcr0_mask | v->xcr0 | 3) & fpu_xcr0_supported();

@@ -31,6 +31,7 @@ struct told {
     uint16_t type, flags;
     bool reply;                 /* a QUERY_REPLY that parses... */
     uint16_t features;          /* an ACCEPT's */
+    uint16_t streams;           /* ... and the streams it granted */
     uint32_t kind, status;      /* ...saying this */
 };
 
@@ -51,6 +52,14 @@ void peer_reset(void)
     }
 }
 
+struct mig_conn *newest_main(void)
+{
+    for (unsigned i = fake_nconns; i-- > 0;)    /* (further streams have their own ops) */
+        if (!fake_conns[i]->dead && fake_conns[i]->ops == fake_conns[0]->ops)
+            return fake_conns[i];
+    return NULL;
+}
+
 struct mig_conn *newest_live(void)
 {
     for (unsigned i = fake_nconns; i-- > 0;)
@@ -65,9 +74,8 @@ static void tell(struct told *t, const struct mig_record *r)
     const uint8_t *data;
     size_t n;
     *t = (struct told){ .type = r->type, .flags = r->flags };
-    uint16_t streams;
-    if (r->type == MIG_REC_ACCEPT && mig_parse_accept(r, &t->features, &streams, NULL))
-        t->features = 0;
+    if (r->type == MIG_REC_ACCEPT && mig_parse_accept(r, &t->features, &t->streams, NULL))
+        t->features = 0, t->streams = 1;
     t->reply = !r->flags && r->type == MIG_REC_QUERY_REPLY &&
                !mig_parse_query_reply(r, &t->kind, &t->status, &data, &n);
     if (t->reply && !qs.last_reply) {
@@ -132,6 +140,8 @@ static void account(const struct mig_conn *c, const struct told *t, bool took)
         peers[c->id].lz4 = t->features & MIG_FEAT_LZ4;
     if (t->type == MIG_REC_ACCEPT)
         peers[c->id].delta = t->features & MIG_FEAT_DELTA;
+    if (t->type == MIG_REC_ACCEPT && c->id == 0)
+        run.streams = t->streams;
     if (t->reply && t->kind == MIG_QUERY_MIGRATION && peers[c->id].query) {
         run.allowed |= t->status == MIG_QSTAT_RUNNING;
         run.gave_back |= t->status == MIG_QSTAT_UNKNOWN;
@@ -216,10 +226,15 @@ static uint8_t *t_page(uint64_t gfn)
     return run.t_ram + (LOW_PAGES + gfn - (VM_HIGH_RAM >> 12)) * PAGE_SIZE;
 }
 
+/* A run on the stream ctx (its peer): with several streams, within one chunk that stream owns. */
 static int ram_run(uint64_t gfn, uint32_t count, bool zero, const uint8_t *data, void *ctx)
 {
-    (void)ctx;
+    struct peer *p = ctx;
     CHECK(gfn + count <= fake_vm.gfn_end);
+    if (run.streams > 1)
+        CHECK(mig_stream_owner(gfn, run.streams) == p->lane &&
+              gfn / MIG_STREAM_CHUNK == (gfn + count - 1) / MIG_STREAM_CHUNK);
+    p->pages += count;
     for (uint32_t i = 0; i < count; i++) {
         uint8_t *t = t_page(gfn + i);
         if (zero)
@@ -293,7 +308,7 @@ static void src_hello(struct mig_conn *c, const struct mig_record *r)
     CHECK(!strcmp(h.name, fake_vm.name) && h.nnics == fake_vm.nnics);
     CHECK(h.ndisks == (run.disk_copy || fake_vm.disk_net ? 1 : 0));
     CHECK(h.ndevices == fake_vm.devs.ndevs);
-    CHECK(h.streams == 1);                      /* (the fuzzed source asks for one) */
+    CHECK(h.streams == run.streams_asked);
     peers[0].hello = true;
 }
 
@@ -327,16 +342,52 @@ static void src_state(const struct mig_record *r)
     }
 }
 
-/* COMMIT: the guest paused, all of its state sent, and RAM and disk here as they are there. */
+/* COMMIT came and every further stream ended: RAM and disk here as they are there. */
+static void complete(void)
+{
+    if (!run.commit_seen || run.lanes_ended + 1 < run.streams)
+        return;
+    CHECK(!memcmp(run.t_ram, fake_ram, run.ram_bytes));
+    CHECK(!run.disk_copy || !memcmp(run.t_disk, run.disk, run.disk_bytes));
+}
+
+/* COMMIT: the guest paused, all of its state sent (its pages, once every stream ended). */
 static void src_commit(void)
 {
     unsigned all = (1u << fake_vm.nvcpus) - 1;
     CHECK(fake_vm.state == VM_PAUSED || fake_destroys);
     CHECK(run.vcpus_sent == all && run.xsaves_sent == all && run.tsc_sent);
     CHECK(run.devices_sent == fake_vm.devs.ndevs);
-    CHECK(!memcmp(run.t_ram, fake_ram, run.ram_bytes));
-    CHECK(!run.disk_copy || !memcmp(run.t_disk, run.disk, run.disk_bytes));
-    run.commit_sent = true;
+    run.commit_sent = run.commit_seen = true;
+    complete();
+}
+
+/* JOIN opens a further stream: only once ACCEPT granted it, with its token, each index once. */
+static void src_join(struct mig_conn *c, const struct mig_record *r)
+{
+    const uint8_t *tok;
+    uint16_t k;
+    CHECK(!run.query_mode && c->id > 0 && peers[0].hello && run.streams > 1);
+    CHECK(mig_parse_join(r, &tok, &k) == 0 && k < run.streams);
+    CHECK(!memcmp(tok, run.token, MIG_JOIN_TOKEN));
+    for (unsigned i = 1; i < fake_nconns; i++)
+        CHECK(i == c->id || peers[i].lane != k);
+    peers[c->id].lane = k;
+    peers[c->id].hello = true;
+}
+
+/* STREAM_END: after the stop, counting exactly the pages the stream carried. */
+static void src_stream_end(struct mig_conn *c, const struct mig_record *r)
+{
+    uint32_t pass;
+    uint64_t pages;
+    struct peer *p = &peers[c->id];
+    CHECK(p->lane && !p->ended && mig_parse_stream_end(r, &pass, &pages) == 0);
+    CHECK(pages == p->pages && pass >= p->pass);
+    CHECK(fake_vm.state == VM_PAUSED || fake_destroys);
+    p->ended = true;
+    run.lanes_ended++;
+    complete();
 }
 
 static void src_record(struct mig_conn *c, const struct mig_record *r)
@@ -356,7 +407,18 @@ static void src_record(struct mig_conn *c, const struct mig_record *r)
         src_query(c, r);
         return;
     }
-    CHECK(peers[c->id].hello);                  /* the rest only after HELLO */
+    if (r->type == MIG_REC_JOIN) {
+        src_join(c, r);
+        return;
+    }
+    CHECK(peers[c->id].hello);                  /* the rest only after HELLO (or JOIN) */
+    /* A further stream carries RAM and its end only, with the first stream's features. */
+    struct peer *f = &peers[peers[c->id].lane ? 0 : c->id];
+    CHECK(!peers[c->id].lane || r->type == MIG_REC_RAM || r->type == MIG_REC_STREAM_END);
+    if (r->type == MIG_REC_STREAM_END) {
+        src_stream_end(c, r);
+        return;
+    }
     if (r->type == MIG_REC_COMMIT) {
         src_commit();
     } else if (r->type == MIG_REC_RAM) {
@@ -366,8 +428,8 @@ static void src_record(struct mig_conn *c, const struct mig_record *r)
         uint32_t pass;
         CHECK(mig_parse_ram(r, &pass, &p, &n) == 0 && pass >= peers[c->id].pass);
         peers[c->id].pass = pass;               /* passes never go back */
-        CHECK(mig_ram_parse_ex(p, n, ram_run, NULL, unpack, peers[c->id].lz4,
-                               peers[c->id].delta ? held_page : NULL, NULL) == 0);
+        CHECK(mig_ram_parse_ex(p, n, ram_run, &peers[c->id], unpack, f->lz4,
+                               f->delta ? held_page : NULL, NULL) == 0);
     } else if (r->type == MIG_REC_DISK) {
         CHECK(mig_parse_disk(r, &inst, &p, &n) == 0 && inst == 0);
         CHECK(mig_ram_parse_lz4(p, n, disk_run, NULL, peers[c->id].lz4 ? unpack : NULL) == 0);
@@ -481,10 +543,17 @@ void peer_record(struct mig_conn *c)
     uint8_t b[MIG_AUTH_BYTES];
     mig_enc_init(&e, rec, sizeof(rec));
     switch (u8() % 10) {
-    case 0:
+    case 0: {
+        /* The features in the low bits; with several streams asked for, the high ones grant
+         * 1 + (b >> 4) % asked. */
+        uint8_t f = u8();
+        uint16_t k = run.streams_asked > 1 ? (uint16_t)(1 + (f >> 4) % run.streams_asked) : 1;
         type = MIG_REC_ACCEPT;
-        CHECK(mig_rec_accept(&e, u8() & MIG_FEAT_ALL, 1, NULL) == 0);
+        for (unsigned i = 0; i < MIG_JOIN_TOKEN; i++)
+            run.token[i] = (uint8_t)(0x33 + 5 * i);
+        CHECK(mig_rec_accept(&e, f & MIG_FEAT_ALL, k, run.token) == 0);
         break;
+    }
     case 1:
         type = MIG_REC_COMMIT_ACK;
         CHECK(mig_rec_commit_ack(&e, (uint32_t)u8() << 16) == 0);

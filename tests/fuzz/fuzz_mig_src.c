@@ -10,8 +10,9 @@
 // vCPUs and 2 MiB (maybe 1 MiB more past the hole at 4 GiB, a 2 MiB local disk that moves
 // with it or a disk on shared storage, a device, a NIC) and its migration (dirty mode,
 // bandwidth limit, auto-converge, downtime, an old stream header, `migrate inject hold-final`,
-// no key, no connection, no slot); mig_start() starts it (or must refuse with nothing left
-// behind) and its connection comes up at once (or when the input says). The
+// no key, no connection, no slot, two or three streams: byte 0 bit 7, byte 5 bit 7);
+// mig_start() starts it (or must refuse with nothing left behind) and its connection comes
+// up at once (or when the input says; so do further streams, oldest first). The
 // test is the target: it answers each AUTH_CHALLENGE with the real handshake
 // (hv/mig/mig_auth.c) unless the connection's mode says otherwise (a bad MAC, another version,
 // bad magic, the source's own nonce, ERROR, silence, a byte at a time). The rest of the input
@@ -39,6 +40,11 @@
 // - once a whole COMMIT went to the transport, the guest resumes here only if the target gave
 //   it back (REFUSE or ERROR on that connection, or QUERY_REPLY UNKNOWN); a failure before that
 //   leaves the guest as it was before the migration: resumed if the source paused it;
+// - with several streams, each further one opens with JOIN and ACCEPT's token once ACCEPT
+//   granted it, carries only RAM of the chunks it owns (passes never going back) and ends with
+//   a STREAM_END counting its pages, after the stop; the target's RAM is compared once COMMIT
+//   came and every stream ended. Target records go to the migration's own connection (raw
+//   bytes and closes may hit a further stream);
 // - the source answers only a target that proved the key, sends HELLO only on its first
 //   connection and QUERY only on later ones, naming the first connection's nonce; what it
 //   writes is well framed and decodes (while the target kept the order), each record parses;
@@ -73,9 +79,12 @@ static bool report;
 
 static void op_connect(void)
 {
-    struct mig_conn *c = newest_live();
+    struct mig_conn *c = NULL;
     uint8_t b = u8();
-    if (!c || c->up)
+    for (unsigned i = 0; i < fake_nconns && !c; i++)     /* the oldest still coming up */
+        if (!fake_conns[i]->dead && !fake_conns[i]->up)
+            c = fake_conns[i];
+    if (!c)
         return;
     peers[c->id].mode = b < 128 ? HS_OK : (uint8_t)((b - 128) % HS_COUNT);
     fake_conn_connected(c);
@@ -84,8 +93,8 @@ static void op_connect(void)
 static void op_close(void)
 {
     static const int errs[] = { 0, -ECONNRESET, -EACCES, -EPROTO, -ETIMEDOUT };
-    struct mig_conn *c = newest_live();
     uint8_t b = u8();
+    struct mig_conn *c = b & 0x80 ? newest_live() : newest_main();
     if (c)
         fake_conn_drop(c, errs[b % (sizeof(errs) / sizeof(errs[0]))]);
 }
@@ -109,7 +118,7 @@ static void op_raw(void)
 
 static void op_record(void)
 {
-    struct mig_conn *c = newest_live();
+    struct mig_conn *c = newest_main();
     if (c && c->up)
         peer_record(c);
     else
@@ -215,7 +224,7 @@ static void op_operator(void)
 
 static void op_ack(void)
 {
-    struct mig_conn *c = newest_live();
+    struct mig_conn *c = newest_main();
     uint8_t b = u8();
     if (c)
         fake_conn_ack(c, b < 128 ? b : (size_t)(b - 127) * 512);
@@ -235,8 +244,9 @@ static void migration_op(void)
     case 9: op_faults(); break;
     case 10: op_operator(); break;
     default:
-        if (newest_live())
-            fake_conn_ack(newest_live(), SIZE_MAX);     /* everything arrived */
+        for (unsigned i = 0; i < fake_nconns; i++)      /* everything arrived, everywhere */
+            if (!fake_conns[i]->dead)
+                fake_conn_ack(fake_conns[i], SIZE_MAX);
         break;
     }
 }
@@ -377,7 +387,10 @@ static void migration_mode(void)
         .throttle_max = b1 & 8 ? 90 : 0, .port = MIG_PORT, .dirty_mode = b1 & 3,
         .storage_copy = !(b0 & 8), .no_delta = b0 & 32, .compress = b0 & 64 ? MIG_COMPRESS_OFF
                                                                           : MIG_COMPRESS_AUTO,
+        .streams = b0 & 128 ? (b5 & 128 ? 3 : 2) : 1,
     };
+    run.streams_asked = o.streams;
+    run.streams = 1;
     setup_vm(b0, b1, b4);
     run.disk_copy = fake_vm.disk_pages && o.storage_copy;
     run.old_stream = b1 & 32;

@@ -46,6 +46,9 @@ struct peer {
     bool lz4;                   /* the source took an ACCEPT that took LZ4 from it */
     bool delta;                 /* ... that took page deltas */
     uint32_t pass;              /* the last RAM record's pass: they never go back */
+    uint16_t lane;              /* a further stream (streams=): its index, from its JOIN */
+    bool ended;                 /* ... its STREAM_END came */
+    uint64_t pages;             /* pages its RAM runs carried */
     struct mig_auth auth;
 };
 extern struct peer peers[FAKE_CONNS_MAX];      /* by connection id */
@@ -64,6 +67,12 @@ struct fuzz_run {
     unsigned resumes;
     uint64_t ram_bytes, disk_bytes;
     uint8_t *t_ram, *t_disk;                /* the target's copy of RAM (low, then high) and disk */
+    /* streams=: asked for in HELLO, granted in the ACCEPT the source took, with this token;
+     * the further streams that ended; COMMIT came (RAM is compared once every stream ended) */
+    uint16_t streams_asked, streams;
+    uint8_t token[MIG_JOIN_TOKEN];
+    unsigned lanes_ended;
+    bool commit_seen;
     uint8_t *disk;                          /* the VM's disk */
 };
 extern struct fuzz_run run;
@@ -86,6 +95,8 @@ extern unsigned deliveries;                 /* times the peer sent the engine so
 void peer_reset(void);
 /* The newest connection still open, or NULL. */
 struct mig_conn *newest_live(void);
+/* The newest live connection that is not a further stream of a migration (streams=). */
+struct mig_conn *newest_main(void);
 /* Reads the whole records the engine wrote on every connection (and answers handshakes). */
 void peer_read_all(void);
 /* Sends the engine, on c (up), a record the input makes... */

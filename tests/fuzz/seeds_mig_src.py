@@ -16,13 +16,16 @@ is acknowledged with time passing, and the peer acknowledges the COMMIT.
 import os
 import sys
 
-OP_RECORD, OP_TIME, OP_GUEST, OP_FAULTS, OP_ACK_ALL = 0, 3, 6, 9, 11
+OP_RECORD, OP_TIME, OP_CONNECT, OP_GUEST, OP_FAULTS, OP_ACK_ALL = 0, 3, 5, 6, 9, 11
 REC_ACCEPT, REC_COMMIT_ACK = 0, 1
 LZ4, DELTA = 1, 2
-COMPRESS_OFF, TWO_VCPUS = 0x40, 0x01            # config byte 0
+COMPRESS_OFF, TWO_VCPUS, HOLE, STREAMS = 0x40, 0x01, 0x02, 0x80   # config byte 0
+HOLE4, STREAMS3 = 0x02, 0x80                    # config bytes 4 and 5 (with HOLE, STREAMS)
 
 
 def accept(features):
+    """ACCEPT taking features; with several streams asked for, features' high nibble k grants
+    1 + k % asked of them."""
     return [OP_RECORD, REC_ACCEPT, features]
 
 
@@ -43,9 +46,10 @@ def guest(page, pages, value, at32, len4):
 STEP = [OP_ACK_ALL, OP_TIME, 5]                 # everything arrived, 50 ms pass
 
 
-def seed(config0, features, plan, q=0x0f):
-    s = [config0, 0x00, 0xff, 0x00, 0x00, 0x00]  # running, downtime 1020 ms, handshake ok
+def seed(config0, features, plan, q=0x0f, config4=0, config5=0, lanes=0):
+    s = [config0, 0x00, 0xff, 0x00, config4, config5]  # running, downtime 1020 ms, handshake ok
     s += STEP + window(q) + accept(features)
+    s += [OP_CONNECT, 0] * lanes                # the further streams come up
     for part in plan:
         s += part
     s += STEP * 80 + commit_ack() + STEP * 5
@@ -62,6 +66,12 @@ SEEDS = {
     "delta_twice": seed(COMPRESS_OFF, DELTA, [
         STEP * 2, guest(0, 2, 0x44, 3, 10), STEP * 4, guest(0, 2, 0x45, 3, 10),
         STEP * 2, guest(183, 1, 0x46, 100, 255)]),
+    # Three streams over 2 MiB and 1 MiB past the hole at 4 GiB: the low chunk is the first
+    # stream's, the high one the third's (chunk 2048 % 3), the second carries none; each
+    # opens with JOIN and ends with STREAM_END, and the target's RAM is compared once all did.
+    "delta_streams": seed(COMPRESS_OFF | HOLE | STREAMS, DELTA | 0x20, [
+        STEP * 2, guest(0, 1, 0x5a, 1, 8), STEP * 3, guest(61, 1, 0x5b, 9, 2),
+        STEP * 3, guest(122, 1, 0x5c, 30, 20)], config4=HOLE4, config5=STREAMS3, lanes=2),
     "delta_two_vcpus": seed(COMPRESS_OFF | TWO_VCPUS, DELTA, [
         STEP * 2, guest(0, 1, 0x66, 7, 60), STEP, guest(0, 1, 0x67, 8, 1),
         STEP * 3, guest(244, 1, 0x68, 0, 255)]),
