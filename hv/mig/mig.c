@@ -114,11 +114,12 @@ void mig_status(void (*out)(void *ctx, const char *line), void *ctx)
             continue;
         snprintf(line, sizeof(line), "migrate: outgoing vm=%s state=%s round=%u percent=%u "
                  "pages=%llu bytes=%llu mibps=%llu dirty_mibps=%llu expect_downtime_ms=%llu "
-                 "elapsed_ms=%llu throttle=%u dirty=%s", o.vm, o.state, o.round, o.percent,
+                 "elapsed_ms=%llu throttle=%u dirty=%s streams=%u", o.vm, o.state, o.round,
+                 o.percent,
                  (unsigned long long)o.pages, (unsigned long long)o.bytes,
                  (unsigned long long)(o.bw >> 20), (unsigned long long)(o.dirty_rate >> 20),
                  (unsigned long long)o.expect_ms, (unsigned long long)o.elapsed_ms, o.throttle,
-                 o.dirty);
+                 o.dirty, o.streams);
         out(ctx, line);
         n++;
     }

@@ -29,6 +29,7 @@ struct mig_src_info {
     uint64_t expect_ms, elapsed_ms;     /* expected downtime at the last decision */
     uint32_t throttle;                  /* percent the guest is slowed (auto-converge) */
     const char *dirty;                  /* dirty-logging mode, "-" when off */
+    uint32_t streams;                   /* connections granted (1 until ACCEPT) */
 };
 /* Slot i (0..MIGRATE_SLOTS-1): 0, or -ENOENT when it is free. */
 int mig_src_info(unsigned i, struct mig_src_info *info);

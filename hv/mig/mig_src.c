@@ -1539,6 +1539,7 @@ int mig_src_info(unsigned i, struct mig_src_info *info)
     info->expect_ms = s->expect_ms;
     info->elapsed_ms = (now - s->t_start) / 1000000;
     info->throttle = s->throttle;
+    info->streams = s->streams;
     info->dirty = s->vm->dirty_on ? dirty_mode_name(s->vm->dirty_mode) : "-";
     return 0;
 }
