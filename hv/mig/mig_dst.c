@@ -90,7 +90,7 @@ struct dst_mig {
  * milliseconds on hardware, seconds on a busy emulated host.) A migration whose source sends
  * nothing for MIG_DST_STALL_NS is discarded with its skeleton (the source gave up after 10 s).
  */
-#define MIG_DST_PER_PEER    (4 + MIG_STREAMS_MAX - 1)
+#define MIG_DST_PER_PEER    4
 #define MIG_DST_SILENT_NS   (5ull * 1000000000)
 #define MIG_DST_HANDSHAKE_NS (30ull * 1000000000)
 #define MIG_DST_STALL_NS    (30ull * 1000000000)
@@ -846,19 +846,30 @@ static const char *ip4(uint32_t be, char buf[16])
     return buf;
 }
 
+/*
+ * A new connection from peer: refused (NULL) when every slot is taken, or when the peer has
+ * MIG_DST_PER_PEER open that are not streams of a migration, plus one for each stream its
+ * migrations here were granted and that has not joined yet (so a host cannot hold more
+ * silent connections than it could use).
+ */
 void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
 {
-    unsigned slot = MIG_DST_CONNS, same = 0;
+    unsigned slot = MIG_DST_CONNS, same = 0, room = MIG_DST_PER_PEER;
     uint32_t peer = mig_conn_peer(c);
     char a[16];
-    for (unsigned i = 0; i < MIG_DST_CONNS; i++)
-        if (!incoming[i] && slot == MIG_DST_CONNS)
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
+        struct dst_mig *m = incoming[i];
+        if (!m && slot == MIG_DST_CONNS)
             slot = i;
-        else if (incoming[i] && incoming[i]->peer == peer)
-            same++;
-    if (slot == MIG_DST_CONNS || same >= MIG_DST_PER_PEER) {
+        if (!m || m->peer != peer || m->st == D_JOINED)
+            continue;
+        same++;
+        if (m->st == D_STREAM && !m->failed && m->streams > 1)
+            room += m->streams - 1u - (unsigned)__builtin_popcount(m->joined_mask);
+    }
+    if (slot == MIG_DST_CONNS || same >= room) {
         log_warn("migrate", "incoming connection from %s dropped: %s", ip4(peer, a),
-                 same >= MIG_DST_PER_PEER ? "it has as many open as one host may" :
+                 same >= room ? "it has as many open as one host may" :
                                             "every slot is in use");
         return NULL;
     }

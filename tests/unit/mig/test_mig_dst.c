@@ -545,9 +545,8 @@ static void test_ram_out_of_range(void **state)
 }
 
 /* Review item 3: silent connections close after the handshake deadline, at most four come
- * from one address (and one per extra stream a migration may have), and they do not count
- * against migrate_incoming_max. */
-#define PER_PEER (4 + MIG_STREAMS_MAX - 1)
+ * from one address, and they do not count against migrate_incoming_max. */
+#define PER_PEER 4
 static void test_silent_connections(void **state)
 {
     static struct peer s[PER_PEER + 1], p;
@@ -744,6 +743,34 @@ static void test_streams_join_and_commit(void **state)
     assert_memory_equal(r + 514 * 4096, pages[1], 4096);
 }
 
+/* From one address: four connections that are not streams of a migration, and one more for
+ * each stream its migrations were granted that has not joined yet. */
+static void test_streams_room_per_address(void **state)
+{
+    static struct peer p, s[6];
+    (void)state;
+    hello_streams = 3;
+    hello_mem = 6u << 20;
+    accepted(&p, 1);                            /* 1 of 4, and 2 streams to come */
+    for (unsigned i = 0; i < 5; i++)
+        connect_peer(&s[i], 0x0100000a);
+    for (unsigned i = 0; i < 5; i++)
+        assert_non_null(s[i].ctx);
+    connect_peer(&s[5], 0x0100000a);
+    assert_null(s[5].ctx);
+    /* s[0] joins as stream 1: it no longer counts, and neither does the room it took. */
+    mig_enc_init(&enc, rec, sizeof(rec));
+    assert_int_equal(mig_stream_header_put(&enc), 0);
+    assert_int_equal(mig_rec_join(&enc, p.token, 1), 0);
+    sent(&s[0], MIG_REC_JOIN);
+    send_enc(&s[0]);
+    assert_false(s[0].conn.closed);
+    connect_peer(&s[5], 0x0100000a);
+    assert_null(s[5].ctx);
+    connect_peer(&s[5], 0x0200000a);            /* another host has its own four */
+    assert_non_null(s[5].ctx);
+}
+
 /* A stream that misbehaves fails the whole migration, with the reason on the first stream,
  * and leaves nothing behind: pages of a chunk it does not own (or a run across two chunks),
  * a pass that goes back, an end that miscounts, a connection lost before its end. */
@@ -804,6 +831,7 @@ int main(void)
         T(test_local_disk_blocks),
         T(test_streams_join_and_commit),
         T(test_stream_misbehaves),
+        T(test_streams_room_per_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
