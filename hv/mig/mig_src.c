@@ -280,22 +280,30 @@ static size_t allowance(struct src_mig *s)
     return (size_t)s->tokens;
 }
 
-static bool flush(struct src_mig *s)
+/* What is queued in buf from *off to len goes out on conn as far as the transport (and
+ * bandwidth=) take it: true once all of it went. */
+static bool send_queued(struct src_mig *s, struct mig_conn *conn, const uint8_t *buf,
+                        size_t *off, size_t len)
 {
-    while (s->rec_off < s->rec_len) {
-        size_t want = s->rec_len - s->rec_off, may = allowance(s);
+    while (*off < len) {
+        size_t want = len - *off, may = allowance(s);
         if (!may)
             return false;
-        size_t n = mig_conn_write(s->conn, s->rec + s->rec_off, want < may ? want : may);
+        size_t n = mig_conn_write(conn, buf + *off, want < may ? want : may);
         if (!n)
             return false;
         if (s->limit && s->st < S_FINAL)
             s->tokens -= n;
-        s->rec_off += n;
+        *off += n;
         s->bytes += n;
         s->round_bytes += n;
     }
     return true;
+}
+
+static bool flush(struct src_mig *s)
+{
+    return send_queued(s, s->conn, s->rec, &s->rec_off, s->rec_len);
 }
 
 static bool page_zero(const uint64_t *p)
@@ -813,20 +821,7 @@ static int lanes_open(struct src_mig *s)
 /* What stream l has queued goes out as far as the transport (and bandwidth=) take it. */
 static bool lane_flush(struct src_mig *s, struct src_lane *l)
 {
-    while (l->rec_off < l->rec_len) {
-        size_t want = l->rec_len - l->rec_off, may = allowance(s);
-        if (!may || !l->conn)
-            return false;
-        size_t n = mig_conn_write(l->conn, l->rec + l->rec_off, want < may ? want : may);
-        if (!n)
-            return false;
-        if (s->limit && s->st < S_FINAL)
-            s->tokens -= n;
-        l->rec_off += n;
-        s->bytes += n;
-        s->round_bytes += n;
-    }
-    return true;
+    return send_queued(s, l->conn, l->rec, &l->rec_off, l->rec_len);
 }
 
 /*

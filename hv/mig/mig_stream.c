@@ -655,25 +655,37 @@ int mig_parse_join(const struct mig_record *r, const uint8_t **token, uint16_t *
     return 0;
 }
 
-int mig_rec_stream_end(struct mig_enc *e, uint32_t pass, uint64_t pages)
+/* ROUND_END and STREAM_END: a round or pass u32, reserved u32, pages u64. */
+static int rec_round_pages(struct mig_enc *e, uint16_t type, uint32_t round, uint64_t pages)
 {
-    int rc = mig_rec_begin(e, MIG_REC_STREAM_END);
+    int rc = mig_rec_begin(e, type);
 
     if (rc)
         return rc;
-    mig_put_u32(e, pass);
+    mig_put_u32(e, round);
     mig_put_u32(e, 0);
     mig_put_u64(e, pages);
     return mig_rec_end(e);
 }
 
-int mig_parse_stream_end(const struct mig_record *r, uint32_t *pass, uint64_t *pages)
+static int parse_round_pages(const struct mig_record *r, uint16_t type, uint32_t *round,
+                             uint64_t *pages)
 {
-    if (r->type != MIG_REC_STREAM_END || r->len != 16 || rd32(r->payload + 4))
+    if (r->type != type || r->len != 16 || rd32(r->payload + 4))
         return -EINVAL;
-    *pass = rd32(r->payload);
+    *round = rd32(r->payload);
     *pages = rd64(r->payload + 8);
     return 0;
+}
+
+int mig_rec_stream_end(struct mig_enc *e, uint32_t pass, uint64_t pages)
+{
+    return rec_round_pages(e, MIG_REC_STREAM_END, pass, pages);
+}
+
+int mig_parse_stream_end(const struct mig_record *r, uint32_t *pass, uint64_t *pages)
+{
+    return parse_round_pages(r, MIG_REC_STREAM_END, pass, pages);
 }
 
 int mig_rec_commit_ack(struct mig_enc *e, uint32_t stopped_us)
@@ -897,14 +909,7 @@ int mig_parse_query_reply(const struct mig_record *r, uint32_t *kind, uint32_t *
 
 int mig_rec_round_end(struct mig_enc *e, uint32_t round, uint64_t pages)
 {
-    int rc = mig_rec_begin(e, MIG_REC_ROUND_END);
-
-    if (rc)
-        return rc;
-    mig_put_u32(e, round);
-    mig_put_u32(e, 0);
-    mig_put_u64(e, pages);
-    return mig_rec_end(e);
+    return rec_round_pages(e, MIG_REC_ROUND_END, round, pages);
 }
 
 int mig_rec_tsc(struct mig_enc *e, uint64_t tsc, uint32_t tsc_khz)
@@ -1060,11 +1065,7 @@ int mig_parse_reason(const struct mig_record *r, uint32_t *code, const char **re
 
 int mig_parse_round_end(const struct mig_record *r, uint32_t *round, uint64_t *pages)
 {
-    if (r->type != MIG_REC_ROUND_END || r->len != 16 || rd32(r->payload + 4))
-        return -EINVAL;
-    *round = rd32(r->payload);
-    *pages = rd64(r->payload + 8);
-    return 0;
+    return parse_round_pages(r, MIG_REC_ROUND_END, round, pages);
 }
 
 int mig_parse_tsc(const struct mig_record *r, uint64_t *tsc, uint32_t *tsc_khz)
