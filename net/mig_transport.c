@@ -30,7 +30,7 @@ struct mig_conn {
     struct tcp_pcb *pcb;
     const struct mig_conn_ops *ops;
     void *ctx;
-    size_t unacked, received;
+    size_t unacked, received, acked;
     bool used, server, tls;
     int broken;                     /* an mbedTLS error met while writing: torn down at poll */
     uint8_t state;                  /* enum conn_state */
@@ -344,6 +344,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     if (!c)
         return ERR_OK;
     c->unacked -= len < c->unacked ? len : c->unacked;
+    c->acked += len;
     service(c);
     return cb_result(pcb);
 }
@@ -576,6 +577,8 @@ const char *mig_conn_peer_name(const struct mig_conn *c)
 bool mig_conn_encrypted(const struct mig_conn *c) { return c && c->tls && c->state == C_OPEN; }
 
 size_t mig_conn_received(const struct mig_conn *c) { return c ? c->received : 0; }
+
+size_t mig_conn_acked(const struct mig_conn *c) { return c ? c->acked : 0; }
 
 size_t mig_conn_unacked(const struct mig_conn *c)
 {

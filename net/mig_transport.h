@@ -43,6 +43,8 @@ const char *mig_conn_strerror(int err);
 size_t mig_conn_received(const struct mig_conn *c);
 /* Bytes queued but not yet acknowledged by the peer. */
 size_t mig_conn_unacked(const struct mig_conn *c);
+/* Bytes the peer acknowledged so far (on the wire, TLS records included). */
+size_t mig_conn_acked(const struct mig_conn *c);
 void mig_conn_close(struct mig_conn *c);
 
 #endif

@@ -84,7 +84,7 @@ struct src_mig {
     uint8_t peer_nonce[MIG_AUTH_NONCE_SIZE], my_mac[MIG_AUTH_MAC_SIZE];
     uint64_t t_start, t_stop, t_round, round_bytes, bytes, pages, zero_pages;
     uint64_t last_progress;     /* the peer acknowledged data or sent a record */
-    size_t last_unacked;
+    size_t last_unacked, last_acked;
     /* Progress (for the bar and `migrate status`). */
     uint64_t round_total, round_sent;    /* pages to send in this round, sent so far */
     uint64_t bw, dirty_rate, expect_ms;  /* last round: bytes/s sent, bytes/s dirtied */
@@ -1297,7 +1297,7 @@ static void resolve_retry(struct src_mig *s)
     s->got_peer_nonce = s->authed = s->got_reply = false;
     s->rec_len = s->rec_off = 0;
     s->last_progress = time_ns();
-    s->last_unacked = 0;
+    s->last_unacked = s->last_acked = 0;
     s->st = S_CONNECT;
     s->conn = mig_conn_connect(s->addr, s->port, &src_ops, s);
     if (!s->conn)
@@ -1348,18 +1348,23 @@ static void resolved(struct src_mig *s)
  */
 static bool stalled(struct src_mig *s)
 {
-    size_t un = mig_conn_unacked(s->conn);
+    size_t un = mig_conn_unacked(s->conn), acked = mig_conn_acked(s->conn);
     uint64_t now = time_ns();
     bool queued = s->rec_off < s->rec_len;
     for (unsigned k = 1; k < s->streams && s->lanes[k]; k++) {   /* every stream counts */
         un += mig_conn_unacked(s->lanes[k]->conn);
+        acked += mig_conn_acked(s->lanes[k]->conn);
         queued |= s->lanes[k]->rec_off < s->lanes[k]->rec_len;
     }
+    /* Progress: the target acknowledged something since the last look (the bytes it left
+     * unacknowledged need not shrink: the source refills what it acknowledged). */
     bool limited = s->limit && !s->tokens && s->st < S_FINAL && queued;
-    if (un < s->last_unacked || (un == 0 && !queued && s->st == S_RAM && lanes_done(s)) ||
-        limited || now < s->hold_until)
+    if (acked != s->last_acked || un < s->last_unacked ||
+        (un == 0 && !queued && s->st == S_RAM && lanes_done(s)) || limited ||
+        now < s->hold_until)
         s->last_progress = now;
     s->last_unacked = un;
+    s->last_acked = acked;
     if (now - s->last_progress < MIGRATE_STALL_NS)
         return false;
     fail(s, "no progress from the target for %llu s", MIGRATE_STALL_NS / 1000000000);

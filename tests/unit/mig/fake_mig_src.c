@@ -125,7 +125,17 @@ void fake_conn_drop(struct mig_conn *c, int err)
 
 void fake_conn_ack(struct mig_conn *c, size_t n)
 {
-    c->unacked -= n < c->unacked ? n : c->unacked;
+    n = n < c->unacked ? n : c->unacked;
+    c->unacked -= n;
+    c->acked += n;
+}
+
+size_t mig_conn_acked(const struct mig_conn *c)
+{
+    if (!c)
+        return 0;
+    live(c);
+    return c->acked;
 }
 
 void fake_conn_consume(struct mig_conn *c, size_t n)

@@ -27,6 +27,7 @@ struct mig_conn {
     bool up;                    /* connected() was delivered: writes are taken */
     bool dead;                  /* closed by the engine or the peer: the engine may not use it */
     size_t unacked, window;     /* written and not yet acknowledged; the most there may be */
+    size_t acked;               /* acknowledged so far */
     uint8_t *out;               /* what the engine wrote that the test has not consumed yet */
     size_t out_len, out_cap;
     size_t written;             /* everything the engine wrote */
