@@ -345,7 +345,13 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
         return ERR_OK;
     c->unacked -= len < c->unacked ? len : c->unacked;
     c->acked += len;
+    unsigned gen = c->gen;
     service(c);
+    /* The engine refills now rather than on its next poll: a connection then never waits a
+     * whole control-loop pass with room in its window. */
+    if (c->gen == gen && c->used && c->state == C_OPEN && !c->broken && c->ops &&
+        c->ops->writable)
+        c->ops->writable(c->ctx);
     return cb_result(pcb);
 }
 

@@ -21,6 +21,10 @@ struct mig_conn_ops {
     void (*recv)(void *ctx, const uint8_t *data, size_t n);
     void (*closed)(void *ctx, int err);          /* peer closed (0) or connection lost (<0) */
     void (*connected)(void *ctx);
+    /* Optional: the peer acknowledged data, so mig_conn_write() may take more now. Called
+     * from lwIP's receive path: it may write and close, but must not wait or tear down what
+     * the network layer is using (switches, NICs). */
+    void (*writable)(void *ctx);
 };
 
 /* Outgoing connection; NULL if out of pcbs. ops are called with ctx. */

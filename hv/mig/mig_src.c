@@ -731,8 +731,25 @@ static void src_connected(void *ctx)
     s->st = S_AUTH;
 }
 
+/*
+ * The target acknowledged data: while pages are what is left of this round, the next records
+ * go now (the transport calls this from lwIP's receive path). Only records: every decision
+ * (a round's end, the stop, the commit) waits for the poll.
+ */
+static void src_writable(void *ctx)
+{
+    struct src_mig *s = ctx;
+    for (unsigned budget = 0; budget < 8; budget++) {
+        if ((s->st != S_RAM && s->st != S_FINAL) || s->disk_copy || !flush(s))
+            return;
+        if (time_ns() < s->hold_until || s->cursor >= s->npages || !emit_ram(s))
+            return;
+    }
+}
+
 static const struct mig_conn_ops src_ops = {
     .recv = src_recv, .closed = src_closed, .connected = src_connected,
+    .writable = src_writable,
 };
 
 /* ---- the other streams ---- */
@@ -767,8 +784,17 @@ static void lane_connected(void *ctx)
     l->up = true;
 }
 
+static void lane_pump(struct src_mig *s, struct src_lane *l);
+
+static void lane_writable(void *ctx)
+{
+    struct src_lane *l = ctx;
+    lane_pump(l->s, l);
+}
+
 static const struct mig_conn_ops lane_ops = {
     .recv = lane_recv, .closed = lane_closed, .connected = lane_connected,
+    .writable = lane_writable,
 };
 
 static uint64_t pages_for(uint64_t bytes);
