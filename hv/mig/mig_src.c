@@ -187,12 +187,24 @@ static void lanes_close(struct src_mig *s)
         }
 }
 
+/* Every further stream's STREAM_END was taken whole by the transport. */
+static bool lanes_ended(const struct src_mig *s)
+{
+    for (unsigned k = 1; k < s->streams; k++) {
+        const struct src_lane *l = s->lanes[k];
+        if (!l || !l->end_sent || l->rec_off < l->rec_len)
+            return false;
+    }
+    return true;
+}
+
 /*
  * Ends the migration and says why. Before COMMIT the guest resumes here (the target discards
  * its skeleton when the connection goes). After COMMIT was sent and before the target's ACK
  * arrived, the target may already run the guest: resuming here could run it twice, so the
  * guest stays paused on this host and the operator decides (see docs/migration-stream.md).
- * "Sent" is all of COMMIT taken by the transport: the target cannot commit on a part of it.
+ * "Sent" is all of COMMIT taken by the transport, and every stream's STREAM_END: the target
+ * cannot commit on a part of them.
  */
 static void fail(struct src_mig *s, const char *fmt, ...)
 {
@@ -210,7 +222,7 @@ static void fail(struct src_mig *s, const char *fmt, ...)
         vm_dirty_stop(s->vm);
     disk_log_off(s);
     s->vm->throttle_pct = 0;
-    if ((s->st == S_COMMIT && s->rec_off >= s->rec_len) || s->resolving) {
+    if ((s->st == S_COMMIT && s->rec_off >= s->rec_len && lanes_ended(s)) || s->resolving) {
         uint64_t now = time_ns();
         if (!s->resolving) {              /* ask the target whether it committed */
             snprintf(s->commit_reason, sizeof(s->commit_reason), "%s", s->reason);
