@@ -68,9 +68,11 @@ struct dst_mig {
      * how many were granted, the token each JOIN must carry and the joined ones; it takes
      * COMMIT only once every other stream ended (commit_rx: COMMIT arrived, not yet checked).
      * A joined connection has `main` (cleared if the migration goes first), its index, the
-     * newest pass it carried and the pages its runs carried (STREAM_END must agree).
+     * newest pass it carried and the pages its runs carried (STREAM_END must agree). The
+     * first keeps the pass each stream ended at: the stop's, checked with COMMIT.
      */
     uint16_t streams, joined_mask, streams_ended;
+    uint32_t end_pass[MIG_STREAMS_MAX];
     uint8_t token[MIG_JOIN_TOKEN];
     struct dst_mig *joined[MIG_STREAMS_MAX];
     bool commit_rx;
@@ -511,6 +513,13 @@ static int handle(struct dst_mig *d, const struct mig_record *r);
  */
 static int commit_check(struct dst_mig *d)
 {
+    /* Each stream ended after the stop: its last pages are the stopped guest's. */
+    for (unsigned k = 1; k < d->streams; k++)
+        if (d->end_pass[k] != d->round) {
+            snprintf(d->why, sizeof(d->why), "stream %u ended at pass %u; the stop was at "
+                     "pass %u", k, d->end_pass[k], d->round);
+            return -EPROTO;
+        }
     if (d->vcpus_got != d->vm->nvcpus) {
         snprintf(d->why, sizeof(d->why), "state of %u of %u vCPUs received", d->vcpus_got,
                  d->vm->nvcpus);
@@ -629,6 +638,7 @@ static int on_stream_end(struct dst_mig *c, const struct mig_record *r)
         return -EPROTO;
     }
     c->ended = true;
+    c->main->end_pass[c->stream] = pass;
     c->main->streams_ended++;
     return 0;
 }

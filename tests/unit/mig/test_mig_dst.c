@@ -696,6 +696,14 @@ static void stream_end(struct peer *l, uint32_t pass, uint64_t pages)
     send_enc(l);
 }
 
+/* The first stream's ROUND_END: the stop-and-copy is at this pass. */
+static void round_end(struct peer *p, uint32_t pass, uint64_t pages)
+{
+    assert_int_equal(mig_rec_round_end(&enc, pass, pages), 0);
+    sent(p, MIG_REC_ROUND_END);
+    send_enc(p);
+}
+
 /* streams=2 on a 4 MiB guest: a second connection joins with ACCEPT's token (a stranger's
  * token, another host's address, a second stream 1 are turned away without harm) and carries
  * the second 2 MiB chunk. COMMIT waits for its STREAM_END, and pages it brought after the
@@ -726,6 +734,7 @@ static void test_streams_join_and_commit(void **state)
     l.pass = 1;
     ram(&l, 513, 1, false, pages[0]);
     struct vcpu_state s = vcpu_state_sample();
+    round_end(&p, 1, 4);                        /* the stop, at pass 1 */
     finish(&p, 1, &s);
     assert_false(got(&p, MIG_REC_COMMIT_ACK));  /* stream 1 has not ended */
     struct vm *vm = vm_find("vm1");
@@ -773,13 +782,14 @@ static void test_streams_room_per_address(void **state)
 
 /* A stream that misbehaves fails the whole migration, with the reason on the first stream,
  * and leaves nothing behind: pages of a chunk it does not own (or a run across two chunks),
- * a pass that goes back, an end that miscounts, a connection lost before its end. */
+ * a pass that goes back, an end that miscounts, a connection lost before its end, an end
+ * before the stop (found with COMMIT). */
 static void test_stream_misbehaves(void **state)
 {
     static struct peer p, l;
     static const char *const want[] = {
         "does not own", "does not own them all", "after pass 3", "ended at pass",
-        "stream 1: closed before its end",
+        "stream 1: closed before its end", "stream 1 ended at pass 0; the stop was at pass 1",
     };
     (void)state;
     for (unsigned c = 0; c < sizeof(want) / sizeof(want[0]); c++) {
@@ -800,10 +810,18 @@ static void test_stream_misbehaves(void **state)
             ram(&l, 512, 2, true, NULL);
             stream_end(&l, 0, 5);
             break;
-        default:
+        case 4:
             l.conn.closed = true;
             l.ops->closed(l.ctx, -ECONNRESET);
             break;
+        default: {                              /* it ended before the stop */
+            struct vcpu_state s = vcpu_state_sample();
+            ram(&l, 512, 1, false, pages[0]);
+            stream_end(&l, 0, 1);
+            round_end(&p, 1, 2);
+            finish(&p, 1, &s);
+            break;
+        }
         }
         pump(&p);
         refused(&p, want[c]);
