@@ -32,7 +32,7 @@
 #define MEMP_NUM_PBUF                   128     // PBUF_REF/ROM headers
 #define MEMP_NUM_RAW_PCB                4
 #define MEMP_NUM_UDP_PCB                8
-#define MEMP_NUM_TCP_PCB                64   /* 48 migration connections, NBD, spare */
+#define MEMP_NUM_TCP_PCB                80   /* 68 migration connections (MIG_CONNS_MAX), NBD, spare */
 #define MEMP_NUM_TCP_PCB_LISTEN         8
 #define MEMP_NUM_TCP_SEG                2048    // >= TCP_SND_QUEUELEN, several streams
 #define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)

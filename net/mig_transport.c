@@ -21,7 +21,10 @@
 #include "net/mig_tls.h"
 #include "net/mig_transport.h"
 
-#define MIG_CONNS 48         /* MIGRATE_SLOTS outgoing with their streams, MIG_DST_CONNS incoming */
+#define MIG_CONNS MIG_CONNS_MAX
+/* What all connections together may have written and not yet had acknowledged: lwIP copies
+ * it into its heap, which NBD (running VMs' disks) shares. */
+#define MIG_SND_TOTAL (MEM_SIZE / 2)
 #define RX_CHUNK  4096       /* plaintext handed to the engine per call */
 
 enum conn_state { C_TCP, C_HANDSHAKE, C_OPEN };
@@ -42,6 +45,21 @@ struct mig_conn {
 
 static struct mig_conn conns[MIG_CONNS];
 static mig_accept_fn accept_fn;
+static size_t unacked_total;         /* the sum of every connection's unacked */
+
+static void unacked_add(struct mig_conn *c, size_t n)
+{
+    c->unacked += n;
+    unacked_total += n;
+}
+
+static void unacked_sub(struct mig_conn *c, size_t n)
+{
+    if (n > c->unacked)
+        n = c->unacked;
+    c->unacked -= n;
+    unacked_total -= n;
+}
 
 static struct mig_conn *conn_alloc(void)
 {
@@ -58,27 +76,31 @@ static struct mig_conn *conn_alloc(void)
 
 /*
  * A pcb aborted inside one of its own lwIP callbacks is freed at once: the callback must then
- * return ERR_ABRT, or lwIP goes on using it. Each callback starts with cb_enter(); pcb_abort()
- * notes the pcbs it aborts from then on; cb_result() says what the callback returns.
+ * return ERR_ABRT, or lwIP goes on using it. Each callback starts with cb_enter(pcb);
+ * pcb_abort() notes whether it aborted that pcb (however many others it aborts: a failed
+ * migration closes all of its streams); cb_result() says what the callback returns.
  */
-static struct tcp_pcb *aborted[4];
-static unsigned naborted;
+static struct tcp_pcb *cb_pcb;
+static bool cb_aborted;
 
-static void cb_enter(void) { naborted = 0; }
+static void cb_enter(struct tcp_pcb *pcb)
+{
+    cb_pcb = pcb;
+    cb_aborted = false;
+}
 
 static void pcb_abort(struct tcp_pcb *pcb)
 {
-    if (naborted < sizeof(aborted) / sizeof(aborted[0]))
-        aborted[naborted++] = pcb;
+    if (pcb == cb_pcb)
+        cb_aborted = true;
     tcp_abort(pcb);
 }
 
 static err_t cb_result(struct tcp_pcb *pcb)
 {
-    for (unsigned i = 0; i < naborted; i++)
-        if (aborted[i] == pcb)
-            return ERR_ABRT;
-    return ERR_OK;
+    bool mine = pcb == cb_pcb && cb_aborted;
+    cb_pcb = NULL;
+    return mine ? ERR_ABRT : ERR_OK;
 }
 
 /* Ends a pcb gracefully (what is queued goes out first, then FIN); safe inside callbacks,
@@ -102,6 +124,7 @@ static void detach_pcb(struct tcp_pcb *pcb)
 /* Frees what the connection holds besides its pcb; the slot is free after. */
 static void conn_free(struct mig_conn *c)
 {
+    unacked_sub(c, c->unacked);
     if (c->tls)
         mbedtls_ssl_free(&c->ssl);
     if (c->rx)
@@ -144,9 +167,11 @@ static void conn_shut(struct mig_conn *c, int err)
 
 static size_t send_room(const struct mig_conn *c)
 {
-    if (!c->pcb || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 4)
+    if (!c->pcb || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 4 ||
+        unacked_total >= MIG_SND_TOTAL)
         return 0;
-    return tcp_sndbuf(c->pcb);
+    size_t room = tcp_sndbuf(c->pcb);
+    return room < MIG_SND_TOTAL - unacked_total ? room : MIG_SND_TOTAL - unacked_total;
 }
 
 /* mbedTLS's output: all of a record or, if lwIP cannot take all of it now, none. */
@@ -159,7 +184,7 @@ static int bio_send(void *arg, const unsigned char *buf, size_t len)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
     if (tcp_write(c->pcb, buf, (u16_t)len, TCP_WRITE_FLAG_COPY) != ERR_OK)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
-    c->unacked += len;
+    unacked_add(c, len);
     return (int)len;
 }
 
@@ -260,7 +285,7 @@ static bool pump(struct mig_conn *c)
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct mig_conn *c = arg;
-    cb_enter();
+    cb_enter(pcb);
     if (!c) {                           /* already let go of */
         if (p) {
             tcp_recved(pcb, p->tot_len);
@@ -340,10 +365,10 @@ static void service(struct mig_conn *c)
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct mig_conn *c = arg;
-    cb_enter();
+    cb_enter(pcb);
     if (!c)
         return ERR_OK;
-    c->unacked -= len < c->unacked ? len : c->unacked;
+    unacked_sub(c, len);
     c->acked += len;
     unsigned gen = c->gen;
     service(c);
@@ -359,7 +384,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct mig_conn *c = arg;
-    cb_enter();
+    cb_enter(pcb);
     if (c)
         service(c);
     return cb_result(pcb);
@@ -426,7 +451,7 @@ static int tls_start(struct mig_conn *c, bool server)
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct mig_conn *c = arg;
-    cb_enter();
+    cb_enter(pcb);
     if (!c || err != ERR_OK)
         return ERR_OK;
     if (!c->tls) {
@@ -523,7 +548,7 @@ static size_t write_plain(struct mig_conn *c, const void *data, size_t n)
         n = 0xffff;
     if (!n || tcp_write(c->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
         return 0;
-    c->unacked += n;
+    unacked_add(c, n);
     return n;
 }
 

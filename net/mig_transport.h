@@ -17,6 +17,11 @@
 
 struct mig_conn;
 
+/* Connections at once, both ways: outgoing, the migration engine's MIGRATE_SLOTS migrations
+ * of up to MIG_STREAMS_MAX streams and a QUERY each; incoming, its MIG_DST_CONNS (the engine
+ * checks that they fit). */
+#define MIG_CONNS_MAX 68
+
 struct mig_conn_ops {
     void (*recv)(void *ctx, const uint8_t *data, size_t n);
     void (*closed)(void *ctx, int err);          /* peer closed (0) or connection lost (<0) */

@@ -9,6 +9,7 @@
 #include "hv/base/log.h"
 #include "hv/mig/mig_auth.h"
 #include "hv/mig/mig_int.h"
+#include "hv/mig/mig_stream.h"
 #include "arch/x86_64/cpu.h"
 #include "net/mig_tls.h"
 #include "net/netdev.h"
@@ -97,6 +98,9 @@ int mig_set_downtime(struct vm *vm, uint32_t downtime_ms)
 {
     return vm->migration == VM_MIG_OUT ? mig_src_set_downtime(vm, downtime_ms) : -ENOENT;
 }
+
+_Static_assert(MIG_CONNS_MAX >= MIGRATE_SLOTS * (MIG_STREAMS_MAX + 1) + MIG_DST_CONNS,
+               "the transport cannot hold every migration's connections");
 
 void mig_poll(void)
 {
