@@ -156,6 +156,44 @@ static uint64_t bits_set(uint64_t *b, uint64_t first, uint64_t n)
     return added;
 }
 
+/* Streams a migration was granted that have not joined yet: slots are kept for them. */
+static unsigned unjoined(const struct dst_mig *m)
+{
+    if (m->st != D_STREAM || m->failed || m->streams < 2)
+        return 0;
+    return m->streams - 1u - (unsigned)__builtin_popcount(m->joined_mask);
+}
+
+/*
+ * The slots: how many are free, and how many of those are kept for streams not yet joined,
+ * of migrations from peer (kept_same) and from other addresses (kept_other); *same counts
+ * peer's connections that are not joined streams. Returns a free slot's index, or
+ * MIG_DST_CONNS.
+ */
+static unsigned slots(uint32_t peer, unsigned *nfree, unsigned *kept_same,
+                      unsigned *kept_other, unsigned *same)
+{
+    unsigned slot = MIG_DST_CONNS;
+    *nfree = *kept_same = *kept_other = *same = 0;
+    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
+        struct dst_mig *m = incoming[i];
+        if (!m) {
+            if (slot == MIG_DST_CONNS)
+                slot = i;
+            ++*nfree;
+            continue;
+        }
+        if (m->peer != peer) {
+            *kept_other += unjoined(m);
+            continue;
+        }
+        *kept_same += unjoined(m);
+        if (m->st != D_JOINED)
+            ++*same;
+    }
+    return slot;
+}
+
 /* Calls fn for each set bit in [first, first + n) of b, clearing it, word by word. */
 static int bits_take(uint64_t *b, uint64_t first, uint64_t n, int (*fn)(void *, uint64_t),
                      void *ctx)
@@ -339,9 +377,14 @@ static int accept_hello(struct dst_mig *d, const struct mig_record *r)
         else
             d->unpack = phys_to_virt(pa);
     }
-    /* Every stream asked for is granted (the per-peer limit leaves room for them); the
+    /* The streams asked for are granted as far as free slots allow, leaving
+     * MIG_DST_PER_PEER for others (slots are then kept for them until they join); the
      * others join with a token that only this connection has seen. */
-    d->streams = h.streams;
+    unsigned nfree, kept_same, kept_other, same;
+    slots(d->peer, &nfree, &kept_same, &kept_other, &same);
+    unsigned spare = nfree >= kept_same + kept_other + MIG_DST_PER_PEER ?
+            nfree - kept_same - kept_other - MIG_DST_PER_PEER : 0;
+    d->streams = h.streams - 1u > spare ? (uint16_t)(1 + spare) : h.streams;
     if (d->streams > 1)
         mig_new_nonce(d->token);
     mig_enc_init(&d->enc, d->out + d->out_len, sizeof(d->out) - d->out_len);
@@ -857,30 +900,24 @@ static const char *ip4(uint32_t be, char buf[16])
 }
 
 /*
- * A new connection from peer: refused (NULL) when every slot is taken, or when the peer has
- * MIG_DST_PER_PEER open that are not streams of a migration, plus one for each stream its
- * migrations here were granted and that has not joined yet (so a host cannot hold more
- * silent connections than it could use).
+ * A new connection from peer: refused (NULL) when no slot is free but those kept for the
+ * streams other hosts' migrations were granted, or when the peer has MIG_DST_PER_PEER open
+ * that are not streams of a migration, plus one for each stream its migrations here were
+ * granted that has not joined yet (so a host cannot hold more silent connections than it
+ * could use, nor take the slots another host's streams will join in).
  */
 void *mig_dst_accept(struct mig_conn *c, const struct mig_conn_ops **ops)
 {
-    unsigned slot = MIG_DST_CONNS, same = 0, room = MIG_DST_PER_PEER;
+    unsigned nfree, kept_same, kept_other, same;
     uint32_t peer = mig_conn_peer(c);
     char a[16];
-    for (unsigned i = 0; i < MIG_DST_CONNS; i++) {
-        struct dst_mig *m = incoming[i];
-        if (!m && slot == MIG_DST_CONNS)
-            slot = i;
-        if (!m || m->peer != peer || m->st == D_JOINED)
-            continue;
-        same++;
-        if (m->st == D_STREAM && !m->failed && m->streams > 1)
-            room += m->streams - 1u - (unsigned)__builtin_popcount(m->joined_mask);
-    }
-    if (slot == MIG_DST_CONNS || same >= room) {
+    unsigned slot = slots(peer, &nfree, &kept_same, &kept_other, &same);
+    bool crowded = same >= MIG_DST_PER_PEER + kept_same;
+    if (nfree <= kept_other || crowded) {
         log_warn("migrate", "incoming connection from %s dropped: %s", ip4(peer, a),
-                 same >= room ? "it has as many open as one host may" :
-                                            "every slot is in use");
+                 crowded ? "it has as many open as one host may" :
+                 nfree ? "the free slots are kept for streams granted to migrations" :
+                         "every slot is in use");
         return NULL;
     }
     uint64_t pa = frame_alloc(0, dst_pages(), 1, FRAME_ZERO);

@@ -780,6 +780,30 @@ static void test_streams_room_per_address(void **state)
     assert_non_null(s[5].ctx);
 }
 
+/* Streams are granted as far as free slots allow (MIG_DST_PER_PEER left for others), and the
+ * slots of granted streams are kept: other hosts cannot take them, and the streams join. */
+static void test_streams_granted_as_slots_allow(void **state)
+{
+    static struct peer p, l[3], other[29];
+    (void)state;
+    for (unsigned i = 0; i < 24; i++)           /* six other hosts, four connections each */
+        connect_peer(&other[i], 0x0a + ((2u + i / 4) << 24));
+    hello_streams = 8;
+    hello_mem = 16u << 20;
+    accepted(&p, 1);                            /* 7 slots free: 3 more streams, 4 left */
+    assert_int_equal(p.streams, 4);
+    for (unsigned i = 24; i < 28; i++) {        /* a seventh host takes the 4 left */
+        connect_peer(&other[i], 0x0a + (8u << 24));
+        assert_non_null(other[i].ctx);
+    }
+    connect_peer(&other[28], 0x0a + (9u << 24));  /* the 3 free slots are the streams' */
+    assert_null(other[28].ctx);
+    for (uint16_t k = 1; k < 4; k++) {
+        join(&l[k - 1], 0x0100000a, p.token, k);
+        assert_false(l[k - 1].conn.closed);
+    }
+}
+
 /* A stream that misbehaves fails the whole migration, with the reason on the first stream,
  * and leaves nothing behind: pages of a chunk it does not own (or a run across two chunks),
  * a pass that goes back, an end that miscounts, a connection lost before its end, an end
@@ -850,6 +874,7 @@ int main(void)
         T(test_streams_join_and_commit),
         T(test_stream_misbehaves),
         T(test_streams_room_per_address),
+        T(test_streams_granted_as_slots_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
