@@ -156,6 +156,13 @@ static uint64_t bits_set(uint64_t *b, uint64_t first, uint64_t n)
     return added;
 }
 
+static const char *ip4(uint32_t be, char buf[16])
+{
+    const uint8_t *b = (const uint8_t *)&be;
+    snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    return buf;
+}
+
 /* Streams a migration was granted that have not joined yet: slots are kept for them. */
 static unsigned unjoined(const struct dst_mig *m)
 {
@@ -640,10 +647,8 @@ static int on_join(struct dst_mig *c, const struct mig_record *r)
         return 0;
     }
     char a[16];
-    const uint8_t *b = (const uint8_t *)&c->peer;
-    snprintf(a, sizeof(a), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
     log_warn("migrate", "connection from %s asked to join stream %u of a migration it does not "
-             "belong to: closed", a, k);
+             "belong to: closed", ip4(c->peer, a), k);
     return -EACCES;
 }
 
@@ -892,12 +897,6 @@ static const struct mig_conn_ops dst_ops = { .recv = dst_recv, .closed = dst_clo
 
 static uint64_t dst_pages(void) { return (sizeof(struct dst_mig) + PAGE_SIZE - 1) / PAGE_SIZE; }
 
-static const char *ip4(uint32_t be, char buf[16])
-{
-    const uint8_t *b = (const uint8_t *)&be;
-    snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-    return buf;
-}
 
 /*
  * A new connection from peer: refused (NULL) when no slot is free but those kept for the
