@@ -53,8 +53,9 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -fpic -fshort-wchar -fno-stack-protec
 EFI_OBJS := $(patsubst %,$(B)/boot/%.o,$(wildcard boot/*.c) boot/core_blob.S)
 
 .SECONDARY:   # keep objects: the pattern chains would otherwise delete them after each build
-.PHONY: all deps run test unit system check-nosse check-layers fuzz clean
+.PHONY: all deps run test unit system check-nosse check-layers fuzz clean usb pxe
 all: $(B)/ferry.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg $(B)/ferry.img \
+	$(B)/ferry-usb.img $(B)/pxe/ferry/BOOTX64.EFI \
 	$(GUEST_MEMTEST_BIN) $(GUEST_MBTEST_ELF) $(B)/linux/vmlinuz $(B)/linux/initrd.img
 
 deps: $(DEPS_STAMP)
@@ -135,6 +136,20 @@ $(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
 	@rm -f $@.tmp && PATH="$$PATH:/sbin:/usr/sbin" mkfs.fat -C -n FERRY $@.tmp 65536 >/dev/null
 	@mcopy -s -i $@.tmp $(B)/esp/* ::/
 	@mv $@.tmp $@
+
+# What operators boot from: a USB stick image (GPT, an EFI system partition with ferry,
+# ferry.cfg and images/) and a TFTP tree with example DHCP configurations. IMAGES=DIR: the
+# guest images to put on them.
+usb: $(B)/ferry-usb.img
+pxe: $(B)/pxe/ferry/BOOTX64.EFI
+
+$(B)/ferry-usb.img: $(B)/ferry.efi boot/ferry.cfg tools/mkusb.py $(wildcard $(IMAGES)/*)
+	@echo "  USB     $@"
+	@$(PYTHON) tools/mkusb.py $@ $(B)/ferry.efi boot/ferry.cfg $(if $(IMAGES),--images $(IMAGES))
+
+$(B)/pxe/ferry/BOOTX64.EFI: $(B)/ferry.efi boot/ferry.cfg tools/mkpxe.py $(wildcard $(IMAGES)/*)
+	@echo "  PXE     $(B)/pxe"
+	@$(PYTHON) tools/mkpxe.py $(B)/pxe $(B)/ferry.efi boot/ferry.cfg $(if $(IMAGES),--images $(IMAGES))
 
 # ---- tests ---------------------------------------------------------------
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fsanitize=address,undefined \

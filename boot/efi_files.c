@@ -1,7 +1,7 @@
 /*
  * Files from the boot volume: ferry.cfg at the root and guest images in
  * \images\. Each is copied into loader pages the core keeps. Booted over
- * PXE there is no file system: ferry runs on defaults.
+ * PXE there is no file system: they come from the TFTP server (efi_pxe.c).
  */
 #include <efi.h>
 #include <efilib.h>
@@ -97,9 +97,14 @@ void loader_files(EFI_HANDLE image, struct boot_info *bi)
 
     if (EFI_ERROR(BS->HandleProtocol(image, &lip, (void **)&li)) || !li)
         return;
+    /* Booted over the network: from the TFTP server (a network boot program such as iPXE
+     * may also show its downloads as a file system: those are not ferry's files). */
+    if (loader_files_pxe(li->DeviceHandle, bi) == 0)
+        return;
     root = LibOpenRoot(li->DeviceHandle);
     if (!root) {
-        loader_log("loader: boot device has no file system (network boot?): defaults");
+        loader_log("loader: boot device has no file system and was not booted over PXE: "
+                   "defaults");
         return;
     }
     load_config(root, bi);

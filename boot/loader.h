@@ -15,6 +15,7 @@ struct loader_core {
 void loader_log(const char *msg);
 void loader_cpus(struct boot_info *bi);
 void loader_files(EFI_HANDLE image, struct boot_info *bi);
+int loader_files_pxe(EFI_HANDLE dev, struct boot_info *bi);
 int loader_core_prepare(const uint8_t *elf, uint64_t size, struct boot_info *bi,
                         struct loader_core *core);
 void loader_exit_and_jump(EFI_HANDLE image, struct boot_info *bi, uint64_t bi_phys,

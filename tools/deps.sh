@@ -10,7 +10,7 @@ stamp="$tp/.deps-v4"
 pkgs=(build-essential gnu-efi qemu-system-x86 qemu-utils ovmf ipxe-qemu bochs bochsbios vgabios
       bximage mtools dosfstools newlib-source libcmocka-dev python3-pytest python3-pexpect
       dpkg-dev xz-utils binutils iproute2 busybox-static clang libclang-rt-14-dev acpica-tools
-      nbd-server)
+      nbd-server dnsmasq-base)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 

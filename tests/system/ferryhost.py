@@ -185,13 +185,16 @@ class QemuHost(Host):
     name = "qemu"
 
     def __init__(self, workdir, smp=4, mem_mb=512, numa=None, esp=None, extra=(),
-                 boot_timeout=120, cpu="max", name="qemu"):
+                 boot_timeout=120, cpu="max", name="qemu", boot=None):
         self.name = name
         super().__init__(workdir, boot_timeout)
         self.smp, self.mem_mb, self.numa, self.extra, self.cpu = smp, mem_mb, numa, extra, cpu
         self.esp = esp or os.path.join(BUILD, "esp")
+        self.boot = boot    # arguments for what it boots from instead of the ESP directory
 
     def prepare(self):
+        if self.boot:
+            return
         # QEMU's fat: driver may write to the directory; boot a private copy.
         esp = os.path.join(self.workdir, f"esp-{self.name}-boot")
         if not os.path.exists(esp):
@@ -201,9 +204,9 @@ class QemuHost(Host):
     def argv(self):
         a = ["timeout", "-s", "KILL", "900", "qemu-system-x86_64", "-M", "q35",
              "-accel", "tcg", "-cpu", self.cpu, "-smp", str(self.smp), "-m", str(self.mem_mb),
-             "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-             "-drive", f"format=raw,file=fat:rw:{self.esp}",
-             "-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot",
+             "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"] + \
+            (list(self.boot) if self.boot else ["-drive", f"format=raw,file=fat:rw:{self.esp}"]) + \
+            ["-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot",
              "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on"]
         if self.numa:
             cpu = 0
