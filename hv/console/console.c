@@ -1,7 +1,7 @@
 /*
  * Console core: formatted output to a sink, the line editor (printable
- * characters, backspace/DEL, Ctrl-C, Ctrl-U; escape sequences such as arrow
- * keys are swallowed) and command dispatch.
+ * characters, backspace/DEL, Ctrl-C, Ctrl-U, history on Up/Down and Ctrl-P/N;
+ * other escape sequences are swallowed) and command dispatch.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -60,18 +60,63 @@ int con_execute(struct con *c, const struct con_cmd *table, size_t n, char *line
     return -ENOENT;
 }
 
+/* The line on the terminal becomes s[0..n): redrawn after the prompt, the rest erased (VT100
+ * EL), so a recall costs the line's length in output whatever was there. */
+static void line_show(struct con_line *l, const char *s, size_t n, struct con *echo)
+{
+    memcpy(l->buf, s, n);
+    l->len = n;
+    con_puts(echo, "\r" CON_PROMPT);
+    con_write(echo, s, n);
+    con_puts(echo, "\x1b[K");
+}
+
+/* One step through the history: older (+1) or newer (-1); nothing past either end. */
+static void line_recall(struct con_line *l, int dir, struct con *echo)
+{
+    if ((dir > 0 && l->hist_pos >= l->hist_count) || (dir < 0 && l->hist_pos == 0))
+        return;
+    if (l->hist_pos == 0) {                 /* the line being typed waits below the newest */
+        memcpy(l->draft, l->buf, l->len);
+        l->draft_len = l->len;
+    }
+    l->hist_pos += (unsigned)dir;
+    if (l->hist_pos == 0) {
+        line_show(l, l->draft, l->draft_len, echo);
+        return;
+    }
+    const char *h = l->hist[(l->hist_next + CON_HISTORY - l->hist_pos) % CON_HISTORY];
+    line_show(l, h, strlen(h), echo);
+}
+
+/* A line entered goes to the history, unless empty or the same as the newest. */
+static void line_remember(struct con_line *l)
+{
+    l->hist_pos = 0;
+    if (!l->len || (l->hist_count &&
+                    !strcmp(l->hist[(l->hist_next + CON_HISTORY - 1) % CON_HISTORY], l->buf)))
+        return;
+    memcpy(l->hist[l->hist_next], l->buf, l->len + 1);
+    l->hist_next = (l->hist_next + 1) % CON_HISTORY;
+    if (l->hist_count < CON_HISTORY)
+        l->hist_count++;
+}
+
 bool con_line_feed(struct con_line *l, int ch, struct con *echo)
 {
     if (l->esc && ch < 0x20)
         l->esc = 0;                         /* a control character ends the sequence (VT100) */
     if (l->esc) {
-        /* ESC [ params final: the final byte is 0x40..0x7e */
-        if (l->esc == 1 && ch != '[' && ch != 'O')
+        /* ESC [ params final, ESC O final: the final byte is 0x40..0x7e */
+        if (l->esc == 1 && ch != '[' && ch != 'O') {
             l->esc = 0;
-        else if (l->esc > 1 && ch >= 0x40 && ch <= 0x7e)
+        } else if (l->esc > 1 && ch >= 0x40 && ch <= 0x7e) {
+            if (l->esc == 2 && (ch == 'A' || ch == 'B'))    /* Up, Down (no parameters) */
+                line_recall(l, ch == 'A' ? 1 : -1, echo);
             l->esc = 0;
-        else
+        } else {
             l->esc++;
+        }
         return false;
     }
     if (ch == '\n' && l->last_cr) {         /* CR LF counts once */
@@ -84,7 +129,12 @@ bool con_line_feed(struct con_line *l, int ch, struct con *echo)
     case '\n':
         l->buf[l->len] = 0;
         con_puts(echo, "\n");
+        line_remember(l);
         return true;
+    case 0x10:                              /* Ctrl-P, Ctrl-N: as Up, Down */
+    case 0x0e:
+        line_recall(l, ch == 0x10 ? 1 : -1, echo);
+        return false;
     case 0x1b:
         l->esc = 1;
         return false;
@@ -97,6 +147,7 @@ bool con_line_feed(struct con_line *l, int ch, struct con *echo)
         return false;
     case 0x03:                              /* Ctrl-C: drop the line */
         l->len = 0;
+        l->hist_pos = 0;
         con_puts(echo, "^C\n" CON_PROMPT);
         return false;
     case 0x15:                              /* Ctrl-U: erase the line */

@@ -23,6 +23,7 @@ struct con_cmd {
     const char *name;
     const char *usage;     /* arguments, shown on misuse and by help */
     const char *help;
+    const char *examples;  /* command lines, one a line: `help NAME` shows them */
     con_cmd_fn run;        /* returns 0, or a negative errno after printing why */
 };
 
@@ -34,12 +35,23 @@ void con_usage(struct con *c, const struct con_cmd *cmd);
 /* Runs one line against a table; unknown commands and bad quoting get an error line. */
 int con_execute(struct con *c, const struct con_cmd *table, size_t n, char *line);
 
-/* Line editing: feed characters; returns true when buf holds a complete line. */
+/*
+ * Line editing: feed characters; returns true when buf holds a complete line. Up and Down
+ * (or Ctrl-P and Ctrl-N) walk the last CON_HISTORY lines entered; the line being typed comes
+ * back below the newest.
+ */
+#define CON_HISTORY 32
 struct con_line {
     char buf[CON_LINE_MAX];
     size_t len;
-    int esc;               /* inside an escape sequence */
+    int esc;               /* inside an escape sequence: bytes of it so far */
     bool last_cr;
+    char hist[CON_HISTORY][CON_LINE_MAX];
+    unsigned hist_count;   /* lines held, at most CON_HISTORY */
+    unsigned hist_next;    /* the ring slot the next line goes to */
+    unsigned hist_pos;     /* 0: the line being typed; k: the k-th newest */
+    char draft[CON_LINE_MAX];
+    size_t draft_len;
 };
 bool con_line_feed(struct con_line *l, int ch, struct con *echo);
 

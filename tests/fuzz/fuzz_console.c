@@ -11,7 +11,8 @@
 //       -dict=tests/fuzz/console.dict build/fuzz_corpus_console
 // FUZZ_CONSOLE_SHOW=1 in the environment shows what the terminal receives (for a reproducer).
 // An empty corpus directory gets seeds (each command of the table in its documented forms,
-// help for each); the target refuses to start if a command of the table has none.
+// help for each, its examples); the target refuses to start if a command of the table has no
+// seed, or no examples in `help`, or an example that is not a line of that command.
 // The link wraps con_execute and cmdline_split (-Wl,--wrap): the wrappers see each command's
 // line, words and return, which control.c drops.
 //
@@ -39,7 +40,8 @@
 //  - keystrokes typed while attached reach the guest in order, none lost while fewer than 512
 //    wait (control.c's queue), Ctrl-] detaches;
 //  - output is bounded: outside commands at most OUT_PER_BYTE bytes per typed byte (echo,
-//    erase, prompts) plus a little per attach and per one-shot message (a migration the fake
+//    erase, prompts), a line's redraw per key that may recall one from the history, plus a
+//    little per attach and per one-shot message (a migration the fake
 //    completes MIG_PASSES passes after it started, printed only while nothing is typed);
 //    at most CMD_OUT_MAX per command.
 #include <dirent.h>
@@ -63,6 +65,9 @@
 #define IDLE_PASSES 40
 #define CMD_OUT_MAX (128 * 1024)        /* `ping ADDR 1000` prints ~50 KiB */
 #define OUT_PER_BYTE 20                 /* Ctrl-] "\n[detached]\n" and a prompt: 19 */
+/* A key that may recall a line (Ctrl-P/N, the final byte of Up/Down) redraws it: CR, the
+ * prompt, the line, EL. */
+#define OUT_PER_RECALL (CON_LINE_MAX + 16)
 #define OUT_PER_ATTACH 128              /* the fake guest's greeting and "[N bytes ... lost]" */
 #define OUT_PER_MESSAGE 128             /* "migrate: vm=... done ..." and a prompt */
 #define OUT_FIXED 64                    /* the first prompt, a stale attach's "[vm destroyed]" */
@@ -380,8 +385,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!setjmp(loop_exit))
         hv_control_loop();
     FCHECK(!in_cmd && !cmd_line);
+    size_t recalls = 0;
+    for (size_t i = 0; i < typed_len; i++)
+        recalls += typed[i] == 0x10 || typed[i] == 0x0e || typed[i] == 'A' || typed[i] == 'B';
     FCHECK(outside <= OUT_FIXED + OUT_PER_BYTE * typed_len + OUT_PER_ATTACH * attaches +
-                      OUT_PER_MESSAGE * fmgmt_messages);
+                      OUT_PER_MESSAGE * fmgmt_messages + OUT_PER_RECALL * recalls);
     free(typed);
     return 0;
 }
@@ -462,6 +470,41 @@ static void write_seeds(const char *dir)
         snprintf(help, sizeof(help), "help %s\r", con_commands[i].name);
         write_seed(dir, NSEEDS + i, 0, help);
     }
+    /* Every command's examples, one seed each command: as `help` shows them, typed. */
+    for (unsigned i = 0; i < con_ncommands; i++) {
+        char text[1024];
+        size_t n = 0;
+        for (const char *s = con_commands[i].examples; *s && n < sizeof(text) - 2;) {
+            size_t k = strcspn(s, "\n");
+            size_t w = strcspn(s, "(");          /* "(Ctrl-] detaches)" is a note, not typed */
+            size_t m = w < k ? w : k;
+            while (m && s[m - 1] == ' ')
+                m--;
+            if (n + m + 1 < sizeof(text) - 1) {
+                memcpy(text + n, s, m);
+                n += m;
+                text[n++] = '\r';
+            }
+            s += k + (s[k] == '\n');
+        }
+        text[n] = 0;
+        write_seed(dir, NSEEDS + (unsigned)con_ncommands + i, 0, text);
+    }
+}
+
+/* Each command has examples in `help`, each a line of that command. */
+static bool examples_ok(const struct con_cmd *c)
+{
+    size_t len = strlen(c->name);
+    if (!c->examples || !*c->examples)
+        return false;
+    for (const char *s = c->examples; *s;) {
+        size_t k = strcspn(s, "\n");
+        if (k < len || strncmp(s, c->name, len) || (k > len && s[len] != ' '))
+            return false;
+        s += k + (s[k] == '\n');
+    }
+    return true;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -469,6 +512,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < con_ncommands; i++)
         if (!seeded(con_commands[i].name)) {
             fprintf(stderr, "fuzz_console: no seed for command '%s'\n", con_commands[i].name);
+            abort();
+        }
+    for (size_t i = 0; i < con_ncommands; i++)
+        if (!examples_ok(&con_commands[i])) {
+            fprintf(stderr, "fuzz_console: command '%s' has no examples, or one that is not "
+                    "a line of it\n", con_commands[i].name);
             abort();
         }
     ASAN_POISON_MEMORY_REGION(poisoned, sizeof(poisoned));

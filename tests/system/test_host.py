@@ -79,6 +79,19 @@ def test_qemu_one_node_console(workdir, hosts):
     # Ctrl-C drops a half-typed line.
     h.con.send("reboot\x03")
     h.expect(re.escape("^C"))
+    # History: Up twice recalls `host` (the line before `version`), Enter runs it again;
+    # Down past the newest brings back what was being typed.
+    h.command("version")
+    h.con.send("\x1b[A\x1b[A\r")
+    h.expect(r"numa nodes: 1")
+    h.expect(re.escape("ferry> "))
+    h.con.send("vers\x1b[A\x1b[B")
+    assert "ferry " in h.command("ion").splitlines()[-1]
+    # help COMMAND: usage, what it does, examples that are lines of it.
+    out = h.command("help migrate")
+    assert out.startswith("usage: migrate VM ADDR"), out
+    ex = out.split("examples:\n", 1)[1].splitlines()
+    assert ex and all(e.strip().startswith("migrate") for e in ex), out
     assert "usage: mem [map]" in h.command("mem bogus")
     assert re.search(r"usable", h.command("mem map"))
 

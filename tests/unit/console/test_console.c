@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hv/base/cmdline.h"
@@ -364,6 +365,50 @@ static void test_escape_sequences_swallowed(void **state)
     assert_string_equal(out, "ab");
 }
 
+/* Up/Down (CSI and SS3) and Ctrl-P/N walk the lines entered; the line being typed waits
+ * below the newest; empty lines and repeats are not kept; the oldest go past CON_HISTORY. */
+static void test_history(void **state)
+{
+    (void)state;
+    FEED("one\rtwo\rtwo\r\r");
+    assert_int_equal(line.hist_count, 2);
+    out_len = 0;
+    FEED("dr");
+    FEED("\x1b[A");                             /* Up: two, in place of dr */
+    assert_int_equal(line.len, 3);
+    assert_memory_equal(line.buf, "two", 3);
+    assert_string_equal(out, "dr\r" CON_PROMPT "two\x1b[K");
+    FEED("\x1bOA");                             /* Up (SS3): one */
+    assert_memory_equal(line.buf, "one", 3);
+    FEED("\x10");                               /* Ctrl-P past the oldest: still one */
+    assert_memory_equal(line.buf, "one", 3);
+    FEED("\x1b[B\x0e");                        /* Down, Ctrl-N: back to dr */
+    assert_int_equal(line.len, 2);
+    assert_memory_equal(line.buf, "dr", 2);
+    FEED("\x1b[B");                             /* past the newest: nothing */
+    assert_memory_equal(line.buf, "dr", 2);
+    FEED("\x15\x1b[A");                         /* a recalled line can be edited and run */
+    assert_string_equal(one_line("\bo!\r"), "two!");
+    line.len = 0;
+    FEED("\x1b[1;5A");                          /* Ctrl-Up (parameters): swallowed */
+    assert_int_equal(line.len, 0);
+    FEED("x\x03\x1b[A");                        /* Ctrl-C ends the walk */
+    assert_memory_equal(line.buf, "two!", 4);
+    line.len = 0;
+    line.hist_pos = 0;
+    char cmd[8];
+    for (unsigned i = 0; i < CON_HISTORY + 8; i++) {
+        snprintf(cmd, sizeof(cmd), "c%u\r", i);
+        feed(cmd, strlen(cmd));
+    }
+    assert_int_equal(line.hist_count, CON_HISTORY);
+    for (unsigned i = 0; i < CON_HISTORY + 3; i++)
+        FEED("\x1b[A");
+    snprintf(cmd, sizeof(cmd), "c%u", 8);       /* the oldest kept */
+    assert_int_equal(line.len, strlen(cmd));
+    assert_memory_equal(line.buf, cmd, strlen(cmd));
+}
+
 static void test_overlong_capped(void **state)
 {
     char s[400];
@@ -417,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup(test_ctrl_c_drops_line, line_setup),
         cmocka_unit_test_setup(test_ctrl_u_erases, line_setup),
         cmocka_unit_test_setup(test_escape_sequences_swallowed, line_setup),
+        cmocka_unit_test_setup(test_history, line_setup),
         cmocka_unit_test_setup(test_overlong_capped, line_setup),
         cmocka_unit_test_setup(test_non_printables_ignored, line_setup),
     };
