@@ -18,6 +18,7 @@ CORE_ARCH_FLAGS := -ffreestanding -mgeneral-regs-only -mno-red-zone -mcmodel=ker
 GCC_INC := $(shell $(CC) -print-file-name=include)
 
 include net/lwip.mk
+include net/http.mk
 include hv/base/mbedtls.mk
 include hv/base/lz4.mk
 
@@ -27,14 +28,14 @@ CORE_CFLAGS := -std=gnu11 -Wall -Wextra $(CORE_ARCH_FLAGS) -nostdinc \
 include tests/guest/guest.mk
 
 # One archive per layer (docs/architecture.md; tools/check-layers.py holds the include rules).
-# Third-party code joins the layer that uses it: lwIP and mbedTLS's TLS with net/, SHA-256 and
-# LZ4 with base.
+# Third-party code joins the layer that uses it: lwIP, mbedTLS's TLS and http-parser with net/,
+# SHA-256 and LZ4 with base.
 LAYERS := base arch drivers net cpu emul dev vm backend mig mgmt console main
 LAYER_base    := $(wildcard hv/base/*.c) $(MBEDTLS_SRCS) $(LZ4_SRCS)
 LAYER_backend := $(wildcard arch/x86_64/backend.c arch/x86_64/vmx/*.[cS] arch/x86_64/svm/*.[cS])
 LAYER_arch    := $(filter-out $(LAYER_backend),$(wildcard arch/x86_64/*.[cS]))
 LAYER_drivers := $(wildcard drivers/*.c)
-LAYER_net     := $(wildcard net/*.c) $(LWIP_SRCS) $(MBEDTLS_TLS_SRCS)
+LAYER_net     := $(wildcard net/*.c) $(LWIP_SRCS) $(MBEDTLS_TLS_SRCS) $(HTTP_PARSER_SRCS)
 LAYER_cpu     := $(wildcard hv/cpu/*.c)
 LAYER_emul    := $(wildcard hv/emul/*.c)
 LAYER_dev     := $(wildcard hv/dev/*.c)
@@ -76,6 +77,7 @@ $(NEWLIB)/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
 	@tools/build-newlib.sh "$(CORE_ARCH_FLAGS)"
 
 $(B)/core/hv/base/compress.c.o $(B)/core/$(LZ4_SRCS).o: CORE_CFLAGS += $(LZ4_CFLAGS)
+$(B)/core/net/http_req.c.o $(B)/core/$(HTTP_PARSER_SRCS).o: CORE_CFLAGS += $(HTTP_PARSER_CFLAGS)
 
 $(B)/core/%.c.o: %.c | $(NEWLIB)/libc.a
 	@mkdir -p $(@D)
@@ -226,6 +228,12 @@ $(B)/fuzz_nbd: tests/fuzz/fuzz_nbd.c net/nbd_proto.c net/nbd_proto.h | $(DEPS_ST
 	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 		tests/fuzz/fuzz_nbd.c net/nbd_proto.c -o $@
 
+# The management API's request reader over http-parser (tests/fuzz/fuzz_http_req.c).
+$(B)/fuzz_http_req: tests/fuzz/fuzz_http_req.c $(HTTP_REQ_SRCS) net/http_req.h | $(DEPS_STAMP)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $(HTTP_PARSER_CFLAGS) \
+		tests/fuzz/fuzz_http_req.c $(HTTP_REQ_SRCS) -o $@
+
 $(B)/fuzz_fpu_area: tests/fuzz/fuzz_fpu_area.c arch/x86_64/fpu_check.c arch/x86_64/fpu.h \
 		| $(DEPS_STAMP)
 	@echo "  FUZZ    $@"
@@ -300,7 +308,8 @@ FUZZ_RUNS := netif:0:fuzz_corpus mig_stream:20000:fuzz_corpus_mig cpu_policy:200
 	virtq:40000:fuzz_corpus_vq nbd:70000:fuzz_corpus_nbd fpu_area:4200:fuzz_corpus_fpu \
 	mig_dst:20000:fuzz_corpus_mig_dst config:4096:fuzz_corpus_cfg acpi:16384:fuzz_corpus_acpi \
 	mig_tls:4096:fuzz_corpus_mig_tls console:1024:fuzz_corpus_console \
-	vcpu_state:600:fuzz_corpus_vcpu mig_src:4096:fuzz_corpus_mig_src
+	vcpu_state:600:fuzz_corpus_vcpu mig_src:4096:fuzz_corpus_mig_src \
+	http_req:16384:fuzz_corpus_http
 
 # fuzz_mig_src starts from seeds that reach deltas and a commit, or a stream lost after COMMIT
 # (tests/fuzz/seeds_mig_src.py); each must still end as it says, or it no longer tests that.

@@ -63,6 +63,14 @@ fetch_src() {  # $1 = source package, $2 = directory name to expose
 fetch_src lwip lwip
 fetch_src mbedtls mbedtls
 fetch_src lz4 lz4
+# The management API's HTTP/1.1 request parser (nodejs http-parser 2.9.4). Debian's patches
+# are its security fixes (CVE-2020-8287), so they are applied.
+if [ ! -d http-parser ]; then
+  rm -rf src-http-parser; mkdir src-http-parser
+  (cd src-http-parser && apt-get source -q --download-only http-parser >/dev/null 2>&1 &&
+     dpkg-source -x ./*.dsc out >/dev/null 2>&1)
+  mv src-http-parser/out http-parser; rm -rf src-http-parser
+fi
 if [ ! -d newlib ]; then
   tar -xf /usr/src/newlib/newlib-*.tar.xz
   mv newlib-* newlib
