@@ -67,7 +67,7 @@ static void ring_put(const char *s, size_t n)
 
 void log_vwrite(enum log_level lvl, const char *mod, const char *fmt, va_list ap)
 {
-    char line[512];
+    char line[640];                     /* a migration result line (512) and the prefix */
 
     if (lvl > max_level)
         return;

@@ -71,9 +71,10 @@ const struct con_cmd con_commands[] = {
       .run = cmd_switch },
     { .name = "migrate",
       .usage = "VM ADDR[:PORT] [downtime=MS] [bandwidth=MBIT] [throttle=PCT] [timeout=S] "
-               "[dirty=wp|ad|pml] [storage=copy] [compress=auto|lz4|off] [delta=on|off] [streams=N] | "
-               "status | cancel VM | set VM downtime=MS | "
-               "inject none|lose-ack|lose-commit|old-stream",
+               "[dirty=wp|ad|pml] [storage=copy|shared] [compress=auto|lz4|off] [delta=on|off] "
+               "[streams=N] | status | cancel VM | set VM downtime=MS | "
+               "inject none|lose-ack|lose-commit|old-stream|hold-final|hold-commit|hold-accept "
+               "[SECONDS]",
       .help = "live-migrate a VM to another ferry host (runs in the background)",
       .examples = "migrate lin 10.0.0.2\n"
                   "migrate db 10.0.0.2 downtime=500 streams=2 timeout=600\n"

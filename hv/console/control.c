@@ -135,8 +135,11 @@ void hv_control_loop(void)
         mgmt_migrate_poll();
         char msg[MGMT_MIGRATE_MESSAGE_MAX];
         if (control_console_idle() && (mgmt_migrate_message(msg, sizeof(msg)) ||
-                                       mgmt_vm_event(msg, sizeof(msg))))
-            con_printf(&serial, "%s%s\n" CON_PROMPT, bar_clear(&serial) ? "" : "\n", msg);
+                                       mgmt_vm_event(msg, sizeof(msg)))) {
+            con_puts(&serial, bar_clear(&serial) ? "" : "\n");
+            con_puts(&serial, msg);             /* whole: con_printf's buffer is smaller */
+            con_puts(&serial, "\n" CON_PROMPT);
+        }
         bar_step(&serial);
         if (attached >= 0 && attached_step(&serial)) {
             mgmt_net_service();

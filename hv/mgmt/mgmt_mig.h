@@ -57,7 +57,7 @@ int mgmt_migrate_inject(const char *fault, const char *secs, bool *outgoing);
 void mgmt_migrate_status(void (*out)(void *ctx, const char *line), void *ctx);
 
 void mgmt_migrate_poll(void);                       /* every control-loop pass */
-#define MGMT_MIGRATE_MESSAGE_MAX 320      /* = MIG_MESSAGE_MAX (checked in mgmt_mig.c) */
+#define MGMT_MIGRATE_MESSAGE_MAX 512      /* = MIG_MESSAGE_MAX (checked in mgmt_mig.c) */
 bool mgmt_migrate_message(char *buf, size_t n);     /* a pending one-shot line; false: none */
 void mgmt_migrate_progress(char *buf, size_t n);    /* "" when nothing is under way */
 

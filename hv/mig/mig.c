@@ -110,7 +110,7 @@ void mig_poll(void)
 
 void mig_status(void (*out)(void *ctx, const char *line), void *ctx)
 {
-    char line[200];
+    char line[320];             /* the longest status line, a 31-character name and 20-digit counts */
     unsigned n = 0;
     for (unsigned i = 0; i < MIGRATE_SLOTS; i++) {
         struct mig_src_info o;

@@ -65,7 +65,7 @@ void mig_poll(void);                        /* every control-loop pass */
 void mig_key_generate(char out[65], bool *weak);
 /* Status lines ("migrate: ...") for the console, one per call; false when none. */
 /* A result line (`migrate: done ...` with every field) fits MIG_MESSAGE_MAX bytes. */
-#define MIG_MESSAGE_MAX 320
+#define MIG_MESSAGE_MAX 512
 bool mig_message(char *buf, size_t n);
 void mig_status(void (*out)(void *ctx, const char *line), void *ctx);
 /* The progress line of the outgoing migrations (empty string: none under way). */
