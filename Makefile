@@ -145,11 +145,11 @@ $(B)/ferry.img: $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/esp/ferry.cfg
 usb: $(B)/ferry-usb.img
 pxe: $(B)/pxe/ferry/BOOTX64.EFI
 
-$(B)/ferry-usb.img: $(B)/ferry.efi boot/ferry.cfg tools/mkusb.py $(wildcard $(IMAGES)/*)
+$(B)/ferry-usb.img: $(B)/ferry.efi boot/ferry.cfg tools/mkusb.py $(if $(IMAGES),$(wildcard $(IMAGES)/*))
 	@echo "  USB     $@"
 	@$(PYTHON) tools/mkusb.py $@ $(B)/ferry.efi boot/ferry.cfg $(if $(IMAGES),--images $(IMAGES))
 
-$(B)/pxe/ferry/BOOTX64.EFI: $(B)/ferry.efi boot/ferry.cfg tools/mkpxe.py $(wildcard $(IMAGES)/*)
+$(B)/pxe/ferry/BOOTX64.EFI: $(B)/ferry.efi boot/ferry.cfg tools/mkpxe.py $(if $(IMAGES),$(wildcard $(IMAGES)/*))
 	@echo "  PXE     $(B)/pxe"
 	@$(PYTHON) tools/mkpxe.py $(B)/pxe $(B)/ferry.efi boot/ferry.cfg $(if $(IMAGES),--images $(IMAGES))
 

@@ -8,8 +8,6 @@
 
 #include "boot/loader.h"
 
-#define CONFIG_MAX (64 * 1024)
-#define MODULE_MAX (256ull * 1024 * 1024)
 
 static int read_file(EFI_FILE_HANDLE f, uint64_t max, uint64_t *phys, uint64_t *size)
 {

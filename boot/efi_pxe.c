@@ -20,9 +20,7 @@
 
 #include "boot/loader.h"
 
-#define CONFIG_MAX (64 * 1024)
 #define LIST_MAX   (8 * 1024)
-#define MODULE_MAX (256ull * 1024 * 1024)
 #define TFTP_PATH  192
 
 struct tftp {
@@ -49,6 +47,13 @@ static void say(const char *a, const char *b)
     loader_log(line);
 }
 
+/* The server said the file is not there: TFTP error 1 (edk2), or EFI_NOT_FOUND (iPXE). */
+static bool missing(const struct tftp *t, EFI_STATUS st)
+{
+    return st == EFI_NOT_FOUND || (st == EFI_TFTP_ERROR && t->pxe->Mode->TftpErrorReceived &&
+                                   t->pxe->Mode->TftpError.ErrorCode == 1);
+}
+
 /*
  * dir + name from the server into new loader pages (NUL-terminated). Its size comes from the
  * server (TFTP tsize) where the PXE code can ask for it (edk2's can; iPXE's cannot, and its
@@ -68,8 +73,10 @@ static int fetch(struct tftp *t, const char *name, uint64_t want, uint64_t max, 
     EFI_STATUS st = t->pxe->Mtftp(t->pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, FALSE, &n,
                                   NULL, &t->server, (UINT8 *)path, NULL, FALSE);
     bool known = !EFI_ERROR(st);
-    if (!known && st != EFI_UNSUPPORTED)
-        return st == EFI_TFTP_ERROR || st == EFI_NOT_FOUND ? -1 : -3;
+    /* Any other failure to ask (a server without tsize, one that ignores options) leaves the
+     * size unknown: the read decides. */
+    if (!known && st != EFI_UNSUPPORTED && missing(t, st))
+        return -1;
     if (known && want && n != want)
         return -4;
     if (!known)
@@ -81,13 +88,13 @@ static int fetch(struct tftp *t, const char *name, uint64_t want, uint64_t max, 
     if (EFI_ERROR(BS->AllocatePages(AllocateAnyPages, EfiLoaderData, EFI_SIZE_TO_PAGES(n + 1),
                                     &a)))
         return -3;
+    ZeroMem((void *)a, n + 1);      /* iPXE does not say how much arrived: no stale bytes */
     UINT64 got = n;
     st = t->pxe->Mtftp(t->pxe, EFI_PXE_BASE_CODE_TFTP_READ_FILE, (void *)a, FALSE, &got, NULL,
                        &t->server, (UINT8 *)path, NULL, FALSE);
     if (EFI_ERROR(st) || got > n || (known && got != n)) {
         BS->FreePages(a, EFI_SIZE_TO_PAGES(n + 1));
-        return st == EFI_TFTP_ERROR || st == EFI_NOT_FOUND ? -1 :
-               st == EFI_BUFFER_TOO_SMALL && want ? -4 : -3;
+        return missing(t, st) ? -1 : st == EFI_BUFFER_TOO_SMALL && want ? -4 : -3;
     }
     ((char *)a)[got] = 0;
     if (text && !known) {
@@ -161,51 +168,80 @@ static void fetch_images(struct tftp *t, struct boot_info *bi)
         const char *e = s;
         while (e < end && *e != '\n')
             e++;
-        size_t n = (size_t)(e - s);
-        while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        while (n && (*s == ' ' || *s == '\t')) {
-            s++;
-            n--;
-        }
-        if (n && *s != '#') {
-            size_t k = 0;                   /* NAME [SIZE] */
-            uint64_t want = 0;
-            bool bad = false;
-            while (k < n && s[k] != ' ' && s[k] != '\t')
-                k++;
-            for (size_t i = k; i < n; i++) {
-                if (s[i] >= '0' && s[i] <= '9' && want < MODULE_MAX)
-                    want = want * 10 + (uint64_t)(s[i] - '0');
-                else if (s[i] != ' ' && s[i] != '\t')
-                    bad = true;
+        /* Words of the line up to a '#': NAME, then SIZE if given, nothing more. */
+        const char *w[3];
+        size_t wl[3], nw = 0;
+        for (const char *c = s; c < e && *c != '#';) {
+            if (*c == ' ' || *c == '\t' || *c == '\r') {
+                c++;
+                continue;
             }
+            const char *b = c;
+            while (c < e && *c != ' ' && *c != '\t' && *c != '\r' && *c != '#')
+                c++;
+            if (nw < 3) {
+                w[nw] = b;
+                wl[nw] = (size_t)(c - b);
+            }
+            nw++;
+        }
+        uint64_t want = 0;
+        bool ok = nw >= 1 && nw <= 2 && name_ok(w[0], wl[0]);
+        for (size_t i = 0; ok && nw == 2 && i < wl[1]; i++) {
+            ok = w[1][i] >= '0' && w[1][i] <= '9' && wl[1] <= 10;
+            want = want * 10 + (uint64_t)(w[1][i] - '0');
+        }
+        ok &= nw < 2 || (want && want <= MODULE_MAX);
+        if (nw && !ok) {
+            loader_log("loader: an images.list line is not NAME [SIZE] (NAME 1-47 of "
+                       "[A-Za-z0-9._-], SIZE 1-268435456 bytes): skipped");
+        } else if (nw && bi->nmodules == BOOT_MAX_MODULES) {
+            loader_log("loader: too many files in images.list, the rest skipped");
+            break;
+        } else if (nw) {
             char name[48], file[64] = "images/";
-            if (!name_ok(s, k) || bad) {
-                loader_log("loader: an images.list line is not NAME [SIZE] with NAME 1-47 of "
-                           "[A-Za-z0-9._-]: skipped");
-            } else if (bi->nmodules == BOOT_MAX_MODULES) {
-                loader_log("loader: too many files in images.list, the rest skipped");
-                break;
+            for (size_t i = 0; i < wl[0]; i++)
+                name[i] = w[0][i];
+            name[wl[0]] = 0;
+            append(file, sizeof(file), name);
+            struct boot_module *m = &bi->modules[bi->nmodules];
+            rc = fetch(t, file, want, MODULE_MAX, false, &m->phys, &m->size);
+            if (rc == 0) {
+                for (size_t i = 0; i <= wl[0]; i++)
+                    m->name[i] = name[i];
+                bi->nmodules++;
             } else {
-                for (size_t i = 0; i < k; i++)
-                    name[i] = s[i];
-                name[k] = 0;
-                append(file, sizeof(file), name);
-                struct boot_module *m = &bi->modules[bi->nmodules];
-                rc = fetch(t, file, want, MODULE_MAX, false, &m->phys, &m->size);
-                if (rc == 0) {
-                    for (size_t i = 0; i <= k; i++)
-                        m->name[i] = name[i];
-                    bi->nmodules++;
-                } else {
-                    say(file, why(rc));
-                }
+                say(file, why(rc));
             }
         }
         s = e + 1;
     }
     /* (The list's pages are loader data: free memory once ferry runs.) */
+}
+
+/*
+ * A DHCP option of the packet (RFC 2132: after the magic cookie at 236, code, length, value;
+ * 0 pads, 255 ends), within the packet's 1472 bytes: its value and length, or NULL.
+ */
+static const uint8_t *dhcp_option(const EFI_PXE_BASE_CODE_PACKET *pkt, uint8_t code,
+                                  size_t *len)
+{
+    const uint8_t *r = pkt->Raw;
+    size_t at = 240, size = sizeof(pkt->Raw);
+    while (at < size && r[at] != 255) {
+        if (r[at] == 0) {
+            at++;
+            continue;
+        }
+        if (at + 1 >= size || at + 2 + r[at + 1] > size)
+            return NULL;
+        if (r[at] == code) {
+            *len = r[at + 1];
+            return r + at + 2;
+        }
+        at += 2 + (size_t)r[at + 1];
+    }
+    return NULL;
 }
 
 /* 0 if dev was booted over PXE (what its server has was fetched), -1 if not. */
@@ -217,25 +253,35 @@ int loader_files_pxe(EFI_HANDLE dev, struct boot_info *bi)
         !t.pxe->Mode->Started || !t.pxe->Mode->DhcpAckReceived || t.pxe->Mode->UsingIpv6)
         return -1;
     EFI_PXE_BASE_CODE_MODE *m = t.pxe->Mode;
-    /* The boot file came from a PXE server's reply, a proxy's offer or the DHCP ACK. */
-    EFI_PXE_BASE_CODE_DHCPV4_PACKET *p =
-        m->PxeReplyReceived ? &m->PxeReply.Dhcpv4 :
-        m->ProxyOfferReceived ? &m->ProxyOffer.Dhcpv4 : &m->DhcpAck.Dhcpv4;
-    const uint8_t *si = p->BootpSiAddr;
+    /* The boot file came from a PXE server's reply, a proxy's offer or the DHCP ACK: its
+     * BOOTP fields, or options 67 (boot file) and 54 (the server) where a server sent those
+     * instead, as edk2 does. */
+    EFI_PXE_BASE_CODE_PACKET *pkt = m->PxeReplyReceived ? &m->PxeReply :
+                                    m->ProxyOfferReceived ? &m->ProxyOffer : &m->DhcpAck;
+    EFI_PXE_BASE_CODE_DHCPV4_PACKET *p = &pkt->Dhcpv4;
+    const uint8_t *si = p->BootpSiAddr, *file = p->BootpBootFile;
+    size_t file_len = 0, n = 0;
+    while (file_len < sizeof(p->BootpBootFile) && file[file_len])
+        file_len++;
     if (!(si[0] | si[1] | si[2] | si[3])) {
-        loader_log("loader: network boot without a TFTP server address: defaults");
-        return 0;
+        si = dhcp_option(pkt, 54, &n);
+        if (!si || n != 4) {
+            loader_log("loader: network boot without a TFTP server address: defaults");
+            return 0;
+        }
     }
+    if (!file_len && (file = dhcp_option(pkt, 67, &file_len)) == NULL)
+        file_len = 0;
     for (unsigned i = 0; i < 4; i++)
         t.server.v4.Addr[i] = si[i];
     size_t slash = 0;
-    for (size_t i = 0; i < sizeof(p->BootpBootFile) && p->BootpBootFile[i]; i++)
-        if (p->BootpBootFile[i] == '/')
+    for (size_t i = 0; i < file_len && file[i]; i++)
+        if (file[i] == '/')
             slash = i + 1;
     if (slash >= sizeof(t.dir))
         slash = 0;
     for (size_t i = 0; i < slash; i++)
-        t.dir[i] = (char)p->BootpBootFile[i];
+        t.dir[i] = (char)file[i];
     fetch_config(&t, m->DhcpAck.Dhcpv4.BootpHwAddr, bi);
     fetch_images(&t, bi);
     return 0;

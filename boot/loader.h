@@ -7,6 +7,9 @@
 
 #include "boot/boot_info.h"
 
+#define CONFIG_MAX (64 * 1024)               /* ferry.cfg */
+#define MODULE_MAX (256ull * 1024 * 1024)    /* a guest image */
+
 struct loader_core {
     uint64_t entry;        /* virtual */
     uint64_t cr3;          /* physical PML4 */

@@ -11,12 +11,19 @@
 
     tools/mkpxe.py OUT EFI CFG [--images DIR]
 
+OUT/ferry is replaced; anything else in OUT (a TFTP root other boot files share) is left.
+
 ferry's loader fetches the configuration and images through the firmware's PXE base code
 from the server and directory it was booted from (boot/efi_pxe.c).
 """
 import argparse
 import os
+import re
 import shutil
+import sys
+
+NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,46}")    # boot/efi_pxe.c's rule
+IMAGES_MAX = 16                                           # BOOT_MAX_MODULES
 
 DNSMASQ = """\
 # dnsmasq: DHCP and TFTP for ferry hosts on 10.9.0.0/24 (this server is 10.9.0.1).
@@ -63,12 +70,16 @@ def main():
     ap.add_argument("--images", help="a directory whose files go to images/ and images.list")
     a = ap.parse_args()
     d = os.path.join(a.out, "ferry")
-    shutil.rmtree(a.out, ignore_errors=True)
+    names = sorted(n for n in os.listdir(a.images)
+                   if os.path.isfile(os.path.join(a.images, n))) if a.images else []
+    bad = [n for n in names if not NAME.fullmatch(n)]
+    if bad or len(names) > IMAGES_MAX:
+        sys.exit(f"mkpxe: the loader takes at most {IMAGES_MAX} images named 1-47 of "
+                 f"[A-Za-z0-9._-], not starting with '.': {bad or len(names)}")
+    shutil.rmtree(d, ignore_errors=True)        # ours only: OUT may be a TFTP root others share
     os.makedirs(os.path.join(d, "images"))
     shutil.copyfile(a.efi, os.path.join(d, "BOOTX64.EFI"))
     shutil.copyfile(a.cfg, os.path.join(d, "ferry.cfg"))
-    names = sorted(n for n in os.listdir(a.images)
-                   if os.path.isfile(os.path.join(a.images, n))) if a.images else []
     for n in names:
         shutil.copyfile(os.path.join(a.images, n), os.path.join(d, "images", n))
     with open(os.path.join(d, "images.list"), "w") as f:

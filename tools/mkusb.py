@@ -53,7 +53,9 @@ def protective_mbr(sectors):
 
 def fat_partition(path, sectors, volid, efi, cfg, images):
     """A FAT file system of sectors sectors at path, filled."""
-    subprocess.run(["mkfs.fat", "-C", "-n", "FERRY", "-i", volid, path, str(sectors // 2)],
+    # -h: the sectors before the partition, which the boot sector records
+    subprocess.run(["mkfs.fat", "-C", "-n", "FERRY", "-i", volid, "-h", str(FIRST), path,
+                    str(sectors // 2)],
                    check=True, stdout=subprocess.DEVNULL,
                    env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/sbin:/usr/sbin"))
     with tempfile.TemporaryDirectory() as stage:
@@ -65,7 +67,7 @@ def fat_partition(path, sectors, volid, efi, cfg, images):
             src = os.path.join(images, name)
             if os.path.isfile(src):
                 shutil.copyfile(src, os.path.join(stage, "images", name))
-        subprocess.run(["mcopy", "-s", "-i", path] +
+        subprocess.run(["mcopy", "-s", "-D", "o", "-i", path] +     # -D o: never ask
                        [os.path.join(stage, n) for n in ("EFI", "ferry.cfg", "images")] +
                        ["::/"], check=True)
 
@@ -78,9 +80,9 @@ def main():
     ap.add_argument("--images", help="a directory whose files go to images/")
     ap.add_argument("--size", type=int, default=64, help="disk size in MiB (default 64)")
     a = ap.parse_args()
-    need = os.path.getsize(a.efi) + os.path.getsize(a.cfg) + sum(
+    need = os.path.getsize(a.efi) + os.path.getsize(a.cfg) + (sum(
         os.path.getsize(os.path.join(a.images, n)) for n in os.listdir(a.images)
-        if os.path.isfile(os.path.join(a.images, n))) if a.images else 0
+        if os.path.isfile(os.path.join(a.images, n))) if a.images else 0)
     sectors = a.size * 1024 * 1024 // SECTOR
     last = sectors - 1
     last_usable = last - ENTRY_SECTORS - 1
