@@ -3,6 +3,8 @@
 
 #include "net/http_req.h"
 
+_Static_assert(HTTP_MAX_HEADER_SIZE == HTTP_HEAD_MAX, "net/http.mk and http_req.h disagree");
+
 enum { F_NONE, F_AUTH, F_CTYPE };
 
 static struct http_req *req(http_parser *p) { return p->data; }
@@ -28,12 +30,6 @@ static bool append(char *dst, size_t *len, size_t cap, const char *s, size_t n)
     return true;
 }
 
-static int on_message_begin(http_parser *p)
-{
-    req(p)->started = true;
-    return 0;
-}
-
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = req(p);
@@ -45,6 +41,8 @@ static int on_url(http_parser *p, const char *at, size_t n)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = req(p);
+    if (r->head_done)                   /* a chunked body's trailer: never authority */
+        return 0;
     if (r->in_value) {                  /* a new header begins */
         r->in_value = false;
         r->name_len = 0;
@@ -65,13 +63,19 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = req(p);
+    if (r->head_done)
+        return 0;
     if (!r->in_value) {
         r->in_value = true;
         r->field = r->name_long ? F_NONE : !strcmp(r->name, "authorization") ? F_AUTH :
                    !strcmp(r->name, "content-type") ? F_CTYPE : F_NONE;
-        /* A kept header given twice: which one counts would be the peer's guess. */
-        if ((r->field == F_AUTH && r->auth_len) || (r->field == F_CTYPE && r->ctype_len))
+        /* A kept header given twice (even empty once): which counts would be a guess. */
+        bool *seen = r->field == F_AUTH ? &r->auth_seen : r->field == F_CTYPE ? &r->ctype_seen :
+                     NULL;
+        if (seen && *seen)
             return refuse(r, 400, "a header given twice (Authorization or Content-Type)");
+        if (seen)
+            *seen = true;
     }
     if (r->field == F_AUTH && !append(r->auth, &r->auth_len, HTTP_AUTH_MAX, at, n))
         return refuse(r, 431, "the Authorization header is longer than 256 bytes");
@@ -80,9 +84,19 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* Drops the blanks that end a kept value (HTTP's optional whitespace). */
+static void trim(char *v, size_t *len)
+{
+    while (*len && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+        v[--*len] = 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct http_req *r = req(p);
+    r->head_done = true;
+    trim(r->auth, &r->auth_len);
+    trim(r->ctype, &r->ctype_len);
     if (p->http_major != 1 || p->http_minor > 1)
         return refuse(r, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
     if (p->upgrade)
@@ -120,7 +134,6 @@ static int on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings settings = {
-    .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
@@ -160,6 +173,9 @@ static void parser_refused(struct http_req *r, enum http_errno e)
     case HPE_UNEXPECTED_CONTENT_LENGTH:
         refuse(r, 400, "a bad or doubled Content-Length");
         break;
+    case HPE_INVALID_EOF_STATE:
+        refuse(r, 400, "the connection ended in the middle of a request");
+        break;
     case HPE_INVALID_TRANSFER_ENCODING:
         refuse(r, 400, "a Transfer-Encoding other than chunked");
         break;
@@ -193,6 +209,4 @@ void http_req_eof(struct http_req *r)
         return;
     if (HTTP_PARSER_ERRNO(&r->p) != HPE_OK)
         parser_refused(r, HTTP_PARSER_ERRNO(&r->p));
-    else if (r->started)
-        refuse(r, 400, "the connection ended in the middle of a request");
 }

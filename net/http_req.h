@@ -27,7 +27,8 @@ struct http_req {
     /* the request, once done */
     enum http_verb verb;
     char url[HTTP_URL_MAX + 1];
-    char auth[HTTP_AUTH_MAX + 1];           /* "" if none */
+    char auth[HTTP_AUTH_MAX + 1];           /* "" if none; a chunked body's trailers never
+                                             * count (nor Content-Type there) */
     char ctype[HTTP_CTYPE_MAX + 1];
     uint8_t *body;                          /* the caller's buffer */
     size_t body_len, body_cap;
@@ -42,7 +43,7 @@ struct http_req {
     int field;                              /* which kept header the value pieces go to */
     char name[16];                          /* a header name, lower case, as it arrives */
     size_t name_len;
-    bool name_long, in_value, started;
+    bool name_long, in_value, head_done, auth_seen, ctype_seen;
 };
 
 /* Ready for a new connection's first request, its body going to body[0..cap). */

@@ -22,9 +22,17 @@
 #include "net/mig_transport.h"
 
 #define MIG_CONNS MIG_CONNS_MAX
-/* What all connections together may have written and not yet had acknowledged: lwIP copies
- * it into its heap, which NBD (running VMs' disks) shares. */
-#define MIG_SND_TOTAL (MEM_SIZE / 2)
+/*
+ * What all connections together may have written and not yet had acknowledged: lwIP copies
+ * it into its heap, which NBD (running VMs' disks) shares. Past the shared budget each
+ * connection still has a reserve of its own, room for one whole TLS record, so that streams
+ * stuck on a dead target cannot starve a handshake or the QUERY that asks whether a target
+ * committed. Budget and reserves together stay within half of the heap.
+ */
+#define MIG_SND_TOTAL   (MEM_SIZE * 5 / 16)
+#define MIG_SND_RESERVE (20 * 1024)
+_Static_assert(MIG_SND_TOTAL + MIG_CONNS_MAX * MIG_SND_RESERVE <= MEM_SIZE / 2,
+               "migration send buffers could take more than half of lwIP's heap");
 #define RX_CHUNK  4096       /* plaintext handed to the engine per call */
 
 enum conn_state { C_TCP, C_HANDSHAKE, C_OPEN };
@@ -167,11 +175,12 @@ static void conn_shut(struct mig_conn *c, int err)
 
 static size_t send_room(const struct mig_conn *c)
 {
-    if (!c->pcb || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 4 ||
-        unacked_total >= MIG_SND_TOTAL)
+    if (!c->pcb || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 4)
         return 0;
-    size_t room = tcp_sndbuf(c->pcb);
-    return room < MIG_SND_TOTAL - unacked_total ? room : MIG_SND_TOTAL - unacked_total;
+    size_t shared = unacked_total < MIG_SND_TOTAL ? MIG_SND_TOTAL - unacked_total : 0;
+    size_t own = c->unacked < MIG_SND_RESERVE ? MIG_SND_RESERVE - c->unacked : 0;
+    size_t room = tcp_sndbuf(c->pcb), budget = shared > own ? shared : own;
+    return room < budget ? room : budget;
 }
 
 /* mbedTLS's output: all of a record or, if lwIP cannot take all of it now, none. */

@@ -105,6 +105,21 @@ static void test_pipelined(void **state)
     assert_false(r.keep_alive);                 /* HTTP/1.0 without keep-alive */
 }
 
+/* A chunked body's trailers carry no authority; kept values lose their trailing blanks. */
+static void test_trailers_and_blanks(void **state)
+{
+    static const char t[] = "POST /v1/x HTTP/1.1\r\nAuthorization: Bearer good \t\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n"
+                            "Authorization: Bearer evil\r\nContent-Type: text/x\r\n\r\n";
+    (void)state;
+    http_req_init(&r, body, sizeof(body));
+    assert_int_equal(feed(t, sizeof(t) - 1, 0), sizeof(t) - 1);
+    assert_true(r.done);
+    assert_string_equal(r.auth, "Bearer good");
+    assert_string_equal(r.ctype, "");
+    assert_int_equal(r.body_len, 2);
+}
+
 struct bad { const char *req; int status; const char *why; };
 
 static void test_refused(void **state)
@@ -128,6 +143,7 @@ static void test_refused(void **state)
           "Content-Length" },
         { "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, "Content-Length" },
         { "GET / HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n", 400, "twice" },
+        { "GET / HTTP/1.1\r\nAuthorization:\r\nAuthorization: b\r\n\r\n", 400, "twice" },
         { "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400, "" },
         { "GET /\x01 HTTP/1.1\r\n\r\n", 400, "" },
         { huge_url, 414, "512 bytes" },
@@ -183,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_curl_get),
         cmocka_unit_test(test_post_with_length_and_chunked),
         cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_trailers_and_blanks),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_eof),
     };
