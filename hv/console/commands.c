@@ -31,11 +31,11 @@ const struct con_cmd con_commands[] = {
                "[args=\"...\"] "
                "[cpu=BASELINE] [disk=FILE] [nic=SWITCH[,mac=MAC]]... | start|pause|resume|destroy|console|stats|devices NAME | list | "
                "dirty NAME start [wp|ad|pml]|verify|stop",
-      .help = "virtual machines",
+      .help = "virtual machines (vm console: Ctrl-] detaches)",
       .examples = "vm create m1 mem=64 cpus=2 image=memtest\n"
                   "vm create lin mem=128 cpus=2 kernel=vmlinuz initrd=initrd.img args=\"console=ttyS0\" nic=lan\n"
                   "vm start lin\n"
-                  "vm console lin      (Ctrl-] detaches)\n"
+                  "vm console lin\n"
                   "vm stats lin\n"
                   "vm list\n"
                   "vm destroy m1",

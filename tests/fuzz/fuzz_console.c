@@ -65,9 +65,9 @@
 #define IDLE_PASSES 40
 #define CMD_OUT_MAX (128 * 1024)        /* `ping ADDR 1000` prints ~50 KiB */
 #define OUT_PER_BYTE 20                 /* Ctrl-] "\n[detached]\n" and a prompt: 19 */
-/* A key that may recall a line (Ctrl-P/N, the final byte of Up/Down) redraws it: CR, the
- * prompt, the line, EL. */
-#define OUT_PER_RECALL (CON_LINE_MAX + 16)
+/* A key that may recall a line (Ctrl-P/N, the final byte of Up/Down) redraws it (CR, the
+ * prompt, the line, EL), and each character it brings may later be erased ("\b \b"). */
+#define OUT_PER_RECALL (4 * CON_LINE_MAX + 16)
 #define OUT_PER_ATTACH 128              /* the fake guest's greeting and "[N bytes ... lost]" */
 #define OUT_PER_MESSAGE 128             /* "migrate: vm=... done ..." and a prompt */
 #define OUT_FIXED 64                    /* the first prompt, a stale attach's "[vm destroyed]" */
@@ -475,11 +475,7 @@ static void write_seeds(const char *dir)
         char text[1024];
         size_t n = 0;
         for (const char *s = con_commands[i].examples; *s && n < sizeof(text) - 2;) {
-            size_t k = strcspn(s, "\n");
-            size_t w = strcspn(s, "(");          /* "(Ctrl-] detaches)" is a note, not typed */
-            size_t m = w < k ? w : k;
-            while (m && s[m - 1] == ' ')
-                m--;
+            size_t k = strcspn(s, "\n"), m = k;
             if (n + m + 1 < sizeof(text) - 1) {
                 memcpy(text + n, s, m);
                 n += m;
