@@ -47,11 +47,11 @@ static void say(const char *a, const char *b)
     loader_log(line);
 }
 
-/* The server said the file is not there: TFTP error 1 (edk2), or EFI_NOT_FOUND (iPXE). */
-static bool missing(const struct tftp *t, EFI_STATUS st)
+/* A read's failure that says the server has no such file for us: a TFTP error packet
+ * (edk2; QEMU's server sends code 0, so any code counts), or EFI_NOT_FOUND (iPXE). */
+static bool missing(EFI_STATUS st)
 {
-    return st == EFI_NOT_FOUND || (st == EFI_TFTP_ERROR && t->pxe->Mode->TftpErrorReceived &&
-                                   t->pxe->Mode->TftpError.ErrorCode == 1);
+    return st == EFI_TFTP_ERROR || st == EFI_NOT_FOUND;
 }
 
 /*
@@ -73,9 +73,9 @@ static int fetch(struct tftp *t, const char *name, uint64_t want, uint64_t max, 
     EFI_STATUS st = t->pxe->Mtftp(t->pxe, EFI_PXE_BASE_CODE_TFTP_GET_FILE_SIZE, NULL, FALSE, &n,
                                   NULL, &t->server, (UINT8 *)path, NULL, FALSE);
     bool known = !EFI_ERROR(st);
-    /* Any other failure to ask (a server without tsize, one that ignores options) leaves the
-     * size unknown: the read decides. */
-    if (!known && st != EFI_UNSUPPORTED && missing(t, st))
+    /* The server's error packet means no such file; any other failure to ask (a server
+     * without tsize, one that ignores options) leaves the size unknown: the read decides. */
+    if (st == EFI_TFTP_ERROR)
         return -1;
     if (known && want && n != want)
         return -4;
@@ -94,7 +94,7 @@ static int fetch(struct tftp *t, const char *name, uint64_t want, uint64_t max, 
                        &t->server, (UINT8 *)path, NULL, FALSE);
     if (EFI_ERROR(st) || got > n || (known && got != n)) {
         BS->FreePages(a, EFI_SIZE_TO_PAGES(n + 1));
-        return missing(t, st) ? -1 : st == EFI_BUFFER_TOO_SMALL && want ? -4 : -3;
+        return missing(st) ? -1 : st == EFI_BUFFER_TOO_SMALL && want ? -4 : -3;
     }
     ((char *)a)[got] = 0;
     if (text && !known) {
