@@ -13,15 +13,18 @@
 #include "mbedtls/platform_util.h"
 #include "mbedtls/ssl.h"
 #include "net/mig_tls.h"
+#include "net/mig_transport.h"
 #include "net/netdev.h"
 #include "net/port.h"
 
 /*
  * mbedTLS's whole heap. A connection takes about 37 KiB once its handshake is done (two 16 KiB
- * record buffers, its contexts) and some 10 KiB more while the key exchange runs; 48 of them
- * (net/mig_transport.c, MIG_CONNS) fit with room for fragmentation.
+ * record buffers, its contexts) and some 10 KiB more while the key exchange runs; all
+ * MIG_CONNS_MAX of them (net/mig_transport.h), even mid-handshake, fit with room for
+ * fragmentation.
  */
-#define ARENA_SIZE (3 * 1024 * 1024)
+#define ARENA_SIZE (4 * 1024 * 1024)
+_Static_assert(MIG_CONNS_MAX * 47 * 1024 <= ARENA_SIZE * 4 / 5, "TLS arena too small");
 static unsigned char arena[ARENA_SIZE] __attribute__((aligned(16)));
 
 static struct {

@@ -21,7 +21,6 @@
 #include "net/mig_tls.h"
 #include "net/mig_transport.h"
 
-#define MIG_CONNS MIG_CONNS_MAX
 /*
  * What all connections together may have written and not yet had acknowledged: lwIP copies
  * it into its heap, which NBD (running VMs' disks) shares. Past the shared budget each
@@ -51,7 +50,7 @@ struct mig_conn {
     char peer_name[CONFIG_HOSTNAME_MAX + 1];
 };
 
-static struct mig_conn conns[MIG_CONNS];
+static struct mig_conn conns[MIG_CONNS_MAX];
 static mig_accept_fn accept_fn;
 static size_t unacked_total;         /* the sum of every connection's unacked */
 
@@ -71,7 +70,7 @@ static void unacked_sub(struct mig_conn *c, size_t n)
 
 static struct mig_conn *conn_alloc(void)
 {
-    for (unsigned i = 0; i < MIG_CONNS; i++)
+    for (unsigned i = 0; i < MIG_CONNS_MAX; i++)
         if (!conns[i].used) {
             unsigned gen = conns[i].gen;
             memset(&conns[i], 0, sizeof(conns[i]));
